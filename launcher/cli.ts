@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+/**
+ * `tsmpirun`: starts an SPMD program as N ranked processes, with mpiexec's conventions
+ * (`-n/-np`, `-x`, `--tag-output`, `--timeout`, `--wdir`, `-m module`). Bad arguments print one
+ * line on stderr and exit 2; otherwise the exit code is the job's (see `job.ts`).
+ *
+ * Not supported yet here: `--host`, `--hostfile` and SLURM (see the cluster section of the README
+ * once available).
+ *
+ * @module
+ */
+import fs from "node:fs";
+import path from "node:path";
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { TsmpiError } from "../lib/errors.js";
+import { runJob } from "./job.js";
+import { programArgv, type Program } from "./spawn.js";
+
+const USAGE = "usage: tsmpirun [-n N] [options] <script.ts|script.js|program | -m module> [args...]";
+
+/** A bad command line: one line of help on stderr, exit 2. */
+class UsageError extends Error {}
+
+function usageError(message: string): never {
+  throw new UsageError(message);
+}
+
+/** Parses `-x VAR[=value]` entries into an environment. */
+function exportedEnv(entries: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const entry of entries) {
+    const eq = entry.indexOf("=");
+    const name = eq < 0 ? entry : entry.slice(0, eq);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) usageError(`-x needs VAR or VAR=value with a valid variable name, got ${JSON.stringify(entry)}`);
+    const value = eq < 0 ? process.env[name] : entry.slice(eq + 1);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+function positiveNumber(value: unknown, name: string, integer: boolean): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    usageError(`${name} must be a positive ${integer ? "integer" : "number"}, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const parser = yargs(argv)
+    .scriptName("tsmpirun")
+    .usage(`${USAGE}\n\nRuns an SPMD program as N ranked processes (an mpiexec for tsmpi).`)
+    .parserConfiguration({ "short-option-groups": false, "halt-at-non-option": true, "camel-case-expansion": false })
+    .option("n", { alias: ["np"], type: "string", describe: "number of ranks to start (default 1)" })
+    .option("m", { type: "string", describe: "run a module (e.g. tsmpi/bench) instead of a script, as python -m" })
+    .option("x", { type: "string", array: true, describe: "export VAR (or VAR=value) to the ranks; repeatable" })
+    .option("tag-output", { type: "boolean", describe: "prefix each output line with [rank]" })
+    .option("output-filename", { type: "string", describe: "write rank r's output to DIR/1/rank.r/{stdout,stderr}" })
+    .option("timeout", { type: "string", describe: "end the job after SEC seconds (default: $MPIEXEC_TIMEOUT, or none); exit code 124" })
+    .option("wdir", { type: "string", describe: "working directory of the ranks (default: the current one)" })
+    .option("oversubscribe", { type: "boolean", describe: "allow more ranks than slots (locally ranks are never limited to cores)" })
+    .option("info", { type: "boolean", describe: "print versions, transport and native addon status, then exit" })
+    .example("tsmpirun -n 4 examples/hello.ts", "four ranks of a TypeScript program")
+    .example("tsmpirun -n 2 -m tsmpi/bench pingpong", "the bench module (as python -m mpi4py.bench)")
+    .strictOptions()
+    .help()
+    .alias("help", "h")
+    .version(false)
+    .wrap(null)
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg);
+    });
+  const args = await parser.parseAsync();
+
+  if (args.info) {
+    const { printInfo } = await import("./info.js");
+    await printInfo();
+    return 0;
+  }
+  const np = args.n === undefined ? 1 : positiveNumber(args.n, "-n", true);
+  const rest = (args._ as (string | number)[]).map(String);
+  if (rest[0] === "--") rest.shift();
+  let program: Program;
+  if (args.m !== undefined) {
+    if (!args.m) usageError("-m needs a module name, e.g. -m tsmpi/bench");
+    program = { module: args.m };
+  } else {
+    const script = rest.shift();
+    if (!script) usageError("no program given");
+    program = { script };
+  }
+  const timeoutRaw = args.timeout ?? process.env.MPIEXEC_TIMEOUT;
+  const timeout = timeoutRaw === undefined || timeoutRaw === "" ? 0 : positiveNumber(timeoutRaw, args.timeout !== undefined ? "--timeout" : "MPIEXEC_TIMEOUT", false);
+  const wdir = path.resolve(args.wdir ?? ".");
+  if (!fs.existsSync(wdir) || !fs.statSync(wdir).isDirectory()) usageError(`--wdir must be an existing directory, got ${JSON.stringify(args.wdir)}`);
+
+  let argvOfRank: string[];
+  try {
+    argvOfRank = programArgv(program, rest, process.cwd());
+  } catch (err) {
+    if (err instanceof TsmpiError) usageError(err.message);
+    throw err;
+  }
+  return runJob({
+    np,
+    argv: argvOfRank,
+    wdir,
+    env: exportedEnv(args.x ?? []),
+    output: { tagOutput: Boolean(args["tag-output"]), outputDir: args["output-filename"] },
+    timeout,
+  });
+}
+
+main(hideBin(process.argv)).then(
+  (code) => process.exit(code),
+  (err) => {
+    if (err instanceof UsageError || (err as Error)?.name === "YError") {
+      process.stderr.write(`tsmpirun: ${(err as Error).message} (${USAGE}; see tsmpirun --help)\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`tsmpirun: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,78 @@
+/**
+ * Starting rank processes: what command runs a program, and starting it on this host.
+ *
+ * `.js/.mjs/.cjs` run with this Node; `.ts/.mts/.cts` run with this Node and tsx resolved from
+ * tsmpi's own install (`node --import <tsx> script.ts`), so users need no tsx of their own;
+ * `-m module` resolves a package module (as `python -m`); anything else is run as an executable
+ * found on PATH (as `mpiexec -n 2 hostname`).
+ *
+ * @module
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { TsmpiError } from "../lib/errors.js";
+
+const JS = new Set([".js", ".mjs", ".cjs"]);
+const TS = new Set([".ts", ".mts", ".cts"]);
+
+/** What the user asked to run. */
+export type Program = { script: string } | { module: string };
+
+/** The argv that runs `program` with `args` from `cwd`, with the Node binary at `node`. */
+export function programArgv(program: Program, args: readonly string[], cwd: string, node = process.execPath): string[] {
+  if ("module" in program) return [node, resolveModule(program.module, cwd), ...args];
+  const ext = path.extname(program.script).toLowerCase();
+  const file = path.resolve(cwd, program.script);
+  if (JS.has(ext) || TS.has(ext)) {
+    if (!fs.existsSync(file)) throw new TsmpiError("ERR_TSMPI_LAUNCH", `script not found: ${program.script}`);
+    return TS.has(ext) ? [node, "--import", tsxLoader(), file, ...args] : [node, file, ...args];
+  }
+  if (program.script.includes("/") && !fs.existsSync(file)) throw new TsmpiError("ERR_TSMPI_LAUNCH", `program not found: ${program.script}`);
+  return [program.script, ...args];
+}
+
+/** The tsx ESM loader of tsmpi's own install, as a file URL for `--import`. */
+export function tsxLoader(): string {
+  return import.meta.resolve("tsx");
+}
+
+/**
+ * Resolves `-m spec` to a file: from the user's directory first (their own dependency), then
+ * from tsmpi's install (so `-m tsmpi/bench` works with a global tsmpirun).
+ */
+export function resolveModule(spec: string, cwd: string): string {
+  try {
+    return createRequire(path.join(cwd, "noop.js")).resolve(spec);
+  } catch {
+    try {
+      return fileURLToPath(import.meta.resolve(spec));
+    } catch (err) {
+      throw new TsmpiError("ERR_TSMPI_LAUNCH", `module not found: ${spec}`, { cause: err });
+    }
+  }
+}
+
+/** How to start one rank on this host. */
+export interface LocalSpawn {
+  argv: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Give the rank the launcher's stdin (rank 0, as mpiexec does); others get /dev/null. */
+  stdin: boolean;
+}
+
+/**
+ * Starts a rank in its own process group (so the whole group can be signalled) with piped
+ * stdout/stderr. Spawn failures (e.g. no such executable) arrive as the child's `error` event.
+ */
+export function spawnLocal(s: LocalSpawn): ChildProcess {
+  return spawn(s.argv[0]!, s.argv.slice(1), {
+    cwd: s.cwd,
+    env: s.env,
+    stdio: [s.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+    detached: true,
+  });
+}

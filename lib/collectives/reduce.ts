@@ -1,0 +1,96 @@
+/**
+ * Reduce: a binomial tree (ceil(log2 N) rounds, each rank sends at most one message). Operands
+ * fold as op(lower rank, higher rank): for a commutative op the tree is rooted at the root; for
+ * a non-commutative one it runs on actual ranks towards rank 0, which keeps rank order, and rank
+ * 0 forwards the result to the root. Large typed arrays with a commutative op use a ring
+ * reduce-scatter followed by a gather of the reduced blocks (bandwidth-optimal).
+ *
+ * @module
+ */
+import type { Op } from "../op.js";
+import { packObject, unpackObject, type TypedArray } from "../serializer.js";
+import { bytesOfRange, copyOf, scratch, splitEven } from "./blocks.js";
+import type { Channel } from "./channel.js";
+
+/** Binomial reduce of object-tier values; the root gets the result, the others undefined. */
+export async function reduceValues(ch: Channel, root: number, value: unknown, op: Op): Promise<unknown> {
+  const { rank, size: n } = ch;
+  const treeRoot = op.commute ? root : 0;
+  const vr = (rank - treeRoot + n) % n;
+  let acc = value;
+  for (let mask = 1; mask < n; mask <<= 1) {
+    if (vr & mask) {
+      await ch.send((vr - mask + treeRoot) % n, packObject(acc), true);
+      break;
+    }
+    if (vr + mask < n) acc = op.apply(acc, unpackObject(await ch.recv((vr + mask + treeRoot) % n)));
+  }
+  if (treeRoot !== root) {
+    if (rank === treeRoot) await ch.send(root, packObject(acc), true);
+    if (rank === root) acc = unpackObject(await ch.recv(treeRoot));
+  }
+  return rank === root ? acc : undefined;
+}
+
+/**
+ * Binomial reduce of typed arrays: the root's `recv` gets op over every rank's `send`. Works
+ * on a scratch copy, so `send` is never changed.
+ */
+export async function reduceArrayBinomial(ch: Channel, root: number, send: TypedArray, recv: TypedArray | null, op: Op): Promise<void> {
+  const { rank, size: n } = ch;
+  const treeRoot = op.commute ? root : 0;
+  const vr = (rank - treeRoot + n) % n;
+  const acc = copyOf(send);
+  let tmp: TypedArray | undefined;
+  let sent = false;
+  for (let mask = 1; mask < n; mask <<= 1) {
+    if (vr & mask) {
+      await ch.send((vr - mask + treeRoot) % n, bytesOfRange(acc), true);
+      sent = true;
+      break;
+    }
+    if (vr + mask < n) {
+      tmp ??= scratch(send);
+      await ch.recv((vr + mask + treeRoot) % n, bytesOfRange(tmp));
+      op.reduceInto(acc, tmp, false);
+    }
+  }
+  if (treeRoot !== root) {
+    if (rank === treeRoot) await ch.send(root, bytesOfRange(acc), true);
+    if (rank === root) await ch.recv(treeRoot, bytesOfRange(acc));
+  }
+  if (rank === root && !sent) (recv as Uint8Array).set(acc as Uint8Array);
+}
+
+/**
+ * Ring reduce-scatter (commutative ops) over `acc`, split into `offsets` blocks: after N-1 steps
+ * rank r holds the fully reduced block (r + shift) mod N. `acc` is changed in place.
+ */
+export async function reduceScatterRing(ch: Channel, acc: TypedArray, offsets: readonly number[], op: Op, shift: number): Promise<void> {
+  const { rank, size: n } = ch;
+  const right = (rank + 1) % n;
+  const left = (rank - 1 + n) % n;
+  const idx = (i: number): number => ((i % n) + n) % n;
+  let largest = 0;
+  for (let i = 0; i < n; i++) largest = Math.max(largest, offsets[i + 1]! - offsets[i]!);
+  const tmp = scratch(acc, largest);
+  for (let s = 0; s < n - 1; s++) {
+    const out = idx(rank + shift - 1 - s);
+    const into = idx(rank + shift - 2 - s);
+    const len = offsets[into + 1]! - offsets[into]!;
+    const view = tmp.subarray(0, len) as TypedArray;
+    await Promise.all([ch.send(right, bytesOfRange(acc, offsets[out]!, offsets[out + 1]!)), ch.recv(left, bytesOfRange(view))]);
+    op.reduceInto(acc.subarray(offsets[into]!, offsets[into + 1]!) as TypedArray, view, true);
+  }
+}
+
+/** Reduce of large typed arrays with a commutative op: ring reduce-scatter, then the blocks go to the root. */
+export async function reduceArrayRing(ch: Channel, root: number, send: TypedArray, recv: TypedArray | null, op: Op): Promise<void> {
+  const { rank, size: n } = ch;
+  const acc = copyOf(send);
+  const offsets = splitEven(send.length, n);
+  await reduceScatterRing(ch, acc, offsets, op, 0);
+  if (rank !== root) return ch.send(root, bytesOfRange(acc, offsets[rank]!, offsets[rank + 1]!), true);
+  (recv as Uint8Array).set(acc.subarray(offsets[rank]!, offsets[rank + 1]!) as Uint8Array, offsets[rank]!);
+  await Promise.all(Array.from({ length: n }, (_, i) => (i === root ? undefined : ch.recv(i, bytesOfRange(recv!, offsets[i]!, offsets[i + 1]!)))));
+}

@@ -1,0 +1,69 @@
+/**
+ * The one place that chooses collective algorithms, by payload size and world size.
+ * Every rank must choose the same, so choices depend only on values MPI requires to agree
+ * (byte counts of the buffer tier, the op, N); object-tier payloads may differ per rank, so
+ * their algorithms depend on N alone.
+ *
+ * `TSMPI_COLL=allreduce:ring,bcast:scatter-ring` forces algorithms (for tests and tuning).
+ *
+ * @module
+ */
+import { TsmpiError } from "../errors.js";
+import type { Op } from "../op.js";
+
+/** Per-rank bytes up to which latency-optimal algorithms (Bruck, binomial) are used. */
+export const SMALL_BYTES = 16 * 1024;
+/** Bytes from which a broadcast uses scatter + ring allgather. */
+export const LARGE_BCAST_BYTES = 256 * 1024;
+
+const CHOICES = {
+  allreduce: ["gather", "ring", "reduce-bcast"],
+  bcast: ["binomial", "scatter-ring"],
+  allgather: ["bruck", "ring"],
+  reduce: ["binomial", "ring"],
+} as const;
+type Collective = keyof typeof CHOICES;
+type Choice<C extends Collective> = (typeof CHOICES)[C][number];
+
+let forced: Map<string, string> | undefined;
+
+function force<C extends Collective>(name: C): Choice<C> | undefined {
+  if (!forced) {
+    forced = new Map();
+    for (const item of (process.env.TSMPI_COLL ?? "").split(",").filter(Boolean)) {
+      const [coll, algo] = item.split(":");
+      const allowed = (CHOICES as Record<string, readonly string[]>)[coll ?? ""];
+      if (!allowed || !allowed.includes(algo ?? "")) {
+        throw new TsmpiError("ERR_TSMPI_ARG", `TSMPI_COLL entries must be collective:algorithm with ${Object.entries(CHOICES).map(([c, a]) => `${c}:${a.join("|")}`).join(", ")}; got ${JSON.stringify(item)}`);
+      }
+      forced.set(coll!, algo!);
+    }
+  }
+  return forced.get(name) as Choice<C> | undefined;
+}
+
+/** Allreduce of `bytes` per rank. */
+export function chooseAllreduce(bytes: number, n: number, op: Op): Choice<"allreduce"> {
+  const f = force("allreduce");
+  if (f === "ring" && !op.commute) return "reduce-bcast"; // a ring would reorder operands
+  if (f) return f;
+  if (bytes <= SMALL_BYTES || n === 1) return "gather";
+  return op.commute ? "ring" : "reduce-bcast";
+}
+
+/** Broadcast of `bytes`. */
+export function chooseBcast(bytes: number, n: number): Choice<"bcast"> {
+  return force("bcast") ?? (bytes >= LARGE_BCAST_BYTES && n > 2 ? "scatter-ring" : "binomial");
+}
+
+/** Allgather of `bytes` per rank. */
+export function chooseAllgather(bytes: number, n: number): Choice<"allgather"> {
+  return force("allgather") ?? (bytes * n <= 4 * SMALL_BYTES || n <= 2 ? "bruck" : "ring");
+}
+
+/** Reduce of `bytes`. */
+export function chooseReduce(bytes: number, n: number, op: Op): Choice<"reduce"> {
+  const f = force("reduce");
+  if (!op.commute) return "binomial";
+  return f ?? (bytes > SMALL_BYTES * 16 && n > 2 ? "ring" : "binomial");
+}

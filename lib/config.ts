@@ -1,0 +1,44 @@
+/**
+ * tsmpi's tunables: one object, read once from `TSMPI_*` environment variables and validated.
+ * A bad value is a `TsmpiError` naming the variable, the allowed range and the value.
+ *
+ * @module
+ */
+import { TsmpiError } from "./errors.js";
+
+/** The validated configuration of this process. */
+export interface Config {
+  /** Buffer-tier sends up to this many bytes are copied and complete at once; larger ones are sent
+   * without a copy and complete when the receiver's process has the data (`TSMPI_EAGER_LIMIT`). */
+  eagerLimit: number;
+  /** Large payloads travel in pieces of this many bytes, so the receiver copies one piece while the
+   * next is in flight (`TSMPI_CHUNK_SIZE`). */
+  chunkSize: number;
+  /** Milliseconds a finishing rank waits for queued messages to leave (`TSMPI_LINGER_MS`). */
+  lingerMs: number;
+  /** Seconds a rank waits for all ranks to join the job (`TSMPI_RENDEZVOUS_TIMEOUT`). */
+  rendezvousTimeout: number;
+}
+
+function intFromEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new TsmpiError("ERR_TSMPI_ARG", `${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+let cached: Config | undefined;
+
+/** The configuration, read from the environment on first use. */
+export function config(): Config {
+  cached ??= {
+    eagerLimit: intFromEnv("TSMPI_EAGER_LIMIT", 64 * 1024, 0, 2 ** 30),
+    chunkSize: intFromEnv("TSMPI_CHUNK_SIZE", 1024 * 1024, 4096, 2 ** 30),
+    lingerMs: intFromEnv("TSMPI_LINGER_MS", 5000, 0, 3_600_000),
+    rendezvousTimeout: intFromEnv("TSMPI_RENDEZVOUS_TIMEOUT", 60, 1, 86_400),
+  };
+  return cached;
+}

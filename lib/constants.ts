@@ -1,0 +1,30 @@
+/**
+ * MPI's special values, as distinct negative integers (so a wildcard can never be a real rank
+ * or tag), and the largest valid tag.
+ *
+ * @module
+ */
+
+/** Receive from any source (`MPI_ANY_SOURCE`). Valid only as a receive/probe source. */
+export const ANY_SOURCE = -1;
+/** Receive with any tag (`MPI_ANY_TAG`). Valid only as a receive/probe tag. */
+export const ANY_TAG = -2;
+/** The null process (`MPI_PROC_NULL`): a send to it or a receive from it completes at once and moves nothing. */
+export const PROC_NULL = -3;
+/** `MPI_UNDEFINED`: a `split` color meaning "no communicator", and the index `waitany` returns when all requests are inactive. */
+export const UNDEFINED = -32766;
+/** The largest valid tag (`MPI_TAG_UB`); user tags are integers in `[0, TAG_UB]`. */
+export const TAG_UB = 2 ** 31 - 1;
+
+/**
+ * `MPI_IN_PLACE`: pass as the send buffer of `Allreduce`, `Reduce` (at the root), `Scan`,
+ * `Exscan`, `Allgather` and `Gather` (at the root) to take this rank's operand from, and leave
+ * the result in, the receive buffer.
+ */
+export const IN_PLACE: unique symbol = Symbol("IN_PLACE");
+
+/** `comm.compare` results (`MPI_IDENT`, ...). */
+export const IDENT = 0;
+export const CONGRUENT = 1;
+export const SIMILAR = 2;
+export const UNEQUAL = 3;

@@ -1,0 +1,64 @@
+/**
+ * tsmpi: MPI-style message passing for Node.js. Importing this module initializes the rank, as
+ * `from mpi4py import MPI` does: inside `tsmpirun` it joins the job; run with plain
+ * `node script.js` it is a world of size 1. A script that finishes exits by itself.
+ *
+ * @example
+ * ```ts
+ * import { COMM_WORLD as comm } from "tsmpi";
+ * console.log(`Hello, World! I am process ${comm.rank} of ${comm.size}.`);
+ * ```
+ *
+ * @module
+ */
+import os from "node:os";
+import { Comm } from "./comm.js";
+import { Runtime, SELF_CONTEXT, WORLD_CONTEXT } from "./runtime.js";
+
+const runtime = await Runtime.init();
+
+/** All ranks of the job (`MPI_COMM_WORLD`). */
+export const COMM_WORLD: Comm = new Comm(runtime, WORLD_CONTEXT, runtime.rank, Array.from({ length: runtime.size }, (_, i) => i));
+/** Only this rank (`MPI_COMM_SELF`). */
+export const COMM_SELF: Comm = new Comm(runtime, SELF_CONTEXT, 0, [runtime.rank]);
+
+export { Comm, type BufferArg, type SendBufferArg, type VBufferArg } from "./comm.js";
+export { ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, TAG_UB, IN_PLACE, IDENT, CONGRUENT, SIMILAR, UNEQUAL } from "./constants.js";
+export { Op } from "./op.js";
+export { TsmpiError, type TsmpiErrorCode } from "./errors.js";
+export { Request } from "./request.js";
+export { Status } from "./status.js";
+export type { TypedArray, TypedArrayConstructor } from "./serializer.js";
+
+/** Seconds since an arbitrary point in the past, with sub-microsecond resolution (`MPI_Wtime`). */
+export function wtime(): number {
+  return performance.now() / 1000;
+}
+
+/** The resolution of {@link wtime} in seconds (`MPI_Wtick`). */
+export function wtick(): number {
+  return 1e-9;
+}
+
+/** The name of the host this rank runs on (`MPI_Get_processor_name`). */
+export function processorName(): string {
+  return os.hostname();
+}
+
+/** This rank's index among the ranks on its host, and how many ranks share the host. */
+export function localRank(): { rank: number; size: number } {
+  return { rank: runtime.localRank, size: runtime.localSize };
+}
+
+/**
+ * Finalizes now (`MPI_Finalize`): queued messages are handed over and the rank leaves the job.
+ * Optional: a script that finishes does this by itself. Later calls reject with `ERR_TSMPI_FINALIZED`.
+ */
+export async function finalize(): Promise<void> {
+  if (!runtime.finalized) await runtime.finalize();
+}
+
+/** True once tsmpi finalized (`MPI_Finalized`). */
+export function isFinalized(): boolean {
+  return runtime.finalized;
+}

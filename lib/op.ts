@@ -1,0 +1,223 @@
+/**
+ * Reduction operations (`MPI_Op`), for `reduce`, `allreduce`, `scan`, `exscan` and their
+ * buffer-tier forms.
+ *
+ * Objects fold as `op(lower rank, higher rank)` with mpi4py's meaning of each op on Python
+ * objects: SUM is `+` (numbers, BigInt, strings concatenate, arrays concatenate like Python
+ * lists), typed arrays combine element-wise (like NumPy arrays). MAXLOC/MINLOC take
+ * `[value, index]` pairs and give ties to the lower index; on typed arrays they take interleaved
+ * `(value, index)` pairs. Buffer-tier reductions are element-wise on typed arrays of one kind.
+ *
+ * Not supported: ops on DataView or mixed typed-array kinds; bitwise ops on float arrays.
+ *
+ * @module
+ */
+import { TsmpiError, describeValue } from "./errors.js";
+import { isTypedArray, type TypedArray } from "./serializer.js";
+
+type Pair = readonly [unknown, unknown];
+type Scalar = (a: any, b: any) => any;
+
+function asPair(v: unknown, op: string): Pair {
+  if (Array.isArray(v) && v.length === 2) return v as unknown as Pair;
+  throw new TsmpiError("ERR_TSMPI_OP", `${op} needs [value, index] pairs, got ${describeValue(v)}`);
+}
+
+function loc(better: (u: any, v: any) => boolean, name: string): Scalar {
+  return (x, y) => {
+    const [u, i] = asPair(x, name);
+    const [v, j] = asPair(y, name);
+    if (better(u, v)) return x;
+    if (better(v, u)) return y;
+    return [u, (i as number) <= (j as number) ? i : j];
+  };
+}
+
+/** Object-level definitions (mpi4py's `_op_SUM` etc. on Python objects). */
+const SCALAR: Record<string, Scalar> = {
+  SUM: (a, b) => (Array.isArray(a) && Array.isArray(b) ? [...a, ...b] : a + b),
+  PROD: (a, b) => a * b,
+  MAX: (a, b) => (b > a ? b : a),
+  MIN: (a, b) => (b < a ? b : a),
+  LAND: (a, b) => a && b,
+  LOR: (a, b) => a || b,
+  LXOR: (a, b) => Boolean((a || b) && !(a && b)),
+  BAND: (a, b) => a & b,
+  BOR: (a, b) => a | b,
+  BXOR: (a, b) => a ^ b,
+  MAXLOC: loc((u, v) => u > v, "MAXLOC"),
+  MINLOC: loc((u, v) => u < v, "MINLOC"),
+  REPLACE: (_a, b) => b,
+  NO_OP: (a) => a,
+};
+
+/** Element-wise kernels: `out[i] = f(a[i], b[i])`, with `a` the lower rank's. */
+type Kernel = (out: TypedArray, a: TypedArray, b: TypedArray) => void;
+
+function elementwise(f: Scalar, name: string, floatOk: boolean): Kernel {
+  return (out, a, b) => {
+    if (!floatOk && (a instanceof Float32Array || a instanceof Float64Array)) {
+      throw new TsmpiError("ERR_TSMPI_OP", `${name} is not defined on ${a.constructor.name}`);
+    }
+    const o = out as any;
+    const x = a as any;
+    const y = b as any;
+    for (let i = 0; i < x.length; i++) o[i] = f(x[i], y[i]);
+  };
+}
+
+function truth(kind: TypedArray, v: boolean): number | bigint {
+  return kind instanceof BigInt64Array || kind instanceof BigUint64Array ? (v ? 1n : 0n) : v ? 1 : 0;
+}
+
+function locKernel(better: (u: any, v: any) => boolean, name: string): Kernel {
+  return (out, a, b) => {
+    if (a.length % 2 !== 0) throw new TsmpiError("ERR_TSMPI_OP", `${name} on a typed array needs (value, index) pairs, got odd length ${a.length}`);
+    const o = out as any;
+    const x = a as any;
+    const y = b as any;
+    for (let i = 0; i < x.length; i += 2) {
+      const takeB = better(y[i], x[i]) || (y[i] === x[i] && y[i + 1] < x[i + 1]);
+      o[i] = takeB ? y[i] : x[i];
+      o[i + 1] = takeB ? y[i + 1] : x[i + 1];
+    }
+  };
+}
+
+/** Fast loops for the common arithmetic ops (one per op, kept monomorphic per call site). */
+const KERNELS: Record<string, Kernel> = {
+  SUM: (out, a, b) => {
+    const o = out as any, x = a as any, y = b as any;
+    for (let i = 0; i < x.length; i++) o[i] = x[i] + y[i];
+  },
+  PROD: (out, a, b) => {
+    const o = out as any, x = a as any, y = b as any;
+    for (let i = 0; i < x.length; i++) o[i] = x[i] * y[i];
+  },
+  MAX: (out, a, b) => {
+    const o = out as any, x = a as any, y = b as any;
+    for (let i = 0; i < x.length; i++) o[i] = y[i] > x[i] ? y[i] : x[i];
+  },
+  MIN: (out, a, b) => {
+    const o = out as any, x = a as any, y = b as any;
+    for (let i = 0; i < x.length; i++) o[i] = y[i] < x[i] ? y[i] : x[i];
+  },
+  LAND: (out, a, b) => {
+    const o = out as any, x = a as any, y = b as any;
+    for (let i = 0; i < x.length; i++) o[i] = truth(a, Boolean(x[i]) && Boolean(y[i]));
+  },
+  LOR: (out, a, b) => {
+    const o = out as any, x = a as any, y = b as any;
+    for (let i = 0; i < x.length; i++) o[i] = truth(a, Boolean(x[i]) || Boolean(y[i]));
+  },
+  LXOR: (out, a, b) => {
+    const o = out as any, x = a as any, y = b as any;
+    for (let i = 0; i < x.length; i++) o[i] = truth(a, Boolean(x[i]) !== Boolean(y[i]));
+  },
+  BAND: elementwise((p, q) => p & q, "BAND", false),
+  BOR: elementwise((p, q) => p | q, "BOR", false),
+  BXOR: elementwise((p, q) => p ^ q, "BXOR", false),
+  MAXLOC: locKernel((u, v) => u > v, "MAXLOC"),
+  MINLOC: locKernel((u, v) => u < v, "MINLOC"),
+  REPLACE: (out, _a, b) => (out as any).set(b),
+  NO_OP: (out, a) => (out !== a ? (out as any).set(a) : undefined),
+};
+
+/**
+ * A reduction operation. Use the predefined ones (`Op.SUM`, `Op.MAX`, ...) or make one with
+ * {@link Op.create}.
+ *
+ * @example
+ * ```ts
+ * const total = await comm.allreduce(comm.rank, Op.SUM);
+ * const concat = Op.create((a: string, b: string) => a + b, false);
+ * const order = await comm.reduce(String(comm.rank), concat, 0); // "0123" on rank 0
+ * ```
+ */
+export class Op {
+  static readonly SUM = new Op("SUM", true, SCALAR.SUM!, KERNELS.SUM!);
+  static readonly PROD = new Op("PROD", true, SCALAR.PROD!, KERNELS.PROD!);
+  static readonly MAX = new Op("MAX", true, SCALAR.MAX!, KERNELS.MAX!);
+  static readonly MIN = new Op("MIN", true, SCALAR.MIN!, KERNELS.MIN!);
+  static readonly LAND = new Op("LAND", true, SCALAR.LAND!, KERNELS.LAND!);
+  static readonly LOR = new Op("LOR", true, SCALAR.LOR!, KERNELS.LOR!);
+  static readonly LXOR = new Op("LXOR", true, SCALAR.LXOR!, KERNELS.LXOR!);
+  static readonly BAND = new Op("BAND", true, SCALAR.BAND!, KERNELS.BAND!);
+  static readonly BOR = new Op("BOR", true, SCALAR.BOR!, KERNELS.BOR!);
+  static readonly BXOR = new Op("BXOR", true, SCALAR.BXOR!, KERNELS.BXOR!);
+  static readonly MAXLOC = new Op("MAXLOC", true, SCALAR.MAXLOC!, KERNELS.MAXLOC!);
+  static readonly MINLOC = new Op("MINLOC", true, SCALAR.MINLOC!, KERNELS.MINLOC!);
+  static readonly REPLACE = new Op("REPLACE", false, SCALAR.REPLACE!, KERNELS.REPLACE!);
+  static readonly NO_OP = new Op("NO_OP", false, SCALAR.NO_OP!, KERNELS.NO_OP!);
+
+  private constructor(
+    /** The op's name (`SUM`, ..., or `user` for {@link Op.create}). */
+    readonly name: string,
+    /** Whether `op(a, b) === op(b, a)`: lets reductions combine in any order. */
+    readonly commute: boolean,
+    private readonly scalar: Scalar,
+    private readonly kernel: Kernel | undefined,
+  ) {}
+
+  /**
+   * A user-defined op (`MPI_Op_create`): `fn(a, b)` combines the lower rank's value `a` with the
+   * higher rank's `b` and returns the result. For typed arrays (both tiers) it gets whole arrays
+   * and must return an array of the same kind and length. `commute` (default false, as mpi4py)
+   * allows combining in any order.
+   * @throws TsmpiError `ERR_TSMPI_ARG` when `fn` is not a function.
+   */
+  static create<T = any>(fn: (a: T, b: T) => T, commute = false): Op {
+    if (typeof fn !== "function") throw new TsmpiError("ERR_TSMPI_ARG", `fn must be a function, got ${describeValue(fn)}`);
+    return new Op("user", Boolean(commute), fn as Scalar, undefined);
+  }
+
+  /** True for a predefined op. */
+  get isPredefined(): boolean {
+    return this.kernel !== undefined;
+  }
+
+  /** Combines two object-tier values: `op(lower, higher)`. Typed arrays combine element-wise. */
+  apply(a: unknown, b: unknown): unknown {
+    if (this.kernel && isTypedArray(a) && isTypedArray(b)) {
+      checkSameShape(a, b, this.name);
+      const out = new (a.constructor as new (n: number) => TypedArray)(a.length);
+      this.kernel(out, a, b);
+      return out;
+    }
+    return this.scalar(a, b);
+  }
+
+  /**
+   * Buffer tier: combines `other` into `acc` in place. `otherIsLower` says whose values come
+   * first: `acc = op(other, acc)` when true, `acc = op(acc, other)` otherwise.
+   */
+  reduceInto(acc: TypedArray, other: TypedArray, otherIsLower: boolean): void {
+    checkSameShape(acc, other, this.name);
+    if (this.kernel) {
+      if (otherIsLower) this.kernel(acc, other, acc);
+      else this.kernel(acc, acc, other);
+      return;
+    }
+    const result = otherIsLower ? this.scalar(other, acc) : this.scalar(acc, other);
+    if (!isTypedArray(result) || result.length !== acc.length) {
+      throw new TsmpiError("ERR_TSMPI_OP", `user op must return a typed array of length ${acc.length}, got ${describeValue(result)}`);
+    }
+    if (result !== acc) (acc as any).set(result);
+  }
+
+  toString(): string {
+    return `Op.${this.name}`;
+  }
+}
+
+function checkSameShape(a: TypedArray, b: TypedArray, name: string): void {
+  if (a.constructor !== b.constructor || a.length !== b.length) {
+    throw new TsmpiError("ERR_TSMPI_COUNT", `${name} needs operands of one kind and length, got ${describeValue(a)} and ${describeValue(b)}`);
+  }
+}
+
+/** Checks that `op` is an {@link Op}. */
+export function checkOp(op: unknown, name = "op"): Op {
+  if (op instanceof Op) return op;
+  throw new TsmpiError("ERR_TSMPI_OP", `${name} must be an Op (e.g. Op.SUM), got ${describeValue(op)}`);
+}

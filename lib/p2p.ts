@@ -1,0 +1,270 @@
+/**
+ * The point-to-point protocol between ranks, over a {@link Transport} and the {@link MatchingEngine}.
+ *
+ * Sends are eager: a payload the sender may not keep (`copy`), or a small buffer-tier payload,
+ * is copied and the send completes at once. A buffer-tier payload larger than the eager limit is
+ * sent without a copy (`borrow`) and completes when the receiver's process has all its bytes (an
+ * ARRIVAL ack), so MPI's "the buffer may be reused once Send returns" holds without copying large
+ * arrays. `ssend` completes when the receiver matched the message (a SYNC ack). Payloads larger
+ * than the chunk size travel in pieces that the receiver copies while the next is in flight.
+ * Messages to oneself never touch the transport.
+ *
+ * @module
+ */
+import type { Config } from "./config.js";
+import { TsmpiError, describeValue } from "./errors.js";
+import { InMsg, type MatchingEngine } from "./matching.js";
+import { allocateKind, kindFromCode, typedArrayFromBytes, unpackObject, type TypedArray } from "./serializer.js";
+import {
+  FLAG_ARRIVAL,
+  FLAG_INLINE,
+  FLAG_RAW,
+  FLAG_SYNC,
+  HEADER_BYTES,
+  KIND_ACK,
+  KIND_CHUNK,
+  KIND_MSG,
+  decodeHeader,
+  encodeHeader,
+  type Header,
+} from "./transport/frame.js";
+import type { Transport } from "./transport/zmq.js";
+
+/** Payloads up to this size ride in the header frame (one frame, one small copy). */
+const INLINE_MAX = 8192;
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * What to send. `mode` says who owns `bytes`: `owned` (private to the message, e.g. msgpack
+ * output), `copy` (the caller may change them once the send returns: copy now), `borrow` (the
+ * caller keeps them unchanged until the send completes: copy only when small).
+ */
+export interface OutPayload {
+  raw: boolean;
+  dtype: number;
+  bytes: Buffer;
+  mode: "owned" | "copy" | "borrow";
+}
+
+/** Point-to-point messaging of one process. */
+export class PointToPoint {
+  private seq = 0;
+  private readonly acks = new Map<number, { remaining: number; done: () => void }>();
+  /** Messages still arriving in pieces, by sender world rank (one at a time per sender). */
+  private readonly inflight = new Map<number, InMsg>();
+  private transport: Transport | null = null;
+
+  constructor(
+    /** This process's world rank. */
+    readonly rank: number,
+    readonly engine: MatchingEngine,
+    private readonly cfg: Config,
+  ) {}
+
+  /** Connects the transport (absent in a world of one). */
+  attach(transport: Transport): void {
+    this.transport = transport;
+  }
+
+  private link(dest: number): Transport {
+    if (!this.transport) throw new TsmpiError("ERR_TSMPI_INTERNAL", `no transport to reach world rank ${dest}`);
+    return this.transport;
+  }
+
+  /**
+   * Sends `payload` on context `ctx` as rank `src` of the communicator to world rank `dest`.
+   * Calls `done` when the send is complete (at once for eager sends).
+   */
+  send(ctx: number, src: number, dest: number, tag: number, payload: OutPayload, sync: boolean, done: () => void): void {
+    const seq = (this.seq = (this.seq + 1) >>> 0);
+    const total = payload.bytes.byteLength;
+    let flags = (payload.raw ? FLAG_RAW : 0) | (sync ? FLAG_SYNC : 0);
+    if (dest === this.rank) {
+      const msg = new InMsg(ctx, src, tag, flags, payload.dtype, dest, seq, total);
+      msg.add(payload.mode === "owned" ? payload.bytes : Buffer.from(payload.bytes));
+      if (sync) this.expectAcks(seq, 1, done, false);
+      this.engine.arrive(msg);
+      if (!sync) done();
+      return;
+    }
+    const t = this.link(dest);
+    const borrow = payload.mode === "borrow" && total > this.cfg.eagerLimit;
+    if (borrow) flags |= FLAG_ARRIVAL;
+    const waits = (sync ? 1 : 0) + (borrow ? 1 : 0);
+    if (waits > 0) this.expectAcks(seq, waits, done, true);
+    const header: Header = { kind: KIND_MSG, flags, dtype: payload.dtype, src, tag, wsrc: this.rank, ctx, seq, total };
+    const mustCopy = payload.mode === "copy" || (payload.mode === "borrow" && !borrow);
+    if (total <= INLINE_MAX || (mustCopy && total <= this.cfg.chunkSize)) {
+      header.flags |= FLAG_INLINE;
+      const frame = encodeHeader(header, total);
+      payload.bytes.copy(frame, HEADER_BYTES);
+      t.send(dest, [frame]);
+    } else {
+      const bytes = mustCopy ? Buffer.from(payload.bytes) : payload.bytes;
+      const chunk = this.cfg.chunkSize;
+      t.send(dest, [encodeHeader(header), bytes.subarray(0, chunk)]);
+      if (total > chunk) {
+        header.kind = KIND_CHUNK;
+        const more = encodeHeader(header);
+        for (let off = chunk; off < total; off += chunk) t.send(dest, [more, bytes.subarray(off, off + chunk)]);
+      }
+    }
+    if (waits === 0) done();
+  }
+
+  private expectAcks(seq: number, remaining: number, done: () => void, remote: boolean): void {
+    this.acks.set(seq, { remaining, done });
+    if (remote) this.transport!.hold();
+  }
+
+  private ack(seq: number, remote: boolean): void {
+    const waiter = this.acks.get(seq);
+    if (!waiter || --waiter.remaining > 0) return;
+    this.acks.delete(seq);
+    if (remote) this.transport!.release();
+    waiter.done();
+  }
+
+  private sendAck(msg: InMsg, flag: number): void {
+    if (msg.wsrc === this.rank) return this.ack(msg.seq, false);
+    const h: Header = { kind: KIND_ACK, flags: flag, dtype: 0, src: 0, tag: 0, wsrc: this.rank, ctx: 0, seq: msg.seq, total: 0 };
+    this.link(msg.wsrc).send(msg.wsrc, [encodeHeader(h)]);
+  }
+
+  /** Handles one incoming transport message (header frame first). */
+  onFrames = (frames: Buffer[]): void => {
+    const head = frames[0]!;
+    const h = decodeHeader(head);
+    if (h.kind === KIND_ACK) return this.ack(h.seq, true);
+    let msg: InMsg | undefined;
+    if (h.kind === KIND_MSG) {
+      msg = new InMsg(h.ctx, h.src, h.tag, h.flags, h.dtype, h.wsrc, h.seq, h.total);
+      const first = h.flags & FLAG_INLINE ? head.subarray(HEADER_BYTES) : (frames[1] ?? EMPTY);
+      msg.add(first);
+      if (!msg.complete) this.inflight.set(h.wsrc, msg);
+      this.engine.arrive(msg);
+    } else if (h.kind === KIND_CHUNK) {
+      msg = this.inflight.get(h.wsrc);
+      if (!msg || msg.seq !== h.seq) throw new TsmpiError("ERR_TSMPI_INTERNAL", `unexpected piece of message ${h.seq} from world rank ${h.wsrc}`);
+      msg.add(frames[1] ?? EMPTY);
+      if (msg.complete) this.inflight.delete(h.wsrc);
+    } else {
+      throw new TsmpiError("ERR_TSMPI_TRANSPORT", `message of unknown kind ${h.kind} from world rank ${h.wsrc}`);
+    }
+    if (msg.complete && msg.flags & FLAG_ARRIVAL) this.sendAck(msg, FLAG_ARRIVAL);
+  };
+
+  /**
+   * Posts a receive; `onMatch` gets the matched message (possibly still arriving) synchronously.
+   * Returns a cancel function (true when the receive was withdrawn before matching).
+   */
+  receive(ctx: number, src: number, tag: number, onMatch: (msg: InMsg) => void): () => boolean {
+    const t = this.transport;
+    t?.hold();
+    let matched = false;
+    const handle = this.engine.post({
+      ctx,
+      src,
+      tag,
+      deliver: (msg) => {
+        matched = true;
+        if (msg.flags & FLAG_SYNC) this.sendAck(msg, FLAG_SYNC);
+        onMatch(msg);
+        if (t) msg.whenComplete(() => t.release());
+      },
+    });
+    return () => {
+      if (matched || !handle || !this.engine.cancel(ctx, handle)) return false;
+      t?.release();
+      return true;
+    };
+  }
+
+  /** Resolves with the first message that fits, without receiving it (`MPI_Probe`). */
+  probe(ctx: number, src: number, tag: number): Promise<InMsg> {
+    return new Promise((resolve) => {
+      const t = this.transport;
+      t?.hold();
+      this.engine.probe(ctx, src, tag, (msg) => {
+        t?.release();
+        resolve(msg);
+      });
+    });
+  }
+
+  /** The first message that has arrived and fits, or undefined (`MPI_Iprobe`); never waits. */
+  iprobe(ctx: number, src: number, tag: number): InMsg | undefined {
+    const msg = this.engine.peek(ctx, src, tag);
+    if (!msg) this.transport?.poke();
+    return msg;
+  }
+}
+
+/** Payload size in the units `Status.count` reports: elements for typed arrays, bytes otherwise. */
+export function messageCount(msg: InMsg): number {
+  return msg.flags & FLAG_RAW ? msg.total / kindFromCode(msg.dtype).BYTES_PER_ELEMENT : msg.total;
+}
+
+/** Discards a matched message's bytes (e.g. after a truncation error). */
+function discard(msg: InMsg): void {
+  msg.drainTo(() => {});
+}
+
+/**
+ * Turns a matched message into a value for the object tier: a typed array for raw payloads,
+ * the deserialized value otherwise. Calls `done` once all bytes are in.
+ */
+export function readObject(msg: InMsg, done: (value: unknown, error?: unknown) => void): void {
+  if (msg.flags & FLAG_RAW) {
+    const Kind = kindFromCode(msg.dtype);
+    if (msg.total % Kind.BYTES_PER_ELEMENT !== 0) {
+      discard(msg);
+      return msg.whenComplete(() => done(undefined, new TsmpiError("ERR_TSMPI_TYPE", `message of ${msg.total} bytes is not a whole number of ${Kind.name} elements`)));
+    }
+    if (msg.complete && msg.parts.length === 1) return done(typedArrayFromBytes(msg.dtype, msg.parts[0]!));
+    const out = allocateKind(msg.dtype, msg.total / Kind.BYTES_PER_ELEMENT);
+    const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    msg.drainTo((piece, offset) => bytes.set(piece, offset));
+    return msg.whenComplete(() => done(out));
+  }
+  msg.whenComplete(() => {
+    let value: unknown;
+    try {
+      value = unpackObject(msg.payload());
+    } catch (err) {
+      return done(undefined, new TsmpiError("ERR_TSMPI_TYPE", `cannot deserialize a ${msg.total}-byte message from rank ${msg.src}: ${(err as Error).message}`, { cause: err }));
+    }
+    done(value);
+  });
+}
+
+/**
+ * Receives a matched message into `buf` (buffer tier), filling its prefix. Calls `done` with the
+ * element count once all bytes are in, or with an error: `ERR_TSMPI_TRUNCATE` when the message
+ * is larger than `buf`, `ERR_TSMPI_TYPE` when it was not sent as a typed array. The message is
+ * consumed either way, as in MPI.
+ */
+export function readInto(msg: InMsg, buf: TypedArray, done: (count: number, error?: unknown) => void): void {
+  const fail = (error: TsmpiError): void => {
+    discard(msg);
+    msg.whenComplete(() => done(0, error));
+  };
+  if (!(msg.flags & FLAG_RAW)) {
+    return fail(new TsmpiError("ERR_TSMPI_TYPE", `message from rank ${msg.src} (tag ${msg.tag}) was sent as an object; receive it with recv(), not into ${describeValue(buf)}`));
+  }
+  if (msg.total > buf.byteLength) {
+    const sent = kindFromCode(msg.dtype);
+    return fail(
+      new TsmpiError(
+        "ERR_TSMPI_TRUNCATE",
+        `message of ${msg.total / sent.BYTES_PER_ELEMENT} ${sent.name} elements (${msg.total} bytes) from rank ${msg.src} does not fit the receive buffer ${describeValue(buf)} (${buf.byteLength} bytes)`,
+      ),
+    );
+  }
+  if (msg.total % buf.BYTES_PER_ELEMENT !== 0) {
+    return fail(new TsmpiError("ERR_TSMPI_TYPE", `message of ${msg.total} bytes is not a whole number of ${buf.constructor.name} elements`));
+  }
+  const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  msg.drainTo((piece, offset) => bytes.set(piece, offset));
+  msg.whenComplete(() => done(msg.total / buf.BYTES_PER_ELEMENT));
+}

@@ -1,0 +1,138 @@
+/**
+ * How values become bytes: msgpackr for the object tier, raw bytes for typed arrays.
+ *
+ * Object tier: `new Packr({ moreTypes: true, structuredClone: true })` keeps every TypedArray
+ * kind, Map, Set, Date, BigInt, Error subclasses, `undefined` in arrays and cycles (default
+ * options corrupt non-byte typed arrays; see NOTES). A top-level typed array skips msgpackr and
+ * travels as raw bytes with its kind code, so `send(bigFloat64Array)` costs one copy.
+ *
+ * Not supported: class instances keep their fields but come back as plain objects (as with
+ * structured clone); functions and symbols cannot be sent (`ERR_TSMPI_TYPE`). `-0` arrives as `0`.
+ *
+ * @module
+ */
+import { Packr, Unpackr } from "msgpackr";
+import { TsmpiError, describeValue } from "./errors.js";
+
+/** Any typed array (not DataView). */
+export type TypedArray =
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array;
+
+/** A typed array constructor. */
+export type TypedArrayConstructor =
+  | Int8ArrayConstructor
+  | Uint8ArrayConstructor
+  | Uint8ClampedArrayConstructor
+  | Int16ArrayConstructor
+  | Uint16ArrayConstructor
+  | Int32ArrayConstructor
+  | Uint32ArrayConstructor
+  | Float32ArrayConstructor
+  | Float64ArrayConstructor
+  | BigInt64ArrayConstructor
+  | BigUint64ArrayConstructor;
+
+/** Wire codes of the typed-array kinds (index = code; 0 means "not a typed array"). */
+const KINDS: readonly (TypedArrayConstructor | null)[] = [
+  null,
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+];
+const CODES = new Map<unknown, number>(KINDS.map((k, i) => [k, i]));
+/** Wire code for a Node Buffer: Uint8 bytes that come back as a Buffer. */
+const BUFFER_CODE = 12;
+
+/** True for every typed array (Buffer included), false for DataView and everything else. */
+export function isTypedArray(value: unknown): value is TypedArray {
+  return ArrayBuffer.isView(value) && !(value instanceof DataView);
+}
+
+/** The wire code of a typed array's kind (a Buffer counts as Uint8Array). */
+export function kindCode(array: TypedArray): number {
+  if (Buffer.isBuffer(array)) return BUFFER_CODE;
+  const code = CODES.get(array.constructor) ?? (array instanceof Uint8Array ? 2 : 0);
+  if (code === 0) throw new TsmpiError("ERR_TSMPI_TYPE", `unsupported typed array kind ${describeValue(array)}`);
+  return code;
+}
+
+/** The constructor for a wire code. */
+export function kindFromCode(code: number): TypedArrayConstructor {
+  const k = code === BUFFER_CODE ? Uint8Array : KINDS[code];
+  if (!k) throw new TsmpiError("ERR_TSMPI_INTERNAL", `unknown typed array kind code ${code}`);
+  return k;
+}
+
+/** A Buffer viewing (not copying) the bytes of a typed array. */
+export function bytesOf(array: TypedArray): Buffer {
+  return Buffer.from(array.buffer, array.byteOffset, array.byteLength);
+}
+
+/**
+ * A typed array of kind `code` holding `bytes`: a view when `bytes` spans its whole ArrayBuffer
+ * (so `.buffer` shows nothing else), else a copy. `bytes` is the caller's to give away.
+ */
+export function typedArrayFromBytes(code: number, bytes: Uint8Array): TypedArray {
+  const Kind = kindFromCode(code);
+  const size = Kind.BYTES_PER_ELEMENT;
+  if (bytes.byteLength % size !== 0) {
+    throw new TsmpiError("ERR_TSMPI_TYPE", `${bytes.byteLength} bytes is not a whole number of ${Kind.name} elements`);
+  }
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  const buffer = whole ? (bytes.buffer as ArrayBuffer) : new Uint8Array(bytes).buffer;
+  return code === BUFFER_CODE ? Buffer.from(buffer) : new Kind(buffer);
+}
+
+/** An empty typed array of kind `code` with `length` elements (a Buffer for Buffer's code). */
+export function allocateKind(code: number, length: number): TypedArray {
+  return code === BUFFER_CODE ? Buffer.alloc(length) : new (kindFromCode(code))(length);
+}
+
+const OPTIONS = { moreTypes: true, structuredClone: true } as const;
+let packr: Packr | undefined;
+let unpackr: Unpackr | undefined;
+
+function refuseFunction(fn: unknown): never {
+  throw new TypeError(`functions cannot be sent (found ${(fn as { name?: string }).name || "an anonymous function"})`);
+}
+
+/** Serializes one value with msgpackr. The returned Buffer is private to the caller. */
+export function packObject(value: unknown): Buffer {
+  // msgpackr would write a function as `undefined`: refuse instead, as structured clone does.
+  packr ??= new Packr({ ...OPTIONS, writeFunction: refuseFunction } as unknown as ConstructorParameters<typeof Packr>[0]);
+  try {
+    return packr.pack(value);
+  } catch (err) {
+    throw new TsmpiError("ERR_TSMPI_TYPE", `cannot serialize ${describeValue(value)}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Deserializes one msgpackr value. */
+export function unpackObject(bytes: Uint8Array): unknown {
+  unpackr ??= new Unpackr(OPTIONS);
+  return unpackr.unpack(bytes);
+}
+
+/** Whether msgpackr found its native accelerator (msgpackr-extract), for `tsmpirun --info`. */
+export async function msgpackrNative(): Promise<boolean> {
+  const m = (await import("msgpackr")) as { isNativeAccelerationEnabled?: boolean };
+  return Boolean(m.isNativeAccelerationEnabled);
+}

@@ -1,0 +1,83 @@
+/**
+ * The wire header: the one codec every tsmpi message goes through.
+ *
+ * A message travels as one ZeroMQ multipart message `[header(+inline payload), payload?]`;
+ * a payload larger than the chunk size continues in `CHUNK` messages from the same sender, which
+ * ZeroMQ keeps in order on that connection. Header layout (little endian, 40 bytes):
+ *
+ * | offset | type | field |
+ * |---|---|---|
+ * | 0 | u8 | kind: MSG, ACK or CHUNK |
+ * | 1 | u8 | flags: SYNC (ack on match), ARRIVAL (ack once all bytes arrived), RAW (typed-array bytes, not msgpack), INLINE (payload follows the header in this frame) |
+ * | 2 | u8 | typed-array kind code of a RAW payload |
+ * | 4 | i32 | source: the sender's rank in the communicator |
+ * | 8 | i32 | tag |
+ * | 12 | u32 | the sender's world rank (where acks go; which CHUNKs continue which message) |
+ * | 16 | f64 | context id (52-bit integer) |
+ * | 24 | u32 | sequence number: the sender's id for this message (matches acks and chunks) |
+ * | 32 | f64 | total payload bytes |
+ *
+ * @module
+ */
+
+export const HEADER_BYTES = 40;
+
+/** A user message (first piece). */
+export const KIND_MSG = 1;
+/** An acknowledgement of message `seq` (flags say which: SYNC = matched, ARRIVAL = all bytes here). */
+export const KIND_ACK = 2;
+/** A further piece of the large message `seq` from world rank `wsrc`. */
+export const KIND_CHUNK = 3;
+
+export const FLAG_SYNC = 1;
+export const FLAG_ARRIVAL = 2;
+export const FLAG_RAW = 4;
+export const FLAG_INLINE = 8;
+
+/** A decoded header. */
+export interface Header {
+  kind: number;
+  flags: number;
+  dtype: number;
+  src: number;
+  tag: number;
+  wsrc: number;
+  ctx: number;
+  seq: number;
+  total: number;
+}
+
+/**
+ * Encodes a header into a new buffer with `inlineBytes` spare bytes after it (for an inline
+ * payload the caller copies in at offset {@link HEADER_BYTES}).
+ */
+export function encodeHeader(h: Header, inlineBytes = 0): Buffer {
+  const b = Buffer.allocUnsafe(HEADER_BYTES + inlineBytes);
+  b[0] = h.kind;
+  b[1] = h.flags;
+  b[2] = h.dtype;
+  b[3] = 0;
+  b.writeInt32LE(h.src, 4);
+  b.writeInt32LE(h.tag, 8);
+  b.writeUInt32LE(h.wsrc, 12);
+  b.writeDoubleLE(h.ctx, 16);
+  b.writeUInt32LE(h.seq, 24);
+  b.writeUInt32LE(0, 28);
+  b.writeDoubleLE(h.total, 32);
+  return b;
+}
+
+/** Decodes the header at the start of `b`. */
+export function decodeHeader(b: Buffer): Header {
+  return {
+    kind: b[0]!,
+    flags: b[1]!,
+    dtype: b[2]!,
+    src: b.readInt32LE(4),
+    tag: b.readInt32LE(8),
+    wsrc: b.readUInt32LE(12),
+    ctx: b.readDoubleLE(16),
+    seq: b.readUInt32LE(24),
+    total: b.readDoubleLE(32),
+  };
+}

@@ -1,0 +1,215 @@
+/**
+ * The ZeroMQ transport: one ROUTER socket bound per rank receives everything; a DEALER per peer,
+ * connected on first use, sends to it (O(N) start-up, not O(N²)). Same-host ranks use `ipc://`
+ * in the private job directory, others `tcp://`.
+ *
+ * Why DEALER→ROUTER rather than ROUTER↔ROUTER: a DEALER queues messages until its connection is
+ * up, so nothing is dropped and no `EHOSTUNREACH` retry loop is needed, and each (sender, receiver)
+ * pair has exactly one ordered pipe, which gives MPI's non-overtaking order per sender.
+ * High-water marks are unlimited (like MPI's unexpected-message buffering); zeromq.js allows one
+ * pending send per socket, so each DEALER has one send queue ({@link Outbox}).
+ *
+ * The receive loop runs only while tsmpi waits for something (`hold`/`release`): a pending
+ * zeromq.js receive keeps the process alive and cannot be cancelled, so an idle rank must not
+ * have one, or a finished script would never exit. Messages that arrive meanwhile wait in
+ * ZeroMQ's queue, in order. `poke` drains what has already arrived without waiting.
+ *
+ * Not supported yet: CURVE encryption of tcp:// traffic.
+ *
+ * @module
+ */
+import type * as Zmq from "zeromq";
+import { TsmpiError } from "../errors.js";
+
+/** How long a receive waits before the loop re-checks whether anyone still needs it (ms). */
+const RECEIVE_POLL_MS = 250;
+
+/** What the point-to-point layer needs from a transport. */
+export interface Transport {
+  /** This process's world rank. */
+  readonly rank: number;
+  /** Queues `frames` as one message to world rank `dest` (never this rank); order per `dest` is kept. */
+  send(dest: number, frames: Buffer[]): void;
+  /** Something now waits for incoming messages: keep the receive loop running. */
+  hold(): void;
+  /** One waiter fewer. */
+  release(): void;
+  /** Pull in whatever has already arrived, without waiting for more. */
+  poke(): void;
+  /** Hands every queued message to ZeroMQ, then closes with the given linger (ms). */
+  close(lingerMs: number): Promise<void>;
+}
+
+/** One socket's send queue: zeromq.js accepts one pending `send` per socket. */
+class Outbox {
+  private readonly queue: Buffer[][] = [];
+  private head = 0;
+  private busy = false;
+  private drained: (() => void) | undefined;
+
+  constructor(
+    readonly socket: Zmq.Dealer,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  push(frames: Buffer[]): void {
+    if (this.busy) this.queue.push(frames);
+    else this.start(frames);
+  }
+
+  /** Resolves once every queued message was handed to ZeroMQ. */
+  flush(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => (this.drained = resolve));
+  }
+
+  private start(frames: Buffer[]): void {
+    this.busy = true;
+    this.socket.send(frames).then(this.next, (err) => {
+      this.busy = false;
+      this.onError(err);
+    });
+  }
+
+  private readonly next = (): void => {
+    if (this.head < this.queue.length) {
+      const frames = this.queue[this.head]!;
+      this.queue[this.head++] = undefined as never;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue.splice(0, this.head);
+        this.head = 0;
+      }
+      this.start(frames);
+    } else {
+      this.busy = false;
+      this.queue.length = this.head = 0;
+      this.drained?.();
+      this.drained = undefined;
+    }
+  };
+}
+
+/** The ZeroMQ implementation of {@link Transport}. */
+export class ZmqTransport implements Transport {
+  private readonly outboxes: (Outbox | undefined)[] = [];
+  private peers: readonly string[] = [];
+  private demand = 0;
+  private draining = false;
+  private looping = false;
+  private closed = false;
+  private timeoutSet = RECEIVE_POLL_MS;
+
+  private constructor(
+    private readonly zmq: typeof Zmq,
+    readonly rank: number,
+    private readonly router: Zmq.Router,
+    /** The endpoint peers connect to. */
+    readonly endpoint: string,
+    private readonly onMessage: (frames: Buffer[]) => void,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  /**
+   * Binds this rank's ROUTER to `bindAddress` (`ipc://path` or `tcp://ip:*`) and returns the
+   * transport; `endpoint` is the address peers must connect to.
+   */
+  static async bind(
+    rank: number,
+    bindAddress: string,
+    onMessage: (frames: Buffer[]) => void,
+    onError: (err: unknown) => void,
+  ): Promise<ZmqTransport> {
+    const zmq = await import("zeromq");
+    const router = new zmq.Router({ receiveHighWaterMark: 0, receiveTimeout: RECEIVE_POLL_MS, linger: 0 });
+    try {
+      await router.bind(bindAddress);
+    } catch (err) {
+      router.close();
+      throw new TsmpiError("ERR_TSMPI_TRANSPORT", `rank ${rank} cannot bind ${bindAddress}: ${(err as Error).message}`, { cause: err });
+    }
+    const endpoint = router.lastEndpoint ?? bindAddress;
+    return new ZmqTransport(zmq, rank, router, endpoint, onMessage, onError);
+  }
+
+  /** Sets every rank's endpoint (index = world rank); connections are made on first send. */
+  setPeers(endpoints: readonly string[]): void {
+    this.peers = endpoints;
+  }
+
+  send(dest: number, frames: Buffer[]): void {
+    if (this.closed) throw new TsmpiError("ERR_TSMPI_FINALIZED", `cannot send to rank ${dest}: the transport is closed`);
+    (this.outboxes[dest] ?? this.connect(dest)).push(frames);
+  }
+
+  private connect(dest: number): Outbox {
+    const endpoint = this.peers[dest];
+    if (endpoint === undefined) throw new TsmpiError("ERR_TSMPI_INTERNAL", `no endpoint known for rank ${dest}`);
+    const socket = new this.zmq.Dealer({ sendHighWaterMark: 0, reconnectInterval: 20, linger: 0 });
+    socket.connect(endpoint);
+    const box = new Outbox(socket, (err) => this.fail(err, `sending to rank ${dest} (${endpoint})`));
+    this.outboxes[dest] = box;
+    return box;
+  }
+
+  hold(): void {
+    // Started in a microtask, so a hold released in the same tick (a receive matched at once)
+    // never leaves a pending zeromq receive behind.
+    if (++this.demand === 1) this.startLoop();
+  }
+
+  release(): void {
+    this.demand--;
+  }
+
+  poke(): void {
+    this.draining = true;
+    this.startLoop();
+  }
+
+  private startLoop(): void {
+    if (this.looping) return;
+    this.looping = true;
+    queueMicrotask(() => void this.loop());
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while ((this.demand > 0 || this.draining) && !this.closed) {
+        const timeout = this.demand > 0 ? RECEIVE_POLL_MS : 0;
+        if (timeout !== this.timeoutSet) this.router.receiveTimeout = this.timeoutSet = timeout;
+        let frames: Buffer[];
+        try {
+          frames = await this.router.receive();
+        } catch (err) {
+          if ((err as { code?: string }).code === "EAGAIN") {
+            this.draining = false;
+            continue;
+          }
+          if (!this.closed) this.fail(err, "receiving");
+          return;
+        }
+        frames.shift(); // the routing id ROUTER prepends
+        this.onMessage(frames);
+      }
+    } finally {
+      this.looping = false;
+    }
+  }
+
+  private fail(err: unknown, what: string): void {
+    if (this.closed) return;
+    this.onError(new TsmpiError("ERR_TSMPI_TRANSPORT", `rank ${this.rank}: transport error while ${what}: ${(err as Error).message}`, { cause: err }));
+  }
+
+  async close(lingerMs: number): Promise<void> {
+    if (this.closed) return;
+    await Promise.all(this.outboxes.map((box) => box?.flush()));
+    this.closed = true;
+    for (const box of this.outboxes) {
+      if (!box) continue;
+      box.socket.linger = lingerMs;
+      box.socket.close();
+    }
+    this.router.close();
+  }
+}

@@ -1,0 +1,29 @@
+// tsmpi_native: the optional native addon of tsmpi. Exports (typed in lib/native.ts, the one
+// place that declares this surface): abi, cudaCompiled, setErrorFactory, the probes
+// (driverInfo, nvrtcInfo, runtimeInfo, gpuInit), DeviceMemory, the built-in kernels
+// (philox, piCount/saxpy/sum for Cpu and Gpu, synchronizeGpu) and user kernels
+// (compileKernel, launchKernel).
+#include <napi.h>
+
+#include "addon.h"
+#include "bridge.h"
+#include "device_memory.h"
+
+namespace {
+
+// Bumped whenever the exported surface changes, so lib/native.ts can refuse a stale build.
+constexpr int kAbi = 1;
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  tsmpi::InitBridge(env, exports);
+  exports.Set("abi", Napi::Number::New(env, kAbi));
+  tsmpi::InitProbe(env, exports);
+  tsmpi::DeviceMemory::Init(env, exports);
+  tsmpi::InitBuiltins(env, exports);
+  tsmpi::InitUserKernels(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tsmpi_native, Init)

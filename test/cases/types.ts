@@ -1,0 +1,26 @@
+/**
+ * Semantic test cases run inside rank processes: each case gets the `tsmpi` module and a
+ * communicator (COMM_WORLD, a dup of it, or COMM_SELF) and throws on failure (cases import
+ * `node:assert/strict` themselves). Kept free of a
+ * runtime import of `tsmpi` so mocha can list the cases without becoming a rank.
+ */
+import type * as Tsmpi from "tsmpi";
+
+export interface CaseContext {
+  mpi: typeof Tsmpi;
+  comm: Tsmpi.Comm;
+}
+
+export type Case = (t: CaseContext) => Promise<void>;
+
+/** Line prefix of a case result on a rank's stdout. */
+export const RESULT_PREFIX = "@@case ";
+
+export interface CaseResult {
+  suite: string;
+  case: string;
+  comm: string;
+  rank: number;
+  ok: boolean;
+  error?: string;
+}

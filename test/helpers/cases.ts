@@ -1,0 +1,54 @@
+/**
+ * Mocha side of the case runner: runs a suite once per world size and registers one `it` per
+ * case and communicator, which passes when every rank reported success.
+ */
+import assert from "node:assert/strict";
+import { RESULT_PREFIX, type Case, type CaseResult } from "../cases/types.js";
+import { fixture, runNode, settledLeftovers, tsmpirun } from "./launch.js";
+
+export interface SuiteOptions {
+  /** World sizes under tsmpirun; "node" runs the fixture with plain node (a world of one). */
+  sizes: (number | "node")[];
+  kinds?: string[];
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  extraArgs?: string[];
+}
+
+/** Registers `describe` blocks for `suite` at each world size. */
+export function describeCases(suite: string, cases: Record<string, Case>, opts: SuiteOptions): void {
+  const kinds = opts.kinds ?? ["world", "dup", "self"];
+  for (const np of opts.sizes) {
+    const title = np === "node" ? "plain node (a world of one, no launcher)" : `${np} rank${np > 1 ? "s" : ""}`;
+    describe(`${suite} on ${title}${opts.env?.TSMPI_COLL ? ` (TSMPI_COLL=${opts.env.TSMPI_COLL})` : ""}`, function () {
+      this.timeout((opts.timeoutMs ?? 120000) + 10000);
+      const results = new Map<string, CaseResult[]>();
+      let stderr = "";
+      let exit = "";
+      before(async function () {
+        const args = [fixture("cases.js"), suite, kinds.join(",")];
+        const run = { timeoutMs: opts.timeoutMs ?? 120000, env: opts.env };
+        const r = np === "node" ? await runNode(args, run) : await tsmpirun(["-n", String(np), ...(opts.extraArgs ?? []), ...args], run);
+        stderr = r.stderr;
+        exit = `exit code ${r.code}${r.signal ? ` signal ${r.signal}` : ""}`;
+        for (const line of r.stdout.split("\n")) {
+          if (!line.startsWith(RESULT_PREFIX)) continue;
+          const res = JSON.parse(line.slice(RESULT_PREFIX.length)) as CaseResult;
+          const key = `${res.case}@${res.comm}`;
+          results.set(key, [...(results.get(key) ?? []), res]);
+        }
+        assert.deepEqual(await settledLeftovers(r.marker), [], "no process of the job may be left");
+      });
+      for (const kind of kinds) {
+        for (const name of Object.keys(cases)) {
+          it(`${name} [${kind}]`, function () {
+            const got = results.get(`${name}@${kind}`) ?? [];
+            const failed = got.filter((g) => !g.ok);
+            assert.equal(failed.length, 0, failed.map((f) => `rank ${f.rank}: ${f.error}`).join("\n"));
+            assert.equal(got.length, np === "node" ? 1 : np, `only ${got.length} of ${np} ranks reported (${exit}); stderr:\n${stderr.slice(-3000)}`);
+          });
+        }
+      }
+    });
+  }
+}
