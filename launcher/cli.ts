@@ -11,6 +11,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { TsmpiError } from "../lib/errors.js";
@@ -51,16 +52,16 @@ async function main(argv: string[]): Promise<number> {
   const parser = yargs(argv)
     .scriptName("tsmpirun")
     .usage(`${USAGE}\n\nRuns an SPMD program as N ranked processes (an mpiexec for tsmpi).`)
-    .parserConfiguration({ "short-option-groups": false, "halt-at-non-option": true, "camel-case-expansion": false })
+    .parserConfiguration({ "short-option-groups": false, "halt-at-non-option": true, "camel-case-expansion": false, "boolean-negation": false })
     .option("n", { alias: ["np"], type: "string", describe: "number of ranks to start (default 1)" })
     .option("m", { type: "string", describe: "run a module (e.g. tsmpi/bench) instead of a script, as python -m" })
-    .option("x", { type: "string", array: true, describe: "export VAR (or VAR=value) to the ranks; repeatable" })
+    .option("x", { type: "string", describe: "export VAR (or VAR=value) to the ranks; repeatable" })
     .option("tag-output", { type: "boolean", describe: "prefix each output line with [rank]" })
     .option("output-filename", { type: "string", describe: "write rank r's output to DIR/1/rank.r/{stdout,stderr}" })
     .option("timeout", { type: "string", describe: "end the job after SEC seconds (default: $MPIEXEC_TIMEOUT, or none); exit code 124" })
     .option("wdir", { type: "string", describe: "working directory of the ranks (default: the current one)" })
     .option("oversubscribe", { type: "boolean", describe: "allow more ranks than slots (locally ranks are never limited to cores)" })
-    .option("info", { type: "boolean", describe: "print versions, transport and native addon status, then exit" })
+    .option("info", { type: "boolean", describe: "print versions, transport and native addon status (with -n N: the GPU each rank would use), then exit" })
     .example("tsmpirun -n 4 examples/hello.ts", "four ranks of a TypeScript program")
     .example("tsmpirun -n 2 -m tsmpi/bench pingpong", "the bench module (as python -m mpi4py.bench)")
     .strictOptions()
@@ -73,12 +74,15 @@ async function main(argv: string[]): Promise<number> {
     });
   const args = await parser.parseAsync();
 
+  const np = args.n === undefined ? 1 : positiveNumber(args.n, "-n", true);
   if (args.info) {
     const { printInfo } = await import("./info.js");
     await printInfo();
-    return 0;
+    if (args.n === undefined) return 0;
+    const rankInfo = fileURLToPath(new URL("./info-rank.js", import.meta.url));
+    return runJob({ np, argv: [process.execPath, rankInfo], wdir: process.cwd(), env: {}, output: { tagOutput: false }, timeout: 60 });
   }
-  const np = args.n === undefined ? 1 : positiveNumber(args.n, "-n", true);
+  const env = exportedEnv(([] as string[]).concat(args.x ?? []));
   const rest = (args._ as (string | number)[]).map(String);
   if (rest[0] === "--") rest.shift();
   let program: Program;
@@ -106,7 +110,7 @@ async function main(argv: string[]): Promise<number> {
     np,
     argv: argvOfRank,
     wdir,
-    env: exportedEnv(args.x ?? []),
+    env,
     output: { tagOutput: Boolean(args["tag-output"]), outputDir: args["output-filename"] },
     timeout,
   });

@@ -54,7 +54,8 @@ export function forwardLines(stream: Readable, fd: number, prefix: string): Prom
   });
   return new Promise((resolve) => {
     const finish = (): void => {
-      if (heldBytes > 0) emit(Buffer.concat(held));
+      // A last line without a newline still ends its line, so the next output starts afresh.
+      if (heldBytes > 0) emit(Buffer.concat([...held, Buffer.from("\n")]));
       held = [];
       heldBytes = 0;
       resolve();

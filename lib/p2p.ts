@@ -7,6 +7,8 @@
  * ARRIVAL ack), so MPI's "the buffer may be reused once Send returns" holds without copying large
  * arrays. `ssend` completes when the receiver matched the message (a SYNC ack). Payloads larger
  * than the chunk size travel in pieces that the receiver copies while the next is in flight.
+ * Large eager messages also ask for an ARRIVAL ack, which only finalization waits for: a rank
+ * that finishes right after a big send leaves once the data is out, not when a timer expires.
  * Messages to oneself never touch the transport.
  *
  * @module
@@ -50,6 +52,9 @@ export interface OutPayload {
 export class PointToPoint {
   private seq = 0;
   private readonly acks = new Map<number, { remaining: number; done: () => void }>();
+  /** Large eager messages not yet known to have arrived (finalize waits for them). */
+  private readonly undelivered = new Set<number>();
+  private delivered: (() => void) | undefined;
   /** Messages still arriving in pieces, by sender world rank (one at a time per sender). */
   private readonly inflight = new Map<number, InMsg>();
   private transport: Transport | null = null;
@@ -88,8 +93,10 @@ export class PointToPoint {
       return;
     }
     const t = this.link(dest);
-    const borrow = payload.mode === "borrow" && total > this.cfg.eagerLimit;
-    if (borrow) flags |= FLAG_ARRIVAL;
+    const large = total > this.cfg.eagerLimit;
+    const borrow = payload.mode === "borrow" && large;
+    if (large) flags |= FLAG_ARRIVAL; // borrowed: the send waits for it; eager: finalize does
+    if (large && !borrow) this.undelivered.add(seq);
     const waits = (sync ? 1 : 0) + (borrow ? 1 : 0);
     if (waits > 0) this.expectAcks(seq, waits, done, true);
     const header: Header = { kind: KIND_MSG, flags, dtype: payload.dtype, src, tag, wsrc: this.rank, ctx, seq, total };
@@ -118,6 +125,10 @@ export class PointToPoint {
   }
 
   private ack(seq: number, remote: boolean): void {
+    if (this.undelivered.delete(seq)) {
+      if (this.undelivered.size === 0) this.delivered?.();
+      return;
+    }
     const waiter = this.acks.get(seq);
     if (!waiter || --waiter.remaining > 0) return;
     this.acks.delete(seq);
@@ -129,6 +140,23 @@ export class PointToPoint {
     if (msg.wsrc === this.rank) return this.ack(msg.seq, false);
     const h: Header = { kind: KIND_ACK, flags: flag, dtype: 0, src: 0, tag: 0, wsrc: this.rank, ctx: 0, seq: msg.seq, total: 0 };
     this.link(msg.wsrc).send(msg.wsrc, [encodeHeader(h)]);
+  }
+
+  /**
+   * Waits (at most `timeoutMs`) until every large eager message sent so far has arrived, so
+   * that closing the transport does not have to wait for data still in flight.
+   */
+  async flush(timeoutMs: number): Promise<void> {
+    if (this.undelivered.size === 0 || !this.transport) return;
+    this.transport.hold();
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.delivered = resolve;
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    clearTimeout(timer);
+    this.delivered = undefined;
+    this.transport.release();
   }
 
   /** Handles one incoming transport message (header frame first). */

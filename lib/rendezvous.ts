@@ -148,8 +148,9 @@ export class RendezvousServer {
         rank = hello.rank;
         this.sockets[rank] = socket;
         this.hellos[rank] = hello;
+        this.joined++;
         this.events.join?.(rank, hello);
-        if (++this.joined === this.size) this.sendTable();
+        if (this.joined === this.size) this.sendTable();
         return;
       }
       const report = msg as unknown as RankReport;

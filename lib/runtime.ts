@@ -147,6 +147,7 @@ export class Runtime {
   /** Shuts down: hands queued messages to ZeroMQ, closes sockets, tells the coordinator. */
   async finalize(): Promise<void> {
     this.finalizing = true;
+    await this.p2p.flush(config().lingerMs);
     await this.transport?.close(config().lingerMs);
     this.client?.bye();
   }

@@ -2,7 +2,19 @@
  * Point-to-point semantics at world sizes 1 to 4 and in a plain `node` process, each case on
  * COMM_WORLD, a dup of it and COMM_SELF.
  */
+import assert from "node:assert/strict";
 import { cases } from "./cases/p2p.js";
 import { describeCases } from "./helpers/cases.js";
+import { fixture, settledLeftovers, tsmpirun } from "./helpers/launch.js";
 
 describeCases("p2p", cases, { sizes: ["node", 1, 2, 3, 4] });
+
+describe("messages of at least 1 GiB", function () {
+  this.timeout(180000);
+  it("Send/Recv and send/recv of 1 GiB + 3 bytes arrive intact between two ranks", async function () {
+    const r = await tsmpirun(["-n", "2", fixture("huge.js")], { timeoutMs: 170000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /received 2 messages of 1 GiB \+ 3 bytes intact/);
+    assert.deepEqual(await settledLeftovers(r.marker), []);
+  });
+});

@@ -295,6 +295,7 @@ export const cases: Record<string, Case> = {
     assert.ok(idx!.length >= 1 && idx!.every((k) => k === 1 || k === 2));
     assert.deepEqual(vals, idx!.map((k) => 23 + k));
     while (!reqs[1]!.test() || !reqs[2]!.test()) await tick();
+    await comm.barrier(); // tag 23 only after every rank's waitsome above
     await comm.send(23, right, 23);
     let some = mpi.Request.testsome(reqs);
     while (some[0]!.length === 0) {

@@ -1,0 +1,251 @@
+/**
+ * Benchmarks that double as smoke tests, run as `tsmpirun -n 2 -m tsmpi/bench <command>` (as
+ * `python -m mpi4py.bench`):
+ *
+ * - `helloworld [-q]`: each rank says hello, in rank order.
+ * - `ringtest [-n BYTES] [-l LOOPS] [-s SKIP]`: a message around the ring of ranks.
+ * - `pingpong [-m MIN] [-n MAX] [-l LOOPS] [-s SKIP] [--json]`: one-way latency and bandwidth
+ *   between ranks 0 and 1 per message size, for the buffer tier (`Send/Recv`), the object tier
+ *   (`send/recv`) and, beside them, two bare zeromq.js sockets between the same two processes
+ *   (DEALER to ROUTER, as tsmpi's transport uses): the transport's own limit. The three are
+ *   measured in interleaved rounds and reported as medians, with tsmpi/bare time ratios.
+ * - `barrier`, `bcast`, `allreduce`, `allgather` `[-m MIN] [-n MAX] [-l LOOPS] [--object]`:
+ *   per-call latency per message size (OSU style), median over ranks' maxima.
+ *
+ * @module
+ */
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import type * as Zmq from "zeromq";
+import { COMM_WORLD, Op, processorName, wtime, type Comm } from "./index.js";
+
+const HELP = `usage: tsmpirun -n N -m tsmpi/bench <command> [options]
+commands: helloworld, ringtest, pingpong, barrier, bcast, allreduce, allgather`;
+
+type Options = Record<string, string | boolean | undefined>;
+
+function options(args: string[], spec: Record<string, { type: "string" | "boolean"; short?: string; default?: string | boolean }>): Options {
+  return parseArgs({ args, options: { quiet: { type: "boolean", short: "q" }, ...spec }, allowPositionals: false }).values as Options;
+}
+
+function int(opts: Options, name: string): number {
+  const n = Number(opts[name]);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${JSON.stringify(opts[name])}`);
+  return n;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Sizes 0 (when min is 0) and the powers of two in [min, max]. */
+function sizes(min: number, max: number): number[] {
+  const out = min === 0 ? [0] : [];
+  for (let n = 1; n <= max; n *= 2) if (n >= min) out.push(n);
+  return out;
+}
+
+/** Hello from every rank, in rank order (a zero-length token passed along). Returns this rank's line. */
+export async function helloworld(comm: Comm = COMM_WORLD, args: string[] = []): Promise<string> {
+  const opts = options(args, {});
+  const width = String(comm.size - 1).length;
+  const message = `Hello, World! I am process ${String(comm.rank).padStart(width)} of ${comm.size} on ${processorName()}.`;
+  const token = new Uint8Array(0);
+  await comm.barrier();
+  if (comm.rank > 0) await comm.Recv(token, comm.rank - 1);
+  if (!opts.quiet) process.stdout.write(message + "\n");
+  if (comm.rank < comm.size - 1) await comm.Send(token, comm.rank + 1);
+  await comm.barrier();
+  return message;
+}
+
+/** Times a message of `-n` bytes going `-l` times around the ring; returns seconds. */
+export async function ringtest(comm: Comm = COMM_WORLD, args: string[] = []): Promise<number> {
+  const opts = options(args, { size: { type: "string", short: "n", default: "1" }, loop: { type: "string", short: "l", default: "1" }, skip: { type: "string", short: "s", default: "0" } });
+  const [n, loop, skip] = [int(opts, "size"), int(opts, "loop"), int(opts, "skip")];
+  const { rank, size } = comm;
+  const source = (rank - 1 + size) % size;
+  const dest = (rank + 1) % size;
+  const sendmsg = new Uint8Array(n).fill(42);
+  const recvmsg = new Uint8Array(n);
+  await comm.barrier();
+  let tic = wtime();
+  for (let i = 0; i < loop + skip; i++) {
+    if (i === skip) tic = wtime();
+    if (size === 1) await comm.Sendrecv(sendmsg, dest, 0, recvmsg, source, 0);
+    else if (rank === 0) {
+      await comm.Send(sendmsg, dest, 0);
+      await comm.Recv(recvmsg, source, 0);
+    } else {
+      await comm.Recv(recvmsg, source, 0);
+      await comm.Send(recvmsg, dest, 0);
+    }
+  }
+  const elapsed = wtime() - tic;
+  if (rank === 0 && !recvmsg.every((b) => b === 42)) comm.abort(2);
+  if (!opts.quiet && rank === 0) process.stdout.write(`time for ${loop} loops = ${elapsed.toPrecision(6)} seconds (${size} processes, ${n} bytes)\n`);
+  return elapsed;
+}
+
+/** A bare zeromq.js DEALER→ROUTER pair per process, connected by endpoints exchanged over `comm`. */
+async function bareSockets(comm: Comm, peer: number): Promise<{ send(b: Buffer): Promise<void>; recv(): Promise<Buffer>; close(): void }> {
+  const zmq = (await import("zeromq")) as typeof Zmq;
+  const router = new zmq.Router({ receiveHighWaterMark: 0, linger: 1000 });
+  const dir = process.env.TSMPI_JOB_DIR;
+  await router.bind(dir ? `ipc://${dir}/bare-${comm.rank}.sock` : "tcp://127.0.0.1:*");
+  const theirs = await comm.sendrecv(router.lastEndpoint, peer, 901, peer, 901);
+  const dealer = new zmq.Dealer({ sendHighWaterMark: 0, linger: 1000 });
+  dealer.connect(theirs);
+  return {
+    send: (b) => dealer.send(b),
+    recv: async () => (await router.receive())[1]!,
+    close: () => {
+      dealer.close();
+      router.close();
+    },
+  };
+}
+
+interface PingPongRow {
+  bytes: number;
+  /** Median one-way microseconds for each method. */
+  bufferUs: number;
+  objectUs: number;
+  bareUs: number;
+}
+
+/**
+ * Ping-pong between ranks 0 and 1 for every size, three ways, interleaved. Other ranks wait.
+ * Returns the rows (on rank 0; empty elsewhere).
+ */
+export async function pingpong(comm: Comm = COMM_WORLD, args: string[] = []): Promise<PingPongRow[]> {
+  const opts = options(args, {
+    "min-size": { type: "string", short: "m", default: "0" },
+    "max-size": { type: "string", short: "n", default: String(16 * 1024 * 1024) },
+    loop: { type: "string", short: "l", default: "1000" },
+    skip: { type: "string", short: "s", default: "50" },
+    json: { type: "boolean" },
+  });
+  if (comm.size < 2) throw new Error("pingpong needs at least 2 ranks");
+  const [min, max, loop, skip] = [int(opts, "min-size"), int(opts, "max-size"), int(opts, "loop"), int(opts, "skip")];
+  const { rank } = comm;
+  const rows: PingPongRow[] = [];
+  if (rank > 1) {
+    await comm.barrier();
+    return rows;
+  }
+  const peer = 1 - rank;
+  const bare = await bareSockets(comm, peer);
+  for (const bytes of sizes(min, max)) {
+    const iters = Math.max(5, bytes > 1 << 20 ? Math.min(loop, 40) : bytes > 1 << 14 ? Math.min(loop, 300) : loop);
+    const warm = Math.max(2, bytes > 1 << 20 ? Math.min(skip, 3) : skip);
+    const sendArr = new Uint8Array(bytes).fill(7);
+    const recvArr = new Uint8Array(bytes);
+    const sendBuf = Buffer.alloc(bytes, 7);
+    const methods: Record<string, () => Promise<void>> = {
+      buffer: rank === 0 ? async () => (await comm.Send(sendArr, peer, 1), await comm.Recv(recvArr, peer, 1)) : async () => (await comm.Recv(recvArr, peer, 1), await comm.Send(sendArr, peer, 1)),
+      object: rank === 0 ? async () => (await comm.send(sendArr, peer, 2), void (await comm.recv(peer, 2))) : async () => (await comm.recv(peer, 2), await comm.send(sendArr, peer, 2)),
+      bare: rank === 0 ? async () => (await bare.send(sendBuf), void (await bare.recv())) : async () => (await bare.recv(), await bare.send(sendBuf)),
+    };
+    const samples: Record<string, number[]> = { buffer: [], object: [], bare: [] };
+    const rounds = 10;
+    const perRound = Math.max(1, Math.ceil(iters / rounds));
+    for (const m of Object.keys(methods)) for (let i = 0; i < warm; i++) await methods[m]!();
+    for (let r = 0; r < rounds; r++) {
+      for (const m of Object.keys(methods)) {
+        await comm.Sendrecv(new Uint8Array(0), peer, 3, new Uint8Array(0), peer, 3); // both sides start together
+        const run = methods[m]!;
+        for (let i = 0; i < perRound; i++) {
+          const t0 = process.hrtime.bigint();
+          await run();
+          samples[m]!.push(Number(process.hrtime.bigint() - t0) / 2000);
+        }
+      }
+    }
+    const row = { bytes, bufferUs: median(samples.buffer!), objectUs: median(samples.object!), bareUs: median(samples.bare!) };
+    rows.push(row);
+    if (rank === 0 && !opts.quiet) printPingPong(row, rows.length === 1, Boolean(opts.json), perRound * rounds);
+  }
+  await comm.barrier(); // the peer may still be receiving our last bare message
+  bare.close();
+  return rank === 0 ? rows : [];
+}
+
+function printPingPong(row: PingPongRow, header: boolean, json: boolean, samples: number): void {
+  if (json) {
+    process.stdout.write(JSON.stringify(row) + "\n");
+    return;
+  }
+  const mbs = (us: number) => (row.bytes / us).toFixed(1).padStart(9);
+  if (header) {
+    process.stdout.write(`# tsmpi PingPong Test: one-way time = round trip / 2, medians; bare = two zeromq.js sockets (DEALER->ROUTER) between the same processes\n`);
+    process.stdout.write(`#  Size [B] | Send/Recv [us]   [MB/s] | send/recv [us]   [MB/s] | bare zmq [us]   [MB/s] | Send/bare send/bare  Samples\n`);
+  }
+  const f = (us: number) => us.toFixed(2).padStart(14);
+  process.stdout.write(
+    `${String(row.bytes).padStart(11)} |${f(row.bufferUs)}${mbs(row.bufferUs)} |${f(row.objectUs)}${mbs(row.objectUs)} |${f(row.bareUs).slice(1)}${mbs(row.bareUs)} |${(row.bufferUs / row.bareUs).toFixed(2).padStart(9)}${(row.objectUs / row.bareUs).toFixed(2).padStart(10)}${String(samples).padStart(9)}\n`,
+  );
+}
+
+/** OSU-style latency of one collective per size: median over iterations of the slowest rank's time. */
+async function collectiveLatency(name: string, comm: Comm, args: string[]): Promise<void> {
+  const opts = options(args, {
+    "min-size": { type: "string", short: "m", default: name === "barrier" ? "0" : "8" },
+    "max-size": { type: "string", short: "n", default: name === "barrier" ? "0" : String(8 * 1024 * 1024) },
+    loop: { type: "string", short: "l", default: "200" },
+    skip: { type: "string", short: "s", default: "20" },
+    object: { type: "boolean" },
+  });
+  const [min, max, loop, skip] = [int(opts, "min-size"), int(opts, "max-size"), int(opts, "loop"), int(opts, "skip")];
+  const object = Boolean(opts.object);
+  if (comm.rank === 0 && !opts.quiet) {
+    process.stdout.write(`# tsmpi ${name}${object ? " (object tier)" : ""}: ${comm.size} processes; latency per call = median over iterations of the slowest rank\n#   Size [B]  Latency [us]  Iterations\n`);
+  }
+  for (const bytes of name === "barrier" ? [0] : sizes(min, max).filter((b) => b >= 8)) {
+    const n = Math.max(1, bytes / 8);
+    const a = new Float64Array(n).fill(comm.rank + 1);
+    const b = new Float64Array(name === "allgather" ? n * comm.size : n);
+    const iters = bytes > 1 << 20 ? Math.min(loop, 20) : bytes > 1 << 14 ? Math.min(loop, 100) : loop;
+    const call: () => Promise<unknown> = {
+      barrier: () => comm.barrier(),
+      bcast: () => (object ? comm.bcast(a, 0) : comm.Bcast(a, 0)),
+      allreduce: () => (object ? comm.allreduce(a, Op.SUM) : comm.Allreduce(a, b, Op.SUM)),
+      allgather: () => (object ? comm.allgather(a) : comm.Allgather(a, b)),
+    }[name]!;
+    const times: number[] = [];
+    for (let i = 0; i < iters + skip; i++) {
+      await comm.barrier();
+      const t0 = process.hrtime.bigint();
+      await call();
+      const us = Number(process.hrtime.bigint() - t0) / 1000;
+      if (i >= skip) times.push(us);
+    }
+    const slowest = await comm.reduce(new Float64Array(times), Op.MAX, 0);
+    if (comm.rank === 0 && !opts.quiet) process.stdout.write(`${String(bytes).padStart(12)}${median([...(slowest as Float64Array)]).toFixed(2).padStart(14)}${String(iters).padStart(12)}\n`);
+  }
+}
+
+/** Entry point of `-m tsmpi/bench`. */
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  const [command, ...args] = argv;
+  const commands: Record<string, (c: Comm, a: string[]) => Promise<unknown>> = {
+    helloworld,
+    ringtest,
+    pingpong,
+    barrier: (c, a) => collectiveLatency("barrier", c, a),
+    bcast: (c, a) => collectiveLatency("bcast", c, a),
+    allreduce: (c, a) => collectiveLatency("allreduce", c, a),
+    allgather: (c, a) => collectiveLatency("allgather", c, a),
+  };
+  const run = command ? commands[command] : undefined;
+  if (!run) {
+    if (COMM_WORLD.rank === 0) process.stderr.write(`${command ? `unknown command ${JSON.stringify(command)}\n` : ""}${HELP}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  await run(COMM_WORLD, args);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -1,0 +1,285 @@
+/**
+ * tsmpirun as a user meets it: what ranks see, output forwarding, options, programs of every
+ * kind, and the failure rules (a failed rank ends the job, no process is left, exit codes).
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fixture, leftovers, ROOT, settledLeftovers, tsmpirun, type JobResult } from "./helpers/launch.js";
+
+async function noLeftovers(r: JobResult): Promise<void> {
+  assert.deepEqual(await settledLeftovers(r.marker), [], "no process of the job may be left");
+}
+
+function jsonLines(text: string): any[] {
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l));
+}
+
+describe("tsmpirun: what ranks see", function () {
+  for (const np of [1, 2, 3, 4]) {
+    it(`-n ${np}: TSMPI_RANK/SIZE/LOCAL_RANK/LOCAL_SIZE, args passed through, working directory`, async function () {
+      const r = await tsmpirun(["-n", String(np), fixture("env.js"), "a b", "--flag", "-x"]);
+      assert.equal(r.code, 0, r.stderr);
+      const seen = jsonLines(r.stdout).sort((a, b) => a.rank - b.rank);
+      assert.equal(seen.length, np);
+      seen.forEach((s, i) => {
+        assert.equal(s.rank, i);
+        assert.equal(s.size, np);
+        assert.equal(s.env.TSMPI_RANK, String(i));
+        assert.equal(s.env.TSMPI_SIZE, String(np));
+        assert.equal(s.env.TSMPI_LOCAL_RANK, String(i));
+        assert.equal(s.env.TSMPI_LOCAL_SIZE, String(np));
+        assert.deepEqual(s.local, { rank: i, size: np });
+        assert.deepEqual(s.argv, ["a b", "--flag", "-x"]);
+        assert.equal(s.cwd, ROOT);
+        assert.equal(s.host, os.hostname());
+      });
+      await noLeftovers(r);
+    });
+  }
+
+  it("-np works as -n, and no -n means one rank", async function () {
+    const a = await tsmpirun(["-np", "2", fixture("env.js")]);
+    assert.equal(jsonLines(a.stdout).length, 2);
+    const b = await tsmpirun([fixture("env.js")]);
+    assert.equal(jsonLines(b.stdout).length, 1);
+  });
+
+  it("-x VAR=value and -x VAR export variables; --wdir sets the ranks' directory", async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-wdir-"));
+    try {
+      const r = await tsmpirun(["-n", "2", "-x", "TEST_A=1=2", "-x", "TEST_B", "--wdir", dir, fixture("env.js")], { env: { TEST_B: "from env" } });
+      assert.equal(r.code, 0, r.stderr);
+      for (const s of jsonLines(r.stdout)) {
+        assert.equal(s.env.TEST_A, "1=2");
+        assert.equal(s.env.TEST_B, "from env");
+        assert.equal(s.cwd, fs.realpathSync(dir));
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("tsmpirun: output", function () {
+  it("examples/hello prints one line per rank, in rank order", async function () {
+    const r = await tsmpirun(["-n", "4", path.join(ROOT, "dist", "examples", "hello.js")]);
+    assert.equal(r.code, 0, r.stderr);
+    const host = os.hostname();
+    assert.equal(r.stdout, [0, 1, 2, 3].map((i) => `Hello, World! I am process ${i} of 4 on ${host}.\n`).join(""));
+  });
+
+  it("forwards whole lines only: concurrent long lines of 4 ranks never mix, on stdout or stderr", async function () {
+    const r = await tsmpirun(["-n", "4", fixture("lines.js")]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = r.stdout.split("\n");
+    const tails = out.filter((l) => l.startsWith("tail-without-newline-"));
+    assert.equal(tails.length, 4, "a last line without newline is still forwarded whole");
+    const full = out.filter((l) => l && !l.startsWith("tail-"));
+    assert.equal(full.length, 200);
+    for (const l of full) assert.match(l, /^(A{20000}|B{20000}|C{20000}|D{20000})$/);
+    const err = r.stderr.split("\n").filter(Boolean);
+    assert.equal(err.length, 200);
+    for (const l of err) assert.match(l, /^(a{5000}|b{5000}|c{5000}|d{5000})$/);
+  });
+
+  it("--tag-output prefixes every line with [rank]", async function () {
+    const r = await tsmpirun(["-n", "3", "--tag-output", fixture("env.js")]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n");
+    assert.equal(lines.length, 3);
+    for (const l of lines) {
+      const m = /^\[(\d)\] (\{.*\})$/.exec(l);
+      assert.ok(m, l);
+      assert.equal(JSON.parse(m[2]!).rank, Number(m[1]));
+    }
+  });
+
+  it("--output-filename writes each rank's output to DIR/1/rank.N/stdout", async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-out-"));
+    try {
+      const r = await tsmpirun(["-n", "2", "--output-filename", dir, fixture("env.js")]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "");
+      for (const rank of [0, 1]) assert.equal(JSON.parse(fs.readFileSync(path.join(dir, "1", `rank.${rank}`, "stdout"), "utf8")).rank, rank);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("stdin goes to rank 0; the other ranks read an empty stdin", async function () {
+    const r = await tsmpirun(["-n", "3", fixture("stdin.js")], { input: "hello through stdin\n" });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "rank 0 read: HELLO THROUGH STDIN\n");
+  });
+});
+
+describe("tsmpirun: programs", function () {
+  it("runs a .ts script through tsx from tsmpi's own install", async function () {
+    const r = await tsmpirun(["-n", "2", path.join(ROOT, "test", "fixtures", "env.ts"), "ts"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(jsonLines(r.stdout).map((s) => s.argv), [["ts"], ["ts"]]);
+  });
+
+  it("runs a .mjs script and any executable on PATH", async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-mjs-"));
+    try {
+      fs.writeFileSync(path.join(dir, "p.mjs"), `import { COMM_WORLD } from ${JSON.stringify(path.join(ROOT, "dist", "lib", "index.js"))};\nconsole.log("mjs", COMM_WORLD.rank);\n`);
+      const r = await tsmpirun(["-n", "2", path.join(dir, "p.mjs")]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split("\n").sort(), ["mjs 0", "mjs 1"]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const e = await tsmpirun(["-n", "3", "printenv", "TSMPI_RANK"]);
+    assert.equal(e.code, 0, e.stderr);
+    assert.deepEqual(e.stdout.trim().split("\n").sort(), ["0", "1", "2"]);
+  });
+
+  it("-m runs a module: tsmpi/bench helloworld", async function () {
+    const r = await tsmpirun(["-n", "3", "-m", "tsmpi/bench", "helloworld"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim().split("\n").length, 3);
+    assert.match(r.stdout, /^Hello, World! I am process 0 of 3 on /);
+  });
+
+  it("a script ends by itself when its work is done, also with main() not awaited and timers pending", async function () {
+    const r = await tsmpirun(["-n", "3", fixture("finish.js")], { timeoutMs: 20000 });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n").sort();
+    assert.deepEqual(lines, ["rank 0: late 2; allreduce after a timer = 3", "rank 1: late 0; allreduce after a timer = 3", "rank 2: late 1; allreduce after a timer = 3"]);
+    await noLeftovers(r);
+  });
+});
+
+describe("tsmpirun: a failed rank ends the job", function () {
+  const cases: [string, number, RegExp][] = [
+    ["throw", 1, /rank 1 .*exited with code 1.*boom from the fixture/],
+    ["reject", 1, /rank 1 .*exited with code 1.*unhandled rejection.*RangeError: rejected in the fixture/],
+    ["exit", 7, /rank 1 .*exited with code 7/],
+    ["signal", 137, /rank 1 .*killed by signal SIGKILL/],
+    ["abort", 5, /rank 1 called abort\(5\)/],
+    ["noimport", 1, /rank 1 exited without joining the job/],
+  ];
+  for (const np of [2, 4]) {
+    for (const [mode, code, message] of cases) {
+      it(`${mode} in rank 1 of ${np}: exit code ${code}, the rank and cause named, no process left`, async function () {
+        const r = await tsmpirun(["-n", String(np), fixture("fail.js"), mode], { timeoutMs: 20000 });
+        assert.equal(r.code, code, r.stderr);
+        assert.match(r.stderr, message);
+        assert.ok(r.ms < 10000, `took ${r.ms} ms`);
+        await noLeftovers(r);
+      });
+    }
+  }
+
+  it("a failure in rank 0 ends the job too", async function () {
+    const r = await tsmpirun(["-n", "3", fixture("fail.js"), "exit", "0"], { timeoutMs: 20000 });
+    assert.equal(r.code, 7);
+    assert.match(r.stderr, /rank 0 .*exited with code 7/);
+    await noLeftovers(r);
+  });
+
+  it("--timeout ends a hung job with exit code 124 and a message; MPIEXEC_TIMEOUT does the same", async function () {
+    const r = await tsmpirun(["-n", "3", "--timeout", "1", fixture("fail.js"), "hang"], { timeoutMs: 20000 });
+    assert.equal(r.code, 124);
+    assert.match(r.stderr, /did not finish within 1 s/);
+    await noLeftovers(r);
+    const e = await tsmpirun(["-n", "2", fixture("fail.js"), "hang"], { timeoutMs: 20000, env: { MPIEXEC_TIMEOUT: "1" } });
+    assert.equal(e.code, 124);
+    await noLeftovers(e);
+  });
+
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    it(`${signal} to tsmpirun stops every rank (exit ${code})`, async function () {
+      let pid = 0;
+      const job = tsmpirun(["-n", "3", fixture("fail.js"), "hang"], { timeoutMs: 20000, onStart: (p) => (pid = p) });
+      const marker = await waitForRanks(job, 3);
+      process.kill(pid, signal);
+      const r = await job;
+      assert.equal(r.code, code);
+      assert.match(r.stderr, new RegExp(`received ${signal}`));
+      assert.deepEqual(await settledLeftovers(marker), []);
+    });
+  }
+
+  it("ranks exit by themselves when tsmpirun is killed with SIGKILL", async function () {
+    let pid = 0;
+    const job = tsmpirun(["-n", "3", fixture("fail.js"), "hang"], { timeoutMs: 20000, onStart: (p) => (pid = p) });
+    const marker = await waitForRanks(job, 3);
+    process.kill(pid, "SIGKILL");
+    await job;
+    assert.deepEqual(await settledLeftovers(marker, 5000), [], "ranks must notice their launcher is gone");
+  });
+});
+
+/** Waits until `n` rank processes of the job are running; returns the job's marker. */
+async function waitForRanks(job: Promise<JobResult>, n: number): Promise<string> {
+  void job;
+  const end = Date.now() + 10000;
+  while (Date.now() < end) {
+    for (const entry of fs.readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const env = fs.readFileSync(`/proc/${entry}/environ`, "latin1").split("\0");
+        const mark = env.find((e) => e.startsWith("TSMPI_TEST_MARK="));
+        if (mark && env.some((e) => e.startsWith("TSMPI_RANK=")) && leftovers(mark).filter((p) => isRank(p)).length >= n) {
+          await new Promise((r) => setTimeout(r, 300)); // let them join and block
+          return mark;
+        }
+      } catch {
+        /* gone */
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("ranks did not start");
+}
+
+function isRank(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").some((e) => e.startsWith("TSMPI_RANK="));
+  } catch {
+    return false;
+  }
+}
+
+describe("tsmpirun: bad arguments", function () {
+  for (const [args, what] of [
+    [["-n", "0", "x.js"], /-n must be a positive integer, got "0"/],
+    [["-n", "two", "x.js"], /-n must be a positive integer/],
+    [["-n", "2", "missing-script.ts"], /script not found: missing-script.ts/],
+    [["-n", "2", "--no-such-flag", "x.js"], /Unknown argument: no-such-flag/],
+    [["-n", "2"], /no program given/],
+    [["--timeout", "-3", "x.js"], /--timeout must be a positive number/],
+    [["-x", "1BAD", "x.js"], /-x needs VAR or VAR=value/],
+  ] as [string[], RegExp][]) {
+    it(`${args.join(" ")}: one line of help on stderr, exit code 2`, async function () {
+      const r = await tsmpirun(args);
+      assert.equal(r.code, 2);
+      assert.equal(r.stdout, "");
+      const lines = r.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0]!, what);
+      assert.match(lines[0]!, /usage: tsmpirun/);
+    });
+  }
+
+  it("--help prints the options and exits 0", async function () {
+    const r = await tsmpirun(["--help"]);
+    assert.equal(r.code, 0);
+    for (const opt of ["-n", "--tag-output", "--timeout", "-x", "--wdir", "--oversubscribe", "--info", "-m"]) assert.ok(r.stdout.includes(opt), opt);
+  });
+
+  it("--info reports versions of tsmpi, node, zeromq/libzmq, msgpackr and the native addon", async function () {
+    const r = await tsmpirun(["--info"]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const key of ["tsmpi", "node", "zeromq.js", "libzmq", "msgpackr", "native addon"]) assert.match(r.stdout, new RegExp(`^${key}: \\S`, "m"), key);
+    assert.match(r.stdout, /^libzmq: 4\.\d+\.\d+$/m);
+    assert.match(r.stdout, /^msgpackr: \d+\.\d+\.\d+ \(native acceleration: (yes|no)\)$/m);
+  });
+});
