@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { nativeInfo, type NativeInfo } from "../lib/native.js";
 import { msgpackrNative } from "../lib/serializer.js";
+import { loadZmq } from "../lib/transport/zmq.js";
 
 const require = createRequire(import.meta.url);
 
@@ -48,14 +49,14 @@ export function nativeLines(info: NativeInfo): [string, string][] {
 
 /** Prints one `name: value` line per fact. */
 export async function printInfo(): Promise<void> {
-  const zmq = await import("zeromq");
+  const zmq = loadZmq();
   const lines: [string, string][] = [
     ["tsmpi", packageVersion("tsmpi")],
     ["node", process.version],
     ["zeromq.js", packageVersion("zeromq")],
     ["libzmq", zmq.version],
     ["zeromq capabilities", Object.entries(zmq.capability).filter(([, on]) => on).map(([k]) => k).join(" ")],
-    ["msgpackr", `${packageVersion("msgpackr")} (native acceleration: ${(await msgpackrNative()) ? "yes" : "no"})`],
+    ["msgpackr", `${packageVersion("msgpackr")} (native acceleration: ${msgpackrNative() ? "yes" : "no"})`],
     ...nativeLines(nativeInfo()),
   ];
   for (const [k, v] of lines) process.stdout.write(`${k}: ${v}\n`);

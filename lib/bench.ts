@@ -16,8 +16,8 @@
  */
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import type * as Zmq from "zeromq";
 import { COMM_WORLD, Op, processorName, wtime, type Comm } from "./index.js";
+import { loadZmq } from "./transport/zmq.js";
 
 const HELP = `usage: tsmpirun -n N -m tsmpi/bench <command> [options]
 commands: helloworld, ringtest, pingpong, barrier, bcast, allreduce, allgather`;
@@ -91,7 +91,7 @@ export async function ringtest(comm: Comm = COMM_WORLD, args: string[] = []): Pr
 
 /** A bare zeromq.js DEALER→ROUTER pair per process, connected by endpoints exchanged over `comm`. */
 async function bareSockets(comm: Comm, peer: number): Promise<{ send(b: Buffer): Promise<void>; recv(): Promise<Buffer>; close(): void }> {
-  const zmq = (await import("zeromq")) as typeof Zmq;
+  const zmq = loadZmq();
   const router = new zmq.Router({ receiveHighWaterMark: 0, linger: 1000 });
   const dir = process.env.TSMPI_JOB_DIR;
   await router.bind(dir ? `ipc://${dir}/bare-${comm.rank}.sock` : "tcp://127.0.0.1:*");

@@ -11,8 +11,14 @@
  *
  * @module
  */
-import { Packr, Unpackr } from "msgpackr";
+import { createRequire } from "node:module";
+import type * as Msgpackr from "msgpackr";
 import { TsmpiError, describeValue } from "./errors.js";
+
+/** msgpackr, loaded on first use: a rank that never sends an object never pays for it. */
+function msgpackr(): typeof Msgpackr {
+  return createRequire(import.meta.url)("msgpackr") as typeof Msgpackr;
+}
 
 /** Any typed array (not DataView). */
 export type TypedArray =
@@ -107,8 +113,8 @@ export function allocateKind(code: number, length: number): TypedArray {
 }
 
 const OPTIONS = { moreTypes: true, structuredClone: true } as const;
-let packr: Packr | undefined;
-let unpackr: Unpackr | undefined;
+let packr: Msgpackr.Packr | undefined;
+let unpackr: Msgpackr.Unpackr | undefined;
 
 function refuseFunction(fn: unknown): never {
   throw new TypeError(`functions cannot be sent (found ${(fn as { name?: string }).name || "an anonymous function"})`);
@@ -117,7 +123,7 @@ function refuseFunction(fn: unknown): never {
 /** Serializes one value with msgpackr. The returned Buffer is private to the caller. */
 export function packObject(value: unknown): Buffer {
   // msgpackr would write a function as `undefined`: refuse instead, as structured clone does.
-  packr ??= new Packr({ ...OPTIONS, writeFunction: refuseFunction } as unknown as ConstructorParameters<typeof Packr>[0]);
+  packr ??= new (msgpackr().Packr)({ ...OPTIONS, writeFunction: refuseFunction } as unknown as Msgpackr.Options);
   try {
     return packr.pack(value);
   } catch (err) {
@@ -127,12 +133,11 @@ export function packObject(value: unknown): Buffer {
 
 /** Deserializes one msgpackr value. */
 export function unpackObject(bytes: Uint8Array): unknown {
-  unpackr ??= new Unpackr(OPTIONS);
+  unpackr ??= new (msgpackr().Unpackr)(OPTIONS);
   return unpackr.unpack(bytes);
 }
 
 /** Whether msgpackr found its native accelerator (msgpackr-extract), for `tsmpirun --info`. */
-export async function msgpackrNative(): Promise<boolean> {
-  const m = (await import("msgpackr")) as { isNativeAccelerationEnabled?: boolean };
-  return Boolean(m.isNativeAccelerationEnabled);
+export function msgpackrNative(): boolean {
+  return Boolean((msgpackr() as { isNativeAccelerationEnabled?: boolean }).isNativeAccelerationEnabled);
 }

@@ -18,8 +18,17 @@
  *
  * @module
  */
+import { createRequire } from "node:module";
 import type * as Zmq from "zeromq";
 import { TsmpiError } from "../errors.js";
+
+/**
+ * zeromq.js through `require`: importing its CommonJS entry as ESM makes Node scan the file
+ * for export names first, which costs every rank ~10 ms at start-up.
+ */
+export function loadZmq(): typeof Zmq {
+  return createRequire(import.meta.url)("zeromq") as typeof Zmq;
+}
 
 /** How long a receive waits before the loop re-checks whether anyone still needs it (ms). */
 const RECEIVE_POLL_MS = 250;
@@ -119,7 +128,7 @@ export class ZmqTransport implements Transport {
     onMessage: (frames: Buffer[]) => void,
     onError: (err: unknown) => void,
   ): Promise<ZmqTransport> {
-    const zmq = await import("zeromq");
+    const zmq = loadZmq();
     const router = new zmq.Router({ receiveHighWaterMark: 0, receiveTimeout: RECEIVE_POLL_MS, linger: 0 });
     try {
       await router.bind(bindAddress);
