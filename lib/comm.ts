@@ -555,11 +555,14 @@ export class Comm {
   async split(color: number, key = 0): Promise<Comm | null> {
     this.#usable("split");
     const seq = ++this.#deriveSeq;
-    if (!(Number.isInteger(color) && (color >= 0 || color === UNDEFINED))) {
-      throw new TsmpiError("ERR_TSMPI_ARG", `color must be a non-negative integer or UNDEFINED, got ${describeValue(color)}`);
-    }
-    if (!Number.isInteger(key)) throw new TsmpiError("ERR_TSMPI_ARG", `key must be an integer, got ${describeValue(key)}`);
+    // Check after the exchange: every rank then sees a bad argument anywhere and rejects alike.
     const all = await this.allgather([color, key]);
+    all.forEach(([c, k], r) => {
+      if (!(Number.isInteger(c) && (c >= 0 || c === UNDEFINED))) {
+        throw new TsmpiError("ERR_TSMPI_ARG", `color must be a non-negative integer or UNDEFINED, got ${describeValue(c)} on rank ${r}`);
+      }
+      if (!Number.isInteger(k)) throw new TsmpiError("ERR_TSMPI_ARG", `key must be an integer, got ${describeValue(k)} on rank ${r}`);
+    });
     if (color === UNDEFINED) return null;
     const members = all
       .map(([c, k], r) => ({ c, k, r }))

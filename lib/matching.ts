@@ -33,6 +33,8 @@ export class InMsg {
     readonly seq: number,
     /** Total payload bytes. */
     readonly total: number,
+    /** Collective algorithm id the sender used (0: point-to-point). */
+    readonly algo = 0,
   ) {}
 
   get complete(): boolean {

@@ -4,7 +4,8 @@
  *
  * Objects fold as `op(lower rank, higher rank)` with mpi4py's meaning of each op on Python
  * objects: SUM is `+` (numbers, BigInt, strings concatenate, arrays concatenate like Python
- * lists), typed arrays combine element-wise (like NumPy arrays). MAXLOC/MINLOC take
+ * lists), MAX/MIN compare with `>`/`<`, LAND/LOR/LXOR give booleans (`bool(x) & bool(y)`),
+ * typed arrays combine element-wise (like NumPy arrays). MAXLOC/MINLOC take
  * `[value, index]` pairs and give ties to the lower index; on typed arrays they take interleaved
  * `(value, index)` pairs. Buffer-tier reductions are element-wise on typed arrays of one kind.
  *
@@ -39,9 +40,9 @@ const SCALAR: Record<string, Scalar> = {
   PROD: (a, b) => a * b,
   MAX: (a, b) => (b > a ? b : a),
   MIN: (a, b) => (b < a ? b : a),
-  LAND: (a, b) => a && b,
-  LOR: (a, b) => a || b,
-  LXOR: (a, b) => Boolean((a || b) && !(a && b)),
+  LAND: (a, b) => Boolean(a) && Boolean(b),
+  LOR: (a, b) => Boolean(a) || Boolean(b),
+  LXOR: (a, b) => Boolean(a) !== Boolean(b),
   BAND: (a, b) => a & b,
   BOR: (a, b) => a | b,
   BXOR: (a, b) => a ^ b,
@@ -54,11 +55,8 @@ const SCALAR: Record<string, Scalar> = {
 /** Element-wise kernels: `out[i] = f(a[i], b[i])`, with `a` the lower rank's. */
 type Kernel = (out: TypedArray, a: TypedArray, b: TypedArray) => void;
 
-function elementwise(f: Scalar, name: string, floatOk: boolean): Kernel {
+function elementwise(f: Scalar): Kernel {
   return (out, a, b) => {
-    if (!floatOk && (a instanceof Float32Array || a instanceof Float64Array)) {
-      throw new TsmpiError("ERR_TSMPI_OP", `${name} is not defined on ${a.constructor.name}`);
-    }
     const o = out as any;
     const x = a as any;
     const y = b as any;
@@ -70,9 +68,8 @@ function truth(kind: TypedArray, v: boolean): number | bigint {
   return kind instanceof BigInt64Array || kind instanceof BigUint64Array ? (v ? 1n : 0n) : v ? 1 : 0;
 }
 
-function locKernel(better: (u: any, v: any) => boolean, name: string): Kernel {
+function locKernel(better: (u: any, v: any) => boolean): Kernel {
   return (out, a, b) => {
-    if (a.length % 2 !== 0) throw new TsmpiError("ERR_TSMPI_OP", `${name} on a typed array needs (value, index) pairs, got odd length ${a.length}`);
     const o = out as any;
     const x = a as any;
     const y = b as any;
@@ -92,7 +89,9 @@ const KERNELS: Record<string, Kernel> = {
   },
   PROD: (out, a, b) => {
     const o = out as any, x = a as any, y = b as any;
-    for (let i = 0; i < x.length; i++) o[i] = x[i] * y[i];
+    // a 32-bit product can exceed 2^53, where a double loses the low bits that wrapping keeps
+    if (a instanceof Int32Array || a instanceof Uint32Array) for (let i = 0; i < x.length; i++) o[i] = Math.imul(x[i], y[i]);
+    else for (let i = 0; i < x.length; i++) o[i] = x[i] * y[i];
   },
   MAX: (out, a, b) => {
     const o = out as any, x = a as any, y = b as any;
@@ -114,11 +113,11 @@ const KERNELS: Record<string, Kernel> = {
     const o = out as any, x = a as any, y = b as any;
     for (let i = 0; i < x.length; i++) o[i] = truth(a, Boolean(x[i]) !== Boolean(y[i]));
   },
-  BAND: elementwise((p, q) => p & q, "BAND", false),
-  BOR: elementwise((p, q) => p | q, "BOR", false),
-  BXOR: elementwise((p, q) => p ^ q, "BXOR", false),
-  MAXLOC: locKernel((u, v) => u > v, "MAXLOC"),
-  MINLOC: locKernel((u, v) => u < v, "MINLOC"),
+  BAND: elementwise((p, q) => p & q),
+  BOR: elementwise((p, q) => p | q),
+  BXOR: elementwise((p, q) => p ^ q),
+  MAXLOC: locKernel((u, v) => u > v),
+  MINLOC: locKernel((u, v) => u < v),
   REPLACE: (out, _a, b) => (out as any).set(b),
   NO_OP: (out, a) => (out !== a ? (out as any).set(a) : undefined),
 };
@@ -142,11 +141,11 @@ export class Op {
   static readonly LAND = new Op("LAND", true, SCALAR.LAND!, KERNELS.LAND!);
   static readonly LOR = new Op("LOR", true, SCALAR.LOR!, KERNELS.LOR!);
   static readonly LXOR = new Op("LXOR", true, SCALAR.LXOR!, KERNELS.LXOR!);
-  static readonly BAND = new Op("BAND", true, SCALAR.BAND!, KERNELS.BAND!);
-  static readonly BOR = new Op("BOR", true, SCALAR.BOR!, KERNELS.BOR!);
-  static readonly BXOR = new Op("BXOR", true, SCALAR.BXOR!, KERNELS.BXOR!);
-  static readonly MAXLOC = new Op("MAXLOC", true, SCALAR.MAXLOC!, KERNELS.MAXLOC!);
-  static readonly MINLOC = new Op("MINLOC", true, SCALAR.MINLOC!, KERNELS.MINLOC!);
+  static readonly BAND = new Op("BAND", true, SCALAR.BAND!, KERNELS.BAND!, 1, true);
+  static readonly BOR = new Op("BOR", true, SCALAR.BOR!, KERNELS.BOR!, 1, true);
+  static readonly BXOR = new Op("BXOR", true, SCALAR.BXOR!, KERNELS.BXOR!, 1, true);
+  static readonly MAXLOC = new Op("MAXLOC", true, SCALAR.MAXLOC!, KERNELS.MAXLOC!, 2);
+  static readonly MINLOC = new Op("MINLOC", true, SCALAR.MINLOC!, KERNELS.MINLOC!, 2);
   static readonly REPLACE = new Op("REPLACE", false, SCALAR.REPLACE!, KERNELS.REPLACE!);
   static readonly NO_OP = new Op("NO_OP", false, SCALAR.NO_OP!, KERNELS.NO_OP!);
 
@@ -157,13 +156,22 @@ export class Op {
     readonly commute: boolean,
     private readonly scalar: Scalar,
     private readonly kernel: Kernel | undefined,
+    /**
+     * Elements of a typed array that make one operand: 2 for MAXLOC/MINLOC's (value, index)
+     * pairs, else 1. Algorithms that split arrays into blocks split only between items.
+     */
+    readonly itemSize = 1,
+    /** Defined on integer kinds only (the bitwise ops). */
+    private readonly integersOnly = false,
   ) {}
 
   /**
    * A user-defined op (`MPI_Op_create`): `fn(a, b)` combines the lower rank's value `a` with the
-   * higher rank's `b` and returns the result. For typed arrays (both tiers) it gets whole arrays
-   * and must return an array of the same kind and length. `commute` (default false, as mpi4py)
-   * allows combining in any order.
+   * higher rank's `b` and returns the result. For typed arrays (both tiers) it gets two arrays
+   * of one kind and length and must return an array of that kind and length. `commute` (default
+   * false, as mpi4py) allows combining in any order; a commutative op on large buffer-tier arrays
+   * may also get matching slices of them (ring algorithms), so, as in MPI, it must work
+   * element-wise. A non-commutative op always gets whole arrays.
    * @throws TsmpiError `ERR_TSMPI_ARG` when `fn` is not a function.
    */
   static create<T = any>(fn: (a: T, b: T) => T, commute = false): Op {
@@ -176,10 +184,26 @@ export class Op {
     return this.kernel !== undefined;
   }
 
+  /**
+   * Checks that this op is defined on typed array `array`: every rank checks its operand before a
+   * reduction starts, so a bad pairing fails the same way on every rank and at every size.
+   * @throws TsmpiError `ERR_TSMPI_OP` for a bitwise op on a float array, or MAXLOC/MINLOC on an
+   *   odd number of elements.
+   */
+  checkOperand(array: TypedArray): void {
+    if (this.integersOnly && (array instanceof Float32Array || array instanceof Float64Array)) {
+      throw new TsmpiError("ERR_TSMPI_OP", `${this} is not defined on ${array.constructor.name}`);
+    }
+    if (array.length % this.itemSize !== 0) {
+      throw new TsmpiError("ERR_TSMPI_OP", `${this} on a typed array needs (value, index) pairs, got odd length ${array.length}`);
+    }
+  }
+
   /** Combines two object-tier values: `op(lower, higher)`. Typed arrays combine element-wise. */
   apply(a: unknown, b: unknown): unknown {
     if (this.kernel && isTypedArray(a) && isTypedArray(b)) {
       checkSameShape(a, b, this.name);
+      this.checkOperand(a);
       const out = new (a.constructor as new (n: number) => TypedArray)(a.length);
       this.kernel(out, a, b);
       return out;
@@ -194,6 +218,7 @@ export class Op {
   reduceInto(acc: TypedArray, other: TypedArray, otherIsLower: boolean): void {
     checkSameShape(acc, other, this.name);
     if (this.kernel) {
+      this.checkOperand(acc);
       if (otherIsLower) this.kernel(acc, other, acc);
       else this.kernel(acc, acc, other);
       return;

@@ -46,6 +46,8 @@ export interface OutPayload {
   dtype: number;
   bytes: Buffer;
   mode: "owned" | "copy" | "borrow";
+  /** Collective algorithm id (collectives only). */
+  algo?: number;
 }
 
 /** Point-to-point messaging of one process. */
@@ -85,7 +87,7 @@ export class PointToPoint {
     const total = payload.bytes.byteLength;
     let flags = (payload.raw ? FLAG_RAW : 0) | (sync ? FLAG_SYNC : 0);
     if (dest === this.rank) {
-      const msg = new InMsg(ctx, src, tag, flags, payload.dtype, dest, seq, total);
+      const msg = new InMsg(ctx, src, tag, flags, payload.dtype, dest, seq, total, payload.algo ?? 0);
       msg.add(payload.mode === "owned" ? payload.bytes : Buffer.from(payload.bytes));
       if (sync) this.expectAcks(seq, 1, done, false);
       this.engine.arrive(msg);
@@ -99,7 +101,7 @@ export class PointToPoint {
     if (large && !borrow) this.undelivered.add(seq);
     const waits = (sync ? 1 : 0) + (borrow ? 1 : 0);
     if (waits > 0) this.expectAcks(seq, waits, done, true);
-    const header: Header = { kind: KIND_MSG, flags, dtype: payload.dtype, src, tag, wsrc: this.rank, ctx, seq, total };
+    const header: Header = { kind: KIND_MSG, flags, dtype: payload.dtype, algo: payload.algo ?? 0, src, tag, wsrc: this.rank, ctx, seq, total };
     const mustCopy = payload.mode === "copy" || (payload.mode === "borrow" && !borrow);
     if (total <= INLINE_MAX || (mustCopy && total <= this.cfg.chunkSize)) {
       header.flags |= FLAG_INLINE;
@@ -138,7 +140,7 @@ export class PointToPoint {
 
   private sendAck(msg: InMsg, flag: number): void {
     if (msg.wsrc === this.rank) return this.ack(msg.seq, false);
-    const h: Header = { kind: KIND_ACK, flags: flag, dtype: 0, src: 0, tag: 0, wsrc: this.rank, ctx: 0, seq: msg.seq, total: 0 };
+    const h: Header = { kind: KIND_ACK, flags: flag, dtype: 0, algo: 0, src: 0, tag: 0, wsrc: this.rank, ctx: 0, seq: msg.seq, total: 0 };
     this.link(msg.wsrc).send(msg.wsrc, [encodeHeader(h)]);
   }
 
@@ -166,7 +168,7 @@ export class PointToPoint {
     if (h.kind === KIND_ACK) return this.ack(h.seq, true);
     let msg: InMsg | undefined;
     if (h.kind === KIND_MSG) {
-      msg = new InMsg(h.ctx, h.src, h.tag, h.flags, h.dtype, h.wsrc, h.seq, h.total);
+      msg = new InMsg(h.ctx, h.src, h.tag, h.flags, h.dtype, h.wsrc, h.seq, h.total, h.algo);
       const first = h.flags & FLAG_INLINE ? head.subarray(HEADER_BYTES) : (frames[1] ?? EMPTY);
       msg.add(first);
       if (!msg.complete) this.inflight.set(h.wsrc, msg);

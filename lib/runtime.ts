@@ -42,9 +42,9 @@ export function deriveContext(parent: number, seq: number, color: number): numbe
     b = Math.imul(b ^ w ^ (a >>> 7), 0xc2b2ae35);
     b ^= b >>> 16;
   }
-  a = Math.imul(a ^ (a >>> 15), 0x27d4eb2f) >>> 0;
-  const id = ((b >>> 12) * 2 ** 32 + a) & ~1;
-  return id < 16 ? id + 16 : id - (id % 2);
+  a = Math.imul(a ^ (a >>> 15), 0x27d4eb2f) & ~1; // even (32-bit bitwise ops only: JS bit operators truncate)
+  const id = (b >>> 12) * 2 ** 32 + (a >>> 0);
+  return id < 16 ? id + 16 : id;
 }
 
 /** How this rank was started. */

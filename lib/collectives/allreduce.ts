@@ -15,11 +15,15 @@ import { bcastBinomial } from "./bcast.js";
 import type { Channel } from "./channel.js";
 import { reduceArrayBinomial, reduceScatterRing } from "./reduce.js";
 
-/** Allreduce of object-tier values: everyone's operand reaches everyone, folded in rank order. */
+/**
+ * Allreduce of object-tier values: everyone's operand reaches everyone, folded in rank order.
+ * Every rank folds the same deserialized operands (its own too), so results are identical
+ * everywhere and the caller's value is never handed to the op.
+ */
 export async function allreduceValues(ch: Channel, value: unknown, op: Op): Promise<unknown> {
   const blobs = await allgatherBlobs(ch, packObject(value));
-  let acc = ch.rank === 0 ? value : unpackObject(blobs[0]!);
-  for (let i = 1; i < ch.size; i++) acc = op.apply(acc, i === ch.rank ? value : unpackObject(blobs[i]!));
+  let acc = unpackObject(blobs[0]!);
+  for (let i = 1; i < ch.size; i++) acc = op.apply(acc, unpackObject(blobs[i]!));
   return acc;
 }
 
@@ -37,7 +41,7 @@ export async function allreduceArrayGather(ch: Channel, send: TypedArray, recv: 
 export async function allreduceArrayRing(ch: Channel, send: TypedArray, recv: TypedArray, op: Op): Promise<void> {
   const n = ch.size;
   if (recv !== send) (recv as Uint8Array).set(send as Uint8Array);
-  const offsets = splitEven(send.length, n);
+  const offsets = splitEven(send.length, n, op.itemSize);
   await reduceScatterRing(ch, recv, offsets, op, 1);
   const counts = offsets.slice(1).map((o, i) => o - offsets[i]!);
   await allgatherRing(ch, recv, counts, offsets, 1);

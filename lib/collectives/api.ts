@@ -15,7 +15,7 @@
 import { IN_PLACE } from "../constants.js";
 import { TsmpiError, describeValue } from "../errors.js";
 import { checkOp, type Op } from "../op.js";
-import { packObject, unpackObject, type TypedArray } from "../serializer.js";
+import { isTypedArray, packObject, unpackObject, type TypedArray } from "../serializer.js";
 import { checkBuffer, checkLength, checkRoot, checkSameKind, checkVBuffer, type VBuffer } from "../validate.js";
 import { allgatherBlobs, allgatherBruck, allgatherRing } from "./allgather.js";
 import { allreduceArrayGather, allreduceArrayReduceBcast, allreduceArrayRing, allreduceValues } from "./allreduce.js";
@@ -28,7 +28,7 @@ import { gatherArray, gatherBlobs, gathervArray, scatterArray, scatterBlobs, sca
 import { reduceArrayBinomial, reduceArrayRing, reduceValues } from "./reduce.js";
 import { reduceScatterArray } from "./reduce-scatter.js";
 import { scanArray, scanValues } from "./scan.js";
-import { chooseAllgather, chooseAllreduce, chooseBcast, chooseReduce } from "./select.js";
+import { adopt, chooseAllgather, chooseAllreduce, chooseBcast, chooseReduce } from "./select.js";
 
 function uniform(n: number, count: number): { counts: number[]; displs: number[] } {
   const counts = new Array<number>(n).fill(count);
@@ -73,17 +73,24 @@ export async function alltoall(ch: Channel, values: unknown): Promise<unknown[]>
   return (await alltoallBlobs(ch, blobs)).map(unpackObject);
 }
 
+/** The op of an object-tier reduction, checked against this rank's value when that is a typed array. */
+function valueOp(op: unknown, value: unknown): Op {
+  const o = checkOp(op);
+  if (isTypedArray(value)) o.checkOperand(value);
+  return o;
+}
+
 export function reduce(ch: Channel, value: unknown, op: unknown, root: number): Promise<unknown> {
   checkRoot(root, ch.size);
-  return reduceValues(ch, root, value, checkOp(op));
+  return reduceValues(ch, root, value, valueOp(op, value));
 }
 
 export function allreduce(ch: Channel, value: unknown, op: unknown): Promise<unknown> {
-  return allreduceValues(ch, value, checkOp(op));
+  return allreduceValues(ch, value, valueOp(op, value));
 }
 
 export function scan(ch: Channel, value: unknown, op: unknown, exclusive: boolean): Promise<unknown> {
-  return scanValues(ch, value, checkOp(op), exclusive);
+  return scanValues(ch, value, valueOp(op, value), exclusive);
 }
 
 // ------------------------------------------------------------------ buffer tier
@@ -91,7 +98,7 @@ export function scan(ch: Channel, value: unknown, op: unknown, exclusive: boolea
 export async function Bcast(ch: Channel, buf: unknown, root: number): Promise<void> {
   checkRoot(root, ch.size);
   const bytes = bytesOfRange(checkBuffer(buf, "buf"));
-  if (chooseBcast(bytes.byteLength, ch.size) === "scatter-ring") return bcastScatterRing(ch, root, bytes);
+  if (adopt(ch, "bcast", chooseBcast(bytes.byteLength, ch.size)) === "scatter-ring") return bcastScatterRing(ch, root, bytes);
   const isRoot = ch.rank === root;
   await bcastBinomial(ch, root, isRoot ? bytes : undefined, isRoot ? undefined : bytes);
 }
@@ -137,7 +144,7 @@ export async function Allgather(ch: Channel, sendbuf: unknown, recvbuf: unknown)
     checkSameKind(send, recv, "sendbuf and recvbuf");
     checkLength(recv, ch.size * send.length, "recvbuf", `${ch.size} ranks × ${send.length} elements of sendbuf`);
   }
-  if (chooseAllgather(send.byteLength, ch.size) === "bruck") return allgatherBruck(ch, send, recv);
+  if (adopt(ch, "allgather", chooseAllgather(send.byteLength, ch.size)) === "bruck") return allgatherBruck(ch, send, recv);
   const { counts, displs } = uniform(ch.size, send.length);
   (recv as Uint8Array).set(send as Uint8Array, displs[ch.rank]!);
   await allgatherRing(ch, recv, counts, displs);
@@ -153,12 +160,16 @@ export function Alltoall(ch: Channel, sendbuf: unknown, recvbuf: unknown): Promi
   return alltoallArray(ch, send, counts, displs, recv, counts, displs);
 }
 
-/** The operand of a reduction: `sendbuf`, or for IN_PLACE a copy of `recv`. */
-function operand(sendbuf: unknown, recv: TypedArray): TypedArray {
-  if (sendbuf === IN_PLACE) return copyOf(recv);
+/** The operand of a reduction: `sendbuf`, or for IN_PLACE a copy of `recv`; checked against `op`. */
+function operand(sendbuf: unknown, recv: TypedArray, op: Op): TypedArray {
+  if (sendbuf === IN_PLACE) {
+    op.checkOperand(recv);
+    return copyOf(recv);
+  }
   const send = checkBuffer(sendbuf, "sendbuf");
   checkSameKind(send, recv, "sendbuf and recvbuf");
   checkLength(recv, send.length, "recvbuf", "the length of sendbuf");
+  op.checkOperand(send);
   return send;
 }
 
@@ -169,22 +180,26 @@ export async function Reduce(ch: Channel, sendbuf: unknown, recvbuf: unknown, op
   let recv: TypedArray | null = null;
   if (ch.rank === root) {
     recv = checkBuffer(recvbuf, "recvbuf");
-    send = operand(sendbuf, recv);
+    send = operand(sendbuf, recv, o);
   } else {
     send = checkBuffer(sendbuf, "sendbuf");
+    o.checkOperand(send);
   }
-  if (chooseReduce(send.byteLength, ch.size, o) === "ring") return reduceArrayRing(ch, root, send, recv, o);
+  if (adopt(ch, "reduce", chooseReduce(send.byteLength, ch.size, o)) === "ring") return reduceArrayRing(ch, root, send, recv, o);
   return reduceArrayBinomial(ch, root, send, recv, o);
 }
 
 export async function Allreduce(ch: Channel, sendbuf: unknown, recvbuf: unknown, op: unknown): Promise<void> {
   const o = checkOp(op);
   const recv = checkBuffer(recvbuf, "recvbuf");
-  const send = sendbuf === IN_PLACE ? recv : operand(sendbuf, recv);
-  const algo = chooseAllreduce(send.byteLength, ch.size, o);
+  // gather and ring read all of `send` before they write `recv`: IN_PLACE needs no copy there
+  const inPlace = sendbuf === IN_PLACE;
+  if (inPlace) o.checkOperand(recv);
+  const send = inPlace ? recv : operand(sendbuf, recv, o);
+  const algo = adopt(ch, "allreduce", chooseAllreduce(send.byteLength, ch.size, o));
   if (algo === "gather") return allreduceArrayGather(ch, send, recv, o);
   if (algo === "ring") return allreduceArrayRing(ch, send, recv, o);
-  return allreduceArrayReduceBcast(ch, sendbuf === IN_PLACE ? copyOf(recv) : send, recv, o);
+  return allreduceArrayReduceBcast(ch, inPlace ? copyOf(recv) : send, recv, o);
 }
 
 export function Reduce_scatter_block(ch: Channel, sendbuf: unknown, recvbuf: unknown, op: unknown): Promise<void> {
@@ -193,6 +208,8 @@ export function Reduce_scatter_block(ch: Channel, sendbuf: unknown, recvbuf: unk
   const recv = checkBuffer(recvbuf, "recvbuf");
   checkSameKind(send, recv, "sendbuf and recvbuf");
   checkLength(send, ch.size * recv.length, "sendbuf", `${ch.size} ranks × ${recv.length} elements of recvbuf`);
+  o.checkOperand(recv);
+  o.checkOperand(send);
   return reduceScatterArray(ch, send, recv, new Array<number>(ch.size).fill(recv.length), o);
 }
 
@@ -206,13 +223,14 @@ export function Reduce_scatter(ch: Channel, sendbuf: unknown, recvbuf: unknown, 
   const total = counts.reduce((a, b) => a + b, 0);
   checkLength(send, total, "sendbuf", `the sum of recvcounts`);
   if (recv.length < counts[ch.rank]!) throw new TsmpiError("ERR_TSMPI_COUNT", `recvbuf must hold recvcounts[${ch.rank}] = ${counts[ch.rank]} elements, got ${describeValue(recv)}`);
+  for (const c of counts) o.checkOperand(send.subarray(0, c) as TypedArray); // every block: whole items of a kind the op takes
   return reduceScatterArray(ch, send, recv, counts, o);
 }
 
 export function Scan(ch: Channel, sendbuf: unknown, recvbuf: unknown, op: unknown, exclusive: boolean): Promise<void> {
   const o = checkOp(op);
   const recv = checkBuffer(recvbuf, "recvbuf");
-  return scanArray(ch, operand(sendbuf, recv), recv, o, exclusive);
+  return scanArray(ch, operand(sendbuf, recv, o), recv, o, exclusive);
 }
 
 export function Scatterv(ch: Channel, sendbuf: unknown, recvbuf: unknown, root: number): Promise<void> {

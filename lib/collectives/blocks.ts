@@ -24,12 +24,16 @@ export function copyOf(array: TypedArray): TypedArray {
   return out;
 }
 
-/** Start offsets of `parts` near-equal blocks of `total` elements (length parts + 1). */
-export function splitEven(total: number, parts: number): number[] {
-  const base = Math.floor(total / parts);
-  const extra = total % parts;
+/**
+ * Start offsets of `parts` near-equal blocks of `total` elements (length parts + 1), each a
+ * whole number of `unit`-element items (`total` must be a multiple of `unit`).
+ */
+export function splitEven(total: number, parts: number, unit = 1): number[] {
+  const items = total / unit;
+  const base = Math.floor(items / parts);
+  const extra = items % parts;
   const offsets = [0];
-  for (let i = 0; i < parts; i++) offsets.push(offsets[i]! + base + (i < extra ? 1 : 0));
+  for (let i = 0; i < parts; i++) offsets.push(offsets[i]! + (base + (i < extra ? 1 : 0)) * unit);
   return offsets;
 }
 

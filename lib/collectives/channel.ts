@@ -31,6 +31,11 @@ export interface Channel {
    * new array.
    */
   recv(src: number, into?: Uint8Array): Promise<Uint8Array>;
+  /**
+   * The algorithm this rank chose for the call (see `select.ts`); messages carry it, so ranks
+   * that chose differently (mismatched sizes) fail instead of waiting for each other.
+   */
+  algorithm?: number;
 }
 
 const UINT8 = 2;
@@ -52,6 +57,9 @@ export class CollectiveChannel implements Channel {
   private remote: TsmpiError | undefined;
   private readonly waiting = new Set<(err: TsmpiError) => void>();
   private cancelNotice: (() => boolean) | undefined;
+  /** This rank's own failure, once {@link fail} was called. */
+  private failure: TsmpiError | undefined;
+  algorithm = 0;
 
   constructor(
     private readonly p2p: PointToPoint,
@@ -72,22 +80,24 @@ export class CollectiveChannel implements Channel {
   }
 
   send(dest: number, data: Uint8Array, owned = false): Promise<void> {
-    if (this.remote) return Promise.reject(this.remote);
+    if (this.remote) return quiet(Promise.reject(this.remote));
     this.sends++;
     this.bytes += data.byteLength;
     const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     return new Promise((resolve) => {
-      this.p2p.send(this.ctx, this.rank, this.group[dest]!, this.tag, { raw: true, dtype: UINT8, bytes, mode: owned ? "owned" : "borrow" }, false, resolve);
+      this.p2p.send(this.ctx, this.rank, this.group[dest]!, this.tag, { raw: true, dtype: UINT8, bytes, mode: owned ? "owned" : "borrow", algo: this.algorithm }, false, resolve);
     });
   }
 
   recv(src: number, into?: Uint8Array): Promise<Uint8Array> {
-    if (this.remote) return Promise.reject(this.remote);
-    this.recvs++;
+    // listen first: a notice that arrived before this rank entered the call fails it right here
     this.watchNotices();
-    return new Promise((resolve, reject) => {
+    if (this.remote) return quiet(Promise.reject(this.remote));
+    this.recvs++;
+    const received = new Promise<Uint8Array>((resolve, reject) => {
+      let cancel: (() => boolean) | undefined;
       const fail = (err: TsmpiError): void => {
-        cancel();
+        cancel?.();
         reject(err);
       };
       this.waiting.add(fail);
@@ -96,7 +106,12 @@ export class CollectiveChannel implements Channel {
         if (err) reject(err);
         else resolve(value!);
       };
-      const cancel = this.p2p.receive(this.ctx, src, this.tag, (msg) => {
+      cancel = this.p2p.receive(this.ctx, src, this.tag, (msg) => {
+        if (msg.algo !== this.algorithm) {
+          msg.drainTo(() => {});
+          const err = new TsmpiError("ERR_TSMPI_COUNT", `${this.name}: rank ${src} chose another algorithm than rank ${this.rank} (mismatched buffer sizes or arguments across ranks?)`);
+          return msg.whenComplete(() => settle(err));
+        }
         if (!into) return readObject(msg, (value, err) => settle(err, value as Uint8Array));
         readInto(msg, into, (count, err) => {
           if (!err && count !== into.byteLength) {
@@ -106,6 +121,7 @@ export class CollectiveChannel implements Channel {
         });
       });
     });
+    return quiet(received);
   }
 
   /** Listens (once per call) for another rank's error notice. */
@@ -121,25 +137,49 @@ export class CollectiveChannel implements Channel {
     );
   }
 
-  /** Tells every other member this call failed here (unless the failure came from one of them). */
+  /**
+   * Tells every other member this call failed here (unless the failure came from one of them).
+   * An error other than a TsmpiError can only come from an op (a user op, or a JavaScript
+   * operator on objects), so the others see it as `ERR_TSMPI_OP`.
+   */
   fail(err: unknown): void {
-    if (this.remote || !(err instanceof TsmpiError)) return;
-    const notice = packObject({ code: err.code, message: err.message, rank: this.rank } satisfies Notice);
+    const e = (this.failure ??= err instanceof TsmpiError ? err : new TsmpiError("ERR_TSMPI_OP", err instanceof Error ? `${err.name}: ${err.message}` : String(err), { cause: err }));
+    if (this.remote) return;
+    const notice = packObject({ code: e.code, message: e.message, rank: this.rank } satisfies Notice);
     for (let r = 0; r < this.size; r++) {
       if (r === this.rank) continue;
       this.p2p.send(this.ctx, this.rank, this.group[r]!, this.tag + 1, { raw: true, dtype: UINT8, bytes: notice, mode: "owned" }, false, () => {});
     }
   }
 
-  /** Ends the call: stops listening for notices and writes the trace line if enabled. */
+  /**
+   * Ends the call: stops listening for notices and writes the trace line if enabled. A failed
+   * call can leave receives posted (the other halves of a `Promise.all`); they are withdrawn, as
+   * a posted receive keeps the process waiting for a message that may never come.
+   */
   close(): void {
     this.cancelNotice?.();
+    if (this.waiting.size > 0) {
+      const failure = this.remote ?? this.failure ?? new TsmpiError("ERR_TSMPI_INTERNAL", `${this.name} ended with a receive still posted`);
+      for (const fail of this.waiting) fail(failure);
+      this.waiting.clear();
+    }
     if (TRACE) {
       process.stderr.write(
         JSON.stringify({ tsmpi: "collective", name: this.name, rank: this.rank, size: this.size, sends: this.sends, recvs: this.recvs, bytes: this.bytes }) + "\n",
       );
     }
   }
+}
+
+/**
+ * Marks `p` handled and returns it: awaiting it still throws, but an algorithm that gave up on it
+ * (it failed on another message of the same call) does not leave an unhandled rejection, which
+ * would end the process.
+ */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
 }
 
 /** Packs several byte strings into one: `u32 count, u32 length each, bytes...`. */

@@ -1,9 +1,10 @@
 /**
  * Reduce: a binomial tree (ceil(log2 N) rounds, each rank sends at most one message). Operands
- * fold as op(lower rank, higher rank): for a commutative op the tree is rooted at the root; for
- * a non-commutative one it runs on actual ranks towards rank 0, which keeps rank order, and rank
- * 0 forwards the result to the root. Large typed arrays with a commutative op use a ring
- * reduce-scatter followed by a gather of the reduced blocks (bandwidth-optimal).
+ * fold as op(lower rank, higher rank): for a commutative op on typed arrays the tree is rooted at
+ * the root; for a non-commutative one, and for every op on objects, it runs on actual ranks
+ * towards rank 0, which keeps rank order, and rank 0 forwards the result to the root. Large typed
+ * arrays with a commutative op use a ring reduce-scatter followed by a gather of the reduced
+ * blocks (bandwidth-optimal).
  *
  * @module
  */
@@ -12,24 +13,35 @@ import { packObject, unpackObject, type TypedArray } from "../serializer.js";
 import { bytesOfRange, copyOf, scratch, splitEven } from "./blocks.js";
 import type { Channel } from "./channel.js";
 
-/** Binomial reduce of object-tier values; the root gets the result, the others undefined. */
+/**
+ * Binomial reduce of object-tier values; the root gets the result, the others undefined. The
+ * tree always runs towards rank 0 and folds in rank order, then rank 0 forwards the result to the
+ * root (as mpi4py does): on objects even the predefined ops need not commute (SUM concatenates
+ * strings and lists, LAND/LOR return one of their operands). The caller's value is never handed
+ * to the op, nor returned: the fold starts from a copy.
+ */
 export async function reduceValues(ch: Channel, root: number, value: unknown, op: Op): Promise<unknown> {
   const { rank, size: n } = ch;
-  const treeRoot = op.commute ? root : 0;
-  const vr = (rank - treeRoot + n) % n;
-  let acc = value;
+  const own = packObject(value);
+  let acc: unknown;
+  let folded = false; // until this rank folds something in, its partial result is `own`
+  const partial = (): Uint8Array => (folded ? packObject(acc) : own);
   for (let mask = 1; mask < n; mask <<= 1) {
-    if (vr & mask) {
-      await ch.send((vr - mask + treeRoot) % n, packObject(acc), true);
+    if (rank & mask) {
+      await ch.send(rank - mask, partial(), true);
       break;
     }
-    if (vr + mask < n) acc = op.apply(acc, unpackObject(await ch.recv((vr + mask + treeRoot) % n)));
+    if (rank + mask < n) {
+      acc = op.apply(folded ? acc : unpackObject(own), unpackObject(await ch.recv(rank + mask)));
+      folded = true;
+    }
   }
-  if (treeRoot !== root) {
-    if (rank === treeRoot) await ch.send(root, packObject(acc), true);
-    if (rank === root) acc = unpackObject(await ch.recv(treeRoot));
+  if (root !== 0) {
+    if (rank === 0) await ch.send(root, partial(), true);
+    if (rank === root) return unpackObject(await ch.recv(0));
   }
-  return rank === root ? acc : undefined;
+  if (rank !== root) return undefined;
+  return folded ? acc : unpackObject(own);
 }
 
 /**
@@ -42,11 +54,9 @@ export async function reduceArrayBinomial(ch: Channel, root: number, send: Typed
   const vr = (rank - treeRoot + n) % n;
   const acc = copyOf(send);
   let tmp: TypedArray | undefined;
-  let sent = false;
   for (let mask = 1; mask < n; mask <<= 1) {
     if (vr & mask) {
       await ch.send((vr - mask + treeRoot) % n, bytesOfRange(acc), true);
-      sent = true;
       break;
     }
     if (vr + mask < n) {
@@ -56,10 +66,12 @@ export async function reduceArrayBinomial(ch: Channel, root: number, send: Typed
     }
   }
   if (treeRoot !== root) {
+    // the root's own operand went up the tree in `acc` (owned), so the result lands in `recv`
     if (rank === treeRoot) await ch.send(root, bytesOfRange(acc), true);
-    if (rank === root) await ch.recv(treeRoot, bytesOfRange(acc));
+    if (rank === root) await ch.recv(treeRoot, bytesOfRange(recv!));
+  } else if (rank === root) {
+    (recv as Uint8Array).set(acc as Uint8Array);
   }
-  if (rank === root && !sent) (recv as Uint8Array).set(acc as Uint8Array);
 }
 
 /**
@@ -88,7 +100,7 @@ export async function reduceScatterRing(ch: Channel, acc: TypedArray, offsets: r
 export async function reduceArrayRing(ch: Channel, root: number, send: TypedArray, recv: TypedArray | null, op: Op): Promise<void> {
   const { rank, size: n } = ch;
   const acc = copyOf(send);
-  const offsets = splitEven(send.length, n);
+  const offsets = splitEven(send.length, n, op.itemSize);
   await reduceScatterRing(ch, acc, offsets, op, 0);
   if (rank !== root) return ch.send(root, bytesOfRange(acc, offsets[rank]!, offsets[rank + 1]!), true);
   (recv as Uint8Array).set(acc.subarray(offsets[rank]!, offsets[rank + 1]!) as Uint8Array, offsets[rank]!);

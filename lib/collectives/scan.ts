@@ -12,20 +12,23 @@ import type { Channel } from "./channel.js";
 
 /**
  * Prefix reduction of object-tier values. `exclusive`: rank r gets op over ranks [0, r) and rank
- * 0 gets undefined; otherwise op over [0, r].
+ * 0 gets undefined; otherwise op over [0, r]. Every operand handed to the op is a private copy
+ * (so an op may change and return its first operand), and the caller's value is never returned.
  */
 export async function scanValues(ch: Channel, value: unknown, op: Op, exclusive: boolean): Promise<unknown> {
   const { rank, size: n } = ch;
-  let partial = value;
+  let packed: Uint8Array | undefined = packObject(value); // `partial` serialized, until it changes
+  let partial = unpackObject(packed);
   let result: unknown = undefined;
   let have = false;
   for (let d = 1; d < n; d *= 2) {
-    const send = rank + d < n ? ch.send(rank + d, packObject(partial), true) : undefined;
+    const send = rank + d < n ? ch.send(rank + d, (packed ??= packObject(partial)), true) : undefined;
     if (rank - d >= 0) {
-      const lower = unpackObject(await ch.recv(rank - d));
-      result = have ? op.apply(lower, result) : lower;
+      const lower = await ch.recv(rank - d);
+      if (exclusive) result = have ? op.apply(unpackObject(lower), result) : unpackObject(lower);
       have = true;
-      partial = op.apply(lower, partial);
+      partial = op.apply(unpackObject(lower), partial);
+      packed = undefined;
     }
     await send;
   }

@@ -25,6 +25,24 @@ const CHOICES = {
 type Collective = keyof typeof CHOICES;
 type Choice<C extends Collective> = (typeof CHOICES)[C][number];
 
+/** A small id per (collective, algorithm), carried in every message of the call (0: fixed algorithm). */
+export function algorithmId(collective: Collective, algorithm: string): number {
+  let id = 1;
+  for (const [c, algos] of Object.entries(CHOICES)) {
+    for (const a of algos) {
+      if (c === collective && a === algorithm) return id;
+      id++;
+    }
+  }
+  return 0;
+}
+
+/** Records `choice` as the algorithm of the call on `ch` and returns it. */
+export function adopt<T extends string>(ch: { algorithm?: number }, collective: Collective, choice: T): T {
+  ch.algorithm = algorithmId(collective, choice);
+  return choice;
+}
+
 let forced: Map<string, string> | undefined;
 
 function force<C extends Collective>(name: C): Choice<C> | undefined {

@@ -10,6 +10,7 @@
  * | 0 | u8 | kind: MSG, ACK or CHUNK |
  * | 1 | u8 | flags: SYNC (ack on match), ARRIVAL (ack once all bytes arrived), RAW (typed-array bytes, not msgpack), INLINE (payload follows the header in this frame) |
  * | 2 | u8 | typed-array kind code of a RAW payload |
+ * | 3 | u8 | collective algorithm id (0 for point-to-point): ranks that chose different algorithms notice |
  * | 4 | i32 | source: the sender's rank in the communicator |
  * | 8 | i32 | tag |
  * | 12 | u32 | the sender's world rank (where acks go; which CHUNKs continue which message) |
@@ -39,6 +40,8 @@ export interface Header {
   kind: number;
   flags: number;
   dtype: number;
+  /** Collective algorithm id (0: none). */
+  algo: number;
   src: number;
   tag: number;
   wsrc: number;
@@ -56,7 +59,7 @@ export function encodeHeader(h: Header, inlineBytes = 0): Buffer {
   b[0] = h.kind;
   b[1] = h.flags;
   b[2] = h.dtype;
-  b[3] = 0;
+  b[3] = h.algo;
   b.writeInt32LE(h.src, 4);
   b.writeInt32LE(h.tag, 8);
   b.writeUInt32LE(h.wsrc, 12);
@@ -73,6 +76,7 @@ export function decodeHeader(b: Buffer): Header {
     kind: b[0]!,
     flags: b[1]!,
     dtype: b[2]!,
+    algo: b[3]!,
     src: b.readInt32LE(4),
     tag: b.readInt32LE(8),
     wsrc: b.readUInt32LE(12),
