@@ -13,6 +13,7 @@ const EXPECT: Record<string, (np: number) => RegExp[]> = {
   "hello.ts": (np) => [new RegExp(`^${Array.from({ length: np }, (_, i) => `Hello, World! I am process ${i} of ${np} on [^\\n]+\\.\\n`).join("")}$`)],
   "ring.ts": (np) => [new RegExp(`went 3 laps around ${np} ranks`)],
   "pi.ts": (np) => [/pi is approximately 3\.14\d+/, new RegExp(`time between barriers: [\\d.]+ ms on ${np} rank`)],
+  "heat.ts": (np) => [new RegExp(`32x32 plate on ${np} ranks? converged after \\d+ iterations`), /identical to the single-rank run in every cell/],
 };
 
 const examples = fs.readdirSync(path.join(ROOT, "examples")).filter((f) => f.endsWith(".ts")).sort();
