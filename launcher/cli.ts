@@ -4,8 +4,8 @@
  * (`-n/-np`, `-x`, `--tag-output`, `--timeout`, `--wdir`, `-m module`). Bad arguments print one
  * line on stderr and exit 2; otherwise the exit code is the job's (see `job.ts`).
  *
- * Not supported yet here: `--host`, `--hostfile` and SLURM (see the cluster section of the README
- * once available).
+ * Where ranks run (`plan.ts`): here; on hosts from `--host`/`--hostfile`, over ssh; or, inside
+ * a SLURM allocation, through srun.
  *
  * @module
  */
@@ -16,6 +16,7 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { TsmpiError } from "../lib/errors.js";
 import { runJob } from "./job.js";
+import { planJob, type Plan } from "./plan.js";
 import { programArgv, type Program } from "./spawn.js";
 
 const USAGE = "usage: tsmpirun [-n N] [options] <script.ts|script.js|program | -m module> [args...]";
@@ -60,10 +61,19 @@ async function main(argv: string[]): Promise<number> {
     .option("output-filename", { type: "string", describe: "write rank r's output to DIR/1/rank.r/{stdout,stderr}" })
     .option("timeout", { type: "string", describe: "end the job after SEC seconds (default: $MPIEXEC_TIMEOUT, or none); exit code 124" })
     .option("wdir", { type: "string", describe: "working directory of the ranks (default: the current one)" })
+    .option("host", { alias: ["H"], type: "string", describe: "hosts to run on, as host[:slots],...; repeatable (remote ones are started over ssh)" })
+    .option("hostfile", { alias: ["machinefile"], type: "string", describe: "file of hosts: Open MPI `host slots=N` or Hydra `host:N` lines; # comments" })
+    .option("ppn", { alias: ["npernode"], type: "string", describe: "ranks per host (replaces the hosts' slot counts)" })
+    .option("map-by", { type: "string", choices: ["slot", "node"], describe: "fill each host's slots first (slot, default) or deal ranks round-robin (node)" })
     .option("oversubscribe", { type: "boolean", describe: "allow more ranks than slots (locally ranks are never limited to cores)" })
+    .option("launch-agent", { type: "string", describe: "command that reaches remote hosts (default $TSMPI_SSH or ssh), e.g. \"ssh -p 2222\"" })
+    .option("node-path", { type: "string", describe: "node binary on remote hosts (default: this node's path if it exists there, else node on the remote PATH)" })
+    .option("iface", { type: "string", describe: "interface name or subnet (CIDR) to advertise to other hosts (default $TSMPI_IFACE, else the route to them)" })
+    .option("launcher", { type: "string", choices: ["auto", "local", "ssh", "slurm"], describe: "how to start ranks (default auto: ssh with --host/--hostfile, srun inside a SLURM allocation, else local)" })
     .option("info", { type: "boolean", describe: "print versions, transport and native addon status (with -n N: the GPU each rank would use), then exit" })
     .example("tsmpirun -n 4 examples/hello.ts", "four ranks of a TypeScript program")
     .example("tsmpirun -n 2 -m tsmpi/bench pingpong", "the bench module (as python -m mpi4py.bench)")
+    .example("tsmpirun -n 4 --host node1:2,node2:2 script.ts", "two ranks on each of two hosts, over ssh")
     .strictOptions()
     .help()
     .alias("help", "h")
@@ -74,13 +84,38 @@ async function main(argv: string[]): Promise<number> {
     });
   const args = await parser.parseAsync();
 
-  const np = args.n === undefined ? 1 : positiveNumber(args.n, "-n", true);
+  const np = args.n === undefined ? undefined : positiveNumber(args.n, "-n", true);
+  const strings = (v: unknown): string[] => ([] as unknown[]).concat(v ?? []).map(String);
+  let plan: Plan;
+  try {
+    plan = await planJob({
+      np,
+      hosts: strings(args.host),
+      hostfile: args.hostfile,
+      ppn: args.ppn === undefined ? undefined : positiveNumber(args.ppn, "--ppn", true),
+      mapBy: (args["map-by"] as "slot" | "node" | undefined) ?? "slot",
+      oversubscribe: Boolean(args.oversubscribe),
+      launcher: (args.launcher as "auto" | "local" | "ssh" | "slurm" | undefined) ?? "auto",
+    });
+  } catch (err) {
+    if (err instanceof TsmpiError) usageError(err.message);
+    throw err;
+  }
+  const sshAgent = (args["launch-agent"] ?? process.env.TSMPI_SSH ?? "ssh").split(/\s+/).filter(Boolean);
+  const common = {
+    plan,
+    env: {} as Record<string, string>,
+    sshAgent,
+    nodePath: args["node-path"],
+    iface: args.iface ?? (process.env.TSMPI_IFACE || undefined),
+    oversubscribe: Boolean(args.oversubscribe),
+  };
   if (args.info) {
     const { printInfo } = await import("./info.js");
     await printInfo();
-    if (args.n === undefined) return 0;
+    if (np === undefined) return 0;
     const rankInfo = fileURLToPath(new URL("./info-rank.js", import.meta.url));
-    return runJob({ np, argv: [process.execPath, rankInfo], wdir: process.cwd(), env: {}, output: { tagOutput: false }, timeout: 60 });
+    return runJob({ ...common, argv: [process.execPath, rankInfo], wdir: process.cwd(), output: { tagOutput: false }, timeout: 60 });
   }
   const env = exportedEnv(([] as string[]).concat(args.x ?? []));
   const rest = (args._ as (string | number)[]).map(String);
@@ -107,7 +142,7 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   return runJob({
-    np,
+    ...common,
     argv: argvOfRank,
     wdir,
     env,

@@ -1,33 +1,43 @@
 /**
  * A job: the ranks of one `tsmpirun`, their coordinator, and the rules that end it.
  *
+ * Ranks are started by agents: a local process per rank on this host, an `ssh` client per rank
+ * on another host, or one `srun` for all ranks inside a SLURM allocation. What ends the job
+ * comes from two sides: the agents' exit statuses, and the coordinator, to which every rank
+ * reports an uncaught error, `abort(code)`, its exit code, or silence (a connection lost
+ * without bye: killed).
+ *
  * mpi4py's `python -m mpi4py` semantics: an uncaught exception or unhandled rejection in any
  * rank, a rank exiting non-zero, a rank killed by a signal, or `comm.abort(code)` ends the whole
- * job: the other ranks are stopped (SIGTERM to each rank's process group, SIGKILL after a grace
- * period), `tsmpirun` says which rank failed and why, and exits with that rank's code (128+signal
- * for a signal). SIGINT/SIGTERM to `tsmpirun` stop every rank (exit 130/143); `--timeout` ends a
- * job that runs too long (exit 124). A rank whose launcher vanishes exits by itself (it loses
- * its coordinator connection).
+ * job: every rank is told to abort, local ranks are signalled (SIGTERM to their process groups,
+ * SIGKILL after a grace period), remote ranks still alive after it are killed over ssh, and
+ * `tsmpirun` says which rank failed and why and exits with its code (128+signal for a signal).
+ * SIGINT/SIGTERM to `tsmpirun` stop every rank (exit 130/143); `--timeout` ends a job that runs
+ * too long (exit 124). A rank whose launcher vanishes exits by itself.
  *
  * @module
  */
-import type { ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { advertisedAddress, hostPort } from "../lib/network.js";
 import { RendezvousServer } from "../lib/rendezvous.js";
-import { forwardRank, type OutputOptions } from "./output.js";
-import { spawnLocal } from "./spawn.js";
+import { forwardLabelled, forwardRank, type OutputOptions } from "./output.js";
+import type { Placement, Plan } from "./plan.js";
+import { spawnLocal, srunArgv, sshArgv } from "./spawn.js";
 
 /** Exit code when `--timeout` ends a job (as GNU `timeout`). */
 export const TIMEOUT_EXIT = 124;
-/** Milliseconds between SIGTERM and SIGKILL when stopping ranks. */
+/** Milliseconds between asking ranks to stop and killing them. */
 const GRACE_MS = 2000;
+/** Milliseconds to wait for a failing rank's last reports before saying why it failed. */
+const REPORT_WAIT_MS = 50;
 
 /** Everything needed to run a job. */
 export interface JobOptions {
-  np: number;
+  plan: Plan;
   /** The command each rank runs (see `programArgv`). */
   argv: string[];
   /** Working directory of the ranks. */
@@ -37,13 +47,23 @@ export interface JobOptions {
   output: OutputOptions;
   /** Seconds before the job is ended (0: never). */
   timeout: number;
+  /** The ssh command for remote ranks. */
+  sshAgent: string[];
+  /** `--node-path`: node on remote hosts. */
+  nodePath?: string;
+  /** `--iface`: the interface or subnet to advertise. */
+  iface?: string;
+  oversubscribe: boolean;
 }
 
-interface RankProcess {
-  rank: number;
+/** A process that runs ranks: one local rank, one remote rank (ssh), or all ranks (srun). */
+interface Agent {
+  kind: "local" | "ssh" | "srun";
   child: ChildProcess;
+  ranks: number[];
+  host: string;
   exited: boolean;
-  /** Resolves once the rank's output was fully forwarded. */
+  /** Resolves once its output was fully forwarded. */
   drained: Promise<void>;
 }
 
@@ -53,12 +73,11 @@ function signalExitCode(signal: NodeJS.Signals): number {
 
 /** Runs one job to its end and resolves with `tsmpirun`'s exit code. */
 export async function runJob(opts: JobOptions): Promise<number> {
-  const job = new Job(opts);
-  return job.run();
+  return new Job(opts).run();
 }
 
 class Job {
-  private readonly ranks: RankProcess[] = [];
+  private readonly agents: Agent[] = [];
   private readonly dir: string;
   private readonly key = crypto.randomBytes(16).toString("hex");
   private coordinator!: RendezvousServer;
@@ -66,7 +85,8 @@ class Job {
   private stopping = false;
   private finish!: (code: number) => void;
   private readonly reasons = new Map<number, string>();
-  private aborts = new Map<number, number>();
+  private readonly exits = new Map<number, number>();
+  private readonly aborted = new Set<number>();
 
   constructor(private readonly opts: JobOptions) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-"));
@@ -75,29 +95,20 @@ class Job {
   async run(): Promise<number> {
     const done = new Promise<number>((resolve) => (this.finish = resolve));
     const onSignal = (signal: NodeJS.Signals): void => {
-      this.fail(signalExitCode(signal), `tsmpirun: received ${signal}; stopping ${this.liveCount()} rank(s)`, signal);
+      this.fail(signalExitCode(signal), `tsmpirun: received ${signal}; stopping the job`, signal);
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     process.on("SIGHUP", onSignal);
     let timer: NodeJS.Timeout | undefined;
     try {
-      this.coordinator = await RendezvousServer.listen(`unix:${path.join(this.dir, "coord.sock")}`, this.opts.np, this.key, {
-        join: () => this.checkStragglers(),
-        abort: (rank, code) => {
-          this.aborts.set(rank, code);
-          this.fail(code, `tsmpirun: rank ${rank} called abort(${code}); stopping the other ranks`);
-        },
-        error: (rank, reason) => this.reasons.set(rank, reason),
-      });
+      this.coordinator = await this.listen();
       if (this.opts.timeout > 0) {
-        timer = setTimeout(() => {
-          this.fail(TIMEOUT_EXIT, `tsmpirun: the job did not finish within ${this.opts.timeout} s (--timeout); stopping ${this.liveCount()} rank(s)`);
-        }, this.opts.timeout * 1000);
+        timer = setTimeout(() => this.fail(TIMEOUT_EXIT, `tsmpirun: the job did not finish within ${this.opts.timeout} s (--timeout); stopping it`), this.opts.timeout * 1000);
       }
-      this.spawnAll();
+      this.start();
       const code = await done;
-      await Promise.race([Promise.all(this.ranks.map((r) => r.drained)), new Promise((r) => setTimeout(r, 1000))]);
+      await Promise.race([Promise.all(this.agents.map((a) => a.drained)), new Promise((r) => setTimeout(r, 1000))]);
       return code;
     } finally {
       clearTimeout(timer);
@@ -109,75 +120,142 @@ class Job {
     }
   }
 
-  private spawnAll(): void {
-    const { np, argv, wdir } = this.opts;
-    for (let rank = 0; rank < np; rank++) {
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        ...this.opts.env,
-        TSMPI_RANK: String(rank),
-        TSMPI_SIZE: String(np),
-        TSMPI_LOCAL_RANK: String(rank),
-        TSMPI_LOCAL_SIZE: String(np),
-        TSMPI_COORD: this.coordinator.address,
-        TSMPI_JOB_KEY: this.key,
-        TSMPI_JOB_DIR: this.dir,
-      };
-      const child = spawnLocal({ argv, cwd: wdir, env, stdin: rank === 0 });
-      const drained = forwardRank(rank, child.stdout!, child.stderr!, this.opts.output);
-      const proc: RankProcess = { rank, child, exited: false, drained };
-      this.ranks.push(proc);
-      if (child.stdin) {
-        process.stdin.pipe(child.stdin);
-        child.stdin.on("error", () => {});
-      }
-      child.on("error", (err) => {
-        proc.exited = true;
-        this.fail(127, `tsmpirun: rank ${rank} could not start ${argv[0]}: ${err.message}`);
-        this.checkDone();
-      });
-      child.on("exit", (code, signal) => this.onExit(proc, code, signal));
+  /** The coordinator: a unix socket in the job directory, or TCP when ranks run elsewhere. */
+  private async listen(): Promise<RendezvousServer> {
+    const { plan } = this.opts;
+    const events = {
+      join: () => this.checkStragglers(),
+      abort: (rank: number, code: number) => {
+        this.aborted.add(rank);
+        this.fail(code, `tsmpirun: rank ${rank} called abort(${code}); stopping the other ranks`);
+      },
+      error: (rank: number, reason: string) => this.reasons.set(rank, reason),
+      exit: (rank: number, code: number) => {
+        this.exits.set(rank, code);
+        if (code !== 0) this.later(() => this.rankFailed(rank, code));
+      },
+      lost: (rank: number) => this.later(() => this.rankLost(rank)),
+    };
+    if (plan.mode === "local") return RendezvousServer.listen(`unix:${path.join(this.dir, "coord.sock")}`, plan.np, this.key, events);
+    const peers = plan.mode === "ssh" ? plan.remoteHosts : plan.nodes;
+    const address = await advertisedAddress(peers, this.opts.iface);
+    return RendezvousServer.listen(`tcp:${hostPort("0.0.0.0", 0)}`, plan.np, this.key, events, address);
+  }
+
+  private later(fn: () => void): void {
+    setTimeout(fn, REPORT_WAIT_MS);
+  }
+
+  /** Variables every rank gets. */
+  private commonEnv(): Record<string, string> {
+    const { plan, iface } = this.opts;
+    return {
+      ...this.opts.env,
+      TSMPI_SIZE: String(plan.np),
+      TSMPI_COORD: this.coordinator.address,
+      TSMPI_JOB_KEY: this.key,
+      TSMPI_TCP: plan.mode === "local" || (plan.mode === "slurm" && plan.nodes.length < 2) ? "0" : "1",
+      ...(iface ? { TSMPI_IFACE: iface } : {}),
+    };
+  }
+
+  private rankEnv(p: Placement): Record<string, string> {
+    return {
+      ...this.commonEnv(),
+      TSMPI_RANK: String(p.rank),
+      TSMPI_LOCAL_RANK: String(p.localRank),
+      TSMPI_LOCAL_SIZE: String(p.localSize),
+      ...(p.local ? { TSMPI_JOB_DIR: this.dir } : {}),
+    };
+  }
+
+  private start(): void {
+    const { plan, argv, wdir } = this.opts;
+    if (plan.mode === "slurm") {
+      const env: NodeJS.ProcessEnv = { ...process.env, ...this.commonEnv() };
+      for (const k of ["TSMPI_RANK", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_JOB_DIR"]) delete env[k];
+      const child = spawnLocal({ argv: srunArgv(plan.np, argv, { ppn: plan.ppn, oversubscribe: this.opts.oversubscribe }), cwd: wdir, env, stdin: true });
+      this.track({ kind: "srun", child, ranks: Array.from({ length: plan.np }, (_, i) => i), host: os.hostname(), exited: false, drained: forwardLabelled(child.stdout!, child.stderr!, this.opts.output) });
+      return;
+    }
+    for (const p of plan.placements) {
+      const stdin = p.rank === 0;
+      const child = p.local
+        ? spawnLocal({ argv, cwd: wdir, env: { ...process.env, ...this.rankEnv(p) }, stdin })
+        : spawnLocal({ argv: sshArgv({ agent: this.opts.sshAgent, host: p.host, argv, env: this.rankEnv(p), wdir, nodePath: this.opts.nodePath, stdin }), cwd: wdir, env: process.env, stdin });
+      this.track({ kind: p.local ? "local" : "ssh", child, ranks: [p.rank], host: p.host, exited: false, drained: forwardRank(p.rank, child.stdout!, child.stderr!, this.opts.output) });
     }
   }
 
-  private onExit(proc: RankProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    proc.exited = true;
-    const { rank, child } = proc;
-    const who = `rank ${rank} (pid ${child.pid} on ${os.hostname()})`;
-    if (signal) {
-      this.fail(signalExitCode(signal), `tsmpirun: ${who} was killed by signal ${signal}; stopping the other ranks`);
-    } else if (code !== 0) {
-      // The rank's last report (abort, uncaught error) may still be in flight on its coordinator
-      // connection: read it before saying why the rank failed.
-      setTimeout(() => {
-        const why = this.reasons.get(rank);
-        if (!this.aborts.has(rank)) this.fail(code!, `tsmpirun: ${who} exited with code ${code}${why ? ` after an ${why}` : ""}; stopping the other ranks`);
-        this.checkDone();
-      }, 50);
-      return;
-    } else {
-      this.checkStragglers();
+  private track(agent: Agent): void {
+    this.agents.push(agent);
+    const { child } = agent;
+    if (child.stdin) {
+      process.stdin.pipe(child.stdin);
+      child.stdin.on("error", () => {});
     }
+    child.on("error", (err) => {
+      agent.exited = true;
+      this.fail(127, `tsmpirun: could not start ${agent.kind === "local" ? `rank ${agent.ranks[0]}` : agent.kind} (${err.message})`);
+      this.checkDone();
+    });
+    child.on("exit", (code, signal) => {
+      agent.exited = true;
+      this.agentExited(agent, code, signal);
+      this.checkDone();
+    });
+  }
+
+  private agentExited(agent: Agent, code: number | null, signal: NodeJS.Signals | null): void {
+    const rank = agent.ranks[0]!;
+    if (agent.kind === "local") {
+      if (signal) this.rankFailed(rank, signalExitCode(signal), signal);
+      else if (code !== 0) this.later(() => this.rankFailed(rank, code!));
+      else this.checkStragglers();
+      return;
+    }
+    if (agent.kind === "ssh") {
+      if (code === 255 && !this.coordinator.hasJoined(rank)) {
+        this.fail(255, `tsmpirun: could not start rank ${rank} on ${agent.host} with ${this.opts.sshAgent.join(" ")} (exit code 255: host unreachable or login refused; ssh's message is above)`);
+      } else if (code !== 0 || signal) {
+        this.later(() => this.rankFailed(rank, this.exits.get(rank) ?? code ?? signalExitCode(signal!)));
+      } else this.checkStragglers();
+      return;
+    }
+    if (code !== 0 || signal) this.later(() => this.fail(code ?? signalExitCode(signal!), `tsmpirun: srun exited with ${signal ? `signal ${signal}` : `code ${code}`}; its message is above`));
+  }
+
+  private describe(rank: number): string {
+    const hello = this.coordinator.helloOf(rank);
+    return hello ? `rank ${rank} (pid ${hello.pid} on ${hello.host})` : `rank ${rank}`;
+  }
+
+  private rankFailed(rank: number, code: number, signal?: NodeJS.Signals): void {
+    if (this.aborted.has(rank)) return this.checkDone();
+    const why = this.reasons.get(rank);
+    const what = signal ? `was killed by signal ${signal}` : `exited with code ${code}${why ? ` after an ${why}` : ""}`;
+    this.fail(code, `tsmpirun: ${this.describe(rank)} ${what}; stopping the other ranks`);
     this.checkDone();
   }
 
-  /**
-   * A rank that exited before joining while others joined would leave them waiting for it
-   * forever: end the job.
-   */
+  /** A rank's coordinator connection closed without bye and without an exit report: it was killed. */
+  private rankLost(rank: number): void {
+    if (this.exits.has(rank) || this.aborted.has(rank) || this.stopping) return;
+    const agent = this.agents.find((a) => a.ranks.includes(rank) && a.kind === "local");
+    if (agent && !agent.exited) return; // its exit status will say more
+    this.fail(137, `tsmpirun: ${this.describe(rank)} died without a word (killed by a signal?); stopping the other ranks`);
+  }
+
+  /** A rank that exited before joining while others joined would leave them waiting: end the job. */
   private checkStragglers(): void {
-    if (!this.coordinator || this.coordinator.joinedCount === 0 || this.coordinator.joinedCount === this.opts.np) return;
-    const gone = this.ranks.find((r) => r.exited && !this.coordinator.hasJoined(r.rank));
+    if (!this.coordinator || this.coordinator.joinedCount === 0 || this.coordinator.joinedCount === this.opts.plan.np) return;
+    const gone = this.agents.find((a) => a.kind !== "srun" && a.exited && !this.coordinator.hasJoined(a.ranks[0]!));
     if (gone) {
-      this.fail(1, `tsmpirun: rank ${gone.rank} exited without joining the job (did its script import tsmpi?), while other ranks wait for it; stopping them`);
+      this.fail(1, `tsmpirun: rank ${gone.ranks[0]} exited without joining the job (did its script import tsmpi?), while other ranks wait for it; stopping them`);
     }
   }
 
-  private liveCount(): number {
-    return this.ranks.filter((r) => !r.exited).length;
-  }
-
-  /** Records the first failure, reports it, and stops every live rank. */
+  /** Records the first failure, reports it, and stops every rank. */
   private fail(code: number, message: string, signal: NodeJS.Signals = "SIGTERM"): void {
     if (this.exitCode === undefined) {
       this.exitCode = code;
@@ -185,20 +263,35 @@ class Job {
     }
     if (this.stopping) return;
     this.stopping = true;
-    for (const r of this.ranks) if (!r.exited) kill(r.child, signal);
-    const hard = setTimeout(() => {
-      for (const r of this.ranks) if (!r.exited) kill(r.child, "SIGKILL");
-    }, GRACE_MS);
+    this.coordinator?.abortAll(code, message);
+    for (const a of this.agents) if (!a.exited && a.kind !== "ssh") kill(a.child, signal);
+    const hard = setTimeout(() => this.killStragglers(), GRACE_MS);
     hard.unref();
     this.checkDone();
   }
 
+  /** After the grace period: SIGKILL what is left here, and kill remote ranks over ssh. */
+  private killStragglers(): void {
+    for (const a of this.agents) {
+      if (a.exited) continue;
+      if (a.kind === "ssh") {
+        const pid = this.coordinator.helloOf(a.ranks[0]!)?.pid;
+        if (pid) {
+          const killer = spawn(this.opts.sshAgent[0]!, [...this.opts.sshAgent.slice(1), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-n", "--", a.host, `kill -KILL ${pid}`], { stdio: "ignore", detached: true });
+          killer.on("error", () => {});
+          setTimeout(() => kill(killer, "SIGKILL"), 5000).unref();
+        }
+      }
+      kill(a.child, "SIGKILL");
+    }
+  }
+
   private checkDone(): void {
-    if (this.ranks.length === this.opts.np && this.ranks.every((r) => r.exited)) this.finish(this.exitCode ?? 0);
+    if (this.agents.length > 0 && this.agents.every((a) => a.exited)) this.finish(this.exitCode ?? 0);
   }
 }
 
-/** Signals a rank's whole process group (its children too); ignores ranks already gone. */
+/** Signals an agent's whole process group (its children too); ignores ones already gone. */
 function kill(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
   try {

@@ -21,18 +21,19 @@ export interface OutputOptions {
 }
 
 /**
- * Copies `stream` to `fd` in whole lines. Resolves once the stream ended and everything was
- * written. Writes are synchronous, so each line goes out in one piece.
+ * Copies `stream` to `fd` in whole lines, each passed through `format` when given (without its
+ * newline). Resolves once the stream ended and everything was written. Writes are
+ * synchronous, so each line goes out in one piece.
  */
-export function forwardLines(stream: Readable, fd: number, prefix: string): Promise<void> {
+export function forwardLines(stream: Readable, fd: number, format?: (line: string) => string): Promise<void> {
   let held: Buffer[] = [];
   let heldBytes = 0;
   const emit = (chunk: Buffer): void => {
-    if (!prefix) return writeAll(fd, chunk);
+    if (!format) return writeAll(fd, chunk);
     const lines = chunk.toString("utf8").split("\n");
     const last = lines.pop();
-    let text = lines.map((l) => prefix + l + "\n").join("");
-    if (last) text += prefix + last + "\n";
+    let text = lines.map((l) => format(l) + "\n").join("");
+    if (last) text += format(last) + "\n";
     writeAll(fd, Buffer.from(text));
   };
   stream.on("data", (chunk: Buffer) => {
@@ -89,11 +90,25 @@ export function forwardRank(rank: number, stdout: Readable, stderr: Readable, op
     fs.mkdirSync(dir, { recursive: true });
     const out = fs.openSync(path.join(dir, "stdout"), "w");
     const err = fs.openSync(path.join(dir, "stderr"), "w");
-    return Promise.all([forwardLines(stdout, out, ""), forwardLines(stderr, err, "")]).then(() => {
+    return Promise.all([forwardLines(stdout, out), forwardLines(stderr, err)]).then(() => {
       fs.closeSync(out);
       fs.closeSync(err);
     });
   }
-  const prefix = opts.tagOutput ? `[${rank}] ` : "";
-  return Promise.all([forwardLines(stdout, 1, prefix), forwardLines(stderr, 2, prefix)]).then(() => {});
+  const tag = opts.tagOutput ? (l: string) => `[${rank}] ${l}` : undefined;
+  return Promise.all([forwardLines(stdout, 1, tag), forwardLines(stderr, 2, tag)]).then(() => {});
+}
+
+/**
+ * Forwards the output of `srun --label`, whose lines start with `N: ` (N the task, padded):
+ * the label becomes `[N] ` with `--tag-output` and is dropped otherwise. srun's own messages
+ * (unlabelled) pass unchanged. (`--output-filename` is not supported under srun.)
+ */
+export function forwardLabelled(stdout: Readable, stderr: Readable, opts: OutputOptions): Promise<void> {
+  const format = (l: string): string => {
+    const m = /^ *(\d+): ?(.*)$/s.exec(l);
+    if (!m) return l;
+    return opts.tagOutput ? `[${m[1]}] ${m[2]}` : m[2]!;
+  };
+  return Promise.all([forwardLines(stdout, 1, format), forwardLines(stderr, 2, format)]).then(() => {});
 }

@@ -76,3 +76,60 @@ export function spawnLocal(s: LocalSpawn): ChildProcess {
     detached: true,
   });
 }
+
+/** Quotes `s` for a POSIX shell (the remote side of ssh). */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** How to reach a remote host and what to run there. */
+export interface SshLaunch {
+  /** The ssh command and its options (`--launch-agent`, `TSMPI_SSH`; default `ssh`). */
+  agent: readonly string[];
+  host: string;
+  /** The rank's command as it would run here (`programArgv`). */
+  argv: readonly string[];
+  env: Record<string, string>;
+  wdir: string;
+  /** `--node-path`: the node binary on the remote host. */
+  nodePath?: string;
+  /** Forward our stdin (rank 0); others get `ssh -n`. */
+  stdin: boolean;
+}
+
+/**
+ * The argv of the local `ssh` process that starts one rank on `host`: it changes to the same
+ * working directory, sets the rank's variables and execs node, the one at `--node-path`, else
+ * this Node's path when it exists there, else `node` on the remote PATH.
+ */
+export function sshArgv(l: SshLaunch): string[] {
+  const isNode = l.argv[0] === process.execPath;
+  const envPart = Object.entries(l.env)
+    .map(([k, v]) => `${k}=${shellQuote(v)}`)
+    .join(" ");
+  const rest = l.argv.slice(1).map(shellQuote).join(" ");
+  let find = "";
+  let program = shellQuote(l.argv[0]!);
+  if (isNode) {
+    program = '"$N"';
+    find = l.nodePath
+      ? `N=${shellQuote(l.nodePath)}; [ -x "$N" ] || { echo "tsmpi: --node-path $N is not an executable on $(hostname)" >&2; exit 127; }; `
+      : `N=${shellQuote(process.execPath)}; [ -x "$N" ] || N=$(command -v node) || { echo "tsmpi: no node on $(hostname): install it or give --node-path" >&2; exit 127; }; `;
+  }
+  const remote = `${find}cd ${shellQuote(l.wdir)} || exit 127; exec env ${envPart} ${program} ${rest}`.trimEnd();
+  return [...l.agent, "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", ...(l.stdin ? [] : ["-n"]), "--", l.host, remote];
+}
+
+/** The argv of the `srun` that starts all ranks inside a SLURM allocation. */
+export function srunArgv(np: number, argv: readonly string[], opts: { ppn?: number; oversubscribe: boolean }): string[] {
+  return [
+    "srun",
+    "--kill-on-bad-exit=1",
+    `--ntasks=${np}`,
+    "--label",
+    "--input=0",
+    ...(opts.ppn ? [`--ntasks-per-node=${opts.ppn}`] : []),
+    ...(opts.oversubscribe ? ["--overcommit"] : []),
+    ...argv,
+  ];
+}

@@ -68,10 +68,15 @@ export class PointToPoint {
     private readonly cfg: Config,
   ) {}
 
-  /** Connects the transport (absent in a world of one). */
-  attach(transport: Transport): void {
+  /** Connects the transport (absent in a world of one). `token` proves frames belong to the job. */
+  attach(transport: Transport, token: readonly [number, number]): void {
     this.transport = transport;
+    [this.token0, this.token1] = token;
   }
+
+  private token0 = 0;
+  private token1 = 0;
+  private warnedIntruder = false;
 
   private link(dest: number): Transport {
     if (!this.transport) throw new TsmpiError("ERR_TSMPI_INTERNAL", `no transport to reach world rank ${dest}`);
@@ -101,7 +106,7 @@ export class PointToPoint {
     if (large && !borrow) this.undelivered.add(seq);
     const waits = (sync ? 1 : 0) + (borrow ? 1 : 0);
     if (waits > 0) this.expectAcks(seq, waits, done, true);
-    const header: Header = { kind: KIND_MSG, flags, dtype: payload.dtype, algo: payload.algo ?? 0, src, tag, wsrc: this.rank, ctx, seq, total };
+    const header: Header = { kind: KIND_MSG, flags, dtype: payload.dtype, algo: payload.algo ?? 0, src, tag, wsrc: this.rank, ctx, seq, total, token0: this.token0, token1: this.token1 };
     const mustCopy = payload.mode === "copy" || (payload.mode === "borrow" && !borrow);
     if (total <= INLINE_MAX || (mustCopy && total <= this.cfg.chunkSize)) {
       header.flags |= FLAG_INLINE;
@@ -140,7 +145,7 @@ export class PointToPoint {
 
   private sendAck(msg: InMsg, flag: number): void {
     if (msg.wsrc === this.rank) return this.ack(msg.seq, false);
-    const h: Header = { kind: KIND_ACK, flags: flag, dtype: 0, algo: 0, src: 0, tag: 0, wsrc: this.rank, ctx: 0, seq: msg.seq, total: 0 };
+    const h: Header = { kind: KIND_ACK, flags: flag, dtype: 0, algo: 0, src: 0, tag: 0, wsrc: this.rank, ctx: 0, seq: msg.seq, total: 0, token0: this.token0, token1: this.token1 };
     this.link(msg.wsrc).send(msg.wsrc, [encodeHeader(h)]);
   }
 
@@ -164,7 +169,9 @@ export class PointToPoint {
   /** Handles one incoming transport message (header frame first). */
   onFrames = (frames: Buffer[]): void => {
     const head = frames[0]!;
+    if (head.byteLength < HEADER_BYTES) return this.intruder("a frame too short for a header");
     const h = decodeHeader(head);
+    if (h.token0 !== this.token0 || h.token1 !== this.token1) return this.intruder(`a frame without this job's token (claiming world rank ${h.wsrc})`);
     if (h.kind === KIND_ACK) return this.ack(h.seq, true);
     let msg: InMsg | undefined;
     if (h.kind === KIND_MSG) {
@@ -183,6 +190,13 @@ export class PointToPoint {
     }
     if (msg.complete && msg.flags & FLAG_ARRIVAL) this.sendAck(msg, FLAG_ARRIVAL);
   };
+
+  /** Drops a frame that does not belong to this job (someone else connected to our port). */
+  private intruder(what: string): void {
+    if (this.warnedIntruder) return;
+    this.warnedIntruder = true;
+    process.stderr.write(`tsmpi: rank ${this.rank} dropped ${what}; further ones are dropped silently\n`);
+  }
 
   /**
    * Posts a receive; `onMatch` gets the matched message (possibly still arriving) synchronously.

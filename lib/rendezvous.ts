@@ -22,18 +22,25 @@ export interface Hello {
   size: number;
   pid: number;
   host: string;
-  /** The rank's transport endpoint (null when it has none: a world of one). */
-  addr: string | null;
+  /** The rank's transport endpoints (`ipc://...`, `tcp://...`; none in a world of one). */
+  addrs: string[];
 }
 
 /** What a coordinator receives after `hello`. */
-export type RankReport = { t: "abort"; code: number; reason: string } | { t: "error"; reason: string } | { t: "bye" };
+export type RankReport =
+  | { t: "abort"; code: number; reason: string }
+  | { t: "error"; reason: string }
+  | { t: "exit"; code: number }
+  | { t: "bye" };
+
+/** Every rank's endpoints and host, by world rank. */
+export interface Table {
+  addrs: string[][];
+  hosts: string[];
+}
 
 /** What a rank receives. */
-export type CoordinatorMessage =
-  | { t: "table"; addrs: (string | null)[]; hosts: string[] }
-  | { t: "abort"; code: number; reason: string }
-  | { t: "reject"; reason: string };
+export type CoordinatorMessage = ({ t: "table" } & Table) | { t: "abort"; code: number; reason: string } | { t: "reject"; reason: string };
 
 /** Parses `unix:/path` or `tcp:host:port` into `net.connect`/`listen` options. */
 function parseAddress(address: string): { path: string } | { host: string; port: number } {
@@ -66,7 +73,7 @@ function onLines(socket: net.Socket, handle: (msg: Record<string, unknown>) => v
 }
 
 function write(socket: net.Socket, msg: object): void {
-  if (!socket.destroyed) socket.write(JSON.stringify(msg) + "\n");
+  if (!socket.destroyed && !socket.writableEnded) socket.write(JSON.stringify(msg) + "\n");
 }
 
 /** What a coordinator tells its owner. */
@@ -81,6 +88,8 @@ export interface CoordinatorEvents {
   error?(rank: number, reason: string): void;
   /** A rank said bye (finished normally). */
   bye?(rank: number): void;
+  /** A rank reported its exit code (sent as the process exits; not sent when it is killed). */
+  exit?(rank: number, code: number): void;
   /** A rank's connection closed without bye. */
   lost?(rank: number): void;
 }
@@ -90,6 +99,10 @@ export class RendezvousServer {
   private readonly sockets: (net.Socket | undefined)[];
   private readonly hellos: (Hello | undefined)[];
   private readonly finished = new Set<number>();
+  private readonly finishWaiters: (() => void)[] = [];
+  private readonly connections = new Set<net.Socket>();
+  private holding = true;
+  private aborting: { code: number; reason: string } | undefined;
   private joined = 0;
 
   private constructor(
@@ -126,6 +139,9 @@ export class RendezvousServer {
   }
 
   private accept(socket: net.Socket): void {
+    if (!this.holding) socket.unref();
+    this.connections.add(socket);
+    socket.on("close", () => this.connections.delete(socket));
     let rank = -1;
     socket.on("error", () => {});
     socket.on("close", () => {
@@ -145,6 +161,10 @@ export class RendezvousServer {
         if (!Number.isInteger(hello.rank) || hello.rank < 0 || hello.rank >= this.size) return reject(`rank ${hello.rank} is not in [0, ${this.size})`);
         if (hello.size !== this.size) return reject(`rank ${hello.rank} believes the job has ${hello.size} ranks, but it has ${this.size}`);
         if (this.hellos[hello.rank]) return reject(`rank ${hello.rank} already joined (pid ${this.hellos[hello.rank]!.pid})`);
+        if (this.aborting) {
+          write(socket, { t: "abort", ...this.aborting });
+          return;
+        }
         rank = hello.rank;
         this.sockets[rank] = socket;
         this.hellos[rank] = hello;
@@ -157,14 +177,16 @@ export class RendezvousServer {
       if (report.t === "bye") {
         this.finished.add(rank);
         this.events.bye?.(rank);
+        if (this.finished.size === this.size) for (const w of this.finishWaiters.splice(0)) w();
       } else if (report.t === "abort") this.events.abort?.(rank, Number(report.code), String(report.reason ?? ""));
       else if (report.t === "error") this.events.error?.(rank, String(report.reason ?? ""));
+      else if (report.t === "exit") this.events.exit?.(rank, Number(report.code));
     });
   }
 
   private sendTable(): void {
     const hosts = this.hellos.map((h) => h!.host);
-    const table = { t: "table", addrs: this.hellos.map((h) => h!.addr), hosts };
+    const table = { t: "table", addrs: this.hellos.map((h) => h!.addrs ?? []), hosts };
     for (const s of this.sockets) if (s) write(s, table);
     this.events.ready?.(hosts);
   }
@@ -172,6 +194,16 @@ export class RendezvousServer {
   /** Whether `rank` has joined. */
   hasJoined(rank: number): boolean {
     return this.hellos[rank] !== undefined;
+  }
+
+  /** What `rank` said when it joined (its host and pid), if it did. */
+  helloOf(rank: number): Hello | undefined {
+    return this.hellos[rank];
+  }
+
+  /** Whether `rank` said bye. */
+  hasFinished(rank: number): boolean {
+    return this.finished.has(rank);
   }
 
   /** Number of ranks that joined so far. */
@@ -184,9 +216,31 @@ export class RendezvousServer {
     return this.finished.size;
   }
 
-  /** Tells every connected rank to abort with `code`. */
+  /**
+   * Whether the coordinator keeps the process alive. A rank serving the rendezvous lets go
+   * while its script runs (so Node can tell when the script is done) and holds on again while
+   * it waits for the others to finish.
+   */
+  hold(on: boolean): void {
+    this.holding = on;
+    if (on) this.server.ref();
+    else this.server.unref();
+    for (const c of this.connections) {
+      if (on) c.ref();
+      else c.unref();
+    }
+  }
+
+  /** Resolves once every rank said bye. */
+  allFinished(): Promise<void> {
+    if (this.finished.size === this.size) return Promise.resolve();
+    return new Promise((resolve) => this.finishWaiters.push(resolve));
+  }
+
+  /** Tells every connected rank, and any that joins from now on, to abort with `code`. */
   abortAll(code: number, reason: string): void {
-    for (const s of this.sockets) if (s) write(s, { t: "abort", code, reason });
+    this.aborting = { code, reason };
+    for (const s of this.sockets) if (s) write(s, { t: "abort", ...this.aborting });
   }
 
   /** Stops listening and drops every connection. */
@@ -196,56 +250,91 @@ export class RendezvousServer {
   }
 }
 
+/** What a rank does when the coordinator orders an abort or disappears. */
+export interface ClientHandlers {
+  abort(code: number, reason: string): void;
+  lost(): void;
+}
+
 /** The rank side: a live connection to the coordinator. */
 export class RendezvousClient {
   private closing = false;
+  private joined = false;
+  private pending: { resolve(t: Table): void; reject(e: Error): void } | undefined;
 
   private constructor(
     private readonly socket: net.Socket,
-    /** Every rank's transport endpoint, by world rank. */
-    readonly addrs: (string | null)[],
-    /** Every rank's host name, by world rank. */
-    readonly hosts: string[],
-  ) {}
+    private readonly address: string,
+    private readonly handlers: ClientHandlers,
+  ) {
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      if (!this.joined) this.pending?.reject(this.failure("the coordinator closed the connection"));
+      else if (!this.closing) handlers.lost();
+    });
+    onLines(socket, (msg) => {
+      const m = msg as unknown as CoordinatorMessage;
+      if (m.t === "table" && !this.joined) {
+        this.joined = true;
+        socket.unref();
+        this.pending?.resolve({ addrs: m.addrs, hosts: m.hosts });
+      } else if (m.t === "reject") this.pending?.reject(this.failure(m.reason));
+      else if (m.t === "abort") handlers.abort(Number(m.code), String(m.reason ?? ""));
+    });
+  }
+
+  private failure(why: string, cause?: unknown): TsmpiError {
+    return new TsmpiError("ERR_TSMPI_RENDEZVOUS", `could not join the job at ${this.address}: ${why}`, { cause });
+  }
 
   /**
-   * Joins the job at `address` and resolves with the endpoint table once every rank joined.
-   * `onAbort` runs if the coordinator orders an abort; `onLost` if it disappears.
-   * @throws TsmpiError `ERR_TSMPI_RENDEZVOUS` when refused or not complete within `timeoutMs`.
+   * Connects to the coordinator at `address`. With `retry` (rank 0 serves the rendezvous and
+   * may start after this rank), a coordinator not listening yet is tried again until
+   * `deadline` (ms since the epoch); without (a launcher listens before starting any rank), a
+   * refused connection means the launcher is gone.
+   * @throws TsmpiError `ERR_TSMPI_RENDEZVOUS` when no connection could be made (in time).
    */
-  static join(
-    address: string,
-    hello: Hello,
-    timeoutMs: number,
-    onAbort: (code: number, reason: string) => void,
-    onLost: () => void,
-  ): Promise<RendezvousClient> {
+  static async connect(address: string, deadline: number, handlers: ClientHandlers, retry: boolean): Promise<RendezvousClient> {
     const where = parseAddress(address);
-    return new Promise((resolve, reject) => {
-      const socket = net.connect(where);
-      let client: RendezvousClient | undefined;
-      const fail = (why: string, cause?: unknown): void => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(new TsmpiError("ERR_TSMPI_RENDEZVOUS", `rank ${hello.rank} could not join the job at ${address}: ${why}`, { cause }));
+    for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
+      try {
+        const socket = await new Promise<net.Socket>((resolve, reject) => {
+          const s = net.connect(where);
+          s.once("connect", () => resolve(s));
+          s.once("error", reject);
+        });
+        return new RendezvousClient(socket, address, handlers);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        const again = retry && (code === "ECONNREFUSED" || code === "ENOENT" || code === "EHOSTUNREACH" || code === "ETIMEDOUT");
+        if (!again || Date.now() + delay > deadline) {
+          throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `could not reach the job's coordinator at ${address}: ${(err as Error).message}`, { cause: err });
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  /** The local address of the connection (TCP only): the interface that reaches the coordinator. */
+  get localAddress(): string | undefined {
+    return this.socket.localAddress;
+  }
+
+  /**
+   * Joins: sends `hello` and resolves with every rank's endpoints and host once all joined.
+   * @throws TsmpiError `ERR_TSMPI_RENDEZVOUS` when refused or not complete by `deadline`.
+   */
+  join(hello: Hello, deadline: number): Promise<Table> {
+    return new Promise<Table>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(this.failure(`not all ${hello.size} ranks joined within ${Math.round((deadline - Date.now() + 500) / 1000)} s`));
+        this.socket.destroy();
+      }, Math.max(0, deadline - Date.now()));
+      this.pending = {
+        resolve: (t) => (clearTimeout(timer), resolve(t)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
       };
-      const timer = setTimeout(() => fail(`not all ${hello.size} ranks joined within ${timeoutMs / 1000} s`), timeoutMs);
-      socket.on("error", (err) => (client ? undefined : fail(err.message, err)));
-      socket.on("close", () => {
-        if (!client) return fail("the coordinator closed the connection");
-        if (!client.closing) onLost();
-      });
-      socket.on("connect", () => write(socket, hello));
-      onLines(socket, (msg) => {
-        const m = msg as unknown as CoordinatorMessage;
-        if (m.t === "table" && !client) {
-          clearTimeout(timer);
-          client = new RendezvousClient(socket, m.addrs, m.hosts);
-          socket.unref();
-          resolve(client);
-        } else if (m.t === "reject") fail(m.reason);
-        else if (m.t === "abort") onAbort(Number(m.code), String(m.reason ?? ""));
-      });
+      write(this.socket, hello);
     });
   }
 

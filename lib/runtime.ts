@@ -3,8 +3,8 @@
  * transport, the matching engine and the coordinator connection, finalizes by itself when the
  * script has nothing left to do, and aborts the job when asked or when this rank fails.
  *
- * Launch modes: under `tsmpirun` (`TSMPI_COORD` set: join its coordinator); plain `node script`
- * (a world of one: no sockets at all).
+ * Launch modes (see `environment.ts`): under `tsmpirun` (join its coordinator); a task of a
+ * direct `srun` (rank 0 serves the rendezvous); plain `node script` (a world of one: no sockets).
  *
  * Finalization: a pending zeromq.js receive keeps a process alive, so the transport receives
  * only while something waits for a message. When nothing does and the user's code has nothing
@@ -13,13 +13,25 @@
  *
  * @module
  */
+import crypto from "node:crypto";
+import fs from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import { config } from "./config.js";
+import { launchInfo, type LaunchInfo } from "./environment.js";
 import { TsmpiError } from "./errors.js";
 import { MatchingEngine } from "./matching.js";
+import { hostPort, interfaceAddress, isLoopback, routeTo } from "./network.js";
 import { PointToPoint } from "./p2p.js";
-import { RendezvousClient } from "./rendezvous.js";
-import type { ZmqTransport } from "./transport/zmq.js";
+import { RendezvousClient, RendezvousServer } from "./rendezvous.js";
+import { ZmqTransport } from "./transport/zmq.js";
+
+/** A directory for this rank's ipc:// endpoint when the launcher gave none; removed at exit. */
+function privateDir(rank: number): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tsmpi-r${rank}-`));
+  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 /** Context id of COMM_WORLD's point-to-point traffic (its collectives use id + 1). */
 export const WORLD_CONTEXT = 2;
@@ -47,80 +59,117 @@ export function deriveContext(parent: number, seq: number, color: number): numbe
   return id < 16 ? id + 16 : id;
 }
 
-/** How this rank was started. */
-export type LaunchMode = "singleton" | "tsmpirun";
+/** The 64-bit token every frame of the job carries, derived from the job key. */
+function jobToken(key: string): [number, number] {
+  const digest = crypto.createHash("sha256").update(`tsmpi-frame-token:${key}`).digest();
+  return [digest.readUInt32LE(0), digest.readUInt32LE(4)];
+}
 
-function envInt(name: string, min: number, max: number): number {
-  const raw = process.env[name];
-  const n = Number(raw);
-  if (raw === undefined || raw === "" || !Number.isInteger(n) || n < min || n > max) {
-    throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
-  }
-  return n;
+/** The endpoint to reach a peer: its ipc:// one on this host, else its tcp:// one. */
+function pickEndpoint(addrs: readonly string[], sameHost: boolean, rank: number, host: string): string {
+  const ipc = addrs.find((a) => a.startsWith("ipc://"));
+  const tcp = addrs.find((a) => a.startsWith("tcp://"));
+  const chosen = sameHost ? (ipc ?? tcp) : tcp;
+  if (!chosen) throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `rank ${rank} on ${host} has no endpoint reachable from ${os.hostname()} (it offered ${addrs.join(", ") || "none"})`);
+  return chosen;
 }
 
 /** One rank's runtime state. */
 export class Runtime {
   readonly engine = new MatchingEngine();
   readonly p2p: PointToPoint;
-  /** World rank of every host name, by world rank. */
+  readonly mode: LaunchInfo["mode"];
+  readonly rank: number;
+  readonly size: number;
+  readonly localRank: number;
+  readonly localSize: number;
+  /** Every rank's host name, by world rank. */
   hosts: string[];
   private transport: ZmqTransport | null = null;
   private client: RendezvousClient | null = null;
+  /** The rendezvous this rank serves (rank 0 of a direct srun launch). */
+  private server: RendezvousServer | null = null;
   private finalizing = false;
 
-  private constructor(
-    readonly mode: LaunchMode,
-    readonly rank: number,
-    readonly size: number,
-    readonly localRank: number,
-    readonly localSize: number,
-  ) {
-    this.p2p = new PointToPoint(rank, this.engine, config());
+  private constructor(launch: LaunchInfo) {
+    this.mode = launch.mode;
+    this.rank = launch.rank;
+    this.size = launch.size;
+    this.localRank = launch.localRank;
+    this.localSize = launch.localSize;
+    this.p2p = new PointToPoint(this.rank, this.engine, config());
     this.hosts = [os.hostname()];
   }
 
   /** Joins the job this process belongs to, or forms a world of one. */
   static async init(): Promise<Runtime> {
-    const env = process.env;
-    if (!env.TSMPI_COORD) {
-      const rt = new Runtime("singleton", 0, 1, 0, 1);
-      rt.installHooks();
-      return rt;
-    }
-    const size = envInt("TSMPI_SIZE", 1, 2 ** 20);
-    const rank = envInt("TSMPI_RANK", 0, size - 1);
-    const localSize = envInt("TSMPI_LOCAL_SIZE", 1, size);
-    const localRank = envInt("TSMPI_LOCAL_RANK", 0, localSize - 1);
-    const rt = new Runtime("tsmpirun", rank, size, localRank, localSize);
-    await rt.join(env.TSMPI_COORD, env.TSMPI_JOB_KEY ?? "", env.TSMPI_JOB_DIR);
+    const launch = launchInfo();
+    const rt = new Runtime(launch);
+    if (launch.mode !== "singleton") await rt.join(launch);
     rt.installHooks();
     return rt;
   }
 
-  private async join(coordinator: string, key: string, jobDir: string | undefined): Promise<void> {
-    const host = os.hostname();
-    let addr: string | null = null;
-    if (this.size > 1) {
-      if (!jobDir) throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", "TSMPI_JOB_DIR is not set");
-      const { ZmqTransport } = await import("./transport/zmq.js");
-      this.transport = await ZmqTransport.bind(this.rank, `ipc://${jobDir}/r${this.rank}.sock`, this.p2p.onFrames, (err) => this.fail(err));
-      this.p2p.attach(this.transport);
-      addr = this.transport.endpoint;
+  private async join(launch: LaunchInfo): Promise<void> {
+    const deadline = Date.now() + config().rendezvousTimeout * 1000;
+    // What the rank learned from SLURM, where user code (and the GPU choice) expects it.
+    Object.assign(process.env, {
+      TSMPI_RANK: String(this.rank),
+      TSMPI_SIZE: String(this.size),
+      TSMPI_LOCAL_RANK: String(this.localRank),
+      TSMPI_LOCAL_SIZE: String(this.localSize),
+    });
+    if (launch.serve) {
+      this.server = await this.serve(launch);
+      this.server.hold(false);
     }
-    const hello = { t: "hello" as const, key, rank: this.rank, size: this.size, pid: process.pid, host, addr };
-    this.client = await RendezvousClient.join(
-      coordinator,
-      hello,
-      config().rendezvousTimeout * 1000,
-      (code) => this.exitNow(code),
-      () => {
-        process.stderr.write(`tsmpi: rank ${this.rank} lost its coordinator (the launcher is gone); exiting\n`);
+    this.client = await RendezvousClient.connect(launch.coordinator!, deadline, {
+      abort: (code) => this.exitNow(code),
+      lost: () => {
+        process.stderr.write(`tsmpi: rank ${this.rank} lost its coordinator (the launcher or rank 0 is gone); exiting\n`);
         this.exitNow(1);
       },
-    );
-    this.hosts = this.client.hosts;
-    this.transport?.setPeers(this.client.addrs.map((a, r) => a ?? `unreachable:${r}`));
+    }, launch.mode === "srun");
+    const host = os.hostname();
+    let addrs: string[] = [];
+    if (this.size > 1) {
+      const binds = [`ipc://${launch.jobDir ?? privateDir(this.rank)}/r${this.rank}.sock`];
+      if (launch.tcp) binds.push(`tcp://${hostPort(await this.tcpAddress(launch), "*")}`);
+      this.transport = await ZmqTransport.bind(this.rank, binds, this.p2p.onFrames, (err) => this.fail(err));
+      this.p2p.attach(this.transport, jobToken(launch.key));
+      addrs = this.transport.endpoints;
+    }
+    const table = await this.client.join({ t: "hello", key: launch.key, rank: this.rank, size: this.size, pid: process.pid, host, addrs }, deadline);
+    this.hosts = table.hosts;
+    this.transport?.setPeers(table.addrs.map((a, r) => (r === this.rank ? "" : pickEndpoint(a, table.hosts[r] === host, r, table.hosts[r]!))));
+  }
+
+  /**
+   * The address peers on other hosts reach this rank at: from TSMPI_IFACE, else the local end of
+   * the connection to the coordinator; if that is a loopback address (the coordinator's host
+   * name resolved to 127.x here), the route towards another node of the job.
+   */
+  private async tcpAddress(launch: LaunchInfo): Promise<string> {
+    if (launch.iface) return interfaceAddress(launch.iface);
+    const local = this.client?.localAddress?.replace(/^::ffff:/, "");
+    if (local && !isLoopback(local)) return local;
+    const remote = launch.nodes?.find((n) => n !== os.hostname());
+    if (remote) return routeTo(remote);
+    throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `rank ${this.rank} found no address other hosts can reach (it reaches the coordinator from ${local}); set TSMPI_IFACE to an interface or subnet`);
+  }
+
+  /** Rank 0 of a direct srun launch serves the rendezvous and ends the job when a rank fails. */
+  private serve(launch: LaunchInfo): Promise<RendezvousServer> {
+    const stop = (code: number, why: string): void => {
+      process.stderr.write(`tsmpi: ${why}; ending the job\n`);
+      this.server?.abortAll(code, why);
+      this.exitNow(code);
+    };
+    return RendezvousServer.listen(launch.serve!, this.size, launch.key, {
+      abort: (rank, code) => stop(code, `rank ${rank} called abort(${code})`),
+      exit: (rank, code) => (code !== 0 ? stop(code, `rank ${rank} exited with code ${code}`) : undefined),
+      lost: (rank) => stop(1, `rank ${rank} ended before finishing (killed?)`),
+    });
   }
 
   private installHooks(): void {
@@ -128,6 +177,7 @@ export class Runtime {
       if (!this.finalizing) void this.finalize();
     });
     if (!this.client) return;
+    process.on("exit", (code) => this.client?.report({ t: "exit", code }));
     process.on("uncaughtExceptionMonitor", (err, origin) => {
       const what = origin === "unhandledRejection" ? "unhandled rejection" : "uncaught exception";
       this.client?.report({ t: "error", reason: `${what}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}` });
@@ -150,6 +200,12 @@ export class Runtime {
     await this.p2p.flush(config().lingerMs);
     await this.transport?.close(config().lingerMs);
     this.client?.bye();
+    // Serving the rendezvous, stay until every rank finished, or the others would think rank 0 died.
+    if (this.server) {
+      this.server.hold(true);
+      await this.server.allFinished();
+      this.server.close();
+    }
   }
 
   /** A fatal transport error: report it and end this rank (the job then ends). */

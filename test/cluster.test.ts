@@ -3,8 +3,39 @@
 // Later tests that launch tsmpi over ssh or srun belong in this file, inside this describe,
 // so the rig comes up once: use `rig` (hosts, mode) and `run()`/`rigEnv()` from ./cluster/rig.js.
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { expandHostlist, expandTasksPerNode } from "../launcher/hostlist.js";
+import { cases as collectiveCases } from "./cases/collectives.js";
+import { cases as p2pCases } from "./cases/p2p.js";
 import { clusterAvailable, rigDown, rigUp, run, type RigInfo } from "./cluster/rig.js";
+import { describeCases } from "./helpers/cases.js";
+import { fixture, leftovers, ROOT, runProgram, settledLeftovers, tsmpirun, type JobResult } from "./helpers/launch.js";
+
+const HOSTS = "node1:2,node2:2";
+/** Forwards the test's marker to remote ranks (ssh passes only TSMPI_* it is told about). */
+const MARK = ["-x", "TSMPI_TEST_MARK"];
+const EXAMPLES: Record<string, RegExp> = {
+  "hello.js": /Hello, World! I am process 3 of 4 on node2\./,
+  "ring.js": /went 3 laps around 4 ranks/,
+  "pi.js": /pi is approximately 3\.1\d+/,
+  "heat.js": /identical to the single-rank run in every cell/,
+};
+
+async function noLeftovers(r: JobResult): Promise<void> {
+  assert.deepEqual(await settledLeftovers(r.marker, 5000), [], "no process of the job may be left on any host");
+}
+
+/** Starts `srun ...srunArgs node ...args` from this machine (a direct launch, no tsmpirun). */
+function srun(srunArgs: string[], args: string[], timeoutMs = 120_000): Promise<JobResult> {
+  return runProgram("srun", [...srunArgs, process.execPath, ...args], { timeoutMs });
+}
+
+/** Starts `salloc ...sallocArgs node tsmpirun ...args`: tsmpirun inside an allocation. */
+function salloc(sallocArgs: string[], args: string[], timeoutMs = 120_000): Promise<JobResult> {
+  return runProgram("salloc", [...sallocArgs, process.execPath, path.join(ROOT, "dist", "launcher", "cli.js"), ...args], { timeoutMs });
+}
 
 describe("cluster rig: fake ssh hosts + SLURM", function () {
   this.timeout(180_000);
@@ -74,5 +105,205 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
       // block distribution: ranks 0-1 on the first host of the list, 2-3 on the second
       assert.equal(node, hosts[Math.floor(Number(rank) / 2)]);
     }
+  });
+
+  describe("tsmpirun --host / --hostfile: ranks over ssh", function () {
+    for (const [example, expect] of Object.entries(EXAMPLES)) {
+      it(`examples/${example} on 4 ranks across node1 and node2 with --host ${HOSTS}`, async function () {
+        const r = await tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, path.join(ROOT, "dist", "examples", example)], { timeoutMs: 60_000 });
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, expect);
+        await noLeftovers(r);
+      });
+    }
+
+    for (const [format, text] of [
+      ["Open MPI", "# test hostfile\nnode1 slots=2\n\nnode2 slots=2 max_slots=4   # trailing comment\n"],
+      ["Hydra", "node1:2\nnode2:2\n"],
+    ]) {
+      it(`every example with a ${format} hostfile`, async function () {
+        const file = path.join(os.tmpdir(), `tsmpi-hostfile-${process.pid}`);
+        fs.writeFileSync(file, text!);
+        try {
+          for (const [example, expect] of Object.entries(EXAMPLES)) {
+            const r = await tsmpirun(["--hostfile", file, ...MARK, path.join(ROOT, "dist", "examples", example)], { timeoutMs: 60_000 });
+            assert.equal(r.code, 0, `${example}: ${r.stderr}`);
+            assert.match(r.stdout, expect);
+            await noLeftovers(r);
+          }
+        } finally {
+          fs.rmSync(file, { force: true });
+        }
+      });
+    }
+
+    it("places ranks: --map-by slot (default), --map-by node, --ppn; local ranks per host; same working directory", async function () {
+      const place = async (args: string[]) => {
+        const r = await tsmpirun([...args, ...MARK, fixture("env.js")], { timeoutMs: 60_000 });
+        assert.equal(r.code, 0, r.stderr);
+        return r.stdout
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l))
+          .sort((a, b) => a.rank - b.rank);
+      };
+      const bySlot = await place(["-n", "4", "--host", HOSTS]);
+      assert.deepEqual(bySlot.map((s) => s.host), ["node1", "node1", "node2", "node2"]);
+      assert.deepEqual(bySlot.map((s) => [s.local.rank, s.local.size]), [[0, 2], [1, 2], [0, 2], [1, 2]]);
+      assert.ok(bySlot.every((s) => s.cwd === ROOT));
+      const byNode = await place(["-n", "4", "--host", HOSTS, "--map-by", "node"]);
+      assert.deepEqual(byNode.map((s) => s.host), ["node1", "node2", "node1", "node2"]);
+      const ppn = await place(["-n", "2", "--host", HOSTS, "--ppn", "1"]);
+      assert.deepEqual(ppn.map((s) => s.host), ["node1", "node2"]);
+    });
+
+    it("more ranks than slots is an error naming the numbers, unless --oversubscribe", async function () {
+      const r = await tsmpirun(["-n", "5", "--host", HOSTS, fixture("env.js")]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /5 ranks.*4 slots/);
+      const o = await tsmpirun(["-n", "5", "--host", HOSTS, "--oversubscribe", ...MARK, fixture("env.js")], { timeoutMs: 60_000 });
+      assert.equal(o.code, 0, o.stderr);
+      assert.equal(o.stdout.trim().split("\n").length, 5);
+    });
+
+    it("this machine's name resolves to 127.0.0.1 here, yet a job across it and node1 works (no loopback address reaches a remote peer)", async function () {
+      const name = os.hostname();
+      const r = await tsmpirun(["-n", "3", "--host", `${name}:1,node1:2`, ...MARK, fixture("cases.js"), "p2p", "world"], { timeoutMs: 120_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(!r.stdout.includes('"ok":false'), r.stdout);
+      assert.equal(r.stdout.split("\n").filter((l) => l.includes('"ok":true')).length, 3 * Object.keys(p2pCases).length);
+      await noLeftovers(r);
+    });
+
+    it("--iface picks the advertised subnet; an unknown interface is a clear error", async function () {
+      const r = await tsmpirun(["-n", "2", "--host", "node1,node2", "--iface", `${rig!.subnet}.0/24`, ...MARK, path.join(ROOT, "dist", "examples", "ring.js")], { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
+      const bad = await tsmpirun(["-n", "2", "--host", "node1,node2", "--iface", "nosuch0", fixture("env.js")], { timeoutMs: 60_000 });
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /iface must name an interface or a subnet .*nosuch0/);
+    });
+  });
+
+  describe("failures across hosts end the job, with no process left on any host", function () {
+    it("an unreachable host (nothing listens on the ssh port) is a clear error naming the host, fast", async function () {
+      const r = await tsmpirun(["-n", "2", "--host", "node1,node2", "--launch-agent", "ssh -p 2999", fixture("env.js")], { timeoutMs: 30_000 });
+      assert.equal(r.code, 255);
+      assert.match(r.stderr, /could not start rank \d on node[12]/);
+      assert.ok(r.ms < 15_000, `took ${r.ms} ms`);
+    });
+
+    it("an ssh login that is refused is a clear error naming the host", async function () {
+      const agent = "ssh -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o IdentityFile=/nonexistent";
+      const r = await tsmpirun(["-n", "2", "--host", "node1,node2", "--launch-agent", agent, fixture("env.js")], { timeoutMs: 30_000 });
+      assert.equal(r.code, 255);
+      assert.match(r.stderr, /Permission denied/);
+      assert.match(r.stderr, /could not start rank \d on node[12]/);
+    });
+
+    for (const [mode, code, message] of [
+      ["throw", 1, /rank 3 \(pid \d+ on node2\) exited with code 1/],
+      ["signal", 137, /rank 3 \(pid \d+ on node2\) died/],
+      ["abort", 5, /rank 3 called abort\(5\)/],
+    ] as const) {
+      it(`a remote rank that fails (${mode}) ends the job with code ${code}`, async function () {
+        const r = await tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, fixture("fail.js"), mode, "3"], { timeoutMs: 30_000 });
+        assert.equal(r.code, code, r.stderr);
+        assert.match(r.stderr, message);
+        await noLeftovers(r);
+      });
+    }
+
+    for (const signal of ["SIGINT", "SIGKILL"] as const) {
+      it(`${signal} to tsmpirun stops the remote ranks too`, async function () {
+        let pid = 0;
+        const job = tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, fixture("fail.js"), "hang"], { timeoutMs: 30_000, onStart: (p) => (pid = p) });
+        const deadline = Date.now() + 15_000;
+        let marker = "";
+        while (Date.now() < deadline) {
+          const mark = fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").find((e) => e.startsWith("TSMPI_TEST_MARK="));
+          if (mark && leftovers(mark).length >= 5) {
+            marker = mark;
+            break;
+          }
+          await new Promise((res) => setTimeout(res, 100));
+        }
+        assert.ok(marker, "the four ranks did not start");
+        await new Promise((res) => setTimeout(res, 500));
+        process.kill(pid, signal);
+        const r = await job;
+        if (signal === "SIGINT") assert.equal(r.code, 130);
+        assert.deepEqual(await settledLeftovers(marker, 8000), [], "every remote rank must exit");
+      });
+    }
+  });
+
+  describe("SLURM: direct srun launch, and tsmpirun inside sbatch and salloc", function () {
+    it("srun -N 2 -n 4 node hello.js runs without tsmpirun, ranks from SLURM_PROCID", async function () {
+      const r = await srun(["-N", "2", "-n", "4"], [path.join(ROOT, "dist", "examples", "hello.js")]);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.trim().split("\n").sort();
+      assert.equal(lines.length, 4);
+      lines.forEach((l, i) => assert.match(l, new RegExp(`^Hello, World! I am process ${i} of 4 on node[12]\\.$`)));
+      assert.ok(lines.some((l) => l.endsWith("node1.")) && lines.some((l) => l.endsWith("node2.")));
+      await noLeftovers(r);
+    });
+
+    it("srun tasks get local ranks and sizes per node from SLURM", async function () {
+      const r = await srun(["-N", "2", "--ntasks-per-node=2"], [fixture("env.js")]);
+      assert.equal(r.code, 0, r.stderr);
+      const seen = r.stdout.trim().split("\n").map((l) => JSON.parse(l)).sort((a, b) => a.rank - b.rank);
+      assert.deepEqual(seen.map((s) => [s.rank, s.size, s.local.rank, s.local.size]), [[0, 4, 0, 2], [1, 4, 1, 2], [2, 4, 0, 2], [3, 4, 1, 2]]);
+      assert.deepEqual(seen.map((s) => s.env.TSMPI_RANK), ["0", "1", "2", "3"]);
+    });
+
+    it("a rank that fails under a direct srun ends the whole step (no hang)", async function () {
+      const r = await srun(["-N", "2", "-n", "4"], [fixture("fail.js"), "throw", "3"], 30_000);
+      assert.notEqual(r.code, 0);
+      assert.ok(r.ms < 20_000, `took ${r.ms} ms`);
+      await noLeftovers(r);
+    });
+
+    it("salloc -N 2 -n 4 tsmpirun (no -n) runs the allocation's 4 tasks through srun", async function () {
+      const r = await salloc(["-N", "2", "-n", "4"], ["--tag-output", fixture("env.js")]);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.trim().split("\n").filter((l) => l.startsWith("["));
+      assert.equal(lines.length, 4);
+      const seen = lines.map((l) => ({ tag: Number(/^\[(\d+)\] /.exec(l)![1]), ...JSON.parse(l.replace(/^\[\d+\] /, "")) }));
+      for (const s of seen) assert.equal(s.tag, s.rank);
+      assert.deepEqual([...new Set(seen.map((s) => s.host))].sort(), ["node1", "node2"]);
+      await noLeftovers(r);
+    });
+
+    it("a failing rank under tsmpirun in an allocation is named, with its code (srun --kill-on-bad-exit)", async function () {
+      const r = await salloc(["-N", "2", "-n", "4"], [fixture("fail.js"), "exit", "3"], 30_000);
+      assert.equal(r.code, 7, r.stderr);
+      assert.match(r.stderr, /rank 3 \(pid \d+ on node2\) exited with code 7/);
+      await noLeftovers(r);
+    });
+
+    it("sbatch runs tsmpirun inside the batch script", async function () {
+      const out = path.join(os.tmpdir(), `tsmpi-sbatch-${process.pid}.out`);
+      const script = `${process.execPath} ${path.join(ROOT, "dist", "launcher", "cli.js")} ${path.join(ROOT, "dist", "examples", "ring.js")}`;
+      const sub = await runProgram("sbatch", ["--parsable", "--wait", "-N", "2", "-n", "4", "-o", out, "--wrap", script], { timeoutMs: 120_000 });
+      try {
+        assert.equal(sub.code, 0, sub.stderr);
+        assert.match(fs.readFileSync(out, "utf8"), /went 3 laps around 4 ranks/);
+      } finally {
+        fs.rmSync(out, { force: true });
+      }
+    });
+  });
+
+  describeCases("p2p", p2pCases, {
+    sizes: [4],
+    kinds: ["world", "dup"],
+    where: `across node1 and node2 (--host ${HOSTS})`,
+    extraArgs: ["--host", HOSTS, ...MARK],
+  });
+  describeCases("collectives", collectiveCases, {
+    sizes: [4],
+    kinds: ["world"],
+    where: "across node1 and node2 (direct srun -N 2)",
+    launch: (np, args, opts) => runProgram("srun", ["-N", "2", "-n", String(np), process.execPath, ...args], opts),
   });
 });

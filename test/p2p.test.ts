@@ -18,3 +18,12 @@ describe("messages of at least 1 GiB", function () {
     assert.deepEqual(await settledLeftovers(r.marker), []);
   });
 });
+
+describe("only the job's ranks can send to a rank", function () {
+  it("a message from a socket without the job's token is dropped, and the rank says so once", async function () {
+    const r = await tsmpirun(["-n", "2", fixture("intruder.js")], { timeoutMs: 30000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'rank 1 got "legit"\n');
+    assert.match(r.stderr, /rank 1 dropped a frame without this job's token/);
+  });
+});

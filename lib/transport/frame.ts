@@ -3,7 +3,7 @@
  *
  * A message travels as one ZeroMQ multipart message `[header(+inline payload), payload?]`;
  * a payload larger than the chunk size continues in `CHUNK` messages from the same sender, which
- * ZeroMQ keeps in order on that connection. Header layout (little endian, 40 bytes):
+ * ZeroMQ keeps in order on that connection. Header layout (little endian, 48 bytes):
  *
  * | offset | type | field |
  * |---|---|---|
@@ -17,11 +17,12 @@
  * | 16 | f64 | context id (52-bit integer) |
  * | 24 | u32 | sequence number: the sender's id for this message (matches acks and chunks) |
  * | 32 | f64 | total payload bytes |
+ * | 40 | 2 x u32 | job token: derived from the job key; a frame without it is dropped |
  *
  * @module
  */
 
-export const HEADER_BYTES = 40;
+export const HEADER_BYTES = 48;
 
 /** A user message (first piece). */
 export const KIND_MSG = 1;
@@ -48,6 +49,9 @@ export interface Header {
   ctx: number;
   seq: number;
   total: number;
+  /** The job token (two 32-bit halves). */
+  token0: number;
+  token1: number;
 }
 
 /**
@@ -67,6 +71,8 @@ export function encodeHeader(h: Header, inlineBytes = 0): Buffer {
   b.writeUInt32LE(h.seq, 24);
   b.writeUInt32LE(0, 28);
   b.writeDoubleLE(h.total, 32);
+  b.writeUInt32LE(h.token0, 40);
+  b.writeUInt32LE(h.token1, 44);
   return b;
 }
 
@@ -83,5 +89,7 @@ export function decodeHeader(b: Buffer): Header {
     ctx: b.readDoubleLE(16),
     seq: b.readUInt32LE(24),
     total: b.readDoubleLE(32),
+    token0: b.readUInt32LE(40),
+    token1: b.readUInt32LE(44),
   };
 }

@@ -112,32 +112,35 @@ export class ZmqTransport implements Transport {
     private readonly zmq: typeof Zmq,
     readonly rank: number,
     private readonly router: Zmq.Router,
-    /** The endpoint peers connect to. */
-    readonly endpoint: string,
+    /** The endpoints peers may connect to (one per bound address). */
+    readonly endpoints: string[],
     private readonly onMessage: (frames: Buffer[]) => void,
     private readonly onError: (err: unknown) => void,
   ) {}
 
   /**
-   * Binds this rank's ROUTER to `bindAddress` (`ipc://path` or `tcp://ip:*`) and returns the
-   * transport; `endpoint` is the address peers must connect to.
+   * Binds this rank's ROUTER to each of `bindAddresses` (`ipc://path`, `tcp://ip:*`) and
+   * returns the transport; `endpoints` are the addresses peers may connect to.
    */
   static async bind(
     rank: number,
-    bindAddress: string,
+    bindAddresses: readonly string[],
     onMessage: (frames: Buffer[]) => void,
     onError: (err: unknown) => void,
   ): Promise<ZmqTransport> {
     const zmq = loadZmq();
     const router = new zmq.Router({ receiveHighWaterMark: 0, receiveTimeout: RECEIVE_POLL_MS, linger: 0 });
-    try {
-      await router.bind(bindAddress);
-    } catch (err) {
-      router.close();
-      throw new TsmpiError("ERR_TSMPI_TRANSPORT", `rank ${rank} cannot bind ${bindAddress}: ${(err as Error).message}`, { cause: err });
+    const endpoints: string[] = [];
+    for (const address of bindAddresses) {
+      try {
+        await router.bind(address);
+      } catch (err) {
+        router.close();
+        throw new TsmpiError("ERR_TSMPI_TRANSPORT", `rank ${rank} cannot bind ${address}: ${(err as Error).message}`, { cause: err });
+      }
+      endpoints.push(router.lastEndpoint ?? address);
     }
-    const endpoint = router.lastEndpoint ?? bindAddress;
-    return new ZmqTransport(zmq, rank, router, endpoint, onMessage, onError);
+    return new ZmqTransport(zmq, rank, router, endpoints, onMessage, onError);
   }
 
   /** Sets every rank's endpoint (index = world rank); connections are made on first send. */

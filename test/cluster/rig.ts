@@ -64,6 +64,8 @@ export interface RigInfo {
   mode: "netns" | "lo";
   /** Whether each host reports its own name from `hostname` (false without CAP_SYS_ADMIN). */
   ownHostnames: boolean;
+  /** The hosts' /24 subnet, e.g. `10.78.0` (host i is .1X; this machine .1 in netns mode). */
+  subnet: string;
 }
 
 /** Why something about the rig cannot be done. */
@@ -195,13 +197,14 @@ export async function rigUp(options: { timeoutMs?: number; env?: Record<string, 
   if (r.timedOut) return { ok: false, reason: `up.sh took longer than ${timeoutMs} ms:\n${r.stdout}${r.stderr}` };
   const ready = /^cluster: ready \(hosts: ([^,]*), slurm: (yes|no)\)$/m.exec(r.stdout);
   if (r.code !== 0 || !ready) return { ok: false, reason: lastLine(r.stderr) || `up.sh exited ${r.code}:\n${r.stdout}` };
-  const [mode, , , , own] = readFileSync(join(CLUSTER_DIR, "hosts", "mode"), "utf8").trim().split(/\s+/);
+  const [mode, , subnet, , own] = readFileSync(join(CLUSTER_DIR, "hosts", "mode"), "utf8").trim().split(/\s+/);
   return {
     ok: true,
     hosts: ready[1]!.split(" "),
     slurm: ready[2] === "yes",
     mode: mode === "netns" ? "netns" : "lo",
     ownHostnames: own === "yes",
+    subnet: subnet!,
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { RESULT_PREFIX, type Case, type CaseResult } from "../cases/types.js";
-import { fixture, runNode, settledLeftovers, tsmpirun } from "./launch.js";
+import { fixture, runNode, settledLeftovers, tsmpirun, type JobOptions, type JobResult } from "./launch.js";
 
 export interface SuiteOptions {
   /** World sizes under tsmpirun; "node" runs the fixture with plain node (a world of one). */
@@ -13,13 +13,17 @@ export interface SuiteOptions {
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
   extraArgs?: string[];
+  /** How to start the job of `np` ranks running `args` (default: tsmpirun -n np ...extraArgs). */
+  launch?: (np: number, args: string[], run: JobOptions) => Promise<JobResult>;
+  /** Title of the world sizes' describe blocks (default "N ranks"). */
+  where?: string;
 }
 
 /** Registers `describe` blocks for `suite` at each world size. */
 export function describeCases(suite: string, cases: Record<string, Case>, opts: SuiteOptions): void {
   const kinds = opts.kinds ?? ["world", "dup", "self"];
   for (const np of opts.sizes) {
-    const title = np === "node" ? "plain node (a world of one, no launcher)" : `${np} rank${np > 1 ? "s" : ""}`;
+    const title = np === "node" ? "plain node (a world of one, no launcher)" : `${np} rank${np > 1 ? "s" : ""}${opts.where ? ` ${opts.where}` : ""}`;
     describe(`${suite} on ${title}${opts.env?.TSMPI_COLL ? ` (TSMPI_COLL=${opts.env.TSMPI_COLL})` : ""}`, function () {
       this.timeout((opts.timeoutMs ?? 120000) + 10000);
       const results = new Map<string, CaseResult[]>();
@@ -28,7 +32,12 @@ export function describeCases(suite: string, cases: Record<string, Case>, opts: 
       before(async function () {
         const args = [fixture("cases.js"), suite, kinds.join(",")];
         const run = { timeoutMs: opts.timeoutMs ?? 120000, env: opts.env };
-        const r = np === "node" ? await runNode(args, run) : await tsmpirun(["-n", String(np), ...(opts.extraArgs ?? []), ...args], run);
+        const r =
+          np === "node"
+            ? await runNode(args, run)
+            : opts.launch
+              ? await opts.launch(np, args, run)
+              : await tsmpirun(["-n", String(np), ...(opts.extraArgs ?? []), ...args], run);
         stderr = r.stderr;
         exit = `exit code ${r.code}${r.signal ? ` signal ${r.signal}` : ""}`;
         for (const line of r.stdout.split("\n")) {

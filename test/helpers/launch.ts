@@ -41,14 +41,19 @@ export function tsmpirun(args: string[], opts: JobOptions = {}): Promise<JobResu
 
 /** Runs plain `node ...args` (no launcher), with the same bounds and bookkeeping. */
 export function runNode(args: string[], opts: JobOptions = {}): Promise<JobResult> {
-  return run(args, opts);
+  return runProgram(process.execPath, args, opts);
 }
 
 function run(nodeArgs: string[], opts: JobOptions): Promise<JobResult> {
+  return runProgram(process.execPath, nodeArgs, opts);
+}
+
+/** Runs any program (e.g. `srun`) with the same bounds and bookkeeping. */
+export function runProgram(file: string, args: string[], opts: JobOptions = {}): Promise<JobResult> {
   const marker = `TSMPI_TEST_MARK=${crypto.randomBytes(6).toString("hex")}`;
   const [k, v] = marker.split("=") as [string, string];
   const t0 = Date.now();
-  const child = spawn(process.execPath, nodeArgs, {
+  const child = spawn(file, args, {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env, [k]: v },
     stdio: ["pipe", "pipe", "pipe"],

@@ -1,0 +1,109 @@
+/**
+ * How this process was launched, read from its environment (the `MPI_Init` side of things):
+ *
+ * - under `tsmpirun` (`TSMPI_COORD` set): locally, over ssh, or through `srun` (then the rank
+ *   comes from `SLURM_PROCID`, since one environment serves every task);
+ * - as a task started directly by `srun node script.js`: `SLURM_STEP_ID` is set (a batch
+ *   script also carries `SLURM_PROCID`, but no step id). Ranks come from `SLURM_PROCID`,
+ *   `SLURM_NTASKS`, `SLURM_LOCALID`, `SLURM_NODEID`, `SLURM_STEP_NODELIST`; rank 0 serves the
+ *   rendezvous on its host (the step's first node) at a port derived from the job and step
+ *   ids (`TSMPI_SLURM_PORT` overrides it);
+ * - otherwise a world of one.
+ *
+ * Not supported yet: srun's arbitrary distribution (`-m arbitrary`) where rank 0 is not on the
+ * step's first node; PMI/PMIx.
+ *
+ * @module
+ */
+import crypto from "node:crypto";
+import os from "node:os";
+import { expandHostlist, expandTasksPerNode } from "../launcher/hostlist.js";
+import { TsmpiError } from "./errors.js";
+import { hostPort } from "./network.js";
+
+/** Everything a rank needs to join its job. */
+export interface LaunchInfo {
+  mode: "singleton" | "tsmpirun" | "srun";
+  rank: number;
+  size: number;
+  localRank: number;
+  localSize: number;
+  /** The coordinator to join: `unix:PATH` or `tcp:HOST:PORT` (absent for a world of one). */
+  coordinator?: string;
+  /** Proof of membership in the job. */
+  key: string;
+  /** A private directory for ipc:// endpoints shared with the launcher (absent: make one). */
+  jobDir?: string;
+  /** Whether peers on other hosts exist, so a tcp:// endpoint is needed too. */
+  tcp: boolean;
+  /** Interface name or subnet to advertise (`TSMPI_IFACE`). */
+  iface?: string;
+  /** For rank 0 of a direct srun launch: where to serve the rendezvous. */
+  serve?: string;
+  /** Every node of the step (direct srun launch), to find a route to a remote one. */
+  nodes?: string[];
+}
+
+function int(env: NodeJS.ProcessEnv, names: string[], min: number, max: number): number {
+  for (const name of names) {
+    const raw = env[name];
+    if (raw === undefined || raw === "") continue;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+    }
+    return n;
+  }
+  throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `${names.join(" or ")} is not set`);
+}
+
+/** This task's local rank and the number of tasks on its node, from SLURM's variables. */
+function slurmLocal(env: NodeJS.ProcessEnv): { localRank: number; localSize: number } {
+  const localRank = int(env, ["SLURM_LOCALID"], 0, 2 ** 20);
+  const perNode = env.SLURM_STEP_TASKS_PER_NODE ?? env.SLURM_TASKS_PER_NODE;
+  const node = env.SLURM_NODEID === undefined ? 0 : int(env, ["SLURM_NODEID"], 0, 2 ** 20);
+  const counts = perNode ? expandTasksPerNode(perNode) : [];
+  return { localRank, localSize: counts[node] ?? localRank + 1 };
+}
+
+/** The rendezvous port of a direct srun launch: below Linux's ephemeral range, per job and step. */
+export function slurmPort(jobId: number, stepId: number): number {
+  return 10000 + ((jobId * 97 + stepId) % 20000);
+}
+
+/** Reads how this process was launched. */
+export function launchInfo(env: NodeJS.ProcessEnv = process.env): LaunchInfo {
+  const iface = env.TSMPI_IFACE || undefined;
+  if (env.TSMPI_COORD) {
+    const size = int(env, ["TSMPI_SIZE"], 1, 2 ** 20);
+    const viaSrun = env.TSMPI_RANK === undefined;
+    const rank = int(env, viaSrun ? ["SLURM_PROCID"] : ["TSMPI_RANK"], 0, size - 1);
+    const local = viaSrun
+      ? slurmLocal(env)
+      : { localRank: int(env, ["TSMPI_LOCAL_RANK"], 0, size - 1), localSize: int(env, ["TSMPI_LOCAL_SIZE"], 1, size) };
+    return { mode: "tsmpirun", rank, size, ...local, coordinator: env.TSMPI_COORD, key: env.TSMPI_JOB_KEY ?? "", jobDir: env.TSMPI_JOB_DIR || undefined, tcp: env.TSMPI_TCP === "1", iface };
+  }
+  if (env.SLURM_STEP_ID !== undefined && env.SLURM_PROCID !== undefined) {
+    const size = int(env, ["SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "SLURM_NPROCS"], 1, 2 ** 20);
+    const rank = int(env, ["SLURM_PROCID"], 0, size - 1);
+    const nodes = expandHostlist(env.SLURM_STEP_NODELIST ?? env.SLURM_JOB_NODELIST ?? os.hostname());
+    const jobId = int(env, ["SLURM_JOB_ID", "SLURM_JOBID"], 0, 2 ** 32);
+    const stepId = int(env, ["SLURM_STEP_ID", "SLURM_STEPID"], 0, 2 ** 32);
+    const port = env.TSMPI_SLURM_PORT ? int(env, ["TSMPI_SLURM_PORT"], 1, 65535) : slurmPort(jobId, stepId);
+    // No launcher hands out a secret here: the key only keeps other jobs' ranks out.
+    const key = crypto.createHash("sha256").update(`${env.SLURM_CLUSTER_NAME}/${jobId}.${stepId}/${process.getuid?.() ?? ""}`).digest("hex");
+    return {
+      mode: "srun",
+      rank,
+      size,
+      ...slurmLocal(env),
+      coordinator: `tcp:${hostPort(nodes[0]!, port)}`,
+      key,
+      tcp: nodes.length > 1,
+      iface,
+      serve: rank === 0 ? `tcp:${hostPort("0.0.0.0", port)}` : undefined,
+      nodes,
+    };
+  }
+  return { mode: "singleton", rank: 0, size: 1, localRank: 0, localSize: 1, key: "", tcp: false, iface };
+}
