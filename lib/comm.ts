@@ -3,7 +3,8 @@
  * any value msgpackr can carry; Capitalized methods move typed arrays without serializing,
  * into the caller's arrays. Every blocking MPI call is an `async` method: blocking means
  * `await`. Methods validate their arguments and delegate to the point-to-point layer or to the
- * collective algorithms; `PROC_NULL` is a valid peer everywhere and moves nothing.
+ * collective algorithms; `PROC_NULL` is a valid peer everywhere and moves nothing. Capitalized
+ * methods also take DeviceArrays, staged through host memory by `device-staging.ts`.
  *
  * Not supported yet: matched probes (`mprobe`/`improbe`), persistent requests, buffered
  * (`bsend`) and ready (`rsend`) sends, intercommunicators, topologies, one-sided
@@ -14,6 +15,8 @@
 import * as coll from "./collectives/api.js";
 import { CollectiveChannel } from "./collectives/channel.js";
 import { ANY_SOURCE, ANY_TAG, CONGRUENT, IDENT, IN_PLACE, PROC_NULL, SIMILAR, UNDEFINED, UNEQUAL } from "./constants.js";
+import type { DeviceArray } from "./device-array.js";
+import { Staging, hostSendBuffer, stagedCollective, type StagedCollective } from "./device-staging.js";
 import { TsmpiError, describeValue } from "./errors.js";
 import type { InMsg } from "./matching.js";
 import { messageCount, readInto, readObject, type OutPayload } from "./p2p.js";
@@ -24,12 +27,15 @@ import { allocateKind, bytesOf, isTypedArray, kindCode, packObject, type TypedAr
 import { Status } from "./status.js";
 import { checkBuffer, checkDest, checkRecvTag, checkSendTag, checkSource } from "./validate.js";
 
-/** A buffer-tier argument: a typed array, or `[typedArray, count]` to use its first `count` elements. */
-export type BufferArg = TypedArray | [TypedArray, number];
+/**
+ * A buffer-tier argument: a typed array or a {@link DeviceArray} (staged through host memory, see
+ * `device-staging.ts`), or `[array, count]` to use its first `count` elements.
+ */
+export type BufferArg = TypedArray | DeviceArray | [TypedArray | DeviceArray, number];
 /** A buffer-tier send argument of a reduction or gather: a buffer, or `IN_PLACE`. */
 export type SendBufferArg = BufferArg | typeof IN_PLACE;
-/** A v-variant argument: `[typedArray, counts]` or `[typedArray, counts, displs]`, one entry per rank. */
-export type VBufferArg = [TypedArray, number[]] | [TypedArray, number[], number[]];
+/** A v-variant argument: `[array, counts]` or `[array, counts, displs]`, one entry per rank; the array a typed array or a DeviceArray. */
+export type VBufferArg = [TypedArray | DeviceArray, number[]] | [TypedArray | DeviceArray, number[], number[]];
 
 const NULL_COMPLETION: Completion = { source: PROC_NULL, tag: ANY_TAG, count: 0, byteCount: 0 };
 
@@ -124,7 +130,8 @@ export class Comm {
    *   Date, Error, every typed array kind (a top-level typed array travels raw).
    * @param dest a rank in `[0, size)` or `PROC_NULL`.
    * @param tag an integer in `[0, TAG_UB]`.
-   * @throws TsmpiError `ERR_TSMPI_RANK`, `ERR_TSMPI_TAG`, `ERR_TSMPI_TYPE` (value cannot be serialized).
+   * @throws TsmpiError `ERR_TSMPI_RANK`, `ERR_TSMPI_TAG`, `ERR_TSMPI_TYPE` (value cannot be serialized,
+   *   or is a DeviceArray: use {@link Send} or send `value.toHost()`).
    */
   async send(value: unknown, dest: number, tag = 0): Promise<void> {
     return this.#isend(() => objectPayload(value), dest, tag, false, "send").wait();
@@ -149,16 +156,20 @@ export class Comm {
    * Sends the elements of a typed array without serializing them (`MPI_Send`). Resolves when
    * `buf` may be reused: at once for small arrays (copied), for large ones when the receiver's
    * process has the data (sent without a copy).
-   * @param buf a typed array, or `[typedArray, count]` to send its first `count` elements.
-   * @throws TsmpiError `ERR_TSMPI_TYPE` (not a typed array), `ERR_TSMPI_COUNT`, `ERR_TSMPI_RANK`, `ERR_TSMPI_TAG`.
+   * @param buf a typed array or a DeviceArray, or `[array, count]` to send its first `count` elements.
+   * @throws TsmpiError `ERR_TSMPI_TYPE` (not a typed array or DeviceArray), `ERR_TSMPI_COUNT`, `ERR_TSMPI_RANK`, `ERR_TSMPI_TAG`,
+   *   `ERR_TSMPI_ARG` (a freed DeviceArray).
    */
   async Send(buf: BufferArg, dest: number, tag = 0): Promise<void> {
     return this.Isend(buf, dest, tag).wait();
   }
 
-  /** Nonblocking {@link Send}: do not change `buf` until the request completes. */
+  /**
+   * Nonblocking {@link Send}: do not change `buf` until the request completes. A DeviceArray is
+   * copied to the host now, once the GPU work enqueued before has finished.
+   */
   Isend(buf: BufferArg, dest: number, tag = 0): Request<void> {
-    const data = checkBuffer(buf, "buf");
+    const data = checkBuffer(hostSendBuffer(buf), "buf");
     return this.#isend(() => bufferPayload(data), dest, tag, false, "Isend");
   }
 
@@ -169,7 +180,7 @@ export class Comm {
 
   /** Nonblocking {@link Ssend}. */
   Issend(buf: BufferArg, dest: number, tag = 0): Request<void> {
-    const data = checkBuffer(buf, "buf");
+    const data = checkBuffer(hostSendBuffer(buf), "buf");
     return this.#isend(() => bufferPayload(data), dest, tag, true, "Issend");
   }
 
@@ -210,18 +221,21 @@ export class Comm {
 
   /**
    * Nonblocking {@link Recv}: the data lands in `buf` once the request completes; its
-   * `status.count` says how many elements arrived.
+   * `status.count` says how many elements arrived (into a DeviceArray: only those are written).
    */
   Irecv(buf: BufferArg, source: number = ANY_SOURCE, tag: number = ANY_TAG): Request<void> {
-    const data = checkBuffer(buf, "buf");
+    const staging = Staging.now([buf], ["out"]);
+    const data = checkBuffer(staging.args[0], "buf");
     return this.#irecv<void>(source, tag, "Irecv", (msg, req) =>
-      readInto(msg, data, (count, err) => (err ? req._fail(err) : req._complete(undefined, completion(msg, count)))),
+      readInto(msg, data, (count, err) =>
+        err ? req._fail(err) : staging.writeBack((e) => (e ? req._fail(e) : req._complete(undefined, completion(msg, count))), count),
+      ),
     );
   }
 
   /**
-   * Receives typed-array data into `buf` (`MPI_Recv`), filling its prefix; `status.count` tells
-   * how many elements arrived. From `PROC_NULL`, `buf` is untouched.
+   * Receives typed-array data into `buf` (`MPI_Recv`, a typed array or a DeviceArray), filling
+   * its prefix; `status.count` tells how many elements arrived. From `PROC_NULL`, `buf` is untouched.
    * @throws TsmpiError `ERR_TSMPI_TRUNCATE` when the message is larger than `buf` (the message is
    *   consumed), `ERR_TSMPI_TYPE` when it was sent with `send` as a non-array object.
    */
@@ -236,25 +250,34 @@ export class Comm {
    * deadlocking when ranks exchange pairwise. Returns the received value.
    */
   async sendrecv<T = any>(value: unknown, dest: number, sendtag = 0, source: number = ANY_SOURCE, recvtag: number = ANY_TAG, status?: Status): Promise<T> {
-    const r = this.irecv<T>(source, recvtag);
-    const s = this.isend(value, dest, sendtag);
-    const [got] = await Promise.all([r.wait(status), s.wait()]);
-    return got;
+    return this.#exchange(() => this.irecv<T>(source, recvtag), () => this.isend(value, dest, sendtag), status);
   }
 
   /** Buffer-tier {@link sendrecv} (`MPI_Sendrecv`): sends `sendbuf`, receives into `recvbuf`. */
   async Sendrecv(sendbuf: BufferArg, dest: number, sendtag: number, recvbuf: BufferArg, source: number = ANY_SOURCE, recvtag: number = ANY_TAG, status?: Status): Promise<void> {
-    const r = this.Irecv(recvbuf, source, recvtag);
-    const s = this.Isend(sendbuf, dest, sendtag);
-    await Promise.all([r.wait(status), s.wait()]);
+    return this.#exchange(() => this.Irecv(recvbuf, source, recvtag), () => this.Isend(sendbuf, dest, sendtag), status);
+  }
+
+  /** Posts the receive, then the send; a send that cannot start withdraws the receive. */
+  async #exchange<T>(receive: () => Request<T>, send: () => Request<void>, status: Status | undefined): Promise<T> {
+    const r = receive();
+    let s: Request<void>;
+    try {
+      s = send();
+    } catch (err) {
+      r.cancel();
+      throw err;
+    }
+    const [got] = await Promise.all([r.wait(status), s.wait()]);
+    return got;
   }
 
   /** `MPI_Sendrecv_replace`: sends `buf`, then overwrites it with the received data. */
   async Sendrecv_replace(buf: BufferArg, dest: number, sendtag = 0, source: number = ANY_SOURCE, recvtag: number = ANY_TAG, status?: Status): Promise<void> {
-    const data = checkBuffer(buf, "buf");
+    const data = checkBuffer(hostSendBuffer(buf), "buf");
     const copy = allocateKind(kindCode(data), data.length);
     copy.set(data as never);
-    await this.Sendrecv(copy, dest, sendtag, data, source, recvtag, status);
+    await this.Sendrecv(copy, dest, sendtag, buf, source, recvtag, status);
   }
 
   // -------------------------------------------------------------- probes
@@ -339,6 +362,15 @@ export class Comm {
         throw err;
       },
     );
+  }
+
+  /**
+   * Runs buffer-tier collective `name` over the buffer arguments `bufs`: DeviceArrays among them
+   * are staged through host memory inside the call (see `device-staging.ts`), `body` gets the
+   * host arguments. `root` is the call's root (0 where it has none).
+   */
+  #buffers(name: StagedCollective, bufs: unknown[], root: number, body: (ch: CollectiveChannel, host: readonly unknown[]) => Promise<void>): Promise<void> {
+    return this.#collective(name, (ch) => stagedCollective(name, bufs, ch.rank, root, (host) => body(ch, host)));
   }
 
   #request<T>(promise: Promise<T>): Request<T> {
@@ -441,7 +473,7 @@ export class Comm {
    * @throws TsmpiError `ERR_TSMPI_ROOT`; `ERR_TSMPI_COUNT` when lengths differ between ranks.
    */
   Bcast(buf: BufferArg, root = 0): Promise<void> {
-    return this.#collective("Bcast", (ch) => coll.Bcast(ch, buf, root));
+    return this.#buffers("Bcast", [buf], root, (ch, [b]) => coll.Bcast(ch, b, root));
   }
 
   /** Nonblocking {@link Bcast}. */
@@ -451,22 +483,22 @@ export class Comm {
 
   /** Splits the root's `sendbuf` (size × n elements) into n-element blocks, block i to rank i's `recvbuf`. */
   Scatter(sendbuf: BufferArg | null, recvbuf: BufferArg, root = 0): Promise<void> {
-    return this.#collective("Scatter", (ch) => coll.Scatter(ch, sendbuf, recvbuf, root));
+    return this.#buffers("Scatter", [sendbuf, recvbuf], root, (ch, [s, r]) => coll.Scatter(ch, s, r, root));
   }
 
   /** Gathers every rank's `sendbuf` into the root's `recvbuf`, block i from rank i (`recvbuf` may be null elsewhere). */
   Gather(sendbuf: SendBufferArg, recvbuf: BufferArg | null, root = 0): Promise<void> {
-    return this.#collective("Gather", (ch) => coll.Gather(ch, sendbuf, recvbuf, root));
+    return this.#buffers("Gather", [sendbuf, recvbuf], root, (ch, [s, r]) => coll.Gather(ch, s, r, root));
   }
 
   /** Gathers every rank's `sendbuf` into every rank's `recvbuf` (size × n elements). */
   Allgather(sendbuf: SendBufferArg, recvbuf: BufferArg): Promise<void> {
-    return this.#collective("Allgather", (ch) => coll.Allgather(ch, sendbuf, recvbuf));
+    return this.#buffers("Allgather", [sendbuf, recvbuf], 0, (ch, [s, r]) => coll.Allgather(ch, s, r));
   }
 
   /** Block i of `sendbuf` goes to rank i; block j of `recvbuf` comes from rank j. */
   Alltoall(sendbuf: BufferArg, recvbuf: BufferArg): Promise<void> {
-    return this.#collective("Alltoall", (ch) => coll.Alltoall(ch, sendbuf, recvbuf));
+    return this.#buffers("Alltoall", [sendbuf, recvbuf], 0, (ch, [s, r]) => coll.Alltoall(ch, s, r));
   }
 
   /**
@@ -474,7 +506,7 @@ export class Comm {
    * `recvbuf` is untouched (may be null).
    */
   Reduce(sendbuf: SendBufferArg, recvbuf: BufferArg | null, op: Op = Op.SUM, root = 0): Promise<void> {
-    return this.#collective("Reduce", (ch) => coll.Reduce(ch, sendbuf, recvbuf, op, root));
+    return this.#buffers("Reduce", [sendbuf, recvbuf], root, (ch, [s, r]) => coll.Reduce(ch, s, r, op, root));
   }
 
   /**
@@ -482,7 +514,7 @@ export class Comm {
    * arrays, ring reduce-scatter + allgather for large ones).
    */
   Allreduce(sendbuf: SendBufferArg, recvbuf: BufferArg, op: Op = Op.SUM): Promise<void> {
-    return this.#collective("Allreduce", (ch) => coll.Allreduce(ch, sendbuf, recvbuf, op));
+    return this.#buffers("Allreduce", [sendbuf, recvbuf], 0, (ch, [s, r]) => coll.Allreduce(ch, s, r, op));
   }
 
   /** Nonblocking {@link Allreduce}. */
@@ -492,42 +524,42 @@ export class Comm {
 
   /** Reduces `sendbuf` (size × n elements) element-wise and gives block i of the result to rank i. */
   Reduce_scatter_block(sendbuf: BufferArg, recvbuf: BufferArg, op: Op = Op.SUM): Promise<void> {
-    return this.#collective("Reduce_scatter_block", (ch) => coll.Reduce_scatter_block(ch, sendbuf, recvbuf, op));
+    return this.#buffers("Reduce_scatter_block", [sendbuf, recvbuf], 0, (ch, [s, r]) => coll.Reduce_scatter_block(ch, s, r, op));
   }
 
   /** Like {@link Reduce_scatter_block} with `recvcounts[i]` elements for rank i. */
   Reduce_scatter(sendbuf: BufferArg, recvbuf: BufferArg, recvcounts: number[], op: Op = Op.SUM): Promise<void> {
-    return this.#collective("Reduce_scatter", (ch) => coll.Reduce_scatter(ch, sendbuf, recvbuf, recvcounts, op));
+    return this.#buffers("Reduce_scatter", [sendbuf, recvbuf], 0, (ch, [s, r]) => coll.Reduce_scatter(ch, s, r, recvcounts, op));
   }
 
   /** Inclusive element-wise prefix reduction into `recvbuf`. */
   Scan(sendbuf: SendBufferArg, recvbuf: BufferArg, op: Op = Op.SUM): Promise<void> {
-    return this.#collective("Scan", (ch) => coll.Scan(ch, sendbuf, recvbuf, op, false));
+    return this.#buffers("Scan", [sendbuf, recvbuf], 0, (ch, [s, r]) => coll.Scan(ch, s, r, op, false));
   }
 
   /** Exclusive element-wise prefix reduction into `recvbuf`; rank 0's `recvbuf` is untouched. */
   Exscan(sendbuf: SendBufferArg, recvbuf: BufferArg, op: Op = Op.SUM): Promise<void> {
-    return this.#collective("Exscan", (ch) => coll.Scan(ch, sendbuf, recvbuf, op, true));
+    return this.#buffers("Exscan", [sendbuf, recvbuf], 0, (ch, [s, r]) => coll.Scan(ch, s, r, op, true));
   }
 
   /** Scatter with per-rank counts: the root passes `[array, counts, displs?]`. Zero counts are allowed. */
   Scatterv(sendbuf: VBufferArg | null, recvbuf: BufferArg, root = 0): Promise<void> {
-    return this.#collective("Scatterv", (ch) => coll.Scatterv(ch, sendbuf, recvbuf, root));
+    return this.#buffers("Scatterv", [sendbuf, recvbuf], root, (ch, [s, r]) => coll.Scatterv(ch, s, r, root));
   }
 
   /** Gather with per-rank counts: the root passes `recvbuf` as `[array, counts, displs?]`. */
   Gatherv(sendbuf: BufferArg, recvbuf: VBufferArg | null, root = 0): Promise<void> {
-    return this.#collective("Gatherv", (ch) => coll.Gatherv(ch, sendbuf, recvbuf, root));
+    return this.#buffers("Gatherv", [sendbuf, recvbuf], root, (ch, [s, r]) => coll.Gatherv(ch, s, r, root));
   }
 
   /** Allgather with per-rank counts: every rank passes `recvbuf` as `[array, counts, displs?]`. */
   Allgatherv(sendbuf: BufferArg, recvbuf: VBufferArg): Promise<void> {
-    return this.#collective("Allgatherv", (ch) => coll.Allgatherv(ch, sendbuf, recvbuf));
+    return this.#buffers("Allgatherv", [sendbuf, recvbuf], 0, (ch, [s, r]) => coll.Allgatherv(ch, s, r));
   }
 
   /** All-to-all with per-rank counts and displacements on both sides. */
   Alltoallv(sendbuf: VBufferArg, recvbuf: VBufferArg): Promise<void> {
-    return this.#collective("Alltoallv", (ch) => coll.Alltoallv(ch, sendbuf, recvbuf));
+    return this.#buffers("Alltoallv", [sendbuf, recvbuf], 0, (ch, [s, r]) => coll.Alltoallv(ch, s, r));
   }
 
   // ------------------------------------------------------- communicators

@@ -1,11 +1,13 @@
 /**
- * `tsmpi/cuda`: this rank's GPU from TypeScript. Device memory ({@link DeviceArray}), built-in
+ * `tsmpi/cuda` (also exported by `tsmpi`): this rank's GPU from TypeScript. Device memory ({@link DeviceArray}), built-in
  * kernels (Monte Carlo pi counting, saxpy, sum), and user kernels from CUDA C source compiled at
  * run time with NVRTC. Each rank uses GPU `localRank % deviceCount` (after
  * `CUDA_VISIBLE_DEVICES`). Without a GPU (no CUDA build, no driver, no device, `TSMPI_CUDA=0`)
  * the same code runs on the CPU: DeviceArrays live in host memory and the built-ins run in the
  * addon's C++ or, without the addon (`TSMPI_NATIVE=0`), in JavaScript. `cuda.backend` says which.
- * Only user kernels need a real GPU.
+ * Only user kernels need a real GPU. The buffer-tier message calls (`comm.Send`, `comm.Allreduce`,
+ * ...) take DeviceArrays and stage them through host memory. Importing this module loads nothing:
+ * the addon loads, and CUDA is probed, on first use.
  *
  * Not supported yet: several GPUs per rank, user-chosen streams or events, DeviceArray views,
  * device-to-device transfers between ranks (messages stage through host memory), AMD/ROCm.

@@ -1,7 +1,8 @@
 /**
  * tsmpi: MPI-style message passing for Node.js. Importing this module initializes the rank, as
  * `from mpi4py import MPI` does: inside `tsmpirun` it joins the job; run with plain
- * `node script.js` it is a world of size 1. A script that finishes exits by itself.
+ * `node script.js` it is a world of size 1. A script that finishes exits by itself. `cuda` is this
+ * rank's GPU (see `tsmpi/cuda`), loaded on first use.
  *
  * @example
  * ```ts
@@ -29,6 +30,9 @@ export { TsmpiError, type TsmpiErrorCode } from "./errors.js";
 export { Request } from "./request.js";
 export { Status } from "./status.js";
 export type { TypedArray, TypedArrayConstructor } from "./serializer.js";
+// The GPU API of `tsmpi/cuda`, also here. Nothing is loaded or probed by importing it: the native
+// addon loads, and CUDA is probed, on the first use of `cuda` or a DeviceArray.
+export { cuda, DeviceArray, isDeviceArray, CudaCompileError, type CudaApi, type DeviceInfo, type TypedArrayKind, type Backend, type PiCountOptions } from "./cuda.js";
 
 /** Seconds since an arbitrary point in the past, with sub-microsecond resolution (`MPI_Wtime`). */
 export function wtime(): number {

@@ -13,6 +13,7 @@
  */
 import { createRequire } from "node:module";
 import type * as Msgpackr from "msgpackr";
+import { refuseDeviceArray } from "./device-staging.js";
 import { TsmpiError, describeValue } from "./errors.js";
 
 /** msgpackr, loaded on first use: a rank that never sends an object never pays for it. */
@@ -120,8 +121,14 @@ function refuseFunction(fn: unknown): never {
   throw new TypeError(`functions cannot be sent (found ${(fn as { name?: string }).name || "an anonymous function"})`);
 }
 
-/** Serializes one value with msgpackr. The returned Buffer is private to the caller. */
+/**
+ * Serializes one value with msgpackr. The returned Buffer is private to the caller.
+ *
+ * @throws {TsmpiError} `ERR_TSMPI_TYPE` for a value that cannot be serialized (functions,
+ *   symbols) and for a DeviceArray (the buffer-tier calls take those).
+ */
 export function packObject(value: unknown): Buffer {
+  refuseDeviceArray(value);
   // msgpackr would write a function as `undefined`: refuse instead, as structured clone does.
   packr ??= new (msgpackr().Packr)({ ...OPTIONS, writeFunction: refuseFunction } as unknown as Msgpackr.Options);
   try {

@@ -58,7 +58,7 @@ export function checkBuffer(value: unknown, name: string): TypedArray {
     const count = checkCount(value[1], array.length, `${name} count`, `the length of ${describeValue(array)}`);
     return array.subarray(0, count) as TypedArray;
   }
-  throw new TsmpiError("ERR_TSMPI_TYPE", `${name} must be a typed array or [typedArray, count], got ${describeValue(value)}`);
+  throw new TsmpiError("ERR_TSMPI_TYPE", `${name} must be a typed array, a DeviceArray or [array, count], got ${describeValue(value)}`);
 }
 
 /** Like {@link checkBuffer}, but `null`/`undefined` pass through (for arguments unused on some ranks). */
@@ -80,7 +80,7 @@ export interface VBuffer {
  */
 export function checkVBuffer(value: unknown, size: number, name: string): VBuffer {
   if (!Array.isArray(value) || (value.length !== 2 && value.length !== 3) || !isTypedArray(value[0]) || !Array.isArray(value[1])) {
-    throw new TsmpiError("ERR_TSMPI_TYPE", `${name} must be [typedArray, counts] or [typedArray, counts, displs], got ${describeValue(value)}`);
+    throw new TsmpiError("ERR_TSMPI_TYPE", `${name} must be [array, counts] or [array, counts, displs] (a typed array or a DeviceArray), got ${describeValue(value)}`);
   }
   const array = value[0] as TypedArray;
   const counts = value[1] as unknown[];

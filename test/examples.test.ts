@@ -13,6 +13,10 @@ const EXPECT: Record<string, (np: number) => RegExp[]> = {
   "hello.ts": (np) => [new RegExp(`^${Array.from({ length: np }, (_, i) => `Hello, World! I am process ${i} of ${np} on [^\\n]+\\.\\n`).join("")}$`)],
   "ring.ts": (np) => [new RegExp(`went 3 laps around ${np} ranks`)],
   "pi.ts": (np) => [/pi is approximately 3\.14\d+/, new RegExp(`time between barriers: [\\d.]+ ms on ${np} rank`)],
+  "gpu-pi.ts": (np) => [
+    new RegExp(`^${Array.from({ length: np }, (_, i) => `rank ${i}: (cuda device \\d+ \\(.+\\)|cpu \\((C\\+\\+ addon|JavaScript)\\)), \\d+ samples, \\S+ samples/s\\n`).join("")}`, "m"),
+    new RegExp(`pi is approximately 3\\.1\\d+ \\(error \\S+\\) from 20000000 samples on ${np} ranks?$`, "m"),
+  ],
   "heat.ts": (np) => [new RegExp(`32x32 plate on ${np} ranks? converged after \\d+ iterations`), /identical to the single-rank run in every cell/],
 };
 
