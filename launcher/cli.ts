@@ -12,14 +12,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import yargs from "yargs";
-import { hideBin } from "yargs/helpers";
 import { TsmpiError } from "../lib/errors.js";
 import { runJob } from "./job.js";
+import { USAGE, parseCommandLine } from "./options.js";
 import { planJob, type Plan } from "./plan.js";
 import { programArgv, type Program } from "./spawn.js";
 
-const USAGE = "usage: tsmpirun [-n N] [options] <script.ts|script.js|program | -m module> [args...]";
 
 /** A bad command line: one line of help on stderr, exit 2. */
 class UsageError extends Error {}
@@ -50,64 +48,35 @@ function positiveNumber(value: unknown, name: string, integer: boolean): number 
 }
 
 async function main(argv: string[]): Promise<number> {
-  const parser = yargs(argv)
-    .scriptName("tsmpirun")
-    .usage(`${USAGE}\n\nRuns an SPMD program as N ranked processes (an mpiexec for tsmpi).`)
-    .parserConfiguration({ "short-option-groups": false, "halt-at-non-option": true, "camel-case-expansion": false, "boolean-negation": false })
-    .option("n", { alias: ["np"], type: "string", describe: "number of ranks to start (default 1)" })
-    .option("m", { type: "string", describe: "run a module (e.g. tsmpi/bench) instead of a script, as python -m" })
-    .option("x", { type: "string", describe: "export VAR (or VAR=value) to the ranks; repeatable" })
-    .option("tag-output", { type: "boolean", describe: "prefix each output line with [rank]" })
-    .option("output-filename", { type: "string", describe: "write rank r's output to DIR/1/rank.r/{stdout,stderr}" })
-    .option("timeout", { type: "string", describe: "end the job after SEC seconds (default: $MPIEXEC_TIMEOUT, or none); exit code 124" })
-    .option("wdir", { type: "string", describe: "working directory of the ranks (default: the current one)" })
-    .option("host", { alias: ["H"], type: "string", describe: "hosts to run on, as host[:slots],...; repeatable (remote ones are started over ssh)" })
-    .option("hostfile", { alias: ["machinefile"], type: "string", describe: "file of hosts: Open MPI `host slots=N` or Hydra `host:N` lines; # comments" })
-    .option("ppn", { alias: ["npernode"], type: "string", describe: "ranks per host (replaces the hosts' slot counts)" })
-    .option("map-by", { type: "string", choices: ["slot", "node"], describe: "fill each host's slots first (slot, default) or deal ranks round-robin (node)" })
-    .option("oversubscribe", { type: "boolean", describe: "allow more ranks than slots (locally ranks are never limited to cores)" })
-    .option("launch-agent", { type: "string", describe: "command that reaches remote hosts (default $TSMPI_SSH or ssh), e.g. \"ssh -p 2222\"" })
-    .option("node-path", { type: "string", describe: "node binary on remote hosts (default: this node's path if it exists there, else node on the remote PATH)" })
-    .option("iface", { type: "string", describe: "interface name or subnet (CIDR) to advertise to other hosts (default $TSMPI_IFACE, else the route to them)" })
-    .option("launcher", { type: "string", choices: ["auto", "local", "ssh", "slurm"], describe: "how to start ranks (default auto: ssh with --host/--hostfile, srun inside a SLURM allocation, else local)" })
-    .option("info", { type: "boolean", describe: "print versions, transport and native addon status (with -n N: the GPU each rank would use), then exit" })
-    .example("tsmpirun -n 4 examples/hello.ts", "four ranks of a TypeScript program")
-    .example("tsmpirun -n 2 -m tsmpi/bench pingpong", "the bench module (as python -m mpi4py.bench)")
-    .example("tsmpirun -n 4 --host node1:2,node2:2 script.ts", "two ranks on each of two hosts, over ssh")
-    .strictOptions()
-    .help()
-    .alias("help", "h")
-    .version(false)
-    .wrap(null)
-    .fail((msg, err) => {
-      throw err ?? new UsageError(msg);
-    });
-  const args = await parser.parseAsync();
+  const args = await parseCommandLine(argv);
+  /** A single-valued option given more than once: the last one wins. */
+  const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[v.length - 1] : v);
 
-  const np = args.n === undefined ? undefined : positiveNumber(args.n, "-n", true);
+  const n = one(args.n);
+  const np = n === undefined ? undefined : positiveNumber(n, "-n", true);
   const strings = (v: unknown): string[] => ([] as unknown[]).concat(v ?? []).map(String);
   let plan: Plan;
   try {
     plan = await planJob({
       np,
       hosts: strings(args.host),
-      hostfile: args.hostfile,
-      ppn: args.ppn === undefined ? undefined : positiveNumber(args.ppn, "--ppn", true),
-      mapBy: (args["map-by"] as "slot" | "node" | undefined) ?? "slot",
+      hostfile: one(args.hostfile),
+      ppn: one(args.ppn) === undefined ? undefined : positiveNumber(one(args.ppn)!, "--ppn", true),
+      mapBy: (one(args["map-by"]) as "slot" | "node" | undefined) ?? "slot",
       oversubscribe: Boolean(args.oversubscribe),
-      launcher: (args.launcher as "auto" | "local" | "ssh" | "slurm" | undefined) ?? "auto",
+      launcher: (one(args.launcher) as "auto" | "local" | "ssh" | "slurm" | undefined) ?? "auto",
     });
   } catch (err) {
     if (err instanceof TsmpiError) usageError(err.message);
     throw err;
   }
-  const sshAgent = (args["launch-agent"] ?? process.env.TSMPI_SSH ?? "ssh").split(/\s+/).filter(Boolean);
+  const sshAgent = (one(args["launch-agent"]) ?? process.env.TSMPI_SSH ?? "ssh").split(/\s+/).filter(Boolean);
   const common = {
     plan,
     env: {} as Record<string, string>,
     sshAgent,
-    nodePath: args["node-path"],
-    iface: args.iface ?? (process.env.TSMPI_IFACE || undefined),
+    nodePath: one(args["node-path"]),
+    iface: one(args.iface) ?? (process.env.TSMPI_IFACE || undefined),
     oversubscribe: Boolean(args.oversubscribe),
   };
   if (args.info) {
@@ -121,18 +90,19 @@ async function main(argv: string[]): Promise<number> {
   const rest = (args._ as (string | number)[]).map(String);
   if (rest[0] === "--") rest.shift();
   let program: Program;
-  if (args.m !== undefined) {
-    if (!args.m) usageError("-m needs a module name, e.g. -m tsmpi/bench");
-    program = { module: args.m };
+  const module = one(args.m);
+  if (module !== undefined) {
+    if (!module) usageError("-m needs a module name, e.g. -m tsmpi/bench");
+    program = { module };
   } else {
     const script = rest.shift();
     if (!script) usageError("no program given");
     program = { script };
   }
-  const timeoutRaw = args.timeout ?? process.env.MPIEXEC_TIMEOUT;
-  const timeout = timeoutRaw === undefined || timeoutRaw === "" ? 0 : positiveNumber(timeoutRaw, args.timeout !== undefined ? "--timeout" : "MPIEXEC_TIMEOUT", false);
-  const wdir = path.resolve(args.wdir ?? ".");
-  if (!fs.existsSync(wdir) || !fs.statSync(wdir).isDirectory()) usageError(`--wdir must be an existing directory, got ${JSON.stringify(args.wdir)}`);
+  const timeoutRaw = one(args.timeout) ?? process.env.MPIEXEC_TIMEOUT;
+  const timeout = timeoutRaw === undefined || timeoutRaw === "" ? 0 : positiveNumber(timeoutRaw, one(args.timeout) !== undefined ? "--timeout" : "MPIEXEC_TIMEOUT", false);
+  const wdir = path.resolve(one(args.wdir) ?? ".");
+  if (!fs.existsSync(wdir) || !fs.statSync(wdir).isDirectory()) usageError(`--wdir must be an existing directory, got ${JSON.stringify(one(args.wdir))}`);
 
   let argvOfRank: string[];
   try {
@@ -146,12 +116,12 @@ async function main(argv: string[]): Promise<number> {
     argv: argvOfRank,
     wdir,
     env,
-    output: { tagOutput: Boolean(args["tag-output"]), outputDir: args["output-filename"] },
+    output: { tagOutput: Boolean(args["tag-output"]), outputDir: one(args["output-filename"]) },
     timeout,
   });
 }
 
-main(hideBin(process.argv)).then(
+main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {
     if (err instanceof UsageError || (err as Error)?.name === "YError") {
