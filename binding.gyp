@@ -18,6 +18,7 @@
         "native/device_memory.cc",
         "native/driver.cc",
         "native/kernels_cpu.cc",
+        "native/peer_memory.cc",
         "native/probe.cc",
         "native/user_kernels.cc",
       ],

@@ -18,6 +18,11 @@ export interface Config {
   lingerMs: number;
   /** Seconds a rank waits for all ranks to join the job (`TSMPI_RENDEZVOUS_TIMEOUT`). */
   rendezvousTimeout: number;
+  /** Whether ranks of one host may copy large messages straight out of each other's memory
+   * (single copy, `process_vm_readv`); `TSMPI_CMA=0` turns it off. */
+  cma: boolean;
+  /** Payloads from this many bytes on use that single copy (`TSMPI_CMA_THRESHOLD`). */
+  cmaThreshold: number;
 }
 
 function intFromEnv(name: string, fallback: number, min: number, max: number): number {
@@ -39,6 +44,8 @@ export function config(): Config {
     chunkSize: intFromEnv("TSMPI_CHUNK_SIZE", 1024 * 1024, 4096, 2 ** 30),
     lingerMs: intFromEnv("TSMPI_LINGER_MS", 5000, 0, 3_600_000),
     rendezvousTimeout: intFromEnv("TSMPI_RENDEZVOUS_TIMEOUT", 60, 1, 86_400),
+    cma: process.env.TSMPI_CMA !== "0" && process.env.TSMPI_NATIVE !== "0",
+    cmaThreshold: intFromEnv("TSMPI_CMA_THRESHOLD", 128 * 1024, 1, 2 ** 40),
   };
   return cached;
 }

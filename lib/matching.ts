@@ -20,6 +20,12 @@ export class InMsg {
   sink: ((piece: Buffer, offset: number) => void) | undefined;
   /** Called once when the last byte has arrived. */
   private waiters: (() => void)[] = [];
+  /**
+   * For a message whose bytes are still in the sender's memory (same host, single copy): copies
+   * them into `target` (all `total` bytes) and returns true, or returns false when it cannot
+   * (the bytes then come as pieces).
+   */
+  fetcher: ((target: Uint8Array) => boolean) | undefined;
 
   constructor(
     readonly ctx: number,
@@ -41,10 +47,10 @@ export class InMsg {
     return this.received >= this.total;
   }
 
-  /** Adds a payload piece (in order). */
-  add(piece: Buffer): void {
+  /** Adds a payload piece (in order); `length` counts bytes delivered another way (a fetch). */
+  add(piece: Buffer, length = piece.byteLength): void {
     const offset = this.received;
-    this.received += piece.byteLength;
+    this.received += length;
     if (this.sink) this.sink(piece, offset);
     else this.parts.push(piece);
     if (this.complete && this.waiters.length > 0) {
@@ -54,8 +60,32 @@ export class InMsg {
     }
   }
 
+  /** Fetches bytes still in the sender's memory into a buffer of their own (see {@link fetcher}). */
+  fetchNow(): void {
+    const fetch = this.fetcher;
+    if (!fetch) return;
+    this.fetcher = undefined;
+    const copy = Buffer.allocUnsafe(this.total);
+    if (fetch(copy)) this.add(copy);
+  }
+
+  /** Puts the whole payload into `target` (its first `total` bytes): with one copy when it can. */
+  fillInto(target: Uint8Array): void {
+    const fetch = this.fetcher;
+    if (fetch) {
+      this.fetcher = undefined;
+      if (fetch(target.subarray(0, this.total))) {
+        this.sink = () => {};
+        this.add(EMPTY_PIECE, this.total);
+        return;
+      }
+    }
+    this.drainTo((piece, offset) => target.set(piece, offset));
+  }
+
   /** Routes the pieces received so far and all later ones to `sink`. */
   drainTo(sink: (piece: Buffer, offset: number) => void): void {
+    this.fetchNow();
     let offset = 0;
     for (const p of this.parts) {
       sink(p, offset);
@@ -73,10 +103,13 @@ export class InMsg {
 
   /** The whole payload as one buffer (call when complete and no sink was set). */
   payload(): Buffer {
+    this.fetchNow();
     if (this.parts.length === 1) return this.parts[0]!;
     return Buffer.concat(this.parts, this.total);
   }
 }
+
+const EMPTY_PIECE = Buffer.alloc(0);
 
 /** A receive waiting for a message. */
 export interface PostedRecv {
@@ -146,18 +179,21 @@ export class MatchingEngine {
     return l;
   }
 
-  /** A message arrived (its first piece): hand it to the earliest fitting receive, or queue it. */
-  arrive(msg: InMsg): void {
+  /**
+   * A message arrived (its first piece): hand it to the earliest fitting receive and return
+   * true, or queue it and return false.
+   */
+  arrive(msg: InMsg): boolean {
     const posted = this.posted.get(msg.ctx);
     const node = posted?.find((r) => fits(r.src, r.tag, msg.src, msg.tag));
     if (node) {
       posted!.remove(node);
       node.value.deliver(msg);
-      return;
+      return true;
     }
     MatchingEngine.list(this.unexpected, msg.ctx).push(msg);
     const probes = this.probes.get(msg.ctx);
-    if (!probes) return;
+    if (!probes) return false;
     for (let n = probes.head; n; ) {
       const next = n.next;
       if (fits(n.value.src, n.value.tag, msg.src, msg.tag)) {
@@ -166,6 +202,7 @@ export class MatchingEngine {
       }
       n = next;
     }
+    return false;
   }
 
   /**

@@ -19,7 +19,7 @@ import { TsmpiError, describeValue, type TsmpiErrorCode } from "./errors.js";
 import type { TypedArray } from "./serializer.js";
 
 /** Version of the exported surface; `native/addon.cc` carries the same number. */
-const ABI = 1;
+export const ABI = 2;
 
 /** One device allocation owned by a JS object (`native/device_memory.cc`). */
 export interface NativeDeviceMemory {
@@ -71,6 +71,18 @@ export interface NativeBinding {
   synchronizeGpu(): Promise<void>;
   compileKernel(source: string, name: string, options: readonly string[], device: number): NativeKernelHandle;
   launchKernel(kernel: NativeKernelHandle, dims: Uint32Array, sharedMem: number, params: Uint8Array, offsets: Uint32Array): Promise<void>;
+  /** Lets same-user processes read this one's memory (PR_SET_PTRACER_ANY); false when refused. */
+  allowPeerAccess(): boolean;
+  /** The address of a typed array's elements. */
+  addressOf(array: TypedArray): bigint;
+  /** Copies `length` bytes at `address` in process `pid` into `target` at `targetByteOffset` (process_vm_readv). */
+  peerRead(pid: number, address: bigint, length: number, target: TypedArray, targetByteOffset: number): void;
+  /**
+   * `target = op(target, pid's elements)` for `length` bytes at `address`, read and reduced in one
+   * pass; `kind` is a serializer kind code, `op` 0 SUM, 1 PROD, 2 MAX, 3 MIN. False when that
+   * kind/op pair is not handled natively.
+   */
+  peerReduce(pid: number, address: bigint, length: number, target: TypedArray, targetByteOffset: number, kind: number, op: number): boolean;
 }
 
 /** How the addon fared: loaded, turned off (`TSMPI_NATIVE=0`), not built, or failed to load. */

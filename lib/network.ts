@@ -11,11 +11,13 @@
  *
  * @module
  */
-import dgram from "node:dgram";
-import dns from "node:dns/promises";
+import { createRequire } from "node:module";
 import net from "node:net";
 import os from "node:os";
 import { TsmpiError } from "./errors.js";
+
+/** node:dns and node:dgram, loaded when a multi-host job needs a route (not at every start-up). */
+const lazy = createRequire(import.meta.url);
 
 /** True for 127.0.0.0/8 and ::1. */
 export function isLoopback(address: string): boolean {
@@ -58,6 +60,8 @@ export function interfaceAddress(spec: string): string {
 
 /** The local address the kernel would use to reach `host` (resolved first); nothing is sent. */
 export async function routeTo(host: string): Promise<string> {
+  const dns = lazy("node:dns/promises") as typeof import("node:dns/promises");
+  const dgram = lazy("node:dgram") as typeof import("node:dgram");
   const { address, family } = await dns.lookup(host);
   const socket = dgram.createSocket(family === 6 ? "udp6" : "udp4");
   try {

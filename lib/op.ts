@@ -216,18 +216,24 @@ export class Op {
    * first: `acc = op(other, acc)` when true, `acc = op(acc, other)` otherwise.
    */
   reduceInto(acc: TypedArray, other: TypedArray, otherIsLower: boolean): void {
-    checkSameShape(acc, other, this.name);
+    if (otherIsLower) this.combine(acc, other, acc);
+    else this.combine(acc, acc, other);
+  }
+
+  /** Buffer tier: `out = op(lower, higher)` element-wise; `out` may be one of the operands. */
+  combine(out: TypedArray, lower: TypedArray, higher: TypedArray): void {
+    checkSameShape(lower, higher, this.name);
+    checkSameShape(out, lower, this.name);
     if (this.kernel) {
-      this.checkOperand(acc);
-      if (otherIsLower) this.kernel(acc, other, acc);
-      else this.kernel(acc, acc, other);
+      this.checkOperand(out);
+      this.kernel(out, lower, higher);
       return;
     }
-    const result = otherIsLower ? this.scalar(other, acc) : this.scalar(acc, other);
-    if (!isTypedArray(result) || result.length !== acc.length) {
-      throw new TsmpiError("ERR_TSMPI_OP", `user op must return a typed array of length ${acc.length}, got ${describeValue(result)}`);
+    const result = this.scalar(lower, higher);
+    if (!isTypedArray(result) || result.length !== out.length) {
+      throw new TsmpiError("ERR_TSMPI_OP", `user op must return a typed array of length ${out.length}, got ${describeValue(result)}`);
     }
-    if (result !== acc) (acc as any).set(result);
+    if (result !== out) (out as any).set(result);
   }
 
   toString(): string {

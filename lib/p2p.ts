@@ -11,21 +11,32 @@
  * that finishes right after a big send leaves once the data is out, not when a timer expires.
  * Messages to oneself never touch the transport.
  *
+ * Between ranks of one host, a payload from the CMA threshold on does not cross the socket at
+ * all (as Open MPI's CMA): the message carries the payload's address, the receiver copies it
+ * straight out of the sender's memory (`process_vm_readv`, via the native addon) into the
+ * matched receive buffer, or into a buffer of its own when no receive matches yet, so a sender
+ * never waits for a matching receive, and acks; the sender keeps the payload until then. A
+ * receiver that cannot read the sender asks for the bytes (RESEND), which then come as CHUNKs.
+ *
  * @module
  */
+import { readFileSync, readlinkSync } from "node:fs";
 import type { Config } from "./config.js";
 import { TsmpiError, describeValue } from "./errors.js";
 import { InMsg, type MatchingEngine } from "./matching.js";
-import { allocateKind, kindFromCode, typedArrayFromBytes, unpackObject, type TypedArray } from "./serializer.js";
+import { getBinding, type NativeBinding } from "./native.js";
+import { allocateKind, kindCode, kindFromCode, typedArrayFromBytes, unpackObject, type TypedArray } from "./serializer.js";
 import {
   FLAG_ARRIVAL,
   FLAG_INLINE,
+  FLAG_PEER,
   FLAG_RAW,
   FLAG_SYNC,
   HEADER_BYTES,
   KIND_ACK,
   KIND_CHUNK,
   KIND_MSG,
+  KIND_RESEND,
   decodeHeader,
   encodeHeader,
   type Header,
@@ -50,6 +61,37 @@ export interface OutPayload {
   algo?: number;
 }
 
+/**
+ * Direct access to the memory of the other members of a group, all on this host (single-copy
+ * collectives, `collectives/peer.ts`). Ranks are ranks of the group.
+ */
+export interface PeerMemory {
+  /** The address of an array's elements, to publish to the other members. */
+  addressOf(array: TypedArray): bigint;
+  /** Copies `byteLength` bytes at `address` in `rank`'s memory into `into` at `intoByteOffset`. */
+  read(rank: number, address: bigint, byteLength: number, into: TypedArray, intoByteOffset: number): void;
+  /** `into = op(into, rank's elements at address)` in one pass; false when not handled natively. */
+  reduce(rank: number, address: bigint, into: TypedArray, op: string): boolean;
+  /** Whether every member can read every other, once they agreed on it (undefined: not yet checked). */
+  verified: boolean | undefined;
+}
+
+/**
+ * Names the kernel boot and process namespace this process runs in: two ranks may exchange
+ * single-copy messages only when theirs agree, as only then does a pid name the same process
+ * (containers or hosts that share a hostname do not). "" when it cannot be read (not Linux).
+ */
+export function memoryDomain(): string {
+  try {
+    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    return `${boot}/${readlinkSync("/proc/self/ns/pid")}`;
+  } catch {
+    return "";
+  }
+}
+
+const NATIVE_OPS: Record<string, number> = { SUM: 0, PROD: 1, MAX: 2, MIN: 3 };
+
 /** Point-to-point messaging of one process. */
 export class PointToPoint {
   private seq = 0;
@@ -57,9 +99,15 @@ export class PointToPoint {
   /** Large eager messages not yet known to have arrived (finalize waits for them). */
   private readonly undelivered = new Set<number>();
   private delivered: (() => void) | undefined;
-  /** Messages still arriving in pieces, by sender world rank (one at a time per sender). */
+  /** Messages still arriving in pieces, by {@link inflightKey} of sender and sequence number. */
   private readonly inflight = new Map<number, InMsg>();
   private transport: Transport | null = null;
+  /** Same-host peers (pid) this rank may exchange single-copy messages with, by world rank. */
+  private peers: ({ pid: number } | null)[] = [];
+  /** Payloads sent by address, kept until the receiver acks (or asks to resend). */
+  private readonly lent = new Map<number, { bytes: Buffer; dest: number; header: Header }>();
+  /** The native addon with this process readable by its peers, once tried (null: unavailable). */
+  private cma: NativeBinding | null | undefined;
 
   constructor(
     /** This process's world rank. */
@@ -77,6 +125,50 @@ export class PointToPoint {
   private token0 = 0;
   private token1 = 0;
   private warnedIntruder = false;
+
+  /**
+   * Sets the same-host peers whose memory single-copy transfers use (null where not), by world
+   * rank.
+   */
+  setPeers(peers: ({ pid: number } | null)[]): void {
+    this.peers = this.cfg.cma ? peers : [];
+  }
+
+  /** Agreed single-copy access per group (world ranks joined by commas). */
+  private readonly verifiedGroups = new Map<string, boolean>();
+
+  /**
+   * Direct access to the memory of every member of `group` (world ranks) but this rank, when
+   * all are single-copy peers on this host; undefined otherwise.
+   */
+  peerMemory(group: readonly number[]): PeerMemory | undefined {
+    if (group.length < 2 || !group.every((w) => w === this.rank || this.peers[w])) return undefined;
+    const native = this.peerAccess();
+    if (!native) return undefined;
+    const pid = (r: number) => this.peers[group[r]!]!.pid;
+    const key = group.join(",");
+    const verified = this.verifiedGroups;
+    return {
+      addressOf: (array) => native.addressOf(array),
+      read: (r, address, byteLength, into, intoByteOffset) => native.peerRead(pid(r), address, byteLength, into, intoByteOffset),
+      reduce: (r, address, into, op) => op in NATIVE_OPS && native.peerReduce(pid(r), address, into.byteLength, into, 0, kindCode(into), NATIVE_OPS[op]!),
+      get verified() {
+        return verified.get(key);
+      },
+      set verified(ok) {
+        verified.set(key, ok === true);
+      },
+    };
+  }
+
+  /** The addon for single-copy transfers, loaded on first use; null when unavailable. */
+  private peerAccess(): NativeBinding | null {
+    if (this.cma === undefined) {
+      const b = getBinding();
+      this.cma = b && b.allowPeerAccess() ? b : null;
+    }
+    return this.cma;
+  }
 
   private link(dest: number): Transport {
     if (!this.transport) throw new TsmpiError("ERR_TSMPI_INTERNAL", `no transport to reach world rank ${dest}`);
@@ -108,22 +200,61 @@ export class PointToPoint {
     if (waits > 0) this.expectAcks(seq, waits, done, true);
     const header: Header = { kind: KIND_MSG, flags, dtype: payload.dtype, algo: payload.algo ?? 0, src, tag, wsrc: this.rank, ctx, seq, total, token0: this.token0, token1: this.token1 };
     const mustCopy = payload.mode === "copy" || (payload.mode === "borrow" && !borrow);
-    if (total <= INLINE_MAX || (mustCopy && total <= this.cfg.chunkSize)) {
+    const native = total >= this.cfg.cmaThreshold && this.peers[dest] ? this.peerAccess() : null;
+    if (native) {
+      // Single copy: the receiver reads the bytes from here; keep them until it acks.
+      const bytes = payload.mode === "copy" ? Buffer.from(payload.bytes) : payload.bytes;
+      header.flags |= FLAG_PEER | FLAG_ARRIVAL; // acked once read (or, after a RESEND, arrived)
+      this.lent.set(seq, { bytes, dest, header });
+      if (!borrow) this.undelivered.add(seq); // the receiver reads them later: do not exit before it did
+      const address = Buffer.allocUnsafe(8);
+      address.writeBigUInt64LE(native.addressOf(bytes));
+      t.send(dest, [encodeHeader(header), address]);
+    } else if (total <= INLINE_MAX || (mustCopy && total <= this.cfg.chunkSize)) {
       header.flags |= FLAG_INLINE;
       const frame = encodeHeader(header, total);
       payload.bytes.copy(frame, HEADER_BYTES);
       t.send(dest, [frame]);
     } else {
       const bytes = mustCopy ? Buffer.from(payload.bytes) : payload.bytes;
-      const chunk = this.cfg.chunkSize;
-      t.send(dest, [encodeHeader(header), bytes.subarray(0, chunk)]);
-      if (total > chunk) {
-        header.kind = KIND_CHUNK;
-        const more = encodeHeader(header);
-        for (let off = chunk; off < total; off += chunk) t.send(dest, [more, bytes.subarray(off, off + chunk)]);
-      }
+      t.send(dest, [encodeHeader(header), bytes.subarray(0, this.cfg.chunkSize)]);
+      this.sendChunks(dest, header, bytes, this.cfg.chunkSize);
     }
     if (waits === 0) done();
+  }
+
+  /** Sends `bytes` from `from` on as CHUNK messages of message `header.seq`. */
+  private sendChunks(dest: number, header: Header, bytes: Buffer, from: number): void {
+    if (from >= bytes.byteLength) return;
+    const chunk = this.cfg.chunkSize;
+    const more = encodeHeader({ ...header, kind: KIND_CHUNK });
+    for (let off = from; off < bytes.byteLength; off += chunk) this.link(dest).send(dest, [more, bytes.subarray(off, off + chunk)]);
+  }
+
+  /** A receiver could not read a single-copy message: send its bytes, and stop lending to it. */
+  private resend(seq: number): void {
+    const loan = this.lent.get(seq);
+    if (!loan) return;
+    this.peers[loan.dest] = null;
+    this.sendChunks(loan.dest, loan.header, loan.bytes, 0);
+  }
+
+  /** Copies a single-copy message's bytes from the sender into `target`; on failure asks for them. */
+  private fetch(msg: InMsg, address: bigint, target: Uint8Array): boolean {
+    const peer = this.peers[msg.wsrc];
+    const native = peer ? this.peerAccess() : null;
+    try {
+      if (!native || process.env.TSMPI_CMA === "fail-reads") throw new Error("no single-copy access to this peer");
+      native.peerRead(peer!.pid, address, msg.total, target, 0);
+    } catch {
+      this.peers[msg.wsrc] = null;
+      const h: Header = { kind: KIND_RESEND, flags: 0, dtype: 0, algo: 0, src: 0, tag: 0, wsrc: this.rank, ctx: 0, seq: msg.seq, total: 0, token0: this.token0, token1: this.token1 };
+      this.link(msg.wsrc).send(msg.wsrc, [encodeHeader(h)]);
+      return false;
+    }
+    this.inflight.delete(inflightKey(msg.wsrc, msg.seq));
+    this.sendAck(msg, FLAG_ARRIVAL);
+    return true;
   }
 
   private expectAcks(seq: number, remaining: number, done: () => void, remote: boolean): void {
@@ -132,6 +263,7 @@ export class PointToPoint {
   }
 
   private ack(seq: number, remote: boolean): void {
+    this.lent.delete(seq);
     if (this.undelivered.delete(seq)) {
       if (this.undelivered.size === 0) this.delivered?.();
       return;
@@ -173,18 +305,28 @@ export class PointToPoint {
     const h = decodeHeader(head);
     if (h.token0 !== this.token0 || h.token1 !== this.token1) return this.intruder(`a frame without this job's token (claiming world rank ${h.wsrc})`);
     if (h.kind === KIND_ACK) return this.ack(h.seq, true);
+    if (h.kind === KIND_RESEND) return this.resend(h.seq);
+    const key = inflightKey(h.wsrc, h.seq);
     let msg: InMsg | undefined;
     if (h.kind === KIND_MSG) {
       msg = new InMsg(h.ctx, h.src, h.tag, h.flags, h.dtype, h.wsrc, h.seq, h.total, h.algo);
-      const first = h.flags & FLAG_INLINE ? head.subarray(HEADER_BYTES) : (frames[1] ?? EMPTY);
-      msg.add(first);
-      if (!msg.complete) this.inflight.set(h.wsrc, msg);
+      if (h.flags & FLAG_PEER) {
+        const address = (frames[1] ?? EMPTY).readBigUInt64LE(0);
+        msg.fetcher = (target) => this.fetch(msg!, address, target);
+        this.inflight.set(key, msg); // for a RESEND's chunks
+        // Matched now: the receive fetches into its own buffer. Unmatched: fetch now, so the
+        // sender never waits for a matching receive.
+        if (!this.engine.arrive(msg)) msg.fetchNow();
+        return;
+      }
+      msg.add(h.flags & FLAG_INLINE ? head.subarray(HEADER_BYTES) : (frames[1] ?? EMPTY));
+      if (!msg.complete) this.inflight.set(key, msg);
       this.engine.arrive(msg);
     } else if (h.kind === KIND_CHUNK) {
-      msg = this.inflight.get(h.wsrc);
-      if (!msg || msg.seq !== h.seq) throw new TsmpiError("ERR_TSMPI_INTERNAL", `unexpected piece of message ${h.seq} from world rank ${h.wsrc}`);
+      msg = this.inflight.get(key);
+      if (!msg) throw new TsmpiError("ERR_TSMPI_INTERNAL", `unexpected piece of message ${h.seq} from world rank ${h.wsrc}`);
       msg.add(frames[1] ?? EMPTY);
-      if (msg.complete) this.inflight.delete(h.wsrc);
+      if (msg.complete) this.inflight.delete(key);
     } else {
       throw new TsmpiError("ERR_TSMPI_TRANSPORT", `message of unknown kind ${h.kind} from world rank ${h.wsrc}`);
     }
@@ -214,6 +356,7 @@ export class PointToPoint {
         matched = true;
         if (msg.flags & FLAG_SYNC) this.sendAck(msg, FLAG_SYNC);
         onMatch(msg);
+        msg.fetchNow(); // bytes still at the sender that onMatch did not fetch itself
         if (t) msg.whenComplete(() => t.release());
       },
     });
@@ -244,6 +387,11 @@ export class PointToPoint {
   }
 }
 
+/** The key of a message arriving in pieces: its sender and its sequence number. */
+function inflightKey(wsrc: number, seq: number): number {
+  return wsrc * 2 ** 32 + seq;
+}
+
 /** Payload size in the units `Status.count` reports: elements for typed arrays, bytes otherwise. */
 export function messageCount(msg: InMsg): number {
   return msg.flags & FLAG_RAW ? msg.total / kindFromCode(msg.dtype).BYTES_PER_ELEMENT : msg.total;
@@ -267,8 +415,7 @@ export function readObject(msg: InMsg, done: (value: unknown, error?: unknown) =
     }
     if (msg.complete && msg.parts.length === 1) return done(typedArrayFromBytes(msg.dtype, msg.parts[0]!));
     const out = allocateKind(msg.dtype, msg.total / Kind.BYTES_PER_ELEMENT);
-    const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-    msg.drainTo((piece, offset) => bytes.set(piece, offset));
+    msg.fillInto(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
     return msg.whenComplete(() => done(out));
   }
   msg.whenComplete(() => {
@@ -308,7 +455,6 @@ export function readInto(msg: InMsg, buf: TypedArray, done: (count: number, erro
   if (msg.total % buf.BYTES_PER_ELEMENT !== 0) {
     return fail(new TsmpiError("ERR_TSMPI_TYPE", `message of ${msg.total} bytes is not a whole number of ${buf.constructor.name} elements`));
   }
-  const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-  msg.drainTo((piece, offset) => bytes.set(piece, offset));
+  msg.fillInto(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
   msg.whenComplete(() => done(msg.total / buf.BYTES_PER_ELEMENT));
 }

@@ -24,6 +24,11 @@ export interface Hello {
   host: string;
   /** The rank's transport endpoints (`ipc://...`, `tcp://...`; none in a world of one). */
   addrs: string[];
+  /**
+   * The kernel and process namespace the rank runs in (see `memoryDomain` in `p2p.ts`), or ""
+   * when it takes no part in single-copy transfers.
+   */
+  cma: string;
 }
 
 /** What a coordinator receives after `hello`. */
@@ -33,10 +38,12 @@ export type RankReport =
   | { t: "exit"; code: number }
   | { t: "bye" };
 
-/** Every rank's endpoints and host, by world rank. */
+/** Every rank's endpoints, host, pid and single-copy ability, by world rank. */
 export interface Table {
   addrs: string[][];
   hosts: string[];
+  pids: number[];
+  cma: string[];
 }
 
 /** What a rank receives. */
@@ -186,7 +193,7 @@ export class RendezvousServer {
 
   private sendTable(): void {
     const hosts = this.hellos.map((h) => h!.host);
-    const table = { t: "table", addrs: this.hellos.map((h) => h!.addrs ?? []), hosts };
+    const table = { t: "table", addrs: this.hellos.map((h) => h!.addrs ?? []), hosts, pids: this.hellos.map((h) => h!.pid), cma: this.hellos.map((h) => (typeof h!.cma === "string" ? h!.cma : "")) };
     for (const s of this.sockets) if (s) write(s, table);
     this.events.ready?.(hosts);
   }
@@ -277,7 +284,7 @@ export class RendezvousClient {
       if (m.t === "table" && !this.joined) {
         this.joined = true;
         socket.unref();
-        this.pending?.resolve({ addrs: m.addrs, hosts: m.hosts });
+        this.pending?.resolve({ addrs: m.addrs, hosts: m.hosts, pids: m.pids, cma: m.cma });
       } else if (m.t === "reject") this.pending?.reject(this.failure(m.reason));
       else if (m.t === "abort") handlers.abort(Number(m.code), String(m.reason ?? ""));
     });

@@ -13,8 +13,8 @@
  *
  * @module
  */
-import crypto from "node:crypto";
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { config } from "./config.js";
@@ -22,8 +22,9 @@ import { launchInfo, type LaunchInfo } from "./environment.js";
 import { TsmpiError } from "./errors.js";
 import { MatchingEngine } from "./matching.js";
 import { hostPort, interfaceAddress, isLoopback, routeTo } from "./network.js";
-import { PointToPoint } from "./p2p.js";
+import { PointToPoint, memoryDomain } from "./p2p.js";
 import { RendezvousClient, RendezvousServer } from "./rendezvous.js";
+import { trace, tracing } from "./trace.js";
 import { ZmqTransport } from "./transport/zmq.js";
 
 /** A directory for this rank's ipc:// endpoint when the launcher gave none; removed at exit. */
@@ -59,8 +60,14 @@ export function deriveContext(parent: number, seq: number, color: number): numbe
   return id < 16 ? id + 16 : id;
 }
 
+/** Milliseconds since the process started (without loading perf_hooks, as `performance` does). */
+function uptimeMs(): number {
+  return process.uptime() * 1000;
+}
+
 /** The 64-bit token every frame of the job carries, derived from the job key. */
 function jobToken(key: string): [number, number] {
+  const crypto = createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
   const digest = crypto.createHash("sha256").update(`tsmpi-frame-token:${key}`).digest();
   return [digest.readUInt32LE(0), digest.readUInt32LE(4)];
 }
@@ -110,6 +117,9 @@ export class Runtime {
     return rt;
   }
 
+  /** Milliseconds since process start of each start-up phase (`TSMPI_TRACE=startup`). */
+  private readonly phases: Record<string, number> = { init: uptimeMs() };
+
   private async join(launch: LaunchInfo): Promise<void> {
     const deadline = Date.now() + config().rendezvousTimeout * 1000;
     // What the rank learned from SLURM, where user code (and the GPU choice) expects it.
@@ -130,6 +140,7 @@ export class Runtime {
         this.exitNow(1);
       },
     }, launch.mode === "srun");
+    this.phases.connected = uptimeMs();
     const host = os.hostname();
     let addrs: string[] = [];
     if (this.size > 1) {
@@ -139,9 +150,13 @@ export class Runtime {
       this.p2p.attach(this.transport, jobToken(launch.key));
       addrs = this.transport.endpoints;
     }
-    const table = await this.client.join({ t: "hello", key: launch.key, rank: this.rank, size: this.size, pid: process.pid, host, addrs }, deadline);
+    this.phases.bound = uptimeMs();
+    const cma = config().cma ? memoryDomain() : "";
+    const table = await this.client.join({ t: "hello", key: launch.key, rank: this.rank, size: this.size, pid: process.pid, host, addrs, cma }, deadline);
+    this.phases.joined = uptimeMs();
     this.hosts = table.hosts;
     this.transport?.setPeers(table.addrs.map((a, r) => (r === this.rank ? "" : pickEndpoint(a, table.hosts[r] === host, r, table.hosts[r]!))));
+    this.p2p.setPeers(table.hosts.map((h, r) => (cma && r !== this.rank && h === host && table.cma[r] === cma ? { pid: table.pids[r]! } : null)));
   }
 
   /**
@@ -174,8 +189,16 @@ export class Runtime {
 
   private installHooks(): void {
     process.on("beforeExit", () => {
-      if (!this.finalizing) void this.finalize();
+      if (this.finalizing) return;
+      this.phases.beforeExit = uptimeMs();
+      void this.finalize().then(() => (this.phases.finalized = uptimeMs()));
     });
+    if (tracing("startup")) {
+      process.on("exit", () => {
+        const ms = Object.fromEntries(Object.entries({ ...this.phases, exit: uptimeMs() }).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+        trace("startup", { rank: this.rank, ms });
+      });
+    }
     if (!this.client) return;
     process.on("exit", (code) => this.client?.report({ t: "exit", code }));
     process.on("uncaughtExceptionMonitor", (err, origin) => {

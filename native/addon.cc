@@ -2,7 +2,8 @@
 // place that declares this surface): abi, cudaCompiled, setErrorFactory, the probes
 // (driverInfo, nvrtcInfo, runtimeInfo, gpuInit), DeviceMemory, the built-in kernels
 // (philox, piCount/saxpy/sum for Cpu and Gpu, synchronizeGpu) and user kernels
-// (compileKernel, launchKernel).
+// (compileKernel, launchKernel), and single-copy transfers between ranks of one host
+// (allowPeerAccess, addressOf, peerRead).
 #include <napi.h>
 
 #include "addon.h"
@@ -12,7 +13,7 @@
 namespace {
 
 // Bumped whenever the exported surface changes, so lib/native.ts can refuse a stale build.
-constexpr int kAbi = 1;
+constexpr int kAbi = 2;
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsmpi::InitBridge(env, exports);
@@ -21,6 +22,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsmpi::DeviceMemory::Init(env, exports);
   tsmpi::InitBuiltins(env, exports);
   tsmpi::InitUserKernels(env, exports);
+  tsmpi::InitPeerMemory(env, exports);
   return exports;
 }
 

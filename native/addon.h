@@ -7,5 +7,6 @@ namespace tsmpi {
 void InitBuiltins(Napi::Env env, Napi::Object exports);     // builtins.cc
 void InitUserKernels(Napi::Env env, Napi::Object exports);  // user_kernels.cc
 void InitProbe(Napi::Env env, Napi::Object exports);        // probe.cc
+void InitPeerMemory(Napi::Env env, Napi::Object exports);   // peer_memory.cc
 
 }  // namespace tsmpi

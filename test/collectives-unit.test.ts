@@ -18,7 +18,7 @@ import { gatherArray, gatherBlobs, gathervArray, scatterArray, scatterBlobs, sca
 import { reduceArrayBinomial, reduceArrayRing, reduceScatterRing, reduceValues } from "../lib/collectives/reduce.js";
 import { reduceScatterArray } from "../lib/collectives/reduce-scatter.js";
 import { scanArray, scanValues } from "../lib/collectives/scan.js";
-import { chooseAllgather, chooseAllreduce, chooseBcast, chooseReduce } from "../lib/collectives/select.js";
+import { chooseAllgather, chooseAllreduce, chooseBcast, chooseReduce, chooseReduceScatter } from "../lib/collectives/select.js";
 import { TsmpiError } from "../lib/errors.js";
 import { Op } from "../lib/op.js";
 import { appendDigits, appended, digitPairs, layout } from "./cases/collectives.js";
@@ -224,15 +224,26 @@ describe("collective algorithms, in process (N = 1..9, every root, random interl
         console.log(`      (skipped: TSMPI_COLL=${process.env.TSMPI_COLL} forces the choices this test checks)`);
         return this.skip();
       }
-      assert.equal(chooseAllreduce(8, 8, Op.SUM), "gather");
-      assert.equal(chooseAllreduce(1 << 20, 8, Op.SUM), "ring");
-      assert.equal(chooseAllreduce(1 << 20, 8, APPEND), "reduce-bcast");
-      assert.equal(chooseAllreduce(1 << 20, 1, Op.SUM), "gather");
-      assert.equal(chooseBcast(8, 8), "binomial");
-      assert.equal(chooseBcast(1 << 20, 8), "scatter-ring");
-      assert.equal(chooseBcast(1 << 20, 2), "binomial");
-      assert.equal(chooseAllgather(8, 8), "bruck");
-      assert.equal(chooseAllgather(1 << 20, 8), "ring");
+      assert.equal(chooseAllreduce(8, 8, Op.SUM, false), "gather");
+      assert.equal(chooseAllreduce(1 << 20, 8, Op.SUM, false), "ring");
+      assert.equal(chooseAllreduce(1 << 20, 8, APPEND, false), "reduce-bcast");
+      assert.equal(chooseAllreduce(1 << 20, 1, Op.SUM, false), "gather");
+      assert.equal(chooseBcast(8, 8, false), "binomial");
+      assert.equal(chooseBcast(1 << 20, 8, false), "scatter-ring");
+      assert.equal(chooseBcast(1 << 20, 2, false), "binomial");
+      assert.equal(chooseAllgather(8, 8, false), "bruck");
+      assert.equal(chooseAllgather(1 << 20, 8, false), "ring");
+      // ranks that can read each other's memory: single-copy reads for large payloads only
+      assert.equal(chooseAllreduce(8, 8, Op.SUM, true), "gather");
+      assert.equal(chooseAllreduce(1 << 20, 8, Op.SUM, true), "peer");
+      assert.equal(chooseAllreduce(1 << 20, 8, APPEND, true), "reduce-bcast"); // peer splits arrays: commutative ops only
+      assert.equal(chooseBcast(8, 8, true), "binomial");
+      assert.equal(chooseBcast(1 << 20, 2, true), "peer");
+      assert.equal(chooseAllgather(1 << 20, 8, true), "peer");
+      assert.equal(chooseReduceScatter(1 << 20, Op.SUM, true), "peer");
+      assert.equal(chooseReduceScatter(1 << 20, APPEND, true), "messages");
+      assert.equal(chooseReduceScatter(1 << 20, Op.SUM, false), "messages");
+      assert.equal(chooseReduceScatter(64, Op.SUM, true), "messages");
       assert.equal(chooseReduce(8, 8, Op.SUM), "binomial");
       assert.equal(chooseReduce(1 << 20, 8, Op.MAXLOC), "ring");
       assert.equal(chooseReduce(1 << 20, 8, APPEND), "binomial");
@@ -415,13 +426,15 @@ describe("collective algorithms, in process (N = 1..9, every root, random interl
         }
       });
 
-      it("reduceScatterRing leaves rank r with block r + shift fully reduced, for uneven and empty blocks", async function () {
+      it("reduceScatterRing leaves rank r with block r + shift fully reduced, for uneven and empty blocks, in place or not", async function () {
         for (const len of lengthsFor(n)) {
-          for (const shift of [0, 1]) {
+          for (const [shift, inPlace] of [[0, false], [1, false], [0, true], [1, true]] as const) {
             const offsets = splitEven(len, n);
             const { results } = await world(n, len + shift, async (ch) => {
-              const acc = ints(ch.rank, len);
-              await reduceScatterRing(ch, acc, offsets, Op.SUM, shift);
+              const src = ints(ch.rank, len);
+              const acc = inPlace ? src : new Int32Array(len);
+              await reduceScatterRing(ch, src, acc, offsets, Op.SUM, shift);
+              if (!inPlace) assert.deepEqual(src, ints(ch.rank, len), "the source stays untouched");
               return acc;
             });
             const want = intSum(range(n), len);

@@ -13,6 +13,10 @@ describeCases("collectives", cases, { sizes: [1, 2, 3, 4, 5, 8], timeoutMs: 90_0
 for (const TSMPI_COLL of ["allreduce:ring,bcast:scatter-ring,allgather:ring,reduce:ring", "allreduce:reduce-bcast"]) {
   describeCases("collectives", cases, { sizes: [2, 3, 5], env: { TSMPI_COLL }, timeoutMs: 90_000 });
 }
+// Same-host ranks reading each other's memory: forced at every size (small, uneven and empty
+// blocks); and with that access turned off, where the large-payload choices fall back to messages.
+describeCases("collectives", cases, { sizes: [2, 3, 5], env: { TSMPI_COLL: "allreduce:peer,bcast:peer,allgather:peer,reduce_scatter:peer" }, timeoutMs: 90_000 });
+describeCases("collectives", cases, { sizes: [3], env: { TSMPI_COLL: "allreduce:peer,bcast:peer,allgather:peer,reduce_scatter:peer", TSMPI_CMA: "0" }, timeoutMs: 90_000 });
 
 /** One trace line: what one rank did in one collective call. */
 interface Trace {
@@ -35,7 +39,7 @@ describe("collective message counts: small messages take ceil(log2 N) rounds (TS
       const calls = JSON.parse(/^@@calls (.*)$/m.exec(r.stdout)?.[1] ?? "null") as string[] | null;
       assert.ok(calls, `rank 0 did not list its calls; stdout:\n${r.stdout.slice(-2000)}`);
       const byRank = new Map<number, Trace[]>();
-      for (const m of r.stderr.matchAll(/\{"tsmpi":"collective".*?\}/g)) {
+      for (const m of r.stderr.matchAll(/\{"tsmpi":"collectives".*?\}/g)) {
         const t = JSON.parse(m[0]) as Trace;
         byRank.set(t.rank, [...(byRank.get(t.rank) ?? []), t]);
       }
@@ -52,4 +56,32 @@ describe("collective message counts: small messages take ceil(log2 N) rounds (TS
       }
     });
   }
+});
+
+describe("same-host ranks read large collective payloads from each other's memory (single copy)", function () {
+  this.timeout(60_000);
+  const run = async (np: number, env: NodeJS.ProcessEnv) => {
+    const r = await tsmpirun(["-n", String(np), fixture("single-copy.js")], { timeoutMs: 45_000, env: { TSMPI_TRACE: "collectives", TSMPI_COLL: "", ...env } });
+    assert.deepEqual(await settledLeftovers(r.marker), [], "no process of the job may be left");
+    assert.equal(r.code, 0, `tsmpirun exited ${r.code}; stderr:\n${r.stderr.slice(-3000)}`);
+    const calls = JSON.parse(/^@@calls (.*)$/m.exec(r.stdout)?.[1] ?? "null") as string[] | null;
+    assert.ok(calls, `rank 0 did not list its calls; stdout:\n${r.stdout.slice(-2000)}`);
+    const traces = [...r.stderr.matchAll(/\{"tsmpi":"collectives".*?\}/g)].map((m) => JSON.parse(m[0]) as Trace & { algorithm: string });
+    assert.equal(traces.length, np * calls.length, "one trace line per rank and call");
+    return traces;
+  };
+  for (const np of [2, 3, 4]) {
+    it(`${np} ranks: Allreduce, Bcast, Allgather and Reduce_scatter_block of 1 MiB per rank pass only addresses through sockets`, async function () {
+      for (const t of await run(np, {})) {
+        assert.equal(t.algorithm, "peer", `rank ${t.rank} in ${t.name}`);
+        assert.ok(t.bytes < 1024, `rank ${t.rank} in ${t.name} sent ${t.bytes} bytes through sockets`);
+      }
+    });
+  }
+  it("TSMPI_CMA=0: the same calls pass messages and give the same results", async function () {
+    for (const t of await run(3, { TSMPI_CMA: "0" })) {
+      assert.notEqual(t.algorithm, "peer", `rank ${t.rank} in ${t.name}`);
+      assert.ok(t.bytes > 64 * 1024, `rank ${t.rank} in ${t.name} sent only ${t.bytes} bytes`);
+    }
+  });
 });

@@ -14,8 +14,9 @@ import { philox4x32 } from "../lib/kernels/philox.js";
 import { piCountJs } from "../lib/kernels/pi.js";
 import { saxpyJs } from "../lib/kernels/saxpy.js";
 import { sumJs } from "../lib/kernels/sum.js";
-import { bindingStatus, getBinding } from "../lib/native.js";
-import type { TypedArray } from "../lib/serializer.js";
+import { ABI, bindingStatus, getBinding } from "../lib/native.js";
+import { Op } from "../lib/op.js";
+import { kindCode, type TypedArray } from "../lib/serializer.js";
 
 const KINDS: TypedArrayKind[] = [
   Float64Array,
@@ -83,7 +84,7 @@ describe("native addon", () => {
   it("loads, or says why not", () => {
     const status = bindingStatus();
     assert.ok(["loaded", "disabled", "missing", "failed"].includes(status.addon));
-    if (status.addon === "loaded") assert.equal(getBinding()!.abi, 1);
+    if (status.addon === "loaded") assert.equal(getBinding()!.abi, ABI, "the addon built is the surface lib/native.ts declares");
     else assert.match(status.reason ?? "", /\S/);
     console.log(`      addon: ${status.addon}${status.reason ? ` (${status.reason})` : ""}; backend ${cuda.backend}${cuda.reason ? ` (${cuda.reason})` : ""}`);
   });
@@ -257,6 +258,67 @@ describe("built-in kernels: the addon's C++ against the JS twins", () => {
     it(`sum ${kind.name}: identical`, async () => {
       const x = sample(kind, 777, 3);
       assert.equal(await getBinding()!.sumCpu(x), sumJs(x));
+    });
+  }
+});
+
+/** Full-range values of `kind` (wrapping, negative, fractional, huge), from a fixed sequence. */
+function wide(kind: TypedArrayKind, length: number, salt: number): TypedArray {
+  const out = new kind(length);
+  let x = 0x9e3779b9 ^ salt;
+  for (let i = 0; i < length; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    const big = (BigInt(x) << 32n) | BigInt((x * 7) >>> 0);
+    if (out instanceof BigInt64Array) out[i] = BigInt.asIntN(64, big);
+    else if (out instanceof BigUint64Array) out[i] = big;
+    else if (out instanceof Float32Array || out instanceof Float64Array) out[i] = ((x | 0) / 65536) * (i % 3 === 0 ? 1e30 : 1);
+    else (out as Uint32Array)[i] = x; // integer kinds keep their low bits, as typed arrays do
+  }
+  return out;
+}
+
+describe("single-copy reads (process_vm_readv, here on this process's own memory)", () => {
+  before(function () {
+    if (!getBinding()) {
+      console.log(`      skipped: addon ${bindingStatus().addon} (${bindingStatus().reason})`);
+      this.skip();
+    }
+  });
+
+  it("peerRead copies length bytes from an address into the target at an offset", () => {
+    const b = getBinding()!;
+    const src = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 7) & 0xff);
+    const into = new Uint8Array(300_010);
+    b.peerRead(process.pid, b.addressOf(src.subarray(5)), 299_995, into, 10);
+    assert.deepEqual(into.subarray(10, 10 + 299_995), src.subarray(5));
+    assert.deepEqual(into.subarray(0, 10), new Uint8Array(10));
+    assert.throws(() => b.peerRead(process.pid, b.addressOf(src), 11, new Uint8Array(10), 0), /too small/);
+  });
+
+  it("a read of an address the peer has not mapped is ERR_TSMPI_TRANSPORT naming the errno", () => {
+    const b = getBinding()!;
+    assert.throws(
+      () => b.peerRead(process.pid, 8n, 16, new Uint8Array(16), 0),
+      (e: unknown) => e instanceof Error && (e as TsmpiError).code === "ERR_TSMPI_TRANSPORT" && /process_vm_readv from pid \d+: Bad address/.test(e.message),
+    );
+  });
+
+  for (const kind of KINDS) {
+    it(`peerReduce ${kind.name}: SUM, PROD, MAX, MIN equal Op's JavaScript bit for bit, or decline`, () => {
+      const b = getBinding()!;
+      const n = 40_000; // several bounce buffers' worth
+      for (const [code, op] of [[0, Op.SUM], [1, Op.PROD], [2, Op.MAX], [3, Op.MIN]] as const) {
+        const peer = wide(kind, n, 1);
+        const mine = wide(kind, n, 2);
+        const want = mine.slice() as TypedArray;
+        op.combine(want, mine, peer);
+        const got = mine.slice() as TypedArray;
+        if (!b.peerReduce(process.pid, b.addressOf(peer), peer.byteLength, got, 0, kindCode(got), code)) {
+          assert.ok(kind === Uint8ClampedArray, `${kind.name} ${op.name} declined`); // clamping stays in JavaScript
+          continue;
+        }
+        assert.deepEqual(new Uint8Array(got.buffer), new Uint8Array(want.buffer), `${kind.name} ${op.name}`);
+      }
     });
   }
 });

@@ -1,6 +1,7 @@
 /**
  * Point-to-point semantics at world sizes 1 to 4 and in a plain `node` process, each case on
- * COMM_WORLD, a dup of it and COMM_SELF.
+ * COMM_WORLD, a dup of it and COMM_SELF; again with every message single-copy, and with every
+ * single-copy read failing over to a resend.
  */
 import assert from "node:assert/strict";
 import { cases } from "./cases/p2p.js";
@@ -8,6 +9,10 @@ import { describeCases } from "./helpers/cases.js";
 import { fixture, settledLeftovers, tsmpirun } from "./helpers/launch.js";
 
 describeCases("p2p", cases, { sizes: ["node", 1, 2, 3, 4] });
+// Every message between ranks of this host sent by address and read by the receiver (single
+// copy); then every such read failing, so each falls back to the sender resending the bytes.
+describeCases("p2p", cases, { sizes: [2, 3], env: { TSMPI_CMA_THRESHOLD: "1" } });
+describeCases("p2p", cases, { sizes: [2], env: { TSMPI_CMA_THRESHOLD: "1", TSMPI_CMA: "fail-reads" } });
 
 describe("messages of at least 1 GiB", function () {
   this.timeout(180000);

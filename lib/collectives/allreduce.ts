@@ -40,9 +40,8 @@ export async function allreduceArrayGather(ch: Channel, send: TypedArray, recv: 
 /** Large typed arrays, commutative op: ring reduce-scatter in `recv`, then ring allgather. */
 export async function allreduceArrayRing(ch: Channel, send: TypedArray, recv: TypedArray, op: Op): Promise<void> {
   const n = ch.size;
-  if (recv !== send) (recv as Uint8Array).set(send as Uint8Array);
   const offsets = splitEven(send.length, n, op.itemSize);
-  await reduceScatterRing(ch, recv, offsets, op, 1);
+  await reduceScatterRing(ch, send, recv, offsets, op, 1);
   const counts = offsets.slice(1).map((o, i) => o - offsets[i]!);
   await allgatherRing(ch, recv, counts, offsets, 1);
 }

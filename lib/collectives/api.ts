@@ -28,7 +28,8 @@ import { gatherArray, gatherBlobs, gathervArray, scatterArray, scatterBlobs, sca
 import { reduceArrayBinomial, reduceArrayRing, reduceValues } from "./reduce.js";
 import { reduceScatterArray } from "./reduce-scatter.js";
 import { scanArray, scanValues } from "./scan.js";
-import { adopt, chooseAllgather, chooseAllreduce, chooseBcast, chooseReduce } from "./select.js";
+import { adopt, chooseAllgather, chooseAllreduce, chooseBcast, chooseReduce, chooseReduceScatter } from "./select.js";
+import { allgatherPeer, allreducePeer, bcastPeer, reduceScatterPeer } from "./peer.js";
 
 function uniform(n: number, count: number): { counts: number[]; displs: number[] } {
   const counts = new Array<number>(n).fill(count);
@@ -98,7 +99,9 @@ export function scan(ch: Channel, value: unknown, op: unknown, exclusive: boolea
 export async function Bcast(ch: Channel, buf: unknown, root: number): Promise<void> {
   checkRoot(root, ch.size);
   const bytes = bytesOfRange(checkBuffer(buf, "buf"));
-  if (adopt(ch, "bcast", chooseBcast(bytes.byteLength, ch.size)) === "scatter-ring") return bcastScatterRing(ch, root, bytes);
+  const algo = adopt(ch, "bcast", chooseBcast(bytes.byteLength, ch.size, Boolean(ch.peerMemory)));
+  if (algo === "peer" && (await bcastPeer(ch, root, bytes))) return;
+  if (algo === "scatter-ring" || (algo === "peer" && ch.size > 2)) return bcastScatterRing(ch, root, bytes);
   const isRoot = ch.rank === root;
   await bcastBinomial(ch, root, isRoot ? bytes : undefined, isRoot ? undefined : bytes);
 }
@@ -144,8 +147,10 @@ export async function Allgather(ch: Channel, sendbuf: unknown, recvbuf: unknown)
     checkSameKind(send, recv, "sendbuf and recvbuf");
     checkLength(recv, ch.size * send.length, "recvbuf", `${ch.size} ranks × ${send.length} elements of sendbuf`);
   }
-  if (adopt(ch, "allgather", chooseAllgather(send.byteLength, ch.size)) === "bruck") return allgatherBruck(ch, send, recv);
+  const algo = adopt(ch, "allgather", chooseAllgather(send.byteLength, ch.size, Boolean(ch.peerMemory)));
+  if (algo === "bruck") return allgatherBruck(ch, send, recv);
   const { counts, displs } = uniform(ch.size, send.length);
+  if (algo === "peer" && (await allgatherPeer(ch, send, recv, counts, displs))) return;
   (recv as Uint8Array).set(send as Uint8Array, displs[ch.rank]!);
   await allgatherRing(ch, recv, counts, displs);
 }
@@ -196,9 +201,10 @@ export async function Allreduce(ch: Channel, sendbuf: unknown, recvbuf: unknown,
   const inPlace = sendbuf === IN_PLACE;
   if (inPlace) o.checkOperand(recv);
   const send = inPlace ? recv : operand(sendbuf, recv, o);
-  const algo = adopt(ch, "allreduce", chooseAllreduce(send.byteLength, ch.size, o));
+  const algo = adopt(ch, "allreduce", chooseAllreduce(send.byteLength, ch.size, o, Boolean(ch.peerMemory)));
   if (algo === "gather") return allreduceArrayGather(ch, send, recv, o);
-  if (algo === "ring") return allreduceArrayRing(ch, send, recv, o);
+  if (algo === "peer" && (await allreducePeer(ch, send, recv, o))) return;
+  if (algo === "ring" || (algo === "peer" && o.commute)) return allreduceArrayRing(ch, send, recv, o);
   return allreduceArrayReduceBcast(ch, inPlace ? copyOf(recv) : send, recv, o);
 }
 
@@ -210,7 +216,7 @@ export function Reduce_scatter_block(ch: Channel, sendbuf: unknown, recvbuf: unk
   checkLength(send, ch.size * recv.length, "sendbuf", `${ch.size} ranks × ${recv.length} elements of recvbuf`);
   o.checkOperand(recv);
   o.checkOperand(send);
-  return reduceScatterArray(ch, send, recv, new Array<number>(ch.size).fill(recv.length), o);
+  return reduceScatter(ch, send, recv, new Array<number>(ch.size).fill(recv.length), o);
 }
 
 export function Reduce_scatter(ch: Channel, sendbuf: unknown, recvbuf: unknown, recvcounts: unknown, op: unknown): Promise<void> {
@@ -224,6 +230,13 @@ export function Reduce_scatter(ch: Channel, sendbuf: unknown, recvbuf: unknown, 
   checkLength(send, total, "sendbuf", `the sum of recvcounts`);
   if (recv.length < counts[ch.rank]!) throw new TsmpiError("ERR_TSMPI_COUNT", `recvbuf must hold recvcounts[${ch.rank}] = ${counts[ch.rank]} elements, got ${describeValue(recv)}`);
   for (const c of counts) o.checkOperand(send.subarray(0, c) as TypedArray); // every block: whole items of a kind the op takes
+  return reduceScatter(ch, send, recv, counts, o);
+}
+
+async function reduceScatter(ch: Channel, send: TypedArray, recv: TypedArray, counts: readonly number[], o: Op): Promise<void> {
+  if (adopt(ch, "reduce_scatter", chooseReduceScatter(send.byteLength, o, Boolean(ch.peerMemory))) === "peer") {
+    if (await reduceScatterPeer(ch, send, recv, counts, packedDispls(counts), o)) return;
+  }
   return reduceScatterArray(ch, send, recv, counts, o);
 }
 

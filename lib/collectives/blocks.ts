@@ -47,3 +47,30 @@ export function packedDispls(counts: readonly number[]): number[] {
   }
   return displs;
 }
+
+/** Scratch arrays kept for reuse: a fresh large array page-faults on every first touch. */
+const pool = new Map<string, TypedArray[]>();
+let pooledBytes = 0;
+const POOL_MIN_BYTES = 64 * 1024;
+const POOL_MAX_BYTES = 64 * 1024 * 1024;
+
+/** A scratch array like {@link scratch} (contents undefined), reused when one is free; give it back with {@link giveBack}. */
+export function borrowScratch(like: TypedArray, length = like.length): TypedArray {
+  const list = pool.get(`${like.constructor.name}:${length}`);
+  const hit = list?.pop();
+  if (hit) {
+    pooledBytes -= hit.byteLength;
+    return hit;
+  }
+  return scratch(like, length);
+}
+
+/** Returns a borrowed scratch array for reuse (small ones, or beyond the pool's size, are dropped). */
+export function giveBack(array: TypedArray): void {
+  if (array.byteLength < POOL_MIN_BYTES || pooledBytes + array.byteLength > POOL_MAX_BYTES) return;
+  const key = `${array.constructor.name}:${array.length}`;
+  const list = pool.get(key) ?? [];
+  list.push(array);
+  pool.set(key, list);
+  pooledBytes += array.byteLength;
+}

@@ -14,8 +14,10 @@
  */
 import { ANY_SOURCE, TAG_UB } from "../constants.js";
 import { TsmpiError, type TsmpiErrorCode } from "../errors.js";
-import { readInto, readObject, type PointToPoint } from "../p2p.js";
+import { readInto, readObject, type PeerMemory, type PointToPoint } from "../p2p.js";
 import { packObject, unpackObject } from "../serializer.js";
+import { trace, tracing } from "../trace.js";
+import { algorithmName } from "./select.js";
 
 /** What a collective algorithm needs: ranked byte messages to and from the other members. */
 export interface Channel {
@@ -36,10 +38,12 @@ export interface Channel {
    * that chose differently (mismatched sizes) fail instead of waiting for each other.
    */
   algorithm?: number;
+  /** Direct access to the other members' memory when all are on this host (see `peer.ts`). */
+  readonly peerMemory?: PeerMemory;
 }
 
 const UINT8 = 2;
-const TRACE = (process.env.TSMPI_TRACE ?? "").split(",").includes("collectives");
+const TRACE = tracing("collectives");
 
 /** Error notices carry this (msgpack). */
 interface Notice {
@@ -77,6 +81,13 @@ export class CollectiveChannel implements Channel {
 
   get size(): number {
     return this.group.length;
+  }
+
+  private peers: PeerMemory | null | undefined;
+
+  get peerMemory(): PeerMemory | undefined {
+    if (this.peers === undefined) this.peers = this.p2p.peerMemory(this.group) ?? null;
+    return this.peers ?? undefined;
   }
 
   send(dest: number, data: Uint8Array, owned = false): Promise<void> {
@@ -164,11 +175,7 @@ export class CollectiveChannel implements Channel {
       for (const fail of this.waiting) fail(failure);
       this.waiting.clear();
     }
-    if (TRACE) {
-      process.stderr.write(
-        JSON.stringify({ tsmpi: "collective", name: this.name, rank: this.rank, size: this.size, sends: this.sends, recvs: this.recvs, bytes: this.bytes }) + "\n",
-      );
-    }
+    if (TRACE) trace("collectives", { name: this.name, rank: this.rank, size: this.size, algorithm: algorithmName(this.algorithm), sends: this.sends, recvs: this.recvs, bytes: this.bytes });
   }
 }
 

@@ -7,7 +7,7 @@
  */
 import type { Op } from "../op.js";
 import type { TypedArray } from "../serializer.js";
-import { copyOf, packedDispls, scratch } from "./blocks.js";
+import { borrowScratch, giveBack, packedDispls, scratch } from "./blocks.js";
 import type { Channel } from "./channel.js";
 import { scattervArray } from "./gather.js";
 import { reduceArrayBinomial, reduceScatterRing } from "./reduce.js";
@@ -16,9 +16,13 @@ import { reduceArrayBinomial, reduceScatterRing } from "./reduce.js";
 export async function reduceScatterArray(ch: Channel, send: TypedArray, recv: TypedArray, counts: readonly number[], op: Op): Promise<void> {
   const displs = packedDispls(counts);
   if (op.commute) {
-    const acc = copyOf(send);
-    await reduceScatterRing(ch, acc, [...displs, send.length], op, 0);
-    (recv as Uint8Array).set(acc.subarray(displs[ch.rank]!, displs[ch.rank]! + counts[ch.rank]!) as Uint8Array);
+    const acc = borrowScratch(send);
+    try {
+      await reduceScatterRing(ch, send, acc, [...displs, send.length], op, 0);
+      (recv as Uint8Array).set(acc.subarray(displs[ch.rank]!, displs[ch.rank]! + counts[ch.rank]!) as Uint8Array);
+    } finally {
+      giveBack(acc);
+    }
     return;
   }
   const full = ch.rank === 0 ? scratch(send) : null;

@@ -10,7 +10,7 @@
  */
 import type { Op } from "../op.js";
 import { packObject, unpackObject, type TypedArray } from "../serializer.js";
-import { bytesOfRange, copyOf, scratch, splitEven } from "./blocks.js";
+import { borrowScratch, bytesOfRange, copyOf, giveBack, scratch, splitEven } from "./blocks.js";
 import type { Channel } from "./channel.js";
 
 /**
@@ -75,34 +75,49 @@ export async function reduceArrayBinomial(ch: Channel, root: number, send: Typed
 }
 
 /**
- * Ring reduce-scatter (commutative ops) over `acc`, split into `offsets` blocks: after N-1 steps
- * rank r holds the fully reduced block (r + shift) mod N. `acc` is changed in place.
+ * Ring reduce-scatter (commutative ops) of every rank's `src`, split into `offsets` blocks:
+ * after N-1 steps rank r holds the fully reduced block (r + shift) mod N in `acc` (`acc` may be
+ * `src`). Each step combines the incoming partial block with this rank's own block of `src`,
+ * so `acc` needs no copy of `src` first; blocks of `acc` not reduced here are left as they were.
  */
-export async function reduceScatterRing(ch: Channel, acc: TypedArray, offsets: readonly number[], op: Op, shift: number): Promise<void> {
+export async function reduceScatterRing(ch: Channel, src: TypedArray, acc: TypedArray, offsets: readonly number[], op: Op, shift: number): Promise<void> {
   const { rank, size: n } = ch;
+  if (n === 1) {
+    if (acc !== src) (acc as Uint8Array).set(src as Uint8Array); // one operand is its own reduction
+    return;
+  }
   const right = (rank + 1) % n;
   const left = (rank - 1 + n) % n;
   const idx = (i: number): number => ((i % n) + n) % n;
   let largest = 0;
   for (let i = 0; i < n; i++) largest = Math.max(largest, offsets[i + 1]! - offsets[i]!);
-  const tmp = scratch(acc, largest);
-  for (let s = 0; s < n - 1; s++) {
-    const out = idx(rank + shift - 1 - s);
-    const into = idx(rank + shift - 2 - s);
-    const len = offsets[into + 1]! - offsets[into]!;
-    const view = tmp.subarray(0, len) as TypedArray;
-    await Promise.all([ch.send(right, bytesOfRange(acc, offsets[out]!, offsets[out + 1]!)), ch.recv(left, bytesOfRange(view))]);
-    op.reduceInto(acc.subarray(offsets[into]!, offsets[into + 1]!) as TypedArray, view, true);
+  const tmp = borrowScratch(acc, largest);
+  const block = (a: TypedArray, i: number) => a.subarray(offsets[i]!, offsets[i + 1]!) as TypedArray;
+  try {
+    for (let s = 0; s < n - 1; s++) {
+      const out = idx(rank + shift - 1 - s);
+      const into = idx(rank + shift - 2 - s);
+      const view = tmp.subarray(0, offsets[into + 1]! - offsets[into]!) as TypedArray;
+      // Step 0 sends this rank's own operand; later steps the block reduced in the step before.
+      await Promise.all([ch.send(right, bytesOfRange(s === 0 ? src : acc, offsets[out]!, offsets[out + 1]!)), ch.recv(left, bytesOfRange(view))]);
+      op.combine(block(acc, into), view, block(src, into));
+    }
+  } finally {
+    giveBack(tmp);
   }
 }
 
 /** Reduce of large typed arrays with a commutative op: ring reduce-scatter, then the blocks go to the root. */
 export async function reduceArrayRing(ch: Channel, root: number, send: TypedArray, recv: TypedArray | null, op: Op): Promise<void> {
   const { rank, size: n } = ch;
-  const acc = copyOf(send);
-  const offsets = splitEven(send.length, n, op.itemSize);
-  await reduceScatterRing(ch, acc, offsets, op, 0);
-  if (rank !== root) return ch.send(root, bytesOfRange(acc, offsets[rank]!, offsets[rank + 1]!), true);
-  (recv as Uint8Array).set(acc.subarray(offsets[rank]!, offsets[rank + 1]!) as Uint8Array, offsets[rank]!);
-  await Promise.all(Array.from({ length: n }, (_, i) => (i === root ? undefined : ch.recv(i, bytesOfRange(recv!, offsets[i]!, offsets[i + 1]!)))));
+  const acc = borrowScratch(send);
+  try {
+    const offsets = splitEven(send.length, n, op.itemSize);
+    await reduceScatterRing(ch, send, acc, offsets, op, 0);
+    if (rank !== root) return await ch.send(root, bytesOfRange(acc, offsets[rank]!, offsets[rank + 1]!));
+    (recv as Uint8Array).set(acc.subarray(offsets[rank]!, offsets[rank + 1]!) as Uint8Array, offsets[rank]!);
+    await Promise.all(Array.from({ length: n }, (_, i) => (i === root ? undefined : ch.recv(i, bytesOfRange(recv!, offsets[i]!, offsets[i + 1]!)))));
+  } finally {
+    giveBack(acc);
+  }
 }

@@ -7,8 +7,8 @@
  *
  * | offset | type | field |
  * |---|---|---|
- * | 0 | u8 | kind: MSG, ACK or CHUNK |
- * | 1 | u8 | flags: SYNC (ack on match), ARRIVAL (ack once all bytes arrived), RAW (typed-array bytes, not msgpack), INLINE (payload follows the header in this frame) |
+ * | 0 | u8 | kind: MSG, ACK, CHUNK or RESEND |
+ * | 1 | u8 | flags: SYNC (ack on match), ARRIVAL (ack once all bytes arrived), RAW (typed-array bytes, not msgpack), INLINE (payload follows the header in this frame), PEER (the payload stays in the sender's memory; the frame after the header holds its address) |
  * | 2 | u8 | typed-array kind code of a RAW payload |
  * | 3 | u8 | collective algorithm id (0 for point-to-point): ranks that chose different algorithms notice |
  * | 4 | i32 | source: the sender's rank in the communicator |
@@ -30,11 +30,14 @@ export const KIND_MSG = 1;
 export const KIND_ACK = 2;
 /** A further piece of the large message `seq` from world rank `wsrc`. */
 export const KIND_CHUNK = 3;
+/** A receiver that could not read PEER message `seq` from the sender's memory asks for its bytes as CHUNKs. */
+export const KIND_RESEND = 4;
 
 export const FLAG_SYNC = 1;
 export const FLAG_ARRIVAL = 2;
 export const FLAG_RAW = 4;
 export const FLAG_INLINE = 8;
+export const FLAG_PEER = 16;
 
 /** A decoded header. */
 export interface Header {

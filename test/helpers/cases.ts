@@ -24,7 +24,8 @@ export function describeCases(suite: string, cases: Record<string, Case>, opts: 
   const kinds = opts.kinds ?? ["world", "dup", "self"];
   for (const np of opts.sizes) {
     const title = np === "node" ? "plain node (a world of one, no launcher)" : `${np} rank${np > 1 ? "s" : ""}${opts.where ? ` ${opts.where}` : ""}`;
-    describe(`${suite} on ${title}${opts.env?.TSMPI_COLL ? ` (TSMPI_COLL=${opts.env.TSMPI_COLL})` : ""}`, function () {
+    const settings = Object.entries(opts.env ?? {}).filter(([k]) => k.startsWith("TSMPI_")).map(([k, v]) => `${k}=${v}`);
+    describe(`${suite} on ${title}${settings.length ? ` (${settings.join(" ")})` : ""}`, function () {
       this.timeout((opts.timeoutMs ?? 120000) + 10000);
       const results = new Map<string, CaseResult[]>();
       let stderr = "";
