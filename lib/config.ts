@@ -23,6 +23,11 @@ export interface Config {
   cma: boolean;
   /** Payloads from this many bytes on use that single copy (`TSMPI_CMA_THRESHOLD`). */
   cmaThreshold: number;
+  /**
+   * For the tests (`TSMPI_CMA=fail-reads`): every single-copy read fails, as where the kernel
+   * forbids them, so the fallbacks run.
+   */
+  cmaFailReads: boolean;
 }
 
 function intFromEnv(name: string, fallback: number, min: number, max: number): number {
@@ -46,6 +51,7 @@ export function config(): Config {
     rendezvousTimeout: intFromEnv("TSMPI_RENDEZVOUS_TIMEOUT", 60, 1, 86_400),
     cma: process.env.TSMPI_CMA !== "0" && process.env.TSMPI_NATIVE !== "0",
     cmaThreshold: intFromEnv("TSMPI_CMA_THRESHOLD", 128 * 1024, 1, 2 ** 40),
+    cmaFailReads: process.env.TSMPI_CMA === "fail-reads",
   };
   return cached;
 }

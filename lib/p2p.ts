@@ -90,6 +90,15 @@ export function memoryDomain(): string {
   }
 }
 
+/** Stands in for the addon where it is missing: nothing is readable, every read fails. */
+const NO_PEER_ACCESS: Pick<NativeBinding, "addressOf" | "peerRead" | "peerReduce"> = {
+  addressOf: () => 0n,
+  peerRead: () => {
+    throw new TsmpiError("ERR_TSMPI_TRANSPORT", "single-copy reads need the native addon");
+  },
+  peerReduce: () => false,
+};
+
 const NATIVE_OPS: Record<string, number> = { SUM: 0, PROD: 1, MAX: 2, MIN: 3 };
 
 /** Point-to-point messaging of one process. */
@@ -102,8 +111,13 @@ export class PointToPoint {
   /** Messages still arriving in pieces, by {@link inflightKey} of sender and sequence number. */
   private readonly inflight = new Map<number, InMsg>();
   private transport: Transport | null = null;
-  /** Same-host peers (pid) this rank may exchange single-copy messages with, by world rank. */
+  /**
+   * Ranks of this host and memory domain (their pids), by world rank: the same on every rank, so
+   * collectives choose alike from it.
+   */
   private peers: ({ pid: number } | null)[] = [];
+  /** Peers single-copy messages are sent to; one is dropped for good when a read from it failed. */
+  private readonly lendable = new Set<number>();
   /** Payloads sent by address, kept until the receiver acks (or asks to resend). */
   private readonly lent = new Map<number, { bytes: Buffer; dest: number; header: Header }>();
   /** The native addon with this process readable by its peers, once tried (null: unavailable). */
@@ -132,6 +146,8 @@ export class PointToPoint {
    */
   setPeers(peers: ({ pid: number } | null)[]): void {
     this.peers = this.cfg.cma ? peers : [];
+    this.lendable.clear();
+    this.peers.forEach((p, w) => p && this.lendable.add(w));
   }
 
   /** Agreed single-copy access per group (world ranks joined by commas). */
@@ -143,8 +159,9 @@ export class PointToPoint {
    */
   peerMemory(group: readonly number[]): PeerMemory | undefined {
     if (group.length < 2 || !group.every((w) => w === this.rank || this.peers[w])) return undefined;
-    const native = this.peerAccess();
-    if (!native) return undefined;
+    // Without the addon this rank still takes part (publishing nothing readable), so that the
+    // members' check fails on all of them alike.
+    const native = (!this.cfg.cmaFailReads && this.peerAccess()) || NO_PEER_ACCESS;
     const pid = (r: number) => this.peers[group[r]!]!.pid;
     const key = group.join(",");
     const verified = this.verifiedGroups;
@@ -200,7 +217,7 @@ export class PointToPoint {
     if (waits > 0) this.expectAcks(seq, waits, done, true);
     const header: Header = { kind: KIND_MSG, flags, dtype: payload.dtype, algo: payload.algo ?? 0, src, tag, wsrc: this.rank, ctx, seq, total, token0: this.token0, token1: this.token1 };
     const mustCopy = payload.mode === "copy" || (payload.mode === "borrow" && !borrow);
-    const native = total >= this.cfg.cmaThreshold && this.peers[dest] ? this.peerAccess() : null;
+    const native = total >= this.cfg.cmaThreshold && this.lendable.has(dest) ? this.peerAccess() : null;
     if (native) {
       // Single copy: the receiver reads the bytes from here; keep them until it acks.
       const bytes = payload.mode === "copy" ? Buffer.from(payload.bytes) : payload.bytes;
@@ -235,7 +252,7 @@ export class PointToPoint {
   private resend(seq: number): void {
     const loan = this.lent.get(seq);
     if (!loan) return;
-    this.peers[loan.dest] = null;
+    this.lendable.delete(loan.dest);
     this.sendChunks(loan.dest, loan.header, loan.bytes, 0);
   }
 
@@ -244,10 +261,10 @@ export class PointToPoint {
     const peer = this.peers[msg.wsrc];
     const native = peer ? this.peerAccess() : null;
     try {
-      if (!native || process.env.TSMPI_CMA === "fail-reads") throw new Error("no single-copy access to this peer");
+      if (!native || this.cfg.cmaFailReads) throw new Error("no single-copy access to this peer");
       native.peerRead(peer!.pid, address, msg.total, target, 0);
     } catch {
-      this.peers[msg.wsrc] = null;
+      this.lendable.delete(msg.wsrc);
       const h: Header = { kind: KIND_RESEND, flags: 0, dtype: 0, algo: 0, src: 0, tag: 0, wsrc: this.rank, ctx: 0, seq: msg.seq, total: 0, token0: this.token0, token1: this.token1 };
       this.link(msg.wsrc).send(msg.wsrc, [encodeHeader(h)]);
       return false;

@@ -267,6 +267,8 @@ export interface ClientHandlers {
 export class RendezvousClient {
   private closing = false;
   private joined = false;
+  /** Why the connection closed before the table came (join then fails at once). */
+  private closedEarly: TsmpiError | undefined;
   private pending: { resolve(t: Table): void; reject(e: Error): void } | undefined;
 
   private constructor(
@@ -276,8 +278,11 @@ export class RendezvousClient {
   ) {
     socket.on("error", () => {});
     socket.on("close", () => {
-      if (!this.joined) this.pending?.reject(this.failure("the coordinator closed the connection"));
-      else if (!this.closing) handlers.lost();
+      if (!this.joined) {
+        // Possibly before join() was called (the rank was still binding its sockets).
+        this.closedEarly = this.failure("the coordinator closed the connection (the launcher or rank 0 is gone)");
+        this.pending?.reject(this.closedEarly);
+      } else if (!this.closing) handlers.lost();
     });
     onLines(socket, (msg) => {
       const m = msg as unknown as CoordinatorMessage;
@@ -332,6 +337,7 @@ export class RendezvousClient {
    * @throws TsmpiError `ERR_TSMPI_RENDEZVOUS` when refused or not complete by `deadline`.
    */
   join(hello: Hello, deadline: number): Promise<Table> {
+    if (this.closedEarly) return Promise.reject(this.closedEarly);
     return new Promise<Table>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(this.failure(`not all ${hello.size} ranks joined within ${Math.round((deadline - Date.now() + 500) / 1000)} s`));

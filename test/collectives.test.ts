@@ -17,6 +17,9 @@ for (const TSMPI_COLL of ["allreduce:ring,bcast:scatter-ring,allgather:ring,redu
 // blocks); and with that access turned off, where the large-payload choices fall back to messages.
 describeCases("collectives", cases, { sizes: [2, 3, 5], env: { TSMPI_COLL: "allreduce:peer,bcast:peer,allgather:peer,reduce_scatter:peer" }, timeoutMs: 90_000 });
 describeCases("collectives", cases, { sizes: [3], env: { TSMPI_COLL: "allreduce:peer,bcast:peer,allgather:peer,reduce_scatter:peer", TSMPI_CMA: "0" }, timeoutMs: 90_000 });
+// Reads between the ranks failing (as where the kernel forbids them): the ranks find out on
+// their first call, agree, and every call falls back to messages.
+describeCases("collectives", cases, { sizes: [3], env: { TSMPI_COLL: "allreduce:peer,bcast:peer,allgather:peer,reduce_scatter:peer", TSMPI_CMA: "fail-reads" }, timeoutMs: 90_000 });
 
 /** One trace line: what one rank did in one collective call. */
 interface Trace {
@@ -81,6 +84,11 @@ describe("same-host ranks read large collective payloads from each other's memor
   it("TSMPI_CMA=0: the same calls pass messages and give the same results", async function () {
     for (const t of await run(3, { TSMPI_CMA: "0" })) {
       assert.notEqual(t.algorithm, "peer", `rank ${t.rank} in ${t.name}`);
+      assert.ok(t.bytes > 64 * 1024, `rank ${t.rank} in ${t.name} sent only ${t.bytes} bytes`);
+    }
+  });
+  it("reads between the ranks failing: they agree on the first call and pass messages, with the same results", async function () {
+    for (const t of await run(3, { TSMPI_CMA: "fail-reads" })) {
       assert.ok(t.bytes > 64 * 1024, `rank ${t.rank} in ${t.name} sent only ${t.bytes} bytes`);
     }
   });

@@ -4,9 +4,12 @@
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { fixture, leftovers, ROOT, settledLeftovers, tsmpirun, type JobResult } from "./helpers/launch.js";
+import type { TsmpiError } from "../lib/errors.js";
+import { RendezvousClient } from "../lib/rendezvous.js";
+import { fixture, leftovers, ROOT, runNode, settledLeftovers, tsmpirun, type JobResult } from "./helpers/launch.js";
 
 async function noLeftovers(r: JobResult): Promise<void> {
   assert.deepEqual(await settledLeftovers(r.marker), [], "no process of the job may be left");
@@ -214,6 +217,35 @@ describe("tsmpirun: a failed rank ends the job", function () {
     process.kill(pid, "SIGKILL");
     await job;
     assert.deepEqual(await settledLeftovers(marker, 5000), [], "ranks must notice their launcher is gone");
+  });
+
+  it("a rank whose coordinator goes away while the rank is still starting exits at once, naming the cause", async function () {
+    // A coordinator that accepts the connection and drops it: the rank is still binding its
+    // sockets then, before it says hello (as when tsmpirun is killed while ranks start).
+    const server = net.createServer((s) => s.destroy());
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-coord-"));
+    const sock = path.join(dir, "coord.sock");
+    await new Promise<void>((res) => server.listen(sock, res));
+    try {
+      const env = { TSMPI_COORD: `unix:${sock}`, TSMPI_RANK: "1", TSMPI_SIZE: "2", TSMPI_LOCAL_RANK: "1", TSMPI_LOCAL_SIZE: "2", TSMPI_JOB_DIR: dir, TSMPI_RENDEZVOUS_TIMEOUT: "60" };
+      const r = await runNode([fixture("fail.js"), "hang"], { env, timeoutMs: 20_000 });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /coordinator closed the connection/);
+      assert.ok(r.ms < 10_000, `the rank took ${r.ms} ms to give up (the rendezvous timeout is 60 s)`);
+      assert.deepEqual(await settledLeftovers(r.marker), []);
+      // The same moment inside the rank, made certain: the connection is gone before hello.
+      const client = await RendezvousClient.connect(`unix:${sock}`, Date.now() + 5000, { abort: () => {}, lost: () => {} }, false);
+      await new Promise((res) => setTimeout(res, 200));
+      const t0 = Date.now();
+      await assert.rejects(
+        client.join({ t: "hello", key: "", rank: 1, size: 2, pid: process.pid, host: "h", addrs: [], cma: "" }, Date.now() + 30_000),
+        (e: TsmpiError) => e.code === "ERR_TSMPI_RENDEZVOUS" && /coordinator closed the connection/.test(e.message),
+      );
+      assert.ok(Date.now() - t0 < 1000, "join must fail at once, not at its deadline");
+    } finally {
+      server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -36,18 +36,20 @@ interface Published {
  */
 async function publish(ch: Channel, addresses: readonly bigint[], byteLength: number): Promise<Published | null> {
   const mem = ch.peerMemory!;
-  const check = mem.verified === undefined;
   const canary = new BigUint64Array([0x7473_6d70_6921n]);
-  const mine = new BigUint64Array([...addresses, BigInt(byteLength), check ? mem.addressOf(canary) : 0n]);
+  const n = addresses.length;
+  const mine = new BigUint64Array([...addresses, BigInt(byteLength), mem.addressOf(canary), mem.verified === undefined ? 1n : 0n]);
   const blobs = await allgatherBlobs(ch, new Uint8Array(mine.buffer));
   const all = blobs.map((b) => [...new BigUint64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength))]);
-  if (check) {
+  // Checked when any rank has not checked yet (ranks may reach a group's first call through
+  // different communicators): every rank sees the same table, so all of them vote, or none.
+  if (all.some((a) => a[n + 2] === 1n)) {
     let ok = true;
     const probe = new BigUint64Array(1);
     for (let r = 0; r < ch.size && ok; r++) {
       if (r === ch.rank) continue;
       try {
-        mem.read(r, all[r]![addresses.length + 1]!, 8, probe, 0);
+        mem.read(r, all[r]![n + 1]!, 8, probe, 0);
         ok = probe[0] === canary[0];
       } catch {
         ok = false;
@@ -57,7 +59,7 @@ async function publish(ch: Channel, addresses: readonly bigint[], byteLength: nu
     mem.verified = votes.every((v) => v[0] === 1);
   }
   if (!mem.verified) return null;
-  return { addresses: all.map((a) => a.slice(0, addresses.length)), lengths: all.map((a) => Number(a[addresses.length])) };
+  return { addresses: all.map((a) => a.slice(0, n)), lengths: all.map((a) => Number(a[n])) };
 }
 
 /**
