@@ -481,8 +481,11 @@ export class Comm {
     return this.#request(this.Bcast(buf, root));
   }
 
-  /** Splits the root's `sendbuf` (size × n elements) into n-element blocks, block i to rank i's `recvbuf`. */
-  Scatter(sendbuf: BufferArg | null, recvbuf: BufferArg, root = 0): Promise<void> {
+  /**
+   * Splits the root's `sendbuf` (size × n elements) into n-element blocks, block i to rank i's
+   * `recvbuf`. The root may pass `IN_PLACE` as `recvbuf`: its own block stays in `sendbuf`.
+   */
+  Scatter(sendbuf: BufferArg | null, recvbuf: BufferArg | typeof IN_PLACE, root = 0): Promise<void> {
     return this.#buffers("Scatter", [sendbuf, recvbuf], root, (ch, [s, r]) => coll.Scatter(ch, s, r, root));
   }
 
@@ -496,8 +499,8 @@ export class Comm {
     return this.#buffers("Allgather", [sendbuf, recvbuf], 0, (ch, [s, r]) => coll.Allgather(ch, s, r));
   }
 
-  /** Block i of `sendbuf` goes to rank i; block j of `recvbuf` comes from rank j. */
-  Alltoall(sendbuf: BufferArg, recvbuf: BufferArg): Promise<void> {
+  /** Block i of `sendbuf` goes to rank i; block j of `recvbuf` comes from rank j (`IN_PLACE`: `recvbuf` is sent). */
+  Alltoall(sendbuf: SendBufferArg, recvbuf: BufferArg): Promise<void> {
     return this.#buffers("Alltoall", [sendbuf, recvbuf], 0, (ch, [s, r]) => coll.Alltoall(ch, s, r));
   }
 
@@ -522,13 +525,16 @@ export class Comm {
     return this.#request(this.Allreduce(sendbuf, recvbuf, op));
   }
 
-  /** Reduces `sendbuf` (size × n elements) element-wise and gives block i of the result to rank i. */
-  Reduce_scatter_block(sendbuf: BufferArg, recvbuf: BufferArg, op: Op = Op.SUM): Promise<void> {
+  /**
+   * Reduces `sendbuf` (size × n elements) element-wise and gives block i of the result to rank i.
+   * With `IN_PLACE`, `recvbuf` holds the size × n operand and gets the result in its first n.
+   */
+  Reduce_scatter_block(sendbuf: SendBufferArg, recvbuf: BufferArg, op: Op = Op.SUM): Promise<void> {
     return this.#buffers("Reduce_scatter_block", [sendbuf, recvbuf], 0, (ch, [s, r]) => coll.Reduce_scatter_block(ch, s, r, op));
   }
 
-  /** Like {@link Reduce_scatter_block} with `recvcounts[i]` elements for rank i. */
-  Reduce_scatter(sendbuf: BufferArg, recvbuf: BufferArg, recvcounts: number[], op: Op = Op.SUM): Promise<void> {
+  /** Like {@link Reduce_scatter_block} with `recvcounts[i]` elements for rank i (`IN_PLACE` likewise). */
+  Reduce_scatter(sendbuf: SendBufferArg, recvbuf: BufferArg, recvcounts: number[], op: Op = Op.SUM): Promise<void> {
     return this.#buffers("Reduce_scatter", [sendbuf, recvbuf], 0, (ch, [s, r]) => coll.Reduce_scatter(ch, s, r, recvcounts, op));
   }
 
@@ -542,23 +548,23 @@ export class Comm {
     return this.#buffers("Exscan", [sendbuf, recvbuf], 0, (ch, [s, r]) => coll.Scan(ch, s, r, op, true));
   }
 
-  /** Scatter with per-rank counts: the root passes `[array, counts, displs?]`. Zero counts are allowed. */
-  Scatterv(sendbuf: VBufferArg | null, recvbuf: BufferArg, root = 0): Promise<void> {
+  /** Scatter with per-rank counts: the root passes `[array, counts, displs?]` (and may receive `IN_PLACE`). Zero counts are allowed. */
+  Scatterv(sendbuf: VBufferArg | null, recvbuf: BufferArg | typeof IN_PLACE, root = 0): Promise<void> {
     return this.#buffers("Scatterv", [sendbuf, recvbuf], root, (ch, [s, r]) => coll.Scatterv(ch, s, r, root));
   }
 
-  /** Gather with per-rank counts: the root passes `recvbuf` as `[array, counts, displs?]`. */
-  Gatherv(sendbuf: BufferArg, recvbuf: VBufferArg | null, root = 0): Promise<void> {
+  /** Gather with per-rank counts: the root passes `recvbuf` as `[array, counts, displs?]` (and may send `IN_PLACE`). */
+  Gatherv(sendbuf: SendBufferArg, recvbuf: VBufferArg | null, root = 0): Promise<void> {
     return this.#buffers("Gatherv", [sendbuf, recvbuf], root, (ch, [s, r]) => coll.Gatherv(ch, s, r, root));
   }
 
-  /** Allgather with per-rank counts: every rank passes `recvbuf` as `[array, counts, displs?]`. */
-  Allgatherv(sendbuf: BufferArg, recvbuf: VBufferArg): Promise<void> {
+  /** Allgather with per-rank counts: every rank passes `recvbuf` as `[array, counts, displs?]` (`IN_PLACE`: its block is there already). */
+  Allgatherv(sendbuf: SendBufferArg, recvbuf: VBufferArg): Promise<void> {
     return this.#buffers("Allgatherv", [sendbuf, recvbuf], 0, (ch, [s, r]) => coll.Allgatherv(ch, s, r));
   }
 
-  /** All-to-all with per-rank counts and displacements on both sides. */
-  Alltoallv(sendbuf: VBufferArg, recvbuf: VBufferArg): Promise<void> {
+  /** All-to-all with per-rank counts and displacements on both sides (`IN_PLACE`: `recvbuf`'s blocks are sent). */
+  Alltoallv(sendbuf: VBufferArg | typeof IN_PLACE, recvbuf: VBufferArg): Promise<void> {
     return this.#buffers("Alltoallv", [sendbuf, recvbuf], 0, (ch, [s, r]) => coll.Alltoallv(ch, s, r));
   }
 

@@ -155,11 +155,11 @@ const COLLECTIVE_ROLES = {
   Gatherv: (rank: number, root: number): Role[] => ["in", atRoot(rank, root, "inout")],
   Allgather: (_rank: number, _root: number, [send]: readonly unknown[]): Role[] => ["in", result(send)],
   Allgatherv: (): Role[] => ["in", "inout"],
-  Alltoall: (): Role[] => ["in", "out"],
+  Alltoall: (_rank: number, _root: number, [send]: readonly unknown[]): Role[] => ["in", result(send)],
   Alltoallv: (): Role[] => ["in", "inout"],
   Reduce: (rank: number, root: number, [send]: readonly unknown[]): Role[] => ["in", atRoot(rank, root, result(send))],
   Allreduce: (_rank: number, _root: number, [send]: readonly unknown[]): Role[] => ["in", result(send)],
-  Reduce_scatter_block: (): Role[] => ["in", "out"],
+  Reduce_scatter_block: (_rank: number, _root: number, [send]: readonly unknown[]): Role[] => ["in", result(send)],
   Reduce_scatter: (): Role[] => ["in", "inout"],
   Scan: (_rank: number, _root: number, [send]: readonly unknown[]): Role[] => ["in", result(send)],
   // rank 0 gets no result; with IN_PLACE its receive array is its operand

@@ -7,8 +7,9 @@
  * Object tier: values are serialized once (msgpack) and forwarded as bytes. Buffer tier: typed
  * arrays move as raw bytes into the caller's arrays.
  *
- * Not supported yet: IN_PLACE for `Scatter`, `Alltoall` and the v-variants; `Reduce_scatter`
- * with IN_PLACE; neighbourhood collectives.
+ * IN_PLACE works where MPI defines it: as the send buffer of the reductions, `Allgather(v)`,
+ * `Alltoall(v)`, the root's `Gather(v)`, and as the root's receive buffer of `Scatter(v)`.
+ * Not supported yet: neighbourhood collectives.
  *
  * @module
  */
@@ -21,7 +22,7 @@ import { allgatherBlobs, allgatherBruck, allgatherRing } from "./allgather.js";
 import { allreduceArrayGather, allreduceArrayReduceBcast, allreduceArrayRing, allreduceValues } from "./allreduce.js";
 import { alltoallArray, alltoallBlobs } from "./alltoall.js";
 import { barrier as barrierAlgo } from "./barrier.js";
-import { bytesOfRange, copyOf, packedDispls } from "./blocks.js";
+import { bytesOfRange, copyOf, packedDispls, scratch } from "./blocks.js";
 import { bcastBinomial, bcastScatterRing } from "./bcast.js";
 import type { Channel } from "./channel.js";
 import { gatherArray, gatherBlobs, gathervArray, scatterArray, scatterBlobs, scattervArray } from "./gather.js";
@@ -108,6 +109,12 @@ export async function Bcast(ch: Channel, buf: unknown, root: number): Promise<vo
 
 export function Scatter(ch: Channel, sendbuf: unknown, recvbuf: unknown, root: number): Promise<void> {
   checkRoot(root, ch.size);
+  if (ch.rank === root && recvbuf === IN_PLACE) {
+    // the root's block stays where it is in sendbuf; what it "receives" goes nowhere
+    const send = checkBuffer(sendbuf, "sendbuf");
+    if (send.length % ch.size !== 0) throw new TsmpiError("ERR_TSMPI_COUNT", `sendbuf length ${send.length} is not a multiple of the ${ch.size} ranks`);
+    return scatterArray(ch, root, send, scratch(send, send.length / ch.size));
+  }
   const recv = checkBuffer(recvbuf, "recvbuf");
   let send: TypedArray | null = null;
   if (ch.rank === root) {
@@ -156,8 +163,8 @@ export async function Allgather(ch: Channel, sendbuf: unknown, recvbuf: unknown)
 }
 
 export function Alltoall(ch: Channel, sendbuf: unknown, recvbuf: unknown): Promise<void> {
-  const send = checkBuffer(sendbuf, "sendbuf");
   const recv = checkBuffer(recvbuf, "recvbuf");
+  const send = sendbuf === IN_PLACE ? copyOf(recv) : checkBuffer(sendbuf, "sendbuf");
   checkSameKind(send, recv, "sendbuf and recvbuf");
   if (send.length % ch.size !== 0) throw new TsmpiError("ERR_TSMPI_COUNT", `sendbuf length ${send.length} is not a multiple of the ${ch.size} ranks`);
   checkLength(recv, send.length, "recvbuf", "the length of sendbuf");
@@ -210,8 +217,16 @@ export async function Allreduce(ch: Channel, sendbuf: unknown, recvbuf: unknown,
 
 export function Reduce_scatter_block(ch: Channel, sendbuf: unknown, recvbuf: unknown, op: unknown): Promise<void> {
   const o = checkOp(op);
-  const send = checkBuffer(sendbuf, "sendbuf");
-  const recv = checkBuffer(recvbuf, "recvbuf");
+  let recv = checkBuffer(recvbuf, "recvbuf");
+  let send: TypedArray;
+  if (sendbuf === IN_PLACE) {
+    // recvbuf holds every rank's block of the operand; this rank's result goes to its start
+    if (recv.length % ch.size !== 0) throw new TsmpiError("ERR_TSMPI_COUNT", `recvbuf length ${recv.length} is not a multiple of the ${ch.size} ranks`);
+    send = copyOf(recv);
+    recv = recv.subarray(0, recv.length / ch.size) as TypedArray;
+  } else {
+    send = checkBuffer(sendbuf, "sendbuf");
+  }
   checkSameKind(send, recv, "sendbuf and recvbuf");
   checkLength(send, ch.size * recv.length, "sendbuf", `${ch.size} ranks × ${recv.length} elements of recvbuf`);
   o.checkOperand(recv);
@@ -221,8 +236,9 @@ export function Reduce_scatter_block(ch: Channel, sendbuf: unknown, recvbuf: unk
 
 export function Reduce_scatter(ch: Channel, sendbuf: unknown, recvbuf: unknown, recvcounts: unknown, op: unknown): Promise<void> {
   const o = checkOp(op);
-  const send = checkBuffer(sendbuf, "sendbuf");
   const recv = checkBuffer(recvbuf, "recvbuf");
+  // IN_PLACE: recvbuf holds the whole operand; this rank's block of the result goes to its start
+  const send = sendbuf === IN_PLACE ? copyOf(recv) : checkBuffer(sendbuf, "sendbuf");
   checkSameKind(send, recv, "sendbuf and recvbuf");
   const counts = checkList(recvcounts, ch.size, "recvcounts") as number[];
   if (!counts.every((c) => Number.isInteger(c) && c >= 0)) throw new TsmpiError("ERR_TSMPI_COUNT", `recvcounts must be non-negative integers, got [${counts.join(", ")}]`);
@@ -248,6 +264,10 @@ export function Scan(ch: Channel, sendbuf: unknown, recvbuf: unknown, op: unknow
 
 export function Scatterv(ch: Channel, sendbuf: unknown, recvbuf: unknown, root: number): Promise<void> {
   checkRoot(root, ch.size);
+  if (ch.rank === root && recvbuf === IN_PLACE) {
+    const v = checkVBuffer(sendbuf, ch.size, "sendbuf");
+    return scattervArray(ch, root, v.array, scratch(v.array, v.counts[root]), v.counts, v.displs);
+  }
   const recv = checkBuffer(recvbuf, "recvbuf");
   let v: VBuffer | null = null;
   if (ch.rank === root) {
@@ -260,9 +280,9 @@ export function Scatterv(ch: Channel, sendbuf: unknown, recvbuf: unknown, root: 
 
 export function Gatherv(ch: Channel, sendbuf: unknown, recvbuf: unknown, root: number): Promise<void> {
   checkRoot(root, ch.size);
-  const send = checkBuffer(sendbuf, "sendbuf");
-  if (ch.rank !== root) return gathervArray(ch, root, send, null, [], []);
+  if (ch.rank !== root) return gathervArray(ch, root, checkBuffer(sendbuf, "sendbuf"), null, [], []);
   const v = checkVBuffer(recvbuf, ch.size, "recvbuf");
+  const send = sendbuf === IN_PLACE ? copyOf(v.array.subarray(v.displs[root], v.displs[root]! + v.counts[root]!) as TypedArray) : checkBuffer(sendbuf, "sendbuf");
   checkSameKind(send, v.array, "sendbuf and recvbuf");
   checkLength(send, v.counts[root]!, "sendbuf", `recvbuf counts[${root}]`);
   return gathervArray(ch, root, send, v.array, v.counts, v.displs);
@@ -270,16 +290,20 @@ export function Gatherv(ch: Channel, sendbuf: unknown, recvbuf: unknown, root: n
 
 export function Allgatherv(ch: Channel, sendbuf: unknown, recvbuf: unknown): Promise<void> {
   const v = checkVBuffer(recvbuf, ch.size, "recvbuf");
-  const send = checkBuffer(sendbuf, "sendbuf");
-  checkSameKind(send, v.array, "sendbuf and recvbuf");
-  checkLength(send, v.counts[ch.rank]!, "sendbuf", `recvbuf counts[${ch.rank}]`);
-  (v.array as Uint8Array).set(send as Uint8Array, v.displs[ch.rank]!);
+  if (sendbuf !== IN_PLACE) {
+    // IN_PLACE: this rank's block is already in place
+    const send = checkBuffer(sendbuf, "sendbuf");
+    checkSameKind(send, v.array, "sendbuf and recvbuf");
+    checkLength(send, v.counts[ch.rank]!, "sendbuf", `recvbuf counts[${ch.rank}]`);
+    (v.array as Uint8Array).set(send as Uint8Array, v.displs[ch.rank]!);
+  }
   return allgatherRing(ch, v.array, v.counts, v.displs);
 }
 
 export function Alltoallv(ch: Channel, sendbuf: unknown, recvbuf: unknown): Promise<void> {
-  const s = checkVBuffer(sendbuf, ch.size, "sendbuf");
   const r = checkVBuffer(recvbuf, ch.size, "recvbuf");
+  // IN_PLACE: what is sent is recvbuf's own blocks (its counts and displacements), as MPI says
+  const s = sendbuf === IN_PLACE ? { ...r, array: copyOf(r.array) } : checkVBuffer(sendbuf, ch.size, "sendbuf");
   checkSameKind(s.array, r.array, "sendbuf and recvbuf");
   if (s.counts[ch.rank] !== r.counts[ch.rank]) {
     throw new TsmpiError("ERR_TSMPI_COUNT", `sendbuf counts[${ch.rank}] (${s.counts[ch.rank]}) and recvbuf counts[${ch.rank}] (${r.counts[ch.rank]}) must match`);

@@ -619,6 +619,62 @@ export const cases: Record<string, Case> = {
     same(all, make(Float32Array, 3 * n, (i) => [Math.floor(i / 3), Math.floor(i / 3) + 0.5, -Math.floor(i / 3)][i % 3]!), "Allgather IN_PLACE");
   },
 
+  async "IN_PLACE: Scatter(v) and Gatherv at the root, Allgatherv, Alltoall(v), Reduce_scatter(_block)"({ comm, mpi }) {
+    const n = comm.size;
+    const me = comm.rank;
+    const counts = range(n).map((r) => (r % 3) + 1); // uneven blocks
+    const displs = counts.map((_, r) => counts.slice(0, r).reduce((a, b) => a + b, 0) + r); // with gaps
+    const total = displs[n - 1]! + counts[n - 1]! + 1;
+    const blockOf = (r: number, c: number) => make(Int32Array, c, (i) => 100 * r + i);
+    for (const root of range(n)) {
+      // Scatter: the root keeps its own block in sendbuf, which is left as it was
+      const whole = make(Int32Array, 2 * n, (i) => 10 * i + root);
+      const part = sentinels(Int32Array, 2);
+      if (me === root) await comm.Scatter(whole, mpi.IN_PLACE, root);
+      else await comm.Scatter(null, part, root);
+      if (me === root) same(whole, make(Int32Array, 2 * n, (i) => 10 * i + root), `Scatter IN_PLACE at ${root}: sendbuf unchanged`);
+      else same(part, make(Int32Array, 2, (i) => 10 * (2 * me + i) + root), `Scatter IN_PLACE at ${root}`);
+      // Scatterv
+      const v = placed(Int32Array, total, displs, range(n).map((r) => blockOf(r, counts[r]!)));
+      const got = sentinels(Int32Array, counts[me]!);
+      if (me === root) await comm.Scatterv([v, counts, displs], mpi.IN_PLACE, root);
+      else await comm.Scatterv(null, got, root);
+      if (me !== root) same(got, blockOf(me, counts[me]!), `Scatterv IN_PLACE at ${root}`);
+      // Gatherv: the root's block is already in recvbuf
+      const gathered = sentinels(Int32Array, total);
+      gathered.set(blockOf(me, counts[me]!), displs[me]!);
+      if (me === root) await comm.Gatherv(mpi.IN_PLACE, [gathered, counts, displs], root);
+      else await comm.Gatherv(blockOf(me, counts[me]!), null, root);
+      if (me === root) same(gathered, placed(Int32Array, total, displs, range(n).map((r) => blockOf(r, counts[r]!))), `Gatherv IN_PLACE at ${root}`);
+    }
+    const allv = sentinels(Int32Array, total);
+    allv.set(blockOf(me, counts[me]!), displs[me]!);
+    await comm.Allgatherv(mpi.IN_PLACE, [allv, counts, displs]);
+    same(allv, placed(Int32Array, total, displs, range(n).map((r) => blockOf(r, counts[r]!))), "Allgatherv IN_PLACE");
+    // Alltoall: recvbuf is what is sent; block j goes to rank j, block i comes from rank i
+    const a2a = make(Int32Array, 2 * n, (i) => 1000 * me + i);
+    await comm.Alltoall(mpi.IN_PLACE, a2a);
+    same(a2a, make(Int32Array, 2 * n, (i) => 1000 * Math.floor(i / 2) + 2 * me + (i % 2)), "Alltoall IN_PLACE");
+    // Alltoallv: recvbuf's own counts and displacements say what is sent (so the exchange must
+    // be symmetric: rank i's count for j is rank j's count for i)
+    const pair = (i: number, j: number) => ((i + j) % 3) + 1;
+    const myCounts = range(n).map((j) => pair(me, j));
+    const myDispls = myCounts.map((_, j) => myCounts.slice(0, j).reduce((a, b) => a + b, 0) + 2 * j);
+    const myTotal = myDispls[n - 1]! + myCounts[n - 1]! + 2;
+    const a2av = placed(Int32Array, myTotal, myDispls, range(n).map((j) => make(Int32Array, myCounts[j]!, (i) => 1000 * me + 10 * j + i)));
+    await comm.Alltoallv(mpi.IN_PLACE, [a2av, myCounts, myDispls]);
+    same(a2av, placed(Int32Array, myTotal, myDispls, range(n).map((j) => make(Int32Array, myCounts[j]!, (i) => 1000 * j + 10 * me + i))), "Alltoallv IN_PLACE");
+    // Reduce_scatter_block / Reduce_scatter: recvbuf holds the operand, the result lands at its start
+    const rsb = make(Float64Array, 3 * n, (i) => i * (me + 1));
+    await comm.Reduce_scatter_block(mpi.IN_PLACE, rsb, mpi.Op.SUM);
+    same(rsb.subarray(0, 3), make(Float64Array, 3, (i) => (3 * me + i) * ((n * (n + 1)) / 2)), "Reduce_scatter_block IN_PLACE");
+    const sum = counts.reduce((a, b) => a + b, 0);
+    const rs = make(Float64Array, sum, (i) => i + me);
+    await comm.Reduce_scatter(mpi.IN_PLACE, rs, counts, mpi.Op.SUM);
+    const off = counts.slice(0, me).reduce((a, b) => a + b, 0);
+    same(rs.subarray(0, counts[me]), make(Float64Array, counts[me]!, (i) => n * (off + i) + (n * (n - 1)) / 2), "Reduce_scatter IN_PLACE");
+  },
+
   async "Reduce leaves a non-root's recvbuf untouched at every root, for commutative and non-commutative ops"({ comm, mpi }) {
     const n = comm.size;
     const me = comm.rank;
