@@ -220,7 +220,7 @@ export class PointToPoint {
     const native = total >= this.cfg.cmaThreshold && this.lendable.has(dest) ? this.peerAccess() : null;
     if (native) {
       // Single copy: the receiver reads the bytes from here; keep them until it acks.
-      const bytes = payload.mode === "copy" ? Buffer.from(payload.bytes) : payload.bytes;
+      const bytes = mustCopy ? Buffer.from(payload.bytes) : payload.bytes; // an eager send resolves now: lend a copy
       header.flags |= FLAG_PEER | FLAG_ARRIVAL; // acked once read (or, after a RESEND, arrived)
       this.lent.set(seq, { bytes, dest, header });
       if (!borrow) this.undelivered.add(seq); // the receiver reads them later: do not exit before it did

@@ -377,6 +377,19 @@ export const cases: Record<string, Case> = {
     assert.equal(await comm.recv(left, 37), "after", "the bad match consumed only its own message");
   },
 
+  async "a small Send resolves at once, and overwriting its buffer then changes nothing the receiver gets"(t) {
+    const { comm } = t;
+    const { right, left } = ring(t);
+    for (const n of [1, 1000, 8000]) {
+      const out = Int32Array.from({ length: n }, (_, i) => i * 3 + comm.rank);
+      await comm.Send(out, right, 35); // eager: the array is ours again at once
+      out.fill(-1);
+      const got = new Int32Array(n);
+      await comm.Recv(got, left, 35);
+      assert.deepEqual(got, Int32Array.from({ length: n }, (_, i) => i * 3 + left), `${n} elements`);
+    }
+  },
+
   async "a large Send (64 MiB) arrives intact, and the sender may reuse its buffer once Send resolves"(t) {
     const { comm } = t;
     const { right, left } = ring(t);
