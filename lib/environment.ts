@@ -19,6 +19,12 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import { expandHostlist, expandTasksPerNode } from "../launcher/hostlist.js";
 import { TsmpiError } from "./errors.js";
+
+/** SHA-256 of `text`; node:crypto is loaded on first use, not at every rank's start. */
+export function sha256(text: string): Buffer {
+  const crypto = createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
+  return crypto.createHash("sha256").update(text).digest();
+}
 import { hostPort } from "./network.js";
 
 /** Everything a rank needs to join its job. */
@@ -91,8 +97,7 @@ export function launchInfo(env: NodeJS.ProcessEnv = process.env): LaunchInfo {
     const stepId = int(env, ["SLURM_STEP_ID", "SLURM_STEPID"], 0, 2 ** 32);
     const port = env.TSMPI_SLURM_PORT ? int(env, ["TSMPI_SLURM_PORT"], 1, 65535) : slurmPort(jobId, stepId);
     // No launcher hands out a secret here: the key only keeps other jobs' ranks out.
-    const crypto = createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
-    const key = crypto.createHash("sha256").update(`${env.SLURM_CLUSTER_NAME}/${jobId}.${stepId}/${process.getuid?.() ?? ""}`).digest("hex");
+    const key = sha256(`${env.SLURM_CLUSTER_NAME}/${jobId}.${stepId}/${process.getuid?.() ?? ""}`).toString("hex");
     return {
       mode: "srun",
       rank,

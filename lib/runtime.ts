@@ -14,11 +14,10 @@
  * @module
  */
 import fs from "node:fs";
-import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { config } from "./config.js";
-import { launchInfo, type LaunchInfo } from "./environment.js";
+import { launchInfo, sha256, type LaunchInfo } from "./environment.js";
 import { TsmpiError } from "./errors.js";
 import { MatchingEngine } from "./matching.js";
 import { hostPort, interfaceAddress, isLoopback, routeTo } from "./network.js";
@@ -67,8 +66,7 @@ function uptimeMs(): number {
 
 /** The 64-bit token every frame of the job carries, derived from the job key. */
 function jobToken(key: string): [number, number] {
-  const crypto = createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
-  const digest = crypto.createHash("sha256").update(`tsmpi-frame-token:${key}`).digest();
+  const digest = sha256(`tsmpi-frame-token:${key}`);
   return [digest.readUInt32LE(0), digest.readUInt32LE(4)];
 }
 
