@@ -11,9 +11,9 @@ import dns from "node:dns/promises";
 import fs from "node:fs";
 import os from "node:os";
 import { TsmpiError } from "../lib/errors.js";
-import { isLoopback } from "../lib/network.js";
+import { isLoopback } from "../lib/job/network.js";
 import { mapRanks, parseHostfile, parseHostSpec, type HostSlots } from "./hostfile.js";
-import { expandHostlist } from "./hostlist.js";
+import { expandHostlist } from "../lib/job/hostlist.js";
 
 /** One rank's place. */
 export interface Placement {

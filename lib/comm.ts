@@ -15,14 +15,14 @@
 import * as coll from "./collectives/api.js";
 import { CollectiveChannel } from "./collectives/channel.js";
 import { ANY_SOURCE, ANY_TAG, CONGRUENT, IDENT, IN_PLACE, PROC_NULL, SIMILAR, UNDEFINED, UNEQUAL } from "./constants.js";
-import type { DeviceArray } from "./device-array.js";
-import { Staging, hostSendBuffer, stagedCollective, type StagedCollective } from "./device-staging.js";
+import type { DeviceArray } from "./gpu/device-array.js";
+import { Staging, hostSendBuffer, stagedCollective, type StagedCollective } from "./gpu/device-staging.js";
 import { TsmpiError, describeValue } from "./errors.js";
 import type { InMsg } from "./matching.js";
 import { messageCount, readInto, readObject, type OutPayload } from "./p2p.js";
 import { Request, type Completion } from "./request.js";
 import { Op } from "./op.js";
-import { deriveContext, SELF_CONTEXT, WORLD_CONTEXT, type Runtime } from "./runtime.js";
+import { deriveContext, SELF_CONTEXT, WORLD_CONTEXT, type Runtime } from "./job/runtime.js";
 import { allocateKind, bytesOf, isTypedArray, kindCode, packObject, type TypedArray } from "./serializer.js";
 import { Status } from "./status.js";
 import { checkBuffer, checkDest, checkRecvTag, checkSendTag, checkSource } from "./validate.js";

@@ -14,7 +14,7 @@
  */
 import os from "node:os";
 import { Comm } from "./comm.js";
-import { Runtime, SELF_CONTEXT, WORLD_CONTEXT } from "./runtime.js";
+import { Runtime, SELF_CONTEXT, WORLD_CONTEXT } from "./job/runtime.js";
 
 const runtime = await Runtime.init();
 
@@ -32,7 +32,7 @@ export { Status } from "./status.js";
 export type { TypedArray, TypedArrayConstructor } from "./serializer.js";
 // The GPU API of `tsmpi/cuda`, also here. Nothing is loaded or probed by importing it: the native
 // addon loads, and CUDA is probed, on the first use of `cuda` or a DeviceArray.
-export { cuda, DeviceArray, isDeviceArray, CudaCompileError, type CudaApi, type DeviceInfo, type TypedArrayKind, type Backend, type PiCountOptions } from "./cuda.js";
+export { cuda, DeviceArray, isDeviceArray, CudaCompileError, type CudaApi, type DeviceInfo, type TypedArrayKind, type Backend, type PiCountOptions } from "./gpu/cuda.js";
 
 /** Seconds since an arbitrary point in the past, with sub-microsecond resolution (`MPI_Wtime`). */
 export function wtime(): number {

@@ -2,7 +2,7 @@
  * The native addon (`build/Release/tsmpi_native.node`, sources in `native/`): the ONE place that
  * declares its surface and loads it. Loading is lazy and never throws: where the addon is
  * missing, fails to load or is turned off with `TSMPI_NATIVE=0`, {@link getBinding} returns
- * `null` and every caller uses its pure-JavaScript twin (`lib/kernels/*.ts`).
+ * `null` and every caller uses its pure-JavaScript twin (`lib/gpu/kernels/*.ts`).
  *
  * The live backend ({@link getBackend}) is `"cuda"` when the addon has CUDA compiled in, the CUDA
  * runtime sees at least one device and `TSMPI_CUDA` is not `0`; otherwise `"cpu"`.
@@ -14,7 +14,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { CudaCompileError } from "./cuda-error.js";
+import { CudaCompileError } from "./gpu/cuda-error.js";
 import { TsmpiError, describeValue, type TsmpiErrorCode } from "./errors.js";
 import type { TypedArray } from "./serializer.js";
 

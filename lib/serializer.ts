@@ -13,7 +13,7 @@
  */
 import { createRequire } from "node:module";
 import type * as Msgpackr from "msgpackr";
-import { refuseDeviceArray } from "./device-staging.js";
+import { refuseDeviceArray } from "./gpu/device-staging.js";
 import { TsmpiError, describeValue } from "./errors.js";
 
 /** msgpackr, loaded on first use: a rank that never sends an object never pays for it. */

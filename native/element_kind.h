@@ -1,5 +1,5 @@
 // The element kinds of DeviceArray, numbered exactly like Node-API's napi_typedarray_type so a
-// host typed array's kind and a device buffer's kind share one code (lib/device-array.ts
+// host typed array's kind and a device buffer's kind share one code (lib/gpu/device-array.ts
 // carries the same numbers). Plain C++: included by the CUDA files too, which never see
 // node_api.h.
 #pragma once

@@ -1,5 +1,5 @@
 // The built-in kernels on the CPU: plain C++ loops run on the libuv threadpool by the addon.
-// Their JavaScript twins are lib/kernels/*.ts and their CUDA versions native/kernels_gpu.cu;
+// Their JavaScript twins are lib/gpu/kernels/*.ts and their CUDA versions native/kernels_gpu.cu;
 // piCount is bit-identical on all three, saxpy too (no fused multiply-add), sum sums in index
 // order here and in JS (the GPU sums in a fixed tree order, so it may differ in the last bits).
 #pragma once

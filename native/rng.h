@@ -1,6 +1,6 @@
 // Philox-4x32-10 counter-based random numbers and the Monte Carlo pi sample test, shared
 // verbatim by the CUDA kernels (nvcc), the CPU kernels (g++) and, line for line, by the
-// JavaScript twin in lib/kernels/philox.ts. Every backend therefore draws the same numbers and
+// JavaScript twin in lib/gpu/kernels/philox.ts. Every backend therefore draws the same numbers and
 // counts the same points for the same (seed, stream, offset, n).
 //
 // Sample s (a 64-bit index) uses the Philox block with counter {lo32(s/2), hi32(s/2), stream, 0}

@@ -1,7 +1,7 @@
 // Node-API glue of user kernels: compileKernel(source, name, options, device) -> handle and
 // launchKernel(handle, dims, sharedMem, params, offsets) -> Promise<void>. Compilation is
 // driver.cc (NVRTC + driver API through dlopen); the launch goes on the rank's stream and the
-// promise settles when the kernel finished. Arguments arrive packed by lib/kernel.ts: `params`
+// promise settles when the kernel finished. Arguments arrive packed by lib/gpu/kernel.ts: `params`
 // holds every argument's bytes (device addresses as 64-bit integers), offsets[i] says where
 // argument i starts.
 #include <string>

@@ -24,7 +24,7 @@ for (const f of readdirSync("dist/lib")) if (f.startsWith("chunk-")) rmSync(`dis
 await build({ ...common, entryPoints: { cli: "launcher/cli.ts" }, outdir: "dist/launcher", allowOverwrite: true });
 await build({
   ...common,
-  entryPoints: { index: "lib/index.ts", bench: "lib/bench.ts", cuda: "lib/cuda.ts" },
+  entryPoints: { index: "lib/index.ts", bench: "lib/bench.ts", cuda: "lib/gpu/cuda.ts" },
   outdir: "dist/lib",
   splitting: true,
   chunkNames: "chunk-[hash]",

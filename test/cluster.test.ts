@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { expandHostlist, expandTasksPerNode } from "../launcher/hostlist.js";
+import { expandHostlist, expandTasksPerNode } from "../lib/job/hostlist.js";
 import { cases as collectiveCases } from "./cases/collectives.js";
 import { cases as p2pCases } from "./cases/p2p.js";
 import { clusterAvailable, rigDown, rigUp, run, type RigInfo } from "./cluster/rig.js";
@@ -91,7 +91,7 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     assert.deepEqual([...new Set(r.stdout.split("\n").filter((l) => l !== ""))].sort(), ["node1", "node2"]);
   });
 
-  it("SLURM_JOB_NODELIST and SLURM_TASKS_PER_NODE expand with launcher/hostlist", async () => {
+  it("SLURM_JOB_NODELIST and SLURM_TASKS_PER_NODE expand with lib/job/hostlist", async () => {
     const script = 'echo "$SLURM_PROCID $SLURMD_NODENAME $SLURM_JOB_NODELIST $SLURM_TASKS_PER_NODE"';
     const r = await run("srun", ["-N", "2", "--ntasks-per-node=2", "bash", "-c", script], { timeoutMs: 60_000 });
     assert.equal(r.code, 0, r.stderr);

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cuda } from "../lib/cuda.js";
+import { cuda } from "../lib/gpu/cuda.js";
 import { bindingStatus } from "../lib/native.js";
 import { cases } from "./cases/device-buffers.js";
 import { describeCases } from "./helpers/cases.js";

@@ -1,4 +1,4 @@
-// Tests for launcher/hostlist.ts. The oracle is Slurm itself: `scontrol show hostnames` and
+// Tests for lib/job/hostlist.ts. The oracle is Slurm itself: `scontrol show hostnames` and
 // `scontrol show hostlist` run offline. scontrol needs *some* slurm.conf, or it tries a DNS SRV
 // lookup (configless mode) and fails, so the oracle gets a two-line one in a temp dir.
 import assert from "node:assert/strict";
@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compressHostlist, expandHostlist, expandTasksPerNode, MAX_RANGE_HOSTS } from "../launcher/hostlist.js";
+import { compressHostlist, expandHostlist, expandTasksPerNode, MAX_RANGE_HOSTS } from "../lib/job/hostlist.js";
 import { TsmpiError } from "../lib/errors.js";
 
 function isArgError(err: unknown): boolean {

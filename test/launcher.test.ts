@@ -8,7 +8,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { TsmpiError } from "../lib/errors.js";
-import { RendezvousClient } from "../lib/rendezvous.js";
+import { RendezvousClient } from "../lib/job/rendezvous.js";
 import { fixture, leftovers, ROOT, runNode, settledLeftovers, tsmpirun, type JobResult } from "./helpers/launch.js";
 
 async function noLeftovers(r: JobResult): Promise<void> {

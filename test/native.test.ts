@@ -7,13 +7,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { CudaCompileError, DeviceArray, cuda, isDeviceArray, nativeInfo, type TypedArrayKind } from "../lib/cuda.js";
+import { CudaCompileError, DeviceArray, cuda, isDeviceArray, nativeInfo, type TypedArrayKind } from "../lib/gpu/cuda.js";
 import { TsmpiError, type TsmpiErrorCode } from "../lib/errors.js";
-import { parseKernelSignature } from "../lib/kernel-signature.js";
-import { philox4x32 } from "../lib/kernels/philox.js";
-import { piCountJs } from "../lib/kernels/pi.js";
-import { saxpyJs } from "../lib/kernels/saxpy.js";
-import { sumJs } from "../lib/kernels/sum.js";
+import { parseKernelSignature } from "../lib/gpu/kernel-signature.js";
+import { philox4x32 } from "../lib/gpu/kernels/philox.js";
+import { piCountJs } from "../lib/gpu/kernels/pi.js";
+import { saxpyJs } from "../lib/gpu/kernels/saxpy.js";
+import { sumJs } from "../lib/gpu/kernels/sum.js";
 import { ABI, bindingStatus, getBinding } from "../lib/native.js";
 import { Op } from "../lib/op.js";
 import { kindCode, type TypedArray } from "../lib/serializer.js";
@@ -33,7 +33,7 @@ const KINDS: TypedArrayKind[] = [
 ];
 
 const nativeModule = fileURLToPath(new URL("../lib/native.ts", import.meta.url));
-const cudaModule = fileURLToPath(new URL("../lib/cuda.ts", import.meta.url));
+const cudaModule = fileURLToPath(new URL("../lib/gpu/cuda.ts", import.meta.url));
 
 /** Runs an ES module snippet in a child node (with tsx) and parses the JSON it prints last. */
 function child(code: string, env: Record<string, string> = {}): any {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { TsmpiError } from "./errors.js";
+import { TsmpiError } from "../errors.js";
 
 /**
  * A kernel failed to compile or load: code `ERR_TSMPI_CUDA`, with the compiler's output in

@@ -17,8 +17,8 @@
  */
 import { createRequire } from "node:module";
 import os from "node:os";
-import { expandHostlist, expandTasksPerNode } from "../launcher/hostlist.js";
-import { TsmpiError } from "./errors.js";
+import { expandHostlist, expandTasksPerNode } from "./hostlist.js";
+import { TsmpiError } from "../errors.js";
 
 /** SHA-256 of `text`; node:crypto is loaded on first use, not at every rank's start. */
 export function sha256(text: string): Buffer {

@@ -22,10 +22,10 @@
  *
  * @module
  */
-import { IN_PLACE } from "./constants.js";
+import { IN_PLACE } from "../constants.js";
 import { checkDeviceArray, isDeviceArray, type DeviceArray } from "./device-array.js";
-import { TsmpiError } from "./errors.js";
-import type { TypedArray } from "./serializer.js";
+import { TsmpiError } from "../errors.js";
+import type { TypedArray } from "../serializer.js";
 
 /**
  * How a call uses one buffer argument on this rank: `in` reads it (copied to the host first),

@@ -9,9 +9,9 @@
  *
  * @module
  */
-import { TsmpiError, describeValue } from "./errors.js";
-import { getBackend, gpuBinding, type Backend, type NativeDeviceMemory } from "./native.js";
-import type { TypedArray } from "./serializer.js";
+import { TsmpiError, describeValue } from "../errors.js";
+import { getBackend, gpuBinding, type Backend, type NativeDeviceMemory } from "../native.js";
+import type { TypedArray } from "../serializer.js";
 
 /** A typed-array constructor: the element kind of a DeviceArray (`Float32Array`, ...). */
 export interface TypedArrayKind<T extends TypedArray = TypedArray> {

@@ -12,7 +12,7 @@
  * @module
  */
 import net from "node:net";
-import { TsmpiError } from "./errors.js";
+import { TsmpiError } from "../errors.js";
 
 /** A rank's first message. */
 export interface Hello {

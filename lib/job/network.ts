@@ -14,7 +14,7 @@
 import { createRequire } from "node:module";
 import net from "node:net";
 import os from "node:os";
-import { TsmpiError } from "./errors.js";
+import { TsmpiError } from "../errors.js";
 
 /** node:dns and node:dgram, loaded when a multi-host job needs a route (not at every start-up). */
 const lazy = createRequire(import.meta.url);

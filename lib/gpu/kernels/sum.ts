@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { TypedArray } from "../serializer.js";
+import type { TypedArray } from "../../serializer.js";
 
 /**
  * The sum of all elements as a float64 (BigInt elements converted with `Number`).

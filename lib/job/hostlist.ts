@@ -27,7 +27,7 @@
  * @module
  */
 
-import { TsmpiError, describeValue } from "../lib/errors.js";
+import { TsmpiError, describeValue } from "../errors.js";
 
 /** The most hosts one `lo-hi` range may name; larger ranges are taken as typos (as Slurm does). */
 export const MAX_RANGE_HOSTS = 65536;

@@ -16,15 +16,15 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { config } from "./config.js";
+import { config } from "../config.js";
 import { launchInfo, sha256, type LaunchInfo } from "./environment.js";
-import { TsmpiError } from "./errors.js";
-import { MatchingEngine } from "./matching.js";
+import { TsmpiError } from "../errors.js";
+import { MatchingEngine } from "../matching.js";
 import { hostPort, interfaceAddress, isLoopback, routeTo } from "./network.js";
-import { PointToPoint, memoryDomain } from "./p2p.js";
+import { PointToPoint, memoryDomain } from "../p2p.js";
 import { RendezvousClient, RendezvousServer } from "./rendezvous.js";
-import { trace, tracing } from "./trace.js";
-import { ZmqTransport } from "./transport/zmq.js";
+import { trace, tracing } from "../trace.js";
+import { ZmqTransport } from "../transport/zmq.js";
 
 /** A directory for this rank's ipc:// endpoint when the launcher gave none; removed at exit. */
 function privateDir(rank: number): string {

@@ -1,7 +1,7 @@
 /**
  * The built-in kernels every rank can call: Monte Carlo pi sample counting, saxpy and sum. Each
  * runs on the live backend: the GPU (CUDA kernels compiled into the addon), else the addon's C++
- * on the libuv threadpool, else the JS twins in `lib/kernels/` (no addon, or `TSMPI_NATIVE=0`).
+ * on the libuv threadpool, else the JS twins in `lib/gpu/kernels/` (no addon, or `TSMPI_NATIVE=0`).
  * piCount gives the identical count on all three; saxpy rounds identically on all three; sum
  * agrees exactly between C++ and JS and to rounding on the GPU.
  *
@@ -10,8 +10,8 @@
  * @module
  */
 import { checkDeviceArray, deviceStorage, kindCode, type DeviceArray } from "./device-array.js";
-import { TsmpiError, describeValue } from "./errors.js";
-import { getBackend, getBinding, gpuBinding } from "./native.js";
+import { TsmpiError, describeValue } from "../errors.js";
+import { getBackend, getBinding, gpuBinding } from "../native.js";
 import { piCountJs } from "./kernels/pi.js";
 import { saxpyJs } from "./kernels/saxpy.js";
 import { sumJs } from "./kernels/sum.js";

@@ -3,7 +3,7 @@
  * SourceModule), cached per process, launched asynchronously on this rank's stream.
  *
  * Scalar arguments: a plain JS number gets its C type from the kernel's signature when it can be
- * read from the source (`lib/kernel-signature.ts`); otherwise, or to be explicit, type it with
+ * read from the source (`lib/gpu/kernel-signature.ts`); otherwise, or to be explicit, type it with
  * `cuda.f32(x)`, `cuda.f64`, `cuda.i32`, `cuda.u32`, `cuda.i64`, `cuda.u64`. Typed scalars that
  * contradict a readable signature are rejected, as are DeviceArrays of the wrong element kind.
  *
@@ -18,9 +18,9 @@
  * @module
  */
 import { deviceStorage, isDeviceArray, type DeviceArray } from "./device-array.js";
-import { TsmpiError, describeValue } from "./errors.js";
+import { TsmpiError, describeValue } from "../errors.js";
 import { parseKernelSignature, type KernelParam, type ScalarType } from "./kernel-signature.js";
-import { gpuBinding, kernelProblems, selectedDevice, type NativeKernelHandle } from "./native.js";
+import { gpuBinding, kernelProblems, selectedDevice, type NativeKernelHandle } from "../native.js";
 
 export type { ScalarType, KernelParam } from "./kernel-signature.js";
 
