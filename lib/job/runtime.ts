@@ -131,6 +131,8 @@ export class Runtime {
       abort: (code) => this.exitNow(code),
       lost: () => {
         process.stderr.write(`tsmpi: rank ${this.rank} lost its coordinator (the launcher or rank 0 is gone); exiting\n`);
+        // The launcher that made the job directory is gone (killed): nobody else will remove it.
+        if (launch.jobDir) fs.rmSync(launch.jobDir, { recursive: true, force: true });
         this.exitNow(1);
       },
     }, launch.mode === "srun");

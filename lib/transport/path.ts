@@ -95,9 +95,9 @@ export class PathTransport implements Transport {
     this.zmq.setPeers(zmqEndpoints);
   }
 
-  send(dest: number, frames: Buffer[]): void {
-    if (this.viaShm[dest]) this.shm!.send(dest, frames);
-    else this.zmq.send(dest, frames);
+  send(dest: number, frames: Buffer[], sent?: () => void): void {
+    if (this.viaShm[dest]) this.shm!.send(dest, frames, sent);
+    else this.zmq.send(dest, frames, sent);
   }
 
   hold(): void {

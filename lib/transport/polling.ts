@@ -11,7 +11,7 @@
  *
  * | ranks on the host | mode | |
  * |---|---|---|
- * | at most the cores | `spin` | poll for {@link SPIN_US} (a pause instruction between polls) |
+ * | at most the cores | `spin` | poll for {@link SPIN_US} (pause instructions between polls, `sched_yield` every few microseconds) |
  * | up to twice the cores | `yield` | poll for {@link SPIN_US}, yielding the core between polls |
  * | more | `sleep` | sleep at once |
  *

@@ -53,6 +53,7 @@ interface Queued {
   frames: Buffer[];
   total: number;
   offset: number;
+  sent: (() => void) | undefined;
 }
 
 /** The logical length of a message in the ring: count, lengths, bytes. */
@@ -135,23 +136,22 @@ export class ShmTransport implements Transport {
     }
   }
 
-  send(dest: number, frames: Buffer[]): void {
+  send(dest: number, frames: Buffer[], sent?: () => void): void {
     if (this.closed) throw new TsmpiError("ERR_TSMPI_FINALIZED", `cannot send to rank ${dest}: the transport is closed`);
     const queue = this.queues.get(dest);
     const total = recordLength(frames);
     if (queue && queue.length > 0) {
-      queue.push({ frames, total, offset: 0 });
+      queue.push({ frames, total, offset: 0, sent });
       this.queued++;
       return;
     }
     const offset = this.channel.send(dest, frames, 0);
-    if (offset < total) {
-      // The ring is full: the rest goes in as the receiver drains it (it wakes us).
-      if (queue) queue.push({ frames, total, offset });
-      else this.queues.set(dest, [{ frames, total, offset }]);
-      this.queued++;
-      this.reference();
-    }
+    if (offset === total) return sent?.();
+    // The ring is full: the rest goes in as the receiver drains it (it wakes us).
+    if (queue) queue.push({ frames, total, offset, sent });
+    else this.queues.set(dest, [{ frames, total, offset, sent }]);
+    this.queued++;
+    this.reference();
   }
 
   /** Writes queued messages on as far as the rings have room; true when none is left. */
@@ -164,6 +164,7 @@ export class ShmTransport implements Transport {
         if (q.offset < q.total) break;
         queue.shift();
         this.queued--;
+        q.sent?.();
       }
       if (queue.length === 0) this.queues.delete(dest);
     }

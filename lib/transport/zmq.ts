@@ -37,8 +37,13 @@ const RECEIVE_POLL_MS = 250;
 export interface Transport {
   /** This process's world rank. */
   readonly rank: number;
-  /** Queues `frames` as one message to world rank `dest` (never this rank); order per `dest` is kept. */
-  send(dest: number, frames: Buffer[]): void;
+  /**
+   * Queues `frames` as one message to world rank `dest` (never this rank); order per `dest` is
+   * kept. `sent` is called (perhaps at once) when the transport has taken the message, after
+   * which its frames may be reused; a transport with bounded room calls it only once there was
+   * room.
+   */
+  send(dest: number, frames: Buffer[], sent?: () => void): void;
   /** Something now waits for incoming messages: keep the receive loop running. */
   hold(): void;
   /** One waiter fewer. */
@@ -148,9 +153,10 @@ export class ZmqTransport implements Transport {
     this.peers = endpoints;
   }
 
-  send(dest: number, frames: Buffer[]): void {
+  send(dest: number, frames: Buffer[], sent?: () => void): void {
     if (this.closed) throw new TsmpiError("ERR_TSMPI_FINALIZED", `cannot send to rank ${dest}: the transport is closed`);
     (this.outboxes[dest] ?? this.connect(dest)).push(frames);
+    sent?.();
   }
 
   private connect(dest: number): Outbox {
