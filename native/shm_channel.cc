@@ -270,9 +270,20 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
     const Napi::Array list = info[1].As<Napi::Array>();
     uint64_t offset = static_cast<uint64_t>(NumberArg(info, 2));
     const uint32_t count = list.Length();
-    // The logical record: prefix (count and lengths), then the frames' bytes.
-    std::vector<uint32_t> prefix(1 + count);
-    std::vector<std::pair<const uint8_t*, size_t>> parts(count);
+    // The logical record: prefix (count and lengths), then the frames' bytes. (Messages have
+    // one to three frames; more go to the heap.)
+    constexpr uint32_t kInline = 8;
+    uint32_t prefixInline[1 + kInline];
+    std::pair<const uint8_t*, size_t> partsInline[kInline];
+    std::vector<uint32_t> prefixHeap;
+    std::vector<std::pair<const uint8_t*, size_t>> partsHeap;
+    if (count > kInline) {
+      prefixHeap.resize(1 + count);
+      partsHeap.resize(count);
+    }
+    uint32_t* prefix = count > kInline ? prefixHeap.data() : prefixInline;
+    auto* parts = count > kInline ? partsHeap.data() : partsInline;
+    const uint64_t prefixBytes = 4 * (uint64_t{count} + 1);
     prefix[0] = count;
     uint64_t total = 4 + 4 * uint64_t{count};
     for (uint32_t i = 0; i < count; i++) {
@@ -309,10 +320,9 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
       // Copy logical bytes [offset, offset + len) from the prefix and the frames.
       uint64_t pos = tail + kFragmentHeader;
       uint64_t from = offset, end = offset + len, base = 0;
-      const uint64_t prefixBytes = 4 * prefix.size();
       if (from < prefixBytes) {
         const uint64_t n = (end < prefixBytes ? end : prefixBytes) - from;
-        RingPut(data, cap, pos, reinterpret_cast<const uint8_t*>(prefix.data()) + from, n);
+        RingPut(data, cap, pos, reinterpret_cast<const uint8_t*>(prefix) + from, n);
         pos += n;
         from += n;
       }

@@ -154,7 +154,6 @@ export class Runtime {
     this.phases.joined = uptimeMs();
     this.hosts = table.hosts;
     this.transport?.setPeers({ addrs: table.addrs, hosts: table.hosts, domains: table.cma });
-    this.transport?.shared?.setWaitPolicy(waitPolicy(table.hosts.filter((h) => h === host).length));
     this.p2p.setPeers(table.hosts.map((h, r) => (domain && r !== this.rank && h === host && table.cma[r] === domain ? { pid: table.pids[r]! } : null)));
     if (tracing("transport")) trace("transport", { rank: this.rank, paths: this.transport?.paths, wait: this.transport?.shared?.waitPolicy, refused: Object.fromEntries(this.transport?.shmRefused ?? []) });
   }

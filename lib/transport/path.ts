@@ -10,7 +10,9 @@
  * 2. `ipc` (ZeroMQ over a Unix socket) for other peers on this host;
  * 3. `tcp` (ZeroMQ) for peers on other hosts.
  *
- * Both ends decide alike from the same table, and each (sender, receiver) pair then uses one path
+ * Same-host waits poll shared memory only when some peer uses it, and a poll stops as soon as a
+ * ZeroMQ message is waiting (so polling never delays traffic from other hosts). Both ends decide
+ * alike from the same table, and each (sender, receiver) pair then uses one path
  * for the whole job, so MPI's non-overtaking order per sender holds whatever the path; an
  * `ANY_SOURCE` receive sees every path, since all of them hand their messages to one handler.
  *
@@ -18,6 +20,7 @@
  */
 import os from "node:os";
 import { TsmpiError } from "../errors.js";
+import { waitPolicy } from "./polling.js";
 import type { ShmTransport } from "./shm.js";
 import type { Transport, ZmqTransport } from "./zmq.js";
 
@@ -93,6 +96,11 @@ export class PathTransport implements Transport {
     });
     this.viaShm = this.paths.map((p) => p === "shm");
     this.zmq.setPeers(zmqEndpoints);
+    // Poll shared memory only when a peer uses it, and stop polling when a ZeroMQ message is in.
+    const ranksHere = table.hosts.filter((h) => h === host).length;
+    const shmPeers = this.viaShm.filter(Boolean).length;
+    const zmqPeers = this.paths.filter((p) => p === "ipc" || p === "tcp").length;
+    this.shm?.setWaitPolicy(shmPeers > 0 ? waitPolicy(ranksHere) : { ...waitPolicy(ranksHere), mode: "sleep", spinUs: 0 }, zmqPeers > 0 ? () => this.zmq.readable : null);
   }
 
   send(dest: number, frames: Buffer[], sent?: () => void): void {
