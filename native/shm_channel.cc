@@ -391,6 +391,15 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
         const uint32_t flags = fragment[1];
         if (kFragmentHeader + Round8(len) > tail - head) throw Napi::Error::New(env, "corrupt shared-memory ring (fragment length)");
         if ((flags & kFirst) != 0) pending.clear();
+        const uint64_t at0 = (head + kFragmentHeader) % ringBytes_;
+        if ((flags & kFirst) != 0 && (flags & kLast) != 0 && at0 + len <= ringBytes_) {
+          // A whole message in one piece that does not wrap: split it straight out of the ring.
+          out.Set(out.Length(), Parse(env, data + at0, len));
+          head += kFragmentHeader + Round8(len);
+          __atomic_store_n(&ring->head, head, __ATOMIC_RELEASE);
+          got++;
+          continue;
+        }
         const size_t at = pending.size();
         pending.resize(at + len);
         RingGet(data, ringBytes_, head + kFragmentHeader, pending.data() + at, len);
