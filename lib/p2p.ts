@@ -230,6 +230,9 @@ export class PointToPoint {
       const address = Buffer.allocUnsafe(8);
       address.writeBigUInt64LE(native.addressOf(bytes));
       t.send(dest, [encodeHeader(header), address], sent);
+    } else if (total > INLINE_MAX && total <= this.cfg.chunkSize && mustCopy && t.copiesBorrowed(dest)) {
+      // The transport copies the payload itself (into the receiver's ring): no copy here.
+      t.send(dest, [encodeHeader(header), payload.bytes], sent, true);
     } else if (total <= INLINE_MAX || (mustCopy && total <= this.cfg.chunkSize)) {
       header.flags |= FLAG_INLINE;
       const frame = encodeHeader(header, total);

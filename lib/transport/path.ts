@@ -103,9 +103,13 @@ export class PathTransport implements Transport {
     this.shm?.setWaitPolicy(shmPeers > 0 ? waitPolicy(ranksHere) : { ...waitPolicy(ranksHere), mode: "sleep", spinUs: 0 }, zmqPeers > 0 ? () => this.zmq.readable : null);
   }
 
-  send(dest: number, frames: Buffer[], sent?: () => void): void {
-    if (this.viaShm[dest]) this.shm!.send(dest, frames, sent);
+  send(dest: number, frames: Buffer[], sent?: () => void, borrowed?: boolean): void {
+    if (this.viaShm[dest]) this.shm!.send(dest, frames, sent, borrowed);
     else this.zmq.send(dest, frames, sent);
+  }
+
+  copiesBorrowed(dest: number): boolean {
+    return this.viaShm[dest] === true;
   }
 
   hold(): void {

@@ -66,6 +66,11 @@ function recordLength(frames: readonly Buffer[]): number {
   return n;
 }
 
+/** Copies of borrowed frames (the first, the header, is the transport's already). */
+function keep(frames: Buffer[]): Buffer[] {
+  return frames.map((f, i) => (i === 0 ? f : Buffer.from(f)));
+}
+
 /** Parsed `shm://pid/memfd/wake`. */
 export function parseShmEndpoint(endpoint: string): { pid: number; memfd: number; wake: number } | undefined {
   const m = /^shm:\/\/(\d+)\/(\d+)\/(\d+)$/.exec(endpoint);
@@ -146,17 +151,18 @@ export class ShmTransport implements Transport {
     }
   }
 
-  send(dest: number, frames: Buffer[], sent?: () => void): void {
+  send(dest: number, frames: Buffer[], sent?: () => void, borrowed = false): void {
     if (this.closed) throw new TsmpiError("ERR_TSMPI_FINALIZED", `cannot send to rank ${dest}: the transport is closed`);
     const queue = this.queues.get(dest);
     const total = recordLength(frames);
     if (queue && queue.length > 0) {
-      queue.push({ frames, total, offset: 0, sent });
+      queue.push({ frames: borrowed ? keep(frames) : frames, total, offset: 0, sent });
       this.queued++;
       return;
     }
     const offset = this.channel.send(dest, frames, 0);
     if (offset === total) return sent?.();
+    if (borrowed) frames = keep(frames);
     // The ring is full: the rest goes in as the receiver drains it (it wakes us).
     if (queue) queue.push({ frames, total, offset, sent });
     else this.queues.set(dest, [{ frames, total, offset, sent }]);
@@ -182,6 +188,10 @@ export class ShmTransport implements Transport {
     this.drained?.();
     this.drained = undefined;
     this.reference();
+    return true;
+  }
+
+  copiesBorrowed(): boolean {
     return true;
   }
 

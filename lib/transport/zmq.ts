@@ -43,7 +43,13 @@ export interface Transport {
    * which its frames may be reused; a transport with bounded room calls it only once there was
    * room.
    */
-  send(dest: number, frames: Buffer[], sent?: () => void): void;
+  send(dest: number, frames: Buffer[], sent?: () => void, borrowed?: boolean): void;
+  /**
+   * Whether `send` to `dest` accepts `borrowed` frames: frames (after the first) that are the
+   * caller's memory, valid only during the call, which the transport copies before it returns
+   * or keeps a copy of. Saves the caller a copy of eager payloads.
+   */
+  copiesBorrowed(dest: number): boolean;
   /** Something now waits for incoming messages: keep the receive loop running. */
   hold(): void;
   /** One waiter fewer. */
@@ -167,6 +173,10 @@ export class ZmqTransport implements Transport {
     const box = new Outbox(socket, (err) => this.fail(err, `sending to rank ${dest} (${endpoint})`));
     this.outboxes[dest] = box;
     return box;
+  }
+
+  copiesBorrowed(): boolean {
+    return false;
   }
 
   /** Whether a message is waiting to be received (a shared-memory poll stops early for it). */
