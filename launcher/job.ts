@@ -142,8 +142,16 @@ class Job {
     return RendezvousServer.listen(`tcp:${hostPort("0.0.0.0", 0)}`, plan.np, this.key, events, address);
   }
 
+  /** Failure verdicts waiting for a rank's last reports: the job is not done while one is pending. */
+  private pendingVerdicts = 0;
+
   private later(fn: () => void): void {
-    setTimeout(fn, REPORT_WAIT_MS);
+    this.pendingVerdicts++;
+    setTimeout(() => {
+      this.pendingVerdicts--;
+      fn();
+      this.checkDone();
+    }, REPORT_WAIT_MS);
   }
 
   /** Variables every rank gets. */
@@ -287,7 +295,8 @@ class Job {
   }
 
   private checkDone(): void {
-    if (this.agents.length > 0 && this.agents.every((a) => a.exited)) this.finish(this.exitCode ?? 0);
+    // A rank that failed last (or alone) is judged before the job's code is decided.
+    if (this.pendingVerdicts === 0 && this.agents.length > 0 && this.agents.every((a) => a.exited)) this.finish(this.exitCode ?? 0);
   }
 }
 
