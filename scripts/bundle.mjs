@@ -4,7 +4,8 @@
 //  - dist/launcher/cli.js: tsmpirun and everything it imports (yargs included), one file.
 //  - dist/lib/{index,bench,cuda}.js: the package's entry points, split so that they share one
 //    copy of the runtime (chunk files beside them).
-// zeromq, msgpackr and tsx stay external: native code, and tsx is resolved at run time.
+// zeromq, msgpackr, tsx and esbuild stay external: native code, tsx is resolved at run time, and
+// esbuild is loaded only when the launcher compiles a TypeScript program (launcher/typescript.ts).
 import { build } from "esbuild";
 import { rmSync, readdirSync } from "node:fs";
 
@@ -15,7 +16,7 @@ const common = {
   target: "node20",
   sourcemap: true,
   logLevel: "warning",
-  external: ["zeromq", "msgpackr", "tsx"],
+  external: ["zeromq", "msgpackr", "tsx", "esbuild"],
   // Bundled CommonJS dependencies (yargs' helpers) may call require().
   banner: { js: "import { createRequire as __tsmpiRequire } from 'node:module'; const require = __tsmpiRequire(import.meta.url);" },
 };
