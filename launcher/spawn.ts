@@ -37,10 +37,10 @@ export function programArgv(program: Program, args: readonly string[], cwd: stri
 
 /**
  * The argv that runs a TypeScript program compiled by the launcher (`typescript.ts`): plain
- * Node, with source maps on so that stack traces name the `.ts` files and lines.
+ * Node (the compiled module turns source maps on for the program's own files).
  */
 export function compiledArgv(file: string, args: readonly string[], node = process.execPath): string[] {
-  return [node, "--enable-source-maps", file, ...args];
+  return [node, file, ...args];
 }
 
 /** The tsx ESM loader of tsmpi's own install, as a file URL for `--import`. */

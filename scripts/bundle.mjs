@@ -15,6 +15,9 @@ const common = {
   format: "esm",
   target: "node20",
   sourcemap: true,
+  // Maps without the sources (they are shipped beside them): ranks run with --enable-source-maps
+  // when the launcher compiled their TypeScript, and Node then reads every loaded module's map.
+  sourcesContent: false,
   logLevel: "warning",
   external: ["zeromq", "msgpackr", "tsx", "esbuild"],
   // Bundled CommonJS dependencies (yargs' helpers) may call require().
