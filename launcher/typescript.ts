@@ -21,7 +21,8 @@
  * specifier; `new Worker(...)`; a relative JavaScript file that imports TypeScript; imports
  * esbuild cannot resolve; ranks on other hosts (the cache is on this one); `TSMPI_TSX=1`.
  * A change to a file `tsconfig.json` `extends`, or to what a package import resolves to without
- * the resolved file changing, is not noticed (delete the cache directory).
+ * the resolved file changing, is not noticed (delete the cache directory). Cache files not
+ * rewritten for 30 days are removed when another program is compiled.
  *
  * @module
  */
@@ -148,6 +149,7 @@ export async function compileProgram(source: string, dir = cacheDir()): Promise<
     const manifest: Manifest = { format: FORMAT, stamps: result.stamps, ...("fallback" in result ? { fallback: result.fallback } : {}) };
     fs.writeFileSync(manifestFile + tmp, JSON.stringify(manifest));
     fs.renameSync(manifestFile + tmp, manifestFile);
+    prune(dir);
   } catch (err) {
     return { fallback: `cannot write the cache in ${dir}: ${(err as Error).message}`, ms: ms() };
   }
@@ -178,6 +180,22 @@ function stub(source: string, bundle: string, imports: readonly string[]): strin
     `await import(${JSON.stringify(pathToFileURL(bundle).href)});`,
     "",
   ].join("\n");
+}
+
+/** Days an unwritten cache file is kept: entries of moved programs and older launchers go. */
+const KEEP_DAYS = 30;
+
+/** Removes cache files older than KEEP_DAYS (on a cache miss only, so a hit costs nothing). */
+function prune(dir: string): void {
+  const oldest = Date.now() - KEEP_DAYS * 86_400_000;
+  for (const name of fs.readdirSync(dir)) {
+    const file = path.join(dir, name);
+    try {
+      if (fs.statSync(file).mtimeMs < oldest) fs.rmSync(file, { force: true });
+    } catch {
+      // gone already
+    }
+  }
 }
 
 /** Bundles `source`'s TypeScript into one module written (by the caller) to `output`. */
