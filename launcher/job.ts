@@ -27,6 +27,7 @@ import { RendezvousServer } from "../lib/job/rendezvous.js";
 import { forwardLabelled, forwardRank, type OutputOptions } from "./output.js";
 import type { Placement, Plan } from "./plan.js";
 import { spawnLocal, srunArgv, sshArgv } from "./spawn.js";
+import { trace, tracing } from "../lib/trace.js";
 
 /** Exit code when `--timeout` ends a job (as GNU `timeout`). */
 export const TIMEOUT_EXIT = 124;
@@ -106,8 +107,14 @@ class Job {
       if (this.opts.timeout > 0) {
         timer = setTimeout(() => this.fail(TIMEOUT_EXIT, `tsmpirun: the job did not finish within ${this.opts.timeout} s (--timeout); stopping it`), this.opts.timeout * 1000);
       }
+      const started = process.uptime() * 1000;
       this.start();
+      const spawned = process.uptime() * 1000;
       const code = await done;
+      if (tracing("startup")) {
+        const ms = (t: number): number => Math.round(t * 10) / 10;
+        trace("startup", { launcher: "job", ms: { spawning: ms(started), spawned: ms(spawned), done: ms(process.uptime() * 1000) } });
+      }
       await Promise.race([Promise.all(this.agents.map((a) => a.drained)), new Promise((r) => setTimeout(r, 1000))]);
       return code;
     } finally {
