@@ -18,7 +18,8 @@
  * Not supported by this fast path (such programs run through tsx in every rank, as before, and
  * `TSMPI_TRACE=startup` says why): `.cts` files and CommonJS sources (`require()`, `__dirname`,
  * `module.exports`); `import.meta` beyond `url`/`dirname`/`filename`; `import()` of a computed
- * specifier; `new Worker(...)`; a relative JavaScript file that imports TypeScript; imports
+ * specifier; `new Worker(...)`; a relative JavaScript file that imports TypeScript; TypeScript
+ * inside a package (node_modules); imports
  * esbuild cannot resolve; ranks on other hosts (the cache is on this one); `TSMPI_TSX=1`.
  * A change to a file `tsconfig.json` `extends`, or to what a package import resolves to without
  * the resolved file changing, is not noticed (delete the cache directory). Cache files not
@@ -113,8 +114,8 @@ function unsupportedIn(text: string): string | undefined {
  * nothing it was built from changed. Never throws: anything unexpected means tsx.
  */
 export async function compileProgram(source: string, dir = cacheDir()): Promise<Compiled> {
-  const t0 = performance.now();
-  const ms = (): number => Math.round((performance.now() - t0) * 10) / 10;
+  const t0 = process.uptime();
+  const ms = (): number => Math.round((process.uptime() - t0) * 10_000) / 10;
   const launcher = stamp(fileURLToPath(import.meta.url));
   const key = crypto.createHash("sha256").update(JSON.stringify([FORMAT, source, process.version, launcher])).digest("hex").slice(0, 32);
   const output = path.join(dir, `${key}.mjs`);
@@ -244,7 +245,10 @@ async function build(source: string, output: string): Promise<Built | { fallback
               if (r.external || !path.isAbsolute(r.path)) return { path: r.path, external: true };
               const inPackage = r.path.split(path.sep).includes("node_modules");
               if (/\.(cts|cjs)$/.test(r.path) && !inPackage) refuse(`imports CommonJS ${path.basename(r.path)}`);
-              if (BUNDLED.test(r.path) && !inPackage) return { path: r.path };
+              if (BUNDLED.test(r.path)) {
+                if (inPackage) refuse(`imports TypeScript from a package: ${r.path}`);
+                return { path: r.path };
+              }
               if (r.path.endsWith(".json")) {
                 loaded.add(r.path);
                 return { path: r.path };
