@@ -122,11 +122,15 @@ describe("tsmpirun: output", function () {
 });
 
 describe("tsmpirun: programs", function () {
-  it("runs a .ts script through tsx from tsmpi's own install", async function () {
-    const r = await tsmpirun(["-n", "2", path.join(ROOT, "test", "fixtures", "env.ts"), "ts"]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(jsonLines(r.stdout).map((s) => s.argv), [["ts"], ["ts"]]);
-  });
+  const ways: [string, NodeJS.ProcessEnv][] = [["compiled once by the launcher", {}], ["through tsx from tsmpi's own install (TSMPI_TSX=1)", { TSMPI_TSX: "1" }]];
+  for (const [how, env] of ways) {
+    it(`runs a .ts script ${how}`, async function () {
+      const r = await tsmpirun(["-n", "2", path.join(ROOT, "test", "fixtures", "env.ts"), "ts"], { env: { ...env, TSMPI_TRACE: "startup" } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(jsonLines(r.stdout).map((s) => s.argv), [["ts"], ["ts"]]);
+      assert.equal(r.stderr.includes('"launcher":"typescript"'), !env.TSMPI_TSX, r.stderr);
+    });
+  }
 
   it("runs a .mjs script and any executable on PATH", async function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-mjs-"));
