@@ -118,7 +118,7 @@ async function bareSockets(comm: Comm, peer: number): Promise<{ send(b: Buffer):
   };
 }
 
-interface PingPongRow {
+export interface PingPongRow {
   bytes: number;
   /** Median one-way microseconds for each method. */
   bufferUs: number;
