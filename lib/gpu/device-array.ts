@@ -11,7 +11,7 @@
  */
 import { TsmpiError, describeValue } from "../errors.js";
 import { getBackend, gpuBinding, type Backend, type NativeDeviceMemory } from "../native.js";
-import type { TypedArray } from "../serializer.js";
+import { unserializable, type TypedArray, type Unserializable } from "../serializer.js";
 
 /** A typed-array constructor: the element kind of a DeviceArray (`Float32Array`, ...). */
 export interface TypedArrayKind<T extends TypedArray = TypedArray> {
@@ -86,7 +86,7 @@ let storageOf: (array: DeviceArray) => Storage;
  * x.free(); y.free();
  * ```
  */
-export class DeviceArray<T extends TypedArray = TypedArray> {
+export class DeviceArray<T extends TypedArray = TypedArray> implements Unserializable {
   /** The element kind: the typed-array constructor, e.g. `Float32Array`. */
   readonly kind: TypedArrayKind<T>;
   /** Number of elements. */
@@ -225,6 +225,18 @@ export class DeviceArray<T extends TypedArray = TypedArray> {
   /** `DeviceArray(Float32Array, 1024, cuda)`. */
   toString(): string {
     return `DeviceArray(${this.kind.name}, ${this.length}, ${this.backend}${this.freed ? ", freed" : ""})`;
+  }
+
+  /**
+   * Why the object tier (`send`, `bcast`, ...) refuses a DeviceArray: the message of its
+   * `ERR_TSMPI_TYPE`, naming the fix.
+   * @internal
+   */
+  [unserializable](): string {
+    return (
+      `value must be a serializable value, got ${this.toString()}: device memory cannot go through the lowercase (object) calls; ` +
+      `pass it to the Capitalized buffer-tier call (Send, Recv, Bcast, Allreduce, ...) or send a host copy (value.toHost())`
+    );
   }
 
   #live(): Storage {
