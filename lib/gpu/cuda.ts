@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { piCount, saxpy, sum, synchronize, type PiCountOptions } from "./builtins.js";
+import { piCount, saxpy, sum, synchronize, type FloatOperand, type PiCountOptions } from "./builtins.js";
 import { DeviceArray, type TypedArrayKind } from "./device-array.js";
 import { TsmpiError, describeValue } from "../errors.js";
 import { f32, f64, i32, i64, kernel, u32, u64, type Kernel, type KernelScalar } from "./kernel.js";
@@ -34,7 +34,7 @@ export { DeviceArray, isDeviceArray, type TypedArrayKind } from "./device-array.
 export { Kernel, KernelScalar, type Dim3, type KernelArg, type LaunchConfig, type ScalarType, type KernelParam } from "./kernel.js";
 export { CudaCompileError } from "./cuda-error.js";
 export { nativeInfo, type Backend, type NativeInfo, type NativeDevice, type AddonState } from "../native.js";
-export type { PiCountOptions } from "./builtins.js";
+export type { FloatOperand, PiCountOptions } from "./builtins.js";
 
 /** A CUDA device: index, name, memory in bytes and compute capability (`"9.0"`). */
 export type DeviceInfo = NativeDevice;
@@ -92,10 +92,10 @@ export interface CudaApi {
   u64(value: number | bigint): KernelScalar;
   /** Monte Carlo pi sample count (see {@link piCount}). */
   piCount(n: number, options?: PiCountOptions): Promise<number>;
-  /** `y = a * x + y` on DeviceArrays (see {@link saxpy}). */
-  saxpy(a: number, x: DeviceArray, y: DeviceArray): Promise<void>;
-  /** Float64-accumulated sum of a DeviceArray (see {@link sum}). */
-  sum(x: DeviceArray): Promise<number>;
+  /** `y = a * x + y` on DeviceArrays or host Float32/Float64 arrays (see {@link saxpy}). */
+  saxpy(a: number, x: FloatOperand, y: FloatOperand): Promise<void>;
+  /** Float64-accumulated sum of a DeviceArray or host typed array (see {@link sum}). */
+  sum(x: DeviceArray | TypedArray): Promise<number>;
   /** Resolves when all GPU work enqueued so far has finished (see {@link synchronize}). */
   synchronize(): Promise<void>;
   /** The native addon and CUDA stack report (see {@link nativeInfo}). */

@@ -50,6 +50,14 @@ export function kindNameOf(value: unknown): string | undefined {
   return (value as unknown as { [Symbol.toStringTag]: string })[Symbol.toStringTag];
 }
 
+/** The kind (constructor) of a host typed array (a Buffer counts as Uint8Array), or undefined. */
+export function kindOf<T extends TypedArray>(value: T): TypedArrayKind<T>;
+export function kindOf(value: unknown): TypedArrayKind | undefined;
+export function kindOf(value: unknown): TypedArrayKind | undefined {
+  const name = kindNameOf(value);
+  return name === undefined ? undefined : KINDS.get(name)?.kind;
+}
+
 /** The addon's code for a kind (see `native/element_kind.h`). */
 export function kindCode(kind: TypedArrayKind): number {
   return KINDS.get(kind.name)!.code;
@@ -136,9 +144,9 @@ export class DeviceArray<T extends TypedArray = TypedArray> implements Unseriali
    * ```
    */
   static from<T extends TypedArray>(host: T): DeviceArray<T> {
-    const name = kindNameOf(host);
-    if (name === undefined) throw new TsmpiError("ERR_TSMPI_TYPE", `host must be a typed array, got ${describeValue(host)}`);
-    const array = new DeviceArray(KINDS.get(name)!.kind as TypedArrayKind<T>, host.length);
+    const kind = kindOf(host as unknown);
+    if (kind === undefined) throw new TsmpiError("ERR_TSMPI_TYPE", `host must be a typed array, got ${describeValue(host)}`);
+    const array = new DeviceArray(kind as TypedArrayKind<T>, host.length);
     return array.copyFrom(host);
   }
 
