@@ -1,7 +1,8 @@
 // tsmpi_native: the optional native addon of tsmpi. Exports (typed in lib/native.ts, the one
 // place that declares this surface): abi, cudaCompiled, setErrorFactory, the probes
 // (driverInfo, nvrtcInfo, runtimeInfo, gpuInit), DeviceMemory, the built-in kernels
-// (philox, piCount/saxpy/sum for Cpu and Gpu, synchronizeGpu) and user kernels
+// (philox, piCount/saxpy/sum for Cpu and Gpu, synchronizeGpu), timing events
+// (eventRecordGpu, eventElapsedGpu) and user kernels
 // (compileKernel, launchKernel), and single-copy transfers between ranks of one host
 // (allowPeerAccess, addressOf, peerRead), and the shared-memory channel between them (ShmChannel).
 #include <napi.h>

@@ -608,6 +608,15 @@ describe("user kernels", () => {
     });
   });
 
+  it("timing events: elapsedTime checks its arguments; without a GPU cuda.event() is ERR_TSMPI_NO_GPU", async function () {
+    await assert.rejects(cuda.elapsedTime("start" as never, "end" as never), (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && /^start must be a CudaEvent/.test((e as Error).message));
+    if (cuda.available) {
+      await assert.rejects(cuda.elapsedTime(cuda.event(), {} as never), (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && /^end must be a CudaEvent/.test((e as Error).message));
+      return;
+    }
+    assert.throws(() => cuda.event(), hasCode("ERR_TSMPI_NO_GPU"));
+  });
+
   it("cuda.kernel checks its arguments", () => {
     assert.throws(() => cuda.kernel("", "k"), hasCode("ERR_TSMPI_ARG"));
     assert.throws(() => cuda.kernel("src", 3 as never), hasCode("ERR_TSMPI_ARG"));
@@ -697,6 +706,28 @@ describe("on a GPU", function () {
     clearInterval(timer);
     assert.deepEqual(done.toHost(), new Int32Array([1]));
     assert.ok(ticks > 0, "the event loop ran while the kernel spun");
+  });
+
+  it("timing events bracket GPU work: elapsedTime of a spinning kernel is positive and within the wall time", async () => {
+    const spin = cuda.kernel(
+      `extern "C" __global__ void spin2(long long cycles) { long long start = clock64(); while (clock64() - start < cycles) {} }`,
+      "spin2",
+    );
+    const t0 = performance.now();
+    const start = cuda.event();
+    const done = spin.launch({ grid: 1, block: 32 }, [cuda.i64(200_000_000)]);
+    const end = cuda.event();
+    await done;
+    const ms = await cuda.elapsedTime(start, end);
+    const wall = performance.now() - t0;
+    assert.ok(ms > 1 && ms <= wall + 0.5, `GPU ${ms} ms, wall ${wall} ms`);
+    assert.equal(await cuda.elapsedTime(end, end), 0);
+    assert.ok((await cuda.elapsedTime(end, start)) < 0, "an earlier end gives a negative time");
+    const a = cuda.event();
+    const count = cuda.piCount(2 ** 30, { seed: 1 });
+    const b = cuda.event();
+    assert.ok((await count) > 0);
+    assert.ok((await cuda.elapsedTime(a, b)) > 0);
   });
 
   it("piCount on the GPU equals the addon's CPU count and the JS twin", async () => {

@@ -9,7 +9,9 @@
  * ...) take DeviceArrays and stage them through host memory. Importing this module loads nothing:
  * the addon loads, and CUDA is probed, on first use.
  *
- * Not supported yet: several GPUs per rank, user-chosen streams or events, DeviceArray views,
+ * Timing: `cuda.event()` and `cuda.elapsedTime(start, end)` (GPU only), as CuPy's events.
+ *
+ * Not supported yet: several GPUs per rank, user-chosen streams, DeviceArray views,
  * device-to-device transfers between ranks (messages stage through host memory), AMD/ROCm.
  *
  * @example
@@ -25,6 +27,7 @@
  */
 import { piCount, saxpy, sum, synchronize, type FloatOperand, type PiCountOptions } from "./builtins.js";
 import { DeviceArray, type TypedArrayKind } from "./device-array.js";
+import { elapsedTime, event, type CudaEvent } from "./event.js";
 import { TsmpiError, describeValue } from "../errors.js";
 import { f32, f64, i32, i64, kernel, u32, u64, type Kernel, type KernelScalar } from "./kernel.js";
 import { backendReason, getBackend, getBinding, nativeInfo, selectedDevice, type Backend, type NativeDevice, type NativeInfo } from "../native.js";
@@ -33,6 +36,7 @@ import type { TypedArray } from "../serializer.js";
 export { DeviceArray, isDeviceArray, type TypedArrayKind } from "./device-array.js";
 export { Kernel, KernelScalar, type Dim3, type KernelArg, type LaunchConfig, type ScalarType, type KernelParam } from "./kernel.js";
 export { CudaCompileError } from "./cuda-error.js";
+export { CudaEvent } from "./event.js";
 export { nativeInfo, type Backend, type NativeInfo, type NativeDevice, type AddonState } from "../native.js";
 export type { FloatOperand, PiCountOptions } from "./builtins.js";
 
@@ -98,6 +102,10 @@ export interface CudaApi {
   sum(x: DeviceArray | TypedArray): Promise<number>;
   /** Resolves when all GPU work enqueued so far has finished (see {@link synchronize}). */
   synchronize(): Promise<void>;
+  /** Records a timing event in this rank's stream now (GPU only; see {@link event}). */
+  event(): CudaEvent;
+  /** GPU milliseconds between two events, once both are reached (see {@link elapsedTime}). */
+  elapsedTime(start: CudaEvent, end: CudaEvent): Promise<number>;
   /** The native addon and CUDA stack report (see {@link nativeInfo}). */
   info(): NativeInfo;
 }
@@ -152,5 +160,7 @@ export const cuda: CudaApi = Object.freeze({
   saxpy,
   sum,
   synchronize,
+  event,
+  elapsedTime,
   info: nativeInfo,
 });
