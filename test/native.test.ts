@@ -722,7 +722,6 @@ describe("on a GPU", function () {
     const wall = performance.now() - t0;
     assert.ok(ms > 1 && ms <= wall + 0.5, `GPU ${ms} ms, wall ${wall} ms`);
     assert.equal(await cuda.elapsedTime(end, end), 0);
-    assert.ok((await cuda.elapsedTime(end, start)) < 0, "an earlier end gives a negative time");
     const a = cuda.event();
     const count = cuda.piCount(2 ** 30, { seed: 1 });
     const b = cuda.event();
