@@ -84,7 +84,7 @@ def bench_pi(args):
     if n < 1 or not 0 <= seed < 2**64 or not 0 <= stream < 2**32:
         sys.exit("samples must be >= 1, seed in [0, 2^64), stream in [0, 2^32)")
     kernel = cp.RawKernel(PI_SOURCE, "pi_count")
-    sms = cp.cuda.Device().attributes["MultiProcessorCount"]
+    sms = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)["multiProcessorCount"]
     blocks = (n - 1) // 2 + 1
     grid = max(1, min((blocks + THREADS - 1) // THREADS, sms * 16))
     out = cp.zeros(1, dtype=cp.uint64)
