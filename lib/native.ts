@@ -19,7 +19,7 @@ import { TsmpiError, describeValue, type TsmpiErrorCode } from "./errors.js";
 import type { TypedArray } from "./serializer.js";
 
 /** Version of the exported surface; `native/addon.cc` carries the same number. */
-export const ABI = 3;
+export const ABI = 4;
 
 /** One device allocation owned by a JS object (`native/device_memory.cc`). */
 export interface NativeDeviceMemory {
