@@ -9,8 +9,10 @@
  *   (`send/recv`) and, beside them, two bare zeromq.js sockets between the same two processes
  *   (DEALER to ROUTER, as tsmpi's transport uses): the transport's own limit. The three are
  *   measured in interleaved rounds and reported as medians, with tsmpi/bare time ratios.
- * - `barrier`, `bcast`, `allreduce`, `allgather` `[-m MIN] [-n MAX] [-l LOOPS] [--object]`:
- *   per-call latency per message size (OSU style), median over ranks' maxima.
+ * - `barrier`, `bcast`, `allreduce`, `allgather` `[-m MIN] [-n MAX] [-l LOOPS] [--object | --device]`:
+ *   per-call latency per message size (OSU style), median over ranks' maxima; `--device` puts
+ *   the buffers in DeviceArrays (GPU memory, or host memory on the cpu backend).
+ * - `gpupi`, `gpucopy`: the built-in Monte Carlo pi and host<->device copies (`gpu/bench.ts`).
  *
  * Every command ends the job with exit code 124 if it has not finished after
  * `TSMPI_BENCH_TIMEOUT` seconds (default 600), rather than wait forever.
@@ -21,9 +23,11 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { COMM_WORLD, Op, processorName, transportInfo, wtime, type Comm } from "./index.js";
 import { loadZmq } from "./transport/zmq.js";
+import { cuda, isDeviceArray } from "./gpu/cuda.js";
+import { gpucopy, gpupi } from "./gpu/bench.js";
 
 const HELP = `usage: tsmpirun -n N -m tsmpi/bench <command> [options]
-commands: helloworld, ringtest, pingpong, barrier, bcast, allreduce, allgather`;
+commands: helloworld, ringtest, pingpong, barrier, bcast, allreduce, allgather, gpupi, gpucopy`;
 
 type Options = Record<string, string | boolean | undefined>;
 
@@ -207,22 +211,27 @@ async function collectiveLatency(name: string, comm: Comm, args: string[]): Prom
     loop: { type: "string", short: "l", default: "200" },
     skip: { type: "string", short: "s", default: "20" },
     object: { type: "boolean" },
+    device: { type: "boolean" },
   });
   const [min, max, loop, skip] = [int(opts, "min-size"), int(opts, "max-size"), int(opts, "loop"), int(opts, "skip")];
   const object = Boolean(opts.object);
+  const device = Boolean(opts.device);
+  if (object && device) throw new Error("--object and --device exclude each other (the object tier refuses DeviceArrays)");
   if (comm.rank === 0 && !opts.quiet) {
-    process.stdout.write(`# tsmpi ${name}${object ? " (object tier)" : ""}: ${comm.size} processes; latency per call = median over iterations of the slowest rank\n#   Size [B]  Latency [us]  Iterations\n`);
+    const tier = object ? " (object tier)" : device ? ` (DeviceArrays, ${cuda.available ? `cuda:${cuda.device} ${cuda.deviceInfo().name}` : "cpu backend"})` : "";
+    process.stdout.write(`# tsmpi ${name}${tier}: ${comm.size} processes; latency per call = median over iterations of the slowest rank\n#   Size [B]  Latency [us]  Iterations\n`);
   }
   for (const bytes of name === "barrier" ? [0] : sizes(min, max).filter((b) => b >= 8)) {
     const n = Math.max(1, bytes / 8);
-    const a = new Float64Array(n).fill(comm.rank + 1);
-    const b = new Float64Array(name === "allgather" ? n * comm.size : n);
+    const hostA = new Float64Array(n).fill(comm.rank + 1);
+    const a = device ? cuda.toDevice(hostA) : hostA;
+    const b = device ? cuda.empty(Float64Array, name === "allgather" ? n * comm.size : n) : new Float64Array(name === "allgather" ? n * comm.size : n);
     const iters = bytes > 1 << 20 ? Math.min(loop, 20) : bytes > 1 << 14 ? Math.min(loop, 100) : loop;
     const call: () => Promise<unknown> = {
       barrier: () => comm.barrier(),
-      bcast: () => (object ? comm.bcast(a, 0) : comm.Bcast(a, 0)),
-      allreduce: () => (object ? comm.allreduce(a, Op.SUM) : comm.Allreduce(a, b, Op.SUM)),
-      allgather: () => (object ? comm.allgather(a) : comm.Allgather(a, b)),
+      bcast: () => (object ? comm.bcast(hostA, 0) : comm.Bcast(a, 0)),
+      allreduce: () => (object ? comm.allreduce(hostA, Op.SUM) : comm.Allreduce(a, b, Op.SUM)),
+      allgather: () => (object ? comm.allgather(hostA) : comm.Allgather(a, b)),
     }[name]!;
     const times: number[] = [];
     for (let i = 0; i < iters + skip; i++) {
@@ -232,6 +241,7 @@ async function collectiveLatency(name: string, comm: Comm, args: string[]): Prom
       const us = Number(process.hrtime.bigint() - t0) / 1000;
       if (i >= skip) times.push(us);
     }
+    for (const buf of [a, b]) if (isDeviceArray(buf)) buf.free();
     const slowest = await comm.reduce(new Float64Array(times), Op.MAX, 0);
     if (comm.rank === 0 && !opts.quiet) process.stdout.write(`${String(bytes).padStart(12)}${median([...(slowest as Float64Array)]).toFixed(2).padStart(14)}${String(iters).padStart(12)}\n`);
   }
@@ -248,6 +258,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     bcast: (c, a) => collectiveLatency("bcast", c, a),
     allreduce: (c, a) => collectiveLatency("allreduce", c, a),
     allgather: (c, a) => collectiveLatency("allgather", c, a),
+    gpupi,
+    gpucopy,
   };
   const run = command ? commands[command] : undefined;
   if (!run) {

@@ -36,7 +36,7 @@ export type { PeerPath } from "./transport/path.js";
 export type { WaitPolicy } from "./transport/polling.js";
 // The GPU API of `tsmpi/cuda`, also here. Nothing is loaded or probed by importing it: the native
 // addon loads, and CUDA is probed, on the first use of `cuda` or a DeviceArray.
-export { cuda, DeviceArray, isDeviceArray, CudaCompileError, type CudaApi, type DeviceInfo, type TypedArrayKind, type Backend, type PiCountOptions } from "./gpu/cuda.js";
+export { cuda, DeviceArray, isDeviceArray, CudaCompileError, CudaEvent, type CudaApi, type DeviceInfo, type TypedArrayKind, type Backend, type PiCountOptions, type FloatOperand } from "./gpu/cuda.js";
 
 /** Seconds since an arbitrary point in the past, with sub-microsecond resolution (`MPI_Wtime`). */
 export function wtime(): number {

@@ -19,7 +19,7 @@ import { TsmpiError, describeValue, type TsmpiErrorCode } from "./errors.js";
 import type { TypedArray } from "./serializer.js";
 
 /** Version of the exported surface; `native/addon.cc` carries the same number. */
-export const ABI = 3;
+export const ABI = 4;
 
 /** One device allocation owned by a JS object (`native/device_memory.cc`). */
 export interface NativeDeviceMemory {
@@ -38,6 +38,11 @@ export interface NativeDeviceMemory {
 /** A compiled user kernel (an opaque external; unloaded when collected). */
 export interface NativeKernelHandle {
   readonly __nativeKernel: unique symbol;
+}
+
+/** A recorded CUDA timing event (an opaque external). */
+export interface NativeEventHandle {
+  readonly __nativeEvent: unique symbol;
 }
 
 /** A CUDA device as the driver reports it. */
@@ -91,6 +96,10 @@ export interface NativeBinding {
   saxpyGpu(kind: number, a: number, x: NativeDeviceMemory, y: NativeDeviceMemory, n: number): Promise<void>;
   sumGpu(kind: number, x: NativeDeviceMemory, n: number): Promise<number>;
   synchronizeGpu(): Promise<void>;
+  /** A timing event recorded on the rank's stream now (an opaque external, destroyed when collected). */
+  eventRecordGpu(): NativeEventHandle;
+  /** Milliseconds between two completed events (call after synchronizeGpu). */
+  eventElapsedGpu(start: NativeEventHandle, end: NativeEventHandle): number;
   compileKernel(source: string, name: string, options: readonly string[], device: number): NativeKernelHandle;
   launchKernel(kernel: NativeKernelHandle, dims: Uint32Array, sharedMem: number, params: Uint8Array, offsets: Uint32Array): Promise<void>;
   /** Lets same-user processes read this one's memory (PR_SET_PTRACER_ANY); false when refused. */

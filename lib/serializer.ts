@@ -6,14 +6,19 @@
  * options corrupt non-byte typed arrays; see NOTES). A top-level typed array skips msgpackr and
  * travels as raw bytes with its kind code, so `send(bigFloat64Array)` costs one copy.
  *
+ * A value that must not be serialized says so by carrying the {@link unserializable} method
+ * (DeviceArray does: device memory goes through the buffer-tier calls); this layer knows no more
+ * about it than that.
+ *
  * Not supported: class instances keep their fields but come back as plain objects (as with
- * structured clone); functions and symbols cannot be sent (`ERR_TSMPI_TYPE`). `-0` arrives as `0`.
+ * structured clone); functions and symbols cannot be sent (`ERR_TSMPI_TYPE`); an unserializable
+ * value is recognised at the top level only (nested inside an object it fails on its fields).
+ * `-0` arrives as `0`.
  *
  * @module
  */
 import { createRequire } from "node:module";
 import type * as Msgpackr from "msgpackr";
-import { refuseDeviceArray } from "./gpu/device-staging.js";
 import { TsmpiError, describeValue } from "./errors.js";
 
 /** msgpackr, loaded on first use: a rank that never sends an object never pays for it. */
@@ -113,6 +118,25 @@ export function allocateKind(code: number, length: number): TypedArray {
   return code === BUFFER_CODE ? Buffer.alloc(length) : new (kindFromCode(code))(length);
 }
 
+/**
+ * The brand of values the object tier refuses: a method returning the error message (which
+ * names the value and the fix). A higher layer puts it on its classes, e.g.
+ * `[unserializable]() { return "value must be ..., got ..." }`.
+ */
+export const unserializable: unique symbol = Symbol.for("tsmpi.unserializable");
+
+/** A value carrying the {@link unserializable} brand. */
+export interface Unserializable {
+  [unserializable](): string;
+}
+
+/** The refusal message of a branded value, or undefined for anything else. */
+function refusal(value: unknown): string | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const brand = (value as Partial<Unserializable>)[unserializable];
+  return typeof brand === "function" ? brand.call(value) : undefined;
+}
+
 const OPTIONS = { moreTypes: true, structuredClone: true } as const;
 let packr: Msgpackr.Packr | undefined;
 let unpackr: Msgpackr.Unpackr | undefined;
@@ -125,10 +149,11 @@ function refuseFunction(fn: unknown): never {
  * Serializes one value with msgpackr. The returned Buffer is private to the caller.
  *
  * @throws {TsmpiError} `ERR_TSMPI_TYPE` for a value that cannot be serialized (functions,
- *   symbols) and for a DeviceArray (the buffer-tier calls take those).
+ *   symbols) and for a value branded {@link unserializable} (a DeviceArray), with its message.
  */
 export function packObject(value: unknown): Buffer {
-  refuseDeviceArray(value);
+  const refused = refusal(value);
+  if (refused !== undefined) throw new TsmpiError("ERR_TSMPI_TYPE", refused);
   // msgpackr would write a function as `undefined`: refuse instead, as structured clone does.
   packr ??= new (msgpackr().Packr)({ ...OPTIONS, writeFunction: refuseFunction } as unknown as Msgpackr.Options);
   try {

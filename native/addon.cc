@@ -1,7 +1,8 @@
 // tsmpi_native: the optional native addon of tsmpi. Exports (typed in lib/native.ts, the one
 // place that declares this surface): abi, cudaCompiled, setErrorFactory, the probes
 // (driverInfo, nvrtcInfo, runtimeInfo, gpuInit), DeviceMemory, the built-in kernels
-// (philox, piCount/saxpy/sum for Cpu and Gpu, synchronizeGpu) and user kernels
+// (philox, piCount/saxpy/sum for Cpu and Gpu, synchronizeGpu), timing events
+// (eventRecordGpu, eventElapsedGpu) and user kernels
 // (compileKernel, launchKernel), and single-copy transfers between ranks of one host
 // (allowPeerAccess, addressOf, peerRead), and the shared-memory channel between them (ShmChannel).
 #include <napi.h>
@@ -13,7 +14,7 @@
 namespace {
 
 // Bumped whenever the exported surface changes, so lib/native.ts can refuse a stale build.
-constexpr int kAbi = 3;
+constexpr int kAbi = 4;
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsmpi::InitBridge(env, exports);

@@ -152,6 +152,24 @@ Napi::Value SynchronizeGpu(const Napi::CallbackInfo& info) {
   return Guarded(info.Env(), [&] { return WaitForGpu(info.Env(), nullptr, nullptr, {}); });
 }
 
+// eventRecordGpu() -> External: a timing event recorded on the rank's stream now (destroyed when
+// collected).
+Napi::Value EventRecordGpu(const Napi::CallbackInfo& info) {
+  return Guarded(info.Env(), [&]() -> Napi::Value {
+    void* event = gpu::recordTimingEvent();
+    return Napi::External<void>::New(info.Env(), event, [](Napi::Env, void* e) { gpu::destroyEvent(e); });
+  });
+}
+
+// eventElapsedGpu(start, end) -> number: milliseconds between two completed events (lib/ waits
+// for them with synchronizeGpu first, so this never blocks).
+Napi::Value EventElapsedGpu(const Napi::CallbackInfo& info) {
+  if (!info[0].IsExternal() || !info[1].IsExternal()) throw Napi::TypeError::New(info.Env(), "expected two events");
+  void* start = info[0].As<Napi::External<void>>().Data();
+  void* end = info[1].As<Napi::External<void>>().Data();
+  return Guarded(info.Env(), [&] { return Napi::Number::New(info.Env(), gpu::elapsedMs(start, end)); });
+}
+
 }  // namespace
 
 void InitBuiltins(Napi::Env env, Napi::Object exports) {
@@ -163,6 +181,8 @@ void InitBuiltins(Napi::Env env, Napi::Object exports) {
   exports.Set("saxpyGpu", Napi::Function::New(env, SaxpyGpu, "saxpyGpu"));
   exports.Set("sumGpu", Napi::Function::New(env, SumGpu, "sumGpu"));
   exports.Set("synchronizeGpu", Napi::Function::New(env, SynchronizeGpu, "synchronizeGpu"));
+  exports.Set("eventRecordGpu", Napi::Function::New(env, EventRecordGpu, "eventRecordGpu"));
+  exports.Set("eventElapsedGpu", Napi::Function::New(env, EventElapsedGpu, "eventElapsedGpu"));
 }
 
 }  // namespace tsmpi

@@ -41,6 +41,12 @@ void copyFromWorker(void* device, void* host, size_t bytes, bool toDevice);
 void* recordEvent();
 void waitEvent(void* event);
 
+// Timing events (as cupy.cuda.Event): recorded on the rank's stream now; elapsedMs gives the
+// milliseconds between two that have completed (after a synchronize), destroyEvent frees one.
+void* recordTimingEvent();
+float elapsedMs(void* start, void* end);
+void destroyEvent(void* event) noexcept;
+
 // Page-locked host slots of 16 bytes for kernel results copied back asynchronously.
 void* acquireResultSlot();
 void releaseResultSlot(void* slot) noexcept;

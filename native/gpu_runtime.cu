@@ -137,6 +137,29 @@ void waitEvent(void* event) {
   check(err, "kernel execution (cudaEventSynchronize)");
 }
 
+void* recordTimingEvent() {
+  requireDevice();
+  cudaEvent_t event = nullptr;
+  check(cudaEventCreateWithFlags(&event, cudaEventBlockingSync), "cudaEventCreate");
+  const cudaError_t err = cudaEventRecord(event, gStream);
+  if (err != cudaSuccess) {
+    cudaEventDestroy(event);
+    check(err, "cudaEventRecord");
+  }
+  return event;
+}
+
+float elapsedMs(void* start, void* end) {
+  requireDevice();
+  float ms = 0;
+  check(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start), static_cast<cudaEvent_t>(end)), "cudaEventElapsedTime");
+  return ms;
+}
+
+void destroyEvent(void* event) noexcept {
+  if (event != nullptr && cudaEventDestroy(static_cast<cudaEvent_t>(event)) != cudaSuccess) cudaGetLastError();
+}
+
 void* acquireResultSlot() {
   requireDevice();
   std::lock_guard<std::mutex> lock(gSlotMutex);

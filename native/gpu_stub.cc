@@ -30,6 +30,9 @@ void copy(void*, void*, size_t, bool) { notCompiled(); }
 void copyFromWorker(void*, void*, size_t, bool) { notCompiled(); }
 void* recordEvent() { notCompiled(); }
 void waitEvent(void*) { notCompiled(); }
+void* recordTimingEvent() { notCompiled(); }
+float elapsedMs(void*, void*) { notCompiled(); }
+void destroyEvent(void*) noexcept {}
 void* acquireResultSlot() { notCompiled(); }
 void releaseResultSlot(void*) noexcept {}
 void enqueuePiCount(uint64_t, uint32_t, uint64_t, uint64_t, void*) { notCompiled(); }

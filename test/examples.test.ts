@@ -1,11 +1,13 @@
 /**
  * Every example in examples/ runs as a user runs it (the .ts file, through tsmpirun, compiled once)
  * at 1, 2 and 3 ranks; each example asserts its own results and exits non-zero if they are
- * wrong. A few output lines are checked here too.
+ * wrong. A few output lines are checked here too. heat-gpu.ts runs on the GPU where this machine
+ * has one (with NVRTC) and otherwise must say why not and exit 0.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
+import { cuda } from "../lib/gpu/cuda.js";
 import { ROOT, settledLeftovers, tsmpirun } from "./helpers/launch.js";
 
 /** What the output of an example must contain at `np` ranks (beyond exiting 0). */
@@ -18,6 +20,12 @@ const EXPECT: Record<string, (np: number) => RegExp[]> = {
     new RegExp(`pi is approximately 3\\.1\\d+ \\(error \\S+\\) from 20000000 samples on ${np} ranks?$`, "m"),
   ],
   "heat.ts": (np) => [new RegExp(`32x32 plate on ${np} ranks? converged after \\d+ iterations`), /identical to the single-rank run in every cell/],
+  // with a GPU and NVRTC the GPU run and its check against the CPU; elsewhere the line saying why not
+  "heat-gpu.ts": (np) => [
+    cuda.available && cuda.info().nvrtc !== null
+      ? new RegExp(`^heat-gpu: 32x32 plate on ${np} ranks? \\(GPUs ${Array.from({ length: np }, () => ".+ #\\d+").join(", ")}\\) converged after 1149 iterations[^\\n]*\\nheat-gpu: centre temperature 23\\.5176; identical to the CPU run in every cell$`, "m")
+      : new RegExp(`^heat-gpu: ${np > 1 ? "rank 0 has" : "this machine has"} no usable GPU \\(.*(libcuda|libnvrtc|addon|CUDA|TSMPI_CUDA).*\\); this example needs one on every rank, nothing to check here$`, "m"),
+  ],
 };
 
 const examples = fs.readdirSync(path.join(ROOT, "examples")).filter((f) => f.endsWith(".ts")).sort();

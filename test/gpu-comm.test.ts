@@ -2,7 +2,7 @@
  * DeviceArrays in the buffer-tier calls (test/cases/device-buffers.ts) at 1, 2 and 3 ranks on the
  * "cpu" backend (TSMPI_CUDA=0 keeps it there on any machine), and again through real device
  * memory where this machine has a usable GPU; `cuda` imported from `tsmpi` without loading the
- * addon; examples/gpu-pi.ts on the pure-JavaScript fallback.
+ * addon; examples/gpu-pi.ts on the pure-JavaScript fallback; the GPU commands of tsmpi/bench.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -82,4 +82,32 @@ describe("examples/gpu-pi.ts on the pure-JavaScript fallback (TSMPI_NATIVE=0)", 
       assert.deepEqual(await settledLeftovers(r.marker), []);
     });
   }
+});
+
+describe("tsmpi/bench GPU commands (a smoke test on this machine's backend)", function () {
+  this.timeout(90_000);
+  it("gpupi at 2 ranks: one JSON line per rank, each count the rank's piCount, kernel times only on a GPU", async () => {
+    const r = await tsmpirun(["-n", "2", "-m", "tsmpi/bench", "gpupi", "-n", "100001", "-l", "3", "-s", "1", "--json"], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => [l.bench, l.impl, l.rank, l.size, l.n, l.stream, l.wallS.length]), [["pi", "tsmpi", 0, 2, 100001, 0, 3], ["pi", "tsmpi", 1, 2, 100001, 1, 3]]);
+    for (const l of lines) {
+      assert.equal(l.count, await cuda.piCount(100001, { seed: 2024, stream: l.stream }));
+      assert.equal(l.kernelS === null, !cuda.available);
+    }
+    assert.deepEqual(await settledLeftovers(r.marker), []);
+  });
+
+  it("gpucopy: every op at every size, the data checked; allreduce --device runs", async () => {
+    const r = await tsmpirun(["-n", "1", "-m", "tsmpi/bench", "gpucopy", "-m", "4096", "-n", "8192", "-l", "2", "--json"], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => `${l.bytes} ${l.op} ${l.timesS.length}`), [4096, 8192].flatMap((b) => ["h2d-new", "h2d-into", "d2h-new", "d2h-into", "h2d-async", "d2h-async"].map((op) => `${b} ${op} 2`)));
+    const a = await tsmpirun(["-n", "2", "-m", "tsmpi/bench", "allreduce", "-m", "1024", "-n", "1024", "-l", "3", "--device"], { timeoutMs: 60_000 });
+    assert.equal(a.code, 0, `exit ${a.code}\n${a.stdout}\n${a.stderr}`);
+    assert.match(a.stdout, /allreduce \(DeviceArrays, (cuda:\d+ .+|cpu backend)\): 2 processes/);
+    assert.match(a.stdout, /^ +1024 +\d+\.\d+ +3$/m);
+    assert.deepEqual(await settledLeftovers(r.marker), []);
+    assert.deepEqual(await settledLeftovers(a.marker), []);
+  });
 });

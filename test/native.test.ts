@@ -3,7 +3,7 @@
 // only where a CUDA device is usable and says why it skips otherwise.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,7 +16,7 @@ import { saxpyJs } from "../lib/gpu/kernels/saxpy.js";
 import { sumJs } from "../lib/gpu/kernels/sum.js";
 import { ABI, bindingStatus, getBinding } from "../lib/native.js";
 import { Op } from "../lib/op.js";
-import { kindCode, type TypedArray } from "../lib/serializer.js";
+import { kindCode, packObject, unpackObject, unserializable, type TypedArray } from "../lib/serializer.js";
 
 const KINDS: TypedArrayKind[] = [
   Float64Array,
@@ -410,15 +410,56 @@ describe(`cuda API on the ${cuda.backend} backend`, () => {
     });
   }
 
-  it("saxpy rejects other kinds, mixed kinds, other lengths and non-DeviceArrays", async () => {
+  it("saxpy rejects other kinds, mixed kinds, other lengths and what is not an array, naming the argument", async () => {
     const i = cuda.empty(Int32Array, 3);
     const f = cuda.empty(Float32Array, 3);
     await assert.rejects(cuda.saxpy(1, i, i), hasCode("ERR_TSMPI_TYPE"));
     await assert.rejects(cuda.saxpy(1, f, cuda.empty(Float64Array, 3)), hasCode("ERR_TSMPI_TYPE"));
     await assert.rejects(cuda.saxpy(1, f, cuda.empty(Float32Array, 4)), hasCode("ERR_TSMPI_COUNT"));
-    await assert.rejects(cuda.saxpy(1, new Float32Array(3) as never, f), hasCode("ERR_TSMPI_TYPE"));
     await assert.rejects(cuda.saxpy("2" as never, f, f), hasCode("ERR_TSMPI_ARG"));
+    // host arrays are checked the same way, alone or mixed with DeviceArrays
+    await assert.rejects(cuda.saxpy(1, new Int32Array(3) as never, new Int32Array(3) as never), hasCode("ERR_TSMPI_TYPE"));
+    await assert.rejects(cuda.saxpy(1, new Float64Array(3), f), (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && /x Float64Array of 3 and y Float32Array DeviceArray of 3/.test((e as Error).message));
+    await assert.rejects(cuda.saxpy(1, f, new Float32Array(4)), (e: unknown) => hasCode("ERR_TSMPI_COUNT")(e) && /x\.length 3 and y\.length 4/.test((e as Error).message));
+    for (const [bad, label] of [[[1, 2, 3], "Array(3)"], [new DataView(new ArrayBuffer(12)), "DataView"], [3, "3"], [null, "null"]] as const) {
+      await assert.rejects(cuda.saxpy(1, bad as never, f), (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && (e as Error).message.startsWith(`x must be a DeviceArray or a typed array, got ${label}`));
+      await assert.rejects(cuda.saxpy(1, f, bad as never), (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && (e as Error).message.startsWith(`y must be a DeviceArray or a typed array, got ${label}`));
+    }
   });
+
+  for (const kind of [Float32Array, Float64Array]) {
+    it(`saxpy ${kind.name} on host arrays, alone and mixed with DeviceArrays: the result lands in the caller's y, x is untouched`, async () => {
+      const x = sample(kind, 3001, 11) as Float32Array | Float64Array;
+      const y = sample(kind, 3001, 12) as Float32Array | Float64Array;
+      const want = y.slice();
+      saxpyJs(1.25, x, want);
+      const xBefore = x.slice();
+      const hy = y.slice();
+      await cuda.saxpy(1.25, x, hy);
+      assert.deepEqual(hy, want, "host x, host y");
+      assert.deepEqual(x, xBefore, "x is only read");
+      const dy = cuda.toDevice(y);
+      await cuda.saxpy(1.25, x, dy);
+      assert.deepEqual(dy.toHost(), want, "host x, DeviceArray y");
+      const hy2 = y.slice();
+      await cuda.saxpy(1.25, cuda.toDevice(x), hy2);
+      assert.deepEqual(hy2, want, "DeviceArray x, host y");
+      // a view into a larger array: only the view is written
+      const big = new kind(3001 + 10).fill(-7);
+      big.set(y as never, 5);
+      const view = big.subarray(5, 5 + 3001);
+      await cuda.saxpy(1.25, x, view);
+      assert.deepEqual(view, want, "subarray y");
+      assert.deepEqual([...big.subarray(0, 5), ...big.subarray(5 + 3001)], new Array(10).fill(-7), "outside the view unchanged");
+      // x and y the same array: y = a*y + y
+      const same = y.slice();
+      const twice = y.slice();
+      saxpyJs(1.25, twice.slice(), twice);
+      await cuda.saxpy(1.25, same, same);
+      assert.deepEqual(same, twice, "x === y");
+      await cuda.saxpy(2, new kind(0), new kind(0));
+    });
+  }
 
   for (const kind of KINDS) {
     it(`sum ${kind.name}`, async () => {
@@ -430,9 +471,28 @@ describe(`cuda API on the ${cuda.backend} backend`, () => {
     });
   }
 
-  it("sum of an empty array is 0; sum rejects non-DeviceArrays", async () => {
+  it("sum of an empty array is 0; sum rejects what is not an array, naming it", async () => {
     assert.equal(await cuda.sum(cuda.empty(Float64Array, 0)), 0);
-    await assert.rejects(cuda.sum(new Float64Array(2) as never), hasCode("ERR_TSMPI_TYPE"));
+    assert.equal(await cuda.sum(new Float64Array(0)), 0);
+    for (const bad of [[1, 2], new DataView(new ArrayBuffer(8)), "12", undefined]) {
+      await assert.rejects(cuda.sum(bad as never), (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && /^x must be a DeviceArray or a typed array, got /.test((e as Error).message));
+    }
+  });
+
+  for (const kind of KINDS) {
+    it(`sum of a host ${kind.name} equals the sum of the same data in a DeviceArray`, async () => {
+      const x = sample(kind, 2999, 13);
+      const before = x.slice();
+      assert.equal(await cuda.sum(x), await cuda.sum(cuda.toDevice(x)));
+      assert.deepEqual(x, before);
+      if (!cuda.available) assert.equal(await cuda.sum(x), sumJs(x));
+    });
+  }
+
+  it("sum of a Buffer and of a subarray view", async () => {
+    assert.equal(await cuda.sum(Buffer.from([1, 2, 250])), 253);
+    const big = new Float64Array([100, 1, 2, 3, 100]);
+    assert.equal(await cuda.sum(big.subarray(1, 4)), 6);
   });
 
   it("piCount equals the JS twin and estimates pi", async () => {
@@ -448,6 +508,18 @@ describe(`cuda API on the ${cuda.backend} backend`, () => {
     assert.equal(await cuda.piCount(10_000, { seed: 1 }), await cuda.piCount(10_000, { seed: 1, stream: rank }));
     const counts = new Set(await Promise.all([0, 1, 2, 3].map((stream) => cuda.piCount(100_000, { seed: 1, stream }))));
     assert.ok(counts.size > 1);
+  });
+
+  it("the object tier refuses a DeviceArray through the serializer's generic brand; the serializer imports nothing from lib/gpu", async () => {
+    const d = cuda.toDevice(new Float64Array([1, 2]));
+    assert.equal(typeof (d as unknown as Record<symbol, unknown>)[unserializable], "function");
+    assert.throws(() => packObject(d), (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && /DeviceArray\(Float64Array, 2, \w+\).*buffer-tier call/.test((e as Error).message));
+    // any class can carry the brand: the serializer knows nothing of devices
+    class Handle { [unserializable]() { return "a Handle stays in its process"; } }
+    assert.throws(() => packObject(new Handle()), (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && (e as Error).message === "a Handle stays in its process");
+    assert.deepEqual(unpackObject(packObject(d.toHost())), new Float64Array([1, 2]));
+    const source = readFileSync(fileURLToPath(new URL("../lib/serializer.ts", import.meta.url)), "utf8");
+    assert.deepEqual(source.match(/from "[^"]*gpu[^"]*"/g), null, "lib/serializer.ts imports from the GPU side");
   });
 
   it("piCount rejects bad n and options by code", async () => {
@@ -469,9 +541,11 @@ describe("pure JavaScript fallback (TSMPI_NATIVE=0) in a child process", () => {
       const x = DeviceArray.from(new Float32Array([1.5, 2, 3.25]));
       const y = cuda.toDevice(new Float32Array([0.1, 0.2, 0.3]));
       await cuda.saxpy(1.7, x, y);
+      const hy = new Float32Array([0.1, 0.2, 0.3]);
+      await cuda.saxpy(1.7, new Float32Array([1.5, 2, 3.25]), hy);
       const out = {
         backend: cuda.backend, addon: cuda.info().addon,
-        y: Array.from(y.toHost()), sum: await cuda.sum(y),
+        y: Array.from(y.toHost()), sum: await cuda.sum(y), hy: Array.from(hy), hostSum: await cuda.sum(hy),
         pi: await cuda.piCount(300001, { seed: 77, offset: 3, stream: 2 }),
       };
       console.log(JSON.stringify(out));`;
@@ -482,7 +556,9 @@ describe("pure JavaScript fallback (TSMPI_NATIVE=0) in a child process", () => {
     const y = cuda.toDevice(new Float32Array([0.1, 0.2, 0.3]));
     await cuda.saxpy(1.7, x, y);
     assert.deepEqual(js.y, Array.from(y.toHost()));
+    assert.deepEqual(js.hy, js.y, "host arrays give the DeviceArray result");
     assert.equal(js.sum, await cuda.sum(y));
+    assert.equal(js.hostSum, js.sum);
     assert.equal(js.pi, await cuda.piCount(300001, { seed: 77, offset: 3, stream: 2 }));
   });
 });
@@ -530,6 +606,15 @@ describe("user kernels", () => {
       assert.match(message, /libcuda\.so\.1 not found|libnvrtc not found|no CUDA device visible|addon is (disabled|missing|failed)|not compiled|TSMPI_CUDA=0/);
       return true;
     });
+  });
+
+  it("timing events: elapsedTime checks its arguments; without a GPU cuda.event() is ERR_TSMPI_NO_GPU", async function () {
+    await assert.rejects(cuda.elapsedTime("start" as never, "end" as never), (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && /^start must be a CudaEvent/.test((e as Error).message));
+    if (cuda.available) {
+      await assert.rejects(cuda.elapsedTime(cuda.event(), {} as never), (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && /^end must be a CudaEvent/.test((e as Error).message));
+      return;
+    }
+    assert.throws(() => cuda.event(), hasCode("ERR_TSMPI_NO_GPU"));
   });
 
   it("cuda.kernel checks its arguments", () => {
@@ -623,6 +708,27 @@ describe("on a GPU", function () {
     assert.ok(ticks > 0, "the event loop ran while the kernel spun");
   });
 
+  it("timing events bracket GPU work: elapsedTime of a spinning kernel is positive and within the wall time", async () => {
+    const spin = cuda.kernel(
+      `extern "C" __global__ void spin2(long long cycles) { long long start = clock64(); while (clock64() - start < cycles) {} }`,
+      "spin2",
+    );
+    const t0 = performance.now();
+    const start = cuda.event();
+    const done = spin.launch({ grid: 1, block: 32 }, [cuda.i64(200_000_000)]);
+    const end = cuda.event();
+    await done;
+    const ms = await cuda.elapsedTime(start, end);
+    const wall = performance.now() - t0;
+    assert.ok(ms > 1 && ms <= wall + 0.5, `GPU ${ms} ms, wall ${wall} ms`);
+    assert.equal(await cuda.elapsedTime(end, end), 0);
+    const a = cuda.event();
+    const count = cuda.piCount(2 ** 30, { seed: 1 });
+    const b = cuda.event();
+    assert.ok((await count) > 0);
+    assert.ok((await cuda.elapsedTime(a, b)) > 0);
+  });
+
   it("piCount on the GPU equals the addon's CPU count and the JS twin", async () => {
     for (const [seed, stream, offset, n] of PI_CASES) {
       const gpu = await cuda.piCount(Number(n), { seed, stream, offset });
@@ -631,6 +737,25 @@ describe("on a GPU", function () {
     }
     const big = 2 ** 32 + 12345; // beyond 32-bit counters
     assert.equal(await cuda.piCount(big, { seed: 3, stream: 1 }), await getBinding()!.piCountCpu(3n, 1, 0n, BigInt(big)));
+  });
+
+  it("built-ins on host arrays run on the GPU: saxpy and sum give the DeviceArray results bit for bit, write back only y", async () => {
+    const n = 1_000_003;
+    const x = sample(Float32Array, n, 3) as Float32Array;
+    const y = sample(Float32Array, n, 4) as Float32Array;
+    const dy = cuda.toDevice(y);
+    await cuda.saxpy(0.7, cuda.toDevice(x), dy);
+    const xBefore = x.slice();
+    await cuda.saxpy(0.7, x, y);
+    assert.deepEqual(y, dy.toHost());
+    assert.deepEqual(x, xBefore);
+    const d = sample(Float64Array, n, 5) as Float64Array;
+    assert.equal(await cuda.sum(d), await cuda.sum(cuda.toDevice(d)));
+    // many calls in flight at once, each with its own temporaries
+    const ys = [0, 1, 2, 3].map((k) => sample(Float64Array, 4097, k) as Float64Array);
+    const wants = ys.map((v) => { const w = v.slice(); saxpyJs(3, d.subarray(0, 4097), w); return w; });
+    await Promise.all(ys.map((v) => cuda.saxpy(3, d.subarray(0, 4097), v)));
+    assert.deepEqual(ys, wants);
   });
 
   it("DeviceArrays live in device memory and round-trip every kind, also asynchronously", async () => {

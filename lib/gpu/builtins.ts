@@ -5,13 +5,18 @@
  * piCount gives the identical count on all three; saxpy rounds identically on all three; sum
  * agrees exactly between C++ and JS and to rounding on the GPU.
  *
- * Not supported yet: other reductions (min/max/dot), strided or partial-range kernels.
+ * The array arguments take DeviceArrays or host typed arrays (see {@link saxpy}).
+ *
+ * Not supported yet: other reductions (min/max/dot), strided or partial-range kernels, reusing
+ * the device copy of a host array across calls (each call copies it again: keep data that
+ * several calls use in a DeviceArray).
  *
  * @module
  */
-import { checkDeviceArray, deviceStorage, kindCode, type DeviceArray } from "./device-array.js";
+import { DeviceArray, checkDeviceArray, deviceStorage, isDeviceArray, kindCode, kindOf, type TypedArrayKind } from "./device-array.js";
 import { TsmpiError, describeValue } from "../errors.js";
-import { getBackend, getBinding, gpuBinding } from "../native.js";
+import { getBackend, getBinding, gpuBinding, type NativeDeviceMemory } from "../native.js";
+import type { TypedArray } from "../serializer.js";
 import { piCountJs } from "./kernels/pi.js";
 import { saxpyJs } from "./kernels/saxpy.js";
 import { sumJs } from "./kernels/sum.js";
@@ -80,60 +85,132 @@ export async function piCount(n: number, options: PiCountOptions = {}): Promise<
   return binding ? binding.piCountCpu(seed, stream, offset, count) : piCountJs(seed, stream, offset, count);
 }
 
+/** A built-in's array argument: a DeviceArray, or a host typed array (copied to the GPU and back there). */
+interface Operand {
+  name: string;
+  kind: TypedArrayKind;
+  length: number;
+  device?: DeviceArray;
+  host?: TypedArray;
+}
+
+/** Checks a built-in's array argument: a live DeviceArray or a host typed array. */
+function operand(value: unknown, name: string): Operand {
+  if (isDeviceArray(value)) {
+    checkDeviceArray(value, name);
+    return { name, kind: value.kind, length: value.length, device: value };
+  }
+  const kind = kindOf(value);
+  if (kind === undefined) throw new TsmpiError("ERR_TSMPI_TYPE", `${name} must be a DeviceArray or a typed array, got ${describeValue(value)}`);
+  return { name, kind, length: (value as TypedArray).length, host: value as TypedArray };
+}
+
+/** How an operand reads in a message: `x (Float32Array DeviceArray of 3)`. */
+function described(op: Operand): string {
+  return `${op.name} ${op.kind.name}${op.device ? " DeviceArray" : ""} of ${op.length}`;
+}
+
+type Storage = ReturnType<typeof deviceStorage>;
+
+/**
+ * Runs `run` on the storage of `operands` on the live backend. On `"cpu"` host arrays are used
+ * as they are (no copy). On `"cuda"` each host array is copied into a temporary DeviceArray, and
+ * the ones in `written` are copied back into the caller's array after `run` (as numba does with
+ * numpy arguments); the temporaries are freed however it ends.
+ */
+async function onBackend<R>(operands: readonly Operand[], written: readonly Operand[], run: (storage: Storage[]) => Promise<R>): Promise<R> {
+  const staged = new Map<Operand, DeviceArray>();
+  try {
+    if (getBackend() === "cuda") {
+      for (const op of operands) if (op.host) staged.set(op, new DeviceArray(op.kind, op.length));
+      await Promise.all([...staged].map(([op, temp]) => temp.stageFromHost(op.host!)));
+    }
+    const storage = operands.map((op): Storage => {
+      const device = op.device ?? staged.get(op);
+      return device ? deviceStorage(device) : { host: op.host! };
+    });
+    const result = await run(storage);
+    await Promise.all(
+      written.map((op) => {
+        const temp = staged.get(op);
+        return temp ? (deviceStorage(temp) as { device: NativeDeviceMemory }).device.downloadAsync(op.host!) : undefined;
+      }),
+    );
+    return result;
+  } finally {
+    for (const temp of staged.values()) temp.free();
+  }
+}
+
+/** What saxpy takes: a Float32Array or Float64Array, on the host or as a DeviceArray (the kind is checked when called). */
+export type FloatOperand = DeviceArray | Float32Array | Float64Array;
+
 /**
  * `y = a * x + y`, element-wise, in place on `y`. Float32 arrays compute in float32 (`a` is
  * rounded to float32), Float64 arrays in float64; no fused multiply-add, so every backend gives
  * the same bits. Resolves when done.
  *
+ * `x` and `y` may be DeviceArrays or host typed arrays, in any mix (as a numba kernel takes numpy
+ * arrays): on the GPU a host array is copied to the device for the call and `y`'s result copied
+ * back into it; on the `"cpu"` backend host arrays are used in place.
+ *
  * @param a - the scalar.
- * @param x - a Float32Array or Float64Array DeviceArray.
- * @param y - a DeviceArray of the same kind and length; overwritten.
- * @throws {TsmpiError} `ERR_TSMPI_TYPE` (not DeviceArrays, other kinds, kinds differ),
- *   `ERR_TSMPI_COUNT` (lengths differ), `ERR_TSMPI_ARG` (a freed array) — as rejections.
+ * @param x - a Float32Array or Float64Array, or a DeviceArray of one.
+ * @param y - of the same kind and length as `x`; overwritten.
+ * @throws {TsmpiError} `ERR_TSMPI_TYPE` (neither a DeviceArray nor a typed array, other kinds,
+ *   kinds differ), `ERR_TSMPI_COUNT` (lengths differ), `ERR_TSMPI_ARG` (a bad `a`, a freed
+ *   array) — as rejections.
  * @example
  * ```ts
- * await cuda.saxpy(2, x, y);
+ * await cuda.saxpy(2, x, y);                                                 // DeviceArrays
+ * const hy = new Float32Array([1, 1, 1]);
+ * await cuda.saxpy(2, new Float32Array([1, 2, 3]), hy);                      // hy is [3, 5, 7]
  * ```
  */
-export async function saxpy(a: number, x: DeviceArray, y: DeviceArray): Promise<void> {
+export async function saxpy(a: number, x: FloatOperand, y: FloatOperand): Promise<void> {
   if (typeof a !== "number") throw new TsmpiError("ERR_TSMPI_ARG", `a must be a number, got ${describeValue(a)}`);
-  checkDeviceArray(x, "x");
-  checkDeviceArray(y, "y");
-  if (x.kind !== y.kind || (x.kind !== Float32Array && x.kind !== Float64Array)) {
-    throw new TsmpiError("ERR_TSMPI_TYPE", `x and y must both be Float32Array or both Float64Array DeviceArrays, got ${x.kind.name} and ${y.kind.name}`);
+  const ox = operand(x, "x");
+  const oy = operand(y, "y");
+  if (ox.kind !== oy.kind || (ox.kind !== Float32Array && ox.kind !== Float64Array)) {
+    throw new TsmpiError("ERR_TSMPI_TYPE", `x and y must both be Float32Arrays or both Float64Arrays (host or DeviceArray), got ${described(ox)} and ${described(oy)}`);
   }
-  if (x.length !== y.length) {
-    throw new TsmpiError("ERR_TSMPI_COUNT", `x and y must have the same length, got x.length ${x.length} and y.length ${y.length}`);
+  if (ox.length !== oy.length) {
+    throw new TsmpiError("ERR_TSMPI_COUNT", `x and y must have the same length, got x.length ${ox.length} and y.length ${oy.length}`);
   }
-  const xs = deviceStorage(x);
-  const ys = deviceStorage(y);
-  if ("device" in xs && "device" in ys) return gpuBinding().saxpyGpu(kindCode(x.kind), a, xs.device, ys.device, y.length);
-  if ("host" in xs && "host" in ys) {
-    const hx = xs.host as Float32Array | Float64Array;
-    const hy = ys.host as Float32Array | Float64Array;
-    const binding = getBinding();
-    return binding ? binding.saxpyCpu(a, hx, hy) : saxpyJs(a, hx, hy);
-  }
-  throw new TsmpiError("ERR_TSMPI_INTERNAL", "x and y live on different backends");
+  return onBackend([ox, oy], [oy], async ([xs, ys]) => {
+    if ("device" in xs! && "device" in ys!) return gpuBinding().saxpyGpu(kindCode(ox.kind), a, xs.device, ys.device, oy.length);
+    if ("host" in xs! && "host" in ys!) {
+      const hx = xs.host as Float32Array | Float64Array;
+      const hy = ys.host as Float32Array | Float64Array;
+      const binding = getBinding();
+      return binding ? binding.saxpyCpu(a, hx, hy) : saxpyJs(a, hx, hy);
+    }
+    throw new TsmpiError("ERR_TSMPI_INTERNAL", "x and y live on different backends");
+  });
 }
 
 /**
  * The sum of all elements of `x`, accumulated in float64 (BigInt kinds converted to numbers).
+ * A host typed array is copied to the GPU for the call on the `"cuda"` backend (so the result
+ * rounds as it does for a DeviceArray), used in place on `"cpu"`.
  *
- * @param x - a DeviceArray of any kind.
+ * @param x - a DeviceArray or a typed array of any kind.
  * @returns the sum.
- * @throws {TsmpiError} `ERR_TSMPI_TYPE` (not a DeviceArray), `ERR_TSMPI_ARG` (freed) — as rejections.
+ * @throws {TsmpiError} `ERR_TSMPI_TYPE` (neither a DeviceArray nor a typed array), `ERR_TSMPI_ARG`
+ *   (freed) — as rejections.
  * @example
  * ```ts
  * const total = await cuda.sum(DeviceArray.from(new Float64Array([1, 2, 3]))); // 6
+ * await cuda.sum(new Int32Array([1, 2, 3]));                                  // 6
  * ```
  */
-export async function sum(x: DeviceArray): Promise<number> {
-  checkDeviceArray(x, "x");
-  const storage = deviceStorage(x);
-  if ("device" in storage) return gpuBinding().sumGpu(kindCode(x.kind), storage.device, x.length);
-  const binding = getBinding();
-  return binding ? binding.sumCpu(storage.host) : sumJs(storage.host);
+export async function sum(x: DeviceArray | TypedArray): Promise<number> {
+  const ox = operand(x, "x");
+  return onBackend([ox], [], async ([storage]) => {
+    if ("device" in storage!) return gpuBinding().sumGpu(kindCode(ox.kind), storage.device, ox.length);
+    const binding = getBinding();
+    return binding ? binding.sumCpu(storage!.host) : sumJs(storage!.host);
+  });
 }
 
 /**

@@ -9,7 +9,9 @@
  * ...) take DeviceArrays and stage them through host memory. Importing this module loads nothing:
  * the addon loads, and CUDA is probed, on first use.
  *
- * Not supported yet: several GPUs per rank, user-chosen streams or events, DeviceArray views,
+ * Timing: `cuda.event()` and `cuda.elapsedTime(start, end)` (GPU only), as CuPy's events.
+ *
+ * Not supported yet: several GPUs per rank, user-chosen streams, DeviceArray views,
  * device-to-device transfers between ranks (messages stage through host memory), AMD/ROCm.
  *
  * @example
@@ -23,8 +25,9 @@
  *
  * @module
  */
-import { piCount, saxpy, sum, synchronize, type PiCountOptions } from "./builtins.js";
+import { piCount, saxpy, sum, synchronize, type FloatOperand, type PiCountOptions } from "./builtins.js";
 import { DeviceArray, type TypedArrayKind } from "./device-array.js";
+import { elapsedTime, event, type CudaEvent } from "./event.js";
 import { TsmpiError, describeValue } from "../errors.js";
 import { f32, f64, i32, i64, kernel, u32, u64, type Kernel, type KernelScalar } from "./kernel.js";
 import { backendReason, getBackend, getBinding, nativeInfo, selectedDevice, type Backend, type NativeDevice, type NativeInfo } from "../native.js";
@@ -33,8 +36,9 @@ import type { TypedArray } from "../serializer.js";
 export { DeviceArray, isDeviceArray, type TypedArrayKind } from "./device-array.js";
 export { Kernel, KernelScalar, type Dim3, type KernelArg, type LaunchConfig, type ScalarType, type KernelParam } from "./kernel.js";
 export { CudaCompileError } from "./cuda-error.js";
+export { CudaEvent } from "./event.js";
 export { nativeInfo, type Backend, type NativeInfo, type NativeDevice, type AddonState } from "../native.js";
-export type { PiCountOptions } from "./builtins.js";
+export type { FloatOperand, PiCountOptions } from "./builtins.js";
 
 /** A CUDA device: index, name, memory in bytes and compute capability (`"9.0"`). */
 export type DeviceInfo = NativeDevice;
@@ -92,12 +96,16 @@ export interface CudaApi {
   u64(value: number | bigint): KernelScalar;
   /** Monte Carlo pi sample count (see {@link piCount}). */
   piCount(n: number, options?: PiCountOptions): Promise<number>;
-  /** `y = a * x + y` on DeviceArrays (see {@link saxpy}). */
-  saxpy(a: number, x: DeviceArray, y: DeviceArray): Promise<void>;
-  /** Float64-accumulated sum of a DeviceArray (see {@link sum}). */
-  sum(x: DeviceArray): Promise<number>;
+  /** `y = a * x + y` on DeviceArrays or host Float32/Float64 arrays (see {@link saxpy}). */
+  saxpy(a: number, x: FloatOperand, y: FloatOperand): Promise<void>;
+  /** Float64-accumulated sum of a DeviceArray or host typed array (see {@link sum}). */
+  sum(x: DeviceArray | TypedArray): Promise<number>;
   /** Resolves when all GPU work enqueued so far has finished (see {@link synchronize}). */
   synchronize(): Promise<void>;
+  /** Records a timing event in this rank's stream now (GPU only; see {@link event}). */
+  event(): CudaEvent;
+  /** GPU milliseconds between two events, once both are reached (see {@link elapsedTime}). */
+  elapsedTime(start: CudaEvent, end: CudaEvent): Promise<number>;
   /** The native addon and CUDA stack report (see {@link nativeInfo}). */
   info(): NativeInfo;
 }
@@ -152,5 +160,7 @@ export const cuda: CudaApi = Object.freeze({
   saxpy,
   sum,
   synchronize,
+  event,
+  elapsedTime,
   info: nativeInfo,
 });

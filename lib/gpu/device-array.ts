@@ -11,7 +11,7 @@
  */
 import { TsmpiError, describeValue } from "../errors.js";
 import { getBackend, gpuBinding, type Backend, type NativeDeviceMemory } from "../native.js";
-import type { TypedArray } from "../serializer.js";
+import { unserializable, type TypedArray, type Unserializable } from "../serializer.js";
 
 /** A typed-array constructor: the element kind of a DeviceArray (`Float32Array`, ...). */
 export interface TypedArrayKind<T extends TypedArray = TypedArray> {
@@ -50,6 +50,14 @@ export function kindNameOf(value: unknown): string | undefined {
   return (value as unknown as { [Symbol.toStringTag]: string })[Symbol.toStringTag];
 }
 
+/** The kind (constructor) of a host typed array (a Buffer counts as Uint8Array), or undefined. */
+export function kindOf<T extends TypedArray>(value: T): TypedArrayKind<T>;
+export function kindOf(value: unknown): TypedArrayKind | undefined;
+export function kindOf(value: unknown): TypedArrayKind | undefined {
+  const name = kindNameOf(value);
+  return name === undefined ? undefined : KINDS.get(name)?.kind;
+}
+
 /** The addon's code for a kind (see `native/element_kind.h`). */
 export function kindCode(kind: TypedArrayKind): number {
   return KINDS.get(kind.name)!.code;
@@ -86,7 +94,7 @@ let storageOf: (array: DeviceArray) => Storage;
  * x.free(); y.free();
  * ```
  */
-export class DeviceArray<T extends TypedArray = TypedArray> {
+export class DeviceArray<T extends TypedArray = TypedArray> implements Unserializable {
   /** The element kind: the typed-array constructor, e.g. `Float32Array`. */
   readonly kind: TypedArrayKind<T>;
   /** Number of elements. */
@@ -136,9 +144,9 @@ export class DeviceArray<T extends TypedArray = TypedArray> {
    * ```
    */
   static from<T extends TypedArray>(host: T): DeviceArray<T> {
-    const name = kindNameOf(host);
-    if (name === undefined) throw new TsmpiError("ERR_TSMPI_TYPE", `host must be a typed array, got ${describeValue(host)}`);
-    const array = new DeviceArray(KINDS.get(name)!.kind as TypedArrayKind<T>, host.length);
+    const kind = kindOf(host as unknown);
+    if (kind === undefined) throw new TsmpiError("ERR_TSMPI_TYPE", `host must be a typed array, got ${describeValue(host)}`);
+    const array = new DeviceArray(kind as TypedArrayKind<T>, host.length);
     return array.copyFrom(host);
   }
 
@@ -225,6 +233,18 @@ export class DeviceArray<T extends TypedArray = TypedArray> {
   /** `DeviceArray(Float32Array, 1024, cuda)`. */
   toString(): string {
     return `DeviceArray(${this.kind.name}, ${this.length}, ${this.backend}${this.freed ? ", freed" : ""})`;
+  }
+
+  /**
+   * Why the object tier (`send`, `bcast`, ...) refuses a DeviceArray: the message of its
+   * `ERR_TSMPI_TYPE`, naming the fix.
+   * @internal
+   */
+  [unserializable](): string {
+    return (
+      `value must be a serializable value, got ${this.toString()}: device memory cannot go through the lowercase (object) calls; ` +
+      `pass it to the Capitalized buffer-tier call (Send, Recv, Bcast, Allreduce, ...) or send a host copy (value.toHost())`
+    );
   }
 
   #live(): Storage {

@@ -24,7 +24,6 @@
  */
 import { IN_PLACE } from "../constants.js";
 import { checkDeviceArray, isDeviceArray, type DeviceArray } from "./device-array.js";
-import { TsmpiError } from "../errors.js";
 import type { TypedArray } from "../serializer.js";
 
 /**
@@ -182,18 +181,4 @@ export async function stagedCollective(name: StagedCollective, bufs: readonly un
   const staging = await Staging.later(bufs, COLLECTIVE_ROLES[name](rank, root, bufs));
   await run(staging.args);
   await new Promise<void>((resolve, reject) => staging.writeBack((error) => (error === undefined ? resolve() : reject(error))));
-}
-
-/**
- * Refuses a DeviceArray where an object-tier call would serialize it.
- *
- * @throws {TsmpiError} `ERR_TSMPI_TYPE` naming the fix.
- */
-export function refuseDeviceArray(value: unknown): void {
-  if (!isDeviceArray(value)) return;
-  throw new TsmpiError(
-    "ERR_TSMPI_TYPE",
-    `value must be a serializable value, got ${value.toString()}: device memory cannot go through the lowercase (object) calls; ` +
-      `pass it to the Capitalized buffer-tier call (Send, Recv, Bcast, Allreduce, ...) or send a host copy (value.toHost())`,
-  );
 }
