@@ -10,8 +10,10 @@
  * 2. `ipc` (ZeroMQ over a Unix socket) for other peers on this host;
  * 3. `tcp` (ZeroMQ) for peers on other hosts.
  *
- * Same-host waits poll shared memory only when some peer uses it, and a poll stops as soon as a
- * ZeroMQ message is waiting (so polling never delays traffic from other hosts). Both ends decide
+ * Same-host waits poll shared memory only when some peer uses it, and for at most
+ * {@link MIXED_SPIN_US} when ZeroMQ peers may send too (a poll holds the event loop, so it would
+ * delay their messages; asking the ZeroMQ socket whether one waits would swallow the edge its
+ * event-loop watcher needs). Both ends decide
  * alike from the same table, and each (sender, receiver) pair then uses one path
  * for the whole job, so MPI's non-overtaking order per sender holds whatever the path; an
  * `ANY_SOURCE` receive sees every path, since all of them hand their messages to one handler.
@@ -23,6 +25,9 @@ import { TsmpiError } from "../errors.js";
 import { waitPolicy } from "./polling.js";
 import type { ShmTransport } from "./shm.js";
 import type { Transport, ZmqTransport } from "./zmq.js";
+
+/** The polling window (microseconds) of a rank that also has peers on ZeroMQ paths. */
+export const MIXED_SPIN_US = 10;
 
 /** How this rank reaches a peer (`self`: itself, never through a transport). */
 export type PeerPath = "self" | "shm" | "ipc" | "tcp";
@@ -96,11 +101,14 @@ export class PathTransport implements Transport {
     });
     this.viaShm = this.paths.map((p) => p === "shm");
     this.zmq.setPeers(zmqEndpoints);
-    // Poll shared memory only when a peer uses it, and stop polling when a ZeroMQ message is in.
+    // Poll shared memory only when a peer uses it, and only briefly when ZeroMQ peers may send
+    // too: a poll holds the event loop, and with it their messages.
     const ranksHere = table.hosts.filter((h) => h === host).length;
     const shmPeers = this.viaShm.filter(Boolean).length;
     const zmqPeers = this.paths.filter((p) => p === "ipc" || p === "tcp").length;
-    this.shm?.setWaitPolicy(shmPeers > 0 ? waitPolicy(ranksHere) : { ...waitPolicy(ranksHere), mode: "sleep", spinUs: 0 }, zmqPeers > 0 ? () => this.zmq.readable : null);
+    const policy = waitPolicy(ranksHere);
+    if (shmPeers === 0) this.shm?.setWaitPolicy({ ...policy, mode: "sleep", spinUs: 0 });
+    else this.shm?.setWaitPolicy(zmqPeers > 0 && policy.spinUs > MIXED_SPIN_US && !process.env.TSMPI_SPIN_US ? { ...policy, spinUs: MIXED_SPIN_US } : policy);
   }
 
   send(dest: number, frames: Buffer[], sent?: () => void, borrowed?: boolean): void {

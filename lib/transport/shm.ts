@@ -31,9 +31,6 @@ import type { NativeBinding, NativeShmChannel } from "../native.js";
 import type { WaitPolicy } from "./polling.js";
 import type { Transport } from "./zmq.js";
 
-/** A poll's slice (microseconds) when another path may bring the message instead. */
-const SLICE_US = 5;
-
 /** Most messages handed to the matching engine per event-loop turn (others wait their turn). */
 const BUDGET = 256;
 
@@ -124,16 +121,9 @@ export class ShmTransport implements Transport {
     return this.policy;
   }
 
-  /** Polls stop as soon as this says true (a message waiting on another path). */
-  private interrupt: (() => boolean) | null = null;
-
-  /**
-   * Sets the wait policy (once the ranks on this host are known), and what else may bring a
-   * message: a poll then runs in slices and stops once `interrupt` says one is waiting there.
-   */
-  setWaitPolicy(policy: WaitPolicy, interrupt: (() => boolean) | null): void {
+  /** Sets the wait policy (once the ranks on this host and the paths to them are known). */
+  setWaitPolicy(policy: WaitPolicy): void {
     this.policy = policy;
-    this.interrupt = interrupt;
   }
 
   /**
@@ -237,7 +227,7 @@ export class ShmTransport implements Transport {
     if (this.closed) return;
     try {
       this.flushQueues();
-      const got = this.receive(this.demand > 0 ? this.policy.spinUs : 0);
+      const got = this.channel.receive(this.demand > 0 ? this.policy.spinUs : 0, this.policy.mode === "yield", BUDGET);
       if (got.length > 0) {
         this.deliver(got);
         this.schedule(); // more may follow; look again after the continuations ran
@@ -248,17 +238,6 @@ export class ShmTransport implements Transport {
       this.fail(err, "receiving");
     }
   };
-
-  /** What has arrived, polling up to `spinUs` (in slices, when another path may bring a message first). */
-  private receive(spinUs: number): Buffer[][] {
-    const yieldBetween = this.policy.mode === "yield";
-    if (!this.interrupt || spinUs <= SLICE_US) return this.channel.receive(spinUs, yieldBetween, BUDGET);
-    const end = process.hrtime.bigint() + BigInt(spinUs * 1000);
-    for (;;) {
-      const got = this.channel.receive(SLICE_US, yieldBetween, BUDGET);
-      if (got.length > 0 || this.interrupt() || process.hrtime.bigint() >= end) return got;
-    }
-  }
 
   private deliver(messages: Buffer[][]): void {
     for (const frames of messages) this.onMessage(frames);

@@ -179,11 +179,6 @@ export class ZmqTransport implements Transport {
     return false;
   }
 
-  /** Whether a message is waiting to be received (a shared-memory poll stops early for it). */
-  get readable(): boolean {
-    return !this.closed && this.router.readable;
-  }
-
   hold(): void {
     // Started in a microtask, so a hold released in the same tick (a receive matched at once)
     // never leaves a pending zeromq receive behind.
