@@ -2,7 +2,7 @@
  * `npm run compare`: the same workloads on tsmpi and on mpi4py with Open MPI (over shared memory
  * and over TCP), interleaved, written up as a Markdown report with SVG plots.
  *
- *   npm run compare                         # full run, about 10 minutes; report in bench-report/
+ *   npm run compare                         # full run, about 10 minutes; report in docs/compare/
  *   npm run compare -- --quick --out /tmp/r # a small subset, under two minutes
  *   npm run compare -- --only pingpong,pi   # some sections
  *   npm run compare -- --from DIR/results.json --out DIR   # re-write the report and plots only
@@ -26,7 +26,7 @@ Runs the same workloads on tsmpi and on mpi4py with Open MPI (shared memory and 
 and writes report.md, results.json and SVG plots.
 
   --quick            a small subset (under two minutes)
-  --out DIR          where the report goes (default: bench-report/)
+  --out DIR          where the report goes (default: docs/compare/, the copy the README links)
   --only LIST        sections, comma-separated: ${SECTIONS.join(",")}
   --install          as root: apt-get install the packages mpi4py needs (openmpi-bin python3-mpi4py)
   --lock FILE        the bench lock held while measuring (default /tmp/tsmpi-bench.lock; "none": no lock)
@@ -99,11 +99,18 @@ function progress(total: number) {
         }
       } else process.stdout.write(`[${done}/${total}] ${task} ${error ? `FAILED: ${error}` : `${seconds.toFixed(1)} s`}\n`);
     },
+    note(line: string) {
+      if (bar) bar.update(done, { task: line });
+      else process.stdout.write(`${line}\n`);
+    },
     stop() {
       bar?.stop();
     },
   };
 }
+
+/** Set by Ctrl-C: no further launch starts. */
+let interrupted = false;
 
 async function measure(opts: ReturnType<typeof parse>, only: SectionId[]): Promise<Results> {
   const pre = checkPrerequisites();
@@ -146,6 +153,7 @@ async function measure(opts: ReturnType<typeof parse>, only: SectionId[]): Promi
       loadBefore: os.loadavg(),
       loadAfter: [],
       seconds: 0,
+      lockWaitSeconds: 0,
     },
     sections: only,
     settings: plan.settings,
@@ -155,6 +163,7 @@ async function measure(opts: ReturnType<typeof parse>, only: SectionId[]): Promi
     skipped: Object.fromEntries(plan.skipped),
   };
   const t0 = Date.now();
+  let lockWait = 0;
   const bar = progress(total);
   // One untimed launch per system first: file caches and Open MPI's first start-up are not measured.
   await lock.acquire();
@@ -168,8 +177,18 @@ async function measure(opts: ReturnType<typeof parse>, only: SectionId[]): Promi
   }
   lock.release();
   for (const { group, rep, cells } of rounds) {
-    await lock.acquire(); // held for one round: the systems of a row run back to back, nobody else's bench between them
+    if (interrupted) break;
+    const w0 = Date.now();
+    // Held for one round: the systems of a row run back to back, nobody else's bench between them.
+    const held = lock.acquire();
+    let note: NodeJS.Timeout | undefined;
+    await Promise.race([held, new Promise<void>((r) => (note = setTimeout(r, 2000)))]);
+    if (Date.now() - w0 >= 2000) bar.note(`waiting for the bench lock ${lock.file} (another benchmark holds it)`);
+    clearTimeout(note);
+    await held;
+    lockWait += Date.now() - w0;
     for (const cell of cells) {
+      if (interrupted) break;
       const task = `${group.title} ${cell.what} (${rep + 1}/${group.reps})`;
       bar.start(task);
       const r = await launch(cell.job, timeoutMs);
@@ -183,6 +202,7 @@ async function measure(opts: ReturnType<typeof parse>, only: SectionId[]): Promi
           error = `unexpected output (${(err as Error).message}): ${r.stdout.trim().split("\n").slice(-2).join(" | ")}`;
         }
       }
+      if (interrupted) break; // its launch was killed: neither a measurement nor a failure
       if (error) results.failures.push({ what: task, error });
       bar.finish(task, r.ms / 1000, error);
     }
@@ -192,6 +212,8 @@ async function measure(opts: ReturnType<typeof parse>, only: SectionId[]): Promi
   results.rows = [...plan.rows.values()];
   results.meta.loadAfter = os.loadavg();
   results.meta.seconds = Math.round((Date.now() - t0) / 1000);
+  results.meta.lockWaitSeconds = Math.round(lockWait / 1000);
+  results.meta.interrupted = interrupted;
   return results;
 }
 
@@ -202,10 +224,12 @@ async function main(): Promise<void> {
     return;
   }
   const only = sections(opts.only);
-  const out = path.resolve(opts.out ?? path.join(ROOT, "bench-report"));
+  const out = path.resolve(opts.out ?? path.join(ROOT, "docs", "compare"));
+  // Ctrl-C: the launch running is ended, and the report is written from what was measured.
   process.on("SIGINT", () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
     killAll();
-    process.exit(130);
   });
   let results: Results;
   if (opts.from) {
@@ -219,10 +243,14 @@ async function main(): Promise<void> {
   if (!opts.from) fs.writeFileSync(path.join(out, "results.json"), JSON.stringify(results, null, 1) + "\n");
   const plots = await writePlots(results, out);
   const report = writeReport(results, plots, out);
-  process.stdout.write(`compare: report ${path.relative(process.cwd(), report) || report}; plots ${plots.map((p) => p.file).join(", ")}${results.meta.seconds ? `; measured in ${results.meta.seconds} s` : ""}\n`);
+  process.stdout.write(`compare: report ${path.relative(process.cwd(), report) || report}; plots ${plots.map((p) => p.file).join(", ")}${results.meta.seconds ? `; measured in ${results.meta.seconds} s (${results.meta.lockWaitSeconds ?? 0} s of it waiting for the bench lock)` : ""}\n`);
   if (results.failures.length > 0) {
     process.stderr.write(`compare: ${results.failures.length} launch(es) failed:\n${results.failures.map((f) => `  ${f.what}: ${f.error}`).join("\n")}\n`);
     process.exitCode = 1;
+  }
+  if (results.meta.interrupted) {
+    process.stderr.write("compare: interrupted: the report holds what was measured before Ctrl-C\n");
+    process.exitCode = 130;
   }
 }
 

@@ -23,6 +23,10 @@ export interface Results {
     loadBefore: number[];
     loadAfter: number[];
     seconds: number;
+    /** Of `seconds`, how long the run waited for other benches to release the bench lock. */
+    lockWaitSeconds?: number;
+    /** Stopped by Ctrl-C before every launch ran. */
+    interrupted?: boolean;
   };
   sections: SectionId[];
   settings: Record<SectionId, string>;
@@ -114,9 +118,10 @@ export function writeReport(results: Results, plots: Plot[], out: string): strin
   const md: string[] = [
     `# tsmpi and mpi4py side by side${m.quick ? " (quick run)" : ""}`,
     "",
+    ...(m.interrupted ? ["**Interrupted**: the run was stopped before every launch ran; rows may have fewer launches than planned, or none.", ""] : []),
     `Measured ${m.date.replace("T", " ").slice(0, 16)} UTC on \`${mc.host}\`: ${mc.cpu}, ${mc.cores} cores, ${mc.memoryGiB} GiB, ${mc.kernel}. ` +
       `Node ${mc.node}, tsmpi at commit ${m.commit}; ${mc.python}, mpi4py ${m.mpi4py}, Open MPI ${m.openmpi}. ` +
-      `Load average (1, 5, 15 min) ${load(m.loadBefore)} before and ${load(m.loadAfter)} after; the run took ${m.seconds} s. Command: \`${m.command}\`.`,
+      `Load average (1, 5, 15 min) ${load(m.loadBefore)} before and ${load(m.loadAfter)} after; the run took ${m.seconds} s${m.lockWaitSeconds ? ` (${m.lockWaitSeconds} s of it waiting for other benchmarks to release the bench lock)` : ""}. Command: \`${m.command}\`.`,
     "",
     "How to read it:",
     "",

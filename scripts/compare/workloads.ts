@@ -69,7 +69,6 @@ const KiB = 1024;
 const MiB = 1024 * 1024;
 const MPI4PY_BENCH = path.join("scripts", "mpi4py-bench.py");
 const PI_PY = path.join("scripts", "compare", "pi.py");
-const FUTURES_PY = "/work/shared/bench/futures_bench.py";
 
 /** The size of a message in words: 0 B, 512 B, 64 KiB, 16 MiB. */
 export function bytesLabel(b: number): string {
@@ -92,7 +91,8 @@ function need<T>(v: T | undefined | null, what: string): T {
 
 interface Settings {
   startup: { np: number[]; reps: number };
-  pingpong: { chunks: [number, number][]; loop: number; skip: number; reps: number };
+  /** Each chunk of sizes is a launch of its own, with its own iteration count (-l). */
+  pingpong: { chunks: { min: number; max: number; loop: number }[]; skip: number; reps: number };
   ringtest: { np: number[]; runs: { bytes: number; loop: number; skip: number }[]; reps: number };
   collectives: { names: string[]; np: number[]; sizes: number[]; loop: number; skip: number; reps: number };
   allreduce: { np: number[]; loop: number; skip: number; reps: number };
@@ -101,18 +101,18 @@ interface Settings {
 }
 
 const FULL: Settings = {
-  startup: { np: [1, 2, 4], reps: 7 },
-  pingpong: { chunks: [[0, 1 * KiB], [2 * KiB, 256 * KiB], [512 * KiB, 16 * MiB]], loop: 300, skip: 20, reps: 3 },
+  startup: { np: [1, 2, 4], reps: 5 },
+  pingpong: { chunks: [{ min: 0, max: 1 * KiB, loop: 300 }, { min: 2 * KiB, max: 256 * KiB, loop: 200 }, { min: 512 * KiB, max: 16 * MiB, loop: 20 }], skip: 10, reps: 2 },
   ringtest: { np: [2, 4], runs: [{ bytes: 1, loop: 1000, skip: 100 }, { bytes: 1 * MiB, loop: 50, skip: 5 }], reps: 3 },
-  collectives: { names: ["barrier", "bcast", "allreduce", "gather", "scatter", "alltoall"], np: [2, 4], sizes: [8, 1 * MiB], loop: 200, skip: 20, reps: 2 },
+  collectives: { names: ["barrier", "bcast", "allreduce", "gather", "scatter", "alltoall"], np: [2, 4], sizes: [8, 1 * MiB], loop: 100, skip: 10, reps: 2 },
   allreduce: { np: [2, 4], loop: 20, skip: 3, reps: 3 },
-  pi: { np: [1, 2, 4], samples: 20_000_000, reps: 3 },
-  futures: { np: 5, tasks: 10_000, fib: 2000, reps: 2 },
+  pi: { np: [1, 2, 4], samples: 10_000_000, reps: 3 },
+  futures: { np: 5, tasks: 5000, fib: 1500, reps: 2 },
 };
 
 const QUICK: Settings = {
   startup: { np: [1, 2], reps: 3 },
-  pingpong: { chunks: [[0, 1 * MiB]], loop: 40, skip: 4, reps: 1 },
+  pingpong: { chunks: [{ min: 0, max: 1 * MiB, loop: 40 }], skip: 4, reps: 1 },
   ringtest: { np: [2], runs: [{ bytes: 1, loop: 200, skip: 20 }], reps: 1 },
   collectives: { names: ["bcast", "allreduce"], np: [2, 4], sizes: [8, 64 * KiB], loop: 40, skip: 5, reps: 1 },
   allreduce: { np: [2], loop: 5, skip: 1, reps: 1 },
@@ -120,14 +120,20 @@ const QUICK: Settings = {
   futures: { np: 3, tasks: 1000, fib: 300, reps: 1 },
 };
 
-/** Is `tsmpi/futures` there to run? Returns the reason when not. */
-export function futuresAvailable(): { ok: true; script: string } | { ok: false; reason: string } {
+/** mpi4py.futures' side of the task pool section: the project's reference script (shared/ beside the checkout). */
+const FUTURES_PY = [path.join(ROOT, "..", "shared", "bench", "futures_bench.py"), "/work/shared/bench/futures_bench.py"];
+
+/**
+ * Is `tsmpi/futures` there to run, with its bench (`tsmpi/futures/bench`, the same workloads and
+ * output lines as futures_bench.py)? Returns the reason when not.
+ */
+export function futuresAvailable(): { ok: true; reference: string } | { ok: false; reason: string } {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { exports?: Record<string, unknown> };
   if (!pkg.exports?.["./futures"]) return { ok: false, reason: "this checkout has no `tsmpi/futures` yet (package.json exports no ./futures)" };
-  const script = path.join("scripts", "compare", "futures-bench.ts");
-  if (!fs.existsSync(path.join(ROOT, script))) return { ok: false, reason: `tsmpi/futures exists, but ${script} (its side of futures_bench.py) does not` };
-  if (!fs.existsSync(FUTURES_PY)) return { ok: false, reason: `the mpi4py side, ${FUTURES_PY}, is not on this machine` };
-  return { ok: true, script };
+  if (!pkg.exports["./futures/bench"]) return { ok: false, reason: "`tsmpi/futures` exists, but not its bench `tsmpi/futures/bench` (package.json exports no ./futures/bench)" };
+  const reference = FUTURES_PY.find((f) => fs.existsSync(f));
+  if (!reference) return { ok: false, reason: `the mpi4py side, futures_bench.py, is not on this machine (looked at ${FUTURES_PY.join(", ")})` };
+  return { ok: true, reference };
 }
 
 /** The plan of a run: every row and every launch, for the sections asked for. */
@@ -160,8 +166,8 @@ export function makePlan(quick: boolean, only: readonly SectionId[]): Plan {
   }
 
   if (on("pingpong")) {
-    const { loop, skip } = s.pingpong;
-    for (const [min, max] of s.pingpong.chunks) {
+    const { skip } = s.pingpong;
+    for (const { min, max, loop } of s.pingpong.chunks) {
       const args = ["-m", String(min), "-n", String(max), "-l", String(loop), "-s", String(skip), "--json"];
       const parse = (r: LaunchResult) => {
         const out = new Map<string, Observation>();
@@ -274,7 +280,7 @@ export function makePlan(quick: boolean, only: readonly SectionId[]): Plan {
       const cells: Cell[] = SYSTEMS.map((sys) => ({
         system: sys,
         what: sys,
-        job: sys === "tsmpi" ? { system: sys, np, args: ["-m", "tsmpi/futures", found.script, String(tasks), String(fib)] } : { system: sys, np, args: ["-m", "mpi4py.futures", FUTURES_PY, String(tasks), String(fib)] },
+        job: sys === "tsmpi" ? { system: sys, np, args: ["-m", "tsmpi/futures", "tsmpi/futures/bench", String(tasks), String(fib)] } : { system: sys, np, args: ["-m", "mpi4py.futures", found.reference, String(tasks), String(fib)] },
         parse,
       }));
       groups.push({ section: "futures", title: `futures -n ${np}`, reps: s.futures.reps, cells });
@@ -283,12 +289,12 @@ export function makePlan(quick: boolean, only: readonly SectionId[]): Plan {
 
   const settings: Record<SectionId, string> = {
     startup: `wall time of the whole job (launcher, start-up, hello in rank order, exit), ${s.startup.np.join(", ")} ranks; tsmpi runs examples/hello (.js compiled, .ts through tsx), mpi4py runs \`python3 -m mpi4py.bench helloworld\``,
-    pingpong: `\`tsmpi/bench pingpong\` and \`scripts/mpi4py-bench.py pingpong\`, ranks 0 and 1, sizes 0 B and powers of two up to ${bytesLabel(s.pingpong.chunks.at(-1)![1])}, -l ${s.pingpong.loop} -s ${s.pingpong.skip} (fewer iterations above 16 KiB and 1 MiB, the bench's rule), buffer and object tier in 10 interleaved rounds per size`,
+    pingpong: `\`tsmpi/bench pingpong\` and \`scripts/mpi4py-bench.py pingpong\`, ranks 0 and 1, sizes 0 B and powers of two up to ${bytesLabel(s.pingpong.chunks.at(-1)!.max)}, ${s.pingpong.chunks.map((c) => `${bytesLabel(c.min)}..${bytesLabel(c.max)} -l ${c.loop}`).join(", ")} (at most 300 iterations above 16 KiB and 40 above 1 MiB, the bench's rule), -s ${s.pingpong.skip}, buffer and object tier in 10 interleaved rounds per size`,
     ringtest: `\`tsmpi/bench ringtest\` and \`mpi4py.bench ringtest\`: ${s.ringtest.runs.map((r) => `${bytesLabel(r.bytes)} -l ${r.loop} -s ${r.skip}`).join("; ")}; the figure is the time of one loop around the ring`,
     collectives: `\`tsmpi/bench NAME\` and \`scripts/mpi4py-bench.py NAME\`, buffer tier (Float64), block sizes ${s.collectives.sizes.map(bytesLabel).join(" and ")} per rank, -l ${s.collectives.loop} -s ${s.collectives.skip} (100 iterations above 16 KiB); per call: median over iterations of the slowest rank's time, each iteration after a barrier`,
     allreduce: `\`allreduce --sizes 8388608\`, buffer tier, -l ${s.allreduce.loop} -s ${s.allreduce.skip}, as the collectives`,
     pi: `examples/pi.ts (compiled) and scripts/compare/pi.py, ${s.pi.samples.toLocaleString("en-US")} samples split over the ranks; the figure is the time between the two barriers`,
-    futures: `\`tsmpirun -n ${s.futures.np} -m tsmpi/futures scripts/compare/futures-bench.ts\` and \`mpiexec -n ${s.futures.np} python3 -m mpi4py.futures futures_bench.py\`, ${s.futures.tasks} tasks, F=${s.futures.fib}`,
+    futures: `\`tsmpirun -n ${s.futures.np} -m tsmpi/futures tsmpi/futures/bench ${s.futures.tasks} ${s.futures.fib}\` and \`mpiexec -n ${s.futures.np} python3 -m mpi4py.futures futures_bench.py ${s.futures.tasks} ${s.futures.fib}\` (one process runs the script, the others are the workers): no-op tasks per second at chunk sizes 1 and 100, the Fibonacci primes among the first ${s.futures.fib} Fibonacci numbers serially and through the pool at chunk sizes 1 and 10`,
   };
   return { rows, groups, skipped, settings };
 }
