@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
 import { writePlots } from "./plots.ts";
 import { writeReport, type Results } from "./report.ts";
-import { BenchLock, buildIsStale, checkPrerequisites, haveFlock, installPrerequisites, killAll, launch, LABEL, ROOT, SYSTEMS } from "./runner.ts";
+import { BenchLock, buildIsStale, checkPrerequisites, haveFlock, installPrerequisites, killAll, launch, LABEL, lockHolder, ROOT, SYSTEMS } from "./runner.ts";
 import { makePlan, schedule, SECTIONS, type SectionId } from "./workloads.ts";
 
 const HELP = `usage: npm run compare -- [options]
@@ -183,7 +183,7 @@ async function measure(opts: ReturnType<typeof parse>, only: SectionId[]): Promi
     const held = lock.acquire();
     let note: NodeJS.Timeout | undefined;
     await Promise.race([held, new Promise<void>((r) => (note = setTimeout(r, 2000)))]);
-    if (Date.now() - w0 >= 2000) bar.note(`waiting for the bench lock ${lock.file} (another benchmark holds it)`);
+    if (Date.now() - w0 >= 2000) bar.note(`waiting for the bench lock ${lock.file}, held ${lockHolder(lock.file!)}`);
     clearTimeout(note);
     await held;
     lockWait += Date.now() - w0;

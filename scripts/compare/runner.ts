@@ -157,6 +157,10 @@ export class BenchLock {
     if (!this.file || this.holder) return;
     const child = spawn("flock", [this.file, "sh", "-c", "echo locked; exec cat >/dev/null"], { stdio: ["pipe", "pipe", "inherit"] });
     this.holder = child;
+    // A flock still waiting would outlive us (it notices its closed stdin only once it holds the lock).
+    const end = () => child.kill();
+    process.once("exit", end);
+    child.once("exit", () => process.off("exit", end));
     await new Promise<void>((resolve, reject) => {
       child.on("error", reject);
       child.on("exit", (code) => reject(new Error(`flock ${this.file} exited with ${code}`)));
@@ -190,4 +194,32 @@ export function buildIsStale(): boolean {
     return t;
   };
   return ["lib", "launcher", "examples"].some((d) => newest(path.join(ROOT, d)) > built);
+}
+
+/**
+ * Who holds the lock on `file`, in words, for the line that says the run is waiting: the holder
+ * from /proc/locks and, when that process is gone, the processes that still have the file open
+ * (a daemon started under `flock` without `-o` keeps the lock for as long as it lives).
+ */
+export function lockHolder(file: string): string {
+  try {
+    const st = fs.statSync(file);
+    const dev = `${(Math.floor(Number(st.dev) / 256)).toString(16).padStart(2, "0")}:${(Number(st.dev) % 256).toString(16).padStart(2, "0")}:${st.ino}`;
+    const line = fs.readFileSync("/proc/locks", "utf8").split("\n").find((l) => l.includes(` ${dev} `) && !l.includes("->"));
+    const pid = line?.trim().split(/\s+/)[4];
+    if (!pid) return "by nobody visible";
+    const cmd = (p: string) => fs.readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0").join(" ").trim().slice(0, 80);
+    if (fs.existsSync(`/proc/${pid}`)) return `by pid ${pid} (${cmd(pid)})`;
+    const open: string[] = [];
+    for (const p of fs.readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
+      try {
+        if (fs.readdirSync(`/proc/${p}/fd`).some((fd) => fs.readlinkSync(`/proc/${p}/fd/${fd}`) === file)) open.push(`${p} (${cmd(p)})`);
+      } catch {
+        /* not ours to read, or gone */
+      }
+    }
+    return `by pid ${pid}, which has exited; the file is still open in ${open.length ? open.join(", ") : "no process visible here"}`;
+  } catch {
+    return "by a process not visible here";
+  }
 }
