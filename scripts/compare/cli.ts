@@ -145,7 +145,7 @@ async function measure(opts: ReturnType<typeof parse>, only: SectionId[]): Promi
     meta: {
       date: new Date().toISOString(),
       quick,
-      command: `npm run compare --${quick ? " --quick" : ""}${opts.only ? ` --only ${opts.only}` : ""}`,
+      command: `npm run compare --${quick ? " --quick" : ""}${opts.only ? ` --only ${opts.only}` : ""}${opts.lock !== "/tmp/tsmpi-bench.lock" ? ` --lock ${opts.lock}` : ""}`,
       commit: `${git(["rev-parse", "--short", "HEAD"])}${git(["status", "--porcelain", "--untracked-files=no"]) ? " (with uncommitted changes)" : ""}`,
       openmpi: pre.openmpi!,
       mpi4py: pre.mpi4py!,
