@@ -166,7 +166,9 @@ async function measure(opts: ReturnType<typeof parse>, only: SectionId[]): Promi
   let lockWait = 0;
   const bar = progress(total);
   // One untimed launch per system first: file caches and Open MPI's first start-up are not measured.
+  const w0 = Date.now();
   await lock.acquire();
+  lockWait += Date.now() - w0;
   for (const sys of SYSTEMS) {
     const task = `warm-up ${LABEL[sys]}`;
     bar.start(task);

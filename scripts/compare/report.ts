@@ -8,7 +8,7 @@ import path from "node:path";
 import type { Plot } from "./plots.ts";
 import { LABEL, MPI4PY, SYSTEMS, type SystemId } from "./runner.ts";
 import { fitSerialFraction, summarize, type Observation, type Summary } from "./stats.ts";
-import { SECTION_TITLE, type Row, type SectionId } from "./workloads.ts";
+import { SECTION_TITLE, SECTIONS, type Row, type SectionId } from "./workloads.ts";
 
 /** Everything a run measured (results.json). */
 export interface Results {
@@ -164,11 +164,26 @@ export function writeReport(results: Results, plots: Plot[], out: string): strin
       md.push(`| f | ${sp.map((s) => (s.serialFraction === undefined ? "–" : s.serialFraction.toFixed(3))).join(" | ")} |`, "");
     }
   }
-  const slower = results.rows.filter((r) => (ratio(results, r, "mpi4py-tcp") ?? 0) > 1).sort(rowOrder);
-  const measured = results.rows.filter((r) => ratio(results, r, "mpi4py-tcp") !== undefined);
+  const measured = results.rows.filter((r) => ratio(results, r, "mpi4py-tcp") !== undefined).sort((a, b) => SECTIONS.indexOf(a.section) - SECTIONS.indexOf(b.section) || rowOrder(a, b));
+  const slower = measured.filter((r) => ratio(results, r, "mpi4py-tcp")! > 1);
   md.push("## Where tsmpi is slower than Open MPI over TCP", "");
   if (slower.length === 0) md.push(`On none of the ${measured.length} rows measured on both.`, "");
-  else md.push(`On ${slower.length} of the ${measured.length} rows measured on both: ${slower.map((r) => `${SECTION_TITLE[r.section].split(":")[0]} ${r.table ? `(${r.table}) ` : ""}${r.label} (${times(ratio(results, r, "mpi4py-tcp"))})`).join("; ")}.`, "");
+  else {
+    md.push(`On ${slower.length} of the ${measured.length} rows measured on both:`, "", "| section | rows where tsmpi is slower | tsmpi / mpi4py tcp there |", "| --- | --- | ---: |");
+    const groups = new Map<string, Row[]>();
+    for (const r of measured) {
+      const g = `${SECTION_TITLE[r.section].split(":")[0]}${r.table ? `, ${r.table}` : ""}`;
+      groups.set(g, [...(groups.get(g) ?? []), r]);
+    }
+    for (const [g, rows] of groups) {
+      const worse = rows.filter((r) => ratio(results, r, "mpi4py-tcp")! > 1);
+      if (worse.length === 0) continue;
+      const rs = worse.map((r) => ratio(results, r, "mpi4py-tcp")!);
+      const which = worse.length <= 4 ? worse.map((r) => r.label).join("; ") : `${worse.length} of ${rows.length} (${worse[0]!.label} … ${worse.at(-1)!.label})`;
+      md.push(`| ${g} | ${which} | ${rs.length > 1 ? `${times(Math.min(...rs))} – ${times(Math.max(...rs))}` : times(rs[0])} |`);
+    }
+    md.push("");
+  }
   if (results.failures.length > 0) {
     md.push("## Failed launches", "", ...results.failures.map((f) => `- ${f.what}: \`${f.error.replace(/`/g, "'")}\``), "");
   }
