@@ -94,7 +94,7 @@ function cell(s: Summary | undefined, unit: Row["unit"]): string {
 const times = (x: number | undefined) => (x === undefined ? "–" : `${x >= 10 ? x.toFixed(0) : x.toFixed(2)}×`);
 
 function rowOrder(a: Row, b: Row): number {
-  return a.table.localeCompare(b.table) || (a.collective ?? "").localeCompare(b.collective ?? "") || a.np - b.np || (a.bytes ?? 0) - (b.bytes ?? 0) || a.key.localeCompare(b.key);
+  return a.table.localeCompare(b.table) || (a.order ?? 0) - (b.order ?? 0) || (a.collective ?? "").localeCompare(b.collective ?? "") || a.np - b.np || (a.bytes ?? 0) - (b.bytes ?? 0) || a.key.localeCompare(b.key);
 }
 
 function table(results: Results, rows: Row[]): string[] {

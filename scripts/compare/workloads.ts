@@ -35,6 +35,8 @@ export interface Row {
   /** Where the mpi4py figures of this row are kept when several tsmpi rows share them (start-up .js and .ts). */
   refKey?: string;
   bytes?: number;
+  /** Where the row goes in its table when neither rank count nor size orders it (the task pool's metrics). */
+  order?: number;
   tier?: "buffer" | "object";
   collective?: string;
 }
@@ -107,7 +109,7 @@ const FULL: Settings = {
   collectives: { names: ["barrier", "bcast", "allreduce", "gather", "scatter", "alltoall"], np: [2, 4], sizes: [8, 1 * MiB], loop: 100, skip: 10, reps: 2 },
   allreduce: { np: [2, 4], loop: 20, skip: 3, reps: 3 },
   pi: { np: [1, 2, 4], samples: 10_000_000, reps: 3 },
-  futures: { np: 5, tasks: 5000, fib: 1500, reps: 2 },
+  futures: { np: 5, tasks: 10_000, fib: 2000, reps: 2 },
 };
 
 const QUICK: Settings = {
@@ -275,7 +277,7 @@ export function makePlan(quick: boolean, only: readonly SectionId[]): Plan {
         [/fib-primes executor F=\d+ chunksize=1: \d+ primes in ([\d.]+) s/, "fib-1", "Fibonacci primes, executor, chunksize 1", "s", false],
         [/fib-primes executor F=\d+ chunksize=10: \d+ primes in ([\d.]+) s/, "fib-10", "Fibonacci primes, executor, chunksize 10", "s", false],
       ];
-      for (const [, id, label, unit, higherIsBetter] of metrics) row({ key: `futures/${id}`, section: "futures", table: "", label: `${label} (${np} processes)`, np, unit, higherIsBetter });
+      metrics.forEach(([, id, label, unit, higherIsBetter], order) => row({ key: `futures/${id}`, section: "futures", table: "", label: `${label} (${np} processes)`, np, unit, higherIsBetter, order }));
       const parse = (r: LaunchResult) => new Map(metrics.map(([re, id, label]) => [`futures/${id}`, { value: Number(need(re.exec(r.stdout), label)[1]) }]));
       const cells: Cell[] = SYSTEMS.map((sys) => ({
         system: sys,
