@@ -4,14 +4,19 @@
  *
  * - `helloworld [-q]`: each rank says hello, in rank order.
  * - `ringtest [-n BYTES] [-l LOOPS] [-s SKIP]`: a message around the ring of ranks.
- * - `pingpong [-m MIN] [-n MAX] [-l LOOPS] [-s SKIP] [--json]`: one-way latency and bandwidth
- *   between ranks 0 and 1 per message size, for the buffer tier (`Send/Recv`), the object tier
- *   (`send/recv`) and, beside them, two bare zeromq.js sockets between the same two processes
- *   (DEALER to ROUTER, as tsmpi's transport uses): the transport's own limit. The three are
- *   measured in interleaved rounds and reported as medians, with tsmpi/bare time ratios.
- * - `barrier`, `bcast`, `allreduce`, `allgather` `[-m MIN] [-n MAX] [-l LOOPS] [--object | --device]`:
- *   per-call latency per message size (OSU style), median over ranks' maxima; `--device` puts
- *   the buffers in DeviceArrays (GPU memory, or host memory on the cpu backend).
+ * - `pingpong [-m MIN] [-n MAX] [-l LOOPS] [-s SKIP] [--json] [--without-bare]`: one-way latency
+ *   and bandwidth between ranks 0 and 1 per message size, for the buffer tier (`Send/Recv`), the
+ *   object tier (`send/recv`) and, beside them, two bare zeromq.js sockets between the same two
+ *   processes (DEALER to ROUTER, as tsmpi's transport uses): the transport's own limit. The three
+ *   are measured in interleaved rounds and reported as medians, with tsmpi/bare time ratios;
+ *   `--json` adds the quartiles; `--without-bare` leaves the bare sockets out. The header names
+ *   tsmpi's path between the two ranks (`shm`, `ipc` or `tcp`).
+ * - `barrier`, `bcast`, `allreduce`, `allgather`, `gather`, `scatter`, `alltoall`
+ *   `[-m MIN] [-n MAX] [--sizes B1,B2,..] [-l LOOPS] [-s SKIP] [--object | --device] [--json]`:
+ *   per-call latency per message size (OSU style), median over iterations of the slowest rank's
+ *   time. The size is the block each rank contributes (gather, scatter, alltoall and allgather
+ *   move one block per rank). `--device` puts the buffers in DeviceArrays (GPU memory, or host
+ *   memory on the cpu backend). `scripts/mpi4py-bench.py` measures the same on mpi4py.
  * - `gpupi`, `gpucopy`: the built-in Monte Carlo pi and host<->device copies (`gpu/bench.ts`).
  *
  * Every command ends the job with exit code 124 if it has not finished after
@@ -27,7 +32,7 @@ import { cuda, isDeviceArray } from "./gpu/cuda.js";
 import { gpucopy, gpupi } from "./gpu/bench.js";
 
 const HELP = `usage: tsmpirun -n N -m tsmpi/bench <command> [options]
-commands: helloworld, ringtest, pingpong, barrier, bcast, allreduce, allgather, gpupi, gpucopy`;
+commands: helloworld, ringtest, pingpong, barrier, bcast, allreduce, allgather, gather, scatter, alltoall, gpupi, gpucopy`;
 
 type Options = Record<string, string | boolean | undefined>;
 
@@ -41,10 +46,30 @@ function int(opts: Options, name: string): number {
   return n;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+/** The q-quantile (0..1) of `xs`, interpolated linearly between order statistics (numpy's default). */
+function quantile(xs: ArrayLike<number>, q: number): number {
+  const s = Array.from(xs).sort((a, b) => a - b);
+  const h = (s.length - 1) * q;
+  const lo = Math.floor(h);
+  return lo + 1 < s.length ? s[lo]! + (h - lo) * (s[lo + 1]! - s[lo]!) : s[lo]!;
+}
+
+function median(xs: ArrayLike<number>): number {
+  return quantile(xs, 0.5);
+}
+
+/** Median and quartiles of `xs`, rounded to 0.01 us, for the JSON lines. */
+function summary(xs: ArrayLike<number>): { us: number; q1: number; q3: number } {
+  const r = (x: number) => Math.round(x * 100) / 100;
+  return { us: r(median(xs)), q1: r(quantile(xs, 0.25)), q3: r(quantile(xs, 0.75)) };
+}
+
+/** `--sizes 8,1048576` or the sizes between `--min-size` and `--max-size`. */
+function sizeList(opts: Options, fallback: number[]): number[] {
+  if (opts.sizes === undefined) return fallback;
+  const list = String(opts.sizes).split(",").map(Number);
+  if (list.length === 0 || !list.every((n) => Number.isInteger(n) && n >= 0)) throw new Error(`--sizes must be a comma-separated list of non-negative integers, got ${JSON.stringify(opts.sizes)}`);
+  return list;
 }
 
 /** Sizes 0 (when min is 0) and the powers of two in [min, max]. */
@@ -124,10 +149,21 @@ async function bareSockets(comm: Comm, peer: number): Promise<{ send(b: Buffer):
 
 export interface PingPongRow {
   bytes: number;
-  /** Median one-way microseconds for each method. */
+  /** Median one-way microseconds for each method (`bareUs` is absent with `--without-bare`). */
   bufferUs: number;
   objectUs: number;
-  bareUs: number;
+  bareUs?: number;
+}
+
+/** A row as `--json` prints it: the medians, and each method's quartiles and sample count. */
+interface PingPongJson extends PingPongRow {
+  bufferQ1: number;
+  bufferQ3: number;
+  objectQ1: number;
+  objectQ3: number;
+  bareQ1?: number;
+  bareQ3?: number;
+  samples: number;
 }
 
 /**
@@ -141,9 +177,11 @@ export async function pingpong(comm: Comm = COMM_WORLD, args: string[] = []): Pr
     loop: { type: "string", short: "l", default: "1000" },
     skip: { type: "string", short: "s", default: "50" },
     json: { type: "boolean" },
+    "without-bare": { type: "boolean" },
   });
   if (comm.size < 2) throw new Error("pingpong needs at least 2 ranks");
   const [min, max, loop, skip] = [int(opts, "min-size"), int(opts, "max-size"), int(opts, "loop"), int(opts, "skip")];
+  const withBare = !opts["without-bare"];
   const { rank } = comm;
   const rows: PingPongRow[] = [];
   if (rank > 1) {
@@ -151,7 +189,7 @@ export async function pingpong(comm: Comm = COMM_WORLD, args: string[] = []): Pr
     return rows;
   }
   const peer = 1 - rank;
-  const bare = await bareSockets(comm, peer);
+  const bare = withBare ? await bareSockets(comm, peer) : null;
   for (const bytes of sizes(min, max)) {
     const iters = Math.max(5, bytes > 1 << 20 ? Math.min(loop, 40) : bytes > 1 << 14 ? Math.min(loop, 300) : loop);
     const warm = Math.max(2, bytes > 1 << 20 ? Math.min(skip, 3) : skip);
@@ -161,9 +199,9 @@ export async function pingpong(comm: Comm = COMM_WORLD, args: string[] = []): Pr
     const methods: Record<string, () => Promise<void>> = {
       buffer: rank === 0 ? async () => (await comm.Send(sendArr, peer, 1), await comm.Recv(recvArr, peer, 1)) : async () => (await comm.Recv(recvArr, peer, 1), await comm.Send(sendArr, peer, 1)),
       object: rank === 0 ? async () => (await comm.send(sendArr, peer, 2), void (await comm.recv(peer, 2))) : async () => (await comm.recv(peer, 2), await comm.send(sendArr, peer, 2)),
-      bare: rank === 0 ? async () => (await bare.send(sendBuf), void (await bare.recv())) : async () => (await bare.recv(), await bare.send(sendBuf)),
     };
-    const samples: Record<string, number[]> = { buffer: [], object: [], bare: [] };
+    if (bare) methods.bare = rank === 0 ? async () => (await bare.send(sendBuf), void (await bare.recv())) : async () => (await bare.recv(), await bare.send(sendBuf));
+    const samples: Record<string, number[]> = Object.fromEntries(Object.keys(methods).map((m) => [m, []]));
     const rounds = 10;
     const perRound = Math.max(1, Math.ceil(iters / rounds));
     for (const m of Object.keys(methods)) for (let i = 0; i < warm; i++) await methods[m]!();
@@ -178,16 +216,21 @@ export async function pingpong(comm: Comm = COMM_WORLD, args: string[] = []): Pr
         }
       }
     }
-    const row = { bytes, bufferUs: median(samples.buffer!), objectUs: median(samples.object!), bareUs: median(samples.bare!) };
-    rows.push(row);
-    if (rank === 0 && !opts.quiet) printPingPong(row, rows.length === 1, Boolean(opts.json), perRound * rounds, transportInfo().paths[comm.group[peer]!]!);
+    const [buf, obj] = [summary(samples.buffer!), summary(samples.object!)];
+    const row: PingPongJson = { bytes, bufferUs: buf.us, objectUs: obj.us, bufferQ1: buf.q1, bufferQ3: buf.q3, objectQ1: obj.q1, objectQ3: obj.q3, samples: perRound * rounds };
+    if (bare) {
+      const b = summary(samples.bare!);
+      Object.assign(row, { bareUs: b.us, bareQ1: b.q1, bareQ3: b.q3 });
+    }
+    rows.push({ bytes, bufferUs: row.bufferUs, objectUs: row.objectUs, ...(bare ? { bareUs: row.bareUs } : {}) });
+    if (rank === 0 && !opts.quiet) printPingPong(row, rows.length === 1, Boolean(opts.json), transportInfo().paths[comm.group[peer]!]!);
   }
   await comm.barrier(); // the peer may still be receiving our last bare message
-  bare.close();
+  bare?.close();
   return rank === 0 ? rows : [];
 }
 
-function printPingPong(row: PingPongRow, header: boolean, json: boolean, samples: number, path: string): void {
+function printPingPong(row: PingPongJson, header: boolean, json: boolean, path: string): void {
   if (json) {
     process.stdout.write(JSON.stringify(row) + "\n");
     return;
@@ -198,41 +241,58 @@ function printPingPong(row: PingPongRow, header: boolean, json: boolean, samples
     process.stdout.write(`#  Size [B] | Send/Recv [us]   [MB/s] | send/recv [us]   [MB/s] | bare zmq [us]   [MB/s] | Send/bare send/bare  Samples\n`);
   }
   const f = (us: number) => us.toFixed(2).padStart(14);
-  process.stdout.write(
-    `${String(row.bytes).padStart(11)} |${f(row.bufferUs)}${mbs(row.bufferUs)} |${f(row.objectUs)}${mbs(row.objectUs)} |${f(row.bareUs).slice(1)}${mbs(row.bareUs)} |${(row.bufferUs / row.bareUs).toFixed(2).padStart(9)}${(row.objectUs / row.bareUs).toFixed(2).padStart(10)}${String(samples).padStart(9)}\n`,
-  );
+  const bare = row.bareUs === undefined ? `${"-".padStart(13)}${"-".padStart(9)} |${"-".padStart(9)}${"-".padStart(10)}` : `${f(row.bareUs).slice(1)}${mbs(row.bareUs)} |${(row.bufferUs / row.bareUs).toFixed(2).padStart(9)}${(row.objectUs / row.bareUs).toFixed(2).padStart(10)}`;
+  process.stdout.write(`${String(row.bytes).padStart(11)} |${f(row.bufferUs)}${mbs(row.bufferUs)} |${f(row.objectUs)}${mbs(row.objectUs)} |${bare}${String(row.samples).padStart(9)}\n`);
 }
 
-/** OSU-style latency of one collective per size: median over iterations of the slowest rank's time. */
-async function collectiveLatency(name: string, comm: Comm, args: string[]): Promise<void> {
+/** The collectives `collectiveLatency` times. */
+const COLLECTIVES = ["barrier", "bcast", "allreduce", "allgather", "gather", "scatter", "alltoall"] as const;
+type Collective = (typeof COLLECTIVES)[number];
+
+/**
+ * OSU-style latency of one collective per size: median over iterations of the slowest rank's
+ * time. `bytes` is the block each rank contributes (Float64 elements, at least one).
+ */
+async function collectiveLatency(name: Collective, comm: Comm, args: string[]): Promise<void> {
   const opts = options(args, {
     "min-size": { type: "string", short: "m", default: name === "barrier" ? "0" : "8" },
     "max-size": { type: "string", short: "n", default: name === "barrier" ? "0" : String(8 * 1024 * 1024) },
+    sizes: { type: "string" },
     loop: { type: "string", short: "l", default: "200" },
     skip: { type: "string", short: "s", default: "20" },
     object: { type: "boolean" },
     device: { type: "boolean" },
+    json: { type: "boolean" },
   });
   const [min, max, loop, skip] = [int(opts, "min-size"), int(opts, "max-size"), int(opts, "loop"), int(opts, "skip")];
   const object = Boolean(opts.object);
   const device = Boolean(opts.device);
   if (object && device) throw new Error("--object and --device exclude each other (the object tier refuses DeviceArrays)");
-  if (comm.rank === 0 && !opts.quiet) {
+  const json = Boolean(opts.json);
+  const { rank, size } = comm;
+  if (rank === 0 && !opts.quiet && !json) {
     const tier = object ? " (object tier)" : device ? ` (DeviceArrays, ${cuda.available ? `cuda:${cuda.device} ${cuda.deviceInfo().name}` : "cpu backend"})` : "";
-    process.stdout.write(`# tsmpi ${name}${tier}: ${comm.size} processes; latency per call = median over iterations of the slowest rank\n#   Size [B]  Latency [us]  Iterations\n`);
+    process.stdout.write(`# tsmpi ${name}${tier}: ${size} processes; latency per call = median over iterations of the slowest rank\n#   Size [B]  Latency [us]  Iterations\n`);
   }
-  for (const bytes of name === "barrier" ? [0] : sizes(min, max).filter((b) => b >= 8)) {
-    const n = Math.max(1, bytes / 8);
-    const hostA = new Float64Array(n).fill(comm.rank + 1);
+  const todo = name === "barrier" ? [0] : sizeList(opts, sizes(min, max)).filter((b) => b >= 8);
+  for (const bytes of todo) {
+    const n = Math.max(1, Math.floor(bytes / 8));
+    const all = name === "allgather" || name === "gather" || name === "scatter" || name === "alltoall";
+    const hostA = new Float64Array(name === "scatter" || name === "alltoall" ? n * size : n).fill(rank + 1);
+    const bLength = all && name !== "scatter" ? n * size : n;
     const a = device ? cuda.toDevice(hostA) : hostA;
-    const b = device ? cuda.empty(Float64Array, name === "allgather" ? n * comm.size : n) : new Float64Array(name === "allgather" ? n * comm.size : n);
+    const b = device ? cuda.empty(Float64Array, bLength) : new Float64Array(bLength);
+    const blocks = Array.from({ length: size }, (_, i) => hostA.subarray(i * n, (i + 1) * n));
     const iters = bytes > 1 << 20 ? Math.min(loop, 20) : bytes > 1 << 14 ? Math.min(loop, 100) : loop;
     const call: () => Promise<unknown> = {
       barrier: () => comm.barrier(),
       bcast: () => (object ? comm.bcast(hostA, 0) : comm.Bcast(a, 0)),
       allreduce: () => (object ? comm.allreduce(hostA, Op.SUM) : comm.Allreduce(a, b, Op.SUM)),
       allgather: () => (object ? comm.allgather(hostA) : comm.Allgather(a, b)),
-    }[name]!;
+      gather: () => (object ? comm.gather(hostA, 0) : comm.Gather(a, rank === 0 ? b : null, 0)),
+      scatter: () => (object ? comm.scatter(rank === 0 ? blocks : null, 0) : comm.Scatter(rank === 0 ? a : null, b, 0)),
+      alltoall: () => (object ? comm.alltoall(blocks) : comm.Alltoall(a, b)),
+    }[name];
     const times: number[] = [];
     for (let i = 0; i < iters + skip; i++) {
       await comm.barrier();
@@ -243,7 +303,10 @@ async function collectiveLatency(name: string, comm: Comm, args: string[]): Prom
     }
     for (const buf of [a, b]) if (isDeviceArray(buf)) buf.free();
     const slowest = await comm.reduce(new Float64Array(times), Op.MAX, 0);
-    if (comm.rank === 0 && !opts.quiet) process.stdout.write(`${String(bytes).padStart(12)}${median([...(slowest as Float64Array)]).toFixed(2).padStart(14)}${String(iters).padStart(12)}\n`);
+    if (rank !== 0 || opts.quiet) continue;
+    const s = summary(slowest as Float64Array);
+    if (json) process.stdout.write(JSON.stringify({ name, tier: object ? "object" : "buffer", size, bytes, ...s, iterations: iters }) + "\n");
+    else process.stdout.write(`${String(bytes).padStart(12)}${median(slowest as Float64Array).toFixed(2).padStart(14)}${String(iters).padStart(12)}\n`);
   }
 }
 
@@ -254,10 +317,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     helloworld,
     ringtest,
     pingpong,
-    barrier: (c, a) => collectiveLatency("barrier", c, a),
-    bcast: (c, a) => collectiveLatency("bcast", c, a),
-    allreduce: (c, a) => collectiveLatency("allreduce", c, a),
-    allgather: (c, a) => collectiveLatency("allgather", c, a),
+    ...Object.fromEntries(COLLECTIVES.map((name) => [name, (c: Comm, a: string[]) => collectiveLatency(name, c, a)])),
     gpupi,
     gpucopy,
   };
