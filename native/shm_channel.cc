@@ -435,7 +435,7 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
     for (uint32_t i = 0;; i++) {
       // Between polls: pause, and now and then (always, when yielding) give the core away, in
       // case the rank we wait for is runnable on this core (else it waits for the next tick).
-      if (yieldBetween || (i & 63) == 63) sched_yield();
+      if (yieldBetween || (i & 7) == 7) sched_yield();
       else for (int j = 0; j < 16; j++) CpuRelax();
       if (Drain(env, out, budget) > 0) break;
       if ((i & 7) == 7 && NowNs() >= deadline) break;
