@@ -2,7 +2,7 @@
 // Bundles the compiled output so processes start fast: loading some 40 small ES modules costs
 // a Node process tens of milliseconds, one bundle a few. Run after `tsc` (npm run build).
 //  - dist/launcher/cli.js: tsmpirun and everything it imports (yargs included), one file.
-//  - dist/lib/{index,bench,cuda}.js: the package's entry points, split so that they share one
+//  - dist/lib/{index,bench,cuda,futures,futures-bench}.js: the package's entry points, split so that they share one
 //    copy of the runtime (chunk files beside them).
 // zeromq, msgpackr and tsx stay external: native code, and tsx is resolved at run time.
 import { build } from "esbuild";
@@ -24,7 +24,7 @@ for (const f of readdirSync("dist/lib")) if (f.startsWith("chunk-")) rmSync(`dis
 await build({ ...common, entryPoints: { cli: "launcher/cli.ts" }, outdir: "dist/launcher", allowOverwrite: true });
 await build({
   ...common,
-  entryPoints: { index: "lib/index.ts", bench: "lib/bench.ts", cuda: "lib/gpu/cuda.ts" },
+  entryPoints: { index: "lib/index.ts", bench: "lib/bench.ts", cuda: "lib/gpu/cuda.ts", futures: "lib/futures/index.ts", "futures-bench": "lib/futures/bench.ts" },
   outdir: "dist/lib",
   splitting: true,
   chunkNames: "chunk-[hash]",
