@@ -20,9 +20,10 @@ import type { Comm } from "../comm.js";
 import { TsmpiError, describeValue } from "../errors.js";
 import { checkRoot } from "../validate.js";
 import { Executor, type Channel, type ExecutorOptions } from "./executor.js";
-import { OPEN_TAG, RESULT_TAG, STOP_TAG, CHUNK_TAG, type ChunkMessage, type OpenMessage, type ResultMessage, type WorkerPlace } from "./protocol.js";
+import { OPEN_TAG, RESULT_TAG, STOP_TAG, CHUNK_TAG, type BatchMessage, type BatchResult, type OpenMessage, type WorkerPlace } from "./protocol.js";
 import { moduleUrl, taskName, type TaskFunction } from "./tasks.js";
-import { Session, serve } from "./worker.js";
+import { Session, sendable, serve } from "./worker.js";
+import { packObject, unpackObject } from "../serializer.js";
 
 /** Options of {@link CommExecutor.open}. */
 export interface CommExecutorOptions extends ExecutorOptions {
@@ -48,18 +49,22 @@ export class CommChannel implements Channel {
     this.comm.isend(msg, this.rank, tag);
   }
 
-  receive(): Promise<ResultMessage> {
-    return this.comm.recv<ResultMessage>(this.rank, this.resultTag);
+  receive(): Promise<BatchResult> {
+    return this.comm.recv<BatchResult>(this.rank, this.resultTag);
   }
 }
 
-/** The root itself as its only worker (a communicator of one rank): tasks run in-process, in order. */
+/**
+ * The root itself as its only worker (a communicator of one rank): tasks run in-process, in
+ * order, on copies made by the serializer (as a worker would get them), so what cannot travel
+ * fails the same way.
+ */
 class LocalChannel implements Channel {
   readonly place: WorkerPlace = { rank: 0, host: os.hostname(), pid: process.pid };
   private session: Session | undefined;
   private tail: Promise<unknown> = Promise.resolve();
-  private readonly results: ResultMessage[] = [];
-  private waiter: ((r: ResultMessage) => void) | undefined;
+  private readonly results: BatchResult[] = [];
+  private waiter: ((r: BatchResult) => void) | undefined;
 
   constructor(private readonly direct: readonly TaskFunction[]) {}
 
@@ -67,11 +72,20 @@ class LocalChannel implements Channel {
     if (tag === OPEN_TAG) this.session = new Session(msg as OpenMessage, this.direct);
     else if (tag === CHUNK_TAG) {
       const session = this.session!;
-      this.tail = this.tail.then(() => session.run(msg as ChunkMessage)).then((r) => this.deliver(r));
+      const batch = unpackObject(packObject(msg)) as BatchMessage;
+      this.tail = this.tail
+        .then(() => session.runBatch(batch))
+        .then((r) => {
+          try {
+            this.deliver(unpackObject(packObject(r)) as BatchResult);
+          } catch {
+            this.deliver(sendable(r, batch));
+          }
+        });
     }
   }
 
-  private deliver(r: ResultMessage): void {
+  private deliver(r: BatchResult): void {
     const w = this.waiter;
     if (w) {
       this.waiter = undefined;
@@ -79,7 +93,7 @@ class LocalChannel implements Channel {
     } else this.results.push(r);
   }
 
-  receive(): Promise<ResultMessage> {
+  receive(): Promise<BatchResult> {
     const r = this.results.shift();
     if (r) return Promise.resolve(r);
     return new Promise((resolve) => (this.waiter = resolve));

@@ -24,7 +24,7 @@
  */
 import { TsmpiError, describeValue } from "../errors.js";
 import { checkChunksize, checkIterable, chunked, knownLength, poolChunksize, zipped } from "./chunking.js";
-import { CHUNK_TAG, OPEN_TAG, remoteError, type ChunkMessage, type OpenMessage, type ResultMessage, type WorkerPlace } from "./protocol.js";
+import { BATCH_TARGET_US, CHUNK_TAG, OPEN_TAG, remoteError, type BatchResult, type ChunkMessage, type OpenMessage, type WorkerPlace } from "./protocol.js";
 import { taskName, type TaskFunction } from "./tasks.js";
 
 /** A worker as an executor sees it: where it runs, a way to send to it, its results. */
@@ -32,8 +32,8 @@ export interface Channel {
   readonly place: WorkerPlace;
   /** Sends a message; throws at once (`ERR_TSMPI_TYPE`) when it cannot be serialized. */
   send(tag: number, msg: unknown): void;
-  /** The next result message of this executor's session from this worker. */
-  receive(): Promise<ResultMessage>;
+  /** The next batch of results of this executor's session from this worker. */
+  receive(): Promise<BatchResult>;
 }
 
 /** Options of `map`, `starmap`, `imap`, `imapUnordered`. */
@@ -67,9 +67,19 @@ export interface ShutdownOptions {
 
 /** Options common to the executors. */
 export interface ExecutorOptions {
-  /** Chunks a worker holds at once (the running one and those queued behind it); default 2. */
+  /** Messages of chunks a worker holds at once (the one it runs and those queued behind it); default 2. */
   prefetch?: number;
+  /**
+   * At most this many chunks in one message (adaptive batching of quick chunks, see the
+   * README); default 64; 1 sends every chunk in a message of its own.
+   */
+  maxBatch?: number;
 }
+
+/** The first parameter's type of a task function (anything for one without parameters). */
+type FirstArg<F extends TaskFunction> = Parameters<F> extends [] ? unknown : Parameters<F>[0];
+
+type ChunkResultLike = BatchResult["r"][number];
 
 /** One chunk in the queue or on a worker. */
 interface Chunk {
@@ -85,7 +95,10 @@ interface Chunk {
 
 interface WorkerState {
   ch: Channel;
-  held: Set<Chunk>;
+  /** Chunks sent and not returned, by id. */
+  held: Map<number, Chunk>;
+  /** Messages sent and not answered. */
+  inFlight: number;
   alive: boolean;
   pumping: boolean;
 }
@@ -182,6 +195,9 @@ function watchExit(ex: Executor): void {
  */
 export abstract class Executor {
   readonly #prefetch: number;
+  readonly #maxBatch: number;
+  /** Compute time of one task of each function so far (microseconds, smoothed), for batching. */
+  readonly #taskUs = new Map<string, number>();
   readonly #workers: WorkerState[] = [];
   #queue: Chunk[] = [];
   #head = 0;
@@ -198,6 +214,9 @@ export abstract class Executor {
     const prefetch = opts.prefetch ?? 2;
     if (!Number.isSafeInteger(prefetch) || prefetch < 1) throw new TsmpiError("ERR_TSMPI_ARG", `prefetch must be an integer >= 1, got ${describeValue(prefetch)}`);
     this.#prefetch = prefetch;
+    const maxBatch = opts.maxBatch ?? 64;
+    if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) throw new TsmpiError("ERR_TSMPI_ARG", `maxBatch must be an integer >= 1, got ${describeValue(maxBatch)}`);
+    this.#maxBatch = maxBatch;
     watchExit(this);
   }
 
@@ -214,7 +233,7 @@ export abstract class Executor {
 
   /** Hands over a ready worker: it opens the session and takes chunks from the queue. */
   protected attach(ch: Channel): void {
-    const w: WorkerState = { ch, held: new Set(), alive: true, pumping: false };
+    const w: WorkerState = { ch, held: new Map(), inFlight: 0, alive: true, pumping: false };
     ch.send(OPEN_TAG, this.openMessage());
     this.#workers.push(w);
     this.#dispatch();
@@ -226,7 +245,7 @@ export abstract class Executor {
     if (!w || !w.alive) return;
     w.alive = false;
     this.#workers.splice(this.#workers.indexOf(w), 1);
-    const held = [...w.held];
+    const held = [...w.held.values()];
     w.held.clear();
     const { rank, host, pid } = ch.place;
     for (const c of held) {
@@ -272,11 +291,25 @@ export abstract class Executor {
     const workers = this.#workers;
     while (this.#head < this.#queue.length) {
       let best: WorkerState | undefined;
-      for (const w of workers) if (w.held.size < this.#prefetch && (!best || w.held.size < best.held.size)) best = w;
+      for (const w of workers) if (w.inFlight < this.#prefetch && (!best || w.inFlight < best.inFlight)) best = w;
       if (!best) break;
-      const chunk = this.#queue[this.#head++]!;
-      if (chunk.state !== "queued") continue;
-      this.#send(best, chunk);
+      // As many chunks as make about BATCH_TARGET_US of work, by what their tasks took so far
+      // (a task not yet measured goes alone).
+      const batch: Chunk[] = [];
+      let work = 0;
+      while (batch.length < this.#maxBatch && this.#head < this.#queue.length) {
+        const chunk = this.#queue[this.#head]!;
+        if (chunk.state !== "queued") {
+          this.#head++;
+          continue;
+        }
+        const est = (this.#taskUs.get(chunk.f) ?? Infinity) * chunk.n;
+        if (batch.length > 0 && work + est > BATCH_TARGET_US) break;
+        work += est;
+        batch.push(chunk);
+        this.#head++;
+      }
+      if (batch.length > 0) this.#send(best, batch);
     }
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head);
@@ -284,18 +317,30 @@ export abstract class Executor {
     }
   }
 
-  #send(w: WorkerState, chunk: Chunk): void {
-    const msg: ChunkMessage = chunk.x ? { s: this.session, c: chunk.id, f: chunk.f, x: chunk.x } : { s: this.session, c: chunk.id, f: chunk.f, a: chunk.a };
+  #wire(chunk: Chunk): ChunkMessage {
+    return chunk.x ? { c: chunk.id, f: chunk.f, x: chunk.x } : { c: chunk.id, f: chunk.f, a: chunk.a };
+  }
+
+  #send(w: WorkerState, batch: Chunk[]): void {
     try {
-      w.ch.send(CHUNK_TAG, msg);
+      w.ch.send(CHUNK_TAG, { s: this.session, k: batch.map((c) => this.#wire(c)) });
     } catch (err) {
+      if (batch.length > 1) {
+        // Find the chunk that cannot be sent: each goes in a message of its own.
+        for (const c of batch) this.#send(w, [c]);
+        return;
+      }
+      const chunk = batch[0]!;
       if (chunk.n > 1) return this.#split(chunk);
       this.#finish(chunk, [], new TsmpiError("ERR_TSMPI_TYPE", `the arguments of ${chunk.f}() cannot be sent to a worker: ${(err as Error)?.message ?? err}`, { cause: err }));
       return;
     }
-    chunk.state = "sent";
-    chunk.worker = w;
-    w.held.add(chunk);
+    for (const chunk of batch) {
+      chunk.state = "sent";
+      chunk.worker = w;
+      w.held.set(chunk.id, chunk);
+    }
+    w.inFlight++;
     if (!w.pumping) void this.#pump(w);
   }
 
@@ -345,14 +390,28 @@ export abstract class Executor {
   async #pump(w: WorkerState): Promise<void> {
     w.pumping = true;
     try {
-      while (w.alive && w.held.size > 0) {
+      while (w.alive && w.inFlight > 0) {
         const res = await w.ch.receive();
         if (!w.alive) return;
-        const chunk = [...w.held].find((c) => c.id === res.c);
-        if (!chunk) continue;
-        w.held.delete(chunk);
+        w.inFlight--;
+        const done: [Chunk, ChunkResultLike][] = [];
+        let tasks = 0;
+        for (const r of res.r) {
+          const chunk = w.held.get(r.c);
+          if (!chunk) continue;
+          w.held.delete(r.c);
+          done.push([chunk, r]);
+          tasks += chunk.n;
+        }
+        if (tasks > 0) {
+          const sample = res.t / tasks;
+          for (const [chunk] of done) {
+            const old = this.#taskUs.get(chunk.f);
+            this.#taskUs.set(chunk.f, old === undefined ? sample : 0.5 * old + 0.5 * sample);
+          }
+        }
         this.#dispatch();
-        this.#finish(chunk, res.r, res.e ? remoteError(res.e, w.ch.place) : undefined);
+        for (const [chunk, r] of done) this.#finish(chunk, r.r, r.e ? remoteError(r.e, w.ch.place) : undefined);
       }
     } catch (err) {
       this.lost(w.ch, (err as Error)?.message ?? String(err));
@@ -483,12 +542,12 @@ export abstract class Executor {
   }
 
   /** `Pool.imap`: `map` of one iterable, in order; chunksize 1 by default. */
-  imap<F extends TaskFunction>(fn: F, iterable: Iterable<Parameters<F>[0]>, chunksize = 1): AsyncIterableIterator<Awaited<ReturnType<F>>> {
+  imap<F extends TaskFunction>(fn: F, iterable: Iterable<FirstArg<F>>, chunksize = 1): AsyncIterableIterator<Awaited<ReturnType<F>>> {
     return this.map(fn, iterable, { chunksize });
   }
 
   /** `Pool.imap_unordered`: `map` of one iterable, results as they complete. */
-  imapUnordered<F extends TaskFunction>(fn: F, iterable: Iterable<Parameters<F>[0]>, chunksize = 1): AsyncIterableIterator<Awaited<ReturnType<F>>> {
+  imapUnordered<F extends TaskFunction>(fn: F, iterable: Iterable<FirstArg<F>>, chunksize = 1): AsyncIterableIterator<Awaited<ReturnType<F>>> {
     return this.map(fn, iterable, { chunksize, unordered: true });
   }
 
@@ -496,7 +555,7 @@ export abstract class Executor {
    * `Pool.map` (`map_async`): all results as one array. Without `chunksize`, Pool's rule for
    * a sized input: `ceil(length / (4 * numWorkers))`.
    */
-  async mapAsync<F extends TaskFunction>(fn: F, iterable: Iterable<Parameters<F>[0]>, chunksize?: number): Promise<Awaited<ReturnType<F>>[]> {
+  async mapAsync<F extends TaskFunction>(fn: F, iterable: Iterable<FirstArg<F>>, chunksize?: number): Promise<Awaited<ReturnType<F>>[]> {
     checkIterable(iterable, "iterable");
     const items = knownLength(iterable) === undefined ? [...iterable] : iterable;
     const out: Awaited<ReturnType<F>>[] = [];
@@ -525,10 +584,13 @@ export abstract class Executor {
     let read = 0;
     let done = 0;
     let exhausted = false;
-    /** Chunks submitted and not yet consumed, in input order. */
-    const slots: { chunk?: Chunk; values?: unknown[]; error?: Error; settled: boolean }[] = [];
-    /** Settled slots not yet yielded (unordered mode), in completion order. */
-    const completed: (typeof slots)[number][] = [];
+    type Slot = { chunk?: Chunk; values?: unknown[]; error?: Error; settled: boolean };
+    /** Chunks submitted and not yet consumed, in input order (`slots[first]` is the oldest). */
+    let slots: Slot[] = [];
+    let first = 0;
+    /** Settled slots not yet consumed (unordered mode), in completion order. */
+    const completed: Slot[] = [];
+    let pendingSlots = 0;
     let wake: (() => void) | undefined;
     const submitNext = (): boolean => {
       if (exhausted) return false;
@@ -540,13 +602,14 @@ export abstract class Executor {
       }
       const items = r.value;
       read += items.length;
-      const slot: (typeof slots)[number] = { settled: false };
+      const slot: Slot = { settled: false };
       slots.push(slot);
+      pendingSlots++;
       slot.chunk = this.#enqueue(name, star ? { a: items as unknown[][] } : { x: items }, items.length, (values, error) => {
         slot.values = values;
         slot.error = error;
         slot.settled = true;
-        completed.push(slot);
+        if (opts.unordered) completed.push(slot);
         done += values.length + (error ? 1 : 0);
         opts.onProgress?.(done, total);
         wake?.();
@@ -556,30 +619,42 @@ export abstract class Executor {
     const fill = (): void => {
       if (this.isShutdown) return;
       if (opts.buffersize === undefined) while (submitNext());
-      else while (slots.length < opts.buffersize && submitNext());
+      else while (pendingSlots < opts.buffersize && submitNext());
     };
     fill();
-    const cancelRest = (): void => this.#cancel(slots.map((s) => s.chunk!).filter(Boolean), `cancelled: the ${what} iteration ended before this task started`);
+    const cancelRest = (): void => {
+      const rest: Chunk[] = [];
+      for (let i = first; i < slots.length; i++) if (slots[i]!.chunk) rest.push(slots[i]!.chunk!);
+      this.#cancel(rest, `cancelled: the ${what} iteration ended before this task started`);
+    };
     let buffered: unknown[] = [];
     let pos = 0;
-    const nextSlot = async (): Promise<(typeof slots)[number] | undefined> => {
+    /** A failed task's error, thrown once the results before it were yielded. */
+    let failure: Error | undefined;
+    const take = (): Slot | undefined => {
+      if (opts.unordered) {
+        const s = completed.shift();
+        if (s) s.chunk = undefined; // consumed: not to be cancelled
+        if (s) pendingSlots--;
+        return s;
+      }
+      const s = slots[first];
+      if (!s?.settled) return undefined;
+      slots[first++] = undefined as never;
+      pendingSlots--;
+      if (first > 1024 && first * 2 > slots.length) {
+        slots = slots.slice(first);
+        first = 0;
+      }
+      return s;
+    };
+    const nextSlot = async (): Promise<Slot | undefined> => {
       for (;;) {
-        if (opts.unordered) {
-          const s = completed.shift();
-          if (s) {
-            slots.splice(slots.indexOf(s), 1);
-            return s;
-          }
-        } else {
-          const s = slots[0];
-          if (s?.settled) {
-            slots.shift();
-            return s;
-          }
-        }
-        if (slots.length === 0) {
+        const s = take();
+        if (s) return s;
+        if (pendingSlots === 0) {
           fill();
-          if (slots.length === 0) return undefined;
+          if (pendingSlots === 0) return undefined;
           continue;
         }
         let timer: NodeJS.Timeout | undefined;
@@ -612,6 +687,7 @@ export abstract class Executor {
         if (finished) return { done: true, value: undefined };
         try {
           while (pos >= buffered.length) {
+            if (failure) throw failure;
             const s = await nextSlot();
             if (!s) {
               end();
@@ -620,14 +696,7 @@ export abstract class Executor {
             fill();
             buffered = s.values ?? [];
             pos = 0;
-            if (s.error) {
-              if (buffered.length === 0) throw s.error;
-              // Yield the results before the failed task, then its error.
-              const err = s.error;
-              s.error = undefined;
-              slots.unshift({ settled: true, values: [], error: err });
-              if (opts.unordered) completed.unshift(slots[0]!);
-            }
+            failure = s.error;
           }
           return { done: false, value: buffered[pos++] as T };
         } catch (err) {

@@ -3,10 +3,15 @@
  * and how a task's error travels back.
  *
  * Every message is one object-tier send on the executor's own communicator (a dup, or the
- * world of a spawned worker job), so it never matches the user's traffic. A chunk of tasks is
- * one message and its results one message back; the manager keeps up to `prefetch` chunks in
- * flight per worker, so a worker finds its next chunk queued when it finishes one and the
- * protocol costs one message each way per chunk, no request round trip.
+ * world of a spawned worker job), so it never matches the user's traffic. A chunk of tasks
+ * travels in one message and its results in one message back; the manager keeps up to
+ * `prefetch` messages in flight per worker, so a worker finds its next chunk queued when it
+ * finishes one, and no request round trip is ever needed.
+ *
+ * Adaptive batching: chunks that run quickly are sent several to a message (a batch): the
+ * manager learns from each reply how long the worker computed (`t`) and sizes the next batch
+ * to about `BATCH_TARGET_US` of work, at most `maxBatch` chunks. A batch of chunks that take
+ * a millisecond or more is one chunk, so slow tasks are dealt one chunk at a time.
  *
  * Several executors may share workers (the workers of `tsmpirun -m tsmpi/futures`): each opens
  * a session with its own task modules and initializer, and its results come back on a tag of
@@ -42,12 +47,26 @@ export interface OpenMessage {
  * (map over one iterable, the common case) `x` holds each task's single argument.
  */
 export interface ChunkMessage {
-  s: number;
   c: number;
   f: string;
   a?: unknown[][];
   x?: unknown[];
 }
+
+/** Manager to worker: a batch of chunks of session `s`, run in order. */
+export interface BatchMessage {
+  s: number;
+  k: ChunkMessage[];
+}
+
+/** Worker to manager: the results of a batch, in order, and the microseconds spent computing them. */
+export interface BatchResult {
+  r: ResultMessage[];
+  t: number;
+}
+
+/** The work a batch aims at, in microseconds of the worker's compute time. */
+export const BATCH_TARGET_US = 300;
 
 /** What a task threw, as it travels. */
 export interface ErrorInfo {

@@ -18,7 +18,7 @@ import { ANY_TAG } from "../constants.js";
 import { TsmpiError } from "../errors.js";
 import { packObject } from "../serializer.js";
 import { Status } from "../status.js";
-import { CHUNK_TAG, CLOSE_TAG, OPEN_TAG, RESULT_TAG, STOP_TAG, errorInfo, type ChunkMessage, type ErrorInfo, type OpenMessage, type ResultMessage } from "./protocol.js";
+import { CHUNK_TAG, CLOSE_TAG, OPEN_TAG, RESULT_TAG, STOP_TAG, errorInfo, type BatchMessage, type BatchResult, type ChunkMessage, type ErrorInfo, type OpenMessage, type ResultMessage } from "./protocol.js";
 import { TaskRegistry, type TaskFunction } from "./tasks.js";
 
 /** One executor's state on a worker. */
@@ -69,6 +69,29 @@ export class Session {
     }
     return { c: chunk.c, r: out };
   }
+
+  /** Runs a batch's chunks in order; `t` is the compute time in microseconds. */
+  async runBatch(batch: BatchMessage): Promise<BatchResult> {
+    const t0 = performance.now();
+    const r: ResultMessage[] = [];
+    for (const chunk of batch.k) r.push(await this.run(chunk));
+    return { r, t: Math.round((performance.now() - t0) * 1000) };
+  }
+}
+
+/** A batch's results with each unserializable chunk result turned into its task's error. */
+export function sendable(result: BatchResult, batch: BatchMessage): BatchResult {
+  return {
+    t: result.t,
+    r: result.r.map((r, i) => {
+      try {
+        packObject(r);
+        return r;
+      } catch (err) {
+        return unserializable(r, batch.k[i]!, err);
+      }
+    }),
+  };
 }
 
 /**
@@ -105,15 +128,15 @@ export async function serve(comm: Comm, root: number, direct: readonly TaskFunct
     } else if (tag === CLOSE_TAG) {
       sessions.delete((msg as { s: number }).s);
     } else if (tag === CHUNK_TAG) {
-      const chunk = msg as ChunkMessage;
-      const session = sessions.get(chunk.s);
-      const result: ResultMessage = session
-        ? await session.run(chunk)
-        : { c: chunk.c, r: [], e: errorInfo(new TsmpiError("ERR_TSMPI_INTERNAL", `a chunk for session ${chunk.s}, which this worker never opened`)) };
+      const batch = msg as BatchMessage;
+      const session = sessions.get(batch.s);
+      const result: BatchResult = session
+        ? await session.runBatch(batch)
+        : { t: 0, r: batch.k.map((c) => ({ c: c.c, r: [], e: errorInfo(new TsmpiError("ERR_TSMPI_INTERNAL", `a chunk for session ${batch.s}, which this worker never opened`)) })) };
       try {
-        comm.isend(result, root, RESULT_TAG + chunk.s);
-      } catch (err) {
-        comm.isend(unserializable(result, chunk, err), root, RESULT_TAG + chunk.s);
+        comm.isend(result, root, RESULT_TAG + batch.s);
+      } catch {
+        comm.isend(sendable(result, batch), root, RESULT_TAG + batch.s);
       }
     }
   }
