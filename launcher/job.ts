@@ -133,7 +133,13 @@ class Job {
     let timer: NodeJS.Timeout | undefined;
     try {
       this.coordinator = await this.listen();
-      if (this.opts.spawnerFd !== undefined) this.tellSpawner(this.opts.spawnerFd);
+      if (this.opts.spawnerFd !== undefined) {
+        this.tellSpawner(this.opts.spawnerFd);
+        // The spawner holds our stdin open: its end means the spawner is gone, even before it joined.
+        process.stdin.on("close", () => this.fail(137, "tsmpirun: the process that spawned this job is gone; stopping the ranks"));
+        process.stdin.on("error", () => {});
+        process.stdin.resume();
+      }
       if (this.opts.timeout > 0) {
         timer = setTimeout(() => this.fail(TIMEOUT_EXIT, `tsmpirun: the job did not finish within ${this.opts.timeout} s (--timeout); stopping it`), this.opts.timeout * 1000);
       }
@@ -214,12 +220,12 @@ class Job {
     if (plan.mode === "slurm") {
       const env: NodeJS.ProcessEnv = { ...this.parentEnv(), ...this.commonEnv() };
       for (const k of ["TSMPI_RANK", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_JOB_DIR"]) delete env[k];
-      const child = spawnLocal({ argv: srunArgv(plan.np, argv, { ppn: plan.ppn, oversubscribe: this.opts.oversubscribe }), cwd: wdir, env, stdin: true });
+      const child = spawnLocal({ argv: srunArgv(plan.np, argv, { ppn: plan.ppn, oversubscribe: this.opts.oversubscribe }), cwd: wdir, env, stdin: this.opts.spawnerFd === undefined });
       this.track({ kind: "srun", child, ranks: Array.from({ length: plan.np }, (_, i) => i), host: os.hostname(), exited: false, drained: forwardLabelled(child.stdout!, child.stderr!, this.opts.output) });
       return;
     }
     for (const p of plan.placements) {
-      const stdin = p.rank === 0;
+      const stdin = p.rank === 0 && this.opts.spawnerFd === undefined;
       const child = p.local
         ? spawnLocal({ argv, cwd: wdir, env: { ...this.parentEnv(), ...this.rankEnv(p) }, stdin })
         : spawnLocal({ argv: sshArgv({ agent: this.opts.sshAgent, host: p.host, argv, env: this.rankEnv(p), wdir, nodePath: this.opts.nodePath, stdin }), cwd: wdir, env: this.parentEnv(), stdin });

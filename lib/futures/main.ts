@@ -48,9 +48,8 @@ export async function runMain(argv: string[]): Promise<void> {
   }
   const [spec, ...rest] = argv;
   if (!spec) {
-    process.stderr.write(`${USAGE}\n`);
-    process.exitCode = 2;
-    return;
+    if (COMM_WORLD.rank === 0) process.stderr.write(`${USAGE}\n`);
+    process.exit(2);
   }
   const script = resolveScript(spec);
   process.argv = [process.argv[0]!, script, ...rest];

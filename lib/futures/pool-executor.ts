@@ -185,7 +185,8 @@ export class PoolExecutor extends Executor {
     args.push(packageFile("dist/lib/futures.js"), "--tsmpi-futures-worker");
     const env: NodeJS.ProcessEnv = { ...process.env, TSMPI_SPAWN_FD: "3" };
     for (const k of ["TSMPI_COORD", "TSMPI_RANK", "TSMPI_SIZE", "TSMPI_JOB_KEY", "TSMPI_JOB_DIR", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_TCP"]) delete env[k];
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit", "pipe"], env });
+    // Our end of its stdin stays open for as long as we live: its close tells tsmpirun we are gone.
+    const child = spawn(process.execPath, args, { stdio: ["pipe", "inherit", "inherit", "pipe"], env });
     let exitInfo = "";
     const job: WorkerJob = {
       child,
@@ -200,7 +201,10 @@ export class PoolExecutor extends Executor {
       }),
     };
     this.#jobs.add(job);
+    // A pool in use does not keep the process alive (an idle one is shut down at beforeExit);
+    // stopping it does (see #stopJob).
     child.unref();
+    (child.stdin as unknown as { unref?: () => void }).unref?.();
     try {
       const line = await new Promise<string>((resolve, reject) => {
         const pipe = child.stdio[3] as NodeJS.ReadableStream & { unref?: () => void };
@@ -213,6 +217,7 @@ export class PoolExecutor extends Executor {
           if (nl >= 0) {
             clearTimeout(timer);
             resolve(text.slice(0, nl));
+            (pipe as unknown as { destroy(): void }).destroy();
           }
         });
         child.on("error", (err) => (clearTimeout(timer), reject(new TsmpiError("ERR_TSMPI_LAUNCH", `could not start tsmpirun for a worker: ${err.message}`, { cause: err }))));
@@ -253,6 +258,7 @@ export class PoolExecutor extends Executor {
 
   async #stopJob(job: WorkerJob): Promise<void> {
     job.ended = true;
+    job.child.ref();
     try {
       job.comm?.isend(null, 0, STOP_TAG);
       await job.rt?.finalize();
