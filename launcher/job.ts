@@ -179,8 +179,16 @@ class Job {
     return RendezvousServer.listen(`tcp:${hostPort("0.0.0.0", 0)}`, this.size, this.key, events, address);
   }
 
+  /** Reports still being waited for (the job may not end before they are judged). */
+  private pendingReports = 0;
+
   private later(fn: () => void): void {
-    setTimeout(fn, REPORT_WAIT_MS);
+    this.pendingReports++;
+    setTimeout(() => {
+      this.pendingReports--;
+      fn();
+      this.checkDone();
+    }, REPORT_WAIT_MS);
   }
 
   /** Variables every rank gets. */
@@ -337,7 +345,7 @@ class Job {
   }
 
   private checkDone(): void {
-    if (this.agents.length > 0 && this.agents.every((a) => a.exited)) this.finish(this.exitCode ?? 0);
+    if (this.pendingReports === 0 && this.agents.length > 0 && this.agents.every((a) => a.exited)) this.finish(this.exitCode ?? 0);
   }
 }
 

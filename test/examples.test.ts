@@ -18,7 +18,12 @@ const EXPECT: Record<string, (np: number) => RegExp[]> = {
     new RegExp(`pi is approximately 3\\.1\\d+ \\(error \\S+\\) from 20000000 samples on ${np} ranks?$`, "m"),
   ],
   "heat.ts": (np) => [new RegExp(`32x32 plate on ${np} ranks? converged after \\d+ iterations`), /identical to the single-rank run in every cell/],
+  "fib-primes.ts": (np) => [/^serial: 21 Fibonacci primes among the first 1000 /m, new RegExp(`^executor, ${np > 1 ? np - 1 : "\\d+"} workers?, chunksize 10: 21 primes in`, "m")],
+  "julia.ts": (np) => [new RegExp(`^julia set 320x240 on ${Math.max(1, np - 1)} workers?: .* identical to the serial image`, "m")],
 };
+
+/** Arguments that keep an example's run short here. */
+const ARGS: Record<string, string[]> = { "fib-primes.ts": ["1000"], "julia.ts": ["320", "240"] };
 
 const examples = fs.readdirSync(path.join(ROOT, "examples")).filter((f) => f.endsWith(".ts")).sort();
 
@@ -29,7 +34,7 @@ describe("examples", function () {
   for (const name of examples) {
     for (const np of [1, 2, 3]) {
       it(`${name} on ${np} rank${np > 1 ? "s" : ""}`, async function () {
-        const r = await tsmpirun(["-n", String(np), path.join("examples", name)], { timeoutMs: 60000 });
+        const r = await tsmpirun(["-n", String(np), path.join("examples", name), ...(ARGS[name] ?? [])], { timeoutMs: 60000 });
         assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
         for (const re of EXPECT[name]?.(np) ?? []) assert.match(r.stdout, re);
         assert.deepEqual(await settledLeftovers(r.marker), []);
