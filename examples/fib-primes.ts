@@ -15,7 +15,7 @@
  */
 import assert from "node:assert/strict";
 import { COMM_WORLD, wtime } from "tsmpi";
-import { CommExecutor, PoolExecutor, isMainModule, type Executor } from "tsmpi/futures";
+import { CommExecutor, PoolExecutor, hasJobWorkers, isMainModule, type Executor } from "tsmpi/futures";
 
 const BASES = [2n, 3n, 5n, 7n, 11n, 13n, 17n, 19n, 23n, 29n, 31n, 37n];
 
@@ -101,7 +101,7 @@ async function run(ex: Executor, count: number): Promise<void> {
 if (isMainModule(import.meta)) {
   const count = Number(process.argv[2] ?? 5000);
   if (!Number.isInteger(count) || count < 1) throw new Error(`F must be a positive integer, got ${process.argv[2]}`);
-  if (COMM_WORLD.size > 1) {
+  if (COMM_WORLD.size > 1 && !hasJobWorkers()) {
     // SPMD: rank 0 gets the executor, the others serve until it shuts down.
     await using ex = await CommExecutor.open(COMM_WORLD, { root: 0, tasks: [isPrime] });
     if (ex) await run(ex, count);

@@ -22,7 +22,7 @@ import { checkRoot } from "../validate.js";
 import { Executor, type Channel, type ExecutorOptions } from "./executor.js";
 import { OPEN_TAG, RESULT_TAG, STOP_TAG, CHUNK_TAG, type BatchMessage, type BatchResult, type OpenMessage, type WorkerPlace } from "./protocol.js";
 import { moduleUrl, taskName, type TaskFunction } from "./tasks.js";
-import { Session, sendable, serve } from "./worker.js";
+import { OPENED, Session, sendable, serve } from "./worker.js";
 import { packObject, unpackObject } from "../serializer.js";
 
 /** Options of {@link CommExecutor.open}. */
@@ -69,7 +69,10 @@ class LocalChannel implements Channel {
   constructor(private readonly direct: readonly TaskFunction[]) {}
 
   send(tag: number, msg: unknown): void {
-    if (tag === OPEN_TAG) this.session = new Session(msg as OpenMessage, this.direct);
+    if (tag === OPEN_TAG) {
+      const session = (this.session = new Session(msg as OpenMessage, this.direct));
+      this.tail = session.ready.then(() => this.deliver(OPENED));
+    }
     else if (tag === CHUNK_TAG) {
       const session = this.session!;
       const batch = unpackObject(packObject(msg)) as BatchMessage;

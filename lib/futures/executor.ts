@@ -101,6 +101,9 @@ interface WorkerState {
   inFlight: number;
   alive: boolean;
   pumping: boolean;
+  /** Resolves when the worker acknowledged the session (modules loaded, initializer run). */
+  opened: Promise<void>;
+  markOpened: () => void;
 }
 
 /** `Pool.apply_async`'s result: poll it, wait for it, or get the value. */
@@ -233,9 +236,13 @@ export abstract class Executor {
 
   /** Hands over a ready worker: it opens the session and takes chunks from the queue. */
   protected attach(ch: Channel): void {
-    const w: WorkerState = { ch, held: new Map(), inFlight: 0, alive: true, pumping: false };
+    let markOpened!: () => void;
+    const opened = new Promise<void>((r) => (markOpened = r));
+    // The open message counts as one in flight until its answer (an empty batch) comes.
+    const w: WorkerState = { ch, held: new Map(), inFlight: 1, alive: true, pumping: false, opened, markOpened };
     ch.send(OPEN_TAG, this.openMessage());
     this.#workers.push(w);
+    void this.#pump(w);
     this.#dispatch();
   }
 
@@ -244,6 +251,7 @@ export abstract class Executor {
     const w = this.#workers.find((x) => x.ch === ch);
     if (!w || !w.alive) return;
     w.alive = false;
+    w.markOpened();
     this.#workers.splice(this.#workers.indexOf(w), 1);
     const held = [...w.held.values()];
     w.held.clear();
@@ -394,6 +402,7 @@ export abstract class Executor {
         const res = await w.ch.receive();
         if (!w.alive) return;
         w.inFlight--;
+        if (res.r.length === 0) w.markOpened();
         const done: [Chunk, ChunkResultLike][] = [];
         let tasks = 0;
         for (const r of res.r) {
@@ -451,14 +460,15 @@ export abstract class Executor {
   // ------------------------------------------------------------ public API
 
   /**
-   * Starts the workers now instead of at the first task, and resolves once at least one is
-   * ready (mpi4py's `bootup`).
-   * @throws TsmpiError `ERR_TSMPI_LAUNCH` (rejects) when the workers could not start.
+   * Starts the workers now instead of at the first task, and resolves once they are ready:
+   * started, their task modules loaded, the initializer run (mpi4py's `bootup`).
+   * @throws TsmpiError `ERR_TSMPI_LAUNCH` (rejects) when no worker could start.
    */
   async bootup(): Promise<this> {
     if (this.isShutdown) throw this.#refusal("bootup()");
     this.#ensureStarted();
     await this.#started;
+    await Promise.all(this.#workers.map((w) => w.opened));
     return this;
   }
 

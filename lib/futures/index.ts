@@ -27,6 +27,7 @@ import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import { runMain } from "./main.js";
 import { isWorkerProcess } from "./tasks.js";
+import { worldWorkers } from "./world.js";
 
 export { Executor, AsyncResult, type MapOptions, type ShutdownOptions, type ExecutorOptions } from "./executor.js";
 export { PoolExecutor, defaultWorkers, type PoolExecutorOptions } from "./pool-executor.js";
@@ -37,6 +38,14 @@ export { poolChunksize } from "./chunking.js";
 /** True in a process that serves as a tsmpi/futures worker (its task modules see it while they load). */
 export function isWorker(): boolean {
   return isWorkerProcess();
+}
+
+/**
+ * True on rank 0 of `tsmpirun -m tsmpi/futures` (with workers): every PoolExecutor there uses
+ * the job's other ranks, which are busy serving (so no collective over COMM_WORLD can work).
+ */
+export function hasJobWorkers(): boolean {
+  return (worldWorkers()?.places.length ?? 0) > 0;
 }
 
 function isEntry(): boolean {

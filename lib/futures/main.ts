@@ -11,13 +11,12 @@
  * @module
  */
 import fs from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { COMM_WORLD } from "../index.js";
 import { placesOf } from "./comm-executor.js";
 import { STOP_TAG } from "./protocol.js";
-import { markWorker, registerTsx } from "./tasks.js";
+import { markWorker, registerTsx, resolvePackageModule } from "./tasks.js";
 import { serve } from "./worker.js";
 import { setWorldWorkers } from "./world.js";
 
@@ -27,15 +26,9 @@ const USAGE = "usage: tsmpirun -n N -m tsmpi/futures <script.ts|script.js|module
 function resolveScript(spec: string): string {
   const file = path.resolve(spec);
   if (fs.existsSync(file)) return file;
-  try {
-    return createRequire(path.join(process.cwd(), "noop.js")).resolve(spec);
-  } catch {
-    try {
-      return fileURLToPath(import.meta.resolve(spec));
-    } catch {
-      throw new Error(`tsmpi/futures: no such script or module: ${spec} (${USAGE})`);
-    }
-  }
+  const module = resolvePackageModule(spec);
+  if (!module) throw new Error(`tsmpi/futures: no such script or module: ${spec} (${USAGE})`);
+  return module;
 }
 
 /** Runs the `-m tsmpi/futures` mode (or a spawned worker) with the arguments after the module. */

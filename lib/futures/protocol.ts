@@ -21,7 +21,7 @@
  */
 import { TsmpiError, type TsmpiErrorCode } from "../errors.js";
 
-/** Manager to worker: open a session (task modules, initializer). */
+/** Manager to worker: open a session (task modules, initializer); answered by an empty batch result once ready. */
 export const OPEN_TAG = 1;
 /** Manager to worker: a chunk of tasks. */
 export const CHUNK_TAG = 2;

@@ -20,7 +20,8 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { TsmpiError, describeValue } from "../errors.js";
 
 /** A function the executor can run: any exported function of a task module. */
@@ -76,12 +77,31 @@ export function isMainModule(meta: ImportMeta): boolean {
   }
 }
 
-/** A module given by URL, file URL object or path, as a URL string. */
+/**
+ * A package module (`pkg/sub`) as a file: resolved from the current directory (the user's own
+ * dependency), else from tsmpi's install; undefined when neither has it.
+ */
+export function resolvePackageModule(spec: string): string | undefined {
+  try {
+    return createRequire(path.join(process.cwd(), "noop.js")).resolve(spec);
+  } catch {
+    try {
+      return fileURLToPath(import.meta.resolve(spec));
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** A module given by URL, file URL object, path, or package specifier, as a URL string. */
 export function moduleUrl(spec: string | URL, name: string): string {
   if (spec instanceof URL) return spec.href;
-  if (typeof spec !== "string" || spec === "") throw new TsmpiError("ERR_TSMPI_ARG", `${name} must be module URLs or paths, got ${describeValue(spec)}`);
+  if (typeof spec !== "string" || spec === "") throw new TsmpiError("ERR_TSMPI_ARG", `${name} must be module URLs, paths or package names, got ${describeValue(spec)}`);
   if (/^[a-z][a-z0-9+.-]*:/i.test(spec) && !/^[a-z]:[\\/]/i.test(spec)) return spec;
-  return pathToFileURL(path.resolve(spec)).href;
+  if (spec.startsWith(".") || path.isAbsolute(spec) || fs.existsSync(spec)) return pathToFileURL(path.resolve(spec)).href;
+  const file = resolvePackageModule(spec);
+  if (!file) throw new TsmpiError("ERR_TSMPI_ARG", `${name}: no such module or package: ${describeValue(spec)}`);
+  return pathToFileURL(file).href;
 }
 
 /** The name a task function travels by; refuses what a worker could never find. */
@@ -117,6 +137,14 @@ export class TaskRegistry {
     direct: Iterable<TaskFunction> = [],
   ) {
     for (const fn of direct) this.found.set(fn.name, fn);
+  }
+
+  /** Starts loading the task modules now (errors surface at the first lookup). */
+  preload(): Promise<void> {
+    return this.load().then(
+      () => {},
+      () => {},
+    );
   }
 
   private load(): Promise<Record<string, unknown>[]> {

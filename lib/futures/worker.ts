@@ -33,7 +33,9 @@ export class Session {
     this.ready = this.initialize(open);
   }
 
+  /** Loads the task modules and runs the initializer; never rejects (failures surface per task). */
   private async initialize(open: OpenMessage): Promise<void> {
+    await this.registry.preload();
     if (!open.init) return;
     try {
       const fn = await this.registry.lookup(open.init);
@@ -111,6 +113,9 @@ export function unserializable(result: ResultMessage, chunk: ChunkMessage, cause
   return { c: result.c, r: [], e: errorInfo(e) };
 }
 
+/** The answer to an open message: the session is ready. */
+export const OPENED: BatchResult = { r: [], t: 0 };
+
 /**
  * Serves the executor whose manager is rank `root` of `comm` until it sends stop.
  * `direct` are task functions known here without a module (CommExecutor's `tasks`).
@@ -124,7 +129,10 @@ export async function serve(comm: Comm, root: number, direct: readonly TaskFunct
     if (tag === STOP_TAG) return;
     if (tag === OPEN_TAG) {
       const open = msg as OpenMessage;
-      sessions.set(open.s, new Session(open, direct));
+      const session = new Session(open, direct);
+      sessions.set(open.s, session);
+      // Acknowledged once its modules are loaded and its initializer ran (an empty batch result).
+      void session.ready.then(() => comm.isend(OPENED, root, RESULT_TAG + open.s));
     } else if (tag === CLOSE_TAG) {
       sessions.delete((msg as { s: number }).s);
     } else if (tag === CHUNK_TAG) {
