@@ -210,6 +210,8 @@ export abstract class Executor {
   #started: Promise<void> | undefined;
   /** True once the workers' start resolved (stop can then go out synchronously). */
   #startedOk = false;
+  /** Workers whose answer to the open message has not come yet. */
+  #unopened = 0;
   #shut: Promise<void> | undefined;
   #stopping = false;
 
@@ -237,7 +239,17 @@ export abstract class Executor {
   /** Hands over a ready worker: it opens the session and takes chunks from the queue. */
   protected attach(ch: Channel): void {
     let markOpened!: () => void;
-    const opened = new Promise<void>((r) => (markOpened = r));
+    this.#unopened++;
+    let isOpen = false;
+    const opened = new Promise<void>(
+      (r) =>
+        (markOpened = () => {
+          if (isOpen) return;
+          isOpen = true;
+          this.#unopened--;
+          r();
+        }),
+    );
     // The open message counts as one in flight until its answer (an empty batch) comes.
     const w: WorkerState = { ch, held: new Map(), inFlight: 1, alive: true, pumping: false, opened, markOpened };
     ch.send(OPEN_TAG, this.openMessage());
@@ -286,12 +298,13 @@ export abstract class Executor {
     );
   }
 
-  #enqueue(f: string, items: { a?: unknown[][]; x?: unknown[] }, n: number, settle: Chunk["settle"]): Chunk {
+  /** Queues a chunk; with `dispatch` false the caller dispatches once after queueing many (full first batches). */
+  #enqueue(f: string, items: { a?: unknown[][]; x?: unknown[] }, n: number, settle: Chunk["settle"], dispatch = true): Chunk {
     const chunk: Chunk = { id: this.#nextChunk++, f, ...items, n, settle, state: "queued" };
     this.#outstanding++;
     this.#queue.push(chunk);
     this.#ensureStarted();
-    this.#dispatch();
+    if (dispatch) this.#dispatch();
     return chunk;
   }
 
@@ -623,13 +636,14 @@ export abstract class Executor {
         done += values.length + (error ? 1 : 0);
         opts.onProgress?.(done, total);
         wake?.();
-      });
+      }, false);
       return true;
     };
     const fill = (): void => {
       if (this.isShutdown) return;
       if (opts.buffersize === undefined) while (submitNext());
       else while (pendingSlots < opts.buffersize && submitNext());
+      this.#dispatch();
     };
     fill();
     const cancelRest = (): void => {
@@ -735,7 +749,7 @@ export abstract class Executor {
     }
     // Nothing pending and the workers up: the stop messages go out now, synchronously (at
     // beforeExit they must precede tsmpi's own finalization).
-    if (this.#shut === undefined && this.#outstanding === 0 && (this.#startedOk || this.#started === undefined)) {
+    if (this.#shut === undefined && this.#outstanding === 0 && this.#unopened === 0 && (this.#startedOk || this.#started === undefined)) {
       live.delete(this);
       this.#stopping = true;
       this.#shut = this.#started ? this.stopWorkers() : Promise.resolve();
@@ -745,6 +759,9 @@ export abstract class Executor {
       if (this.#outstanding > 0) await new Promise<void>((r) => this.#idle.push(r));
       if (this.#started) {
         await this.#started.catch(() => {});
+        // Every worker's answer to the open message in first: a worker must not be stopped
+        // with its answer still queued (it would wait for the linger time at its exit).
+        await Promise.all(this.#workers.map((w) => w.opened));
         this.#stopping = true;
         await this.stopWorkers();
       }
