@@ -71,7 +71,7 @@ export interface ExecutorOptions {
   prefetch?: number;
   /**
    * At most this many chunks in one message (adaptive batching of quick chunks, see the
-   * README); default 64; 1 sends every chunk in a message of its own.
+   * README); default 256; 1 sends every chunk in a message of its own.
    */
   maxBatch?: number;
 }
@@ -219,7 +219,7 @@ export abstract class Executor {
     const prefetch = opts.prefetch ?? 2;
     if (!Number.isSafeInteger(prefetch) || prefetch < 1) throw new TsmpiError("ERR_TSMPI_ARG", `prefetch must be an integer >= 1, got ${describeValue(prefetch)}`);
     this.#prefetch = prefetch;
-    const maxBatch = opts.maxBatch ?? 64;
+    const maxBatch = opts.maxBatch ?? 256;
     if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) throw new TsmpiError("ERR_TSMPI_ARG", `maxBatch must be an integer >= 1, got ${describeValue(maxBatch)}`);
     this.#maxBatch = maxBatch;
     watchExit(this);

@@ -37,7 +37,7 @@ import { Runtime, WORLD_CONTEXT } from "../job/runtime.js";
 import { CommChannel, placesOf, splitTasks } from "./comm-executor.js";
 import { Executor, type Channel, type ExecutorOptions } from "./executor.js";
 import { CLOSE_TAG, RESULT_TAG, STOP_TAG, type OpenMessage } from "./protocol.js";
-import { mainModuleUrl, taskName, type TaskFunction } from "./tasks.js";
+import { mainModuleUrl, refuseInTaskModuleLoad, taskName, type TaskFunction } from "./tasks.js";
 import { worldWorkers } from "./world.js";
 
 /** Options of {@link PoolExecutor}. */
@@ -122,6 +122,7 @@ export class PoolExecutor extends Executor {
    */
   constructor(opts: PoolExecutorOptions = {}) {
     if (opts === null || typeof opts !== "object") throw new TsmpiError("ERR_TSMPI_ARG", `options must be an object, got ${describeValue(opts)}`);
+    refuseInTaskModuleLoad("a PoolExecutor");
     super(opts);
     const { modules } = splitTasks(opts.tasks, false);
     const main = mainModuleUrl();
@@ -184,7 +185,8 @@ export class PoolExecutor extends Executor {
     for (const [k, v] of Object.entries(this.#env)) args.push("-x", `${k}=${v}`);
     args.push(packageFile("dist/lib/futures.js"), "--tsmpi-futures-worker");
     const env: NodeJS.ProcessEnv = { ...process.env, TSMPI_SPAWN_FD: "3" };
-    for (const k of ["TSMPI_COORD", "TSMPI_RANK", "TSMPI_SIZE", "TSMPI_JOB_KEY", "TSMPI_JOB_DIR", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_TCP"]) delete env[k];
+    // Not this process's job (nor its node count: srun would spread one task over the allocation's nodes).
+    for (const k of ["TSMPI_COORD", "TSMPI_RANK", "TSMPI_SIZE", "TSMPI_JOB_KEY", "TSMPI_JOB_DIR", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_TCP", "SLURM_NNODES"]) delete env[k];
     // Our end of its stdin stays open for as long as we live: its close tells tsmpirun we are gone.
     const child = spawn(process.execPath, args, { stdio: ["pipe", "inherit", "inherit", "pipe"], env });
     let exitInfo = "";

@@ -66,7 +66,7 @@ export interface BatchResult {
 }
 
 /** The work a batch aims at, in microseconds of the worker's compute time. */
-export const BATCH_TARGET_US = 300;
+export const BATCH_TARGET_US = 2000;
 
 /** What a task threw, as it travels. */
 export interface ErrorInfo {

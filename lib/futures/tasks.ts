@@ -114,6 +114,20 @@ export function taskName(fn: unknown, what = "fn"): string {
   return name;
 }
 
+/** Task modules being imported by this worker right now (their top-level code is running). */
+let loadingTaskModules = 0;
+
+/**
+ * Refuses an executor made by a task module's top-level code while a worker imports it: a
+ * script without an `isMainModule` guard would otherwise start pools from every worker, and
+ * workers of those pools again.
+ */
+export function refuseInTaskModuleLoad(what: string): void {
+  if (workerProcess && loadingTaskModules > 0) {
+    throw new TsmpiError("ERR_TSMPI_TASK", `${what} was created while a worker imported its task modules: guard the script's main part with if (isMainModule(import.meta)) { ... }`);
+  }
+}
+
 let tsxRegistered: Promise<void> | undefined;
 
 /** Registers tsx's loader in this process (once), so `.ts` task modules import. */
@@ -153,7 +167,12 @@ export class TaskRegistry {
       const out: Record<string, unknown>[] = [];
       for (const url of this.urls) {
         try {
-          out.push((await import(url)) as Record<string, unknown>);
+          loadingTaskModules++;
+          try {
+            out.push((await import(url)) as Record<string, unknown>);
+          } finally {
+            loadingTaskModules--;
+          }
         } catch (err) {
           throw new TsmpiError("ERR_TSMPI_TASK", `task module ${url} could not be loaded on the worker: ${(err as Error)?.message ?? String(err)}`, { cause: err });
         }
