@@ -185,8 +185,11 @@ export class PoolExecutor extends Executor {
     for (const [k, v] of Object.entries(this.#env)) args.push("-x", `${k}=${v}`);
     args.push(packageFile("dist/lib/futures.js"), "--tsmpi-futures-worker");
     const env: NodeJS.ProcessEnv = { ...process.env, TSMPI_SPAWN_FD: "3" };
-    // Not this process's job (nor its node count: srun would spread one task over the allocation's nodes).
-    for (const k of ["TSMPI_COORD", "TSMPI_RANK", "TSMPI_SIZE", "TSMPI_JOB_KEY", "TSMPI_JOB_DIR", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_TCP", "SLURM_NNODES"]) delete env[k];
+    // Not this process's job.
+    for (const k of ["TSMPI_COORD", "TSMPI_RANK", "TSMPI_SIZE", "TSMPI_JOB_KEY", "TSMPI_JOB_DIR", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_TCP"]) delete env[k];
+    // In an allocation: the worker's step is one task on one node, sharing the resources of the
+    // step this process runs in (srun's --nodes=1 --overlap; without it the step waits for them).
+    if (process.env.SLURM_JOB_ID) Object.assign(env, { SLURM_NNODES: "1", SLURM_OVERLAP: "1" });
     // Our end of its stdin stays open for as long as we live: its close tells tsmpirun we are gone.
     const child = spawn(process.execPath, args, { stdio: ["pipe", "inherit", "inherit", "pipe"], env });
     let exitInfo = "";
