@@ -6,7 +6,9 @@
 //
 // Each round runs `tsmpirun -n 5 -m tsmpi/futures tsmpi/futures/bench TASKS FIB --json`, then
 // `mpiexec -n 5 --oversubscribe python3 -m mpi4py.futures futures_bench.py TASKS FIB`, then the
-// start-up of a 4-worker pool on each side. Prints one JSON object at the end (and a table).
+// start-up of a 4-worker pool on each side. tsmpi's no-op maps also run 5 more times (their
+// median: the steady state, after the JIT warmed up), reported beside the first runs that the
+// reference measures. Prints one JSON object at the end (and a table).
 // FUTURES_BENCH_PY overrides the path of the reference script; PYTHON the interpreter.
 import { execFileSync } from "node:child_process";
 import path from "node:path";
@@ -34,7 +36,7 @@ function mpi4py() {
 }
 
 function tsmpi() {
-  const out = JSON.parse(run(process.execPath, [cli, "-n", "5", "-m", "tsmpi/futures", "tsmpi/futures/bench", String(tasks), String(fib), "--json"]).trim().split("\n").pop());
+  const out = JSON.parse(run(process.execPath, [cli, "-n", "5", "-m", "tsmpi/futures", "tsmpi/futures/bench", String(tasks), String(fib), "--json", "--repeat", "5"]).trim().split("\n").pop());
   out.startup_s = JSON.parse(run(process.execPath, [path.join(root, "dist", "lib", "futures-bench.js"), "--startup", "4", "--json"]).trim()).startup_s;
   return out;
 }
@@ -51,7 +53,7 @@ for (let r = 0; r < rounds; r++) {
 }
 const keys = ["noop_cs1_per_s", "noop_cs100_per_s", "fib_serial_s", "fib_cs1_s", "fib_cs10_s", "startup_s"];
 const med = (side) => Object.fromEntries(keys.map((k) => [k, median(samples[side].map((s) => s[k]))]));
-const t = med("tsmpi");
+const t = { ...med("tsmpi"), noop_cs1_median_per_s: median(samples.tsmpi.map((s) => s.noop_cs1_median_per_s)), noop_cs100_median_per_s: median(samples.tsmpi.map((s) => s.noop_cs100_median_per_s)) };
 const m = med("mpi4py");
 const result = {
   rounds,
