@@ -27,6 +27,7 @@ import { RendezvousServer } from "../lib/job/rendezvous.js";
 import { forwardLabelled, forwardRank, type OutputOptions } from "./output.js";
 import type { Placement, Plan } from "./plan.js";
 import { spawnLocal, srunArgv, sshArgv } from "./spawn.js";
+import { trace, tracing } from "../lib/trace.js";
 
 /** Exit code when `--timeout` ends a job (as GNU `timeout`). */
 export const TIMEOUT_EXIT = 124;
@@ -143,8 +144,14 @@ class Job {
       if (this.opts.timeout > 0) {
         timer = setTimeout(() => this.fail(TIMEOUT_EXIT, `tsmpirun: the job did not finish within ${this.opts.timeout} s (--timeout); stopping it`), this.opts.timeout * 1000);
       }
+      const started = process.uptime() * 1000;
       this.start();
+      const spawned = process.uptime() * 1000;
       const code = await done;
+      if (tracing("startup")) {
+        const ms = (t: number): number => Math.round(t * 10) / 10;
+        trace("startup", { launcher: "job", ms: { spawning: ms(started), spawned: ms(spawned), done: ms(process.uptime() * 1000) } });
+      }
       await Promise.race([Promise.all(this.agents.map((a) => a.drained)), new Promise((r) => setTimeout(r, 1000))]);
       return code;
     } finally {
@@ -179,13 +186,13 @@ class Job {
     return RendezvousServer.listen(`tcp:${hostPort("0.0.0.0", 0)}`, this.size, this.key, events, address);
   }
 
-  /** Reports still being waited for (the job may not end before they are judged). */
-  private pendingReports = 0;
+  /** Failure verdicts waiting for a rank's last reports: the job is not done while one is pending. */
+  private pendingVerdicts = 0;
 
   private later(fn: () => void): void {
-    this.pendingReports++;
+    this.pendingVerdicts++;
     setTimeout(() => {
-      this.pendingReports--;
+      this.pendingVerdicts--;
       fn();
       this.checkDone();
     }, REPORT_WAIT_MS);
@@ -345,7 +352,8 @@ class Job {
   }
 
   private checkDone(): void {
-    if (this.pendingReports === 0 && this.agents.length > 0 && this.agents.every((a) => a.exited)) this.finish(this.exitCode ?? 0);
+    // A rank that failed last (or alone) is judged before the job's code is decided.
+    if (this.pendingVerdicts === 0 && this.agents.length > 0 && this.agents.every((a) => a.exited)) this.finish(this.exitCode ?? 0);
   }
 }
 

@@ -28,6 +28,9 @@ export interface Config {
    * forbids them, so the fallbacks run.
    */
   cmaFailReads: boolean;
+  /** Whether ranks of one host exchange messages through shared memory (`TSMPI_SHM=0`: through
+   * ZeroMQ's ipc:// sockets instead). Needs the native addon. */
+  shm: boolean;
 }
 
 function intFromEnv(name: string, fallback: number, min: number, max: number): number {
@@ -52,6 +55,7 @@ export function config(): Config {
     cma: process.env.TSMPI_CMA !== "0" && process.env.TSMPI_NATIVE !== "0",
     cmaThreshold: intFromEnv("TSMPI_CMA_THRESHOLD", 128 * 1024, 1, 2 ** 40),
     cmaFailReads: process.env.TSMPI_CMA === "fail-reads",
+    shm: process.env.TSMPI_SHM !== "0" && process.env.TSMPI_NATIVE !== "0",
   };
   return cached;
 }

@@ -181,14 +181,17 @@ export class CommExecutor extends Executor {
     return this.#workers.length;
   }
 
+  /** @internal */
   protected openMessage(): OpenMessage {
     return this.open;
   }
 
+  /** @internal */
   protected async startWorkers(): Promise<void> {
     for (const w of this.#workers) this.attach(w);
   }
 
+  /** @internal */
   protected async stopWorkers(): Promise<void> {
     const comm = this.#comm;
     if (!comm) return;

@@ -77,7 +77,7 @@ export interface ExecutorOptions {
 }
 
 /** The first parameter's type of a task function (anything for one without parameters). */
-type FirstArg<F extends TaskFunction> = Parameters<F> extends [] ? unknown : Parameters<F>[0];
+export type FirstArg<F extends TaskFunction> = Parameters<F> extends [] ? unknown : Parameters<F>[0];
 
 type ChunkResultLike = BatchResult["r"][number];
 
@@ -227,16 +227,16 @@ export abstract class Executor {
 
   // ------------------------------------------------------------ for subclasses
 
-  /** Starts the workers; each is handed over with `attach` as soon as it is ready. */
+  /** @internal Starts the workers; each is handed over with `attach` as soon as it is ready. */
   protected abstract startWorkers(): Promise<void>;
-  /** Stops the workers once nothing is pending (after `shutdown`). */
+  /** @internal Stops the workers once nothing is pending (after `shutdown`). */
   protected abstract stopWorkers(): Promise<void>;
-  /** What a worker must know to run this executor's tasks. */
+  /** @internal What a worker must know to run this executor's tasks. */
   protected abstract openMessage(): OpenMessage;
   /** The number of workers, before or after they start. */
   abstract get numWorkers(): number;
 
-  /** Hands over a ready worker: it opens the session and takes chunks from the queue. */
+  /** @internal Hands over a ready worker: it opens the session and takes chunks from the queue. */
   protected attach(ch: Channel): void {
     let markOpened!: () => void;
     this.#unopened++;
@@ -258,7 +258,7 @@ export abstract class Executor {
     this.#dispatch();
   }
 
-  /** A worker died: the chunks it held reject with `ERR_TSMPI_WORKER_LOST`; the others go on. */
+  /** @internal A worker died: the chunks it held reject with `ERR_TSMPI_WORKER_LOST`; the others go on. */
   protected lost(ch: Channel, why: string): void {
     const w = this.#workers.find((x) => x.ch === ch);
     if (!w || !w.alive) return;
@@ -274,12 +274,12 @@ export abstract class Executor {
     this.#dispatch();
   }
 
-  /** Whether shutdown was called (new tasks are refused). */
+  /** @internal Whether shutdown was called (new tasks are refused). */
   protected get isShutdown(): boolean {
     return this.#shut !== undefined;
   }
 
-  /** The workers alive now. */
+  /** @internal The workers alive now. */
   protected get liveWorkers(): number {
     return this.#workers.length;
   }
@@ -365,10 +365,10 @@ export abstract class Executor {
     if (!w.pumping) void this.#pump(w);
   }
 
-  /** The session id this executor's chunks carry (workers shared by several executors tell them apart by it). */
+  /** @internal The session id this executor's chunks carry (workers shared by several executors tell them apart by it). */
   protected session = 0;
 
-  /** Fails every task not yet sent to a worker (no worker can take them). */
+  /** @internal Fails every task not yet sent to a worker (no worker can take them). */
   protected failQueued(err: Error): void {
     this.#failQueued(err);
   }
@@ -774,7 +774,7 @@ export abstract class Executor {
     await this.shutdown({ wait: true });
   }
 
-  /** True while the executor stops its workers (a worker lost then is not replaced). */
+  /** @internal True while the executor stops its workers (a worker lost then is not replaced). */
   protected get stopping(): boolean {
     return this.#stopping;
   }

@@ -29,7 +29,7 @@ import { runMain } from "./main.js";
 import { isWorkerProcess } from "./tasks.js";
 import { worldWorkers } from "./world.js";
 
-export { Executor, AsyncResult, type MapOptions, type ShutdownOptions, type ExecutorOptions } from "./executor.js";
+export { Executor, AsyncResult, type MapOptions, type ShutdownOptions, type ExecutorOptions, type FirstArg } from "./executor.js";
 export { PoolExecutor, defaultWorkers, type PoolExecutorOptions } from "./pool-executor.js";
 export { CommExecutor, type CommExecutorOptions } from "./comm-executor.js";
 export { isMainModule, type TaskFunction } from "./tasks.js";

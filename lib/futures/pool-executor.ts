@@ -32,7 +32,8 @@ import { fileURLToPath } from "node:url";
 import { Comm } from "../comm.js";
 import { config } from "../config.js";
 import { TsmpiError, describeValue } from "../errors.js";
-import { COMM_WORLD } from "../index.js";
+import { COMM_WORLD, localRank } from "../index.js";
+import { waitPolicy } from "../transport/polling.js";
 import { Runtime, WORLD_CONTEXT } from "../job/runtime.js";
 import { CommChannel, placesOf, splitTasks } from "./comm-executor.js";
 import { Executor, type Channel, type ExecutorOptions } from "./executor.js";
@@ -146,10 +147,12 @@ export class PoolExecutor extends Executor {
     return this.#count;
   }
 
+  /** @internal */
   protected openMessage(): OpenMessage {
     return this.#open;
   }
 
+  /** @internal */
   protected async startWorkers(): Promise<void> {
     const world = this.#world;
     if (world) {
@@ -162,6 +165,7 @@ export class PoolExecutor extends Executor {
     if (ok === 0) throw (results[0] as PromiseRejectedResult).reason;
   }
 
+  /** @internal */
   protected async stopWorkers(): Promise<void> {
     const world = this.#world;
     if (world) {
@@ -181,10 +185,19 @@ export class PoolExecutor extends Executor {
 
   /** Starts one worker job and joins it; resolves once its worker is attached. */
   async #startJob(): Promise<void> {
-    const args = [packageFile("dist/launcher/cli.js"), ...this.#placement(), "-n", "1"];
+    const placement = this.#placement();
+    const args = [packageFile("dist/launcher/cli.js"), ...placement, "-n", "1"];
     for (const [k, v] of Object.entries(this.#env)) args.push("-x", `${k}=${v}`);
+    // Workers here: each is the only rank of its job, yet shares the host with the pool's other
+    // workers and this process, so how long it polls before sleeping follows all of them.
+    const ranksHere = localRank().size + this.#count;
+    const wait = waitPolicy(ranksHere);
     args.push(packageFile("dist/lib/futures.js"), "--tsmpi-futures-worker");
     const env: NodeJS.ProcessEnv = { ...process.env, TSMPI_SPAWN_FD: "3" };
+    if (placement.length === 0 && process.env.TSMPI_SPIN_US === undefined) {
+      env.TSMPI_SPIN_US = String(wait.spinUs);
+      if (wait.mode === "yield") env.TSMPI_SPIN_MODE = "yield";
+    }
     // Not this process's job.
     for (const k of ["TSMPI_COORD", "TSMPI_RANK", "TSMPI_SIZE", "TSMPI_JOB_KEY", "TSMPI_JOB_DIR", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_TCP"]) delete env[k];
     // In an allocation: the worker's step is one task on one node, sharing the resources of the
@@ -230,7 +243,7 @@ export class PoolExecutor extends Executor {
       });
       const join = JSON.parse(line) as { coordinator: string; key: string; rank: number; size: number; jobDir: string; tcp: boolean };
       const rt = await Runtime.attach(
-        { mode: "tsmpirun", rank: join.rank, size: join.size, localRank: 0, localSize: 1, coordinator: join.coordinator, key: join.key, jobDir: join.jobDir, tcp: join.tcp, iface: process.env.TSMPI_IFACE || undefined },
+        { mode: "tsmpirun", rank: join.rank, size: join.size, localRank: 0, localSize: placement.length === 0 ? ranksHere : 1, coordinator: join.coordinator, key: join.key, jobDir: join.jobDir, tcp: join.tcp, iface: process.env.TSMPI_IFACE || undefined },
         (_code, why) => this.#ended(job, why),
       );
       job.rt = rt;

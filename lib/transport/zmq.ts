@@ -37,8 +37,19 @@ const RECEIVE_POLL_MS = 250;
 export interface Transport {
   /** This process's world rank. */
   readonly rank: number;
-  /** Queues `frames` as one message to world rank `dest` (never this rank); order per `dest` is kept. */
-  send(dest: number, frames: Buffer[]): void;
+  /**
+   * Queues `frames` as one message to world rank `dest` (never this rank); order per `dest` is
+   * kept. `sent` is called (perhaps at once) when the transport has taken the message, after
+   * which its frames may be reused; a transport with bounded room calls it only once there was
+   * room.
+   */
+  send(dest: number, frames: Buffer[], sent?: () => void, borrowed?: boolean): void;
+  /**
+   * Whether `send` to `dest` accepts `borrowed` frames: frames (after the first) that are the
+   * caller's memory, valid only during the call, which the transport copies before it returns
+   * or keeps a copy of. Saves the caller a copy of eager payloads.
+   */
+  copiesBorrowed(dest: number): boolean;
   /** Something now waits for incoming messages: keep the receive loop running. */
   hold(): void;
   /** One waiter fewer. */
@@ -148,9 +159,10 @@ export class ZmqTransport implements Transport {
     this.peers = endpoints;
   }
 
-  send(dest: number, frames: Buffer[]): void {
+  send(dest: number, frames: Buffer[], sent?: () => void): void {
     if (this.closed) throw new TsmpiError("ERR_TSMPI_FINALIZED", `cannot send to rank ${dest}: the transport is closed`);
     (this.outboxes[dest] ?? this.connect(dest)).push(frames);
+    sent?.();
   }
 
   private connect(dest: number): Outbox {
@@ -161,6 +173,15 @@ export class ZmqTransport implements Transport {
     const box = new Outbox(socket, (err) => this.fail(err, `sending to rank ${dest} (${endpoint})`));
     this.outboxes[dest] = box;
     return box;
+  }
+
+  copiesBorrowed(): boolean {
+    return false;
+  }
+
+  /** Whether a message is waiting to be received (a shared-memory poll stops early for it). */
+  get readable(): boolean {
+    return !this.closed && this.router.readable;
   }
 
   hold(): void {
