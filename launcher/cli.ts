@@ -121,6 +121,8 @@ async function main(argv: string[]): Promise<number> {
   const timeoutRaw = one(args.timeout) ?? process.env.MPIEXEC_TIMEOUT;
   const timeout = timeoutRaw === undefined || timeoutRaw === "" ? 0 : positiveNumber(timeoutRaw, one(args.timeout) !== undefined ? "--timeout" : "MPIEXEC_TIMEOUT", false);
   const wdir = path.resolve(one(args.wdir) ?? ".");
+  const spawnerRaw = process.env.TSMPI_SPAWN_FD;
+  const spawnerFd = spawnerRaw ? positiveNumber(spawnerRaw, "TSMPI_SPAWN_FD", true) : undefined;
   if (!fs.existsSync(wdir) || !fs.statSync(wdir).isDirectory()) usageError(`--wdir must be an existing directory, got ${JSON.stringify(one(args.wdir))}`);
 
   let argvOfRank: string[];
@@ -143,6 +145,7 @@ async function main(argv: string[]): Promise<number> {
     env,
     output: { tagOutput: Boolean(args["tag-output"]), outputDir: one(args["output-filename"]) },
     timeout,
+    spawnerFd,
   });
 }
 

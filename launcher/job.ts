@@ -55,6 +55,24 @@ export interface JobOptions {
   /** `--iface`: the interface or subnet to advertise. */
   iface?: string;
   oversubscribe: boolean;
+  /**
+   * A file descriptor open for writing: the process that started this `tsmpirun` joins the job
+   * as its last rank (rank `np`), as `MPI_Comm_spawn`'s parent does. What it needs to join
+   * (see {@link SpawnerJoin}) is written there as one JSON line once the coordinator listens.
+   * Set from `TSMPI_SPAWN_FD` (tsmpi/futures' PoolExecutor uses it).
+   */
+  spawnerFd?: number;
+}
+
+/** What the spawning process reads from `spawnerFd` to join the job as its last rank. */
+export interface SpawnerJoin {
+  coordinator: string;
+  key: string;
+  rank: number;
+  size: number;
+  /** The job directory (the spawner runs on this host). */
+  jobDir: string;
+  tcp: boolean;
 }
 
 /** A process that runs ranks: one local rank, one remote rank (ssh), or all ranks (srun). */
@@ -93,6 +111,18 @@ class Job {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-"));
   }
 
+  /** Ranks in the job: the planned ones, plus the spawner's when there is one. */
+  private get size(): number {
+    return this.opts.plan.np + (this.opts.spawnerFd === undefined ? 0 : 1);
+  }
+
+  /** Tells the spawner how to join (one JSON line on its descriptor), then closes the descriptor. */
+  private tellSpawner(fd: number): void {
+    const join: SpawnerJoin = { coordinator: this.coordinator.address, key: this.key, rank: this.opts.plan.np, size: this.size, jobDir: this.dir, tcp: this.commonEnv().TSMPI_TCP === "1" };
+    fs.writeSync(fd, JSON.stringify(join) + "\n");
+    fs.closeSync(fd);
+  }
+
   async run(): Promise<number> {
     const done = new Promise<number>((resolve) => (this.finish = resolve));
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -104,6 +134,13 @@ class Job {
     let timer: NodeJS.Timeout | undefined;
     try {
       this.coordinator = await this.listen();
+      if (this.opts.spawnerFd !== undefined) {
+        this.tellSpawner(this.opts.spawnerFd);
+        // The spawner holds our stdin open: its end means the spawner is gone, even before it joined.
+        process.stdin.on("close", () => this.fail(137, "tsmpirun: the process that spawned this job is gone; stopping the ranks"));
+        process.stdin.on("error", () => {});
+        process.stdin.resume();
+      }
       if (this.opts.timeout > 0) {
         timer = setTimeout(() => this.fail(TIMEOUT_EXIT, `tsmpirun: the job did not finish within ${this.opts.timeout} s (--timeout); stopping it`), this.opts.timeout * 1000);
       }
@@ -143,10 +180,10 @@ class Job {
       },
       lost: (rank: number) => this.later(() => this.rankLost(rank)),
     };
-    if (plan.mode === "local") return RendezvousServer.listen(`unix:${path.join(this.dir, "coord.sock")}`, plan.np, this.key, events);
+    if (plan.mode === "local") return RendezvousServer.listen(`unix:${path.join(this.dir, "coord.sock")}`, this.size, this.key, events);
     const peers = plan.mode === "ssh" ? plan.remoteHosts : plan.nodes;
     const address = await advertisedAddress(peers, this.opts.iface);
-    return RendezvousServer.listen(`tcp:${hostPort("0.0.0.0", 0)}`, plan.np, this.key, events, address);
+    return RendezvousServer.listen(`tcp:${hostPort("0.0.0.0", 0)}`, this.size, this.key, events, address);
   }
 
   /** Failure verdicts waiting for a rank's last reports: the job is not done while one is pending. */
@@ -166,11 +203,13 @@ class Job {
     const { plan, iface } = this.opts;
     return {
       ...this.opts.env,
-      TSMPI_SIZE: String(plan.np),
+      TSMPI_SIZE: String(this.size),
       TSMPI_COORD: this.coordinator.address,
       TSMPI_JOB_KEY: this.key,
       TSMPI_TCP: plan.mode === "local" || (plan.mode === "slurm" && plan.nodes.length < 2) ? "0" : "1",
       ...(iface ? { TSMPI_IFACE: iface } : {}),
+      // The hosts given and their slots (the MPI universe), where a PoolExecutor places its workers.
+      ...(plan.mode !== "slurm" && plan.universe?.length ? { TSMPI_UNIVERSE: plan.universe.map((u) => `${u.host}:${u.slots}`).join(",") } : {}),
     };
   }
 
@@ -184,20 +223,27 @@ class Job {
     };
   }
 
+  /** tsmpirun's environment without what was meant for tsmpirun alone. */
+  private parentEnv(): NodeJS.ProcessEnv {
+    const env = { ...process.env };
+    delete env.TSMPI_SPAWN_FD;
+    return env;
+  }
+
   private start(): void {
     const { plan, argv, wdir } = this.opts;
     if (plan.mode === "slurm") {
-      const env: NodeJS.ProcessEnv = { ...process.env, ...this.commonEnv() };
+      const env: NodeJS.ProcessEnv = { ...this.parentEnv(), ...this.commonEnv() };
       for (const k of ["TSMPI_RANK", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_JOB_DIR"]) delete env[k];
-      const child = spawnLocal({ argv: srunArgv(plan.np, argv, { ppn: plan.ppn, oversubscribe: this.opts.oversubscribe }), cwd: wdir, env, stdin: true });
+      const child = spawnLocal({ argv: srunArgv(plan.np, argv, { ppn: plan.ppn, oversubscribe: this.opts.oversubscribe }), cwd: wdir, env, stdin: this.opts.spawnerFd === undefined });
       this.track({ kind: "srun", child, ranks: Array.from({ length: plan.np }, (_, i) => i), host: os.hostname(), exited: false, drained: forwardLabelled(child.stdout!, child.stderr!, this.opts.output) });
       return;
     }
     for (const p of plan.placements) {
-      const stdin = p.rank === 0;
+      const stdin = p.rank === 0 && this.opts.spawnerFd === undefined;
       const child = p.local
-        ? spawnLocal({ argv, cwd: wdir, env: { ...process.env, ...this.rankEnv(p) }, stdin })
-        : spawnLocal({ argv: sshArgv({ agent: this.opts.sshAgent, host: p.host, argv, env: this.rankEnv(p), wdir, nodePath: this.opts.nodePath, stdin }), cwd: wdir, env: process.env, stdin });
+        ? spawnLocal({ argv, cwd: wdir, env: { ...this.parentEnv(), ...this.rankEnv(p) }, stdin })
+        : spawnLocal({ argv: sshArgv({ agent: this.opts.sshAgent, host: p.host, argv, env: this.rankEnv(p), wdir, nodePath: this.opts.nodePath, stdin }), cwd: wdir, env: this.parentEnv(), stdin });
       this.track({ kind: p.local ? "local" : "ssh", child, ranks: [p.rank], host: p.host, exited: false, drained: forwardRank(p.rank, child.stdout!, child.stderr!, this.opts.output) });
     }
   }
@@ -256,6 +302,10 @@ class Job {
   /** A rank's coordinator connection closed without bye and without an exit report: it was killed. */
   private rankLost(rank: number): void {
     if (this.exits.has(rank) || this.aborted.has(rank) || this.stopping) return;
+    if (this.opts.spawnerFd !== undefined && rank === this.opts.plan.np) {
+      this.fail(137, `tsmpirun: the process that spawned this job (rank ${rank}, pid ${this.coordinator.helloOf(rank)?.pid}) is gone; stopping the ranks`);
+      return;
+    }
     const agent = this.agents.find((a) => a.ranks.includes(rank) && a.kind === "local");
     if (agent && !agent.exited) return; // its exit status will say more
     this.fail(137, `tsmpirun: ${this.describe(rank)} died without a word (killed by a signal?); stopping the other ranks`);
@@ -263,7 +313,7 @@ class Job {
 
   /** A rank that exited before joining while others joined would leave them waiting: end the job. */
   private checkStragglers(): void {
-    if (!this.coordinator || this.coordinator.joinedCount === 0 || this.coordinator.joinedCount === this.opts.plan.np) return;
+    if (!this.coordinator || this.coordinator.joinedCount === 0 || this.coordinator.joinedCount === this.size) return;
     const gone = this.agents.find((a) => a.kind !== "srun" && a.exited && !this.coordinator.hasJoined(a.ranks[0]!));
     if (gone) {
       this.fail(1, `tsmpirun: rank ${gone.ranks[0]} exited without joining the job (did its script import tsmpi?), while other ranks wait for it; stopping them`);

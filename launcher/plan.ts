@@ -27,8 +27,8 @@ export interface Placement {
 
 /** How the job is started. */
 export type Plan =
-  | { mode: "local"; np: number; placements: Placement[] }
-  | { mode: "ssh"; np: number; placements: Placement[]; remoteHosts: string[] }
+  | { mode: "local"; np: number; placements: Placement[]; universe?: HostSlots[] }
+  | { mode: "ssh"; np: number; placements: Placement[]; remoteHosts: string[]; universe?: HostSlots[] }
   | { mode: "slurm"; np: number; nodes: string[]; ppn?: number };
 
 /** What the command line says about placement. */
@@ -103,6 +103,8 @@ export async function planJob(opts: PlanOptions): Promise<Plan> {
   for (const h of new Set(hosts)) local.set(h, await isThisHost(h));
   const placements = withLocalRanks(hosts, local);
   const remoteHosts = [...local].filter(([, l]) => !l).map(([h]) => h);
-  if (remoteHosts.length === 0) return { mode: "local", np, placements };
-  return { mode: "ssh", np, placements, remoteHosts };
+  // The hosts and slots given (the MPI universe), for processes that start more ranks (tsmpi/futures).
+  const universe = slots.map((s) => ({ ...s }));
+  if (remoteHosts.length === 0) return { mode: "local", np, placements, universe };
+  return { mode: "ssh", np, placements, remoteHosts, universe };
 }

@@ -27,6 +27,10 @@ export type TsmpiErrorCode =
   | "ERR_TSMPI_LAUNCH" // the launcher could not start the job
   | "ERR_TSMPI_NO_GPU" // a GPU-only feature where no usable GPU stack exists
   | "ERR_TSMPI_CUDA" // a CUDA call or kernel compilation failed
+  | "ERR_TSMPI_TASK" // tsmpi/futures: a task function the workers cannot find, or a task that failed on its worker
+  | "ERR_TSMPI_CANCELLED" // tsmpi/futures: a task cancelled before it started (shutdown, map timeout)
+  | "ERR_TSMPI_SHUTDOWN" // tsmpi/futures: a task submitted to an executor that was shut down
+  | "ERR_TSMPI_WORKER_LOST" // tsmpi/futures: the worker running a task died (killed, out of memory)
   | "ERR_TSMPI_INTERNAL"; // a bug in tsmpi: please report it
 
 /**

@@ -3,7 +3,7 @@
 // a Node process tens of milliseconds, one bundle a few. Run after `tsc` (npm run build).
 //  - dist/launcher/cli.js: tsmpirun and everything it imports, with what it loads only on demand
 //    (yargs for --help and errors, --info) in chunk files beside it.
-//  - dist/lib/{index,bench,cuda}.js: the package's entry points, split so that they share one
+//  - dist/lib/{index,bench,cuda,futures,futures-bench}.js: the package's entry points, split so that they share one
 //    copy of the runtime (chunk files beside them).
 // zeromq, msgpackr, tsx and esbuild stay external: native code, tsx is resolved at run time, and
 // esbuild is loaded only when the launcher compiles a TypeScript program (launcher/typescript.ts).
@@ -32,7 +32,7 @@ for (const f of readdirSync("dist/launcher")) if (f.startsWith("chunk-")) rmSync
 await build({ ...common, entryPoints: { cli: "launcher/cli.ts" }, outdir: "dist/launcher", splitting: true, chunkNames: "chunk-[hash]", allowOverwrite: true });
 await build({
   ...common,
-  entryPoints: { index: "lib/index.ts", bench: "lib/bench.ts", cuda: "lib/gpu/cuda.ts" },
+  entryPoints: { index: "lib/index.ts", bench: "lib/bench.ts", cuda: "lib/gpu/cuda.ts", futures: "lib/futures/index.ts", "futures-bench": "lib/futures/bench.ts" },
   outdir: "dist/lib",
   splitting: true,
   chunkNames: "chunk-[hash]",

@@ -294,6 +294,26 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     });
   });
 
+  describe("tsmpi/futures: a PoolExecutor's workers over ssh hosts and through srun", function () {
+    it(`tsmpirun -n 1 --host localhost:1,${HOSTS}: 4 workers on the free slots, over ssh, remote stacks name their host`, async function () {
+      const r = await tsmpirun(["-n", "1", "--host", `localhost:1,${HOSTS}`, ...MARK, fixture("futures-cluster.js"), "4"], { timeoutMs: 120_000 });
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      const out = JSON.parse(r.stdout.trim().split("\n").pop()!);
+      if (rig!.ownHostnames) assert.deepEqual(out.hosts, ["node1", "node2"]);
+      assert.match(out.stack, /^ {4}-- raised on worker rank 0 on host \S+ \(pid \d+\):$/);
+      await noLeftovers(r);
+    });
+
+    it("salloc -N 2 -n 4 tsmpirun -n 1: 3 workers started with srun inside the allocation", async function () {
+      const r = await salloc(["-N", "2", "-n", "4"], ["-n", "1", fixture("futures-cluster.js"), "3"], 120_000);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      const out = JSON.parse(r.stdout.trim().split("\n").filter((l) => l.includes('"hosts"')).pop()!.replace(/^\[\d+\] /, ""));
+      assert.ok(out.hosts.length >= 1, r.stdout);
+      if (rig!.ownHostnames) for (const h of out.hosts) assert.ok(["node1", "node2"].includes(h), h);
+      await noLeftovers(r);
+    });
+  });
+
   describeCases("p2p", p2pCases, {
     sizes: [4],
     kinds: ["world", "dup"],

@@ -26,7 +26,12 @@ const EXPECT: Record<string, (np: number) => RegExp[]> = {
       ? new RegExp(`^heat-gpu: 32x32 plate on ${np} ranks? \\(GPUs ${Array.from({ length: np }, () => ".+ #\\d+").join(", ")}\\) converged after 1149 iterations[^\\n]*\\nheat-gpu: centre temperature 23\\.5176; identical to the CPU run in every cell$`, "m")
       : new RegExp(`^heat-gpu: ${np > 1 ? "rank 0 has" : "this machine has"} no usable GPU \\(.*(libcuda|libnvrtc|addon|CUDA|TSMPI_CUDA).*\\); this example needs one on every rank, nothing to check here$`, "m"),
   ],
+  "fib-primes.ts": (np) => [/^serial: 21 Fibonacci primes among the first 1000 /m, new RegExp(`^executor, ${np > 1 ? np - 1 : "\\d+"} workers?, chunksize 10: 21 primes in`, "m")],
+  "julia.ts": (np) => [new RegExp(`^julia set 320x240 on ${Math.max(1, np - 1)} workers?: .* identical to the serial image`, "m")],
 };
+
+/** Arguments that keep an example's run short here. */
+const ARGS: Record<string, string[]> = { "fib-primes.ts": ["1000"], "julia.ts": ["320", "240"] };
 
 const examples = fs.readdirSync(path.join(ROOT, "examples")).filter((f) => f.endsWith(".ts")).sort();
 
@@ -37,7 +42,7 @@ describe("examples", function () {
   for (const name of examples) {
     for (const np of [1, 2, 3]) {
       it(`${name} on ${np} rank${np > 1 ? "s" : ""}`, async function () {
-        const r = await tsmpirun(["-n", String(np), path.join("examples", name)], { timeoutMs: 60000 });
+        const r = await tsmpirun(["-n", String(np), path.join("examples", name), ...(ARGS[name] ?? [])], { timeoutMs: 60000 });
         assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
         for (const re of EXPECT[name]?.(np) ?? []) assert.match(r.stdout, re);
         assert.deepEqual(await settledLeftovers(r.marker), []);

@@ -92,7 +92,14 @@ export class Runtime {
   private server: RendezvousServer | null = null;
   private finalizing = false;
 
-  private constructor(launch: LaunchInfo) {
+  private constructor(
+    launch: LaunchInfo,
+    /** What ends this rank from outside (an abort order, a lost coordinator, a transport failure): by default the process exits. */
+    private readonly end: (code: number, why: string, quiet?: boolean) => void = (code, why, quiet) => {
+      if (!quiet) process.stderr.write(`tsmpi: ${why}\n`);
+      this.exitNow(code);
+    },
+  ) {
     this.mode = launch.mode;
     this.rank = launch.rank;
     this.size = launch.size;
@@ -108,6 +115,18 @@ export class Runtime {
     const rt = new Runtime(launch);
     if (launch.mode !== "singleton") await rt.join(launch);
     rt.installHooks();
+    return rt;
+  }
+
+  /**
+   * Joins another job as one of its ranks, beside this process's own (as the parent of
+   * `MPI_Comm_spawn` does): used by tsmpi/futures' PoolExecutor for the jobs of its workers.
+   * No process hooks are installed: the owner finalizes it, and `onEnd` hears what ends the job
+   * from outside (an abort order, a lost coordinator, a transport failure) instead of an exit.
+   */
+  static async attach(launch: LaunchInfo, onEnd: (code: number, why: string) => void): Promise<Runtime> {
+    const rt = new Runtime(launch, onEnd);
+    await rt.join(launch);
     return rt;
   }
 
@@ -128,12 +147,11 @@ export class Runtime {
       this.server.hold(false);
     }
     this.client = await RendezvousClient.connect(launch.coordinator!, deadline, {
-      abort: (code) => this.exitNow(code),
+      abort: (code, reason) => this.end(code, reason || `the job was aborted with code ${code}`, true),
       lost: () => {
-        process.stderr.write(`tsmpi: rank ${this.rank} lost its coordinator (the launcher or rank 0 is gone); exiting\n`);
         // The launcher that made the job directory is gone (killed): nobody else will remove it.
         if (launch.jobDir) fs.rmSync(launch.jobDir, { recursive: true, force: true });
-        this.exitNow(1);
+        this.end(1, `rank ${this.rank} lost its coordinator (the launcher or rank 0 is gone); exiting`);
       },
     }, launch.mode === "srun");
     this.phases.connected = uptimeMs();
@@ -248,9 +266,8 @@ export class Runtime {
   /** A fatal transport error: report it and end this rank (the job then ends). */
   private fail(err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`tsmpi: rank ${this.rank}: ${message}\n`);
     this.client?.report({ t: "error", reason: message });
-    this.exitNow(1);
+    this.end(1, `rank ${this.rank}: ${message}`);
   }
 
   /** Ends the whole job with `code` (`MPI_Abort`): tells the coordinator, then exits. */

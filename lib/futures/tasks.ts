@@ -1,0 +1,201 @@
+/**
+ * Task functions and the modules that hold them. No source code travels: the manager sends a
+ * function's name, and a worker finds the function among the exports of the session's task
+ * modules (or among the functions registered on it directly, for `CommExecutor` in an SPMD
+ * program, whose ranks all hold them).
+ *
+ * Which modules: those in the executor's `tasks` option (module URLs or paths), then, for a
+ * `PoolExecutor`, the main script (`process.argv[1]`; for `tsmpirun -m tsmpi/futures script`,
+ * the script). A worker importing the main script runs its top-level code, so a script that
+ * defines tasks guards its main part with `if (isMainModule(import.meta))`, as Python scripts
+ * guard theirs with `if __name__ == "__main__"`.
+ *
+ * Modules ending in `.ts`/`.mts`/`.cts` are loaded through tsx (resolved from tsmpi's own
+ * install), registered on the worker the first time one is needed.
+ *
+ * Not supported: anonymous functions, closures and bound functions (they have no exported
+ * name); two task modules exporting different functions under one name (the first wins).
+ *
+ * @module
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { TsmpiError, describeValue } from "../errors.js";
+
+/** A function the executor can run: any exported function of a task module. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type TaskFunction = (...args: any[]) => unknown;
+
+/** Whether this process serves as a tsmpi/futures worker (set before task modules load). */
+let workerProcess = false;
+
+/** Marks this process as a worker. */
+export function markWorker(): void {
+  workerProcess = true;
+}
+
+/** True in a process that serves as a tsmpi/futures worker. */
+export function isWorkerProcess(): boolean {
+  return workerProcess;
+}
+
+/** The URL of the main script, or undefined (a REPL, `node -e`). */
+export function mainModuleUrl(): string | undefined {
+  const main = process.argv[1];
+  if (!main) return undefined;
+  try {
+    return pathToFileURL(fs.realpathSync(main)).href;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True when `meta` is the main script's `import.meta` and this process is not a worker: guard a
+ * script's main part with it when the script also defines tasks (workers import the script).
+ *
+ * @example
+ * ```ts
+ * export function square(x: number) { return x * x; }
+ * if (isMainModule(import.meta)) {
+ *   await using pool = new PoolExecutor();
+ *   console.log(await pool.submit(square, 7));
+ * }
+ * ```
+ */
+export function isMainModule(meta: ImportMeta): boolean {
+  if (workerProcess) return false;
+  const main = mainModuleUrl();
+  if (main === undefined) return false;
+  if (meta.url === main) return true;
+  try {
+    return pathToFileURL(fs.realpathSync(new URL(meta.url))).href === main;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A package module (`pkg/sub`) as a file: resolved from the current directory (the user's own
+ * dependency), else from tsmpi's install; undefined when neither has it.
+ */
+export function resolvePackageModule(spec: string): string | undefined {
+  try {
+    return createRequire(path.join(process.cwd(), "noop.js")).resolve(spec);
+  } catch {
+    try {
+      return fileURLToPath(import.meta.resolve(spec));
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** A module given by URL, file URL object, path, or package specifier, as a URL string. */
+export function moduleUrl(spec: string | URL, name: string): string {
+  if (spec instanceof URL) return spec.href;
+  if (typeof spec !== "string" || spec === "") throw new TsmpiError("ERR_TSMPI_ARG", `${name} must be module URLs, paths or package names, got ${describeValue(spec)}`);
+  if (/^[a-z][a-z0-9+.-]*:/i.test(spec) && !/^[a-z]:[\\/]/i.test(spec)) return spec;
+  if (spec.startsWith(".") || path.isAbsolute(spec) || fs.existsSync(spec)) return pathToFileURL(path.resolve(spec)).href;
+  const file = resolvePackageModule(spec);
+  if (!file) throw new TsmpiError("ERR_TSMPI_ARG", `${name}: no such module or package: ${describeValue(spec)}`);
+  return pathToFileURL(file).href;
+}
+
+/** The name a task function travels by; refuses what a worker could never find. */
+export function taskName(fn: unknown, what = "fn"): string {
+  if (typeof fn !== "function") throw new TsmpiError("ERR_TSMPI_ARG", `${what} must be an exported function of a task module, got ${describeValue(fn)}`);
+  const name = fn.name;
+  if (!name || name.startsWith("bound ") || !/^[A-Za-z_$][\w$]*$/.test(name)) {
+    throw new TsmpiError("ERR_TSMPI_ARG", `${what} must be a named function exported by a task module (workers find it by name), got ${name ? JSON.stringify(name) : "an anonymous function"}`);
+  }
+  return name;
+}
+
+/** Task modules being imported by this worker right now (their top-level code is running). */
+let loadingTaskModules = 0;
+
+/**
+ * Refuses an executor made by a task module's top-level code while a worker imports it: a
+ * script without an `isMainModule` guard would otherwise start pools from every worker, and
+ * workers of those pools again.
+ */
+export function refuseInTaskModuleLoad(what: string): void {
+  if (workerProcess && loadingTaskModules > 0) {
+    throw new TsmpiError("ERR_TSMPI_TASK", `${what} was created while a worker imported its task modules: guard the script's main part with if (isMainModule(import.meta)) { ... }`);
+  }
+}
+
+let tsxRegistered: Promise<void> | undefined;
+
+/** Registers tsx's loader in this process (once), so `.ts` task modules import. */
+export function registerTsx(): Promise<void> {
+  tsxRegistered ??= import("tsx/esm/api").then((api) => {
+    api.register();
+  });
+  return tsxRegistered;
+}
+
+/**
+ * A worker's view of a session's tasks: functions registered directly, then the exports of the
+ * task modules, looked up by name and remembered.
+ */
+export class TaskRegistry {
+  private readonly found = new Map<string, TaskFunction>();
+  private modules: Promise<Record<string, unknown>[]> | undefined;
+
+  constructor(
+    private readonly urls: readonly string[],
+    direct: Iterable<TaskFunction> = [],
+  ) {
+    for (const fn of direct) this.found.set(fn.name, fn);
+  }
+
+  /** Starts loading the task modules now (errors surface at the first lookup). */
+  preload(): Promise<void> {
+    return this.load().then(
+      () => {},
+      () => {},
+    );
+  }
+
+  private load(): Promise<Record<string, unknown>[]> {
+    this.modules ??= (async () => {
+      if (this.urls.some((u) => /\.[mc]?ts(\?|#|$)/.test(u))) await registerTsx();
+      const out: Record<string, unknown>[] = [];
+      for (const url of this.urls) {
+        try {
+          loadingTaskModules++;
+          try {
+            out.push((await import(url)) as Record<string, unknown>);
+          } finally {
+            loadingTaskModules--;
+          }
+        } catch (err) {
+          throw new TsmpiError("ERR_TSMPI_TASK", `task module ${url} could not be loaded on the worker: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+        }
+      }
+      return out;
+    })();
+    return this.modules;
+  }
+
+  /** The function named `name`, synchronously when already known. */
+  lookup(name: string): TaskFunction | Promise<TaskFunction> {
+    return this.found.get(name) ?? this.search(name);
+  }
+
+  private async search(name: string): Promise<TaskFunction> {
+    for (const mod of await this.load()) {
+      const fn = mod[name];
+      if (typeof fn === "function") {
+        this.found.set(name, fn as TaskFunction);
+        return fn as TaskFunction;
+      }
+    }
+    const where = this.urls.length ? `the task modules (${this.urls.join(", ")})` : "no task module (give the executor a tasks option)";
+    throw new TsmpiError("ERR_TSMPI_TASK", `task function ${JSON.stringify(name)} is not exported by ${where}; export it from one of them, or add its module to the tasks option`);
+  }
+}

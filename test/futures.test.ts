@@ -1,0 +1,79 @@
+/**
+ * tsmpi/futures as users run it: CommExecutor on 1 to 5 ranks (and a root other than 0),
+ * PoolExecutor with spawned workers (from plain node, from tsmpirun -n 1 over the hosts'
+ * slots) and over the workers of `tsmpirun -m tsmpi/futures`. Every run goes through the same
+ * checks (test/fixtures/futures-checks.ts: order, unordered completion, chunk sizes, empty
+ * input, errors with remote stacks, unserializable values, timeouts, buffersize, progress,
+ * shutdown semantics, submit after shutdown); spawned pools also lose a killed worker. Each
+ * job must exit 0 and leave no process behind, and a pool's workers die with a parent killed
+ * by SIGKILL.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fixture, runNode, settledLeftovers, tsmpirun, type JobResult } from "./helpers/launch.js";
+
+async function passed(r: JobResult, expectOk: number): Promise<void> {
+  assert.equal(r.code, 0, `exit ${r.code} ${r.signal ?? ""}\n${r.stdout}\n${r.stderr}`);
+  const oks = r.stdout.split("\n").filter((l) => l.startsWith("ok "));
+  assert.ok(oks.length >= expectOk, `only ${oks.length} checks passed:\n${r.stdout}\n${r.stderr}`);
+  assert.deepEqual(await settledLeftovers(r.marker), [], "no process of the job may be left");
+}
+
+/** Checks in futures-checks.ts (without the load-balance one, which needs 2 workers). */
+const CHECKS = 15;
+
+describe("tsmpi/futures: CommExecutor", function () {
+  for (const [np, root] of [[1, 0], [2, 0], [3, 2], [5, 0]] as const) {
+    it(`on ${np} rank${np > 1 ? "s" : ""}, root ${root}: every check; the other ranks serve and get null`, async function () {
+      const r = await tsmpirun(["-n", String(np), fixture("futures-comm.js"), String(root)], { timeoutMs: 90000 });
+      await passed(r, CHECKS);
+      for (let i = 0; i < np; i++) assert.match(r.stdout, new RegExp(`^rank ${i} done$`, "m"));
+    });
+  }
+});
+
+describe("tsmpi/futures: PoolExecutor", function () {
+  it("from plain node, 2 spawned workers: every check, env and initializer, a killed worker is replaced", async function () {
+    const r = await runNode([fixture("futures-pool.js"), "2", "kill"], { timeoutMs: 90000, env: { TSMPI_FUTURES_MAX_WORKERS: "2", FUTURES_EXPECT_ENV: "1" } });
+    await passed(r, CHECKS + 4);
+    assert.match(r.stdout, /^ok a killed worker: its task rejects, a replacement starts$/m);
+    assert.match(r.stdout, /^pool done$/m);
+  });
+
+  it("under tsmpirun -n 1 --host localhost:3: the universe's 2 free slots are its workers", async function () {
+    const r = await tsmpirun(["-n", "1", "--host", "localhost:3", fixture("futures-pool.js"), "2"], { timeoutMs: 90000 });
+    await passed(r, CHECKS + 2);
+  });
+
+  for (const np of [2, 5]) {
+    it(`under tsmpirun -n ${np} -m tsmpi/futures: rank 0 runs the script, the ${np - 1} other ranks are the workers`, async function () {
+      const r = await tsmpirun(["-n", String(np), "-m", "tsmpi/futures", fixture("futures-pool.js"), String(np - 1)], { timeoutMs: 90000 });
+      await passed(r, CHECKS + 2);
+      assert.match(r.stdout, /^pool done$/m);
+    });
+  }
+
+  it("-m tsmpi/futures without a script: usage, exit 2", async function () {
+    const r = await tsmpirun(["-n", "2", "-m", "tsmpi/futures"], { timeoutMs: 30000 });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /usage: tsmpirun -n N -m tsmpi\/futures/);
+    assert.deepEqual(await settledLeftovers(r.marker), []);
+  });
+
+  for (const when of ["after its workers answered", "while its workers start"]) {
+    it(`a parent killed by SIGKILL ${when} takes its workers with it`, async function () {
+      const ready = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-futures-")), "ready");
+      let parent = 0;
+      const job = runNode([fixture("futures-orphan.js"), ready, when.startsWith("after") ? "answered" : "starting"], { timeoutMs: 60000, onStart: (pid) => (parent = pid) });
+      for (let i = 0; i < 600 && !fs.existsSync(ready); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(fs.existsSync(ready), "the fixture never got ready");
+      process.kill(parent, "SIGKILL");
+      const r = await job;
+      assert.equal(r.signal, "SIGKILL", r.stderr);
+      assert.deepEqual(await settledLeftovers(r.marker, 15000), [], "workers and their launchers must exit with their parent");
+      fs.rmSync(path.dirname(ready), { recursive: true, force: true });
+    });
+  }
+});
