@@ -114,6 +114,8 @@ export interface NativeBinding {
    * kind/op pair is not handled natively.
    */
   peerReduce(pid: number, address: bigint, length: number, target: TypedArray, targetByteOffset: number, kind: number, op: number): boolean;
+  /** Pins the calling thread to the `index`-th CPU of its affinity mask (modulo its size); that CPU, or -1 when refused. */
+  bindThread(index: number): number;
   /** Makes this rank's inbox: `slots` ranks on this host, this one in `slot`, `ringBytes` per sender. */
   ShmChannel: new (slots: number, slot: number, ringBytes: number) => NativeShmChannel;
 }

@@ -26,6 +26,7 @@
 //                                                up to spinUs for the first one
 //   arm() -> bool                                true: rings empty and `sleeping` set
 //   close()
+//   bindThread(index)                            pins this thread to one CPU (see below)
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -465,6 +466,32 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
 
 }  // namespace
 
-void InitShmChannel(Napi::Env env, Napi::Object exports) { ShmChannel::Init(env, exports); }
+// bindThread(index): pins the calling thread to the index-th CPU of its affinity mask (modulo
+// its size), as Open MPI binds a rank to a core; returns that CPU's number, or -1 when refused.
+// Threads started earlier (V8's, libuv's, ZeroMQ's) keep their masks.
+Napi::Value BindThread(const Napi::CallbackInfo& info) {
+  const auto index = static_cast<int>(NumberArg(info, 0));
+  cpu_set_t mask;
+  if (sched_getaffinity(0, sizeof mask, &mask) != 0) return Napi::Number::New(info.Env(), -1);
+  const int count = CPU_COUNT(&mask);
+  if (count == 0) return Napi::Number::New(info.Env(), -1);
+  int want = index % count, cpu = -1;
+  for (int c = 0; c < CPU_SETSIZE; c++) {
+    if (CPU_ISSET(c, &mask) && want-- == 0) {
+      cpu = c;
+      break;
+    }
+  }
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  if (sched_setaffinity(0, sizeof one, &one) != 0) return Napi::Number::New(info.Env(), -1);
+  return Napi::Number::New(info.Env(), cpu);
+}
+
+void InitShmChannel(Napi::Env env, Napi::Object exports) {
+  ShmChannel::Init(env, exports);
+  exports.Set("bindThread", Napi::Function::New(env, BindThread, "bindThread"));
+}
 
 }  // namespace tsmpi

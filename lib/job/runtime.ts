@@ -173,7 +173,22 @@ export class Runtime {
     this.hosts = table.hosts;
     this.transport?.setPeers({ addrs: table.addrs, hosts: table.hosts, domains: table.cma });
     this.p2p.setPeers(table.hosts.map((h, r) => (domain && r !== this.rank && h === host && table.cma[r] === domain ? { pid: table.pids[r]! } : null)));
-    if (tracing("transport")) trace("transport", { rank: this.rank, paths: this.transport?.paths, wait: this.transport?.shared?.waitPolicy, refused: Object.fromEntries(this.transport?.shmRefused ?? []) });
+    this.bindToCore(table.hosts.slice(0, this.rank).filter((h) => h === host).length);
+    if (tracing("transport")) trace("transport", { rank: this.rank, paths: this.transport?.paths, wait: this.transport?.shared?.waitPolicy, cpu: this.cpu, refused: Object.fromEntries(this.transport?.shmRefused ?? []) });
+  }
+
+  /** The CPU this rank's main thread is bound to (-1: not bound). */
+  cpu = -1;
+
+  /**
+   * Binds the main thread to one core when this rank polls shared memory with a core of its own
+   * (as Open MPI binds ranks to cores): the `index`-th of the allowed CPUs, `index` being this
+   * rank's place among the ranks of its host. Unbound, two polling ranks often start on one core
+   * and take turns until the scheduler separates them. `TSMPI_BIND=0` leaves threads unbound.
+   */
+  private bindToCore(index: number): void {
+    if (this.transport?.shared?.waitPolicy.mode !== "spin" || process.env.TSMPI_BIND === "0") return;
+    this.cpu = getBinding()?.bindThread(index) ?? -1;
   }
 
   /**
