@@ -144,8 +144,9 @@ export class Runtime {
     if (this.size > 1) {
       const binds = [`ipc://${launch.jobDir ?? privateDir(this.rank)}/r${this.rank}.sock`];
       if (launch.tcp) binds.push(`tcp://${hostPort(await this.tcpAddress(launch), "*")}`);
-      this.transport = await ZmqTransport.bind(this.rank, binds, this.p2p.onFrames, (err) => this.fail(err));
-      this.p2p.attach(this.transport, jobToken(launch.key));
+      const { sendHwm, zmqHwm, maxFrame } = config();
+      this.transport = await ZmqTransport.bind(this.rank, binds, this.p2p.onFrames, (err) => this.fail(err), { sendHwm, zmqHwm, maxFrame });
+      this.p2p.attach(this.transport, jobToken(launch.key), this.size);
       addrs = this.transport.endpoints;
     }
     this.phases.bound = uptimeMs();
