@@ -139,7 +139,8 @@ class Job {
     if (plan.mode === "local") return RendezvousServer.listen(`unix:${path.join(this.dir, "coord.sock")}`, plan.np, this.key, events);
     const peers = plan.mode === "ssh" ? plan.remoteHosts : plan.nodes;
     const address = await advertisedAddress(peers, this.opts.iface);
-    return RendezvousServer.listen(`tcp:${hostPort("0.0.0.0", 0)}`, plan.np, this.key, events, address);
+    // Only the interface the ranks dial, not every interface of this host.
+    return RendezvousServer.listen(`tcp:${hostPort(address, 0)}`, plan.np, this.key, events, { advertise: address });
   }
 
   private later(fn: () => void): void {

@@ -20,7 +20,7 @@ import { config } from "../config.js";
 import { launchInfo, sha256, type LaunchInfo } from "./environment.js";
 import { TsmpiError } from "../errors.js";
 import { MatchingEngine } from "../matching.js";
-import { hostPort, interfaceAddress, isLoopback, routeTo } from "./network.js";
+import { hostPort, interfaceAddress, isLoopback, listenAddresses, routeTo } from "./network.js";
 import { PointToPoint, memoryDomain } from "../p2p.js";
 import { RendezvousClient, RendezvousServer } from "./rendezvous.js";
 import { trace, tracing } from "../trace.js";
@@ -173,13 +173,16 @@ export class Runtime {
   }
 
   /** Rank 0 of a direct srun launch serves the rendezvous and ends the job when a rank fails. */
-  private serve(launch: LaunchInfo): Promise<RendezvousServer> {
+  private async serve(launch: LaunchInfo): Promise<RendezvousServer> {
     const stop = (code: number, why: string): void => {
       process.stderr.write(`tsmpi: ${why}; ending the job\n`);
       this.server?.abortAll(code, why);
       this.exitNow(code);
     };
-    return RendezvousServer.listen(launch.serve!, this.size, launch.key, {
+    const port = Number(/:(\d+)$/.exec(launch.serve!)![1]);
+    const remote = launch.nodes?.find((n) => n !== launch.nodes![0]);
+    const listen = (await listenAddresses(launch.nodes![0]!, remote, launch.iface)).map((a) => `tcp:${hostPort(a, port)}`);
+    return RendezvousServer.listen(listen, this.size, launch.key, {
       abort: (rank, code) => stop(code, `rank ${rank} called abort(${code})`),
       exit: (rank, code) => (code !== 0 ? stop(code, `rank ${rank} exited with code ${code}`) : undefined),
       lost: (rank) => stop(1, `rank ${rank} ended before finishing (killed?)`),
