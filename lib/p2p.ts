@@ -90,6 +90,30 @@ export function memoryDomain(): string {
   }
 }
 
+/** The parent pid of `pid` (from /proc), or 0 when it cannot be read. */
+function parentOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The nearest process that is an ancestor of `self` and of every pid in `peers` (not `self`
+ * itself, not init), or undefined when there is none (or a chain cannot be read).
+ */
+export function commonAncestor(self: number, peers: readonly number[]): number | undefined {
+  const chain = (pid: number): number[] => {
+    const out: number[] = [];
+    for (let p = parentOf(pid); p > 1 && out.length < 4096; p = parentOf(p)) out.push(p);
+    return out;
+  };
+  const others = peers.map((p) => new Set(chain(p)));
+  return chain(self).find((a) => others.every((s) => s.has(a)));
+}
+
 /** Stands in for the addon where it is missing: nothing is readable, every read fails. */
 const NO_PEER_ACCESS: Pick<NativeBinding, "addressOf" | "peerRead" | "peerReduce"> = {
   addressOf: () => 0n,
@@ -183,11 +207,17 @@ export class PointToPoint {
     };
   }
 
-  /** The addon for single-copy transfers, loaded on first use; null when unavailable. */
+  /**
+   * The addon for single-copy transfers, loaded on first use; null when unavailable. Readable
+   * only by the nearest common ancestor of this rank and its same-host peers and that
+   * ancestor's descendants (the launcher or slurmstepd and the job's ranks), where there is
+   * one below init; else by any process of the user (see native/README.md).
+   */
   private peerAccess(): NativeBinding | null {
     if (this.cma === undefined) {
       const b = getBinding();
-      this.cma = b && b.allowPeerAccess() ? b : null;
+      const peers = this.peers.flatMap((p) => (p ? [p.pid] : []));
+      this.cma = b && b.allowPeerAccess(commonAncestor(process.pid, peers)) ? b : null;
     }
     return this.cma;
   }

@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { config } from "../lib/config.js";
 import { TsmpiError } from "../lib/errors.js";
 import { InMsg, MatchingEngine } from "../lib/matching.js";
-import { PointToPoint, readObject } from "../lib/p2p.js";
+import { spawn } from "node:child_process";
+import { PointToPoint, commonAncestor, readObject } from "../lib/p2p.js";
 import { Request } from "../lib/request.js";
 import { packObject } from "../lib/serializer.js";
 import { FLAG_INLINE, FLAG_PEER, FLAG_RAW, HEADER_BYTES, KIND_CHUNK, KIND_MSG, decodeHeader, encodeHeader, type Header } from "../lib/transport/frame.js";
@@ -171,5 +172,18 @@ describe("matching engine: per-context state shrinks; a freed context is dropped
     engine.arrive(new InMsg(40, 0, 9, 0, 0, 0, 102, 0));
     assert.equal(matched, 1, "a receive posted before the free still completes");
     assert.equal(engine.liveContexts, 0);
+  });
+});
+
+describe("single-copy reads: who may read a rank's memory", function () {
+  it("the tracer named to Yama is the nearest common ancestor of the same-host ranks (the launcher)", async function () {
+    const kids = [0, 1].map(() => spawn("sleep", ["10"], { stdio: "ignore" }));
+    try {
+      assert.equal(commonAncestor(kids[0]!.pid!, [kids[1]!.pid!]), process.pid, "two children of this process: this process");
+      assert.equal(commonAncestor(process.pid, [kids[0]!.pid!]), process.ppid, "a process and its child: the process's parent");
+      assert.equal(commonAncestor(kids[0]!.pid!, [2 ** 22 + 12345]), undefined, "a peer whose ancestry cannot be read: none (any process of the user)");
+    } finally {
+      for (const k of kids) k.kill("SIGKILL");
+    }
   });
 });
