@@ -79,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
     nodePath: one(args["node-path"]),
     iface: one(args.iface) ?? (process.env.TSMPI_IFACE || undefined),
     oversubscribe: Boolean(args.oversubscribe),
+    insecure: Boolean(args.insecure) || process.env.TSMPI_INSECURE === "1",
   };
   if (args.info) {
     const { printInfo } = await import("./info.js");

@@ -23,6 +23,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { advertisedAddress, hostPort } from "../lib/job/network.js";
+import { rendezvousPsk } from "../lib/job/keys.js";
 import { RendezvousServer } from "../lib/job/rendezvous.js";
 import { forwardLabelled, forwardRank, type OutputOptions } from "./output.js";
 import type { Placement, Plan } from "./plan.js";
@@ -34,6 +35,8 @@ export const TIMEOUT_EXIT = 124;
 const GRACE_MS = 2000;
 /** Milliseconds to wait for a failing rank's last reports before saying why it failed. */
 const REPORT_WAIT_MS = 50;
+/** How long a lost remote rank's ssh may take to report the exit status before the job ends anyway. */
+const LOST_WAIT_MS = 2000;
 
 /** Everything needed to run a job. */
 export interface JobOptions {
@@ -54,6 +57,8 @@ export interface JobOptions {
   /** `--iface`: the interface or subnet to advertise. */
   iface?: string;
   oversubscribe: boolean;
+  /** `--insecure` / `TSMPI_INSECURE=1`: no encryption between hosts. */
+  insecure?: boolean;
 }
 
 /** A process that runs ranks: one local rank, one remote rank (ssh), or all ranks (srun). */
@@ -101,6 +106,7 @@ class Job {
     process.on("SIGTERM", onSignal);
     process.on("SIGHUP", onSignal);
     let timer: NodeJS.Timeout | undefined;
+    if (this.opts.insecure) process.stderr.write("tsmpirun: warning: --insecure (or TSMPI_INSECURE=1): traffic between hosts is not encrypted, and anyone who can reach the hosts can read it\n");
     try {
       this.coordinator = await this.listen();
       if (this.opts.timeout > 0) {
@@ -139,8 +145,8 @@ class Job {
     if (plan.mode === "local") return RendezvousServer.listen(`unix:${path.join(this.dir, "coord.sock")}`, plan.np, this.key, events);
     const peers = plan.mode === "ssh" ? plan.remoteHosts : plan.nodes;
     const address = await advertisedAddress(peers, this.opts.iface);
-    // Only the interface the ranks dial, not every interface of this host.
-    return RendezvousServer.listen(`tcp:${hostPort(address, 0)}`, plan.np, this.key, events, { advertise: address });
+    // Only the interface the ranks dial, not every interface of this host; over TLS-PSK.
+    return RendezvousServer.listen(`tcp:${hostPort(address, 0)}`, plan.np, this.key, events, { advertise: address, psk: this.opts.insecure ? undefined : rendezvousPsk(this.key) });
   }
 
   private later(fn: () => void): void {
@@ -156,6 +162,7 @@ class Job {
       TSMPI_COORD: this.coordinator.address,
       TSMPI_JOB_KEY: this.key,
       TSMPI_TCP: plan.mode === "local" || (plan.mode === "slurm" && plan.nodes.length < 2) ? "0" : "1",
+      ...(this.opts.insecure ? { TSMPI_INSECURE: "1" } : {}),
       ...(iface ? { TSMPI_IFACE: iface } : {}),
     };
   }
@@ -181,9 +188,17 @@ class Job {
     }
     for (const p of plan.placements) {
       const stdin = p.rank === 0;
-      const child = p.local
-        ? spawnLocal({ argv, cwd: wdir, env: { ...process.env, ...this.rankEnv(p) }, stdin })
-        : spawnLocal({ argv: sshArgv({ agent: this.opts.sshAgent, host: p.host, argv, env: this.rankEnv(p), wdir, nodePath: this.opts.nodePath, stdin }), cwd: wdir, env: process.env, stdin });
+      let child: ChildProcess;
+      if (p.local) child = spawnLocal({ argv, cwd: wdir, env: { ...process.env, ...this.rankEnv(p) }, stdin });
+      else {
+        // The job key goes through ssh's stdin, never on a command line (ps shows those on
+        // both hosts); the remote shell reads its first line, rank 0's stdin follows it.
+        const { TSMPI_JOB_KEY: key, ...env } = this.rankEnv(p);
+        child = spawnLocal({ argv: sshArgv({ agent: this.opts.sshAgent, host: p.host, argv, env, secret: "TSMPI_JOB_KEY", wdir, nodePath: this.opts.nodePath, stdin }), cwd: wdir, env: process.env, stdin: true });
+        child.stdin!.on("error", () => {});
+        child.stdin!.write(`${key}\n`);
+        if (!stdin) child.stdin!.end();
+      }
       this.track({ kind: p.local ? "local" : "ssh", child, ranks: [p.rank], host: p.host, exited: false, drained: forwardRank(p.rank, child.stdout!, child.stderr!, this.opts.output) });
     }
   }
@@ -191,7 +206,7 @@ class Job {
   private track(agent: Agent): void {
     this.agents.push(agent);
     const { child } = agent;
-    if (child.stdin) {
+    if (child.stdin && agent.ranks.includes(0) && !child.stdin.writableEnded) {
       process.stdin.pipe(child.stdin);
       child.stdin.on("error", () => {});
     }
@@ -240,10 +255,17 @@ class Job {
   }
 
   /** A rank's coordinator connection closed without bye and without an exit report: it was killed. */
-  private rankLost(rank: number): void {
+  private rankLost(rank: number, waited = false): void {
     if (this.exits.has(rank) || this.aborted.has(rank) || this.stopping) return;
-    const agent = this.agents.find((a) => a.ranks.includes(rank) && a.kind === "local");
-    if (agent && !agent.exited) return; // its exit status will say more
+    // A rank's own process here, or its ssh: its exit status will say more (over TLS the
+    // rank's last report may not have left before it exited), if it comes soon.
+    const agent = this.agents.find((a) => a.ranks.includes(rank) && a.kind !== "srun");
+    if (agent?.kind === "local" && !agent.exited) return;
+    if (agent && !agent.exited && !waited) {
+      setTimeout(() => this.rankLost(rank, true), LOST_WAIT_MS).unref();
+      return;
+    }
+    if (agent?.exited) return;
     this.fail(137, `tsmpirun: ${this.describe(rank)} died without a word (killed by a signal?); stopping the other ranks`);
   }
 

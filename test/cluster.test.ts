@@ -203,7 +203,7 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     ] as const) {
       it(`a remote rank that fails (${mode}) ends the job with code ${code}`, async function () {
         const r = await tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, fixture("fail.js"), mode, "3"], { timeoutMs: 30_000 });
-        assert.equal(r.code, code, r.stderr);
+        await checkJob(r, code, 5000);
         assert.match(r.stderr, message);
       });
     }
@@ -230,6 +230,49 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
         assert.deepEqual(await settledLeftovers(marker, 8000), [], "every remote rank must exit");
       });
     }
+  });
+
+  describe("security between hosts: keys on no command line, --insecure", function () {
+    it("no process on any host shows the job key on its command line (it travels through ssh's stdin)", async function () {
+      let pid = 0;
+      const job = tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, fixture("fail.js"), "hang"], { timeoutMs: 40_000, onStart: (p) => (pid = p) });
+      const deadline = Date.now() + 20_000;
+      let key = "";
+      let marker = "";
+      while (!key && Date.now() < deadline) {
+        marker = fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").find((e) => e.startsWith("TSMPI_TEST_MARK=")) ?? "";
+        for (const p of marker ? leftovers(marker) : []) {
+          try {
+            const env = fs.readFileSync(`/proc/${p}/environ`, "latin1").split("\0");
+            if (env.includes("TSMPI_RANK=3")) key = env.find((e) => e.startsWith("TSMPI_JOB_KEY="))?.slice(14) ?? "";
+          } catch {
+            /* gone */
+          }
+        }
+        if (!key) await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.ok(key.length >= 32, "rank 3 (on node2) got its job key");
+      const shown: string[] = [];
+      for (const entry of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+          const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, "latin1");
+          if (cmd.includes(key)) shown.push(`${entry}: ${cmd.replace(/\0/g, " ").slice(0, 200)}`);
+        } catch {
+          /* gone */
+        }
+      }
+      process.kill(pid, "SIGINT");
+      await checkJob(await job, 130, 8000);
+      assert.deepEqual(shown, [], "command lines showing the key");
+    });
+
+    it("--insecure runs a job across hosts in clear text, with a warning on stderr", async function () {
+      const r = await tsmpirun(["-n", "2", "--host", "node1,node2", "--insecure", ...MARK, path.join(ROOT, "dist", "examples", "ring.js")], { timeoutMs: 60_000 });
+      await checkJob(r, 0, 5000);
+      assert.match(r.stdout, EXAMPLES["ring.js"]!);
+      assert.match(r.stderr, /warning: --insecure .*not encrypted/);
+    });
   });
 
   describe("SLURM: direct srun launch, and tsmpirun inside sbatch and salloc", function () {

@@ -53,6 +53,8 @@ export interface LaunchInfo {
   serve?: string;
   /** Every node of the step (direct srun launch), to find a route to a remote one. */
   nodes?: string[];
+  /** Whether traffic between hosts is encrypted (CURVE, TLS; off with `TSMPI_INSECURE=1`). */
+  secure: boolean;
 }
 
 function int(env: NodeJS.ProcessEnv, names: string[], min: number, max: number): number {
@@ -139,7 +141,7 @@ export function launchInfo(env: NodeJS.ProcessEnv = process.env): LaunchInfo {
     const local = viaSrun
       ? slurmLocal(env)
       : { localRank: int(env, ["TSMPI_LOCAL_RANK"], 0, size - 1), localSize: int(env, ["TSMPI_LOCAL_SIZE"], 1, size) };
-    return { mode: "tsmpirun", rank, size, ...local, coordinator: env.TSMPI_COORD, key: env.TSMPI_JOB_KEY ?? "", jobDir: env.TSMPI_JOB_DIR || undefined, tcp: env.TSMPI_TCP === "1", iface };
+    return { mode: "tsmpirun", rank, size, ...local, coordinator: env.TSMPI_COORD, key: env.TSMPI_JOB_KEY ?? "", jobDir: env.TSMPI_JOB_DIR || undefined, tcp: env.TSMPI_TCP === "1", iface, secure: env.TSMPI_INSECURE !== "1" };
   }
   if (env.SLURM_STEP_ID !== undefined && env.SLURM_PROCID !== undefined) {
     const size = int(env, ["SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "SLURM_NPROCS"], 1, 2 ** 20);
@@ -162,7 +164,8 @@ export function launchInfo(env: NodeJS.ProcessEnv = process.env): LaunchInfo {
       iface,
       serve: rank === 0 ? `tcp:${hostPort(nodes[0]!, port)}` : undefined,
       nodes,
+      secure: env.TSMPI_INSECURE !== "1",
     };
   }
-  return { mode: "singleton", rank: 0, size: 1, localRank: 0, localSize: 1, key: "", tcp: false, iface };
+  return { mode: "singleton", rank: 0, size: 1, localRank: 0, localSize: 1, key: "", tcp: false, iface, secure: true };
 }

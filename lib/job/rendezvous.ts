@@ -1,5 +1,6 @@
 /**
- * Rendezvous: how the ranks of a job find each other, and how failures travel.
+ * Rendezvous: how the ranks of a job find each other, and how failures travel. Between hosts
+ * it runs over TLS with a key derived from the job key (`keys.ts`), unless turned off.
  *
  * A coordinator (the launcher, or rank 0 when `srun` starts ranks directly) listens on a unix
  * socket in the private job directory or on TCP. Each rank connects, proves it belongs to the
@@ -13,9 +14,11 @@
  *
  * @module
  */
+import { createRequire } from "node:module";
 import net from "node:net";
 import { config } from "../config.js";
 import { TsmpiError } from "../errors.js";
+import { PSK_IDENTITY, RENDEZVOUS_TLS } from "./keys.js";
 
 /** A rank's first message. */
 export interface Hello {
@@ -127,6 +130,18 @@ export interface ServerOptions {
   advertise?: string;
   /** Milliseconds a connection may stay open without saying hello (default: the rendezvous timeout). */
   helloTimeoutMs?: number;
+  /**
+   * The job's pre-shared key (`keys.ts`): TCP connections then run over TLS-PSK, encrypted, and
+   * only peers holding the job key get past the handshake. Unix sockets stay plain.
+   */
+  psk?: Buffer;
+}
+
+const lazy = createRequire(import.meta.url);
+
+/** node:tls, loaded only by a rendezvous between hosts. */
+function tls(): typeof import("node:tls") {
+  return lazy("node:tls") as typeof import("node:tls");
 }
 
 /** The coordinator side. */
@@ -154,7 +169,7 @@ export class RendezvousServer {
   ) {
     this.sockets = new Array(size);
     this.hellos = new Array(size);
-    for (const server of servers) server.on("connection", (socket) => this.accept(socket));
+    for (const server of servers) server.on(server instanceof net.Server && "addContext" in server ? "secureConnection" : "connection", (socket: net.Socket) => this.accept(socket));
   }
 
   /**
@@ -172,7 +187,13 @@ export class RendezvousServer {
       for (const spec of all) {
         const where = parseAddress(spec);
         if ("port" in where && port !== 0) where.port = port;
-        const server = net.createServer();
+        const helloTimeoutMs = options.helloTimeoutMs ?? config().rendezvousTimeout * 1000;
+        const psk = options.psk;
+        const server =
+          psk && "port" in where
+            ? tls().createServer({ ...RENDEZVOUS_TLS, handshakeTimeout: helloTimeoutMs, pskIdentityHint: PSK_IDENTITY, pskCallback: (_s, id) => (id === PSK_IDENTITY ? psk : null) })
+            : net.createServer();
+        server.on("tlsClientError", () => {}); // a peer without the key: its connection is closed
         servers.push(server);
         await new Promise<void>((resolve, reject) => {
           server.once("error", reject);
@@ -372,11 +393,18 @@ export class RendezvousClient {
    * refused connection means the launcher is gone.
    * @throws TsmpiError `ERR_TSMPI_RENDEZVOUS` when no connection could be made (in time).
    */
-  static async connect(address: string, deadline: number, handlers: ClientHandlers, retry: boolean): Promise<RendezvousClient> {
+  static async connect(address: string, deadline: number, handlers: ClientHandlers, retry: boolean, psk?: Buffer): Promise<RendezvousClient> {
     const where = parseAddress(address);
     for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
       try {
         const socket = await new Promise<net.Socket>((resolve, reject) => {
+          if (psk && "port" in where) {
+            const s = tls().connect({ ...where, ...RENDEZVOUS_TLS, pskCallback: () => ({ psk, identity: PSK_IDENTITY }), checkServerIdentity: () => undefined });
+            s.once("secureConnect", () => resolve(s));
+            s.once("error", reject);
+            s.once("close", () => reject(Object.assign(new Error("the coordinator closed the connection during the TLS handshake (another job key?)"), { code: "ETLSCLOSED" })));
+            return;
+          }
           const s = net.connect(where);
           s.once("connect", () => resolve(s));
           s.once("error", reject);

@@ -18,6 +18,7 @@ import os from "node:os";
 import path from "node:path";
 import { config } from "../config.js";
 import { launchInfo, sha256, type LaunchInfo } from "./environment.js";
+import { curveKeys, rendezvousPsk } from "./keys.js";
 import { TsmpiError } from "../errors.js";
 import { MatchingEngine } from "../matching.js";
 import { hostPort, interfaceAddress, isLoopback, listenAddresses, routeTo } from "./network.js";
@@ -131,13 +132,14 @@ export class Runtime {
       this.server = await this.serve(launch);
       this.server.hold(false);
     }
+    const psk = launch.secure ? rendezvousPsk(launch.key) : undefined;
     this.client = await RendezvousClient.connect(launch.coordinator!, deadline, {
       abort: (code) => this.exitNow(code),
       lost: () => {
         process.stderr.write(`tsmpi: rank ${this.rank} lost its coordinator (the launcher or rank 0 is gone); exiting\n`);
         this.exitNow(1);
       },
-    }, launch.mode === "srun");
+    }, launch.mode === "srun", psk);
     this.phases.connected = uptimeMs();
     const host = os.hostname();
     let addrs: string[] = [];
@@ -145,7 +147,8 @@ export class Runtime {
       const binds = [`ipc://${launch.jobDir ?? privateDir(this.rank)}/r${this.rank}.sock`];
       if (launch.tcp) binds.push(`tcp://${hostPort(await this.tcpAddress(launch), "*")}`);
       const { sendHwm, zmqHwm, maxFrame } = config();
-      this.transport = await ZmqTransport.bind(this.rank, binds, this.p2p.onFrames, (err) => this.fail(err), { sendHwm, zmqHwm, maxFrame });
+      const curve = launch.tcp && launch.secure ? curveKeys(launch.key) : undefined;
+      this.transport = await ZmqTransport.bind(this.rank, binds, this.p2p.onFrames, (err) => this.fail(err), { sendHwm, zmqHwm, maxFrame, curve });
       this.p2p.attach(this.transport, jobToken(launch.key), this.size);
       addrs = this.transport.endpoints;
     }
@@ -182,11 +185,12 @@ export class Runtime {
     const port = Number(/:(\d+)$/.exec(launch.serve!)![1]);
     const remote = launch.nodes?.find((n) => n !== launch.nodes![0]);
     const listen = (await listenAddresses(launch.nodes![0]!, remote, launch.iface)).map((a) => `tcp:${hostPort(a, port)}`);
+    if (!launch.secure) process.stderr.write("tsmpi: warning: TSMPI_INSECURE=1: traffic between hosts is not encrypted, and anyone who can reach the nodes can read it\n");
     return RendezvousServer.listen(listen, this.size, launch.key, {
       abort: (rank, code) => stop(code, `rank ${rank} called abort(${code})`),
       exit: (rank, code) => (code !== 0 ? stop(code, `rank ${rank} exited with code ${code}`) : undefined),
       lost: (rank) => stop(1, `rank ${rank} ended before finishing (killed?)`),
-    });
+    }, { psk: launch.secure ? rendezvousPsk(launch.key) : undefined });
   }
 
   private installHooks(): void {

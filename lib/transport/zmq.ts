@@ -19,7 +19,9 @@
  * have one, or a finished script would never exit. Messages that arrive meanwhile wait in
  * ZeroMQ's queue, in order. `poke` drains what has already arrived without waiting.
  *
- * Not supported yet: CURVE encryption of tcp:// traffic.
+ * Security: tcp:// endpoints (between hosts) use ZeroMQ CURVE with the job's keypair (see
+ * `job/keys.ts`): encrypted, and only a peer holding the job's keys completes a handshake;
+ * ipc:// endpoints (private job directory) stay plain.
  *
  * @module
  */
@@ -152,6 +154,25 @@ export interface TransportOptions {
   zmqHwm?: number;
   /** The largest frame accepted; a peer sending a larger one is disconnected (-1: no limit). */
   maxFrame?: number;
+  /**
+   * The job's CURVE keypair: tcp:// endpoints serve and connect with it (encrypted and
+   * authenticated); ipc:// ones stay plain. Absent: tcp:// in clear text too.
+   */
+  curve?: { publicKey: string; secretKey: string };
+}
+
+/**
+ * Runs `fn` without zeromq.js's warning that an option set after a bind applies only to later
+ * binds: that is what the caller wants.
+ */
+function quietly(fn: () => void): void {
+  const warn = process.emitWarning;
+  process.emitWarning = () => {};
+  try {
+    fn();
+  } finally {
+    process.emitWarning = warn;
+  }
 }
 
 /** The ZeroMQ implementation of {@link Transport}. */
@@ -191,6 +212,14 @@ export class ZmqTransport implements Transport {
     const endpoints: string[] = [];
     for (const address of bindAddresses) {
       try {
+        // Security options apply to the binds made after they are set: ipc:// plain, tcp:// CURVE.
+        const curve = options.curve !== undefined && address.startsWith("tcp://");
+        if (router.curveServer !== curve) {
+          quietly(() => {
+            router.curveServer = curve;
+            if (curve) router.curveSecretKey = options.curve!.secretKey;
+          });
+        }
         await router.bind(address);
       } catch (err) {
         router.close();
@@ -214,7 +243,8 @@ export class ZmqTransport implements Transport {
   private connect(dest: number): Outbox {
     const endpoint = this.peers[dest];
     if (endpoint === undefined) throw new TsmpiError("ERR_TSMPI_INTERNAL", `no endpoint known for rank ${dest}`);
-    const socket = new this.zmq.Dealer({ sendHighWaterMark: this.options.zmqHwm ?? 0, reconnectInterval: 20, linger: 0 });
+    const curve = this.options.curve && endpoint.startsWith("tcp://") ? { curveServerKey: this.options.curve.publicKey, curvePublicKey: this.options.curve.publicKey, curveSecretKey: this.options.curve.secretKey } : {};
+    const socket = new this.zmq.Dealer({ sendHighWaterMark: this.options.zmqHwm ?? 0, reconnectInterval: 20, linger: 0, ...curve });
     socket.connect(endpoint);
     const box = new Outbox(socket, (err) => this.fail(err, `sending to rank ${dest} (${endpoint})`), this.options.sendHwm);
     this.outboxes[dest] = box;
