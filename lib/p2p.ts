@@ -364,7 +364,7 @@ export class PointToPoint {
     const h = decodeHeader(head);
     if (h.token0 !== this.token0 || h.token1 !== this.token1) return this.drop("token", `a frame without this job's token (claiming world rank ${h.wsrc})`);
     const problem = frameProblem(h, frames, this.worldSize) ?? (h.flags & FLAG_RAW && h.kind === KIND_MSG && !isKindCode(h.dtype) ? (["dtype", `a message of unknown element kind ${h.dtype}`] as const) : undefined);
-    if (problem) return this.drop(problem[0], `${problem[1]} from world rank ${h.wsrc}`);
+    if (problem) return this.drop(problem[0], problem[0] === "sender" ? problem[1] : `${problem[1]} from world rank ${h.wsrc}`);
     if (h.kind === KIND_ACK) return this.ack(h.seq, true);
     if (h.kind === KIND_RESEND) return this.resend(h.seq);
     const key = inflightKey(h.wsrc, h.seq);

@@ -124,7 +124,7 @@ export function frameProblem(h: Header, frames: readonly Buffer[], worldSize: nu
     case KIND_MSG:
       break;
     default:
-      return ["kind", `a frame of unknown kind ${h.kind} from world rank ${h.wsrc}`];
+      return ["kind", `a frame of unknown kind ${h.kind}`];
   }
   if (!Number.isSafeInteger(h.total) || h.total < 0) return ["shape", `a message announcing ${h.total} payload bytes`];
   if (!Number.isSafeInteger(h.ctx) || h.ctx < 0) return ["shape", `a message on context ${h.ctx}`];

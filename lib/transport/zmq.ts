@@ -140,8 +140,14 @@ class Outbox {
   };
 }
 
+/**
+ * What a queued message costs beyond its bytes (the Buffer objects, the queue slot), counted
+ * against the high-water mark so that a flood of tiny messages is bounded too.
+ */
+const MESSAGE_OVERHEAD = 256;
+
 function frameBytes(frames: readonly Buffer[]): number {
-  let n = 0;
+  let n = MESSAGE_OVERHEAD;
   for (const f of frames) n += f.byteLength;
   return n;
 }
