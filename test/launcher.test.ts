@@ -9,14 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import type { TsmpiError } from "../lib/errors.js";
 import { RendezvousClient } from "../lib/job/rendezvous.js";
-import { checkJob, fixture, leftovers, ROOT, runNode, settledLeftovers, tsmpirun, type JobResult } from "./helpers/launch.js";
-
-function jsonLines(text: string): any[] {
-  return text
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l));
-}
+import { checkJob, fixture, jsonLines, leftovers, ROOT, runNode, settledLeftovers, tsmpirun, type JobResult } from "./helpers/launch.js";
 
 describe("tsmpirun: what ranks see", function () {
   for (const np of [1, 2, 3, 4]) {

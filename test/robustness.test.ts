@@ -11,16 +11,9 @@
  * same-host shared-memory path and the ZeroMQ path are both flooded.
  */
 import assert from "node:assert/strict";
-import { checkJob, fixture, tsmpirun } from "./helpers/launch.js";
+import { checkJob, fixture, jsonLines, tsmpirun } from "./helpers/launch.js";
 
 const LONG = process.env.TSMPI_LONG_TESTS === "1";
-
-function jsonLines(text: string): any[] {
-  return text
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l));
-}
 
 describe("bad input never crashes a rank (a peer with the job's key, and an outsider)", function () {
   const perKind = LONG ? 10_000 : 1000;

@@ -153,6 +153,14 @@ export async function settledLeftovers(marker: string, ms = 3000): Promise<numbe
   return left;
 }
 
+/** The lines of `text` that are JSON objects, parsed (what fixtures print for the test). */
+export function jsonLines(text: string): any[] {
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l));
+}
+
 /** A compiled fixture's path. */
 export function fixture(name: string): string {
   return path.join(FIXTURES, name);
