@@ -231,7 +231,14 @@ class Job {
       return;
     }
     if (agent.kind === "ssh") {
-      if (code === 255 && !this.coordinator.hasJoined(rank)) {
+      if (code === 255 && this.coordinator.hasJoined(rank) && !this.exits.has(rank)) {
+        // ssh's own code after the rank joined and reported no exit: sshd saw it killed by a
+        // signal, or the link to its host broke.
+        this.later(() => {
+          if (!this.exits.has(rank)) this.fail(137, `tsmpirun: ${this.describe(rank)} died without a word (killed by a signal, or its host became unreachable); stopping the other ranks`);
+          else this.rankFailed(rank, this.exits.get(rank)!);
+        });
+      } else if (code === 255 && !this.coordinator.hasJoined(rank)) {
         this.fail(255, `tsmpirun: could not start rank ${rank} on ${agent.host} with ${this.opts.sshAgent.join(" ")} (exit code 255: host unreachable or login refused; ssh's message is above)`);
       } else if (code !== 0 || signal) {
         this.later(() => this.rankFailed(rank, this.exits.get(rank) ?? code ?? signalExitCode(signal!)));

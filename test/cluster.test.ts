@@ -270,7 +270,7 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     it("--insecure runs a job across hosts in clear text, with a warning on stderr", async function () {
       const r = await tsmpirun(["-n", "2", "--host", "node1,node2", "--insecure", ...MARK, path.join(ROOT, "dist", "examples", "ring.js")], { timeoutMs: 60_000 });
       await checkJob(r, 0, 5000);
-      assert.match(r.stdout, EXAMPLES["ring.js"]!);
+      assert.match(r.stdout, /went 3 laps around 2 ranks/);
       assert.match(r.stderr, /warning: --insecure .*not encrypted/);
     });
   });
