@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import type { TsmpiError } from "../lib/errors.js";
 import { RendezvousClient } from "../lib/job/rendezvous.js";
-import { checkJob, fixture, jsonLines, leftovers, ROOT, runNode, settledLeftovers, tsmpirun, type JobResult } from "./helpers/launch.js";
+import { checkJob, fixture, jsonLines, leftovers, ROOT, runNode, settledLeftovers, tsmpirun } from "./helpers/launch.js";
 
 describe("tsmpirun: what ranks see", function () {
   for (const np of [1, 2, 3, 4]) {
@@ -201,7 +201,7 @@ describe("tsmpirun: a failed rank ends the job", function () {
     it(`${signal} to tsmpirun stops every rank (exit ${code})`, async function () {
       let pid = 0;
       const job = tsmpirun(["-n", "3", fixture("fail.js"), "hang"], { timeoutMs: 20000, onStart: (p) => (pid = p) });
-      const marker = await waitForRanks(job, 3);
+      const marker = await waitForRanks(() => pid, 3);
       process.kill(pid, signal);
       const r = await job;
       assert.equal(r.code, code);
@@ -213,7 +213,7 @@ describe("tsmpirun: a failed rank ends the job", function () {
   it("ranks exit by themselves when tsmpirun is killed with SIGKILL", async function () {
     let pid = 0;
     const job = tsmpirun(["-n", "3", fixture("fail.js"), "hang"], { timeoutMs: 20000, onStart: (p) => (pid = p) });
-    const marker = await waitForRanks(job, 3);
+    const marker = await waitForRanks(() => pid, 3);
     process.kill(pid, "SIGKILL");
     await job;
     assert.deepEqual(await settledLeftovers(marker, 5000), [], "ranks must notice their launcher is gone");
@@ -247,23 +247,21 @@ describe("tsmpirun: a failed rank ends the job", function () {
   });
 });
 
-/** Waits until `n` rank processes of the job are running; returns the job's marker. */
-async function waitForRanks(job: Promise<JobResult>, n: number): Promise<string> {
-  void job;
+/**
+ * Waits until `n` rank processes of the job whose launcher is `pid` are running; returns the
+ * job's marker (read from the launcher, so another job on this machine is never taken for it).
+ */
+async function waitForRanks(pid: () => number, n: number): Promise<string> {
   const end = Date.now() + 10000;
   while (Date.now() < end) {
-    for (const entry of fs.readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const env = fs.readFileSync(`/proc/${entry}/environ`, "latin1").split("\0");
-        const mark = env.find((e) => e.startsWith("TSMPI_TEST_MARK="));
-        if (mark && env.some((e) => e.startsWith("TSMPI_RANK=")) && leftovers(mark).filter((p) => isRank(p)).length >= n) {
-          await new Promise((r) => setTimeout(r, 300)); // let them join and block
-          return mark;
-        }
-      } catch {
-        /* gone */
+    try {
+      const mark = fs.readFileSync(`/proc/${pid()}/environ`, "latin1").split("\0").find((e) => e.startsWith("TSMPI_TEST_MARK="));
+      if (mark && leftovers(mark).filter((p) => isRank(p)).length >= n) {
+        await new Promise((r) => setTimeout(r, 300)); // let them join and block
+        return mark;
       }
+    } catch {
+      /* not started yet */
     }
     await new Promise((r) => setTimeout(r, 50));
   }
