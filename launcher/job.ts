@@ -106,6 +106,7 @@ class Job {
     process.on("SIGTERM", onSignal);
     process.on("SIGHUP", onSignal);
     let timer: NodeJS.Timeout | undefined;
+    let watchdog: NodeJS.Timeout | undefined;
     if (this.opts.insecure) process.stderr.write("tsmpirun: warning: --insecure (or TSMPI_INSECURE=1): traffic between hosts is not encrypted, and anyone who can reach the hosts can read it\n");
     try {
       this.coordinator = await this.listen();
@@ -113,11 +114,14 @@ class Job {
         timer = setTimeout(() => this.fail(TIMEOUT_EXIT, `tsmpirun: the job did not finish within ${this.opts.timeout} s (--timeout); stopping it`), this.opts.timeout * 1000);
       }
       this.start();
+      watchdog = setInterval(() => this.checkStopped(), 1000);
+      watchdog.unref();
       const code = await done;
       await Promise.race([Promise.all(this.agents.map((a) => a.drained)), new Promise((r) => setTimeout(r, 1000))]);
       return code;
     } finally {
       clearTimeout(timer);
+      clearInterval(watchdog);
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
       process.off("SIGHUP", onSignal);
@@ -274,6 +278,38 @@ class Job {
     }
     if (agent?.exited) return;
     this.fail(137, `tsmpirun: ${this.describe(rank)} died without a word (killed by a signal?); stopping the other ranks`);
+  }
+
+  /** Since when each local rank has been seen stopped (by pid). */
+  private readonly stoppedSince = new Map<number, number>();
+
+  /**
+   * A local rank stopped by a signal (SIGSTOP, SIGTSTP: state T in /proc) answers nobody, and
+   * the others wait for it forever: after `TSMPI_STOPPED_TIMEOUT` seconds (default 10) of it the
+   * job ends. (A rank stopped by a debugger is in state t, and left alone.)
+   */
+  private checkStopped(): void {
+    const limit = Number(process.env.TSMPI_STOPPED_TIMEOUT || 10) * 1000;
+    for (const a of this.agents) {
+      const pid = a.child.pid;
+      if (a.kind !== "local" || a.exited || pid === undefined) continue;
+      let state = "";
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+        state = stat[stat.lastIndexOf(")") + 2] ?? "";
+      } catch {
+        continue; // gone, or no /proc here
+      }
+      if (state !== "T") {
+        this.stoppedSince.delete(pid);
+        continue;
+      }
+      const since = this.stoppedSince.get(pid) ?? Date.now();
+      this.stoppedSince.set(pid, since);
+      if (Date.now() - since >= limit) {
+        this.fail(1, `tsmpirun: ${this.describe(a.ranks[0]!)} has been stopped by a signal (SIGSTOP?) for ${Math.round((Date.now() - since) / 1000)} s and answers no other rank (TSMPI_STOPPED_TIMEOUT); stopping the job`);
+      }
+    }
   }
 
   /** A rank that exited before joining while others joined would leave them waiting: end the job. */

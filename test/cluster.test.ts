@@ -11,7 +11,7 @@ import { cases as collectiveCases } from "./cases/collectives.js";
 import { cases as p2pCases } from "./cases/p2p.js";
 import { clusterAvailable, rigDown, rigUp, run, type RigInfo } from "./cluster/rig.js";
 import { describeCases } from "./helpers/cases.js";
-import { checkJob, fixture, leftovers, ROOT, runProgram, settledLeftovers, tsmpirun, type JobResult } from "./helpers/launch.js";
+import { checkJob, fixture, jsonLines, leftovers, ROOT, runProgram, settledLeftovers, tsmpirun, type JobResult } from "./helpers/launch.js";
 
 const HOSTS = "node1:2,node2:2";
 /** Forwards the test's marker to remote ranks (ssh passes only TSMPI_* it is told about). */
@@ -265,6 +265,22 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
       process.kill(pid, "SIGINT");
       await checkJob(await job, 130, 8000);
       assert.deepEqual(shown, [], "command lines showing the key");
+    });
+
+    it("flood over CURVE between hosts: 3 senders, 300,000 messages with 1 MiB arrays, exactly once and in order; senders wait", async function () {
+      const r = await tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, fixture("flood.js"), "100000", "1000", "300"], { timeoutMs: 170_000, env: { TSMPI_SEND_HWM: String(4 * 2 ** 20) } });
+      await checkJob(r, 0, 5000);
+      const lines = jsonLines(r.stdout);
+      const rx = lines.find((l) => l.rank === 0);
+      assert.ok(rx, r.stderr);
+      assert.deepEqual(rx.perSender, [100000, 100000, 100000]);
+      assert.equal(rx.small + rx.large, 300000);
+      assert.equal(rx.outOfOrder, 0);
+      assert.equal(rx.badValues, 0);
+      assert.ok(rx.checksumOk);
+      // Ranks 2 and 3 send from node2, over CURVE (rank 1 shares node1 with the receiver).
+      for (const s of lines.filter((l) => l.rank >= 2)) assert.ok(s.waited > 0, `rank ${s.rank} never waited`);
+      console.log(`      ${rx.rate} messages/s across hosts`);
     });
 
     it("--insecure runs a job across hosts in clear text, with a warning on stderr", async function () {

@@ -3,8 +3,8 @@
  * point-to-point, a collective, a large transfer and a single-copy read ends the job with exit
  * code 137 and a message naming the rank and the signal, with no process left; the time from
  * the kill to the end of the job is printed (the harness bound makes a hang a failure).
- * tsmpirun killed with SIGKILL and --timeout are in launcher.test.ts; hosts that disappear in
- * cluster.test.ts.
+ * A local rank stopped with SIGSTOP ends the job after TSMPI_STOPPED_TIMEOUT. tsmpirun killed
+ * with SIGKILL and --timeout are in launcher.test.ts.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -51,4 +51,21 @@ describe("fault matrix: a rank killed with SIGKILL mid-work ends the job", funct
       console.log(`      the job ended ${ms} ms after the kill`);
     });
   }
+});
+
+describe("fault matrix: a rank that stops answering", function () {
+  this.timeout(60_000);
+  it("a rank stopped with SIGSTOP while the others wait in a collective ends the job after TSMPI_STOPPED_TIMEOUT, naming it", async function () {
+    let launcher = 0;
+    const job = tsmpirun(["-n", "4", fixture("busy.js"), "collective"], { timeoutMs: 50_000, env: { TSMPI_STOPPED_TIMEOUT: "2" }, onStart: (p) => (launcher = p) });
+    const victim = await rankPid(launcher, 2);
+    await new Promise((r) => setTimeout(r, 1500));
+    const t0 = Date.now();
+    process.kill(victim, "SIGSTOP");
+    const r = await job;
+    const ms = Date.now() - t0;
+    await checkJob(r, 1);
+    assert.match(r.stderr, /rank 2 \(pid \d+ on [^)]+\) has been stopped by a signal \(SIGSTOP\?\) for \d+ s/);
+    console.log(`      the job ended ${ms} ms after the SIGSTOP (TSMPI_STOPPED_TIMEOUT=2)`);
+  });
 });
