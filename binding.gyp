@@ -20,6 +20,7 @@
         "native/kernels_cpu.cc",
         "native/peer_memory.cc",
         "native/probe.cc",
+        "native/shm_channel.cc",
         "native/user_kernels.cc",
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

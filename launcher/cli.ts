@@ -17,7 +17,9 @@ import { runJob } from "./job.js";
 import { flushOutput } from "./output.js";
 import { USAGE, parseCommandLine } from "./options.js";
 import { planJob, type Plan } from "./plan.js";
-import { programArgv, type Program } from "./spawn.js";
+import { compiledArgv, programArgv, type Program } from "./spawn.js";
+import { compilable, compileProgram } from "./typescript.js";
+import { trace, tracing } from "../lib/trace.js";
 
 
 /** A bad command line: one line of help on stderr, exit 2. */
@@ -48,8 +50,25 @@ function positiveNumber(value: unknown, name: string, integer: boolean): number 
   return n;
 }
 
+/** tsmpi's version, from the package.json of this install (the nearest one above this file named tsmpi). */
+function version(): string {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "tsmpi" && pkg.version) return pkg.version;
+    } catch {
+      // none here
+    }
+    if (path.dirname(dir) === dir) return "unknown";
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const args = await parseCommandLine(argv);
+  if (args.version) {
+    process.stdout.write(`tsmpirun (tsmpi) ${version()}\n`);
+    return 0;
+  }
   /** A single-valued option given more than once: the last one wins. */
   const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[v.length - 1] : v);
 
@@ -112,6 +131,12 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof TsmpiError) usageError(err.message);
     throw err;
+  }
+  // TypeScript on this host: compiled once here, so that no rank loads a compiler (typescript.ts).
+  if ("script" in program && plan.mode === "local" && compilable(program.script) && process.env.TSMPI_TSX !== "1") {
+    const compiled = await compileProgram(path.resolve(program.script));
+    if ("file" in compiled) argvOfRank = compiledArgv(compiled.file, rest);
+    if (tracing("startup")) trace("startup", { launcher: "typescript", ...compiled });
   }
   return runJob({
     ...common,

@@ -28,6 +28,7 @@ import { RendezvousServer } from "../lib/job/rendezvous.js";
 import { forwardLabelled, forwardRank, type OutputOptions } from "./output.js";
 import type { Placement, Plan } from "./plan.js";
 import { spawnLocal, srunArgv, sshArgv } from "./spawn.js";
+import { trace, tracing } from "../lib/trace.js";
 
 /** Exit code when `--timeout` ends a job (as GNU `timeout`). */
 export const TIMEOUT_EXIT = 124;
@@ -113,10 +114,16 @@ class Job {
       if (this.opts.timeout > 0) {
         timer = setTimeout(() => this.fail(TIMEOUT_EXIT, `tsmpirun: the job did not finish within ${this.opts.timeout} s (--timeout); stopping it`), this.opts.timeout * 1000);
       }
+      const started = process.uptime() * 1000;
       this.start();
+      const spawned = process.uptime() * 1000;
       watchdog = setInterval(() => this.checkStopped(), 1000);
       watchdog.unref();
       const code = await done;
+      if (tracing("startup")) {
+        const ms = (t: number): number => Math.round(t * 10) / 10;
+        trace("startup", { launcher: "job", ms: { spawning: ms(started), spawned: ms(spawned), done: ms(process.uptime() * 1000) } });
+      }
       await Promise.race([Promise.all(this.agents.map((a) => a.drained)), new Promise((r) => setTimeout(r, 1000))]);
       return code;
     } finally {
@@ -153,8 +160,16 @@ class Job {
     return RendezvousServer.listen(`tcp:${hostPort(address, 0)}`, plan.np, this.key, events, { advertise: address, psk: this.opts.insecure ? undefined : rendezvousPsk(this.key) });
   }
 
+  /** Failure verdicts waiting for a rank's last reports: the job is not done while one is pending. */
+  private pendingVerdicts = 0;
+
   private later(fn: () => void): void {
-    setTimeout(fn, REPORT_WAIT_MS);
+    this.pendingVerdicts++;
+    setTimeout(() => {
+      this.pendingVerdicts--;
+      fn();
+      this.checkDone();
+    }, REPORT_WAIT_MS);
   }
 
   /** Variables every rank gets. */
@@ -353,7 +368,8 @@ class Job {
   }
 
   private checkDone(): void {
-    if (this.agents.length > 0 && this.agents.every((a) => a.exited)) this.finish(this.exitCode ?? 0);
+    // A rank that failed last (or alone) is judged before the job's code is decided.
+    if (this.pendingVerdicts === 0 && this.agents.length > 0 && this.agents.every((a) => a.exited)) this.finish(this.exitCode ?? 0);
   }
 }
 

@@ -13,6 +13,7 @@ export async function parseWithYargs(argv: string[]): Promise<CliArgs> {
     .scriptName("tsmpirun")
     .usage(`${USAGE}\n\nRuns an SPMD program as N ranked processes (an mpiexec for tsmpi).`)
     .parserConfiguration(CONFIGURATION)
+    .version(false) // before the options: tsmpirun's own --version is one of them
     .options(OPTIONS)
     .example("tsmpirun -n 4 examples/hello.ts", "four ranks of a TypeScript program")
     .example("tsmpirun -n 2 -m tsmpi/bench pingpong", "the bench module (as python -m mpi4py.bench)")
@@ -20,7 +21,6 @@ export async function parseWithYargs(argv: string[]): Promise<CliArgs> {
     .strictOptions()
     .help()
     .alias("help", "h")
-    .version(false)
     .wrap(null)
     .fail((msg, err) => {
       throw err ?? Object.assign(new Error(msg), { name: "YError" });

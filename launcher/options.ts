@@ -37,6 +37,7 @@ export const OPTIONS = {
   iface: { type: "string", describe: "interface name or subnet (CIDR) to advertise to other hosts (default $TSMPI_IFACE, else the route to them)" },
   launcher: { type: "string", choices: ["auto", "local", "ssh", "slurm"], describe: "how to start ranks (default auto: ssh with --host/--hostfile, srun inside a SLURM allocation, else local)" },
   info: { type: "boolean", describe: "print versions, transport and native addon status (with -n N: the GPU each rank would use), then exit" },
+  version: { alias: ["V"], type: "boolean", describe: "print tsmpirun's version and exit" },
 } satisfies Record<string, OptionSpec>;
 
 /** Parser settings shared by both readings (mpiexec habits: `-np 4`, the script ends the options). */

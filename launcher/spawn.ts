@@ -2,7 +2,8 @@
  * Starting rank processes: what command runs a program, and starting it on this host.
  *
  * `.js/.mjs/.cjs` run with this Node; `.ts/.mts/.cts` run with this Node and tsx resolved from
- * tsmpi's own install (`node --import <tsx> script.ts`), so users need no tsx of their own;
+ * tsmpi's own install (`node --import <tsx> script.ts`), so users need no tsx of their own,
+ * unless the launcher compiled the program for this host's ranks (`compiledArgv`, `typescript.ts`);
  * `-m module` resolves a package module (as `python -m`); anything else is run as an executable
  * found on PATH (as `mpiexec -n 2 hostname`).
  *
@@ -32,6 +33,14 @@ export function programArgv(program: Program, args: readonly string[], cwd: stri
   }
   if (program.script.includes("/") && !fs.existsSync(file)) throw new TsmpiError("ERR_TSMPI_LAUNCH", `program not found: ${program.script}`);
   return [program.script, ...args];
+}
+
+/**
+ * The argv that runs a TypeScript program compiled by the launcher (`typescript.ts`): plain
+ * Node (the compiled module turns source maps on for the program's own files).
+ */
+export function compiledArgv(file: string, args: readonly string[], node = process.execPath): string[] {
+  return [node, file, ...args];
 }
 
 /** The tsx ESM loader of tsmpi's own install, as a file URL for `--import`. */

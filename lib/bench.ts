@@ -12,11 +12,14 @@
  * - `barrier`, `bcast`, `allreduce`, `allgather` `[-m MIN] [-n MAX] [-l LOOPS] [--object]`:
  *   per-call latency per message size (OSU style), median over ranks' maxima.
  *
+ * Every command ends the job with exit code 124 if it has not finished after
+ * `TSMPI_BENCH_TIMEOUT` seconds (default 600), rather than wait forever.
+ *
  * @module
  */
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { COMM_WORLD, Op, processorName, wtime, type Comm } from "./index.js";
+import { COMM_WORLD, Op, processorName, transportInfo, wtime, type Comm } from "./index.js";
 import { loadZmq } from "./transport/zmq.js";
 
 const HELP = `usage: tsmpirun -n N -m tsmpi/bench <command> [options]
@@ -89,12 +92,19 @@ export async function ringtest(comm: Comm = COMM_WORLD, args: string[] = []): Pr
   return elapsed;
 }
 
-/** A bare zeromq.js DEALER→ROUTER pair per process, connected by endpoints exchanged over `comm`. */
+/**
+ * A bare zeromq.js DEALER→ROUTER pair per process, connected by endpoints exchanged over `comm`:
+ * `ipc://` in the job directory when the peer is on this host, else `tcp://` on the address this
+ * rank advertises to other hosts.
+ */
 async function bareSockets(comm: Comm, peer: number): Promise<{ send(b: Buffer): Promise<void>; recv(): Promise<Buffer>; close(): void }> {
   const zmq = loadZmq();
   const router = new zmq.Router({ receiveHighWaterMark: 0, linger: 1000 });
   const dir = process.env.TSMPI_JOB_DIR;
-  await router.bind(dir ? `ipc://${dir}/bare-${comm.rank}.sock` : "tcp://127.0.0.1:*");
+  const info = transportInfo();
+  const remote = info.paths[comm.group[peer]!] === "tcp";
+  const tcpHost = /^tcp:\/\/(.*):\d+$/.exec(info.endpoints.find((e) => e.startsWith("tcp://")) ?? "")?.[1] ?? "127.0.0.1";
+  await router.bind(dir && !remote ? `ipc://${dir}/bare-${comm.rank}.sock` : `tcp://${tcpHost}:*`);
   const theirs = await comm.sendrecv(router.lastEndpoint, peer, 901, peer, 901);
   const dealer = new zmq.Dealer({ sendHighWaterMark: 0, linger: 1000 });
   dealer.connect(theirs);
@@ -108,7 +118,7 @@ async function bareSockets(comm: Comm, peer: number): Promise<{ send(b: Buffer):
   };
 }
 
-interface PingPongRow {
+export interface PingPongRow {
   bytes: number;
   /** Median one-way microseconds for each method. */
   bufferUs: number;
@@ -166,21 +176,21 @@ export async function pingpong(comm: Comm = COMM_WORLD, args: string[] = []): Pr
     }
     const row = { bytes, bufferUs: median(samples.buffer!), objectUs: median(samples.object!), bareUs: median(samples.bare!) };
     rows.push(row);
-    if (rank === 0 && !opts.quiet) printPingPong(row, rows.length === 1, Boolean(opts.json), perRound * rounds);
+    if (rank === 0 && !opts.quiet) printPingPong(row, rows.length === 1, Boolean(opts.json), perRound * rounds, transportInfo().paths[comm.group[peer]!]!);
   }
   await comm.barrier(); // the peer may still be receiving our last bare message
   bare.close();
   return rank === 0 ? rows : [];
 }
 
-function printPingPong(row: PingPongRow, header: boolean, json: boolean, samples: number): void {
+function printPingPong(row: PingPongRow, header: boolean, json: boolean, samples: number, path: string): void {
   if (json) {
     process.stdout.write(JSON.stringify(row) + "\n");
     return;
   }
   const mbs = (us: number) => (row.bytes / us).toFixed(1).padStart(9);
   if (header) {
-    process.stdout.write(`# tsmpi PingPong Test: one-way time = round trip / 2, medians; bare = two zeromq.js sockets (DEALER->ROUTER) between the same processes\n`);
+    process.stdout.write(`# tsmpi PingPong Test: one-way time = round trip / 2, medians; tsmpi path between the ranks: ${path}; bare = two zeromq.js sockets (DEALER->ROUTER) between the same processes\n`);
     process.stdout.write(`#  Size [B] | Send/Recv [us]   [MB/s] | send/recv [us]   [MB/s] | bare zmq [us]   [MB/s] | Send/bare send/bare  Samples\n`);
   }
   const f = (us: number) => us.toFixed(2).padStart(14);
@@ -245,7 +255,18 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     process.exitCode = 2;
     return;
   }
-  await run(COMM_WORLD, args);
+  // A bench never waits forever: past the limit it ends the job with an error (exit 124).
+  const limit = Number(process.env.TSMPI_BENCH_TIMEOUT ?? 600);
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`tsmpi bench: rank ${COMM_WORLD.rank}: ${command} did not finish within ${limit} s (TSMPI_BENCH_TIMEOUT); ending the job\n`);
+    COMM_WORLD.abort(124);
+  }, limit * 1000);
+  watchdog.unref();
+  try {
+    await run(COMM_WORLD, args);
+  } finally {
+    clearTimeout(watchdog);
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

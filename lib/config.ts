@@ -41,6 +41,9 @@ export interface Config {
    * a peer that sends a larger one before it allocates it. Default: the chunk size plus 64 KiB.
    */
   maxFrame: number;
+  /** Whether ranks of one host exchange messages through shared memory (`TSMPI_SHM=0`: through
+   * ZeroMQ's ipc:// sockets instead). Needs the native addon. */
+  shm: boolean;
 }
 
 function intFromEnv(name: string, fallback: number, min: number, max: number): number {
@@ -68,6 +71,7 @@ export function config(): Config {
     sendHwm: intFromEnv("TSMPI_SEND_HWM", 64 * 1024 * 1024, 1, 2 ** 40),
     zmqHwm: intFromEnv("TSMPI_ZMQ_HWM", 1000, 1, 2 ** 30),
     maxFrame: 0,
+    shm: process.env.TSMPI_SHM !== "0" && process.env.TSMPI_NATIVE !== "0",
   };
   if (cached.maxFrame === 0) cached.maxFrame = intFromEnv("TSMPI_MAX_FRAME", Math.max(cached.chunkSize, 8192) + 64 * 1024, Math.max(cached.chunkSize, 8192) + 48, 2 ** 40);
   return cached;

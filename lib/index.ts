@@ -15,6 +15,8 @@
 import os from "node:os";
 import { Comm } from "./comm.js";
 import { Runtime, SELF_CONTEXT, WORLD_CONTEXT } from "./job/runtime.js";
+import type { PeerPath } from "./transport/path.js";
+import type { WaitPolicy } from "./transport/polling.js";
 
 const runtime = await Runtime.init();
 
@@ -30,6 +32,8 @@ export { TsmpiError, type TsmpiErrorCode } from "./errors.js";
 export { Request } from "./request.js";
 export { Status } from "./status.js";
 export type { TypedArray, TypedArrayConstructor } from "./serializer.js";
+export type { PeerPath } from "./transport/path.js";
+export type { WaitPolicy } from "./transport/polling.js";
 // The GPU API of `tsmpi/cuda`, also here. Nothing is loaded or probed by importing it: the native
 // addon loads, and CUDA is probed, on the first use of `cuda` or a DeviceArray.
 export { cuda, DeviceArray, isDeviceArray, CudaCompileError, type CudaApi, type DeviceInfo, type TypedArrayKind, type Backend, type PiCountOptions } from "./gpu/cuda.js";
@@ -60,6 +64,33 @@ export function localRank(): { rank: number; size: number } {
  */
 export async function finalize(): Promise<void> {
   if (!runtime.finalized) await runtime.finalize();
+}
+
+/** How this rank reaches its peers and how it waits for same-host messages (see {@link transportInfo}). */
+export interface TransportInfo {
+  /** The path to each rank, by world rank: `self`, `shm` (shared memory), `ipc` (ZeroMQ, same host) or `tcp` (ZeroMQ, other hosts). */
+  paths: PeerPath[];
+  /** How this rank waits for shared-memory messages; null when it has no shared-memory inbox. */
+  wait: WaitPolicy | null;
+  /** Why same-host peers are not on shared memory, by world rank, where they are not. */
+  refused: Record<number, string>;
+  /** The endpoints this rank advertised (`ipc://`, `tcp://`, `shm://`). */
+  endpoints: string[];
+}
+
+/**
+ * The path this rank uses to each peer and its polling mode, as `tsmpirun --info -n N` and
+ * `TSMPI_TRACE=transport` report them.
+ *
+ * @example
+ * ```ts
+ * import { transportInfo } from "tsmpi";
+ * console.log(transportInfo().paths); // e.g. [ 'self', 'shm', 'tcp' ]
+ * ```
+ */
+export function transportInfo(): TransportInfo {
+  const t = runtime.transport;
+  return { paths: t ? t.paths : ["self"], wait: t?.shared?.waitPolicy ?? null, refused: Object.fromEntries(t?.shmRefused ?? []), endpoints: t?.endpoints ?? [] };
 }
 
 /** True once tsmpi finalized (`MPI_Finalized`). */

@@ -19,7 +19,7 @@ import { TsmpiError, describeValue, type TsmpiErrorCode } from "./errors.js";
 import type { TypedArray } from "./serializer.js";
 
 /** Version of the exported surface; `native/addon.cc` carries the same number. */
-export const ABI = 2;
+export const ABI = 3;
 
 /** One device allocation owned by a JS object (`native/device_memory.cc`). */
 export interface NativeDeviceMemory {
@@ -48,6 +48,28 @@ export interface NativeDevice {
   totalMemory: number;
   /** `"major.minor"`, e.g. `"9.0"`. */
   computeCapability: string;
+}
+
+/**
+ * This rank's shared-memory inbox and its handles on the inboxes of the other ranks of its host
+ * (`native/shm_channel.cc`; driven by `lib/transport/shm.ts`).
+ */
+export interface NativeShmChannel {
+  /** The inbox's memfd; peers open it as `/proc/<pid>/fd/<memfd>`. */
+  readonly memfd: number;
+  /** The write end of this rank's wake-up pipe; peers open it the same way. */
+  readonly wakeWrite: number;
+  /** The read end of the wake-up pipe, handed over once to the event loop (which then owns it). */
+  takeWakeRead(): number;
+  /** Maps the inbox of the rank in host slot `slot` (process `pid`) and opens its wake-up pipe. */
+  connect(slot: number, pid: number, memfd: number, wakeWrite: number): void;
+  /** Writes what fits of a message from logical byte `offset` on; returns the new offset (the message's logical length once all is written). */
+  send(slot: number, frames: readonly Buffer[], offset: number): number;
+  /** Messages that have arrived (at most `budget`), polling up to `spinUs` for the first; `yieldBetween` calls sched_yield between polls. */
+  receive(spinUs: number, yieldBetween: boolean, budget: number): Buffer[][];
+  /** Asks senders for a wake-up; false when a message is already waiting (receive first). */
+  arm(): boolean;
+  close(): void;
 }
 
 /** The typed surface of `tsmpi_native.node`. Every call has a JS twin or a JS-side refusal. */
@@ -86,6 +108,8 @@ export interface NativeBinding {
    * kind/op pair is not handled natively.
    */
   peerReduce(pid: number, address: bigint, length: number, target: TypedArray, targetByteOffset: number, kind: number, op: number): boolean;
+  /** Makes this rank's inbox: `slots` ranks on this host, this one in `slot`, `ringBytes` per sender. */
+  ShmChannel: new (slots: number, slot: number, ringBytes: number) => NativeShmChannel;
 }
 
 /** How the addon fared: loaded, turned off (`TSMPI_NATIVE=0`), not built, or failed to load. */

@@ -252,6 +252,9 @@ export class PointToPoint {
     if (waits > 0) this.expectAcks(seq, waits, done, true);
     const header: Header = { kind: KIND_MSG, flags, dtype: payload.dtype, algo: payload.algo ?? 0, src, tag, wsrc: this.rank, ctx, seq, total, token0: this.token0, token1: this.token1 };
     const mustCopy = payload.mode === "copy" || (payload.mode === "borrow" && !borrow);
+    // An eager send completes once the transport holds the message where it is bounded (its
+    // ring, for shared memory): a receiver that falls behind makes its senders wait.
+    const sent = waits === 0 ? done : undefined;
     const native = total >= this.cfg.cmaThreshold && this.lendable.has(dest) ? this.peerAccess() : null;
     if (native) {
       // Single copy: the receiver reads the bytes from here; keep them until it acks.
@@ -261,26 +264,31 @@ export class PointToPoint {
       if (!borrow) this.undelivered.add(seq); // the receiver reads them later: do not exit before it did
       const address = Buffer.allocUnsafe(8);
       address.writeBigUInt64LE(native.addressOf(bytes));
-      t.send(dest, [encodeHeader(header), address]);
+      t.send(dest, [encodeHeader(header), address], sent);
+    } else if (total > INLINE_MAX && total <= this.cfg.chunkSize && mustCopy && t.copiesBorrowed(dest)) {
+      // The transport copies the payload itself (into the receiver's ring): no copy here.
+      t.send(dest, [encodeHeader(header), payload.bytes], sent, true);
     } else if (total <= INLINE_MAX || (mustCopy && total <= this.cfg.chunkSize)) {
       header.flags |= FLAG_INLINE;
       const frame = encodeHeader(header, total);
       payload.bytes.copy(frame, HEADER_BYTES);
-      t.send(dest, [frame]);
+      t.send(dest, [frame], sent);
     } else {
       const bytes = mustCopy ? Buffer.from(payload.bytes) : payload.bytes;
-      t.send(dest, [encodeHeader(header), bytes.subarray(0, this.cfg.chunkSize)]);
-      this.sendChunks(dest, header, bytes, this.cfg.chunkSize);
+      const more = bytes.byteLength > this.cfg.chunkSize;
+      t.send(dest, [encodeHeader(header), bytes.subarray(0, this.cfg.chunkSize)], more ? undefined : sent);
+      if (more) this.sendChunks(dest, header, bytes, this.cfg.chunkSize, sent);
     }
-    if (waits === 0) t.whenRoom(dest, done); // at once, unless the queue to dest is over its high-water mark
   }
 
-  /** Sends `bytes` from `from` on as CHUNK messages of message `header.seq`. */
-  private sendChunks(dest: number, header: Header, bytes: Buffer, from: number): void {
-    if (from >= bytes.byteLength) return;
+  /** Sends `bytes` from `from` on as CHUNK messages of message `header.seq`; `sent` once the transport took the last. */
+  private sendChunks(dest: number, header: Header, bytes: Buffer, from: number, sent?: () => void): void {
+    if (from >= bytes.byteLength) return sent?.();
     const chunk = this.cfg.chunkSize;
     const more = encodeHeader({ ...header, kind: KIND_CHUNK });
-    for (let off = from; off < bytes.byteLength; off += chunk) this.link(dest).send(dest, [more, bytes.subarray(off, off + chunk)]);
+    for (let off = from; off < bytes.byteLength; off += chunk) {
+      this.link(dest).send(dest, [more, bytes.subarray(off, off + chunk)], off + chunk >= bytes.byteLength ? sent : undefined);
+    }
   }
 
   /** A receiver could not read a single-copy message: send its bytes, and stop lending to it. */
@@ -447,8 +455,10 @@ export class PointToPoint {
   /** The first message that has arrived and fits, or undefined (`MPI_Iprobe`); never waits. */
   iprobe(ctx: number, src: number, tag: number): InMsg | undefined {
     const msg = this.engine.peek(ctx, src, tag);
-    if (!msg) this.transport?.poke();
-    return msg;
+    if (msg || !this.transport) return msg;
+    // Take in what has arrived (shared memory does so at once, ZeroMQ on its next turn) and look again.
+    this.transport.poke();
+    return this.engine.peek(ctx, src, tag);
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Diagnostics switched on with `TSMPI_TRACE=collectives,startup`: one JSON line per event on
+ * Diagnostics switched on with `TSMPI_TRACE=collectives,startup,transport`: one JSON line per event on
  * stderr, for the tests (message counts per collective) and for finding where time goes.
  *
  * @module
@@ -8,11 +8,11 @@
 const kinds = new Set((process.env.TSMPI_TRACE ?? "").split(",").filter(Boolean));
 
 /** Whether tracing of `kind` is on. */
-export function tracing(kind: "collectives" | "startup"): boolean {
+export function tracing(kind: "collectives" | "startup" | "transport"): boolean {
   return kinds.has(kind);
 }
 
 /** Writes one trace line (`{"tsmpi": kind, ...fields}`) to stderr. */
-export function trace(kind: "collectives" | "startup", fields: Record<string, unknown>): void {
+export function trace(kind: "collectives" | "startup" | "transport", fields: Record<string, unknown>): void {
   process.stderr.write(JSON.stringify({ tsmpi: kind, ...fields }) + "\n");
 }

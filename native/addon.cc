@@ -3,7 +3,7 @@
 // (driverInfo, nvrtcInfo, runtimeInfo, gpuInit), DeviceMemory, the built-in kernels
 // (philox, piCount/saxpy/sum for Cpu and Gpu, synchronizeGpu) and user kernels
 // (compileKernel, launchKernel), and single-copy transfers between ranks of one host
-// (allowPeerAccess, addressOf, peerRead).
+// (allowPeerAccess, addressOf, peerRead), and the shared-memory channel between them (ShmChannel).
 #include <napi.h>
 
 #include "addon.h"
@@ -13,7 +13,7 @@
 namespace {
 
 // Bumped whenever the exported surface changes, so lib/native.ts can refuse a stale build.
-constexpr int kAbi = 2;
+constexpr int kAbi = 3;
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsmpi::InitBridge(env, exports);
@@ -23,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsmpi::InitBuiltins(env, exports);
   tsmpi::InitUserKernels(env, exports);
   tsmpi::InitPeerMemory(env, exports);
+  tsmpi::InitShmChannel(env, exports);
   return exports;
 }
 

@@ -8,5 +8,6 @@ void InitBuiltins(Napi::Env env, Napi::Object exports);     // builtins.cc
 void InitUserKernels(Napi::Env env, Napi::Object exports);  // user_kernels.cc
 void InitProbe(Napi::Env env, Napi::Object exports);        // probe.cc
 void InitPeerMemory(Napi::Env env, Napi::Object exports);   // peer_memory.cc
+void InitShmChannel(Napi::Env env, Napi::Object exports);   // shm_channel.cc
 
 }  // namespace tsmpi

@@ -1,5 +1,5 @@
 /**
- * Every example in examples/ runs as a user runs it (the .ts file, through tsmpirun and tsx)
+ * Every example in examples/ runs as a user runs it (the .ts file, through tsmpirun, compiled once)
  * at 1, 2 and 3 ranks; each example asserts its own results and exits non-zero if they are
  * wrong. A few output lines are checked here too.
  */

@@ -112,11 +112,15 @@ describe("tsmpirun: output", function () {
 });
 
 describe("tsmpirun: programs", function () {
-  it("runs a .ts script through tsx from tsmpi's own install", async function () {
-    const r = await tsmpirun(["-n", "2", path.join(ROOT, "test", "fixtures", "env.ts"), "ts"]);
-    await checkJob(r, 0);
-    assert.deepEqual(jsonLines(r.stdout).map((s) => s.argv), [["ts"], ["ts"]]);
-  });
+  const ways: [string, NodeJS.ProcessEnv][] = [["compiled once by the launcher", {}], ["through tsx from tsmpi's own install (TSMPI_TSX=1)", { TSMPI_TSX: "1" }]];
+  for (const [how, env] of ways) {
+    it(`runs a .ts script ${how}`, async function () {
+      const r = await tsmpirun(["-n", "2", path.join(ROOT, "test", "fixtures", "env.ts"), "ts"], { env: { ...env, TSMPI_TRACE: "startup" } });
+      await checkJob(r, 0);
+      assert.deepEqual(jsonLines(r.stdout).map((s) => s.argv), [["ts"], ["ts"]]);
+      assert.equal(r.stderr.includes('"launcher":"typescript"'), !env.TSMPI_TSX, r.stderr);
+    });
+  }
 
   it("runs a .mjs script and any executable on PATH", async function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-mjs-"));
@@ -173,6 +177,14 @@ describe("tsmpirun: a failed rank ends the job", function () {
     await checkJob(r, 7);
     assert.match(r.stderr, /rank 0 .*exited with code 7/);
   });
+
+  for (const mode of ["throw", "exit"]) {
+    it(`${mode} in the only rank of a 1-rank job: the job fails with the rank's code (it used to exit 0)`, async function () {
+      const r = await tsmpirun(["-n", "1", fixture("fail.js"), mode, "0"], { timeoutMs: 20000 });
+      await checkJob(r, mode === "exit" ? 7 : 1);
+      assert.match(r.stderr, /rank 0 .*exited with code/);
+    });
+  }
 
   it("--timeout ends a hung job with exit code 124 and a message; MPIEXEC_TIMEOUT does the same", async function () {
     const r = await tsmpirun(["-n", "3", "--timeout", "1", fixture("fail.js"), "hang"], { timeoutMs: 20000 });
@@ -283,6 +295,7 @@ describe("tsmpirun: bad arguments", function () {
     [["-n", "2", "missing-script.ts"], /script not found: missing-script.ts/],
     [["-n", "2", "--no-such-flag", "x.js"], /Unknown argument: no-such-flag/],
     [["-n", "2"], /no program given/],
+    [[], /no program given/],
     [["--timeout", "-3", "x.js"], /--timeout must be a positive number/],
     [["-x", "1BAD", "x.js"], /-x needs VAR or VAR=value/],
   ] as [string[], RegExp][]) {
@@ -297,10 +310,19 @@ describe("tsmpirun: bad arguments", function () {
     });
   }
 
+  it("--version and -V print the version of package.json and exit 0", async function () {
+    const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
+    for (const flag of ["--version", "-V"]) {
+      const r = await tsmpirun([flag]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `tsmpirun (tsmpi) ${version}\n`);
+    }
+  });
+
   it("--help prints the options and exits 0", async function () {
     const r = await tsmpirun(["--help"]);
     await checkJob(r, 0);
-    for (const opt of ["-n", "--tag-output", "--timeout", "-x", "--wdir", "--oversubscribe", "--info", "-m"]) assert.ok(r.stdout.includes(opt), opt);
+    for (const opt of ["-n", "--tag-output", "--timeout", "-x", "--wdir", "--oversubscribe", "--info", "--version", "-m"]) assert.ok(r.stdout.includes(opt), opt);
   });
 
   it("--info reports versions of tsmpi, node, zeromq/libzmq, msgpackr and the native addon", async function () {

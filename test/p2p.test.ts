@@ -1,7 +1,7 @@
 /**
  * Point-to-point semantics at world sizes 1 to 4 and in a plain `node` process, each case on
  * COMM_WORLD, a dup of it and COMM_SELF; again with every message single-copy, and with every
- * single-copy read failing over to a resend.
+ * single-copy read failing over to a resend, and with the shared-memory path off (TSMPI_SHM=0).
  */
 import assert from "node:assert/strict";
 import { cases } from "./cases/p2p.js";
@@ -13,6 +13,8 @@ describeCases("p2p", cases, { sizes: ["node", 1, 2, 3, 4] });
 // copy); then every such read failing, so each falls back to the sender resending the bytes.
 describeCases("p2p", cases, { sizes: [2, 3], env: { TSMPI_CMA_THRESHOLD: "1" } });
 describeCases("p2p", cases, { sizes: [2], env: { TSMPI_CMA_THRESHOLD: "1", TSMPI_CMA: "fail-reads" } });
+// Same-host ranks talk through shared memory by default; again through ipc:// sockets without it.
+describeCases("p2p", cases, { sizes: [2, 3], env: { TSMPI_SHM: "0" } });
 
 describe("messages of at least 1 GiB", function () {
   this.timeout(180000);

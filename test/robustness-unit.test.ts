@@ -26,11 +26,14 @@ function recordingTransport(rank: number): Transport & { sent: Buffer[][] } {
   return {
     rank,
     sent,
-    send: (_dest, frames) => void sent.push(frames),
+    send: (_dest, frames, done) => {
+      sent.push(frames);
+      done?.();
+    },
+    copiesBorrowed: () => false,
     hold: () => {},
     release: () => {},
     poke: () => {},
-    whenRoom: (_dest, fn) => fn(),
     close: async () => {},
   };
 }

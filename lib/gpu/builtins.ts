@@ -16,7 +16,7 @@ import { piCountJs } from "./kernels/pi.js";
 import { saxpyJs } from "./kernels/saxpy.js";
 import { sumJs } from "./kernels/sum.js";
 
-/** Options of {@link piCount}. */
+/** Options of {@link CudaApi.piCount | cuda.piCount}. */
 export interface PiCountOptions {
   /** The generator key, an integer in [0, 2^64). Default 0. */
   seed?: number | bigint;

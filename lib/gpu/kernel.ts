@@ -195,7 +195,7 @@ function packArguments(kernel: string, args: readonly unknown[], params: readonl
 }
 
 /**
- * A compiled user kernel; made by {@link kernel} (`cuda.kernel`).
+ * A compiled user kernel; made by {@link CudaApi.kernel | cuda.kernel}.
  *
  * @example
  * ```ts

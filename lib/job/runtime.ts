@@ -25,6 +25,10 @@ import { hostPort, interfaceAddress, isLoopback, listenAddresses, routeTo } from
 import { PointToPoint, memoryDomain } from "../p2p.js";
 import { RendezvousClient, RendezvousServer } from "./rendezvous.js";
 import { trace, tracing } from "../trace.js";
+import { getBinding } from "../native.js";
+import { PathTransport } from "../transport/path.js";
+import { waitPolicy } from "../transport/polling.js";
+import { ShmTransport } from "../transport/shm.js";
 import { ZmqTransport } from "../transport/zmq.js";
 
 /** A directory for this rank's ipc:// endpoint when the launcher gave none; removed at exit. */
@@ -71,15 +75,6 @@ function jobToken(key: string): [number, number] {
   return [digest.readUInt32LE(0), digest.readUInt32LE(4)];
 }
 
-/** The endpoint to reach a peer: its ipc:// one on this host, else its tcp:// one. */
-function pickEndpoint(addrs: readonly string[], sameHost: boolean, rank: number, host: string): string {
-  const ipc = addrs.find((a) => a.startsWith("ipc://"));
-  const tcp = addrs.find((a) => a.startsWith("tcp://"));
-  const chosen = sameHost ? (ipc ?? tcp) : tcp;
-  if (!chosen) throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `rank ${rank} on ${host} has no endpoint reachable from ${os.hostname()} (it offered ${addrs.join(", ") || "none"})`);
-  return chosen;
-}
-
 /** One rank's runtime state. */
 export class Runtime {
   readonly engine = new MatchingEngine();
@@ -91,7 +86,8 @@ export class Runtime {
   readonly localSize: number;
   /** Every rank's host name, by world rank. */
   hosts: string[];
-  private transport: ZmqTransport | null = null;
+  /** This rank's transport (null in a world of one). */
+  transport: PathTransport | null = null;
   private client: RendezvousClient | null = null;
   /** The rendezvous this rank serves (rank 0 of a direct srun launch). */
   private server: RendezvousServer | null = null;
@@ -137,6 +133,8 @@ export class Runtime {
       abort: (code) => this.exitNow(code),
       lost: () => {
         process.stderr.write(`tsmpi: rank ${this.rank} lost its coordinator (the launcher or rank 0 is gone); exiting\n`);
+        // The launcher that made the job directory is gone (killed): nobody else will remove it.
+        if (launch.jobDir) fs.rmSync(launch.jobDir, { recursive: true, force: true });
         this.exitNow(1);
       },
     }, launch.mode === "srun", psk);
@@ -148,17 +146,35 @@ export class Runtime {
       if (launch.tcp) binds.push(`tcp://${hostPort(await this.tcpAddress(launch), "*")}`);
       const { sendHwm, zmqHwm, maxFrame } = config();
       const curve = launch.tcp && launch.secure ? curveKeys(launch.key) : undefined;
-      this.transport = await ZmqTransport.bind(this.rank, binds, this.p2p.onFrames, (err) => this.fail(err), { sendHwm, zmqHwm, maxFrame, curve });
+      const zmq = await ZmqTransport.bind(this.rank, binds, this.p2p.onFrames, (err) => this.fail(err), { sendHwm, zmqHwm, maxFrame, curve });
+      this.transport = new PathTransport(this.rank, zmq, this.sharedMemory(launch));
       this.p2p.attach(this.transport, jobToken(launch.key), this.size);
       addrs = this.transport.endpoints;
     }
     this.phases.bound = uptimeMs();
-    const cma = config().cma ? memoryDomain() : "";
-    const table = await this.client.join({ t: "hello", key: launch.key, rank: this.rank, size: this.size, pid: process.pid, host, addrs, cma }, deadline);
+    // The memory domain rides in the hello's `cma` field: single copy and shared memory need it.
+    const domain = memoryDomain();
+    const table = await this.client.join({ t: "hello", key: launch.key, rank: this.rank, size: this.size, pid: process.pid, host, addrs, cma: domain }, deadline);
     this.phases.joined = uptimeMs();
     this.hosts = table.hosts;
-    this.transport?.setPeers(table.addrs.map((a, r) => (r === this.rank ? "" : pickEndpoint(a, table.hosts[r] === host, r, table.hosts[r]!))));
-    this.p2p.setPeers(table.hosts.map((h, r) => (cma && r !== this.rank && h === host && table.cma[r] === cma ? { pid: table.pids[r]! } : null)));
+    this.transport?.setPeers({ addrs: table.addrs, hosts: table.hosts, domains: table.cma });
+    this.p2p.setPeers(table.hosts.map((h, r) => (domain && r !== this.rank && h === host && table.cma[r] === domain ? { pid: table.pids[r]! } : null)));
+    if (tracing("transport")) trace("transport", { rank: this.rank, paths: this.transport?.paths, wait: this.transport?.shared?.waitPolicy, refused: Object.fromEntries(this.transport?.shmRefused ?? []) });
+  }
+
+  /**
+   * This rank's shared-memory inbox, or null: turned off (`TSMPI_SHM=0`), no native addon, or the
+   * system refused (then ranks of this host talk through ipc:// sockets; the reason is traced).
+   */
+  private sharedMemory(launch: LaunchInfo): ShmTransport | null {
+    const binding = config().shm ? getBinding() : null;
+    if (!binding) return null;
+    try {
+      return ShmTransport.create(binding, this.rank, this.size, launch.localSize, waitPolicy(launch.localSize), this.p2p.onFrames, (err) => this.fail(err));
+    } catch (err) {
+      if (tracing("transport")) trace("transport", { rank: this.rank, shm: `off: ${(err as Error).message}` });
+      return null;
+    }
   }
 
   /**

@@ -10,7 +10,7 @@
  * bound its pipes, so a receiver that does not read makes its senders' ZeroMQ sends wait;
  * zeromq.js allows one pending send per socket, so each DEALER has one send queue
  * ({@link Outbox}), and once that holds more than `TSMPI_SEND_HWM` bytes, sends stop completing
- * at once ({@link Transport.whenRoom}). The unexpected-message queue of a rank that receives
+ * at once (the `sent` callback of {@link Transport.send} waits). The unexpected-message queue of a rank that receives
  * (from anyone) is not bounded, as in MPI. Frames larger than `TSMPI_MAX_FRAME` are refused by
  * ZeroMQ before they are allocated.
  *
@@ -44,20 +44,25 @@ const RECEIVE_POLL_MS = 250;
 export interface Transport {
   /** This process's world rank. */
   readonly rank: number;
-  /** Queues `frames` as one message to world rank `dest` (never this rank); order per `dest` is kept. */
-  send(dest: number, frames: Buffer[]): void;
+  /**
+   * Queues `frames` as one message to world rank `dest` (never this rank); order per `dest` is
+   * kept. `sent` is called (perhaps at once) when the transport has taken the message, after
+   * which its frames may be reused; a transport with bounded room calls it only once there was
+   * room.
+   */
+  send(dest: number, frames: Buffer[], sent?: () => void, borrowed?: boolean): void;
+  /**
+   * Whether `send` to `dest` accepts `borrowed` frames: frames (after the first) that are the
+   * caller's memory, valid only during the call, which the transport copies before it returns
+   * or keeps a copy of. Saves the caller a copy of eager payloads.
+   */
+  copiesBorrowed(dest: number): boolean;
   /** Something now waits for incoming messages: keep the receive loop running. */
   hold(): void;
   /** One waiter fewer. */
   release(): void;
   /** Pull in whatever has already arrived, without waiting for more. */
   poke(): void;
-  /**
-   * Runs `fn` when the queue to `dest` has room: at once below the send high-water mark, else
-   * once it drained to half of it (receiving meanwhile, so two ranks flooding each other never
-   * wait for each other).
-   */
-  whenRoom(dest: number, fn: () => void): void;
   /** Hands every queued message to ZeroMQ, then closes with the given linger (ms). */
   close(lingerMs: number): Promise<void>;
 }
@@ -154,7 +159,7 @@ function frameBytes(frames: readonly Buffer[]): number {
 
 /** Limits of a transport (see `config.ts`). */
 export interface TransportOptions {
-  /** Bytes queued per peer above which {@link Transport.whenRoom} waits. */
+  /** Bytes queued per peer above which a send's `sent` callback waits. */
   sendHwm?: number;
   /** ZeroMQ's high-water mark, in messages, of each connection, each way (0: none). */
   zmqHwm?: number;
@@ -241,9 +246,13 @@ export class ZmqTransport implements Transport {
     this.peers = endpoints;
   }
 
-  send(dest: number, frames: Buffer[]): void {
+  send(dest: number, frames: Buffer[], sent?: () => void): void {
     if (this.closed) throw new TsmpiError("ERR_TSMPI_FINALIZED", `cannot send to rank ${dest}: the transport is closed`);
     (this.outboxes[dest] ?? this.connect(dest)).push(frames);
+    // `sent` runs at once, unless the queue to dest is over its high-water mark: then once it
+    // drained to half of it (receiving meanwhile, so two ranks flooding each other never wait
+    // for each other).
+    if (sent) this.whenRoom(dest, sent);
   }
 
   private connect(dest: number): Outbox {
@@ -257,7 +266,8 @@ export class ZmqTransport implements Transport {
     return box;
   }
 
-  whenRoom(dest: number, fn: () => void): void {
+  /** Runs `fn` once the queue to `dest` has room (see {@link Outbox.full}), receiving meanwhile. */
+  private whenRoom(dest: number, fn: () => void): void {
     const box = this.outboxes[dest];
     if (!box?.full) return fn();
     this.hold();
@@ -265,6 +275,15 @@ export class ZmqTransport implements Transport {
       this.release();
       fn();
     });
+  }
+
+  copiesBorrowed(): boolean {
+    return false;
+  }
+
+  /** Whether a message is waiting to be received (a shared-memory poll stops early for it). */
+  get readable(): boolean {
+    return !this.closed && this.router.readable;
   }
 
   hold(): void {

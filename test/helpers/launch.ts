@@ -36,8 +36,8 @@ export interface JobOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   input?: string;
-  /** Called with the launcher's pid once started (to signal it). */
-  onStart?: (pid: number) => void;
+  /** Called with the launcher's pid (to signal it) and the job's marker once started. */
+  onStart?: (pid: number, marker: string) => void;
   /** Do not read the job's stdout until its stderr matches this (a stalled reader). */
   holdStdoutUntil?: RegExp;
 }
@@ -67,7 +67,7 @@ export function runProgram(file: string, args: string[], opts: JobOptions = {}):
     stdio: ["pipe", "pipe", "pipe"],
     detached: true,
   });
-  opts.onStart?.(child.pid!);
+  opts.onStart?.(child.pid!, marker);
   let stdout = "";
   let stderr = "";
   let timedOut = false;
@@ -164,4 +164,26 @@ export function jsonLines(text: string): any[] {
 /** A compiled fixture's path. */
 export function fixture(name: string): string {
   return path.join(FIXTURES, name);
+}
+
+/** PIDs of the job's rank processes (those with `TSMPI_RANK` set), among the processes carrying `marker`. */
+export function rankPids(marker: string): number[] {
+  return leftovers(marker).filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").some((e) => e.startsWith("TSMPI_RANK="));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Waits (up to `ms`) until `n` ranks of the job with `marker` run; throws if they do not. */
+export async function waitForRankPids(marker: string, n: number, ms = 15000): Promise<number[]> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const pids = rankPids(marker);
+    if (pids.length >= n) return pids;
+    if (Date.now() > end) throw new Error(`only ${pids.length} of ${n} ranks started within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -1,0 +1,133 @@
+/**
+ * The choice of path per peer, and the {@link Transport} that sends each message along it.
+ *
+ * Every rank advertises its endpoints at the rendezvous: `ipc://` (same host), `tcp://` (other
+ * hosts, when the job spans hosts) and `shm://` (its shared-memory inbox, when the native addon
+ * is there and `TSMPI_SHM` is not `0`). For each peer the rank picks, once, after the rendezvous:
+ *
+ * 1. `shm` when the peer is on this host, in the same kernel boot and pid namespace (a pid names
+ *    the same process), and both have an inbox that this rank could open;
+ * 2. `ipc` (ZeroMQ over a Unix socket) for other peers on this host;
+ * 3. `tcp` (ZeroMQ) for peers on other hosts.
+ *
+ * Same-host waits poll shared memory only when some peer uses it, and a poll stops as soon as a
+ * ZeroMQ message is waiting (so polling never delays traffic from other hosts). Both ends decide
+ * alike from the same table, and each (sender, receiver) pair then uses one path
+ * for the whole job, so MPI's non-overtaking order per sender holds whatever the path; an
+ * `ANY_SOURCE` receive sees every path, since all of them hand their messages to one handler.
+ *
+ * @module
+ */
+import os from "node:os";
+import { TsmpiError } from "../errors.js";
+import { waitPolicy } from "./polling.js";
+import type { ShmTransport } from "./shm.js";
+import type { Transport, ZmqTransport } from "./zmq.js";
+
+/** How this rank reaches a peer (`self`: itself, never through a transport). */
+export type PeerPath = "self" | "shm" | "ipc" | "tcp";
+
+/** What the rendezvous tells every rank about every rank. */
+export interface PeerTable {
+  /** Endpoints by world rank. */
+  addrs: readonly (readonly string[])[];
+  /** Host names by world rank. */
+  hosts: readonly string[];
+  /** Memory domains (kernel boot and pid namespace) by world rank; "" when unknown. */
+  domains: readonly string[];
+}
+
+/** Picks the ZeroMQ endpoint to reach a peer: its ipc:// one on this host, else its tcp:// one. */
+function zmqEndpoint(addrs: readonly string[], sameHost: boolean, rank: number, host: string): string {
+  const ipc = addrs.find((a) => a.startsWith("ipc://"));
+  const tcp = addrs.find((a) => a.startsWith("tcp://"));
+  const chosen = sameHost ? (ipc ?? tcp) : tcp;
+  if (!chosen) throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `rank ${rank} on ${host} has no endpoint reachable from ${os.hostname()} (it offered ${addrs.join(", ") || "none"})`);
+  return chosen;
+}
+
+/** The transport of a rank: ZeroMQ for some peers, shared memory for others. */
+export class PathTransport implements Transport {
+  private viaShm: boolean[] = [];
+  /** The path to each peer, by world rank (set by {@link setPeers}). */
+  paths: PeerPath[] = [];
+  /** Why a same-host peer is not reached through shared memory, by world rank, where it is not. */
+  readonly shmRefused = new Map<number, string>();
+
+  constructor(
+    readonly rank: number,
+    private readonly zmq: ZmqTransport,
+    private readonly shm: ShmTransport | null,
+  ) {}
+
+  /** This rank's endpoints, for the rendezvous. */
+  get endpoints(): string[] {
+    return this.shm ? [...this.zmq.endpoints, this.shm.endpoint] : [...this.zmq.endpoints];
+  }
+
+  /** The shared-memory transport, when this rank has one. */
+  get shared(): ShmTransport | null {
+    return this.shm;
+  }
+
+  /** Chooses every peer's path from the rendezvous table (see the module comment). */
+  setPeers(table: PeerTable): void {
+    const me = this.rank;
+    const host = table.hosts[me]!;
+    const domain = table.domains[me] ?? "";
+    const zmqEndpoints: string[] = [];
+    this.paths = table.hosts.map((h, r) => {
+      if (r === me) {
+        zmqEndpoints.push("");
+        return "self";
+      }
+      const sameHost = h === host;
+      const shmEndpoint = table.addrs[r]!.find((a) => a.startsWith("shm://"));
+      if (sameHost && this.shm && shmEndpoint && domain !== "" && table.domains[r] === domain) {
+        const opened = this.shm.connect(r, shmEndpoint);
+        if (opened.ok) {
+          zmqEndpoints.push("");
+          return "shm";
+        }
+        this.shmRefused.set(r, opened.why);
+      }
+      zmqEndpoints.push(zmqEndpoint(table.addrs[r]!, sameHost, r, h));
+      return sameHost && zmqEndpoints[r]!.startsWith("ipc://") ? "ipc" : "tcp";
+    });
+    this.viaShm = this.paths.map((p) => p === "shm");
+    this.zmq.setPeers(zmqEndpoints);
+    // Poll shared memory only when a peer uses it, and stop polling when a ZeroMQ message is in.
+    const ranksHere = table.hosts.filter((h) => h === host).length;
+    const shmPeers = this.viaShm.filter(Boolean).length;
+    const zmqPeers = this.paths.filter((p) => p === "ipc" || p === "tcp").length;
+    this.shm?.setWaitPolicy(shmPeers > 0 ? waitPolicy(ranksHere) : { ...waitPolicy(ranksHere), mode: "sleep", spinUs: 0 }, zmqPeers > 0 ? () => this.zmq.readable : null);
+  }
+
+  send(dest: number, frames: Buffer[], sent?: () => void, borrowed?: boolean): void {
+    if (this.viaShm[dest]) this.shm!.send(dest, frames, sent, borrowed);
+    else this.zmq.send(dest, frames, sent);
+  }
+
+  copiesBorrowed(dest: number): boolean {
+    return this.viaShm[dest] === true;
+  }
+
+  hold(): void {
+    this.zmq.hold();
+    this.shm?.hold();
+  }
+
+  release(): void {
+    this.zmq.release();
+    this.shm?.release();
+  }
+
+  poke(): void {
+    this.zmq.poke();
+    this.shm?.poke();
+  }
+
+  async close(lingerMs: number): Promise<void> {
+    await Promise.all([this.zmq.close(lingerMs), this.shm?.close(lingerMs)]);
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * The shared-memory transport between ranks of one host (as Open MPI's `vader`): each rank owns an
+ * inbox, one byte ring per sender in a memfd, and a wake-up pipe (`native/shm_channel.cc`). A
+ * message is written straight into the receiver's ring and read straight out of it: no socket,
+ * no I/O thread, no system call while the receiver polls.
+ *
+ * Waiting: while something waits for a message ({@link ShmTransport.hold}), the transport polls
+ * the rings for the window of its {@link WaitPolicy} (in a `setImmediate` callback, so promise
+ * continuations of delivered messages run first), then arms its wake-up word and sleeps on the
+ * pipe, which the event loop watches: a sender that finds the word armed writes one byte, and the
+ * rank wakes in one hop. While nothing waits, the pipe is unreferenced (an idle rank's script can
+ * still finish) but still watched, so messages that arrive meanwhile are taken out of the ring
+ * into the matching engine, as ZeroMQ's I/O thread would.
+ *
+ * Flow control: a ring holds a bounded number of bytes. A message that does not fit waits in the
+ * sender's queue for that peer (order kept) and streams in as the receiver drains the ring; the
+ * receiver wakes the sender when it freed space. Nothing is dropped, memory stays bounded by the
+ * rings plus what the sender's caller holds.
+ *
+ * Endpoints are `shm://<pid>/<memfd>/<wake fd>`; peers open both through `/proc/<pid>/fd/`, which
+ * the kernel allows only to processes of the same user that may ptrace-read the owner. Nothing
+ * is named in `/dev/shm` or on disk, so nothing is left behind after any ending.
+ *
+ * Not supported yet: ranks in different pid namespaces on one host (they use ZeroMQ's `ipc://`).
+ *
+ * @module
+ */
+import net from "node:net";
+import { TsmpiError } from "../errors.js";
+import type { NativeBinding, NativeShmChannel } from "../native.js";
+import type { WaitPolicy } from "./polling.js";
+import type { Transport } from "./zmq.js";
+
+/** A poll's slice (microseconds) when another path may bring the message instead. */
+const SLICE_US = 5;
+
+/** Most messages handed to the matching engine per event-loop turn (others wait their turn). */
+const BUDGET = 256;
+
+/** The ring size per sender for a host with `ranksHere` ranks: 1 MiB, less for many ranks (≥ 64 KiB). */
+export function ringBytes(ranksHere: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.TSMPI_SHM_RING_BYTES;
+  if (raw !== undefined && raw !== "") {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 4096 || n > 2 ** 30 || n % 4096 !== 0) {
+      throw new TsmpiError("ERR_TSMPI_ARG", `TSMPI_SHM_RING_BYTES must be a multiple of 4096 in [4096, 1073741824], got ${JSON.stringify(raw)}`);
+    }
+    return n;
+  }
+  const share = Math.floor((32 * 2 ** 20) / Math.max(1, ranksHere - 1) / 4096) * 4096;
+  return Math.min(2 ** 20, Math.max(64 * 1024, share));
+}
+
+/** A message (or its rest) waiting for room in a peer's ring. */
+interface Queued {
+  frames: Buffer[];
+  total: number;
+  offset: number;
+  sent: (() => void) | undefined;
+}
+
+/** The logical length of a message in the ring: count, lengths, bytes. */
+function recordLength(frames: readonly Buffer[]): number {
+  let n = 4 + 4 * frames.length;
+  for (const f of frames) n += f.byteLength;
+  return n;
+}
+
+/** Copies of borrowed frames (the first, the header, is the transport's already). */
+function keep(frames: Buffer[]): Buffer[] {
+  return frames.map((f, i) => (i === 0 ? f : Buffer.from(f)));
+}
+
+/** Parsed `shm://pid/memfd/wake`. */
+export function parseShmEndpoint(endpoint: string): { pid: number; memfd: number; wake: number } | undefined {
+  const m = /^shm:\/\/(\d+)\/(\d+)\/(\d+)$/.exec(endpoint);
+  return m ? { pid: Number(m[1]), memfd: Number(m[2]), wake: Number(m[3]) } : undefined;
+}
+
+/** The shared-memory implementation of {@link Transport}, for the peers it was connected to. */
+export class ShmTransport implements Transport {
+  private readonly queues = new Map<number, Queued[]>();
+  private queued = 0;
+  private demand = 0;
+  private scheduled = false;
+  private closed = false;
+  private referenced = false;
+  private readonly wake: net.Socket;
+  private drained: (() => void) | undefined;
+  /** The endpoint peers connect to. */
+  readonly endpoint: string;
+
+  private constructor(
+    private readonly channel: NativeShmChannel,
+    readonly rank: number,
+    private policy: WaitPolicy,
+    private readonly onMessage: (frames: Buffer[]) => void,
+    private readonly onError: (err: unknown) => void,
+  ) {
+    this.endpoint = `shm://${process.pid}/${channel.memfd}/${channel.wakeWrite}`;
+    this.wake = new net.Socket({ fd: channel.takeWakeRead(), readable: true, writable: false });
+    this.wake.on("data", this.onWake);
+    this.wake.on("error", (err) => this.fail(err, "watching the wake-up pipe"));
+    this.wake.unref();
+    channel.arm();
+  }
+
+  /**
+   * Makes this rank's inbox (world rank `rank` of `size`, sized for `ranksHere` ranks on this
+   * host). Throws `ERR_TSMPI_TRANSPORT` when the system refuses (no memfd, no memory).
+   */
+  static create(binding: NativeBinding, rank: number, size: number, ranksHere: number, policy: WaitPolicy, onMessage: (frames: Buffer[]) => void, onError: (err: unknown) => void): ShmTransport {
+    let channel: NativeShmChannel;
+    try {
+      channel = new binding.ShmChannel(size, rank, ringBytes(ranksHere));
+    } catch (err) {
+      throw new TsmpiError("ERR_TSMPI_TRANSPORT", `rank ${rank} cannot make its shared-memory inbox: ${(err as Error).message}`, { cause: err });
+    }
+    return new ShmTransport(channel, rank, policy, onMessage, onError);
+  }
+
+  /** The polling window and mode in use. */
+  get waitPolicy(): WaitPolicy {
+    return this.policy;
+  }
+
+  /** Polls stop as soon as this says true (a message waiting on another path). */
+  private interrupt: (() => boolean) | null = null;
+
+  /**
+   * Sets the wait policy (once the ranks on this host are known), and what else may bring a
+   * message: a poll then runs in slices and stops once `interrupt` says one is waiting there.
+   */
+  setWaitPolicy(policy: WaitPolicy, interrupt: (() => boolean) | null): void {
+    this.policy = policy;
+    this.interrupt = interrupt;
+  }
+
+  /**
+   * Connects to world rank `dest`'s inbox at `endpoint`; false (with the reason in `why`) when it
+   * cannot be opened, and that peer is then reached another way.
+   */
+  connect(dest: number, endpoint: string): { ok: true } | { ok: false; why: string } {
+    const e = parseShmEndpoint(endpoint);
+    if (!e) return { ok: false, why: `not a shared-memory endpoint: ${endpoint}` };
+    try {
+      this.channel.connect(dest, e.pid, e.memfd, e.wake);
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, why: (err as Error).message };
+    }
+  }
+
+  send(dest: number, frames: Buffer[], sent?: () => void, borrowed = false): void {
+    if (this.closed) throw new TsmpiError("ERR_TSMPI_FINALIZED", `cannot send to rank ${dest}: the transport is closed`);
+    const queue = this.queues.get(dest);
+    const total = recordLength(frames);
+    if (queue && queue.length > 0) {
+      queue.push({ frames: borrowed ? keep(frames) : frames, total, offset: 0, sent });
+      this.queued++;
+      return;
+    }
+    const offset = this.channel.send(dest, frames, 0);
+    if (offset === total) return sent?.();
+    if (borrowed) frames = keep(frames);
+    // The ring is full: the rest goes in as the receiver drains it (it wakes us).
+    if (queue) queue.push({ frames, total, offset, sent });
+    else this.queues.set(dest, [{ frames, total, offset, sent }]);
+    this.queued++;
+    this.reference();
+  }
+
+  /** Writes queued messages on as far as the rings have room; true when none is left. */
+  private flushQueues(): boolean {
+    if (this.queued === 0) return true;
+    for (const [dest, queue] of this.queues) {
+      while (queue.length > 0) {
+        const q = queue[0]!;
+        q.offset = this.channel.send(dest, q.frames, q.offset);
+        if (q.offset < q.total) break;
+        queue.shift();
+        this.queued--;
+        q.sent?.();
+      }
+      if (queue.length === 0) this.queues.delete(dest);
+    }
+    if (this.queued > 0) return false;
+    this.drained?.();
+    this.drained = undefined;
+    this.reference();
+    return true;
+  }
+
+  copiesBorrowed(): boolean {
+    return true;
+  }
+
+  hold(): void {
+    if (++this.demand === 1) this.reference();
+    this.schedule();
+  }
+
+  release(): void {
+    if (--this.demand === 0) this.reference();
+  }
+
+  poke(): void {
+    if (!this.closed) this.deliver(this.channel.receive(0, false, BUDGET));
+  }
+
+  /** Keeps the process alive (references the pipe) exactly while something waits or is queued. */
+  private reference(): void {
+    const want = (this.demand > 0 || this.queued > 0) && !this.closed;
+    if (want === this.referenced) return;
+    this.referenced = want;
+    if (want) this.wake.ref();
+    else this.wake.unref();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.closed) return;
+    this.scheduled = true;
+    setImmediate(this.pump);
+  }
+
+  private readonly onWake = (): void => {
+    if (this.scheduled) return; // a pump is due anyway
+    this.pump();
+  };
+
+  /**
+   * Takes what has arrived (polling for the window first when something waits), writes queued
+   * messages on, and arms the wake-up word before the event loop sleeps.
+   */
+  private readonly pump = (): void => {
+    this.scheduled = false;
+    if (this.closed) return;
+    try {
+      this.flushQueues();
+      const got = this.receive(this.demand > 0 ? this.policy.spinUs : 0);
+      if (got.length > 0) {
+        this.deliver(got);
+        this.schedule(); // more may follow; look again after the continuations ran
+      } else if (!this.channel.arm()) {
+        this.schedule(); // something arrived while arming
+      }
+    } catch (err) {
+      this.fail(err, "receiving");
+    }
+  };
+
+  /** What has arrived, polling up to `spinUs` (in slices, when another path may bring a message first). */
+  private receive(spinUs: number): Buffer[][] {
+    const yieldBetween = this.policy.mode === "yield";
+    if (!this.interrupt || spinUs <= SLICE_US) return this.channel.receive(spinUs, yieldBetween, BUDGET);
+    const end = process.hrtime.bigint() + BigInt(spinUs * 1000);
+    for (;;) {
+      const got = this.channel.receive(SLICE_US, yieldBetween, BUDGET);
+      if (got.length > 0 || this.interrupt() || process.hrtime.bigint() >= end) return got;
+    }
+  }
+
+  private deliver(messages: Buffer[][]): void {
+    for (const frames of messages) this.onMessage(frames);
+  }
+
+  private fail(err: unknown, what: string): void {
+    if (this.closed) return;
+    this.onError(new TsmpiError("ERR_TSMPI_TRANSPORT", `rank ${this.rank}: shared-memory transport error while ${what}: ${(err as Error).message}`, { cause: err }));
+  }
+
+  /** Waits (at most `lingerMs`) until every queued message is in its ring, then closes. */
+  async close(lingerMs: number): Promise<void> {
+    if (this.closed) return;
+    if (!this.flushQueues()) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+        timer = setTimeout(resolve, lingerMs);
+      });
+      clearTimeout(timer);
+    }
+    this.closed = true;
+    this.reference();
+    this.wake.destroy();
+    this.channel.close();
+  }
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// `npm run docs`: HTML API docs from the TSDoc comments, with TypeDoc, into dist/docs/ (open
+// dist/docs/index.html). The entry points are the package's exports that have a TypeScript
+// source (the "tsmpi-source" condition of package.json#exports: tsmpi, tsmpi/bench,
+// tsmpi/cuda, ...), each documented under its import name; lib/futures/index.ts is documented
+// as tsmpi/futures once it exists, export or not. The README is the front page (its examples
+// included). Any warning fails the build (CI runs it: .ci/run).
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Application, Converter, ReflectionKind } from "typedoc";
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"));
+
+/** Import name -> source file, from package.json#exports. */
+const entries = new Map();
+for (const [subpath, target] of Object.entries(pkg.exports)) {
+  const source = typeof target === "object" && target !== null ? target["tsmpi-source"] : undefined;
+  if (source) entries.set(subpath === "." ? pkg.name : `${pkg.name}/${subpath.replace(/^\.\//, "")}`, path.resolve(root, source));
+}
+const futures = path.join(root, "lib", "futures", "index.ts");
+if (existsSync(futures) && ![...entries.values()].includes(futures)) entries.set(`${pkg.name}/futures`, futures);
+const nameOf = new Map([...entries].map(([name, file]) => [file, name]));
+
+const app = await Application.bootstrapWithPlugins({
+  name: pkg.name,
+  entryPoints: [...entries.values()],
+  tsconfig: path.join(root, "tsconfig.json"),
+  readme: path.join(root, "README.md"),
+  out: path.join(root, "dist", "docs"),
+  excludeInternal: true,
+  excludePrivate: true,
+  treatWarningsAsErrors: true,
+  disableSources: false,
+  githubPages: false,
+  logLevel: "Info",
+});
+
+// Modules are named after their path ("index", "gpu/cuda"); users import them as "tsmpi", "tsmpi/cuda".
+app.converter.on(Converter.EVENT_CREATE_DECLARATION, (context, reflection) => {
+  if (!reflection.kindOf(ReflectionKind.Module)) return;
+  const file = context.getSymbolFromReflection(reflection)?.declarations?.[0]?.getSourceFile().fileName;
+  const name = file && nameOf.get(path.resolve(file));
+  if (name) reflection.name = name;
+});
+
+const project = await app.convert();
+if (!project) process.exit(1);
+app.validate(project);
+if (app.logger.hasErrors() || app.logger.hasWarnings()) process.exit(1);
+await app.generateOutputs(project);
+if (app.logger.hasErrors() || app.logger.hasWarnings()) process.exit(1);
+process.stdout.write(`docs: ${[...entries.keys()].join(", ")} -> ${path.relative(process.cwd(), path.join(root, "dist", "docs", "index.html"))}\n`);
