@@ -14,6 +14,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { TsmpiError } from "../lib/errors.js";
 import { runJob } from "./job.js";
+import { flushOutput } from "./output.js";
 import { USAGE, parseCommandLine } from "./options.js";
 import { planJob, type Plan } from "./plan.js";
 import { compiledArgv, programArgv, type Program } from "./spawn.js";
@@ -97,6 +98,7 @@ async function main(argv: string[]): Promise<number> {
     nodePath: one(args["node-path"]),
     iface: one(args.iface) ?? (process.env.TSMPI_IFACE || undefined),
     oversubscribe: Boolean(args.oversubscribe),
+    insecure: Boolean(args.insecure) || process.env.TSMPI_INSECURE === "1",
   };
   if (args.info) {
     const { printInfo } = await import("./info.js");
@@ -150,7 +152,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => flushOutput().then(() => process.exit(code)),
   (err) => {
     if (err instanceof UsageError || (err as Error)?.name === "YError") {
       process.stderr.write(`tsmpirun: ${(err as Error).message} (${USAGE}; see tsmpirun --help)\n`);

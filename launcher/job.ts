@@ -23,6 +23,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { advertisedAddress, hostPort } from "../lib/job/network.js";
+import { rendezvousPsk } from "../lib/job/keys.js";
 import { RendezvousServer } from "../lib/job/rendezvous.js";
 import { forwardLabelled, forwardRank, type OutputOptions } from "./output.js";
 import type { Placement, Plan } from "./plan.js";
@@ -35,6 +36,8 @@ export const TIMEOUT_EXIT = 124;
 const GRACE_MS = 2000;
 /** Milliseconds to wait for a failing rank's last reports before saying why it failed. */
 const REPORT_WAIT_MS = 50;
+/** How long a lost remote rank's ssh may take to report the exit status before the job ends anyway. */
+const LOST_WAIT_MS = 2000;
 
 /** Everything needed to run a job. */
 export interface JobOptions {
@@ -62,6 +65,8 @@ export interface JobOptions {
    * Set from `TSMPI_SPAWN_FD` (tsmpi/futures' PoolExecutor uses it).
    */
   spawnerFd?: number;
+  /** `--insecure` / `TSMPI_INSECURE=1`: no encryption between hosts. */
+  insecure?: boolean;
 }
 
 /** What the spawning process reads from `spawnerFd` to join the job as its last rank. */
@@ -132,6 +137,8 @@ class Job {
     process.on("SIGTERM", onSignal);
     process.on("SIGHUP", onSignal);
     let timer: NodeJS.Timeout | undefined;
+    let watchdog: NodeJS.Timeout | undefined;
+    if (this.opts.insecure) process.stderr.write("tsmpirun: warning: --insecure (or TSMPI_INSECURE=1): traffic between hosts is not encrypted, and anyone who can reach the hosts can read it\n");
     try {
       this.coordinator = await this.listen();
       if (this.opts.spawnerFd !== undefined) {
@@ -147,6 +154,8 @@ class Job {
       const started = process.uptime() * 1000;
       this.start();
       const spawned = process.uptime() * 1000;
+      watchdog = setInterval(() => this.checkStopped(), 1000);
+      watchdog.unref();
       const code = await done;
       if (tracing("startup")) {
         const ms = (t: number): number => Math.round(t * 10) / 10;
@@ -156,6 +165,7 @@ class Job {
       return code;
     } finally {
       clearTimeout(timer);
+      clearInterval(watchdog);
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
       process.off("SIGHUP", onSignal);
@@ -183,7 +193,8 @@ class Job {
     if (plan.mode === "local") return RendezvousServer.listen(`unix:${path.join(this.dir, "coord.sock")}`, this.size, this.key, events);
     const peers = plan.mode === "ssh" ? plan.remoteHosts : plan.nodes;
     const address = await advertisedAddress(peers, this.opts.iface);
-    return RendezvousServer.listen(`tcp:${hostPort("0.0.0.0", 0)}`, this.size, this.key, events, address);
+    // Only the interface the ranks dial, not every interface of this host; over TLS-PSK.
+    return RendezvousServer.listen(`tcp:${hostPort(address, 0)}`, this.size, this.key, events, { advertise: address, psk: this.opts.insecure ? undefined : rendezvousPsk(this.key) });
   }
 
   /** Failure verdicts waiting for a rank's last reports: the job is not done while one is pending. */
@@ -207,6 +218,7 @@ class Job {
       TSMPI_COORD: this.coordinator.address,
       TSMPI_JOB_KEY: this.key,
       TSMPI_TCP: plan.mode === "local" || (plan.mode === "slurm" && plan.nodes.length < 2) ? "0" : "1",
+      ...(this.opts.insecure ? { TSMPI_INSECURE: "1" } : {}),
       ...(iface ? { TSMPI_IFACE: iface } : {}),
       // The hosts given and their slots (the MPI universe), where a PoolExecutor places its workers.
       ...(plan.mode !== "slurm" && plan.universe?.length ? { TSMPI_UNIVERSE: plan.universe.map((u) => `${u.host}:${u.slots}`).join(",") } : {}),
@@ -241,9 +253,17 @@ class Job {
     }
     for (const p of plan.placements) {
       const stdin = p.rank === 0 && this.opts.spawnerFd === undefined;
-      const child = p.local
-        ? spawnLocal({ argv, cwd: wdir, env: { ...this.parentEnv(), ...this.rankEnv(p) }, stdin })
-        : spawnLocal({ argv: sshArgv({ agent: this.opts.sshAgent, host: p.host, argv, env: this.rankEnv(p), wdir, nodePath: this.opts.nodePath, stdin }), cwd: wdir, env: this.parentEnv(), stdin });
+      let child: ChildProcess;
+      if (p.local) child = spawnLocal({ argv, cwd: wdir, env: { ...this.parentEnv(), ...this.rankEnv(p) }, stdin });
+      else {
+        // The job key goes through ssh's stdin, never on a command line (ps shows those on
+        // both hosts); the remote shell reads its first line, rank 0's stdin follows it.
+        const { TSMPI_JOB_KEY: key, ...env } = this.rankEnv(p);
+        child = spawnLocal({ argv: sshArgv({ agent: this.opts.sshAgent, host: p.host, argv, env, secret: "TSMPI_JOB_KEY", wdir, nodePath: this.opts.nodePath, stdin }), cwd: wdir, env: this.parentEnv(), stdin: true });
+        child.stdin!.on("error", () => {});
+        child.stdin!.write(`${key}\n`);
+        if (!stdin) child.stdin!.end();
+      }
       this.track({ kind: p.local ? "local" : "ssh", child, ranks: [p.rank], host: p.host, exited: false, drained: forwardRank(p.rank, child.stdout!, child.stderr!, this.opts.output) });
     }
   }
@@ -251,7 +271,7 @@ class Job {
   private track(agent: Agent): void {
     this.agents.push(agent);
     const { child } = agent;
-    if (child.stdin) {
+    if (child.stdin && agent.ranks.includes(0) && !child.stdin.writableEnded) {
       process.stdin.pipe(child.stdin);
       child.stdin.on("error", () => {});
     }
@@ -276,7 +296,14 @@ class Job {
       return;
     }
     if (agent.kind === "ssh") {
-      if (code === 255 && !this.coordinator.hasJoined(rank)) {
+      if (code === 255 && this.coordinator.hasJoined(rank) && !this.exits.has(rank)) {
+        // ssh's own code after the rank joined and reported no exit: sshd saw it killed by a
+        // signal, or the link to its host broke.
+        this.later(() => {
+          if (!this.exits.has(rank)) this.fail(137, `tsmpirun: ${this.describe(rank)} died without a word (killed by a signal, or its host became unreachable); stopping the other ranks`);
+          else this.rankFailed(rank, this.exits.get(rank)!);
+        });
+      } else if (code === 255 && !this.coordinator.hasJoined(rank)) {
         this.fail(255, `tsmpirun: could not start rank ${rank} on ${agent.host} with ${this.opts.sshAgent.join(" ")} (exit code 255: host unreachable or login refused; ssh's message is above)`);
       } else if (code !== 0 || signal) {
         this.later(() => this.rankFailed(rank, this.exits.get(rank) ?? code ?? signalExitCode(signal!)));
@@ -300,15 +327,54 @@ class Job {
   }
 
   /** A rank's coordinator connection closed without bye and without an exit report: it was killed. */
-  private rankLost(rank: number): void {
+  private rankLost(rank: number, waited = false): void {
     if (this.exits.has(rank) || this.aborted.has(rank) || this.stopping) return;
     if (this.opts.spawnerFd !== undefined && rank === this.opts.plan.np) {
       this.fail(137, `tsmpirun: the process that spawned this job (rank ${rank}, pid ${this.coordinator.helloOf(rank)?.pid}) is gone; stopping the ranks`);
       return;
     }
-    const agent = this.agents.find((a) => a.ranks.includes(rank) && a.kind === "local");
-    if (agent && !agent.exited) return; // its exit status will say more
+    // A rank's own process here, or its ssh: its exit status will say more (over TLS the
+    // rank's last report may not have left before it exited), if it comes soon.
+    const agent = this.agents.find((a) => a.ranks.includes(rank) && a.kind !== "srun");
+    if (agent?.kind === "local" && !agent.exited) return;
+    if (agent && !agent.exited && !waited) {
+      setTimeout(() => this.rankLost(rank, true), LOST_WAIT_MS).unref();
+      return;
+    }
+    if (agent?.exited) return;
     this.fail(137, `tsmpirun: ${this.describe(rank)} died without a word (killed by a signal?); stopping the other ranks`);
+  }
+
+  /** Since when each local rank has been seen stopped (by pid). */
+  private readonly stoppedSince = new Map<number, number>();
+
+  /**
+   * A local rank stopped by a signal (SIGSTOP, SIGTSTP: state T in /proc) answers nobody, and
+   * the others wait for it forever: after `TSMPI_STOPPED_TIMEOUT` seconds (default 10) of it the
+   * job ends. (A rank stopped by a debugger is in state t, and left alone.)
+   */
+  private checkStopped(): void {
+    const limit = Number(process.env.TSMPI_STOPPED_TIMEOUT || 10) * 1000;
+    for (const a of this.agents) {
+      const pid = a.child.pid;
+      if (a.kind !== "local" || a.exited || pid === undefined) continue;
+      let state = "";
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+        state = stat[stat.lastIndexOf(")") + 2] ?? "";
+      } catch {
+        continue; // gone, or no /proc here
+      }
+      if (state !== "T") {
+        this.stoppedSince.delete(pid);
+        continue;
+      }
+      const since = this.stoppedSince.get(pid) ?? Date.now();
+      this.stoppedSince.set(pid, since);
+      if (Date.now() - since >= limit) {
+        this.fail(1, `tsmpirun: ${this.describe(a.ranks[0]!)} has been stopped by a signal (SIGSTOP?) for ${Math.round((Date.now() - since) / 1000)} s and answers no other rank (TSMPI_STOPPED_TIMEOUT); stopping the job`);
+      }
+    }
   }
 
   /** A rank that exited before joining while others joined would leave them waiting: end the job. */

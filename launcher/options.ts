@@ -28,6 +28,7 @@ export const OPTIONS = {
   "map-by": { type: "string", choices: ["slot", "node"], describe: "fill each host's slots first (slot, default) or deal ranks round-robin (node)" },
   oversubscribe: { type: "boolean", describe: "allow more ranks than slots (locally ranks are never limited to cores)" },
   "tag-output": { type: "boolean", describe: "prefix each output line with [rank]" },
+  insecure: { type: "boolean", describe: "do not encrypt traffic between hosts (ZeroMQ CURVE, TLS rendezvous); also TSMPI_INSECURE=1" },
   "output-filename": { type: "string", describe: "write rank r's output to DIR/1/rank.r/{stdout,stderr}" },
   timeout: { type: "string", describe: "end the job after SEC seconds (default: $MPIEXEC_TIMEOUT, or none); exit code 124" },
   wdir: { type: "string", describe: "working directory of the ranks (default: the current one)" },

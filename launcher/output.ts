@@ -6,11 +6,93 @@
  * @module
  */
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
+import tty from "node:tty";
 
 /** A line longer than this is passed on in pieces rather than held back indefinitely. */
 const MAX_HELD_BYTES = 64 * 1024 * 1024;
+/** Bytes waiting for a slow reader above which the ranks' output is no longer read (they wait). */
+const SINK_HWM = 8 * 1024 * 1024;
+
+/**
+ * One destination of forwarded output (tsmpirun's stdout, stderr, or a file), written without
+ * ever blocking the launcher: a pipe or socket through a non-blocking stream, so a reader that
+ * stalls (a full pipe, a pager) holds back only the output, never `--timeout` or failure
+ * handling. Each chunk is queued whole, and one writer per destination writes them in order, so
+ * lines of different ranks never mix. Above {@link SINK_HWM} queued bytes the sources pause
+ * (the ranks then wait on their own output, as under mpiexec) until it drained.
+ */
+class Sink {
+  private readonly stream: Writable | undefined;
+  private readonly fd: number;
+  private readonly paused = new Set<Readable>();
+  private broken = false;
+
+  constructor(fd: number) {
+    this.fd = fd;
+    let kind: fs.Stats | undefined;
+    try {
+      kind = fs.fstatSync(fd);
+    } catch {
+      this.broken = true;
+    }
+    let stream: Writable | undefined;
+    if (kind && (kind.isFIFO() || kind.isSocket())) stream = new net.Socket({ fd, readable: false, writable: true });
+    else if (kind?.isCharacterDevice() && tty.isatty(fd)) stream = new tty.WriteStream(fd);
+    if (stream) {
+      stream.on("error", () => (this.broken = true)); // EPIPE: nobody reads our output any more
+      stream.on("drain", () => this.resume());
+      this.stream = stream;
+    }
+  }
+
+  /** Queues `data`; pauses `from` while too much waits for the reader. */
+  write(data: Buffer, from: Readable): void {
+    if (this.broken) return;
+    if (!this.stream) return writeAllSync(this.fd, data); // a file: never stalls
+    if (!this.stream.write(data) || this.stream.writableLength > SINK_HWM) {
+      from.pause();
+      this.paused.add(from);
+    }
+  }
+
+  private resume(): void {
+    for (const s of this.paused) s.resume();
+    this.paused.clear();
+  }
+
+  /** Resolves once everything queued was written (or the reader went away). */
+  flushed(): Promise<void> {
+    const stream = this.stream;
+    if (!stream || this.broken || stream.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.broken || stream.writableLength === 0) {
+          stream.off("drain", check);
+          stream.off("error", check);
+          resolve();
+        }
+      };
+      stream.on("drain", check);
+      stream.on("error", check);
+    });
+  }
+}
+
+const sinks = new Map<number, Sink>();
+
+function sinkFor(fd: number): Sink {
+  let sink = sinks.get(fd);
+  if (!sink) sinks.set(fd, (sink = new Sink(fd)));
+  return sink;
+}
+
+/** Resolves once all forwarded output reached tsmpirun's stdout and stderr (call before exiting). */
+export function flushOutput(): Promise<void> {
+  return Promise.all([...sinks.values()].map((s) => s.flushed())).then(() => {});
+}
 
 /** Where forwarded output goes. */
 export interface OutputOptions {
@@ -22,19 +104,20 @@ export interface OutputOptions {
 
 /**
  * Copies `stream` to `fd` in whole lines, each passed through `format` when given (without its
- * newline). Resolves once the stream ended and everything was written. Writes are
- * synchronous, so each line goes out in one piece.
+ * newline). Resolves once the stream ended; what it read is then queued for `fd` in whole
+ * lines ({@link flushOutput} waits until it is written).
  */
 export function forwardLines(stream: Readable, fd: number, format?: (line: string) => string): Promise<void> {
+  const sink = sinkFor(fd);
   let held: Buffer[] = [];
   let heldBytes = 0;
   const emit = (chunk: Buffer): void => {
-    if (!format) return writeAll(fd, chunk);
+    if (!format) return sink.write(chunk, stream);
     const lines = chunk.toString("utf8").split("\n");
     const last = lines.pop();
     let text = lines.map((l) => format(l) + "\n").join("");
     if (last) text += format(last) + "\n";
-    writeAll(fd, Buffer.from(text));
+    sink.write(Buffer.from(text), stream);
   };
   stream.on("data", (chunk: Buffer) => {
     const nl = chunk.lastIndexOf(10);
@@ -66,17 +149,14 @@ export function forwardLines(stream: Readable, fd: number, format?: (line: strin
   });
 }
 
-/** Writes all of `data` to `fd`, retrying on EAGAIN (a non-blocking pipe that is full). */
-function writeAll(fd: number, data: Buffer): void {
+/** Writes all of `data` to a file `fd` (files never return EAGAIN); drops it when the file is gone. */
+function writeAllSync(fd: number, data: Buffer): void {
   let off = 0;
   while (off < data.length) {
     try {
       off += fs.writeSync(fd, data, off);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "EAGAIN") continue;
-      if (code === "EPIPE") return; // nobody reads our output any more
-      throw err;
+    } catch {
+      return; // EPIPE, EAGAIN, EBADF: nobody can take our output now
     }
   }
 }
@@ -91,6 +171,8 @@ export function forwardRank(rank: number, stdout: Readable, stderr: Readable, op
     const out = fs.openSync(path.join(dir, "stdout"), "w");
     const err = fs.openSync(path.join(dir, "stderr"), "w");
     return Promise.all([forwardLines(stdout, out), forwardLines(stderr, err)]).then(() => {
+      sinks.delete(out);
+      sinks.delete(err);
       fs.closeSync(out);
       fs.closeSync(err);
     });

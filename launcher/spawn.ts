@@ -99,10 +99,15 @@ export interface SshLaunch {
   /** The rank's command as it would run here (`programArgv`). */
   argv: readonly string[];
   env: Record<string, string>;
+  /**
+   * A variable the remote shell reads from the first line of its stdin (a secret: the caller
+   * writes it there, so it is on no command line), exported before the rank starts.
+   */
+  secret?: string;
   wdir: string;
   /** `--node-path`: the node binary on the remote host. */
   nodePath?: string;
-  /** Forward our stdin (rank 0); others get `ssh -n`. */
+  /** Forward our stdin (rank 0); others get `ssh -n` (or, with `secret`, only its line). */
   stdin: boolean;
 }
 
@@ -125,8 +130,9 @@ export function sshArgv(l: SshLaunch): string[] {
       ? `N=${shellQuote(l.nodePath)}; [ -x "$N" ] || { echo "tsmpi: --node-path $N is not an executable on $(hostname)" >&2; exit 127; }; `
       : `N=${shellQuote(process.execPath)}; [ -x "$N" ] || N=$(command -v node) || { echo "tsmpi: no node on $(hostname): install it or give --node-path" >&2; exit 127; }; `;
   }
-  const remote = `${find}cd ${shellQuote(l.wdir)} || exit 127; exec env ${envPart} ${program} ${rest}`.trimEnd();
-  return [...l.agent, "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", ...(l.stdin ? [] : ["-n"]), "--", l.host, remote];
+  const read = l.secret ? `IFS= read -r ${l.secret} || exit 127; export ${l.secret}; ` : "";
+  const remote = `${read}${find}cd ${shellQuote(l.wdir)} || exit 127; exec env ${envPart} ${program} ${rest}`.trimEnd();
+  return [...l.agent, "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", ...(l.stdin || l.secret ? [] : ["-n"]), "--", l.host, remote];
 }
 
 /** The argv of the `srun` that starts all ranks inside a SLURM allocation. */

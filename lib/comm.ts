@@ -636,14 +636,18 @@ export class Comm {
   }
 
   /**
-   * Frees the communicator (`MPI_Comm_free`): further calls on it reject with `ERR_TSMPI_COMM`.
+   * Frees the communicator (`MPI_Comm_free`): further calls on it reject with `ERR_TSMPI_COMM`;
+   * messages sent on it and not received are dropped (receives already posted still complete).
    * @throws TsmpiError `ERR_TSMPI_COMM` for COMM_WORLD and COMM_SELF.
    */
   free(): void {
     if (this.#ctx === WORLD_CONTEXT || this.#ctx === SELF_CONTEXT) {
       throw new TsmpiError("ERR_TSMPI_COMM", `${this.#ctx === WORLD_CONTEXT ? "COMM_WORLD" : "COMM_SELF"} cannot be freed`);
     }
+    if (this.#freed) return;
     this.#freed = true;
+    this.#rt.engine.forget(this.#ctx);
+    this.#rt.engine.forget(this.#ctx + 1); // its collectives' context
   }
 
   /** Alias of {@link free}. */

@@ -28,6 +28,19 @@ export interface Config {
    * forbids them, so the fallbacks run.
    */
   cmaFailReads: boolean;
+  /**
+   * Bytes a rank may have queued for one peer before its sends stop completing at once: the
+   * send then completes when the queue fell below half of it, so a fast sender waits for a slow
+   * receiver instead of growing memory (`TSMPI_SEND_HWM`).
+   */
+  sendHwm: number;
+  /** Messages ZeroMQ itself may hold per connection, each way (`TSMPI_ZMQ_HWM`). */
+  zmqHwm: number;
+  /**
+   * The largest single frame a rank accepts (`TSMPI_MAX_FRAME`): ZeroMQ drops the connection of
+   * a peer that sends a larger one before it allocates it. Default: the chunk size plus 64 KiB.
+   */
+  maxFrame: number;
   /** Whether ranks of one host exchange messages through shared memory (`TSMPI_SHM=0`: through
    * ZeroMQ's ipc:// sockets instead). Needs the native addon. */
   shm: boolean;
@@ -55,7 +68,11 @@ export function config(): Config {
     cma: process.env.TSMPI_CMA !== "0" && process.env.TSMPI_NATIVE !== "0",
     cmaThreshold: intFromEnv("TSMPI_CMA_THRESHOLD", 128 * 1024, 1, 2 ** 40),
     cmaFailReads: process.env.TSMPI_CMA === "fail-reads",
+    sendHwm: intFromEnv("TSMPI_SEND_HWM", 64 * 1024 * 1024, 1, 2 ** 40),
+    zmqHwm: intFromEnv("TSMPI_ZMQ_HWM", 1000, 1, 2 ** 30),
+    maxFrame: 0,
     shm: process.env.TSMPI_SHM !== "0" && process.env.TSMPI_NATIVE !== "0",
   };
+  if (cached.maxFrame === 0) cached.maxFrame = intFromEnv("TSMPI_MAX_FRAME", Math.max(cached.chunkSize, 8192) + 64 * 1024, Math.max(cached.chunkSize, 8192) + 48, 2 ** 40);
   return cached;
 }

@@ -169,9 +169,12 @@ function fits(wantSrc: number, wantTag: number, src: number, tag: number): boole
 
 /** Matching state of one process, across all its communicators' contexts. */
 export class MatchingEngine {
+  // A context's entry is deleted when its list empties, so the maps hold only live contexts.
   private readonly posted = new Map<number, List<PostedRecv>>();
   private readonly unexpected = new Map<number, List<InMsg>>();
   private readonly probes = new Map<number, List<PendingProbe>>();
+  /** Contexts of freed communicators: messages that still arrive for them are discarded. */
+  private readonly closed = new Set<number>();
 
   private static list<T>(map: Map<number, List<T>>, ctx: number): List<T> {
     let l = map.get(ctx);
@@ -179,16 +182,26 @@ export class MatchingEngine {
     return l;
   }
 
+  private static remove<T>(map: Map<number, List<T>>, ctx: number, list: List<T>, node: Node<T>): void {
+    list.remove(node);
+    if (list.length === 0) map.delete(ctx);
+  }
+
   /**
    * A message arrived (its first piece): hand it to the earliest fitting receive and return
-   * true, or queue it and return false.
+   * true, or queue it and return false. A message for a freed communicator that no receive
+   * still waits for is consumed and discarded (true).
    */
   arrive(msg: InMsg): boolean {
     const posted = this.posted.get(msg.ctx);
     const node = posted?.find((r) => fits(r.src, r.tag, msg.src, msg.tag));
     if (node) {
-      posted!.remove(node);
+      MatchingEngine.remove(this.posted, msg.ctx, posted!, node);
       node.value.deliver(msg);
+      return true;
+    }
+    if (this.closed.has(msg.ctx)) {
+      msg.drainTo(() => {});
       return true;
     }
     MatchingEngine.list(this.unexpected, msg.ctx).push(msg);
@@ -197,7 +210,7 @@ export class MatchingEngine {
     for (let n = probes.head; n; ) {
       const next = n.next;
       if (fits(n.value.src, n.value.tag, msg.src, msg.tag)) {
-        probes.remove(n);
+        MatchingEngine.remove(this.probes, msg.ctx, probes, n);
         n.value.found(msg);
       }
       n = next;
@@ -213,7 +226,7 @@ export class MatchingEngine {
     const queue = this.unexpected.get(recv.ctx);
     const node = queue?.find((m) => fits(recv.src, recv.tag, m.src, m.tag));
     if (node) {
-      queue!.remove(node);
+      MatchingEngine.remove(this.unexpected, recv.ctx, queue!, node);
       recv.deliver(node.value);
       return undefined;
     }
@@ -225,7 +238,7 @@ export class MatchingEngine {
     const posted = this.posted.get(ctx);
     const node = handle as Node<PostedRecv>;
     if (!posted || (posted.head !== node && node.prev === undefined)) return false;
-    posted.remove(node);
+    MatchingEngine.remove(this.posted, ctx, posted, node);
     return true;
   }
 
@@ -246,7 +259,7 @@ export class MatchingEngine {
     const queue = this.unexpected.get(msg.ctx);
     const node = queue?.find((m) => m === msg);
     if (!node) return false;
-    queue!.remove(node);
+    MatchingEngine.remove(this.unexpected, msg.ctx, queue!, node);
     return true;
   }
 
@@ -255,10 +268,20 @@ export class MatchingEngine {
     return this.unexpected.get(ctx)?.length ?? 0;
   }
 
-  /** Forgets a context (its communicator was freed). */
+  /** Contexts with any posted receive, unexpected message or probe (for tests and diagnostics). */
+  get liveContexts(): number {
+    return new Set([...this.posted.keys(), ...this.unexpected.keys(), ...this.probes.keys()]).size;
+  }
+
+  /**
+   * Forgets a context (its communicator was freed): its unexpected messages and probes are
+   * dropped, and messages that arrive for it later are discarded. Receives still posted on it
+   * stay and complete normally, as `MPI_Comm_free` requires of pending operations.
+   */
   forget(ctx: number): void {
-    this.posted.delete(ctx);
+    for (let n = this.unexpected.get(ctx)?.head; n; n = n.next) n.value.drainTo(() => {});
     this.unexpected.delete(ctx);
     this.probes.delete(ctx);
+    this.closed.add(ctx);
   }
 }

@@ -102,8 +102,11 @@ export interface NativeBinding {
   eventElapsedGpu(start: NativeEventHandle, end: NativeEventHandle): number;
   compileKernel(source: string, name: string, options: readonly string[], device: number): NativeKernelHandle;
   launchKernel(kernel: NativeKernelHandle, dims: Uint32Array, sharedMem: number, params: Uint8Array, offsets: Uint32Array): Promise<void>;
-  /** Lets same-user processes read this one's memory (PR_SET_PTRACER_ANY); false when refused. */
-  allowPeerAccess(): boolean;
+  /**
+   * Lets `tracer` and its descendants read this one's memory (Yama's PR_SET_PTRACER), or any
+   * same-user process without it (PR_SET_PTRACER_ANY); false when refused.
+   */
+  allowPeerAccess(tracer?: number): boolean;
   /** The address of a typed array's elements. */
   addressOf(array: TypedArray): bigint;
   /** Copies `length` bytes at `address` in process `pid` into `target` at `targetByteOffset` (process_vm_readv). */

@@ -25,7 +25,7 @@ import type { Config } from "./config.js";
 import { TsmpiError, describeValue } from "./errors.js";
 import { InMsg, type MatchingEngine } from "./matching.js";
 import { getBinding, type NativeBinding } from "./native.js";
-import { allocateKind, kindCode, kindFromCode, typedArrayFromBytes, unpackObject, type TypedArray } from "./serializer.js";
+import { allocateKind, isKindCode, kindCode, kindFromCode, typedArrayFromBytes, unpackObject, type TypedArray } from "./serializer.js";
 import {
   FLAG_ARRIVAL,
   FLAG_INLINE,
@@ -39,13 +39,13 @@ import {
   KIND_RESEND,
   decodeHeader,
   encodeHeader,
+  frameProblem,
   type Header,
 } from "./transport/frame.js";
 import type { Transport } from "./transport/zmq.js";
 
 /** Payloads up to this size ride in the header frame (one frame, one small copy). */
 const INLINE_MAX = 8192;
-const EMPTY = Buffer.alloc(0);
 
 /**
  * What to send. `mode` says who owns `bytes`: `owned` (private to the message, e.g. msgpack
@@ -90,6 +90,30 @@ export function memoryDomain(): string {
   }
 }
 
+/** The parent pid of `pid` (from /proc), or 0 when it cannot be read. */
+function parentOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The nearest process that is an ancestor of `self` and of every pid in `peers` (not `self`
+ * itself, not init), or undefined when there is none (or a chain cannot be read).
+ */
+export function commonAncestor(self: number, peers: readonly number[]): number | undefined {
+  const chain = (pid: number): number[] => {
+    const out: number[] = [];
+    for (let p = parentOf(pid); p > 1 && out.length < 4096; p = parentOf(p)) out.push(p);
+    return out;
+  };
+  const others = peers.map((p) => new Set(chain(p)));
+  return chain(self).find((a) => others.every((s) => s.has(a)));
+}
+
 /** Stands in for the addon where it is missing: nothing is readable, every read fails. */
 const NO_PEER_ACCESS: Pick<NativeBinding, "addressOf" | "peerRead" | "peerReduce"> = {
   addressOf: () => 0n,
@@ -130,15 +154,20 @@ export class PointToPoint {
     private readonly cfg: Config,
   ) {}
 
-  /** Connects the transport (absent in a world of one). `token` proves frames belong to the job. */
-  attach(transport: Transport, token: readonly [number, number]): void {
+  /**
+   * Connects the transport (absent in a world of one). `token` proves frames belong to the job;
+   * frames claiming a sender outside `[0, worldSize)` are dropped.
+   */
+  attach(transport: Transport, token: readonly [number, number], worldSize = 0): void {
     this.transport = transport;
     [this.token0, this.token1] = token;
+    this.worldSize = worldSize;
   }
 
   private token0 = 0;
   private token1 = 0;
-  private warnedIntruder = false;
+  /** The number of ranks in the job (0: not told; senders are then not checked). */
+  private worldSize = 0;
 
   /**
    * Sets the same-host peers whose memory single-copy transfers use (null where not), by world
@@ -178,11 +207,17 @@ export class PointToPoint {
     };
   }
 
-  /** The addon for single-copy transfers, loaded on first use; null when unavailable. */
+  /**
+   * The addon for single-copy transfers, loaded on first use; null when unavailable. Readable
+   * only by the nearest common ancestor of this rank and its same-host peers and that
+   * ancestor's descendants (the launcher or slurmstepd and the job's ranks), where there is
+   * one below init; else by any process of the user (see native/README.md).
+   */
   private peerAccess(): NativeBinding | null {
     if (this.cma === undefined) {
       const b = getBinding();
-      this.cma = b && b.allowPeerAccess() ? b : null;
+      const peers = this.peers.flatMap((p) => (p ? [p.pid] : []));
+      this.cma = b && b.allowPeerAccess(commonAncestor(process.pid, peers)) ? b : null;
     }
     return this.cma;
   }
@@ -323,20 +358,30 @@ export class PointToPoint {
     this.transport.release();
   }
 
-  /** Handles one incoming transport message (header frame first). */
+  /** Frames dropped so far, by kind of problem (see {@link drop}). */
+  readonly dropped = new Map<string, number>();
+
+  /**
+   * Handles one incoming transport message (header frame first). Anything malformed is
+   * dropped with one warning per kind of problem ({@link drop}); nothing here throws on bad
+   * input (an error that still escapes is a bug, and the transport ends the rank with it).
+   */
   onFrames = (frames: Buffer[]): void => {
-    const head = frames[0]!;
-    if (head.byteLength < HEADER_BYTES) return this.intruder("a frame too short for a header");
+    const head = frames[0];
+    if (!head || head.byteLength < HEADER_BYTES) return this.drop("short", `a frame too short for a header (${head?.byteLength ?? 0} bytes)`);
     const h = decodeHeader(head);
-    if (h.token0 !== this.token0 || h.token1 !== this.token1) return this.intruder(`a frame without this job's token (claiming world rank ${h.wsrc})`);
+    if (h.token0 !== this.token0 || h.token1 !== this.token1) return this.drop("token", `a frame without this job's token (claiming world rank ${h.wsrc})`);
+    const problem = frameProblem(h, frames, this.worldSize) ?? (h.flags & FLAG_RAW && h.kind === KIND_MSG && !isKindCode(h.dtype) ? (["dtype", `a message of unknown element kind ${h.dtype}`] as const) : undefined);
+    if (problem) return this.drop(problem[0], problem[0] === "sender" ? problem[1] : `${problem[1]} from world rank ${h.wsrc}`);
     if (h.kind === KIND_ACK) return this.ack(h.seq, true);
     if (h.kind === KIND_RESEND) return this.resend(h.seq);
     const key = inflightKey(h.wsrc, h.seq);
     let msg: InMsg | undefined;
     if (h.kind === KIND_MSG) {
+      if (this.inflight.has(key)) return this.drop("shape", `a second message ${h.seq} from world rank ${h.wsrc} while the first still arrives`);
       msg = new InMsg(h.ctx, h.src, h.tag, h.flags, h.dtype, h.wsrc, h.seq, h.total, h.algo);
       if (h.flags & FLAG_PEER) {
-        const address = (frames[1] ?? EMPTY).readBigUInt64LE(0);
+        const address = frames[1]!.readBigUInt64LE(0);
         msg.fetcher = (target) => this.fetch(msg!, address, target);
         this.inflight.set(key, msg); // for a RESEND's chunks
         // Matched now: the receive fetches into its own buffer. Unmatched: fetch now, so the
@@ -344,25 +389,28 @@ export class PointToPoint {
         if (!this.engine.arrive(msg)) msg.fetchNow();
         return;
       }
-      msg.add(h.flags & FLAG_INLINE ? head.subarray(HEADER_BYTES) : (frames[1] ?? EMPTY));
+      msg.add(h.flags & FLAG_INLINE ? head.subarray(HEADER_BYTES) : frames[1]!);
       if (!msg.complete) this.inflight.set(key, msg);
       this.engine.arrive(msg);
-    } else if (h.kind === KIND_CHUNK) {
-      msg = this.inflight.get(key);
-      if (!msg) throw new TsmpiError("ERR_TSMPI_INTERNAL", `unexpected piece of message ${h.seq} from world rank ${h.wsrc}`);
-      msg.add(frames[1] ?? EMPTY);
-      if (msg.complete) this.inflight.delete(key);
     } else {
-      throw new TsmpiError("ERR_TSMPI_TRANSPORT", `message of unknown kind ${h.kind} from world rank ${h.wsrc}`);
+      msg = this.inflight.get(key);
+      if (!msg) return this.drop("chunk", `a piece of message ${h.seq}, which is not arriving`);
+      const piece = frames[1]!;
+      if (piece.byteLength > msg.total - msg.received) return this.drop("chunk", `a piece of ${piece.byteLength} bytes for message ${h.seq}, which lacks only ${msg.total - msg.received}`);
+      msg.add(piece);
+      if (msg.complete) this.inflight.delete(key);
     }
     if (msg.complete && msg.flags & FLAG_ARRIVAL) this.sendAck(msg, FLAG_ARRIVAL);
   };
 
-  /** Drops a frame that does not belong to this job (someone else connected to our port). */
-  private intruder(what: string): void {
-    if (this.warnedIntruder) return;
-    this.warnedIntruder = true;
-    process.stderr.write(`tsmpi: rank ${this.rank} dropped ${what}; further ones are dropped silently\n`);
+  /**
+   * Drops a malformed frame, or one that does not belong to this job (someone else connected
+   * to our port): counted by `kind`, with one warning on stderr for the first of each kind.
+   */
+  private drop(kind: string, what: string): void {
+    const n = (this.dropped.get(kind) ?? 0) + 1;
+    this.dropped.set(kind, n);
+    if (n === 1) process.stderr.write(`tsmpi: rank ${this.rank} dropped ${what}; further ones of this kind (${kind}) are dropped silently\n`);
   }
 
   /**
@@ -435,13 +483,20 @@ function discard(msg: InMsg): void {
  */
 export function readObject(msg: InMsg, done: (value: unknown, error?: unknown) => void): void {
   if (msg.flags & FLAG_RAW) {
-    const Kind = kindFromCode(msg.dtype);
-    if (msg.total % Kind.BYTES_PER_ELEMENT !== 0) {
+    const fail = (error: TsmpiError): void => {
       discard(msg);
-      return msg.whenComplete(() => done(undefined, new TsmpiError("ERR_TSMPI_TYPE", `message of ${msg.total} bytes is not a whole number of ${Kind.name} elements`)));
-    }
+      msg.whenComplete(() => done(undefined, error));
+    };
+    if (!isKindCode(msg.dtype)) return fail(new TsmpiError("ERR_TSMPI_TYPE", `message from rank ${msg.src} has unknown element kind ${msg.dtype}`));
+    const Kind = kindFromCode(msg.dtype);
+    if (msg.total % Kind.BYTES_PER_ELEMENT !== 0) return fail(new TsmpiError("ERR_TSMPI_TYPE", `message of ${msg.total} bytes is not a whole number of ${Kind.name} elements`));
     if (msg.complete && msg.parts.length === 1) return done(typedArrayFromBytes(msg.dtype, msg.parts[0]!));
-    const out = allocateKind(msg.dtype, msg.total / Kind.BYTES_PER_ELEMENT);
+    let out: TypedArray;
+    try {
+      out = allocateKind(msg.dtype, msg.total / Kind.BYTES_PER_ELEMENT);
+    } catch (err) {
+      return fail(new TsmpiError("ERR_TSMPI_TYPE", `cannot allocate ${msg.total} bytes for a message from rank ${msg.src}: ${(err as Error).message}`, { cause: err }));
+    }
     msg.fillInto(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
     return msg.whenComplete(() => done(out));
   }

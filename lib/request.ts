@@ -210,13 +210,28 @@ export class Request<T = unknown> {
     return Request.testsome(requests, statuses);
   }
 
-  /** Resolves once any of `requests` has completed (at once if one has). */
+  /**
+   * Resolves once any of `requests` has completed (at once if one has). The waiter it adds to
+   * each request is removed from all of them when the first fires, so calling it in a loop
+   * over long-lived requests does not pile up waiters.
+   */
   static #anyDone(requests: readonly Request<unknown>[]): Promise<void> {
     if (requests.some((r) => r.#done)) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      let fired = false;
-      for (const r of requests) r._onDone(() => (fired ? undefined : ((fired = true), resolve())));
+      const fire = (): void => {
+        for (const r of requests) {
+          const i = r.#waiters.indexOf(fire);
+          if (i >= 0) r.#waiters.splice(i, 1);
+        }
+        resolve();
+      };
+      for (const r of requests) r.#waiters.push(fire);
     });
+  }
+
+  /** @internal Waiters registered on this request (for tests of their removal). */
+  get _waiterCount(): number {
+    return this.#waiters.length;
   }
 
   /**
@@ -248,10 +263,14 @@ export class Request<T = unknown> {
   /**
    * Tests all active requests (`MPI_Testsome`): `[indices, values]` of those completed (possibly
    * empty), or `[undefined, undefined]` when all are inactive.
+   * @throws the error of the first completed request that failed; only that one becomes
+   *   inactive, so the values of the others are returned by the next call.
    */
   static testsome<V>(requests: readonly Request<V>[], statuses?: Status[]): [number[] | undefined, (V | undefined)[] | undefined] {
     checkList(requests, "requests");
     if (!requests.some((r) => r.#active)) return [undefined, undefined];
+    const failed = requests.findIndex((r) => r.#active && r.#done && r.#failed);
+    if (failed >= 0) requests[failed]!.#finish(statuses?.[0]); // throws
     const indices: number[] = [];
     const values: (V | undefined)[] = [];
     requests.forEach((r, i) => {

@@ -87,6 +87,11 @@ export function kindCode(array: TypedArray): number {
 }
 
 /** The constructor for a wire code. */
+/** Whether `code` names a typed-array kind ({@link kindFromCode} accepts it). */
+export function isKindCode(code: number): boolean {
+  return code === BUFFER_CODE || Boolean(KINDS[code]);
+}
+
 export function kindFromCode(code: number): TypedArrayConstructor {
   const k = code === BUFFER_CODE ? Uint8Array : KINDS[code];
   if (!k) throw new TsmpiError("ERR_TSMPI_INTERNAL", `unknown typed array kind code ${code}`);

@@ -9,24 +9,13 @@ import os from "node:os";
 import path from "node:path";
 import type { TsmpiError } from "../lib/errors.js";
 import { RendezvousClient } from "../lib/job/rendezvous.js";
-import { fixture, leftovers, ROOT, runNode, settledLeftovers, tsmpirun, type JobResult } from "./helpers/launch.js";
-
-async function noLeftovers(r: JobResult): Promise<void> {
-  assert.deepEqual(await settledLeftovers(r.marker), [], "no process of the job may be left");
-}
-
-function jsonLines(text: string): any[] {
-  return text
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l));
-}
+import { checkJob, fixture, jsonLines, leftovers, ROOT, runNode, settledLeftovers, tsmpirun } from "./helpers/launch.js";
 
 describe("tsmpirun: what ranks see", function () {
   for (const np of [1, 2, 3, 4]) {
     it(`-n ${np}: TSMPI_RANK/SIZE/LOCAL_RANK/LOCAL_SIZE, args passed through, working directory`, async function () {
       const r = await tsmpirun(["-n", String(np), fixture("env.js"), "a b", "--flag", "-x"]);
-      assert.equal(r.code, 0, r.stderr);
+      await checkJob(r, 0);
       const seen = jsonLines(r.stdout).sort((a, b) => a.rank - b.rank);
       assert.equal(seen.length, np);
       seen.forEach((s, i) => {
@@ -41,14 +30,15 @@ describe("tsmpirun: what ranks see", function () {
         assert.equal(s.cwd, ROOT);
         assert.equal(s.host, os.hostname());
       });
-      await noLeftovers(r);
     });
   }
 
   it("-np works as -n, and no -n means one rank", async function () {
     const a = await tsmpirun(["-np", "2", fixture("env.js")]);
+    await checkJob(a);
     assert.equal(jsonLines(a.stdout).length, 2);
     const b = await tsmpirun([fixture("env.js")]);
+    await checkJob(b);
     assert.equal(jsonLines(b.stdout).length, 1);
   });
 
@@ -56,7 +46,7 @@ describe("tsmpirun: what ranks see", function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-wdir-"));
     try {
       const r = await tsmpirun(["-n", "2", "-x", "TEST_A=1=2", "-x", "TEST_B", "--wdir", dir, fixture("env.js")], { env: { TEST_B: "from env" } });
-      assert.equal(r.code, 0, r.stderr);
+      await checkJob(r, 0);
       for (const s of jsonLines(r.stdout)) {
         assert.equal(s.env.TEST_A, "1=2");
         assert.equal(s.env.TEST_B, "from env");
@@ -71,14 +61,14 @@ describe("tsmpirun: what ranks see", function () {
 describe("tsmpirun: output", function () {
   it("examples/hello prints one line per rank, in rank order", async function () {
     const r = await tsmpirun(["-n", "4", path.join(ROOT, "dist", "examples", "hello.js")]);
-    assert.equal(r.code, 0, r.stderr);
+    await checkJob(r, 0);
     const host = os.hostname();
     assert.equal(r.stdout, [0, 1, 2, 3].map((i) => `Hello, World! I am process ${i} of 4 on ${host}.\n`).join(""));
   });
 
   it("forwards whole lines only: concurrent long lines of 4 ranks never mix, on stdout or stderr", async function () {
     const r = await tsmpirun(["-n", "4", fixture("lines.js")]);
-    assert.equal(r.code, 0, r.stderr);
+    await checkJob(r, 0);
     const out = r.stdout.split("\n");
     const tails = out.filter((l) => l.startsWith("tail-without-newline-"));
     assert.equal(tails.length, 4, "a last line without newline is still forwarded whole");
@@ -92,7 +82,7 @@ describe("tsmpirun: output", function () {
 
   it("--tag-output prefixes every line with [rank]", async function () {
     const r = await tsmpirun(["-n", "3", "--tag-output", fixture("env.js")]);
-    assert.equal(r.code, 0, r.stderr);
+    await checkJob(r, 0);
     const lines = r.stdout.trim().split("\n");
     assert.equal(lines.length, 3);
     for (const l of lines) {
@@ -106,7 +96,7 @@ describe("tsmpirun: output", function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-out-"));
     try {
       const r = await tsmpirun(["-n", "2", "--output-filename", dir, fixture("env.js")]);
-      assert.equal(r.code, 0, r.stderr);
+      await checkJob(r, 0);
       assert.equal(r.stdout, "");
       for (const rank of [0, 1]) assert.equal(JSON.parse(fs.readFileSync(path.join(dir, "1", `rank.${rank}`, "stdout"), "utf8")).rank, rank);
     } finally {
@@ -116,7 +106,7 @@ describe("tsmpirun: output", function () {
 
   it("stdin goes to rank 0; the other ranks read an empty stdin", async function () {
     const r = await tsmpirun(["-n", "3", fixture("stdin.js")], { input: "hello through stdin\n" });
-    assert.equal(r.code, 0, r.stderr);
+    await checkJob(r, 0);
     assert.equal(r.stdout, "rank 0 read: HELLO THROUGH STDIN\n");
   });
 });
@@ -126,7 +116,7 @@ describe("tsmpirun: programs", function () {
   for (const [how, env] of ways) {
     it(`runs a .ts script ${how}`, async function () {
       const r = await tsmpirun(["-n", "2", path.join(ROOT, "test", "fixtures", "env.ts"), "ts"], { env: { ...env, TSMPI_TRACE: "startup" } });
-      assert.equal(r.code, 0, r.stderr);
+      await checkJob(r, 0);
       assert.deepEqual(jsonLines(r.stdout).map((s) => s.argv), [["ts"], ["ts"]]);
       assert.equal(r.stderr.includes('"launcher":"typescript"'), !env.TSMPI_TSX, r.stderr);
     });
@@ -137,29 +127,28 @@ describe("tsmpirun: programs", function () {
     try {
       fs.writeFileSync(path.join(dir, "p.mjs"), `import { COMM_WORLD } from ${JSON.stringify(path.join(ROOT, "dist", "lib", "index.js"))};\nconsole.log("mjs", COMM_WORLD.rank);\n`);
       const r = await tsmpirun(["-n", "2", path.join(dir, "p.mjs")]);
-      assert.equal(r.code, 0, r.stderr);
+      await checkJob(r, 0);
       assert.deepEqual(r.stdout.trim().split("\n").sort(), ["mjs 0", "mjs 1"]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
     const e = await tsmpirun(["-n", "3", "printenv", "TSMPI_RANK"]);
-    assert.equal(e.code, 0, e.stderr);
+    await checkJob(e, 0);
     assert.deepEqual(e.stdout.trim().split("\n").sort(), ["0", "1", "2"]);
   });
 
   it("-m runs a module: tsmpi/bench helloworld", async function () {
     const r = await tsmpirun(["-n", "3", "-m", "tsmpi/bench", "helloworld"]);
-    assert.equal(r.code, 0, r.stderr);
+    await checkJob(r, 0);
     assert.equal(r.stdout.trim().split("\n").length, 3);
     assert.match(r.stdout, /^Hello, World! I am process 0 of 3 on /);
   });
 
   it("a script ends by itself when its work is done, also with main() not awaited and timers pending", async function () {
     const r = await tsmpirun(["-n", "3", fixture("finish.js")], { timeoutMs: 20000 });
-    assert.equal(r.code, 0, r.stderr);
+    await checkJob(r, 0);
     const lines = r.stdout.trim().split("\n").sort();
     assert.deepEqual(lines, ["rank 0: late 2; allreduce after a timer = 3", "rank 1: late 0; allreduce after a timer = 3", "rank 2: late 1; allreduce after a timer = 3"]);
-    await noLeftovers(r);
   });
 });
 
@@ -175,46 +164,56 @@ describe("tsmpirun: a failed rank ends the job", function () {
   for (const np of [2, 4]) {
     for (const [mode, code, message] of cases) {
       it(`${mode} in rank 1 of ${np}: exit code ${code}, the rank and cause named, no process left`, async function () {
-        const r = await tsmpirun(["-n", String(np), fixture("fail.js"), mode], { timeoutMs: 20000 });
-        assert.equal(r.code, code, r.stderr);
+        const r = await tsmpirun(["-n", String(np), fixture("fail.js"), mode], { timeoutMs: 20000, env: { TSMPI_RENDEZVOUS_TIMEOUT: "600" } });
+        // The rendezvous timeout is far away: a job that waited for it would hit the harness's bound.
+        await checkJob(r, code);
         assert.match(r.stderr, message);
-        assert.ok(r.ms < 10000, `took ${r.ms} ms`);
-        await noLeftovers(r);
       });
     }
   }
 
   it("a failure in rank 0 ends the job too", async function () {
     const r = await tsmpirun(["-n", "3", fixture("fail.js"), "exit", "0"], { timeoutMs: 20000 });
-    assert.equal(r.code, 7);
+    await checkJob(r, 7);
     assert.match(r.stderr, /rank 0 .*exited with code 7/);
-    await noLeftovers(r);
   });
 
   for (const mode of ["throw", "exit"]) {
     it(`${mode} in the only rank of a 1-rank job: the job fails with the rank's code (it used to exit 0)`, async function () {
       const r = await tsmpirun(["-n", "1", fixture("fail.js"), mode, "0"], { timeoutMs: 20000 });
-      assert.equal(r.code, mode === "exit" ? 7 : 1, r.stderr);
+      await checkJob(r, mode === "exit" ? 7 : 1);
       assert.match(r.stderr, /rank 0 .*exited with code/);
-      await noLeftovers(r);
     });
   }
 
   it("--timeout ends a hung job with exit code 124 and a message; MPIEXEC_TIMEOUT does the same", async function () {
     const r = await tsmpirun(["-n", "3", "--timeout", "1", fixture("fail.js"), "hang"], { timeoutMs: 20000 });
-    assert.equal(r.code, 124);
+    await checkJob(r, 124);
     assert.match(r.stderr, /did not finish within 1 s/);
-    await noLeftovers(r);
     const e = await tsmpirun(["-n", "2", fixture("fail.js"), "hang"], { timeoutMs: 20000, env: { MPIEXEC_TIMEOUT: "1" } });
-    assert.equal(e.code, 124);
-    await noLeftovers(e);
+    await checkJob(e, 124);
+  });
+
+  it("a reader of tsmpirun's output that stalls freezes neither --timeout nor stopping the ranks", async function () {
+    // Nothing reads tsmpirun's stdout until it says the timeout struck: the ranks' 64 MiB each
+    // fill the pipe long before that.
+    const r = await tsmpirun(["-n", "2", "--timeout", "3", fixture("chatty.js"), "64"], { timeoutMs: 40000, holdStdoutUntil: /did not finish within 3 s/ });
+    await checkJob(r, 124);
+    assert.match(r.stderr, /did not finish within 3 s/);
+    const lines = r.stdout.split("\n").filter(Boolean);
+    assert.ok(lines.length > 0, "some output came through once the reader resumed");
+    for (const rank of ["r0", "r1"]) {
+      // Each rank's lines in order and whole, but for the last: the rank was stopped mid-line.
+      const mine = lines.filter((l) => l.startsWith(`${rank} `));
+      mine.slice(0, -1).forEach((l, i) => assert.equal(l, `${rank} ${String(i).padStart(8, "0")} ${"x".repeat(1000)}`));
+    }
   });
 
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     it(`${signal} to tsmpirun stops every rank (exit ${code})`, async function () {
       let pid = 0;
       const job = tsmpirun(["-n", "3", fixture("fail.js"), "hang"], { timeoutMs: 20000, onStart: (p) => (pid = p) });
-      const marker = await waitForRanks(job, 3);
+      const marker = await waitForRanks(() => pid, 3);
       process.kill(pid, signal);
       const r = await job;
       assert.equal(r.code, code);
@@ -226,7 +225,7 @@ describe("tsmpirun: a failed rank ends the job", function () {
   it("ranks exit by themselves when tsmpirun is killed with SIGKILL", async function () {
     let pid = 0;
     const job = tsmpirun(["-n", "3", fixture("fail.js"), "hang"], { timeoutMs: 20000, onStart: (p) => (pid = p) });
-    const marker = await waitForRanks(job, 3);
+    const marker = await waitForRanks(() => pid, 3);
     process.kill(pid, "SIGKILL");
     await job;
     assert.deepEqual(await settledLeftovers(marker, 5000), [], "ranks must notice their launcher is gone");
@@ -242,19 +241,17 @@ describe("tsmpirun: a failed rank ends the job", function () {
     try {
       const env = { TSMPI_COORD: `unix:${sock}`, TSMPI_RANK: "1", TSMPI_SIZE: "2", TSMPI_LOCAL_RANK: "1", TSMPI_LOCAL_SIZE: "2", TSMPI_JOB_DIR: dir, TSMPI_RENDEZVOUS_TIMEOUT: "60" };
       const r = await runNode([fixture("fail.js"), "hang"], { env, timeoutMs: 20_000 });
-      assert.equal(r.code, 1, r.stderr);
+      await checkJob(r, 1);
+      // Not the rendezvous timeout (60 s, beyond the harness's 20 s bound): the closed connection.
       assert.match(r.stderr, /coordinator closed the connection/);
-      assert.ok(r.ms < 10_000, `the rank took ${r.ms} ms to give up (the rendezvous timeout is 60 s)`);
-      assert.deepEqual(await settledLeftovers(r.marker), []);
       // The same moment inside the rank, made certain: the connection is gone before hello.
       const client = await RendezvousClient.connect(`unix:${sock}`, Date.now() + 5000, { abort: () => {}, lost: () => {} }, false);
       await new Promise((res) => setTimeout(res, 200));
-      const t0 = Date.now();
+      // Failing at its deadline would say "not all 2 ranks joined", not that the connection closed.
       await assert.rejects(
         client.join({ t: "hello", key: "", rank: 1, size: 2, pid: process.pid, host: "h", addrs: [], cma: "" }, Date.now() + 30_000),
         (e: TsmpiError) => e.code === "ERR_TSMPI_RENDEZVOUS" && /coordinator closed the connection/.test(e.message),
       );
-      assert.ok(Date.now() - t0 < 1000, "join must fail at once, not at its deadline");
     } finally {
       server.close();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -262,23 +259,21 @@ describe("tsmpirun: a failed rank ends the job", function () {
   });
 });
 
-/** Waits until `n` rank processes of the job are running; returns the job's marker. */
-async function waitForRanks(job: Promise<JobResult>, n: number): Promise<string> {
-  void job;
+/**
+ * Waits until `n` rank processes of the job whose launcher is `pid` are running; returns the
+ * job's marker (read from the launcher, so another job on this machine is never taken for it).
+ */
+async function waitForRanks(pid: () => number, n: number): Promise<string> {
   const end = Date.now() + 10000;
   while (Date.now() < end) {
-    for (const entry of fs.readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const env = fs.readFileSync(`/proc/${entry}/environ`, "latin1").split("\0");
-        const mark = env.find((e) => e.startsWith("TSMPI_TEST_MARK="));
-        if (mark && env.some((e) => e.startsWith("TSMPI_RANK=")) && leftovers(mark).filter((p) => isRank(p)).length >= n) {
-          await new Promise((r) => setTimeout(r, 300)); // let them join and block
-          return mark;
-        }
-      } catch {
-        /* gone */
+    try {
+      const mark = fs.readFileSync(`/proc/${pid()}/environ`, "latin1").split("\0").find((e) => e.startsWith("TSMPI_TEST_MARK="));
+      if (mark && leftovers(mark).filter((p) => isRank(p)).length >= n) {
+        await new Promise((r) => setTimeout(r, 300)); // let them join and block
+        return mark;
       }
+    } catch {
+      /* not started yet */
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -306,7 +301,7 @@ describe("tsmpirun: bad arguments", function () {
   ] as [string[], RegExp][]) {
     it(`${args.join(" ")}: one line of help on stderr, exit code 2`, async function () {
       const r = await tsmpirun(args);
-      assert.equal(r.code, 2);
+      await checkJob(r, 2);
       assert.equal(r.stdout, "");
       const lines = r.stderr.trim().split("\n");
       assert.equal(lines.length, 1, r.stderr);
@@ -326,13 +321,13 @@ describe("tsmpirun: bad arguments", function () {
 
   it("--help prints the options and exits 0", async function () {
     const r = await tsmpirun(["--help"]);
-    assert.equal(r.code, 0);
+    await checkJob(r, 0);
     for (const opt of ["-n", "--tag-output", "--timeout", "-x", "--wdir", "--oversubscribe", "--info", "--version", "-m"]) assert.ok(r.stdout.includes(opt), opt);
   });
 
   it("--info reports versions of tsmpi, node, zeromq/libzmq, msgpackr and the native addon", async function () {
     const r = await tsmpirun(["--info"]);
-    assert.equal(r.code, 0, r.stderr);
+    await checkJob(r, 0);
     for (const key of ["tsmpi", "node", "zeromq.js", "libzmq", "msgpackr", "native addon"]) assert.match(r.stdout, new RegExp(`^${key}: \\S`, "m"), key);
     assert.match(r.stdout, /^libzmq: 4\.\d+\.\d+$/m);
     assert.match(r.stdout, /^msgpackr: \d+\.\d+\.\d+ \(native acceleration: (yes|no)\)$/m);

@@ -159,6 +159,25 @@ int nvrtcGetPTX(void) { return 1; } int nvrtcAddNameExpression(void) { return 1;
 const char* nvrtcGetErrorString(int e) { (void)e; return "fake"; }
 `;
 
+describe("the addon is built where it can be", function () {
+  // Every other addon test skips when the addon is missing, so a build broken by a change would
+  // pass them all: where a C++ compiler exists and the addon is not turned off, it must load.
+  it("loads wherever a C++ compiler exists (CXX, else c++), unless TSMPI_NATIVE=0", function () {
+    if (process.env.TSMPI_NATIVE === "0") {
+      console.log("      skipped: the addon is turned off with TSMPI_NATIVE=0");
+      this.skip();
+    }
+    const cxx = process.env.CXX || "c++";
+    const probe = spawnSync(cxx, ["--version"], { encoding: "utf8" });
+    if (probe.status !== 0) {
+      console.log(`      skipped: no C++ compiler (${cxx}: ${probe.error?.message ?? probe.stderr.trim()})`);
+      this.skip();
+    }
+    const status = bindingStatus();
+    assert.equal(status.addon, "loaded", `${cxx} exists, yet the addon is ${status.addon} (${status.reason}); see build/tsmpi-native-build.log`);
+  });
+});
+
 describe("driver and NVRTC probes through dlopen (fake libraries)", () => {
   let dir = "";
   before(function () {

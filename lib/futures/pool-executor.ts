@@ -243,7 +243,7 @@ export class PoolExecutor extends Executor {
       });
       const join = JSON.parse(line) as { coordinator: string; key: string; rank: number; size: number; jobDir: string; tcp: boolean };
       const rt = await Runtime.attach(
-        { mode: "tsmpirun", rank: join.rank, size: join.size, localRank: 0, localSize: placement.length === 0 ? ranksHere : 1, coordinator: join.coordinator, key: join.key, jobDir: join.jobDir, tcp: join.tcp, iface: process.env.TSMPI_IFACE || undefined },
+        { mode: "tsmpirun", rank: join.rank, size: join.size, localRank: 0, localSize: placement.length === 0 ? ranksHere : 1, coordinator: join.coordinator, key: join.key, jobDir: join.jobDir, tcp: join.tcp, iface: process.env.TSMPI_IFACE || undefined, secure: process.env.TSMPI_INSECURE !== "1" },
         (_code, why) => this.#ended(job, why),
       );
       job.rt = rt;

@@ -96,3 +96,24 @@ export async function advertisedAddress(hosts: readonly string[], iface: string 
 export function hostPort(host: string, port: number | string): string {
   return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
+
+/**
+ * The addresses a coordinator on this host should listen on so that ranks dialling `host` (a
+ * name of this host) reach it, and no other: what `host` resolves to here (when it is an
+ * address of this host), plus the address of the route towards `remote` (another node of the
+ * job, whose ranks may resolve `host` differently), or only `iface`'s address when given.
+ */
+export async function listenAddresses(host: string, remote: string | undefined, iface: string | undefined): Promise<string[]> {
+  if (iface) return [interfaceAddress(iface)];
+  const dns = lazy("node:dns/promises") as typeof import("node:dns/promises");
+  const local = new Set(Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address)));
+  const found = new Set<string>();
+  for (const { address } of await dns.lookup(host, { all: true }).catch(() => [])) {
+    if (local.has(address) || isLoopback(address)) found.add(address);
+  }
+  if (remote) found.add(await routeTo(remote));
+  if (found.size === 0) {
+    throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `${host} resolves to no address of this host (${os.hostname()}), so ranks dialling it cannot reach the rendezvous here; set TSMPI_IFACE to an interface or subnet`);
+  }
+  return [...found];
+}

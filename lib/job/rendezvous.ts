@@ -1,5 +1,6 @@
 /**
- * Rendezvous: how the ranks of a job find each other, and how failures travel.
+ * Rendezvous: how the ranks of a job find each other, and how failures travel. Between hosts
+ * it runs over TLS with a key derived from the job key (`keys.ts`), unless turned off.
  *
  * A coordinator (the launcher, or rank 0 when `srun` starts ranks directly) listens on a unix
  * socket in the private job directory or on TCP. Each rank connects, proves it belongs to the
@@ -7,12 +8,17 @@
  * each gets the table of endpoints. The connection stays open for the life of the rank: a rank
  * reports an abort or an uncaught error over it and says `bye` when it finishes; a connection
  * lost without `bye` means the rank died, and a rank whose coordinator vanishes exits, so no
- * rank outlives its job. Messages are JSON, one per line.
+ * rank outlives its job. Messages are JSON, one per line, of bounded length; a connection that
+ * says no hello within the rendezvous timeout is closed, and only a bounded number of such
+ * strangers is kept at once.
  *
  * @module
  */
+import { createRequire } from "node:module";
 import net from "node:net";
+import { config } from "../config.js";
 import { TsmpiError } from "../errors.js";
+import { PSK_IDENTITY, RENDEZVOUS_TLS } from "./keys.js";
 
 /** A rank's first message. */
 export interface Hello {
@@ -57,12 +63,29 @@ function parseAddress(address: string): { path: string } | { host: string; port:
   throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `coordinator address must be unix:PATH or tcp:HOST:PORT, got ${JSON.stringify(address)}`);
 }
 
-/** Splits a stream into JSON messages, one per line. */
-function onLines(socket: net.Socket, handle: (msg: Record<string, unknown>) => void): void {
+/** The longest line a coordinator reads from a rank (a hello, a report); longer: disconnected. */
+export const MAX_RANK_LINE = 64 * 1024;
+/** The longest line a rank reads from its coordinator: the table grows with the job. */
+export function maxTableLine(size: number): number {
+  return 1024 * 1024 + size * 8 * 1024;
+}
+/** Connections that have not said hello yet, beyond the job's ranks, a coordinator keeps open. */
+const MAX_STRANGERS = 64;
+
+/**
+ * Splits a stream into JSON messages, one per line. A line longer than `maxLine` (or one that
+ * is not JSON) ends the connection: nothing buffers an unbounded line.
+ */
+function onLines(socket: net.Socket, handle: (msg: Record<string, unknown>) => void, maxLine: () => number): void {
   let pending = "";
   socket.setEncoding("utf8");
   socket.on("data", (chunk: string) => {
     pending += chunk;
+    if (pending.length > maxLine() && pending.lastIndexOf("\n", maxLine()) < 0) {
+      pending = "";
+      socket.destroy();
+      return;
+    }
     let nl: number;
     while ((nl = pending.indexOf("\n")) >= 0) {
       const line = pending.slice(0, nl);
@@ -101,6 +124,26 @@ export interface CoordinatorEvents {
   lost?(rank: number): void;
 }
 
+/** Limits of a coordinator. */
+export interface ServerOptions {
+  /** `advertise`: the host ranks should dial for TCP (default: the first listening address). */
+  advertise?: string;
+  /** Milliseconds a connection may stay open without saying hello (default: the rendezvous timeout). */
+  helloTimeoutMs?: number;
+  /**
+   * The job's pre-shared key (`keys.ts`): TCP connections then run over TLS-PSK, encrypted, and
+   * only peers holding the job key get past the handshake. Unix sockets stay plain.
+   */
+  psk?: Buffer;
+}
+
+const lazy = createRequire(import.meta.url);
+
+/** node:tls, loaded only by a rendezvous between hosts. */
+function tls(): typeof import("node:tls") {
+  return lazy("node:tls") as typeof import("node:tls");
+}
+
 /** The coordinator side. */
 export class RendezvousServer {
   private readonly sockets: (net.Socket | undefined)[];
@@ -112,43 +155,81 @@ export class RendezvousServer {
   private aborting: { code: number; reason: string } | undefined;
   private joined = 0;
 
+  /** Connections that have not said hello yet, oldest first. */
+  private readonly strangers = new Set<net.Socket>();
+
   private constructor(
-    private readonly server: net.Server,
+    private readonly servers: net.Server[],
     /** Where ranks connect: `unix:PATH` or `tcp:HOST:PORT`. */
     readonly address: string,
     readonly size: number,
     private readonly key: string,
     private readonly events: CoordinatorEvents,
+    private readonly helloTimeoutMs: number,
   ) {
     this.sockets = new Array(size);
     this.hellos = new Array(size);
-    server.on("connection", (socket) => this.accept(socket));
+    for (const server of servers) server.on(server instanceof net.Server && "addContext" in server ? "secureConnection" : "connection", (socket: net.Socket) => this.accept(socket));
   }
 
   /**
-   * Listens on `listen` (`unix:PATH`, or `tcp:HOST:PORT` with port 0 for any free port) for a
-   * job of `size` ranks with secret `key`. `advertise` is the host ranks should dial for TCP.
+   * Listens on `listen` (`unix:PATH`, or `tcp:HOST:PORT` with port 0 for any free port; several
+   * TCP addresses share the first one's port) for a job of `size` ranks with secret `key`.
+   * Bind the addresses ranks reach (never every interface): a coordinator is no public service.
    */
-  static async listen(listen: string, size: number, key: string, events: CoordinatorEvents, advertise?: string): Promise<RendezvousServer> {
-    const server = net.createServer();
-    const where = parseAddress(listen);
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(where, () => resolve());
-    });
-    let address = listen;
-    if ("port" in where) {
-      const port = (server.address() as net.AddressInfo).port;
-      const host = advertise ?? where.host;
-      address = `tcp:${host.includes(":") ? `[${host}]` : host}:${port}`;
+  static async listen(listen: string | readonly string[], size: number, key: string, events: CoordinatorEvents, options: ServerOptions = {}): Promise<RendezvousServer> {
+    const all = typeof listen === "string" ? [listen] : listen;
+    if (all.length === 0) throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", "a coordinator needs at least one address to listen on");
+    const servers: net.Server[] = [];
+    let address = all[0]!;
+    let port = 0;
+    try {
+      for (const spec of all) {
+        const where = parseAddress(spec);
+        if ("port" in where && port !== 0) where.port = port;
+        const helloTimeoutMs = options.helloTimeoutMs ?? config().rendezvousTimeout * 1000;
+        const psk = options.psk;
+        const server =
+          psk && "port" in where
+            ? tls().createServer({ ...RENDEZVOUS_TLS, handshakeTimeout: helloTimeoutMs, pskIdentityHint: PSK_IDENTITY, pskCallback: (_s, id) => (id === PSK_IDENTITY ? psk : null) })
+            : net.createServer();
+        server.on("tlsClientError", () => {}); // a peer without the key: its connection is closed
+        servers.push(server);
+        await new Promise<void>((resolve, reject) => {
+          server.once("error", reject);
+          server.listen(where, () => resolve());
+        });
+        if ("port" in where && port === 0) {
+          port = (server.address() as net.AddressInfo).port;
+          const host = options.advertise ?? where.host;
+          address = `tcp:${host.includes(":") ? `[${host}]` : host}:${port}`;
+        }
+      }
+    } catch (err) {
+      for (const s of servers) s.close();
+      throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `the coordinator cannot listen on ${all.join(", ")}: ${(err as Error).message}`, { cause: err });
     }
-    return new RendezvousServer(server, address, size, key, events);
+    return new RendezvousServer(servers, address, size, key, events, options.helloTimeoutMs ?? config().rendezvousTimeout * 1000);
   }
 
   private accept(socket: net.Socket): void {
     if (!this.holding) socket.unref();
+    // A connection is a stranger until its hello names a rank of this job: it gets a bounded
+    // line, a bounded time to say hello, and only a bounded number of them stays open at once.
+    // Past the bound the oldest stranger goes, so a flood of them cannot lock the ranks out.
+    if (this.strangers.size >= this.size + MAX_STRANGERS) this.strangers.values().next().value?.destroy();
+    this.strangers.add(socket);
+    const welcome = (): void => {
+      this.strangers.delete(socket);
+      clearTimeout(silent);
+    };
+    const silent = setTimeout(() => socket.destroy(), this.helloTimeoutMs);
+    silent.unref();
     this.connections.add(socket);
-    socket.on("close", () => this.connections.delete(socket));
+    socket.on("close", () => {
+      welcome();
+      this.connections.delete(socket);
+    });
     let rank = -1;
     socket.on("error", () => {});
     socket.on("close", () => {
@@ -164,7 +245,7 @@ export class RendezvousServer {
           write(socket, { t: "reject", reason });
           socket.end();
         };
-        if (hello.t !== "hello" || hello.key !== this.key) return reject("wrong job key");
+        if (hello.t !== "hello" || hello.key !== this.key) return reject("wrong job key (ranks of a direct srun launch must all read the same TSMPI_JOB_KEY or ~/.config/tsmpi/job-key)");
         if (!Number.isInteger(hello.rank) || hello.rank < 0 || hello.rank >= this.size) return reject(`rank ${hello.rank} is not in [0, ${this.size})`);
         if (hello.size !== this.size) return reject(`rank ${hello.rank} believes the job has ${hello.size} ranks, but it has ${this.size}`);
         if (this.hellos[hello.rank]) return reject(`rank ${hello.rank} already joined (pid ${this.hellos[hello.rank]!.pid})`);
@@ -173,6 +254,7 @@ export class RendezvousServer {
           return;
         }
         rank = hello.rank;
+        welcome();
         this.sockets[rank] = socket;
         this.hellos[rank] = hello;
         this.joined++;
@@ -188,7 +270,7 @@ export class RendezvousServer {
       } else if (report.t === "abort") this.events.abort?.(rank, Number(report.code), String(report.reason ?? ""));
       else if (report.t === "error") this.events.error?.(rank, String(report.reason ?? ""));
       else if (report.t === "exit") this.events.exit?.(rank, Number(report.code));
-    });
+    }, () => MAX_RANK_LINE);
   }
 
   private sendTable(): void {
@@ -230,8 +312,10 @@ export class RendezvousServer {
    */
   hold(on: boolean): void {
     this.holding = on;
-    if (on) this.server.ref();
-    else this.server.unref();
+    for (const server of this.servers) {
+      if (on) server.ref();
+      else server.unref();
+    }
     for (const c of this.connections) {
       if (on) c.ref();
       else c.unref();
@@ -253,7 +337,7 @@ export class RendezvousServer {
   /** Stops listening and drops every connection. */
   close(): void {
     for (const s of this.sockets) s?.destroy();
-    this.server.close();
+    for (const server of this.servers) server.close();
   }
 }
 
@@ -292,8 +376,11 @@ export class RendezvousClient {
         this.pending?.resolve({ addrs: m.addrs, hosts: m.hosts, pids: m.pids, cma: m.cma });
       } else if (m.t === "reject") this.pending?.reject(this.failure(m.reason));
       else if (m.t === "abort") handlers.abort(Number(m.code), String(m.reason ?? ""));
-    });
+    }, () => maxTableLine(this.size));
   }
+
+  /** The job's size, once join() was called (bounds the table's line). */
+  private size = 0;
 
   private failure(why: string, cause?: unknown): TsmpiError {
     return new TsmpiError("ERR_TSMPI_RENDEZVOUS", `could not join the job at ${this.address}: ${why}`, { cause });
@@ -306,11 +393,18 @@ export class RendezvousClient {
    * refused connection means the launcher is gone.
    * @throws TsmpiError `ERR_TSMPI_RENDEZVOUS` when no connection could be made (in time).
    */
-  static async connect(address: string, deadline: number, handlers: ClientHandlers, retry: boolean): Promise<RendezvousClient> {
+  static async connect(address: string, deadline: number, handlers: ClientHandlers, retry: boolean, psk?: Buffer): Promise<RendezvousClient> {
     const where = parseAddress(address);
     for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
       try {
         const socket = await new Promise<net.Socket>((resolve, reject) => {
+          if (psk && "port" in where) {
+            const s = tls().connect({ ...where, ...RENDEZVOUS_TLS, pskCallback: () => ({ psk, identity: PSK_IDENTITY }), checkServerIdentity: () => undefined });
+            s.once("secureConnect", () => resolve(s));
+            s.once("error", reject);
+            s.once("close", () => reject(Object.assign(new Error("the coordinator closed the connection during the TLS handshake (another job key?)"), { code: "ETLSCLOSED" })));
+            return;
+          }
           const s = net.connect(where);
           s.once("connect", () => resolve(s));
           s.once("error", reject);
@@ -338,6 +432,7 @@ export class RendezvousClient {
    */
   join(hello: Hello, deadline: number): Promise<Table> {
     if (this.closedEarly) return Promise.reject(this.closedEarly);
+    this.size = hello.size;
     return new Promise<Table>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(this.failure(`not all ${hello.size} ranks joined within ${Math.round((deadline - Date.now() + 500) / 1000)} s`));
@@ -353,6 +448,8 @@ export class RendezvousClient {
 
   /** Sends a report to the coordinator; written at once when the socket allows it. */
   report(msg: RankReport): void {
+    // Keep a long reason (a deep error message) within the coordinator's line limit.
+    if ("reason" in msg && msg.reason.length > MAX_RANK_LINE / 4) msg = { ...msg, reason: `${msg.reason.slice(0, MAX_RANK_LINE / 4)}...` };
     write(this.socket, msg);
   }
 

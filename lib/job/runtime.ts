@@ -18,9 +18,10 @@ import os from "node:os";
 import path from "node:path";
 import { config } from "../config.js";
 import { launchInfo, sha256, type LaunchInfo } from "./environment.js";
+import { curveKeys, rendezvousPsk } from "./keys.js";
 import { TsmpiError } from "../errors.js";
 import { MatchingEngine } from "../matching.js";
-import { hostPort, interfaceAddress, isLoopback, routeTo } from "./network.js";
+import { hostPort, interfaceAddress, isLoopback, listenAddresses, routeTo } from "./network.js";
 import { PointToPoint, memoryDomain } from "../p2p.js";
 import { RendezvousClient, RendezvousServer } from "./rendezvous.js";
 import { trace, tracing } from "../trace.js";
@@ -146,6 +147,7 @@ export class Runtime {
       this.server = await this.serve(launch);
       this.server.hold(false);
     }
+    const psk = launch.secure ? rendezvousPsk(launch.key) : undefined;
     this.client = await RendezvousClient.connect(launch.coordinator!, deadline, {
       abort: (code, reason) => this.end(code, reason || `the job was aborted with code ${code}`, true),
       lost: () => {
@@ -153,16 +155,18 @@ export class Runtime {
         if (launch.jobDir) fs.rmSync(launch.jobDir, { recursive: true, force: true });
         this.end(1, `rank ${this.rank} lost its coordinator (the launcher or rank 0 is gone); exiting`);
       },
-    }, launch.mode === "srun");
+    }, launch.mode === "srun", psk);
     this.phases.connected = uptimeMs();
     const host = os.hostname();
     let addrs: string[] = [];
     if (this.size > 1) {
       const binds = [`ipc://${launch.jobDir ?? privateDir(this.rank)}/r${this.rank}.sock`];
       if (launch.tcp) binds.push(`tcp://${hostPort(await this.tcpAddress(launch), "*")}`);
-      const zmq = await ZmqTransport.bind(this.rank, binds, this.p2p.onFrames, (err) => this.fail(err));
+      const { sendHwm, zmqHwm, maxFrame } = config();
+      const curve = launch.tcp && launch.secure ? curveKeys(launch.key) : undefined;
+      const zmq = await ZmqTransport.bind(this.rank, binds, this.p2p.onFrames, (err) => this.fail(err), { sendHwm, zmqHwm, maxFrame, curve });
       this.transport = new PathTransport(this.rank, zmq, this.sharedMemory(launch));
-      this.p2p.attach(this.transport, jobToken(launch.key));
+      this.p2p.attach(this.transport, jobToken(launch.key), this.size);
       addrs = this.transport.endpoints;
     }
     this.phases.bound = uptimeMs();
@@ -221,17 +225,21 @@ export class Runtime {
   }
 
   /** Rank 0 of a direct srun launch serves the rendezvous and ends the job when a rank fails. */
-  private serve(launch: LaunchInfo): Promise<RendezvousServer> {
+  private async serve(launch: LaunchInfo): Promise<RendezvousServer> {
     const stop = (code: number, why: string): void => {
       process.stderr.write(`tsmpi: ${why}; ending the job\n`);
       this.server?.abortAll(code, why);
       this.exitNow(code);
     };
-    return RendezvousServer.listen(launch.serve!, this.size, launch.key, {
+    const port = Number(/:(\d+)$/.exec(launch.serve!)![1]);
+    const remote = launch.nodes?.find((n) => n !== launch.nodes![0]);
+    const listen = (await listenAddresses(launch.nodes![0]!, remote, launch.iface)).map((a) => `tcp:${hostPort(a, port)}`);
+    if (!launch.secure) process.stderr.write("tsmpi: warning: TSMPI_INSECURE=1: traffic between hosts is not encrypted, and anyone who can reach the nodes can read it\n");
+    return RendezvousServer.listen(listen, this.size, launch.key, {
       abort: (rank, code) => stop(code, `rank ${rank} called abort(${code})`),
       exit: (rank, code) => (code !== 0 ? stop(code, `rank ${rank} exited with code ${code}`) : undefined),
       lost: (rank) => stop(1, `rank ${rank} ended before finishing (killed?)`),
-    });
+    }, { psk: launch.secure ? rendezvousPsk(launch.key) : undefined });
   }
 
   private installHooks(): void {

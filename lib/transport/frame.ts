@@ -22,6 +22,8 @@
  * @module
  */
 
+import { TsmpiError } from "../errors.js";
+
 export const HEADER_BYTES = 48;
 
 /** A user message (first piece). */
@@ -79,8 +81,12 @@ export function encodeHeader(h: Header, inlineBytes = 0): Buffer {
   return b;
 }
 
-/** Decodes the header at the start of `b`. */
+/**
+ * Decodes the header at the start of `b`.
+ * @throws TsmpiError `ERR_TSMPI_TRANSPORT` when `b` is shorter than {@link HEADER_BYTES}.
+ */
 export function decodeHeader(b: Buffer): Header {
+  if (b.byteLength < HEADER_BYTES) throw new TsmpiError("ERR_TSMPI_TRANSPORT", `a header frame must have at least ${HEADER_BYTES} bytes, got ${b.byteLength}`);
   return {
     kind: b[0]!,
     flags: b[1]!,
@@ -95,4 +101,40 @@ export function decodeHeader(b: Buffer): Header {
     token0: b.readUInt32LE(40),
     token1: b.readUInt32LE(44),
   };
+}
+
+
+/**
+ * What is wrong with the shape of a message whose header `h` decoded from `frames[0]`: the
+ * frame count, lengths that disagree with the header, a kind this codec does not know, a
+ * total or context that is no integer, a sender outside `[0, worldSize)`. `undefined` when it
+ * is well formed (the receiver still checks what needs its state: the message a CHUNK
+ * continues). Returns `[category, detail]`; the category names the kind of problem for
+ * one-warning-per-kind reporting.
+ */
+export function frameProblem(h: Header, frames: readonly Buffer[], worldSize: number): [string, string] | undefined {
+  if (frames.length > 2) return ["shape", `a message of ${frames.length} frames (at most 2)`];
+  if (worldSize > 0 && h.wsrc >= worldSize) return ["sender", `a frame claiming world rank ${h.wsrc} (the job has ${worldSize})`];
+  switch (h.kind) {
+    case KIND_ACK:
+    case KIND_RESEND:
+      return frames.length === 1 ? undefined : ["shape", `an ${h.kind === KIND_ACK ? "ACK" : "RESEND"} with ${frames.length} frames`];
+    case KIND_CHUNK:
+      return frames.length === 2 ? undefined : ["shape", `a CHUNK without its piece`];
+    case KIND_MSG:
+      break;
+    default:
+      return ["kind", `a frame of unknown kind ${h.kind}`];
+  }
+  if (!Number.isSafeInteger(h.total) || h.total < 0) return ["shape", `a message announcing ${h.total} payload bytes`];
+  if (!Number.isSafeInteger(h.ctx) || h.ctx < 0) return ["shape", `a message on context ${h.ctx}`];
+  const rest = frames[0]!.byteLength - HEADER_BYTES;
+  if (h.flags & FLAG_INLINE) {
+    if (frames.length !== 1 || rest !== h.total) return ["shape", `an inline message of ${h.total} bytes carrying ${rest} bytes in ${frames.length} frames`];
+    return undefined;
+  }
+  if (frames.length !== 2 || rest !== 0) return ["shape", `a message of ${h.total} bytes in ${frames.length} frames with ${rest} bytes after its header`];
+  if (h.flags & FLAG_PEER) return frames[1]!.byteLength === 8 ? undefined : ["shape", `a single-copy message whose address has ${frames[1]!.byteLength} bytes`];
+  if (frames[1]!.byteLength > h.total) return ["shape", `a message of ${h.total} bytes whose first piece has ${frames[1]!.byteLength}`];
+  return undefined;
 }

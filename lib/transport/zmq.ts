@@ -6,15 +6,22 @@
  * Why DEALER→ROUTER rather than ROUTER↔ROUTER: a DEALER queues messages until its connection is
  * up, so nothing is dropped and no `EHOSTUNREACH` retry loop is needed, and each (sender, receiver)
  * pair has exactly one ordered pipe, which gives MPI's non-overtaking order per sender.
- * High-water marks are unlimited (like MPI's unexpected-message buffering); zeromq.js allows one
- * pending send per socket, so each DEALER has one send queue ({@link Outbox}).
+ * Back-pressure: ZeroMQ's high-water marks (`TSMPI_ZMQ_HWM` messages per connection, each way)
+ * bound its pipes, so a receiver that does not read makes its senders' ZeroMQ sends wait;
+ * zeromq.js allows one pending send per socket, so each DEALER has one send queue
+ * ({@link Outbox}), and once that holds more than `TSMPI_SEND_HWM` bytes, sends stop completing
+ * at once (the `sent` callback of {@link Transport.send} waits). The unexpected-message queue of a rank that receives
+ * (from anyone) is not bounded, as in MPI. Frames larger than `TSMPI_MAX_FRAME` are refused by
+ * ZeroMQ before they are allocated.
  *
  * The receive loop runs only while tsmpi waits for something (`hold`/`release`): a pending
  * zeromq.js receive keeps the process alive and cannot be cancelled, so an idle rank must not
  * have one, or a finished script would never exit. Messages that arrive meanwhile wait in
  * ZeroMQ's queue, in order. `poke` drains what has already arrived without waiting.
  *
- * Not supported yet: CURVE encryption of tcp:// traffic.
+ * Security: tcp:// endpoints (between hosts) use ZeroMQ CURVE with the job's keypair (see
+ * `job/keys.ts`): encrypted, and only a peer holding the job's keys completes a handshake;
+ * ipc:// endpoints (private job directory) stay plain.
  *
  * @module
  */
@@ -60,21 +67,43 @@ export interface Transport {
   close(lingerMs: number): Promise<void>;
 }
 
-/** One socket's send queue: zeromq.js accepts one pending `send` per socket. */
+/**
+ * One socket's send queue: zeromq.js accepts one pending `send` per socket. It counts the bytes
+ * not yet handed to ZeroMQ; above `hwm` the queue is {@link full}, and {@link whenBelow}
+ * waiters run once it fell to half of that (ZeroMQ's own pipe is bounded by its high-water mark
+ * in messages, so a send to a slow receiver waits there, and this queue fills).
+ */
 class Outbox {
   private readonly queue: Buffer[][] = [];
   private head = 0;
   private busy = false;
   private drained: (() => void) | undefined;
+  /** Bytes of the queued messages and of the one being handed to ZeroMQ. */
+  private bytes = 0;
+  private inFlightBytes = 0;
+  private roomWaiters: (() => void)[] = [];
 
   constructor(
     readonly socket: Zmq.Dealer,
     private readonly onError: (err: unknown) => void,
+    private readonly hwm = Infinity,
   ) {}
 
   push(frames: Buffer[]): void {
+    this.bytes += frameBytes(frames);
     if (this.busy) this.queue.push(frames);
     else this.start(frames);
+  }
+
+  /** More than the high-water mark is queued. */
+  get full(): boolean {
+    return this.bytes > this.hwm;
+  }
+
+  /** Runs `fn` once no more than half the high-water mark is queued (at once if so). */
+  whenBelow(fn: () => void): void {
+    if (this.bytes <= this.hwm / 2) fn();
+    else this.roomWaiters.push(fn);
   }
 
   /** Resolves once every queued message was handed to ZeroMQ. */
@@ -85,6 +114,7 @@ class Outbox {
 
   private start(frames: Buffer[]): void {
     this.busy = true;
+    this.inFlightBytes = frameBytes(frames);
     this.socket.send(frames).then(this.next, (err) => {
       this.busy = false;
       this.onError(err);
@@ -92,6 +122,12 @@ class Outbox {
   }
 
   private readonly next = (): void => {
+    this.bytes -= this.inFlightBytes;
+    if (this.roomWaiters.length > 0 && this.bytes <= this.hwm / 2) {
+      const waiters = this.roomWaiters;
+      this.roomWaiters = [];
+      for (const fn of waiters) fn();
+    }
     if (this.head < this.queue.length) {
       const frames = this.queue[this.head]!;
       this.queue[this.head++] = undefined as never;
@@ -107,6 +143,47 @@ class Outbox {
       this.drained = undefined;
     }
   };
+}
+
+/**
+ * What a queued message costs beyond its bytes (the Buffer objects, the queue slot), counted
+ * against the high-water mark so that a flood of tiny messages is bounded too.
+ */
+const MESSAGE_OVERHEAD = 256;
+
+function frameBytes(frames: readonly Buffer[]): number {
+  let n = MESSAGE_OVERHEAD;
+  for (const f of frames) n += f.byteLength;
+  return n;
+}
+
+/** Limits of a transport (see `config.ts`). */
+export interface TransportOptions {
+  /** Bytes queued per peer above which a send's `sent` callback waits. */
+  sendHwm?: number;
+  /** ZeroMQ's high-water mark, in messages, of each connection, each way (0: none). */
+  zmqHwm?: number;
+  /** The largest frame accepted; a peer sending a larger one is disconnected (-1: no limit). */
+  maxFrame?: number;
+  /**
+   * The job's CURVE keypair: tcp:// endpoints serve and connect with it (encrypted and
+   * authenticated); ipc:// ones stay plain. Absent: tcp:// in clear text too.
+   */
+  curve?: { publicKey: string; secretKey: string };
+}
+
+/**
+ * Runs `fn` without zeromq.js's warning that an option set after a bind applies only to later
+ * binds: that is what the caller wants.
+ */
+function quietly(fn: () => void): void {
+  const warn = process.emitWarning;
+  process.emitWarning = () => {};
+  try {
+    fn();
+  } finally {
+    process.emitWarning = warn;
+  }
 }
 
 /** The ZeroMQ implementation of {@link Transport}. */
@@ -127,6 +204,7 @@ export class ZmqTransport implements Transport {
     readonly endpoints: string[],
     private readonly onMessage: (frames: Buffer[]) => void,
     private readonly onError: (err: unknown) => void,
+    private readonly options: TransportOptions,
   ) {}
 
   /**
@@ -138,12 +216,21 @@ export class ZmqTransport implements Transport {
     bindAddresses: readonly string[],
     onMessage: (frames: Buffer[]) => void,
     onError: (err: unknown) => void,
+    options: TransportOptions = {},
   ): Promise<ZmqTransport> {
     const zmq = loadZmq();
-    const router = new zmq.Router({ receiveHighWaterMark: 0, receiveTimeout: RECEIVE_POLL_MS, linger: 0 });
+    const router = new zmq.Router({ receiveHighWaterMark: options.zmqHwm ?? 0, maxMessageSize: options.maxFrame ?? -1, receiveTimeout: RECEIVE_POLL_MS, linger: 0 });
     const endpoints: string[] = [];
     for (const address of bindAddresses) {
       try {
+        // Security options apply to the binds made after they are set: ipc:// plain, tcp:// CURVE.
+        const curve = options.curve !== undefined && address.startsWith("tcp://");
+        if (router.curveServer !== curve) {
+          quietly(() => {
+            router.curveServer = curve;
+            if (curve) router.curveSecretKey = options.curve!.secretKey;
+          });
+        }
         await router.bind(address);
       } catch (err) {
         router.close();
@@ -151,7 +238,7 @@ export class ZmqTransport implements Transport {
       }
       endpoints.push(router.lastEndpoint ?? address);
     }
-    return new ZmqTransport(zmq, rank, router, endpoints, onMessage, onError);
+    return new ZmqTransport(zmq, rank, router, endpoints, onMessage, onError, options);
   }
 
   /** Sets every rank's endpoint (index = world rank); connections are made on first send. */
@@ -162,17 +249,32 @@ export class ZmqTransport implements Transport {
   send(dest: number, frames: Buffer[], sent?: () => void): void {
     if (this.closed) throw new TsmpiError("ERR_TSMPI_FINALIZED", `cannot send to rank ${dest}: the transport is closed`);
     (this.outboxes[dest] ?? this.connect(dest)).push(frames);
-    sent?.();
+    // `sent` runs at once, unless the queue to dest is over its high-water mark: then once it
+    // drained to half of it (receiving meanwhile, so two ranks flooding each other never wait
+    // for each other).
+    if (sent) this.whenRoom(dest, sent);
   }
 
   private connect(dest: number): Outbox {
     const endpoint = this.peers[dest];
     if (endpoint === undefined) throw new TsmpiError("ERR_TSMPI_INTERNAL", `no endpoint known for rank ${dest}`);
-    const socket = new this.zmq.Dealer({ sendHighWaterMark: 0, reconnectInterval: 20, linger: 0 });
+    const curve = this.options.curve && endpoint.startsWith("tcp://") ? { curveServerKey: this.options.curve.publicKey, curvePublicKey: this.options.curve.publicKey, curveSecretKey: this.options.curve.secretKey } : {};
+    const socket = new this.zmq.Dealer({ sendHighWaterMark: this.options.zmqHwm ?? 0, reconnectInterval: 20, linger: 0, ...curve });
     socket.connect(endpoint);
-    const box = new Outbox(socket, (err) => this.fail(err, `sending to rank ${dest} (${endpoint})`));
+    const box = new Outbox(socket, (err) => this.fail(err, `sending to rank ${dest} (${endpoint})`), this.options.sendHwm);
     this.outboxes[dest] = box;
     return box;
+  }
+
+  /** Runs `fn` once the queue to `dest` has room (see {@link Outbox.full}), receiving meanwhile. */
+  private whenRoom(dest: number, fn: () => void): void {
+    const box = this.outboxes[dest];
+    if (!box?.full) return fn();
+    this.hold();
+    box.whenBelow(() => {
+      this.release();
+      fn();
+    });
   }
 
   copiesBorrowed(): boolean {
@@ -217,7 +319,13 @@ export class ZmqTransport implements Transport {
           return;
         }
         frames.shift(); // the routing id ROUTER prepends
-        this.onMessage(frames);
+        try {
+          this.onMessage(frames);
+        } catch (err) {
+          // A bug in the handler, not bad input (that is dropped there): end the rank with it.
+          this.fail(err, "handling a message");
+          return;
+        }
       }
     } finally {
       this.looping = false;

@@ -1,8 +1,10 @@
 /**
  * Running `tsmpirun` from tests: every job has a hard time bound (the launcher's process group
- * is killed when it passes), and a per-job marker variable lets a test prove that no process of
- * the job is left afterwards.
+ * is killed when it passes, and the result says so: a hang is a failure), and a per-job marker
+ * variable lets a test prove that no process of the job is left afterwards. {@link checkJob}
+ * asserts all three (exit status, no timeout, no leftovers) in one call.
  */
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -22,6 +24,10 @@ export interface JobResult {
   ms: number;
   /** The marker this job's processes carried in their environment. */
   marker: string;
+  /** The harness killed the job at its time bound (it hung). */
+  timedOut: boolean;
+  /** Processes of the job still alive when the harness killed it at its time bound. */
+  leftAtTimeout: number[];
 }
 
 export interface JobOptions {
@@ -32,6 +38,8 @@ export interface JobOptions {
   input?: string;
   /** Called with the launcher's pid (to signal it) and the job's marker once started. */
   onStart?: (pid: number, marker: string) => void;
+  /** Do not read the job's stdout until its stderr matches this (a stalled reader). */
+  holdStdoutUntil?: RegExp;
 }
 
 /** Runs `tsmpirun ...args` and collects its output. */
@@ -62,25 +70,49 @@ export function runProgram(file: string, args: string[], opts: JobOptions = {}):
   opts.onStart?.(child.pid!, marker);
   let stdout = "";
   let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  let timedOut = false;
+  let leftAtTimeout: number[] = [];
+  let reading = false;
+  const readStdout = (): void => {
+    if (reading) return;
+    reading = true;
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  };
+  if (!opts.holdStdoutUntil) readStdout();
+  child.stderr.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d;
+    if (opts.holdStdoutUntil?.test(stderr)) readStdout();
+  });
   child.stdin.on("error", () => {});
   child.stdin.end(opts.input ?? "");
   const timer = setTimeout(() => {
-    stderr += `\n[test harness: tsmpirun exceeded ${opts.timeoutMs ?? 60000} ms; killed]\n`;
+    timedOut = true;
+    stderr += `\n[test harness: the job exceeded ${opts.timeoutMs ?? 60000} ms; killed]\n`;
+    leftAtTimeout = leftovers(marker);
     try {
       process.kill(-child.pid!, "SIGKILL");
     } catch {
       /* gone */
     }
-    for (const pid of leftovers(marker)) killQuietly(pid);
+    for (const pid of leftAtTimeout) killQuietly(pid);
+    readStdout();
   }, opts.timeoutMs ?? 60000);
   return new Promise((resolve) => {
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, ms: Date.now() - t0, marker });
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - t0, marker, timedOut, leftAtTimeout });
     });
   });
+}
+
+/**
+ * Asserts what every multi-process test must: the job ended by itself within its time bound
+ * (a hang fails), with exit status `code` (default 0), and no process of it is left.
+ */
+export async function checkJob(r: JobResult, code = 0, settleMs = 3000): Promise<void> {
+  assert.equal(r.timedOut, false, `the job hung (killed by the test harness after ${r.ms} ms); stderr:\n${r.stderr.slice(-3000)}`);
+  assert.equal(r.code, code, `exit code ${r.code}${r.signal ? ` (signal ${r.signal})` : ""}, expected ${code}; stderr:\n${r.stderr.slice(-3000)}`);
+  assert.deepEqual(await settledLeftovers(r.marker, settleMs), [], "no process of the job may be left");
 }
 
 function killQuietly(pid: number): void {
@@ -119,6 +151,14 @@ export async function settledLeftovers(marker: string, ms = 3000): Promise<numbe
   }
   for (const pid of left) killQuietly(pid);
   return left;
+}
+
+/** The lines of `text` that are JSON objects, parsed (what fixtures print for the test). */
+export function jsonLines(text: string): any[] {
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l));
 }
 
 /** A compiled fixture's path. */

@@ -1,0 +1,192 @@
+/**
+ * In-process checks of the receive path and the bookkeeping that must not leak (issue 11, point
+ * 6): malformed frames that carry the job's token are dropped and counted, never thrown; a
+ * correct message after them still arrives; Request's *some/*any calls neither lose values nor
+ * pile up waiters; the matching engine's per-context maps shrink and a freed context's queue is
+ * dropped. The multi-process version (a peer sending thousands of bad frames over ZeroMQ) is in
+ * robustness.test.ts.
+ */
+import assert from "node:assert/strict";
+import { config } from "../lib/config.js";
+import { TsmpiError } from "../lib/errors.js";
+import { InMsg, MatchingEngine } from "../lib/matching.js";
+import { spawn } from "node:child_process";
+import { PointToPoint, commonAncestor, readObject } from "../lib/p2p.js";
+import { Request } from "../lib/request.js";
+import { packObject } from "../lib/serializer.js";
+import { FLAG_INLINE, FLAG_PEER, FLAG_RAW, HEADER_BYTES, KIND_CHUNK, KIND_MSG, decodeHeader, encodeHeader, type Header } from "../lib/transport/frame.js";
+import type { Transport } from "../lib/transport/zmq.js";
+
+const TOKEN: [number, number] = [0x01020304, 0x05060708];
+const WORLD = 3;
+
+/** A transport that records what the rank sends; nothing here crosses a socket. */
+function recordingTransport(rank: number): Transport & { sent: Buffer[][] } {
+  const sent: Buffer[][] = [];
+  return {
+    rank,
+    sent,
+    send: (_dest, frames, done) => {
+      sent.push(frames);
+      done?.();
+    },
+    copiesBorrowed: () => false,
+    hold: () => {},
+    release: () => {},
+    poke: () => {},
+    close: async () => {},
+  };
+}
+
+function header(over: Partial<Header> = {}): Header {
+  return { kind: KIND_MSG, flags: FLAG_INLINE, dtype: 0, algo: 0, src: 0, tag: 7, wsrc: 0, ctx: 2, seq: 1, total: 0, token0: TOKEN[0], token1: TOKEN[1], ...over };
+}
+
+/** An inline object-tier message carrying `value`. */
+function inline(value: unknown, over: Partial<Header> = {}): Buffer {
+  const bytes = packObject(value);
+  const frame = encodeHeader(header({ total: bytes.byteLength, ...over }), bytes.byteLength);
+  bytes.copy(frame, HEADER_BYTES);
+  return frame;
+}
+
+function receiver(): PointToPoint {
+  const p2p = new PointToPoint(1, new MatchingEngine(), config());
+  p2p.attach(recordingTransport(1), TOKEN, WORLD);
+  return p2p;
+}
+
+/** Posts a receive on COMM_WORLD's context and resolves with the value. */
+function recv(p2p: PointToPoint, src: number, tag: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    p2p.receive(2, src, tag, (msg) => readObject(msg, (v, err) => (err ? reject(err) : resolve(v))));
+  });
+}
+
+describe("receive path: malformed frames carrying the job's token", function () {
+  // Each entry: the frames, and the kind of problem they must be counted under.
+  const bad: [string, () => Buffer[], string][] = [
+    ["no frame at all", () => [], "short"],
+    ["a frame shorter than a header", () => [Buffer.alloc(HEADER_BYTES - 1)], "short"],
+    ["a header without the token", () => [encodeHeader(header({ token0: 0 }))], "token"],
+    ["an unknown kind", () => [encodeHeader(header({ kind: 77 }))], "kind"],
+    ["a CHUNK of a message that is not arriving", () => [encodeHeader(header({ kind: KIND_CHUNK, seq: 999 })), Buffer.alloc(10)], "chunk"],
+    ["a CHUNK without its piece", () => [encodeHeader(header({ kind: KIND_CHUNK }))], "shape"],
+    ["an inline message whose length lies", () => [inline("abc", { total: 1000 })], "shape"],
+    ["a message whose piece is missing", () => [encodeHeader(header({ flags: 0, total: 64 }))], "shape"],
+    ["a first piece longer than the message", () => [encodeHeader(header({ flags: 0, total: 4 })), Buffer.alloc(8)], "shape"],
+    ["a negative total", () => [encodeHeader(header({ flags: 0, total: -1 })), Buffer.alloc(0)], "shape"],
+    ["a NaN total", () => [encodeHeader(header({ flags: 0, total: NaN })), Buffer.alloc(0)], "shape"],
+    ["a fractional context id", () => [inline(1, { ctx: 2.5 })], "shape"],
+    ["three frames", () => [encodeHeader(header({ flags: 0, total: 2 })), Buffer.alloc(1), Buffer.alloc(1)], "shape"],
+    ["a single-copy address of 3 bytes", () => [encodeHeader(header({ flags: FLAG_PEER, total: 1 << 20 })), Buffer.alloc(3)], "shape"],
+    ["an unknown element kind", () => [encodeHeader(header({ flags: FLAG_RAW | FLAG_INLINE, dtype: 200, total: 0 }))], "dtype"],
+    ["a sender outside the world", () => [inline(1, { wsrc: WORLD })], "sender"],
+  ];
+
+  for (const [what, frames, kind] of bad) {
+    it(`${what}: dropped and counted as "${kind}", nothing thrown`, async function () {
+      const p2p = receiver();
+      const write = process.stderr.write;
+      const warnings: string[] = [];
+      process.stderr.write = ((s: string) => (warnings.push(String(s)), true)) as typeof process.stderr.write;
+      try {
+        for (let i = 0; i < 1000; i++) p2p.onFrames(frames());
+      } finally {
+        process.stderr.write = write;
+      }
+      assert.deepEqual([...p2p.dropped], [[kind, 1000]]);
+      assert.equal(warnings.length, 1, `one warning for 1000 frames, got ${warnings.length}`);
+      assert.match(warnings[0]!, new RegExp(`\\(${kind}\\)`));
+      // The rank still works: a correct message after the bad ones arrives intact.
+      const got = recv(p2p, 0, 7);
+      p2p.onFrames([inline({ ok: [1, 2, 3] }, { seq: 5000 })]);
+      assert.deepEqual(await got, { ok: [1, 2, 3] });
+    });
+  }
+
+  it("a garbage msgpack payload rejects that receive with ERR_TSMPI_TYPE; the next receive works", async function () {
+    const p2p = receiver();
+    const frame = encodeHeader(header({ total: 3 }), 3);
+    frame.set([0xc1, 0xc1, 0xc1], HEADER_BYTES); // 0xc1 is never used in msgpack
+    const first = recv(p2p, 0, 7);
+    p2p.onFrames([frame]);
+    await assert.rejects(first, (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_TYPE");
+    const second = recv(p2p, 0, 7);
+    p2p.onFrames([inline("fine", { seq: 2 })]);
+    assert.equal(await second, "fine");
+  });
+
+  it("decodeHeader refuses a frame shorter than a header with ERR_TSMPI_TRANSPORT", function () {
+    assert.throws(() => decodeHeader(Buffer.alloc(47)), (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_TRANSPORT" && /at least 48 bytes, got 47/.test(e.message));
+  });
+});
+
+describe("Request: waitany/waitsome/testsome", function () {
+  it("testsome throws the failed request's error and the completed values come with the next call", function () {
+    const reqs = [new Request<number>(), new Request<number>(), new Request<number>()];
+    reqs[0]!._complete(10);
+    reqs[1]!._fail(new TsmpiError("ERR_TSMPI_TRUNCATE", "too long"));
+    reqs[2]!._complete(30);
+    assert.throws(() => Request.testsome(reqs), (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_TRUNCATE");
+    assert.deepEqual(Request.testsome(reqs), [
+      [0, 2],
+      [10, 30],
+    ]);
+    assert.deepEqual(Request.testsome(reqs), [undefined, undefined]);
+  });
+
+  it("waitany and waitsome remove the waiters they added once one request completed", async function () {
+    const pending = Array.from({ length: 5 }, () => new Request<number>());
+    for (let round = 0; round < 100; round++) {
+      const finisher = new Request<number>();
+      const p = Request.waitany([...pending, finisher]);
+      const q = Request.waitsome([...pending, finisher]);
+      finisher._complete(round);
+      await p;
+      await q;
+    }
+    for (const r of pending) assert.equal(r._waiterCount, 0, "no waiter left behind on a request that never completed");
+  });
+});
+
+describe("matching engine: per-context state shrinks; a freed context is dropped", function () {
+  it("the maps hold only contexts with something queued", function () {
+    const engine = new MatchingEngine();
+    for (let ctx = 100; ctx < 1100; ctx += 2) {
+      engine.arrive(new InMsg(ctx, 0, 1, 0, 0, 0, ctx, 0));
+      const handle = engine.post({ ctx, src: 0, tag: 2, deliver: () => {} });
+      assert.ok(handle);
+      engine.post({ ctx, src: 0, tag: 1, deliver: () => {} }); // takes the unexpected one
+      assert.ok(engine.cancel(ctx, handle));
+    }
+    assert.equal(engine.liveContexts, 0);
+  });
+
+  it("forget drops the unexpected queue, discards later arrivals, keeps posted receives", function () {
+    const engine = new MatchingEngine();
+    for (let i = 0; i < 100; i++) engine.arrive(new InMsg(40, 0, 1, 0, 0, 0, i, 0));
+    let matched = 0;
+    engine.post({ ctx: 40, src: 0, tag: 9, deliver: () => matched++ });
+    engine.forget(40);
+    assert.equal(engine.pendingCount(40), 0);
+    assert.equal(engine.arrive(new InMsg(40, 0, 1, 0, 0, 0, 101, 0)), true, "consumed");
+    assert.equal(engine.pendingCount(40), 0);
+    engine.arrive(new InMsg(40, 0, 9, 0, 0, 0, 102, 0));
+    assert.equal(matched, 1, "a receive posted before the free still completes");
+    assert.equal(engine.liveContexts, 0);
+  });
+});
+
+describe("single-copy reads: who may read a rank's memory", function () {
+  it("the tracer named to Yama is the nearest common ancestor of the same-host ranks (the launcher)", async function () {
+    const kids = [0, 1].map(() => spawn("sleep", ["10"], { stdio: "ignore" }));
+    try {
+      assert.equal(commonAncestor(kids[0]!.pid!, [kids[1]!.pid!]), process.pid, "two children of this process: this process");
+      assert.equal(commonAncestor(process.pid, [kids[0]!.pid!]), process.ppid, "a process and its child: the process's parent");
+      assert.equal(commonAncestor(kids[0]!.pid!, [2 ** 22 + 12345]), undefined, "a peer whose ancestry cannot be read: none (any process of the user)");
+    } finally {
+      for (const k of kids) k.kill("SIGKILL");
+    }
+  });
+});
