@@ -19,7 +19,7 @@ import { TsmpiError, describeValue, type TsmpiErrorCode } from "./errors.js";
 import type { TypedArray } from "./serializer.js";
 
 /** Version of the exported surface; `native/addon.cc` carries the same number. */
-export const ABI = 4;
+export const ABI = 5;
 
 /** One device allocation owned by a JS object (`native/device_memory.cc`). */
 export interface NativeDeviceMemory {
@@ -68,6 +68,8 @@ export interface NativeShmChannel {
   takeWakeRead(): number;
   /** Maps the inbox of the rank in host slot `slot` (process `pid`) and opens its wake-up pipe. */
   connect(slot: number, pid: number, memfd: number, wakeWrite: number): void;
+  /** Reads the ring of the rank in `slot` from now on (a peer may write to this inbox even where connecting to it failed). */
+  watch(slot: number): void;
   /** Writes what fits of a message from logical byte `offset` on; returns the new offset (the message's logical length once all is written). */
   send(slot: number, frames: readonly Buffer[], offset: number): number;
   /** Messages that have arrived (at most `budget`), polling up to `spinUs` for the first; `yieldBetween` calls sched_yield between polls. */

@@ -21,6 +21,7 @@
 //
 //   new ShmChannel(slots, mySlot, ringBytes)    makes this rank's inbox; .memfd, .wakeWrite, takeWakeRead()
 //   connect(slot, pid, memfd, wakeWrite)         maps the inbox of the rank in `slot`, opens its pipe
+//   watch(slot)                                  reads that rank's ring here (without connecting)
 //   send(slot, frames, offset) -> offset         writes what fits of a message; done when == total
 //   receive(spinUs, yieldBetween, budget)        messages (arrays of Buffers) that arrived, polling
 //                                                up to spinUs for the first one
@@ -135,6 +136,7 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
     exports.Set("ShmChannel", DefineClass(env, "ShmChannel",
                                           {
                                               InstanceMethod("connect", &ShmChannel::Connect),
+                                              InstanceMethod("watch", &ShmChannel::Watch),
                                               InstanceMethod("send", &ShmChannel::Send),
                                               InstanceMethod("receive", &ShmChannel::Receive),
                                               InstanceMethod("arm", &ShmChannel::Arm),
@@ -253,11 +255,25 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
       }
       Peer& old = peers_[slot];
       if (old.base) munmap(old.base, old.bytes);
-      else active_.push_back(slot);
+      bool known = false;
+      for (const uint32_t s : active_) known = known || s == slot;
+      if (!known) active_.push_back(slot);
       if (old.wake >= 0) close(old.wake);
       old = peer;
       return info.Env().Undefined();
     });
+  }
+
+  // watch(slot): reads the ring of the rank in `slot` from now on, whether or not this rank could
+  // connect to that rank's own inbox (it may have written here and exited before we tried).
+  Napi::Value Watch(const Napi::CallbackInfo& info) {
+    CheckOpen(info.Env());
+    const auto slot = static_cast<uint32_t>(NumberArg(info, 0));
+    if (slot >= slots_ || slot == mySlot_) throw Napi::Error::New(info.Env(), "ShmChannel.watch: bad slot");
+    bool known = false;
+    for (const uint32_t s : active_) known = known || s == slot;
+    if (!known) active_.push_back(slot);
+    return info.Env().Undefined();
   }
 
   // send(slot, frames, offset): writes what fits of the message from logical byte `offset` on;

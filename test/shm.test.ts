@@ -12,7 +12,8 @@ import { waitPolicy, usableCores } from "../lib/transport/polling.js";
 import { ringBytes } from "../lib/transport/shm.js";
 import { TsmpiError } from "../lib/errors.js";
 import { getBinding } from "../lib/native.js";
-import { fixture, settledLeftovers, tsmpirun, waitForRankPids, type JobResult } from "./helpers/launch.js";
+import path from "node:path";
+import { checkJob, fixture, ROOT, settledLeftovers, tsmpirun, waitForRankPids, type JobResult } from "./helpers/launch.js";
 
 const addon = getBinding() !== null;
 
@@ -59,6 +60,20 @@ describe("shared memory: every size class arrives complete and in order per send
       assert.equal(r.stdout.trim(), expected(np, np >= 8 ? 1 : 3));
     });
   }
+});
+
+describe("shared memory: a rank that finished before its peers connected to it", function () {
+  this.timeout(120_000);
+  it("its messages still arrive (examples/hello.js at 4 ranks, 10 jobs, polling off: rank 0 sends and exits at once)", async function () {
+    skipWithoutAddon(this);
+    // Regression: a receiver read only the rings of peers whose own inbox it could open, and a
+    // peer that had already exited left its message unread; about one job in four hung.
+    for (let i = 0; i < 10; i++) {
+      const r = await tsmpirun(["-n", "4", path.join(ROOT, "dist", "examples", "hello.js")], { timeoutMs: 20_000, env: { TSMPI_SPIN_US: "0" } });
+      await checkJob(r);
+      assert.equal(r.stdout.split("\n").filter(Boolean).length, 4, r.stdout);
+    }
+  });
 });
 
 describe("shared memory: which path each peer uses, and how ranks wait", function () {

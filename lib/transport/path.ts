@@ -100,6 +100,7 @@ export class PathTransport implements Transport {
       return sameHost && zmqEndpoints[r]!.startsWith("ipc://") ? "ipc" : "tcp";
     });
     this.viaShm = this.paths.map((p) => p === "shm");
+    this.shm?.connected();
     this.zmq.setPeers(zmqEndpoints);
     // Poll shared memory only when a peer uses it, and only briefly when ZeroMQ peers may send
     // too: a poll holds the event loop, and with it their messages.

@@ -133,6 +133,8 @@ export class ShmTransport implements Transport {
   connect(dest: number, endpoint: string): { ok: true } | { ok: false; why: string } {
     const e = parseShmEndpoint(endpoint);
     if (!e) return { ok: false, why: `not a shared-memory endpoint: ${endpoint}` };
+    // Whatever happens next, `dest` may write here (it may even have done so and exited).
+    this.channel.watch(dest);
     try {
       this.channel.connect(dest, e.pid, e.memfd, e.wake);
       return { ok: true };
@@ -183,6 +185,14 @@ export class ShmTransport implements Transport {
 
   copiesBorrowed(): boolean {
     return true;
+  }
+
+  /**
+   * Every peer is connected: look at the rings once more. A peer may have written (and woken this
+   * rank) before this rank connected its ring, when the ring was not yet among those it reads.
+   */
+  connected(): void {
+    this.schedule();
   }
 
   hold(): void {
