@@ -89,6 +89,7 @@ export function runProgram(file: string, args: string[], opts: JobOptions = {}):
     timedOut = true;
     stderr += `\n[test harness: the job exceeded ${opts.timeoutMs ?? 60000} ms; killed]\n`;
     leftAtTimeout = leftovers(marker);
+    stderr += describeProcesses(leftAtTimeout);
     try {
       process.kill(-child.pid!, "SIGKILL");
     } catch {
@@ -110,9 +111,32 @@ export function runProgram(file: string, args: string[], opts: JobOptions = {}):
  * (a hang fails), with exit status `code` (default 0), and no process of it is left.
  */
 export async function checkJob(r: JobResult, code = 0, settleMs = 3000): Promise<void> {
-  assert.equal(r.timedOut, false, `the job hung (killed by the test harness after ${r.ms} ms); stderr:\n${r.stderr.slice(-3000)}`);
+  assert.equal(r.timedOut, false, `the job hung (killed by the test harness after ${r.ms} ms); stdout:\n${r.stdout.slice(-1500)}\nstderr:\n${r.stderr.slice(-3000)}`);
   assert.equal(r.code, code, `exit code ${r.code}${r.signal ? ` (signal ${r.signal})` : ""}, expected ${code}; stderr:\n${r.stderr.slice(-3000)}`);
   assert.deepEqual(await settledLeftovers(r.marker, settleMs), [], "no process of the job may be left");
+}
+
+/**
+ * One line per process of a hung job, for the failure message: pid, the rank it was (if any),
+ * its state, where the kernel has it waiting, its CPU seconds and its command (so a hang in CI
+ * says whether ranks spun, slept in the event loop or were stopped).
+ */
+function describeProcesses(pids: number[]): string {
+  const lines = pids.map((pid) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const hz = 100;
+      const cpu = ((Number(fields[11]) + Number(fields[12])) / hz).toFixed(2);
+      const rank = fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").find((e) => e.startsWith("TSMPI_RANK=")) ?? "launcher";
+      const wchan = fs.readFileSync(`/proc/${pid}/wchan`, "latin1");
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0").join(" ").trim().slice(0, 120);
+      return `  pid ${pid} ${rank} state ${fields[0]} wchan ${wchan || "-"} cpu ${cpu} s: ${cmd}`;
+    } catch {
+      return `  pid ${pid}: gone`;
+    }
+  });
+  return lines.length > 0 ? `[test harness: processes of the job when it was killed]\n${lines.join("\n")}\n` : "";
 }
 
 function killQuietly(pid: number): void {
