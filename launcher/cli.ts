@@ -50,6 +50,12 @@ function positiveNumber(value: unknown, name: string, integer: boolean): number 
   return n;
 }
 
+/** A number of seconds from the environment variable `name` (default `fallback`). */
+function envSeconds(name: string, fallback: number): number {
+  const raw = process.env[name];
+  return raw === undefined || raw === "" ? fallback : positiveNumber(raw, name, false);
+}
+
 /** tsmpi's version, from the package.json of this install (the nearest one above this file named tsmpi). */
 function version(): string {
   for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
@@ -99,6 +105,8 @@ async function main(argv: string[]): Promise<number> {
     iface: one(args.iface) ?? (process.env.TSMPI_IFACE || undefined),
     oversubscribe: Boolean(args.oversubscribe),
     insecure: Boolean(args.insecure) || process.env.TSMPI_INSECURE === "1",
+    stoppedTimeout: envSeconds("TSMPI_STOPPED_TIMEOUT", 10),
+    heartbeatTimeout: envSeconds("TSMPI_HEARTBEAT_TIMEOUT", 10),
   };
   if (args.info) {
     const { printInfo } = await import("./info.js");

@@ -27,6 +27,7 @@ import { rendezvousPsk } from "../lib/job/keys.js";
 import { RendezvousServer } from "../lib/job/rendezvous.js";
 import { forwardLabelled, forwardRank, type OutputOptions } from "./output.js";
 import type { Placement, Plan } from "./plan.js";
+import { Heartbeat } from "./heartbeat.js";
 import { spawnLocal, srunArgv, sshArgv } from "./spawn.js";
 import { trace, tracing } from "../lib/trace.js";
 
@@ -67,6 +68,10 @@ export interface JobOptions {
   spawnerFd?: number;
   /** `--insecure` / `TSMPI_INSECURE=1`: no encryption between hosts. */
   insecure?: boolean;
+  /** Seconds a rank may stay stopped by a signal before the job ends (`TSMPI_STOPPED_TIMEOUT`, default 10). */
+  stoppedTimeout?: number;
+  /** Seconds without a heartbeat from a remote host before the job ends (`TSMPI_HEARTBEAT_TIMEOUT`, default 10). */
+  heartbeatTimeout?: number;
 }
 
 /** What the spawning process reads from `spawnerFd` to join the job as its last rank. */
@@ -111,6 +116,8 @@ class Job {
   private readonly reasons = new Map<number, string>();
   private readonly exits = new Map<number, number>();
   private readonly aborted = new Set<number>();
+  /** The heartbeat of each remote host, once all its ranks joined (`heartbeat.ts`). */
+  private readonly heartbeats = new Map<string, Heartbeat>();
 
   constructor(private readonly opts: JobOptions) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-"));
@@ -166,6 +173,7 @@ class Job {
     } finally {
       clearTimeout(timer);
       clearInterval(watchdog);
+      this.stopHeartbeats();
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
       process.off("SIGHUP", onSignal);
@@ -178,7 +186,10 @@ class Job {
   private async listen(): Promise<RendezvousServer> {
     const { plan } = this.opts;
     const events = {
-      join: () => this.checkStragglers(),
+      join: () => {
+        this.checkStragglers();
+        this.watchHosts();
+      },
       abort: (rank: number, code: number) => {
         this.aborted.add(rank);
         this.fail(code, `tsmpirun: rank ${rank} called abort(${code}); stopping the other ranks`);
@@ -354,7 +365,7 @@ class Job {
    * job ends. (A rank stopped by a debugger is in state t, and left alone.)
    */
   private checkStopped(): void {
-    const limit = Number(process.env.TSMPI_STOPPED_TIMEOUT || 10) * 1000;
+    const limit = (this.opts.stoppedTimeout ?? 10) * 1000;
     for (const a of this.agents) {
       const pid = a.child.pid;
       if (a.kind !== "local" || a.exited || pid === undefined) continue;
@@ -372,9 +383,46 @@ class Job {
       const since = this.stoppedSince.get(pid) ?? Date.now();
       this.stoppedSince.set(pid, since);
       if (Date.now() - since >= limit) {
-        this.fail(1, `tsmpirun: ${this.describe(a.ranks[0]!)} has been stopped by a signal (SIGSTOP?) for ${Math.round((Date.now() - since) / 1000)} s and answers no other rank (TSMPI_STOPPED_TIMEOUT); stopping the job`);
+        this.rankStopped(a.ranks[0]!, Date.now() - since);
       }
     }
+  }
+
+  private rankStopped(rank: number, ms: number): void {
+    this.fail(1, `tsmpirun: ${this.describe(rank)} has been stopped by a signal (SIGSTOP?) for ${Math.round(ms / 1000)} s and answers no other rank (TSMPI_STOPPED_TIMEOUT); stopping the job`);
+  }
+
+  /**
+   * Starts the heartbeat of each remote host whose ranks have all joined (their pids are known
+   * then): a host that goes silent, or a rank there stopped by a signal, ends the job.
+   */
+  private watchHosts(): void {
+    const { plan } = this.opts;
+    if (plan.mode !== "ssh" || this.stopping) return;
+    for (const host of plan.remoteHosts) {
+      if (this.heartbeats.has(host)) continue;
+      const ranks = plan.placements.filter((p) => p.host === host && !p.local).map((p) => p.rank);
+      if (ranks.length === 0 || !ranks.every((r) => this.coordinator.hasJoined(r))) continue;
+      const pids = new Map(ranks.map((r) => [r, this.coordinator.helloOf(r)!.pid]));
+      const silentMs = (this.opts.heartbeatTimeout ?? 10) * 1000;
+      this.heartbeats.set(
+        host,
+        new Heartbeat({
+          agent: this.opts.sshAgent,
+          host,
+          pids,
+          silentMs,
+          stoppedMs: (this.opts.stoppedTimeout ?? 10) * 1000,
+          onSilent: (ms) =>
+            this.fail(255, `tsmpirun: host ${host} (rank${ranks.length > 1 ? "s" : ""} ${ranks.join(", ")}) stopped answering: no heartbeat for ${Math.round(ms / 1000)} s (its link is down, or it is frozen or gone; TSMPI_HEARTBEAT_TIMEOUT); stopping the job`),
+          onStopped: (rank, ms) => this.rankStopped(rank, ms),
+        }),
+      );
+    }
+  }
+
+  private stopHeartbeats(): void {
+    for (const h of this.heartbeats.values()) h.stop();
   }
 
   /** A rank that exited before joining while others joined would leave them waiting: end the job. */
@@ -394,6 +442,7 @@ class Job {
     }
     if (this.stopping) return;
     this.stopping = true;
+    this.stopHeartbeats();
     this.coordinator?.abortAll(code, message);
     for (const a of this.agents) if (!a.exited && a.kind !== "ssh") kill(a.child, signal);
     const hard = setTimeout(() => this.killStragglers(), GRACE_MS);

@@ -11,7 +11,7 @@ import { cases as collectiveCases } from "./cases/collectives.js";
 import { cases as p2pCases } from "./cases/p2p.js";
 import { clusterAvailable, rigDown, rigUp, run, type RigInfo } from "./cluster/rig.js";
 import { describeCases } from "./helpers/cases.js";
-import { checkJob, fixture, jsonLines, leftovers, ROOT, runProgram, settledLeftovers, tsmpirun, type JobResult } from "./helpers/launch.js";
+import { checkJob, fixture, jsonLines, leftovers, ROOT, runProgram, settledLeftovers, tsmpirun, waitForRankPids, type JobResult } from "./helpers/launch.js";
 
 const HOSTS = "node1:2,node2:2";
 /** Forwards the test's marker to remote ranks (ssh passes only TSMPI_* it is told about). */
@@ -230,6 +230,88 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
         assert.deepEqual(await settledLeftovers(marker, 8000), [], "every remote rank must exit");
       });
     }
+  });
+
+  describe("a host that disappears or a remote rank that stops ends the job (the heartbeat)", function () {
+    const BEAT = { TSMPI_HEARTBEAT_TIMEOUT: "3", TSMPI_STOPPED_TIMEOUT: "3" };
+
+    /** Starts a job of 4 ranks over node1 and node2 that wait forever; resolves once all run. */
+    async function hangingJob(): Promise<{ job: Promise<JobResult>; marker: string; pids: number[] }> {
+      let marker = "";
+      const job = tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, fixture("fail.js"), "hang"], { timeoutMs: 60_000, env: BEAT, onStart: (_p, m) => (marker = m) });
+      const pids = await waitForRankPids(marker, 4, 20_000);
+      await new Promise((res) => setTimeout(res, 1500)); // the rendezvous is done and the heartbeats beat
+      return { job, marker, pids };
+    }
+
+    /** The pids of every process in node2's network namespace (its sshd, slurmd, ranks). */
+    async function node2Pids(): Promise<number[]> {
+      const r = await run("ip", ["netns", "pids", "tsmpi-node2"], { timeoutMs: 10_000 });
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.split("\n").filter(Boolean).map(Number);
+    }
+
+    it("node2's link taken down mid-job: the job ends within seconds, naming node2; once the link is back no process is left", async function () {
+      if (rig!.mode !== "netns") {
+        console.log("      skipped: the fake hosts share this machine's network (MODE=lo), so no link can be taken down");
+        return this.skip();
+      }
+      const { job, marker } = await hangingJob();
+      const down = await run("ip", ["link", "set", "tsmv2", "down"], { timeoutMs: 10_000 });
+      assert.equal(down.code, 0, down.stderr);
+      let r: JobResult;
+      try {
+        r = await job;
+      } finally {
+        await run("ip", ["link", "set", "tsmv2", "up"], { timeoutMs: 10_000 });
+      }
+      await checkJob(r, 255, 60_000);
+      assert.match(r.stderr, /host node2 \(ranks 2, 3\) stopped answering: no heartbeat for \d+ s/);
+      assert.ok(r.ms < 30_000, `the job took ${r.ms} ms to end`);
+      assert.deepEqual(await settledLeftovers(marker, 1000), []);
+    });
+
+    it("every process of node2 frozen with SIGSTOP: the job ends within seconds, naming node2; once thawed no process is left", async function () {
+      if (rig!.mode !== "netns") {
+        console.log("      skipped: the fake hosts share this machine's processes and network (MODE=lo)");
+        return this.skip();
+      }
+      const { job, marker } = await hangingJob();
+      const frozen = await node2Pids();
+      for (const pid of frozen) process.kill(pid, "SIGSTOP");
+      let r: JobResult;
+      try {
+        r = await job;
+      } finally {
+        for (const pid of frozen) {
+          try {
+            process.kill(pid, "SIGCONT");
+          } catch {
+            /* gone */
+          }
+        }
+      }
+      await checkJob(r, 255, 30_000);
+      assert.match(r.stderr, /host node2 \(ranks 2, 3\) stopped answering/);
+      assert.ok(r.ms < 30_000, `the job took ${r.ms} ms to end`);
+    });
+
+    it("one remote rank stopped with SIGSTOP while the others wait: the job ends after TSMPI_STOPPED_TIMEOUT, naming it", async function () {
+      const { job, pids } = await hangingJob();
+      const rank3 = pids.find((pid) => fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes("TSMPI_RANK=3"));
+      assert.ok(rank3, "rank 3 runs");
+      process.kill(rank3, "SIGSTOP");
+      const r = await job;
+      await checkJob(r, 1, 10_000);
+      assert.match(r.stderr, new RegExp(`rank 3 \\(pid ${rank3} on node2\\) has been stopped by a signal`));
+      assert.ok(r.ms < 30_000, `the job took ${r.ms} ms to end`);
+    });
+
+    it("a long computation on a remote rank is not taken for a dead host", async function () {
+      const r = await tsmpirun(["-n", "2", "--host", "node1,node2", ...MARK, fixture("compute.js"), "6000"], { timeoutMs: 60_000, env: BEAT });
+      await checkJob(r, 0, 5000);
+      assert.equal(r.stdout.split("\n").filter((l) => l.endsWith("done after the computation")).length, 2, r.stdout);
+    });
   });
 
   describe("security between hosts: keys on no command line, --insecure", function () {

@@ -310,6 +310,14 @@ describe("tsmpirun: bad arguments", function () {
     });
   }
 
+  for (const name of ["TSMPI_HEARTBEAT_TIMEOUT", "TSMPI_STOPPED_TIMEOUT"]) {
+    it(`${name}=abc: one line naming the variable and the value, exit code 2`, async function () {
+      const r = await tsmpirun(["-n", "1", fixture("env.js")], { env: { [name]: "abc" } });
+      await checkJob(r, 2);
+      assert.match(r.stderr.trim(), new RegExp(`^tsmpirun: ${name} must be a positive number, got "abc"`));
+    });
+  }
+
   it("--version and -V print the version of package.json and exit 0", async function () {
     const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
     for (const flag of ["--version", "-V"]) {
