@@ -6,13 +6,13 @@
  * input, errors with remote stacks, unserializable values, timeouts, buffersize, progress,
  * shutdown semantics, submit after shutdown); spawned pools also lose a killed worker. Each
  * job must exit 0 and leave no process behind, and a pool's workers die with a parent killed
- * by SIGKILL.
+ * by SIGKILL. A pool leaves its parent process as it was.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fixture, runNode, settledLeftovers, tsmpirun, type JobResult } from "./helpers/launch.js";
+import { checkJob, fixture, jsonLines, runNode, settledLeftovers, tsmpirun, type JobResult } from "./helpers/launch.js";
 
 async function passed(r: JobResult, expectOk: number): Promise<void> {
   assert.equal(r.code, 0, `exit ${r.code} ${r.signal ?? ""}\n${r.stdout}\n${r.stderr}`);
@@ -74,6 +74,24 @@ describe("tsmpi/futures: PoolExecutor", function () {
       assert.equal(r.signal, "SIGKILL", r.stderr);
       assert.deepEqual(await settledLeftovers(r.marker, 15000), [], "workers and their launchers must exit with their parent");
       fs.rmSync(path.dirname(ready), { recursive: true, force: true });
+    });
+  }
+});
+
+describe("tsmpi/futures: what a pool leaves of its parent", function () {
+  const runs: [string, () => Promise<JobResult>][] = [
+    ["plain node", () => runNode([fixture("futures-attach.js")], { timeoutMs: 60000 })],
+    ["tsmpirun -n 1", () => tsmpirun(["-n", "1", fixture("futures-attach.js")], { timeoutMs: 60000 })],
+  ];
+  for (const [how, run] of runs) {
+    it(`from ${how}: the parent keeps its CPUs and its TSMPI_* variables, the worker is not bound to a core`, async function () {
+      const r = await run();
+      await checkJob(r);
+      const [got] = jsonLines(r.stdout);
+      assert.ok(got, r.stdout);
+      assert.deepEqual(got.after, got.before);
+      assert.equal(got.workerCpus, got.before.cpus);
+      assert.equal(got.laterWorkers, got.before.cpus);
     });
   }
 });

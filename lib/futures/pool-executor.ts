@@ -21,6 +21,11 @@
  * exits). A worker that dies is replaced by a new one; the tasks it held reject with
  * `ERR_TSMPI_WORKER_LOST`.
  *
+ * This process joins each worker's job as `MPI_Comm_spawn`'s parent would, without taking it
+ * for its own: its environment (`TSMPI_RANK`, ...) and its CPU affinity stay as they were. The
+ * workers are not bound to cores (`TSMPI_BIND=0`: each is rank 0 of its own job, and all
+ * would take the first core).
+ *
  * Not supported yet: `MPI_Comm_spawn` as an API of its own; growing or shrinking the pool.
  *
  * @module
@@ -193,7 +198,8 @@ export class PoolExecutor extends Executor {
     const ranksHere = localRank().size + this.#count;
     const wait = waitPolicy(ranksHere);
     args.push(packageFile("dist/lib/futures.js"), "--tsmpi-futures-worker");
-    const env: NodeJS.ProcessEnv = { ...process.env, TSMPI_SPAWN_FD: "3" };
+    // Not bound to a core: each worker is rank 0 of its own job, so all would take the first one.
+    const env: NodeJS.ProcessEnv = { ...process.env, TSMPI_SPAWN_FD: "3", TSMPI_BIND: "0" };
     if (placement.length === 0 && process.env.TSMPI_SPIN_US === undefined) {
       env.TSMPI_SPIN_US = String(wait.spinUs);
       if (wait.mode === "yield") env.TSMPI_SPIN_MODE = "yield";

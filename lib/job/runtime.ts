@@ -100,6 +100,8 @@ export class Runtime {
       if (!quiet) process.stderr.write(`tsmpi: ${why}\n`);
       this.exitNow(code);
     },
+    /** Joined another job beside this process's own (`attach`): the process's environment and CPU affinity are not this rank's to set. */
+    private readonly attached = false,
   ) {
     this.mode = launch.mode;
     this.rank = launch.rank;
@@ -124,9 +126,11 @@ export class Runtime {
    * `MPI_Comm_spawn` does): used by tsmpi/futures' PoolExecutor for the jobs of its workers.
    * No process hooks are installed: the owner finalizes it, and `onEnd` hears what ends the job
    * from outside (an abort order, a lost coordinator, a transport failure) instead of an exit.
+   * The process stays as it was: its environment (`TSMPI_RANK`, ...) keeps its own job's values,
+   * and no thread is bound to a core.
    */
   static async attach(launch: LaunchInfo, onEnd: (code: number, why: string) => void): Promise<Runtime> {
-    const rt = new Runtime(launch, onEnd);
+    const rt = new Runtime(launch, onEnd, true);
     await rt.join(launch);
     return rt;
   }
@@ -136,13 +140,16 @@ export class Runtime {
 
   private async join(launch: LaunchInfo): Promise<void> {
     const deadline = Date.now() + config().rendezvousTimeout * 1000;
-    // What the rank learned from SLURM, where user code (and the GPU choice) expects it.
-    Object.assign(process.env, {
-      TSMPI_RANK: String(this.rank),
-      TSMPI_SIZE: String(this.size),
-      TSMPI_LOCAL_RANK: String(this.localRank),
-      TSMPI_LOCAL_SIZE: String(this.localSize),
-    });
+    // What the rank learned from SLURM, where user code (and the GPU choice) expects it; not
+    // for a job joined beside this process's own.
+    if (!this.attached) {
+      Object.assign(process.env, {
+        TSMPI_RANK: String(this.rank),
+        TSMPI_SIZE: String(this.size),
+        TSMPI_LOCAL_RANK: String(this.localRank),
+        TSMPI_LOCAL_SIZE: String(this.localSize),
+      });
+    }
     if (launch.serve) {
       this.server = await this.serve(launch);
       this.server.hold(false);
@@ -188,10 +195,11 @@ export class Runtime {
    * Binds the main thread to one core when this rank polls shared memory with a core of its own
    * (as Open MPI binds ranks to cores): the `index`-th of the allowed CPUs, `index` being this
    * rank's place among the ranks of its host. Unbound, two polling ranks often start on one core
-   * and take turns until the scheduler separates them. `TSMPI_BIND=0` leaves threads unbound.
+   * and take turns until the scheduler separates them. `TSMPI_BIND=0` leaves threads unbound, and
+   * a runtime joined beside the process's own job (`attach`) never binds.
    */
   private bindToCore(index: number): void {
-    if (this.transport?.shared?.waitPolicy.mode !== "spin" || process.env.TSMPI_BIND === "0") return;
+    if (this.attached || this.transport?.shared?.waitPolicy.mode !== "spin" || process.env.TSMPI_BIND === "0") return;
     this.cpu = getBinding()?.bindThread(index) ?? -1;
   }
 
