@@ -31,6 +31,7 @@ export type TsmpiErrorCode =
   | "ERR_TSMPI_CANCELLED" // tsmpi/futures: a task cancelled before it started (shutdown, map timeout)
   | "ERR_TSMPI_SHUTDOWN" // tsmpi/futures: a task submitted to an executor that was shut down
   | "ERR_TSMPI_WORKER_LOST" // tsmpi/futures: the worker running a task died (killed, out of memory)
+  | "ERR_TSMPI_BROKEN" // tsmpi/futures: the executor is broken (its initializer failed, or its workers keep dying); it runs no more tasks
   | "ERR_TSMPI_INTERNAL"; // a bug in tsmpi: please report it
 
 /**

@@ -16,13 +16,13 @@
  * @module
  */
 import os from "node:os";
-import type { Comm } from "../comm.js";
+import { Comm } from "../comm.js";
 import { TsmpiError, describeValue } from "../errors.js";
 import { checkRoot } from "../validate.js";
 import { Executor, type Channel, type ExecutorOptions } from "./executor.js";
 import { OPEN_TAG, RESULT_TAG, STOP_TAG, CHUNK_TAG, type BatchMessage, type BatchResult, type OpenMessage, type WorkerPlace } from "./protocol.js";
-import { moduleUrl, taskName, type TaskFunction } from "./tasks.js";
-import { OPENED, Session, sendable, serve } from "./worker.js";
+import { initializerOption, moduleUrl, taskName, type TaskFunction } from "./tasks.js";
+import { Session, sendable, serve } from "./worker.js";
 import { packObject, unpackObject } from "../serializer.js";
 
 /** Options of {@link CommExecutor.open}. */
@@ -71,7 +71,7 @@ class LocalChannel implements Channel {
   send(tag: number, msg: unknown): void {
     if (tag === OPEN_TAG) {
       const session = (this.session = new Session(msg as OpenMessage, this.direct));
-      this.tail = session.ready.then(() => this.deliver(OPENED));
+      this.tail = session.ready.then(() => this.deliver(session.answer));
     }
     else if (tag === CHUNK_TAG) {
       const session = this.session!;
@@ -100,6 +100,16 @@ class LocalChannel implements Channel {
     const r = this.results.shift();
     if (r) return Promise.resolve(r);
     return new Promise((resolve) => (this.waiter = resolve));
+  }
+}
+
+/** The executor once its workers are ready; when it is broken, it is shut down (the serving ranks stop) and the error thrown. */
+async function bootedUp(ex: CommExecutor): Promise<CommExecutor> {
+  try {
+    return await ex.bootup();
+  } catch (err) {
+    await ex.shutdown();
+    throw err;
   }
 }
 
@@ -149,17 +159,25 @@ export class CommExecutor extends Executor {
   /**
    * Collective over `comm`: the root gets an executor, every other rank serves tasks until
    * the root shuts it down and then gets `null`.
-   * @throws TsmpiError `ERR_TSMPI_ROOT` for a root outside `[0, comm.size)`, `ERR_TSMPI_ARG` for bad options.
+   * @throws TsmpiError `ERR_TSMPI_ARG` for a `comm` that is not a Comm (a promise of one:
+   *   `await comm.split(...)` first) or bad options, `ERR_TSMPI_TYPE` for initargs that cannot
+   *   be serialized, `ERR_TSMPI_ROOT` for a root outside `[0, comm.size)`; on the root (rejects)
+   *   `ERR_TSMPI_BROKEN` when the initializer failed: the other ranks then stop serving and get
+   *   `null`.
    */
   static async open(comm: Comm, opts: CommExecutorOptions = {}): Promise<CommExecutor | null> {
+    if (!(comm instanceof Comm)) {
+      const hint = typeof (comm as { then?: unknown } | null)?.then === "function" ? " (a promise: await it first)" : "";
+      throw new TsmpiError("ERR_TSMPI_ARG", `comm must be a Comm, got ${describeValue(comm)}${hint}`);
+    }
     if (opts === null || typeof opts !== "object") throw new TsmpiError("ERR_TSMPI_ARG", `options must be an object, got ${describeValue(opts)}`);
     const root = checkRoot(opts.root ?? 0, comm.size);
     const { direct, modules } = splitTasks(opts.tasks, true);
-    const init = opts.initializer === undefined ? undefined : taskName(opts.initializer, "initializer");
+    const init = initializerOption(opts.initializer, opts.initargs);
     if (opts.initializer && !direct.includes(opts.initializer)) direct.push(opts.initializer);
-    const open: OpenMessage = { s: 0, m: modules, ...(init ? { init, initArgs: opts.initargs ?? [] } : {}) };
+    const open: OpenMessage = { s: 0, m: modules, ...init };
     const own = comm.dup();
-    if (own.size === 1) return new CommExecutor([new LocalChannel(direct)], open, opts).bootup();
+    if (own.size === 1) return bootedUp(new CommExecutor([new LocalChannel(direct)], open, opts));
     const places = await placesOf(own);
     if (own.rank !== root) {
       await serve(own, root, direct);
@@ -170,7 +188,7 @@ export class CommExecutor extends Executor {
     const ex = new CommExecutor(workers, open, opts);
     ex.#comm = own;
     ex.#root = root;
-    return ex.bootup();
+    return bootedUp(ex);
   }
 
   #comm: Comm | undefined;

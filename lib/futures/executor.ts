@@ -5,26 +5,37 @@
  * `multiprocessing.Pool` (`apply`, `applyAsync`, `mapAsync`, `starmapAsync`, `imap`,
  * `imapUnordered`).
  *
- * Scheduling (dynamic load balancing): a worker holds at most `prefetch` chunks (default 2):
- * the one it runs and the next, so it never waits a round trip between chunks. A chunk goes to
- * the worker holding the fewest; a worker that finishes one gets the next chunk in the queue.
- * Chunks are dealt in submission order.
+ * Scheduling (dynamic load balancing): chunks are dealt in submission order, each message (a
+ * batch of chunks) to an idle worker, as mpi4py deals tasks. A worker that is still running a
+ * message gets a second one (up to `prefetch` messages, default 2) only when both what it
+ * holds and what it would get are measured as quick (at most `BATCH_TARGET_US`, about 2 ms, of
+ * estimated work each, from the compute times workers report per function): quick tasks then
+ * never wait a round trip, and no task waits behind a slow or not yet measured one while
+ * another worker could take it.
  *
- * Errors: a task that throws rejects its own promise (or ends its map's iteration) with the
- * error's class, message and the worker's stack, headed by the worker's rank and host. A task
- * whose arguments cannot be serialized fails alone with `ERR_TSMPI_TYPE` (a chunk that cannot
- * be sent is split and its tasks sent one by one). A worker that dies: the tasks it held reject
- * with `ERR_TSMPI_WORKER_LOST`; they are not retried (a task that killed its worker, by memory
- * or a crash, would kill the next one too, and a task may have had side effects).
+ * Errors: a task that throws rejects its own promise (or ends its map's iteration, its chunk
+ * failing as a whole) with the error's class, message and the worker's stack, headed by the
+ * worker. A task whose arguments cannot be serialized fails alone with `ERR_TSMPI_TYPE` (a chunk
+ * that cannot be sent is split and its tasks sent one by one). A worker that dies: the chunks
+ * of the message it was running reject with `ERR_TSMPI_WORKER_LOST`; they are not retried (a
+ * task that killed its worker, by memory or a crash, would kill the next one too, and a task
+ * may have had side effects); the messages queued behind it never started, and go back to the
+ * front of the queue.
  *
- * Not supported yet: cancelling a single future (`Future.cancel`); `as_completed`/`wait`
- * helpers (use `Promise.race`/`Promise.all` on `submit`'s promises); keyword arguments.
+ * A broken executor (concurrent.futures' `BrokenExecutor`): when its initializer fails, or its
+ * workers cannot start or keep dying (`PoolExecutor`), every pending task rejects with the
+ * reason (`ERR_TSMPI_BROKEN`; `ERR_TSMPI_LAUNCH` when no worker could start), and so does every
+ * later call; `shutdown` still resolves.
+ *
+ * Not supported yet: cancelling a single future (`Future.cancel`); cancelling the quick chunks
+ * a worker holds behind the one it runs (they run); `as_completed`/`wait` helpers (use
+ * `Promise.race`/`Promise.all` on `submit`'s promises); keyword arguments.
  *
  * @module
  */
 import { TsmpiError, describeValue } from "../errors.js";
 import { checkChunksize, checkIterable, chunked, knownLength, poolChunksize, zipped } from "./chunking.js";
-import { BATCH_TARGET_US, CHUNK_TAG, OPEN_TAG, remoteError, type BatchResult, type ChunkMessage, type OpenMessage, type WorkerPlace } from "./protocol.js";
+import { BATCH_TARGET_US, CHUNK_TAG, OPEN_TAG, describePlace, remoteError, type BatchResult, type ChunkMessage, type ErrorInfo, type OpenMessage, type WorkerPlace } from "./protocol.js";
 import { taskName, type TaskFunction } from "./tasks.js";
 
 /** A worker as an executor sees it: where it runs, a way to send to it, its results. */
@@ -67,7 +78,11 @@ export interface ShutdownOptions {
 
 /** Options common to the executors. */
 export interface ExecutorOptions {
-  /** Messages of chunks a worker holds at once (the one it runs and those queued behind it); default 2. */
+  /**
+   * Messages of chunks a worker holds at once (the one it runs and those queued behind it);
+   * default 2. Only quick work is sent ahead (see the README, "Scheduling"); 1 sends a message
+   * to idle workers only.
+   */
   prefetch?: number;
   /**
    * At most this many chunks in one message (adaptive batching of quick chunks, see the
@@ -90,15 +105,23 @@ interface Chunk {
   n: number;
   settle(values: unknown[], error?: Error): void;
   state: "queued" | "sent" | "done";
-  worker?: WorkerState;
+  /** Why it was cancelled while it sat on a worker behind another message (it is if it comes back to the queue). */
+  cancel?: string;
+}
+
+/** A message of chunks sent to a worker and not answered yet. */
+interface Sent {
+  chunks: Chunk[];
+  /** Its estimated work in microseconds (Infinity: a function not measured yet). */
+  work: number;
 }
 
 interface WorkerState {
   ch: Channel;
-  /** Chunks sent and not returned, by id. */
-  held: Map<number, Chunk>;
-  /** Messages sent and not answered. */
-  inFlight: number;
+  /** Messages sent and not answered, in the order the worker runs them: only the first can have started. */
+  sent: Sent[];
+  /** The open message is not answered yet (it counts as a message in flight). */
+  opening: boolean;
   alive: boolean;
   pumping: boolean;
   /** Resolves when the worker acknowledged the session (modules loaded, initializer run). */
@@ -214,6 +237,8 @@ export abstract class Executor {
   #unopened = 0;
   #shut: Promise<void> | undefined;
   #stopping = false;
+  /** Why the executor is broken: every pending and later task rejects with it. */
+  #broken: TsmpiError | undefined;
 
   protected constructor(opts: ExecutorOptions = {}) {
     const prefetch = opts.prefetch ?? 2;
@@ -251,27 +276,70 @@ export abstract class Executor {
         }),
     );
     // The open message counts as one in flight until its answer (an empty batch) comes.
-    const w: WorkerState = { ch, held: new Map(), inFlight: 1, alive: true, pumping: false, opened, markOpened };
-    ch.send(OPEN_TAG, this.openMessage());
+    const w: WorkerState = { ch, sent: [], opening: true, alive: true, pumping: false, opened, markOpened };
+    try {
+      ch.send(OPEN_TAG, this.openMessage());
+    } catch (err) {
+      markOpened();
+      this.breakExecutor(new TsmpiError("ERR_TSMPI_BROKEN", `the executor is broken: its open message could not be sent to ${describePlace(ch.place)}: ${(err as Error)?.message ?? err}`, { cause: err }));
+      return;
+    }
     this.#workers.push(w);
     void this.#pump(w);
     this.#dispatch();
   }
 
-  /** @internal A worker died: the chunks it held reject with `ERR_TSMPI_WORKER_LOST`; the others go on. */
-  protected lost(ch: Channel, why: string): void {
+  /**
+   * @internal A worker died. The chunks of the message it was running may have run: they reject
+   * with `ERR_TSMPI_WORKER_LOST` (not retried). The messages behind it never started (a worker
+   * runs its messages in order): their chunks go back to the front of the queue. The others go on.
+   * @returns whether the worker had answered its open message.
+   */
+  protected lost(ch: Channel, why: string): boolean {
     const w = this.#workers.find((x) => x.ch === ch);
-    if (!w || !w.alive) return;
+    if (!w || !w.alive) return true;
     w.alive = false;
+    const answered = !w.opening;
     w.markOpened();
     this.#workers.splice(this.#workers.indexOf(w), 1);
-    const held = [...w.held.values()];
-    w.held.clear();
-    const { rank, host, pid } = ch.place;
-    for (const c of held) {
-      this.#finish(c, [], new TsmpiError("ERR_TSMPI_WORKER_LOST", `worker rank ${rank} on host ${host}${pid ? ` (pid ${pid})` : ""} died while holding this task (${why}); it was not retried`));
+    const [running, ...behind] = w.sent;
+    w.sent = [];
+    const again: Chunk[] = [];
+    for (const c of behind.flatMap((s) => s.chunks)) {
+      if (c.state !== "sent") continue;
+      c.state = "queued";
+      if (c.cancel) this.#finish(c, [], new TsmpiError("ERR_TSMPI_CANCELLED", c.cancel));
+      else again.push(c);
+    }
+    this.#queue.splice(this.#head, 0, ...again);
+    for (const c of running?.chunks ?? []) {
+      this.#finish(c, [], new TsmpiError("ERR_TSMPI_WORKER_LOST", `${describePlace(ch.place)} died while running this task's message (${why}); it was not retried`));
     }
     this.#dispatch();
+    return answered;
+  }
+
+  /**
+   * @internal Breaks the executor (concurrent.futures' `BrokenExecutor`): every pending task
+   * rejects with `err`, and so does every later call (`bootup`, `submit`, `map`, ...). The
+   * workers are stopped by `shutdown` as usual.
+   */
+  protected breakExecutor(err: TsmpiError): void {
+    if (this.#broken) return;
+    this.#broken = err;
+    for (const w of this.#workers) for (const s of w.sent) for (const c of s.chunks) this.#finish(c, [], err);
+    this.#failQueued(err);
+  }
+
+  /** @internal Whether the executor is broken. */
+  protected get isBroken(): boolean {
+    return this.#broken !== undefined;
+  }
+
+  /** The reason the executor is broken, as a new error for each call that is refused. */
+  #brokenError(): TsmpiError {
+    const b = this.#broken!;
+    return new TsmpiError(b.code, b.message, { cause: b.cause });
   }
 
   /** @internal Whether shutdown was called (new tasks are refused). */
@@ -288,9 +356,10 @@ export abstract class Executor {
 
   #ensureStarted(): void {
     this.#started ??= this.startWorkers().catch((err) => {
-      // No worker could start: everything queued fails with the reason.
-      this.#failQueued(err instanceof TsmpiError ? err : new TsmpiError("ERR_TSMPI_LAUNCH", `the executor's workers could not start: ${(err as Error)?.message ?? err}`, { cause: err }));
-      throw err;
+      // No worker could start: the executor is broken; everything queued and later fails with the reason.
+      const e = err instanceof TsmpiError ? err : new TsmpiError("ERR_TSMPI_LAUNCH", `the executor's workers could not start: ${(err as Error)?.message ?? err}`, { cause: err });
+      this.breakExecutor(e);
+      throw e;
     });
     this.#started.then(
       () => (this.#startedOk = true),
@@ -302,20 +371,37 @@ export abstract class Executor {
   #enqueue(f: string, items: { a?: unknown[][]; x?: unknown[] }, n: number, settle: Chunk["settle"], dispatch = true): Chunk {
     const chunk: Chunk = { id: this.#nextChunk++, f, ...items, n, settle, state: "queued" };
     this.#outstanding++;
+    if (this.#broken) {
+      this.#finish(chunk, [], this.#brokenError());
+      return chunk;
+    }
     this.#queue.push(chunk);
     this.#ensureStarted();
     if (dispatch) this.#dispatch();
     return chunk;
   }
 
+  /** A chunk's estimated work in microseconds, from what its function's tasks took so far (Infinity: not measured yet). */
+  #estimate(chunk: Chunk): number {
+    return (this.#taskUs.get(chunk.f) ?? Infinity) * chunk.n;
+  }
+
+  /**
+   * Deals the queued chunks, in order, in messages of as many chunks as make about
+   * BATCH_TARGET_US of work (a chunk not yet measured goes alone). An idle worker takes the next
+   * message whatever it holds; a busy one only a quick one (see {@link #pick}), so that the next
+   * chunk otherwise waits for an idle worker.
+   */
   #dispatch(): void {
-    const workers = this.#workers;
+    if (this.#broken) return;
     while (this.#head < this.#queue.length) {
-      let best: WorkerState | undefined;
-      for (const w of workers) if (w.inFlight < this.#prefetch && (!best || w.inFlight < best.inFlight)) best = w;
-      if (!best) break;
-      // As many chunks as make about BATCH_TARGET_US of work, by what their tasks took so far
-      // (a task not yet measured goes alone).
+      if (this.#queue[this.#head]!.state !== "queued") {
+        this.#head++;
+        continue;
+      }
+      const w = this.#pick();
+      if (!w) break;
+      const idle = w.sent.length === 0;
       const batch: Chunk[] = [];
       let work = 0;
       while (batch.length < this.#maxBatch && this.#head < this.#queue.length) {
@@ -324,13 +410,14 @@ export abstract class Executor {
           this.#head++;
           continue;
         }
-        const est = (this.#taskUs.get(chunk.f) ?? Infinity) * chunk.n;
-        if (batch.length > 0 && work + est > BATCH_TARGET_US) break;
+        const est = this.#estimate(chunk);
+        if ((batch.length > 0 || !idle) && work + est > BATCH_TARGET_US) break;
         work += est;
         batch.push(chunk);
         this.#head++;
       }
-      if (batch.length > 0) this.#send(best, batch);
+      if (batch.length === 0) break;
+      this.#send(w, batch, work);
     }
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head);
@@ -338,17 +425,45 @@ export abstract class Executor {
     }
   }
 
+  /**
+   * The worker for the next message: an idle one (one that answered its open message first);
+   * else the busy one holding the least work, when it may take a second message: fewer than
+   * `prefetch` in flight, and what it holds measured as quick (at most BATCH_TARGET_US), so that
+   * nothing waits behind a slow or unmeasured task while another worker could take it.
+   */
+  #pick(): WorkerState | undefined {
+    let best: WorkerState | undefined;
+    let bestScore = Infinity;
+    for (const w of this.#workers) {
+      let score: number;
+      if (w.sent.length === 0) score = w.opening ? -1 : -2;
+      else {
+        if (w.sent.length + (w.opening ? 1 : 0) >= this.#prefetch) continue;
+        let held = 0;
+        for (const s of w.sent) held += s.work;
+        if (!(held <= BATCH_TARGET_US)) continue;
+        score = held;
+      }
+      if (score < bestScore) {
+        best = w;
+        bestScore = score;
+        if (score === -2) break;
+      }
+    }
+    return best;
+  }
+
   #wire(chunk: Chunk): ChunkMessage {
     return chunk.x ? { c: chunk.id, f: chunk.f, x: chunk.x } : { c: chunk.id, f: chunk.f, a: chunk.a };
   }
 
-  #send(w: WorkerState, batch: Chunk[]): void {
+  #send(w: WorkerState, batch: Chunk[], work: number): void {
     try {
       w.ch.send(CHUNK_TAG, { s: this.session, k: batch.map((c) => this.#wire(c)) });
     } catch (err) {
       if (batch.length > 1) {
         // Find the chunk that cannot be sent: each goes in a message of its own.
-        for (const c of batch) this.#send(w, [c]);
+        for (const c of batch) this.#send(w, [c], this.#estimate(c));
         return;
       }
       const chunk = batch[0]!;
@@ -356,12 +471,8 @@ export abstract class Executor {
       this.#finish(chunk, [], new TsmpiError("ERR_TSMPI_TYPE", `the arguments of ${chunk.f}() cannot be sent to a worker: ${(err as Error)?.message ?? err}`, { cause: err }));
       return;
     }
-    for (const chunk of batch) {
-      chunk.state = "sent";
-      chunk.worker = w;
-      w.held.set(chunk.id, chunk);
-    }
-    w.inFlight++;
+    for (const chunk of batch) chunk.state = "sent";
+    w.sent.push({ chunks: batch, work });
     if (!w.pumping) void this.#pump(w);
   }
 
@@ -395,7 +506,8 @@ export abstract class Executor {
             if (!firstError || k < firstError.k) firstError = { k, err };
           } else values[k] = v[0];
           if (--pending === 0) {
-            if (firstError) chunk.settle(values.slice(0, firstError.k), firstError.err);
+            // Like a chunk that ran whole: its first error fails it as a whole.
+            if (firstError) chunk.settle([], firstError.err);
             else chunk.settle(values);
           }
         },
@@ -411,20 +523,26 @@ export abstract class Executor {
   async #pump(w: WorkerState): Promise<void> {
     w.pumping = true;
     try {
-      while (w.alive && w.inFlight > 0) {
+      while (w.alive && (w.opening || w.sent.length > 0)) {
         const res = await w.ch.receive();
         if (!w.alive) return;
-        w.inFlight--;
-        if (res.r.length === 0) w.markOpened();
+        if (w.opening && res.r.length === 0) {
+          // The answer to the open message (a batch always has results).
+          w.opening = false;
+          w.markOpened();
+          if (res.e) this.#initializerFailed(res.e, w.ch.place);
+          continue;
+        }
+        const msg = w.sent.shift();
+        if (!msg) continue;
         const done: [Chunk, ChunkResultLike][] = [];
         let tasks = 0;
-        for (const r of res.r) {
-          const chunk = w.held.get(r.c);
-          if (!chunk) continue;
-          w.held.delete(r.c);
+        res.r.forEach((r, i) => {
+          const chunk = msg.chunks[i]?.id === r.c ? msg.chunks[i] : msg.chunks.find((c) => c.id === r.c);
+          if (!chunk) return;
           done.push([chunk, r]);
           tasks += chunk.n;
-        }
+        });
         if (tasks > 0) {
           const sample = res.t / tasks;
           for (const [chunk] of done) {
@@ -433,7 +551,10 @@ export abstract class Executor {
           }
         }
         this.#dispatch();
-        for (const [chunk, r] of done) this.#finish(chunk, r.r, r.e ? remoteError(r.e, w.ch.place) : undefined);
+        for (const [chunk, r] of done) {
+          if (r.e) this.#finish(chunk, [], remoteError(r.e, w.ch.place));
+          else this.#finish(chunk, r.r);
+        }
       }
     } catch (err) {
       this.lost(w.ch, (err as Error)?.message ?? String(err));
@@ -453,6 +574,13 @@ export abstract class Executor {
     }
   }
 
+  /** A worker's initializer failed: the executor is broken (as concurrent.futures'), with that error as the cause. */
+  #initializerFailed(info: ErrorInfo, place: WorkerPlace): void {
+    const init = this.openMessage().init;
+    const cause = remoteError(info, place);
+    this.breakExecutor(new TsmpiError("ERR_TSMPI_BROKEN", `the executor is broken: its initializer ${init}() failed on ${describePlace(place)}: ${info.n}: ${info.m}`, { cause }));
+  }
+
   #failQueued(err: Error): void {
     for (let i = this.#head; i < this.#queue.length; i++) {
       const c = this.#queue[i]!;
@@ -462,8 +590,16 @@ export abstract class Executor {
     this.#head = 0;
   }
 
+  /**
+   * Cancels the chunks that have not started: those queued reject with `ERR_TSMPI_CANCELLED`;
+   * those a worker holds behind another message are marked, and cancelled if they come back to
+   * the queue (their worker died); else they run (only quick work is sent ahead).
+   */
   #cancel(chunks: Iterable<Chunk>, why: string): void {
-    for (const c of chunks) if (c.state === "queued") this.#finish(c, [], new TsmpiError("ERR_TSMPI_CANCELLED", why));
+    for (const c of chunks) {
+      if (c.state === "queued") this.#finish(c, [], new TsmpiError("ERR_TSMPI_CANCELLED", why));
+      else if (c.state === "sent") c.cancel ??= why;
+    }
   }
 
   #refusal(what: string): TsmpiError {
@@ -475,13 +611,16 @@ export abstract class Executor {
   /**
    * Starts the workers now instead of at the first task, and resolves once they are ready:
    * started, their task modules loaded, the initializer run (mpi4py's `bootup`).
-   * @throws TsmpiError `ERR_TSMPI_LAUNCH` (rejects) when no worker could start.
+   * @throws TsmpiError (rejects) `ERR_TSMPI_LAUNCH` when no worker could start,
+   *   `ERR_TSMPI_BROKEN` when the initializer failed (its error is the `cause`).
    */
   async bootup(): Promise<this> {
+    if (this.#broken) throw this.#brokenError();
     if (this.isShutdown) throw this.#refusal("bootup()");
     this.#ensureStarted();
     await this.#started;
     await Promise.all(this.#workers.map((w) => w.opened));
+    if (this.#broken) throw this.#brokenError();
     return this;
   }
 
@@ -491,7 +630,8 @@ export abstract class Executor {
    * @returns a promise of the result; rejects with the task's error (remote stack included),
    *   `ERR_TSMPI_TYPE` when an argument or the result cannot be serialized,
    *   `ERR_TSMPI_SHUTDOWN` after shutdown, `ERR_TSMPI_CANCELLED` when cancelled by
-   *   `shutdown({ cancelFutures: true })`, `ERR_TSMPI_WORKER_LOST` when its worker died.
+   *   `shutdown({ cancelFutures: true })`, `ERR_TSMPI_WORKER_LOST` when its worker died,
+   *   `ERR_TSMPI_BROKEN` (or `ERR_TSMPI_LAUNCH`) when the executor is broken.
    * @example
    * ```ts
    * const yes = await pool.submit(isPrime, 97n);
@@ -504,6 +644,7 @@ export abstract class Executor {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (this.#broken) return Promise.reject(this.#brokenError());
     if (this.isShutdown) return Promise.reject(this.#refusal("submit()"));
     return new Promise((resolve, reject) => {
       this.#enqueue(name, { a: [args] }, 1, (values, err) => (err ? reject(err) : resolve(values[0] as Awaited<ReturnType<F>>)));
@@ -533,7 +674,8 @@ export abstract class Executor {
    * Maps `fn` over the iterables (zipped, stopping at the shortest), as `Executor.map`:
    * results come in input order (or as they complete, with `unordered`), flattened from chunks
    * of `chunksize` tasks. The last argument may be the options.
-   * @returns an async iterable of the results; iteration rejects at the first failed task (the
+   * @returns an async iterable of the results; iteration rejects at the first failed chunk,
+   *   once the results of the chunks before it were yielded (none of the failed chunk is; the
    *   chunks not started are then cancelled), or with `ERR_TSMPI_TIMEOUT` past `timeout`.
    * @example
    * ```ts
@@ -598,6 +740,7 @@ export abstract class Executor {
   #run<T>(fn: TaskFunction, input: Iterable<unknown>, star: boolean, opts: MapOptions, what: string): AsyncIterableIterator<T> {
     const name = taskName(fn);
     checkMapOptions(opts);
+    if (this.#broken) throw this.#brokenError();
     if (this.isShutdown) throw this.#refusal(what);
     const chunksize = checkChunksize(opts.chunksize);
     const deadline = opts.timeout === undefined ? undefined : Date.now() + opts.timeout * 1000;
@@ -608,10 +751,12 @@ export abstract class Executor {
     let done = 0;
     let exhausted = false;
     type Slot = { chunk?: Chunk; values?: unknown[]; error?: Error; settled: boolean };
-    /** Chunks submitted and not yet consumed, in input order (`slots[first]` is the oldest). */
+    /** In order: chunks submitted and not yet consumed, in input order (`slots[first]` is the oldest). */
     let slots: Slot[] = [];
     let first = 0;
-    /** Settled slots not yet consumed (unordered mode), in completion order. */
+    /** Unordered: chunks submitted and not yet consumed. */
+    const unconsumed = new Set<Slot>();
+    /** Unordered: settled slots not yet consumed, in completion order. */
     const completed: Slot[] = [];
     let pendingSlots = 0;
     let wake: (() => void) | undefined;
@@ -626,14 +771,15 @@ export abstract class Executor {
       const items = r.value;
       read += items.length;
       const slot: Slot = { settled: false };
-      slots.push(slot);
+      if (opts.unordered) unconsumed.add(slot);
+      else slots.push(slot);
       pendingSlots++;
       slot.chunk = this.#enqueue(name, star ? { a: items as unknown[][] } : { x: items }, items.length, (values, error) => {
         slot.values = values;
         slot.error = error;
         slot.settled = true;
         if (opts.unordered) completed.push(slot);
-        done += values.length + (error ? 1 : 0);
+        done += error ? items.length : values.length;
         opts.onProgress?.(done, total);
         wake?.();
       }, false);
@@ -648,18 +794,18 @@ export abstract class Executor {
     fill();
     const cancelRest = (): void => {
       const rest: Chunk[] = [];
-      for (let i = first; i < slots.length; i++) if (slots[i]!.chunk) rest.push(slots[i]!.chunk!);
+      for (const s of opts.unordered ? unconsumed : slots.slice(first)) if (s.chunk) rest.push(s.chunk);
       this.#cancel(rest, `cancelled: the ${what} iteration ended before this task started`);
     };
     let buffered: unknown[] = [];
     let pos = 0;
-    /** A failed task's error, thrown once the results before it were yielded. */
-    let failure: Error | undefined;
     const take = (): Slot | undefined => {
       if (opts.unordered) {
         const s = completed.shift();
-        if (s) s.chunk = undefined; // consumed: not to be cancelled
-        if (s) pendingSlots--;
+        if (s) {
+          unconsumed.delete(s);
+          pendingSlots--;
+        }
         return s;
       }
       const s = slots[first];
@@ -711,16 +857,16 @@ export abstract class Executor {
         if (finished) return { done: true, value: undefined };
         try {
           while (pos >= buffered.length) {
-            if (failure) throw failure;
             const s = await nextSlot();
             if (!s) {
               end();
               return { done: true, value: undefined };
             }
             fill();
+            // A failed chunk fails as a whole (as mpi4py's): none of its results is yielded.
+            if (s.error) throw s.error;
             buffered = s.values ?? [];
             pos = 0;
-            failure = s.error;
           }
           return { done: false, value: buffered[pos++] as T };
         } catch (err) {
@@ -737,15 +883,18 @@ export abstract class Executor {
   }
 
   /**
-   * Shuts the executor down: no new tasks are taken; with `cancelFutures` the queued tasks
-   * reject with `ERR_TSMPI_CANCELLED`; the workers stop once the rest finished. With `wait`
-   * (default) it resolves when they have; otherwise at once. Safe to call more than once.
+   * Shuts the executor down: no new tasks are taken; with `cancelFutures` the tasks that have
+   * not been dealt to a worker reject with `ERR_TSMPI_CANCELLED`; the workers stop once the rest
+   * finished. With `wait` (default) it resolves when they have; otherwise at once. Safe to call
+   * more than once, and on a broken executor.
    */
   shutdown(opts: ShutdownOptions = {}): Promise<void> {
     const { wait = true, cancelFutures = false } = opts;
     if (cancelFutures) {
-      const queued = this.#queue.slice(this.#head).filter((c) => c.state === "queued");
-      this.#cancel(queued, "cancelled by shutdown({ cancelFutures: true }) before it started");
+      const why = "cancelled by shutdown({ cancelFutures: true }) before it started";
+      this.#cancel(this.#queue.slice(this.#head), why);
+      // Those a worker holds behind the message it runs (quick ones): if they come back.
+      for (const w of this.#workers) this.#cancel(w.sent.slice(1).flatMap((s) => s.chunks), why);
     }
     // Nothing pending and the workers up: the stop messages go out now, synchronously (at
     // beforeExit they must precede tsmpi's own finalization).

@@ -18,8 +18,12 @@
  * Lifetime: workers start at the first task, or with `bootup()`; `shutdown()` stops them.
  * A worker's job ends with its parent even when the parent is killed (its coordinator sees
  * the parent's connection close and stops the worker; a worker that loses its coordinator
- * exits). A worker that dies is replaced by a new one; the tasks it held reject with
- * `ERR_TSMPI_WORKER_LOST`.
+ * exits). A worker that dies is replaced by a new one; the tasks of the message it was running
+ * reject with `ERR_TSMPI_WORKER_LOST`. The pool is broken (`ERR_TSMPI_BROKEN`, as
+ * concurrent.futures' `BrokenProcessPool`) when a replacement worker cannot start or dies
+ * before answering its open message, or after {@link QUICK_DEATHS} workers in a row died
+ * within {@link QUICK_DEATH_MS} of their start; when no worker could start at all, it is
+ * broken with `ERR_TSMPI_LAUNCH`.
  *
  * This process joins each worker's job as `MPI_Comm_spawn`'s parent would, without taking it
  * for its own: its environment (`TSMPI_RANK`, ...) and its CPU affinity stay as they were. The
@@ -42,9 +46,14 @@ import { waitPolicy } from "../transport/polling.js";
 import { Runtime, WORLD_CONTEXT } from "../job/runtime.js";
 import { CommChannel, placesOf, splitTasks } from "./comm-executor.js";
 import { Executor, type Channel, type ExecutorOptions } from "./executor.js";
-import { CLOSE_TAG, RESULT_TAG, STOP_TAG, type OpenMessage } from "./protocol.js";
-import { mainModuleUrl, refuseInTaskModuleLoad, taskName, type TaskFunction } from "./tasks.js";
+import { CLOSE_TAG, RESULT_TAG, STOP_TAG, type OpenMessage, type WorkerPlace } from "./protocol.js";
+import { initializerOption, mainModuleUrl, refuseInTaskModuleLoad, type TaskFunction } from "./tasks.js";
 import { worldWorkers } from "./world.js";
+
+/** A worker that dies within this many milliseconds of its start died quickly (see {@link QUICK_DEATHS}). */
+export const QUICK_DEATH_MS = 2000;
+/** After this many quick deaths in a row the pool is broken (a task module or task that kills every worker). */
+export const QUICK_DEATHS = 3;
 
 /** Options of {@link PoolExecutor}. */
 export interface PoolExecutorOptions extends ExecutorOptions {
@@ -52,7 +61,10 @@ export interface PoolExecutorOptions extends ExecutorOptions {
   maxWorkers?: number;
   /** Module URLs or paths holding the task functions (the main script is searched after them). */
   tasks?: (string | URL)[];
-  /** Runs once on each worker before its first task (an exported function, found like a task), with `initargs`. */
+  /**
+   * Runs once on each worker before its first task (an exported function, found like a task),
+   * with `initargs` (checked to serialize at construction). If it throws, the pool is broken.
+   */
   initializer?: TaskFunction;
   initargs?: unknown[];
   /** Extra environment variables for the workers. */
@@ -93,12 +105,20 @@ function packageFile(rel: string): string {
 
 /** One spawned worker: its job's launcher, this process's rank in that job, the channel. */
 interface WorkerJob {
+  /** Its index in the pool (a replacement takes the index of the worker it replaces). */
+  index: number;
+  /** It replaces a worker that died. */
+  replacement: boolean;
   child: ChildProcess;
   rt?: Runtime;
   comm?: Comm;
   channel?: Channel;
+  /** When it was attached (performance.now()). */
+  attachedAt: number;
   exited: Promise<void>;
   ended: boolean;
+  /** Rejects the start when the job ends before its worker is attached. */
+  failStart?: (err: Error) => void;
 }
 
 /**
@@ -121,6 +141,8 @@ export class PoolExecutor extends Executor {
   readonly #jobs = new Set<WorkerJob>();
   #world: ReturnType<typeof worldWorkers>;
   #placeNext = 0;
+  /** Workers in a row that died within QUICK_DEATH_MS of their start. */
+  #quickDeaths = 0;
 
   /**
    * Makes a pool; no process starts before the first task or `bootup()`.
@@ -132,8 +154,7 @@ export class PoolExecutor extends Executor {
     super(opts);
     const { modules } = splitTasks(opts.tasks, false);
     const main = mainModuleUrl();
-    if (main && !modules.includes(main)) modules.push(main);
-    const init = opts.initializer === undefined ? undefined : taskName(opts.initializer, "initializer");
+    const init = initializerOption(opts.initializer, opts.initargs);
     if (opts.env !== undefined && (opts.env === null || typeof opts.env !== "object")) throw new TsmpiError("ERR_TSMPI_ARG", `env must be an object of strings, got ${describeValue(opts.env)}`);
     this.#env = Object.fromEntries(Object.entries(opts.env ?? {}).map(([k, v]) => [k, String(v)]));
     this.#world = worldWorkers();
@@ -144,7 +165,7 @@ export class PoolExecutor extends Executor {
       this.#count = Math.min(this.#count, worldSize);
       this.session = ++this.#world.sessions;
     } else this.#world = undefined;
-    this.#open = { s: this.session, m: modules, ...(init ? { init, initArgs: opts.initargs ?? [] } : {}) };
+    this.#open = { s: this.session, m: modules, ...(main && !modules.includes(main) ? { main } : {}), ...init };
   }
 
   /** The number of workers (started or to be started). */
@@ -164,7 +185,7 @@ export class PoolExecutor extends Executor {
       for (const p of world.places.slice(0, this.#count)) this.attach(new CommChannel(world.comm, p.rank, RESULT_TAG + this.session, p));
       return;
     }
-    const starts = Array.from({ length: this.#count }, () => this.#startJob());
+    const starts = Array.from({ length: this.#count }, (_, i) => this.#startJob(i, false));
     const results = await Promise.allSettled(starts);
     const ok = results.filter((r) => r.status === "fulfilled").length;
     if (ok === 0) throw (results[0] as PromiseRejectedResult).reason;
@@ -188,8 +209,8 @@ export class PoolExecutor extends Executor {
     return ["--host", `${slots[this.#placeNext++ % slots.length]}:1`];
   }
 
-  /** Starts one worker job and joins it; resolves once its worker is attached. */
-  async #startJob(): Promise<void> {
+  /** Starts worker `index`'s job and joins it; resolves once its worker is attached, rejects when its job ends before. */
+  async #startJob(index: number, replacement: boolean): Promise<void> {
     const placement = this.#placement();
     const args = [packageFile("dist/launcher/cli.js"), ...placement, "-n", "1"];
     for (const [k, v] of Object.entries(this.#env)) args.push("-x", `${k}=${v}`);
@@ -213,7 +234,10 @@ export class PoolExecutor extends Executor {
     const child = spawn(process.execPath, args, { stdio: ["pipe", "inherit", "inherit", "pipe"], env });
     let exitInfo = "";
     const job: WorkerJob = {
+      index,
+      replacement,
       child,
+      attachedAt: 0,
       ended: false,
       exited: new Promise((resolve) => {
         child.on("exit", (code, signal) => {
@@ -248,16 +272,30 @@ export class PoolExecutor extends Executor {
         child.on("exit", () => (clearTimeout(timer), reject(new TsmpiError("ERR_TSMPI_LAUNCH", `a worker's tsmpirun exited (${exitInfo}) before its job started; its message is above`))));
       });
       const join = JSON.parse(line) as { coordinator: string; key: string; rank: number; size: number; jobDir: string; tcp: boolean };
-      const rt = await Runtime.attach(
+      // From here the worker may die before it is ready (its start-up failed): its job then
+      // ends (#ended), and so does this start, instead of waiting for it forever.
+      const ended = new Promise<never>((_, reject) => (job.failStart = reject));
+      ended.catch(() => {});
+      if (job.ended) throw new TsmpiError("ERR_TSMPI_LAUNCH", `pool worker ${index}'s job ended before the worker started`);
+      const attaching = Runtime.attach(
         { mode: "tsmpirun", rank: join.rank, size: join.size, localRank: 0, localSize: placement.length === 0 ? ranksHere : 1, coordinator: join.coordinator, key: join.key, jobDir: join.jobDir, tcp: join.tcp, iface: process.env.TSMPI_IFACE || undefined, secure: process.env.TSMPI_INSECURE !== "1" },
         (_code, why) => this.#ended(job, why),
       );
-      job.rt = rt;
+      attaching.then(
+        (rt) => {
+          job.rt = rt;
+          if (job.ended) leave(rt); // joined after the job ended
+        },
+        () => {},
+      );
+      const rt = await Promise.race([attaching, ended]);
       const comm = new Comm(rt, WORLD_CONTEXT, rt.rank, Array.from({ length: rt.size }, (_, i) => i));
       job.comm = comm;
-      const places = await placesOf(comm);
-      if (job.ended) throw new TsmpiError("ERR_TSMPI_WORKER_LOST", `a worker died while starting`);
-      job.channel = new CommChannel(comm, 0, RESULT_TAG + this.session, places[0]!);
+      const places = await Promise.race([placesOf(comm), ended]);
+      job.failStart = undefined;
+      const place: WorkerPlace = { ...places[0]!, index };
+      job.channel = new CommChannel(comm, 0, RESULT_TAG + this.session, place);
+      job.attachedAt = performance.now();
       this.attach(job.channel);
     } catch (err) {
       this.#ended(job, (err as Error).message);
@@ -265,18 +303,36 @@ export class PoolExecutor extends Executor {
     }
   }
 
-  /** A worker's job ended (or failed): its tasks fail, and unless the pool is stopping a new worker starts. */
+  /**
+   * A worker's job ended (or failed). Before its worker was attached: its start rejects. After:
+   * its tasks are dealt with (`lost`), and unless the pool is stopping or broken a replacement
+   * starts; the pool breaks instead when the dead worker was a replacement that never answered
+   * its open message, or the last QUICK_DEATHS workers all died quickly.
+   */
   #ended(job: WorkerJob, why: string): void {
     if (job.ended) return;
     job.ended = true;
     this.#jobs.delete(job);
     if (job.child.exitCode === null && job.child.signalCode === null) killTree(job.child, "SIGTERM");
-    void job.rt?.finalize().catch(() => {});
-    if (!job.channel) return;
-    this.lost(job.channel, why);
-    if (this.stopping) return;
-    this.#startJob().catch((err) => {
-      if (this.liveWorkers === 0 && this.#jobs.size === 0) this.failQueued(err as Error);
+    if (job.rt) leave(job.rt);
+    if (!job.channel) {
+      job.failStart?.(new TsmpiError("ERR_TSMPI_LAUNCH", `pool worker ${job.index}'s job ended before the worker started (${why}); its message is above`));
+      return;
+    }
+    const answered = this.lost(job.channel, why);
+    if (this.stopping || this.isBroken) return;
+    const quick = !answered || performance.now() - job.attachedAt < QUICK_DEATH_MS;
+    this.#quickDeaths = quick ? this.#quickDeaths + 1 : 0;
+    if (!answered && job.replacement) {
+      this.breakExecutor(new TsmpiError("ERR_TSMPI_BROKEN", `the pool is broken: pool worker ${job.index}, started to replace a worker that died, died too before it was ready (${why})`));
+      return;
+    }
+    if (this.#quickDeaths >= QUICK_DEATHS) {
+      this.breakExecutor(new TsmpiError("ERR_TSMPI_BROKEN", `the pool is broken: ${QUICK_DEATHS} workers in a row died within ${QUICK_DEATH_MS / 1000} s of their start, the last one pool worker ${job.index} (${why})`));
+      return;
+    }
+    this.#startJob(job.index, true).catch((err) => {
+      this.breakExecutor(new TsmpiError("ERR_TSMPI_BROKEN", `the pool is broken: the worker started to replace pool worker ${job.index} could not start: ${(err as Error)?.message ?? err}`, { cause: err }));
     });
   }
 
@@ -294,6 +350,16 @@ export class PoolExecutor extends Executor {
     clearTimeout(timer);
     this.#jobs.delete(job);
   }
+}
+
+/**
+ * Leaves the job of a worker that is gone: what is still queued for it is dropped at once
+ * (linger 0), so this process does not wait for it at exit.
+ */
+function leave(rt: Runtime): void {
+  void (rt.transport?.close(0) ?? Promise.resolve())
+    .then(() => rt.finalize())
+    .catch(() => {});
 }
 
 function killTree(child: ChildProcess, signal: NodeJS.Signals): void {

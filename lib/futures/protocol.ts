@@ -4,9 +4,11 @@
  *
  * Every message is one object-tier send on the executor's own communicator (a dup, or the
  * world of a spawned worker job), so it never matches the user's traffic. A chunk of tasks
- * travels in one message and its results in one message back; the manager keeps up to
- * `prefetch` messages in flight per worker, so a worker finds its next chunk queued when it
- * finishes one, and no request round trip is ever needed.
+ * travels in one message and its results in one message back. A worker with nothing in hand
+ * takes any chunk; one still running a message gets a second (up to `prefetch` messages) only
+ * when both what it holds and what it gets are known to be quick (about `BATCH_TARGET_US` of
+ * work each, by the compute times measured so far), so a worker running quick tasks finds its
+ * next chunk queued and never waits a round trip, while nothing waits behind a slow task.
  *
  * Adaptive batching: chunks that run quickly are sent several to a message (a batch): the
  * manager learns from each reply how long the worker computed (`t`) and sizes the next batch
@@ -37,6 +39,8 @@ export interface OpenMessage {
   s: number;
   /** Module URLs that hold the task functions, searched in order. */
   m: string[];
+  /** The main script (a PoolExecutor's): imported only for a function none of `m` exports. */
+  main?: string;
   /** The initializer's name (found like a task) and its arguments, if any. */
   init?: string;
   initArgs?: unknown[];
@@ -59,10 +63,15 @@ export interface BatchMessage {
   k: ChunkMessage[];
 }
 
-/** Worker to manager: the results of a batch, in order, and the microseconds spent computing them. */
+/**
+ * Worker to manager: the results of a batch, in order, and the microseconds spent computing
+ * them. The answer to an open message has no results (`r` empty), and `e` when the
+ * initializer failed.
+ */
 export interface BatchResult {
   r: ResultMessage[];
   t: number;
+  e?: ErrorInfo;
 }
 
 /** The work a batch aims at, in microseconds of the worker's compute time. */
@@ -79,7 +88,7 @@ export interface ErrorInfo {
   c?: string;
 }
 
-/** A chunk's results, in task order; with `e`, task number `r.length` failed and the rest did not run. */
+/** A chunk's results, in task order; with `e`, a task of the chunk failed, the chunk fails as a whole (`r` is empty) and its later tasks did not run. */
 export interface ResultMessage {
   c: number;
   r: unknown[];
@@ -99,9 +108,18 @@ const BUILTIN: Record<string, ErrorConstructor> = { Error, TypeError, RangeError
 
 /** Where a task ran, for the head of its error's stack. */
 export interface WorkerPlace {
+  /** The worker's rank in the executor's communicator (a spawned worker: 0, its own job's). */
   rank: number;
   host: string;
   pid?: number;
+  /** A spawned worker's index in its PoolExecutor's pool (a replacement takes the index of the one it replaces). */
+  index?: number;
+}
+
+/** A worker as messages name it: `worker rank 2 on host node1 (pid 4242)`, or `pool worker 1 on ...` for a spawned one. */
+export function describePlace(place: WorkerPlace): string {
+  const who = place.index === undefined ? `worker rank ${place.rank}` : `pool worker ${place.index}`;
+  return `${who} on host ${place.host}${place.pid ? ` (pid ${place.pid})` : ""}`;
 }
 
 /**
@@ -120,7 +138,7 @@ export function remoteError(info: ErrorInfo, place: WorkerPlace): Error {
   }
   const frames = (info.st ?? "").split("\n").filter((l) => /^\s+at /.test(l));
   const head = `${info.n}: ${info.m}`;
-  err.stack = [head, `    -- raised on worker rank ${place.rank} on host ${place.host}${place.pid ? ` (pid ${place.pid})` : ""}:`, ...frames].join("\n");
+  err.stack = [head, `    -- raised on ${describePlace(place)}:`, ...frames].join("\n");
   Object.defineProperty(err, "worker", { value: { ...place }, enumerable: false });
   return err;
 }

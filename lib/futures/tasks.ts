@@ -6,9 +6,10 @@
  *
  * Which modules: those in the executor's `tasks` option (module URLs or paths), then, for a
  * `PoolExecutor`, the main script (`process.argv[1]`; for `tsmpirun -m tsmpi/futures script`,
- * the script). A worker importing the main script runs its top-level code, so a script that
- * defines tasks guards its main part with `if (isMainModule(import.meta))`, as Python scripts
- * guard theirs with `if __name__ == "__main__"`.
+ * the script), imported only for a function none of the `tasks` modules exports. A worker
+ * importing the main script runs its top-level code, so a script that defines tasks guards its
+ * main part with `if (isMainModule(import.meta))`, as Python scripts guard theirs with
+ * `if __name__ == "__main__"`; a script whose tasks all live in `tasks` modules needs no guard.
  *
  * Modules ending in `.ts`/`.mts`/`.cts` are loaded through tsx (resolved from tsmpi's own
  * install), registered on the worker the first time one is needed.
@@ -23,6 +24,7 @@ import path from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { TsmpiError, describeValue } from "../errors.js";
+import { packObject } from "../serializer.js";
 
 /** A function the executor can run: any exported function of a task module. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -114,6 +116,26 @@ export function taskName(fn: unknown, what = "fn"): string {
   return name;
 }
 
+/**
+ * The open message's initializer fields from the `initializer`/`initargs` options: the
+ * initializer's name, and arguments that are checked to serialize now (a worker could never
+ * receive them; the executor refuses at construction, as it refuses a bad option).
+ * @throws TsmpiError `ERR_TSMPI_ARG` for a bad initializer or initargs that are not an array,
+ *   `ERR_TSMPI_TYPE` for initargs that cannot be serialized.
+ */
+export function initializerOption(initializer: unknown, initargs: unknown): { init?: string; initArgs?: unknown[] } {
+  if (initargs !== undefined && !Array.isArray(initargs)) throw new TsmpiError("ERR_TSMPI_ARG", `initargs must be an array, got ${describeValue(initargs)}`);
+  if (initializer === undefined) return {};
+  const init = taskName(initializer, "initializer");
+  const initArgs = initargs ?? [];
+  try {
+    packObject(initArgs);
+  } catch (err) {
+    throw new TsmpiError("ERR_TSMPI_TYPE", `initargs cannot be sent to the workers: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
+  return { init, initArgs };
+}
+
 /** Task modules being imported by this worker right now (their top-level code is running). */
 let loadingTaskModules = 0;
 
@@ -138,22 +160,39 @@ export function registerTsx(): Promise<void> {
   return tsxRegistered;
 }
 
+/** Imports a task module (through tsx for TypeScript), or fails with `ERR_TSMPI_TASK`. */
+async function importTaskModule(url: string): Promise<Record<string, unknown>> {
+  if (/\.[mc]?ts(\?|#|$)/.test(url)) await registerTsx();
+  loadingTaskModules++;
+  try {
+    return (await import(url)) as Record<string, unknown>;
+  } catch (err) {
+    throw new TsmpiError("ERR_TSMPI_TASK", `task module ${url} could not be loaded on the worker: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  } finally {
+    loadingTaskModules--;
+  }
+}
+
 /**
  * A worker's view of a session's tasks: functions registered directly, then the exports of the
- * task modules, looked up by name and remembered.
+ * task modules, then (only for a name none of them exports) the main script's, looked up by name
+ * and remembered.
  */
 export class TaskRegistry {
   private readonly found = new Map<string, TaskFunction>();
   private modules: Promise<Record<string, unknown>[]> | undefined;
+  private mainModule: Promise<Record<string, unknown>> | undefined;
 
   constructor(
     private readonly urls: readonly string[],
     direct: Iterable<TaskFunction> = [],
+    /** The main script, imported only when a name is in none of `urls`. */
+    private readonly main?: string,
   ) {
     for (const fn of direct) this.found.set(fn.name, fn);
   }
 
-  /** Starts loading the task modules now (errors surface at the first lookup). */
+  /** Starts loading the task modules now (errors surface at the first lookup); the main script waits until needed. */
   preload(): Promise<void> {
     return this.load().then(
       () => {},
@@ -163,20 +202,8 @@ export class TaskRegistry {
 
   private load(): Promise<Record<string, unknown>[]> {
     this.modules ??= (async () => {
-      if (this.urls.some((u) => /\.[mc]?ts(\?|#|$)/.test(u))) await registerTsx();
       const out: Record<string, unknown>[] = [];
-      for (const url of this.urls) {
-        try {
-          loadingTaskModules++;
-          try {
-            out.push((await import(url)) as Record<string, unknown>);
-          } finally {
-            loadingTaskModules--;
-          }
-        } catch (err) {
-          throw new TsmpiError("ERR_TSMPI_TASK", `task module ${url} could not be loaded on the worker: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-        }
-      }
+      for (const url of this.urls) out.push(await importTaskModule(url));
       return out;
     })();
     return this.modules;
@@ -188,14 +215,22 @@ export class TaskRegistry {
   }
 
   private async search(name: string): Promise<TaskFunction> {
-    for (const mod of await this.load()) {
+    let mods = await this.load();
+    if (this.main && !mods.some((m) => typeof m[name] === "function")) {
+      this.mainModule ??= importTaskModule(this.main);
+      mods = [...mods, await this.mainModule];
+    }
+    for (const mod of mods) {
       const fn = mod[name];
       if (typeof fn === "function") {
         this.found.set(name, fn as TaskFunction);
         return fn as TaskFunction;
       }
     }
-    const where = this.urls.length ? `the task modules (${this.urls.join(", ")})` : "no task module (give the executor a tasks option)";
-    throw new TsmpiError("ERR_TSMPI_TASK", `task function ${JSON.stringify(name)} is not exported by ${where}; export it from one of them, or add its module to the tasks option`);
+    const where = [...this.urls, ...(this.main ? [this.main] : [])];
+    if (where.length === 0) {
+      throw new TsmpiError("ERR_TSMPI_TASK", `task function ${JSON.stringify(name)} cannot be found: the executor lists no task module; give it a tasks option with the module that exports ${name} (e.g. tasks: [new URL("./tasks.js", import.meta.url)])`);
+    }
+    throw new TsmpiError("ERR_TSMPI_TASK", `task function ${JSON.stringify(name)} is not exported by the task modules (${where.join(", ")}); export it from one of them, or add its module to the tasks option`);
   }
 }

@@ -4,9 +4,12 @@
  *
  * A task may return a value or a promise (an async function): the worker awaits it before the
  * next task, so a worker runs one task at a time, as a process of a Python pool does. A task
- * that throws fails from there: the results before it travel back with its error, and the rest
- * of its chunk does not run (the caller's iteration stops at the error anyway). A result that
- * cannot be serialized fails its own task the same way, not the worker.
+ * that throws fails its whole chunk, as in mpi4py.futures: its error travels back without the
+ * chunk's results, and the rest of the chunk does not run. A result that cannot be serialized
+ * fails its chunk the same way, not the worker.
+ *
+ * The answer to an open message says whether the initializer failed (the executor is then
+ * broken, see `executor.ts`).
  *
  * Not supported yet: running several tasks of one worker concurrently; per-task timeouts that
  * interrupt a running task (a JavaScript function cannot be interrupted from outside).
@@ -26,11 +29,18 @@ export class Session {
   readonly registry: TaskRegistry;
   /** What the initializer threw: every task of the session then fails with it. */
   private broken: ErrorInfo | undefined;
+  /** What the initializer threw, as it threw it (for the answer to the open message). */
+  private initError: ErrorInfo | undefined;
   readonly ready: Promise<void>;
 
   constructor(open: OpenMessage, direct: readonly TaskFunction[]) {
-    this.registry = new TaskRegistry(open.m, direct);
+    this.registry = new TaskRegistry(open.m, direct, open.main);
     this.ready = this.initialize(open);
+  }
+
+  /** The answer to the open message, once `ready`: no results; `e` when the initializer failed. */
+  get answer(): BatchResult {
+    return this.initError ? { r: [], t: 0, e: this.initError } : OPENED;
   }
 
   /** Loads the task modules and runs the initializer; never rejects (failures surface per task). */
@@ -41,12 +51,12 @@ export class Session {
       const fn = await this.registry.lookup(open.init);
       await fn(...(open.initArgs ?? []));
     } catch (err) {
-      const info = errorInfo(err);
+      const info = (this.initError = errorInfo(err));
       this.broken = { ...info, m: `the initializer ${open.init} failed on this worker: ${info.m}` };
     }
   }
 
-  /** Runs a chunk's tasks in order and returns its results (or the first error). */
+  /** Runs a chunk's tasks in order and returns its results, or the first error alone (the chunk fails as a whole). */
   async run(chunk: ChunkMessage): Promise<ResultMessage> {
     await this.ready;
     if (this.broken) return { c: chunk.c, r: [], e: this.broken };
@@ -67,7 +77,7 @@ export class Session {
         }
       }
     } catch (err) {
-      return { c: chunk.c, r: out, e: errorInfo(err) };
+      return { c: chunk.c, r: [], e: errorInfo(err) };
     }
     return { c: chunk.c, r: out };
   }
@@ -97,8 +107,8 @@ export function sendable(result: BatchResult, batch: BatchMessage): BatchResult 
 }
 
 /**
- * The result message with its first unserializable result turned into that task's error: the
- * results before it go back, it fails with `ERR_TSMPI_TYPE`.
+ * The result message of a chunk with an unserializable result: the chunk fails with
+ * `ERR_TSMPI_TYPE`, naming the first such task.
  */
 export function unserializable(result: ResultMessage, chunk: ChunkMessage, cause: unknown): ResultMessage {
   for (let k = 0; k < result.r.length; k++) {
@@ -106,7 +116,7 @@ export function unserializable(result: ResultMessage, chunk: ChunkMessage, cause
       packObject(result.r[k]);
     } catch (err) {
       const e = new TsmpiError("ERR_TSMPI_TYPE", `the result of ${chunk.f}() (task ${k + 1} of its chunk) cannot be sent back: ${(err as Error).message}`);
-      return { c: result.c, r: result.r.slice(0, k), e: errorInfo(e) };
+      return { c: result.c, r: [], e: errorInfo(e) };
     }
   }
   const e = new TsmpiError("ERR_TSMPI_TYPE", `the results of ${chunk.f}() cannot be sent back: ${(cause as Error)?.message ?? String(cause)}`);
@@ -132,7 +142,7 @@ export async function serve(comm: Comm, root: number, direct: readonly TaskFunct
       const session = new Session(open, direct);
       sessions.set(open.s, session);
       // Acknowledged once its modules are loaded and its initializer ran (an empty batch result).
-      void session.ready.then(() => comm.isend(OPENED, root, RESULT_TAG + open.s));
+      void session.ready.then(() => comm.isend(session.answer, root, RESULT_TAG + open.s));
     } else if (tag === CLOSE_TAG) {
       sessions.delete((msg as { s: number }).s);
     } else if (tag === CHUNK_TAG) {
