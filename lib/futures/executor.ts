@@ -347,11 +347,6 @@ export abstract class Executor {
     return this.#shut !== undefined;
   }
 
-  /** @internal The workers alive now. */
-  protected get liveWorkers(): number {
-    return this.#workers.length;
-  }
-
   // ------------------------------------------------------------ scheduling
 
   #ensureStarted(): void {
@@ -478,11 +473,6 @@ export abstract class Executor {
 
   /** @internal The session id this executor's chunks carry (workers shared by several executors tell them apart by it). */
   protected session = 0;
-
-  /** @internal Fails every task not yet sent to a worker (no worker can take them). */
-  protected failQueued(err: Error): void {
-    this.#failQueued(err);
-  }
 
   /** A chunk that could not be serialized: its tasks go one by one, so only the bad ones fail. */
   #split(chunk: Chunk): void {
