@@ -433,7 +433,7 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
       const out = JSON.parse(r.stdout.trim().split("\n").pop()!);
       if (rig!.ownHostnames) assert.deepEqual(out.hosts, ["node1", "node2"]);
-      assert.match(out.stack, /^ {4}-- raised on worker rank 0 on host \S+ \(pid \d+\):$/);
+      assert.match(out.stack, /^ {4}-- raised on pool worker [0-3] on host \S+ \(pid \d+\):$/);
       await checkJob(r, 0, 5000);
     });
 
