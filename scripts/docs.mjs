@@ -30,9 +30,11 @@ const app = await Application.bootstrapWithPlugins({
   readme: path.join(root, "README.md"),
   out: path.join(root, "dist", "docs"),
   excludeInternal: true,
+  // The serializer's brand, which DeviceArray carries so that the object tier refuses it: not user API.
+  intentionallyNotExported: ["Unserializable"],
   excludePrivate: true,
   treatWarningsAsErrors: true,
-  disableSources: false,
+  disableSources: true, // source links need a hosted git remote, which a clone of this repository may not have
   githubPages: false,
   logLevel: "Info",
 });

@@ -15,7 +15,7 @@ import { gpuBinding, type NativeEventHandle } from "../native.js";
 
 let handleOf: (event: CudaEvent) => NativeEventHandle;
 
-/** A recorded point in this rank's GPU stream (see {@link event}). */
+/** A recorded point in this rank's GPU stream, made by `cuda.event()`. */
 export class CudaEvent {
   readonly #handle: NativeEventHandle;
 
