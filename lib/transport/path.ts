@@ -29,6 +29,13 @@ import type { Transport, ZmqTransport } from "./zmq.js";
 /** The polling window (microseconds) of a rank that also has peers on ZeroMQ paths. */
 export const MIXED_SPIN_US = 10;
 
+/**
+ * How long one ZeroMQ receive waits (ms) on a rank that has shared-memory peers. A waiter whose
+ * message came through shared memory leaves a ZeroMQ receive pending, and that receive keeps the
+ * process alive until it times out: a rank would otherwise exit up to 250 ms late.
+ */
+export const SHM_ZMQ_POLL_MS = 10;
+
 /** How this rank reaches a peer (`self`: itself, never through a transport). */
 export type PeerPath = "self" | "shm" | "ipc" | "tcp";
 
@@ -108,6 +115,7 @@ export class PathTransport implements Transport {
     const shmPeers = this.viaShm.filter(Boolean).length;
     const zmqPeers = this.paths.filter((p) => p === "ipc" || p === "tcp").length;
     const policy = waitPolicy(ranksHere);
+    if (shmPeers > 0) this.zmq.setReceivePoll(SHM_ZMQ_POLL_MS);
     if (shmPeers === 0) this.shm?.setWaitPolicy({ ...policy, mode: "sleep", spinUs: 0 });
     else this.shm?.setWaitPolicy(zmqPeers > 0 && policy.spinUs > MIXED_SPIN_US && !process.env.TSMPI_SPIN_US ? { ...policy, spinUs: MIXED_SPIN_US } : policy);
   }

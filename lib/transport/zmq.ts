@@ -195,6 +195,7 @@ export class ZmqTransport implements Transport {
   private looping = false;
   private closed = false;
   private timeoutSet = RECEIVE_POLL_MS;
+  private pollMs = RECEIVE_POLL_MS;
 
   private constructor(
     private readonly zmq: typeof Zmq,
@@ -239,6 +240,15 @@ export class ZmqTransport implements Transport {
       endpoints.push(router.lastEndpoint ?? address);
     }
     return new ZmqTransport(zmq, rank, router, endpoints, onMessage, onError, options);
+  }
+
+  /**
+   * Sets how long one receive waits before the loop looks whether anyone still needs it: also how
+   * long a pending receive may keep the process alive after the last waiter left, when what it
+   * waited for came another way (shared memory).
+   */
+  setReceivePoll(ms: number): void {
+    this.pollMs = ms;
   }
 
   /** Sets every rank's endpoint (index = world rank); connections are made on first send. */
@@ -305,7 +315,7 @@ export class ZmqTransport implements Transport {
   private async loop(): Promise<void> {
     try {
       while ((this.demand > 0 || this.draining) && !this.closed) {
-        const timeout = this.demand > 0 ? RECEIVE_POLL_MS : 0;
+        const timeout = this.demand > 0 ? this.pollMs : 0;
         if (timeout !== this.timeoutSet) this.router.receiveTimeout = this.timeoutSet = timeout;
         let frames: Buffer[];
         try {
