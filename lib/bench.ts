@@ -191,7 +191,7 @@ export async function pingpong(comm: Comm = COMM_WORLD, args: string[] = []): Pr
   const peer = 1 - rank;
   const bare = withBare ? await bareSockets(comm, peer) : null;
   for (const bytes of sizes(min, max)) {
-    const iters = Math.max(5, bytes > 1 << 20 ? Math.min(loop, 40) : bytes > 1 << 14 ? Math.min(loop, 300) : loop);
+    const iters = Math.max(5, bytes > 1 << 20 ? Math.min(loop, 40) : bytes > 1 << 18 ? Math.min(loop, 300) : loop);
     const warm = Math.max(2, bytes > 1 << 20 ? Math.min(skip, 3) : skip);
     const sendArr = new Uint8Array(bytes).fill(7);
     const recvArr = new Uint8Array(bytes);

@@ -62,7 +62,7 @@ def pingpong(comm, a):
         print("#  Size [B] | Send/Recv [us]   [MB/s] | send/recv [us]   [MB/s]  Samples")
     empty = bytearray(0)
     for nbytes in todo:
-        iters = max(5, min(a.loop, 40) if nbytes > 1 << 20 else min(a.loop, 300) if nbytes > 1 << 14 else a.loop)
+        iters = max(5, min(a.loop, 40) if nbytes > 1 << 20 else min(a.loop, 300) if nbytes > 1 << 18 else a.loop)
         warm = max(2, min(a.skip, 3) if nbytes > 1 << 20 else a.skip)
         sendbuf = bytearray(b"\x07") * nbytes
         recvbuf = bytearray(nbytes)

@@ -104,9 +104,9 @@ interface Settings {
 
 const FULL: Settings = {
   startup: { np: [1, 2, 4], reps: 5 },
-  pingpong: { chunks: [{ min: 0, max: 1 * KiB, loop: 300 }, { min: 2 * KiB, max: 256 * KiB, loop: 200 }, { min: 512 * KiB, max: 16 * MiB, loop: 20 }], skip: 10, reps: 2 },
-  ringtest: { np: [2, 4], runs: [{ bytes: 1, loop: 1000, skip: 100 }, { bytes: 1 * MiB, loop: 50, skip: 5 }], reps: 3 },
-  collectives: { names: ["barrier", "bcast", "allreduce", "gather", "scatter", "alltoall"], np: [2, 4], sizes: [8, 1 * MiB], loop: 100, skip: 10, reps: 2 },
+  pingpong: { chunks: [{ min: 0, max: 256 * KiB, loop: 1000 }, { min: 512 * KiB, max: 16 * MiB, loop: 20 }], skip: 200, reps: 2 },
+  ringtest: { np: [2, 4], runs: [{ bytes: 1, loop: 10000, skip: 1000 }, { bytes: 1 * MiB, loop: 200, skip: 20 }], reps: 3 },
+  collectives: { names: ["barrier", "bcast", "allreduce", "gather", "scatter", "alltoall"], np: [2, 4], sizes: [8, 1 * MiB], loop: 2000, skip: 200, reps: 2 },
   allreduce: { np: [2, 4], loop: 20, skip: 3, reps: 3 },
   pi: { np: [1, 2, 4], samples: 10_000_000, reps: 3 },
   futures: { np: 5, tasks: 10_000, fib: 2000, reps: 2 },
@@ -291,7 +291,7 @@ export function makePlan(quick: boolean, only: readonly SectionId[]): Plan {
 
   const settings: Record<SectionId, string> = {
     startup: `wall time of the whole job (launcher, start-up, hello in rank order, exit), ${s.startup.np.join(", ")} ranks; tsmpi runs examples/hello (.js compiled, .ts through tsx), mpi4py runs \`python3 -m mpi4py.bench helloworld\``,
-    pingpong: `\`tsmpi/bench pingpong\` and \`scripts/mpi4py-bench.py pingpong\`, ranks 0 and 1, sizes 0 B and powers of two up to ${bytesLabel(s.pingpong.chunks.at(-1)!.max)}, ${s.pingpong.chunks.map((c) => `${bytesLabel(c.min)}..${bytesLabel(c.max)} -l ${c.loop}`).join(", ")} (at most 300 iterations above 16 KiB and 40 above 1 MiB, the bench's rule), -s ${s.pingpong.skip}, buffer and object tier in 10 interleaved rounds per size`,
+    pingpong: `\`tsmpi/bench pingpong\` and \`scripts/mpi4py-bench.py pingpong\`, ranks 0 and 1, sizes 0 B and powers of two up to ${bytesLabel(s.pingpong.chunks.at(-1)!.max)}, ${s.pingpong.chunks.map((c) => `${bytesLabel(c.min)}..${bytesLabel(c.max)} -l ${c.loop}`).join(", ")} (at most 300 iterations above 256 KiB and 40 above 1 MiB, the bench's rule), -s ${s.pingpong.skip}, buffer and object tier in 10 interleaved rounds per size`,
     ringtest: `\`tsmpi/bench ringtest\` and \`mpi4py.bench ringtest\`: ${s.ringtest.runs.map((r) => `${bytesLabel(r.bytes)} -l ${r.loop} -s ${r.skip}`).join("; ")}; the figure is the time of one loop around the ring`,
     collectives: `\`tsmpi/bench NAME\` and \`scripts/mpi4py-bench.py NAME\`, buffer tier (Float64), block sizes ${s.collectives.sizes.map(bytesLabel).join(" and ")} per rank, -l ${s.collectives.loop} -s ${s.collectives.skip} (100 iterations above 16 KiB); per call: median over iterations of the slowest rank's time, each iteration after a barrier`,
     allreduce: `\`allreduce --sizes 8388608\`, buffer tier, -l ${s.allreduce.loop} -s ${s.allreduce.skip}, as the collectives`,
