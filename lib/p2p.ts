@@ -384,9 +384,11 @@ export class PointToPoint {
         const address = frames[1]!.readBigUInt64LE(0);
         msg.fetcher = (target) => this.fetch(msg!, address, target);
         this.inflight.set(key, msg); // for a RESEND's chunks
-        // Matched now: the receive fetches into its own buffer. Unmatched: fetch now, so the
-        // sender never waits for a matching receive.
-        if (!this.engine.arrive(msg)) msg.fetchNow();
+        // Matched now: the receive fetches into its own buffer. Unmatched: fetch at the end of
+        // this event-loop turn, so the sender never waits for a matching receive, yet a receive
+        // that code running now posts (an await that this very batch of frames resolved) still
+        // gets the bytes straight into its buffer, not through a copy of our own.
+        if (!this.engine.arrive(msg)) setImmediate(() => msg!.fetchNow());
         return;
       }
       msg.add(h.flags & FLAG_INLINE ? head.subarray(HEADER_BYTES) : frames[1]!);
