@@ -107,6 +107,10 @@ export class PathTransport implements Transport {
       return sameHost && zmqEndpoints[r]!.startsWith("ipc://") ? "ipc" : "tcp";
     });
     this.viaShm = this.paths.map((p) => p === "shm");
+    // No peer can write into this rank's inbox (none shares its host and memory domain with an
+    // inbox of its own; one that could not open ours back still counts): stop looking at it, or
+    // a rank alone on its host pays a pump per wait for nothing.
+    if (!table.hosts.some((h, r) => r !== me && h === host && domain !== "" && table.domains[r] === domain && table.addrs[r]!.some((a) => a.startsWith("shm://")))) this.shm?.unused();
     this.shm?.connected();
     this.zmq.setPeers(zmqEndpoints);
     // Poll shared memory only when a peer uses it, and only briefly when ZeroMQ peers may send

@@ -82,6 +82,8 @@ export class ShmTransport implements Transport {
   private scheduled = false;
   private closed = false;
   private referenced = false;
+  /** No peer can write here ({@link unused}): waits leave the inbox alone. */
+  private idle = false;
   private readonly wake: net.Socket;
   private drained: (() => void) | undefined;
   /** The endpoint peers connect to. */
@@ -195,6 +197,15 @@ export class ShmTransport implements Transport {
     this.schedule();
   }
 
+  /**
+   * No peer can write into this inbox (none is on this host): waits no longer poll it or keep
+   * the process alive for it. Sending is unaffected (there is nobody to send to this way).
+   */
+  unused(): void {
+    this.idle = true;
+    this.reference();
+  }
+
   hold(): void {
     if (++this.demand === 1) this.reference();
     this.schedule();
@@ -205,12 +216,12 @@ export class ShmTransport implements Transport {
   }
 
   poke(): void {
-    if (!this.closed) this.deliver(this.channel.receive(0, false, BUDGET));
+    if (!this.closed && !this.idle) this.deliver(this.channel.receive(0, false, BUDGET));
   }
 
   /** Keeps the process alive (references the pipe) exactly while something waits or is queued. */
   private reference(): void {
-    const want = (this.demand > 0 || this.queued > 0) && !this.closed;
+    const want = (this.demand > 0 || this.queued > 0) && !this.closed && !this.idle;
     if (want === this.referenced) return;
     this.referenced = want;
     if (want) this.wake.ref();
@@ -218,7 +229,7 @@ export class ShmTransport implements Transport {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.closed) return;
+    if (this.scheduled || this.closed || this.idle) return;
     this.scheduled = true;
     setImmediate(this.pump);
   }
