@@ -2,7 +2,7 @@
  * `npm run compare`: the same workloads on tsmpi and on mpi4py with Open MPI (over shared memory
  * and over TCP), interleaved, written up as a Markdown report with SVG plots.
  *
- *   npm run compare                         # full run, about 10 minutes; report in docs/compare/
+ *   npm run compare                         # full run, about 4 minutes; report in docs/compare/
  *   npm run compare -- --quick --out /tmp/r # a small subset, under two minutes
  *   npm run compare -- --only pingpong,pi   # some sections
  *   npm run compare -- --from DIR/results.json --out DIR   # re-write the report and plots only

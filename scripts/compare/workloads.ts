@@ -106,7 +106,7 @@ const FULL: Settings = {
   startup: { np: [1, 2, 4], reps: 5 },
   pingpong: { chunks: [{ min: 0, max: 256 * KiB, loop: 1000 }, { min: 512 * KiB, max: 16 * MiB, loop: 20 }], skip: 200, reps: 2 },
   ringtest: { np: [2, 4], runs: [{ bytes: 1, loop: 10000, skip: 1000 }, { bytes: 1 * MiB, loop: 200, skip: 20 }], reps: 3 },
-  collectives: { names: ["barrier", "bcast", "allreduce", "gather", "scatter", "alltoall"], np: [2, 4], sizes: [8, 1 * MiB], loop: 2000, skip: 200, reps: 2 },
+  collectives: { names: ["barrier", "bcast", "allreduce", "gather", "scatter", "alltoall"], np: [2, 4], sizes: [8, 1 * MiB], loop: 10000, skip: 1000, reps: 2 },
   allreduce: { np: [2, 4], loop: 20, skip: 3, reps: 3 },
   pi: { np: [1, 2, 4], samples: 10_000_000, reps: 3 },
   futures: { np: 5, tasks: 10_000, fib: 2000, reps: 2 },
