@@ -58,6 +58,8 @@ export async function gatherArray(ch: Channel, root: number, send: TypedArray, r
   let subtree = 1;
   while (subtree < n && !(vr & subtree)) subtree <<= 1;
   const have = Math.min(subtree, n - vr);
+  // A leaf sends its own array as it is: no scratch copy.
+  if (vr !== 0 && have === 1) return ch.send((vr - subtree + root) % n, bytesOfRange(send), true);
   const tmp = vr === 0 && root === 0 ? recv! : scratch(send, have * count);
   (tmp as Uint8Array).set(send as Uint8Array);
   for (let mask = 1; mask < subtree && vr + mask < n; mask <<= 1) {
@@ -79,7 +81,13 @@ export async function scatterArray(ch: Channel, root: number, send: TypedArray |
   while (subtree < n && !(vr & subtree)) subtree <<= 1;
   const have = Math.min(subtree, n - vr);
   let tmp: TypedArray;
-  if (vr === 0) {
+  if (vr !== 0 && have === 1) {
+    // A leaf receives its block straight into its own array.
+    await ch.recv((vr - subtree + root) % n, bytesOfRange(recv));
+    return;
+  }
+  if (vr === 0 && root === 0) tmp = send!.subarray(0, n * count); // already in relative order
+  else if (vr === 0) {
     tmp = scratch(recv, n * count);
     for (let i = 0; i < n; i++) (tmp as Uint8Array).set(send!.subarray(((i + root) % n) * count, ((i + root) % n + 1) * count) as Uint8Array, i * count);
   } else {
