@@ -67,6 +67,12 @@ function sections(only: string | undefined): SectionId[] {
   return list as SectionId[];
 }
 
+/** A git pathspec leaving out the report's folder, when it lies inside this checkout. */
+function reportPathspec(outOption: string | undefined): string[] {
+  const rel = path.relative(ROOT, path.resolve(outOption ?? path.join(ROOT, "docs", "compare")));
+  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? [`:(exclude)${rel}`] : [];
+}
+
 function git(args: string[]): string {
   const r = spawnSync("git", args, { cwd: ROOT, encoding: "utf8" });
   return r.status === 0 ? r.stdout.trim() : "";
@@ -146,7 +152,8 @@ async function measure(opts: ReturnType<typeof parse>, only: SectionId[]): Promi
       date: new Date().toISOString(),
       quick,
       command: `npm run compare --${quick ? " --quick" : ""}${opts.only ? ` --only ${opts.only}` : ""}${opts.lock !== "/tmp/tsmpi-bench.lock" ? ` --lock ${opts.lock}` : ""}`,
-      commit: `${git(["rev-parse", "--short", "HEAD"])}${git(["status", "--porcelain", "--untracked-files=no"]) ? " (with uncommitted changes)" : ""}`,
+      // Changes to an earlier report in the output folder are not changes to what is measured.
+      commit: `${git(["rev-parse", "--short", "HEAD"])}${git(["status", "--porcelain", "--untracked-files=no", "--", ".", ...reportPathspec(opts.out)]) ? " (with uncommitted changes)" : ""}`,
       openmpi: pre.openmpi!,
       mpi4py: pre.mpi4py!,
       machine: machine(),
