@@ -19,30 +19,47 @@
  *   memory on the cpu backend). `scripts/mpi4py-bench.py` measures the same on mpi4py.
  * - `gpupi`, `gpucopy`: the built-in Monte Carlo pi and host<->device copies (`gpu/bench.ts`).
  *
- * Every command ends the job with exit code 124 if it has not finished after
+ * `--help` prints the usage; a bad command line ends every rank with exit code 2 (rank 0 says
+ * why). Every command ends the job with exit code 124 if it has not finished after
  * `TSMPI_BENCH_TIMEOUT` seconds (default 600), rather than wait forever.
  *
  * @module
  */
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { COMM_WORLD, Op, processorName, transportInfo, wtime, type Comm } from "./index.js";
+import { COMM_WORLD, Op, TsmpiError, processorName, transportInfo, wtime, type Comm } from "./index.js";
 import { loadZmq } from "./transport/zmq.js";
 import { cuda, isDeviceArray } from "./gpu/cuda.js";
 import { gpucopy, gpupi } from "./gpu/bench.js";
 
 const HELP = `usage: tsmpirun -n N -m tsmpi/bench <command> [options]
-commands: helloworld, ringtest, pingpong, barrier, bcast, allreduce, allgather, gather, scatter, alltoall, gpupi, gpucopy`;
+  helloworld [-q]
+  ringtest [-n BYTES] [-l LOOPS] [-s SKIP] [-q]
+  pingpong [-m MIN] [-n MAX] [-l LOOPS] [-s SKIP] [--json] [--without-bare] [-q]    (2 ranks or more)
+  barrier|bcast|allreduce|allgather|gather|scatter|alltoall [-m MIN] [-n MAX] [--sizes B1,B2,..]
+      [-l LOOPS] [-s SKIP] [--object | --device] [--json] [-q]
+  gpupi [-n SAMPLES] [-l LOOPS] [-s SKIP] [--seed S] [--json] [-q]
+  gpucopy [-m MIN] [-n MAX] [-l LOOPS] [-s SKIP] [--json] [-q]
+TSMPI_BENCH_TIMEOUT=S ends a run that has not finished after S seconds (default 600), exit 124`;
+
+/** A bad command line: `main` prints it with the usage and ends with exit code 2. */
+function usageError(message: string): TsmpiError {
+  return new TsmpiError("ERR_TSMPI_ARG", message);
+}
 
 type Options = Record<string, string | boolean | undefined>;
 
 function options(args: string[], spec: Record<string, { type: "string" | "boolean"; short?: string; default?: string | boolean }>): Options {
-  return parseArgs({ args, options: { quiet: { type: "boolean", short: "q" }, ...spec }, allowPositionals: false }).values as Options;
+  try {
+    return parseArgs({ args, options: { quiet: { type: "boolean", short: "q" }, ...spec }, allowPositionals: false }).values as Options;
+  } catch (err) {
+    throw usageError((err as Error).message);
+  }
 }
 
 function int(opts: Options, name: string): number {
   const n = Number(opts[name]);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${JSON.stringify(opts[name])}`);
+  if (!Number.isInteger(n) || n < 0) throw usageError(`--${name} must be a non-negative integer, got ${JSON.stringify(opts[name])}`);
   return n;
 }
 
@@ -68,7 +85,7 @@ function summary(xs: ArrayLike<number>): { us: number; q1: number; q3: number } 
 function sizeList(opts: Options, fallback: number[]): number[] {
   if (opts.sizes === undefined) return fallback;
   const list = String(opts.sizes).split(",").map(Number);
-  if (list.length === 0 || !list.every((n) => Number.isInteger(n) && n >= 0)) throw new Error(`--sizes must be a comma-separated list of non-negative integers, got ${JSON.stringify(opts.sizes)}`);
+  if (list.length === 0 || !list.every((n) => Number.isInteger(n) && n >= 0)) throw usageError(`--sizes must be a comma-separated list of non-negative integers, got ${JSON.stringify(opts.sizes)}`);
   return list;
 }
 
@@ -179,7 +196,7 @@ export async function pingpong(comm: Comm = COMM_WORLD, args: string[] = []): Pr
     json: { type: "boolean" },
     "without-bare": { type: "boolean" },
   });
-  if (comm.size < 2) throw new Error("pingpong needs at least 2 ranks");
+  if (comm.size < 2) throw usageError(`pingpong needs at least 2 ranks, got ${comm.size}`);
   const [min, max, loop, skip] = [int(opts, "min-size"), int(opts, "max-size"), int(opts, "loop"), int(opts, "skip")];
   const withBare = !opts["without-bare"];
   const { rank } = comm;
@@ -267,7 +284,7 @@ async function collectiveLatency(name: Collective, comm: Comm, args: string[]): 
   const [min, max, loop, skip] = [int(opts, "min-size"), int(opts, "max-size"), int(opts, "loop"), int(opts, "skip")];
   const object = Boolean(opts.object);
   const device = Boolean(opts.device);
-  if (object && device) throw new Error("--object and --device exclude each other (the object tier refuses DeviceArrays)");
+  if (object && device) throw usageError("--object and --device exclude each other (the object tier refuses DeviceArrays)");
   const json = Boolean(opts.json);
   const { rank, size } = comm;
   if (rank === 0 && !opts.quiet && !json) {
@@ -321,6 +338,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     gpupi,
     gpucopy,
   };
+  if (command === "-h" || command === "--help" || args.includes("-h") || args.includes("--help")) {
+    if (COMM_WORLD.rank === 0) process.stdout.write(`${HELP}\n`);
+    return;
+  }
   const run = command ? commands[command] : undefined;
   if (!run) {
     if (COMM_WORLD.rank === 0) process.stderr.write(`${command ? `unknown command ${JSON.stringify(command)}\n` : ""}${HELP}\n`);
@@ -336,6 +357,11 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   watchdog.unref();
   try {
     await run(COMM_WORLD, args);
+  } catch (err) {
+    // Every rank parses the same command line: each ends with 2, rank 0 says why.
+    if (!(err instanceof TsmpiError && err.code === "ERR_TSMPI_ARG")) throw err;
+    if (COMM_WORLD.rank === 0) process.stderr.write(`tsmpi bench ${command}: ${err.message}\n${HELP}\n`);
+    process.exitCode = 2;
   } finally {
     clearTimeout(watchdog);
   }

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { checkJob, fixture, jsonLines, runNode, settledLeftovers, tsmpirun, type JobResult } from "./helpers/launch.js";
+import { checkJob, fixture, jsonLines, ROOT, runNode, settledLeftovers, tsmpirun, type JobResult } from "./helpers/launch.js";
 
 async function passed(r: JobResult, expectOk: number): Promise<void> {
   assert.equal(r.code, 0, `exit ${r.code} ${r.signal ?? ""}\n${r.stdout}\n${r.stderr}`);
@@ -61,6 +61,19 @@ describe("tsmpi/futures: PoolExecutor", function () {
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /usage: tsmpirun -n N -m tsmpi\/futures/);
     assert.deepEqual(await settledLeftovers(r.marker), []);
+  });
+
+  it("tsmpi/futures/bench: a bad count or option is a usage error naming it (exit 2); a tiny run checks its results", async function () {
+    const bad = await tsmpirun(["-n", "3", "-m", "tsmpi/futures", "tsmpi/futures/bench", "1000", "zz"], { timeoutMs: 30000 });
+    await checkJob(bad, 2);
+    assert.match(bad.stderr, /tsmpi\/futures\/bench: FIB must be an integer >= 1, got "zz"\nusage:/);
+    const startup = await runNode([path.join(ROOT, "dist", "lib", "futures-bench.js"), "--startup", "2", "--repeat", "x"], { timeoutMs: 30000 });
+    assert.equal(startup.code, 2);
+    assert.match(startup.stderr, /--repeat must be an integer >= 0, got "x"/);
+    const ok = await tsmpirun(["-n", "3", "-m", "tsmpi/futures", "tsmpi/futures/bench", "200", "100", "--json"], { timeoutMs: 60000 });
+    await checkJob(ok, 0);
+    const figures = JSON.parse(ok.stdout.trim().split("\n").pop()!) as Record<string, number>;
+    assert.ok(figures.noop_cs1_per_s! > 0 && figures.noop_cs100_per_s! > 0, ok.stdout);
   });
 
   for (const when of ["after its workers answered", "while its workers start"]) {

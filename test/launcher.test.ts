@@ -144,6 +144,26 @@ describe("tsmpirun: programs", function () {
     assert.match(r.stdout, /^Hello, World! I am process 0 of 3 on /);
   });
 
+  it("tsmpi/bench: --help prints the usage (exit 0); a bad option, value or world size ends every rank with 2, said once", async function () {
+    const help = await tsmpirun(["-n", "2", "-m", "tsmpi/bench", "pingpong", "--help"]);
+    await checkJob(help, 0);
+    assert.match(help.stdout, /^usage: tsmpirun -n N -m tsmpi\/bench <command>/);
+    assert.equal(help.stdout.match(/usage:/g)!.length, 1);
+    const bad: [string[], RegExp][] = [
+      [["-n", "2", "-m", "tsmpi/bench", "pingpong", "--bogus"], /tsmpi bench pingpong: Unknown option '--bogus'/],
+      [["-n", "2", "-m", "tsmpi/bench", "ringtest", "-l", "x"], /tsmpi bench ringtest: --loop must be a non-negative integer, got "x"/],
+      [["-n", "2", "-m", "tsmpi/bench", "bcast", "--sizes", "8,-1"], /--sizes must be a comma-separated list/],
+      [["-n", "1", "-m", "tsmpi/bench", "pingpong"], /pingpong needs at least 2 ranks, got 1/],
+    ];
+    for (const [argv, message] of bad) {
+      const r = await tsmpirun(argv);
+      await checkJob(r, 2);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.match(/usage:/g)!.length, 1, r.stderr);
+      assert.doesNotMatch(r.stderr, /    at /, "no stack trace");
+    }
+  });
+
   it("a script ends by itself when its work is done, also with main() not awaited and timers pending", async function () {
     const r = await tsmpirun(["-n", "3", fixture("finish.js")], { timeoutMs: 20000 });
     await checkJob(r, 0);

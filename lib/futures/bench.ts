@@ -3,15 +3,18 @@
  * (`futures_bench.py`): throughput of no-op tasks at chunk sizes 1 and 100, and the
  * Fibonacci-primes exercise serially and through the executor at chunk sizes 1 and 10.
  *
- *   tsmpirun -n 5 -m tsmpi/futures tsmpi/futures/bench [tasks=10000] [fib=3000] [--json] [--repeat R]
- *   node node_modules/tsmpi/dist/lib/futures-bench.js --startup [workers=4] [--json]
+ *   tsmpirun -n 5 -m tsmpi/futures tsmpi/futures/bench [TASKS=10000] [FIB=3000] [--json] [--repeat R]
+ *   node node_modules/tsmpi/dist/lib/futures-bench.js --startup [WORKERS=4] [--json]
  *
  * The second form measures a PoolExecutor's start-up: from its construction to its first
  * result, with spawned workers. `--json` prints one JSON object instead of the lines (for
- * side-by-side comparisons). Doubles as a smoke test: every result is checked.
+ * side-by-side comparisons). Doubles as a smoke test: every result is checked. `--help` prints
+ * the usage; a bad command line exits with 2, naming the value.
  *
  * @module
  */
+import { parseArgs } from "node:util";
+import { TsmpiError } from "../errors.js";
 import { PoolExecutor } from "./pool-executor.js";
 import { isMainModule } from "./tasks.js";
 
@@ -130,12 +133,39 @@ export async function runStartup(workers: number, json: boolean): Promise<number
   return s;
 }
 
+const USAGE = `usage: tsmpirun -n N -m tsmpi/futures tsmpi/futures/bench [TASKS=10000] [FIB=3000] [--json] [--repeat R]
+       node node_modules/tsmpi/dist/lib/futures-bench.js --startup [WORKERS=4] [--json]`;
+
+/** The command line: positional counts and flags, checked (a bad one is a usage error, exit 2). */
+function commandLine(argv: string[]): { pos: number[]; json: boolean; repeat: number; startup: boolean; help: boolean } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: "boolean" }, repeat: { type: "string", default: "0" }, startup: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
+  } catch (err) {
+    throw new TsmpiError("ERR_TSMPI_ARG", (err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const count = (raw: string, what: string, min: number): number => {
+    const n = Number(raw);
+    if (raw === "" || !Number.isSafeInteger(n) || n < min) throw new TsmpiError("ERR_TSMPI_ARG", `${what} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  if (positionals.length > 2) throw new TsmpiError("ERR_TSMPI_ARG", `at most two counts, got ${positionals.length}: ${positionals.join(" ")}`);
+  const names = values.startup ? ["WORKERS"] : ["TASKS", "FIB"];
+  const pos = positionals.map((p, i) => count(p, names[i] ?? "a count", 1));
+  if (values.startup && pos.length > 1) throw new TsmpiError("ERR_TSMPI_ARG", `--startup takes one count (workers), got ${positionals.join(" ")}`);
+  return { pos, json: Boolean(values.json), repeat: count(values.repeat!, "--repeat", 0), startup: Boolean(values.startup), help: Boolean(values.help) };
+}
+
 if (isMainModule(import.meta)) {
-  const args = process.argv.slice(2);
-  const json = args.includes("--json");
-  const repeatAt = args.indexOf("--repeat");
-  const repeat = repeatAt >= 0 ? Number(args.splice(repeatAt, 2)[1]) : 0;
-  const pos = args.filter((a) => !a.startsWith("--")).map(Number);
-  if (args.includes("--startup")) await runStartup(pos[0] ?? 4, json);
-  else await runBench(pos[0] ?? 10000, pos[1] ?? 3000, json, repeat);
+  let line;
+  try {
+    line = commandLine(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`tsmpi/futures/bench: ${(err as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  if (line.help) console.log(USAGE);
+  else if (line.startup) await runStartup(line.pos[0] ?? 4, line.json);
+  else await runBench(line.pos[0] ?? 10000, line.pos[1] ?? 3000, line.json, line.repeat);
 }

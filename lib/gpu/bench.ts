@@ -20,18 +20,23 @@
  */
 import { parseArgs } from "node:util";
 import type { Comm } from "../comm.js";
+import { TsmpiError } from "../errors.js";
 import { cuda } from "./cuda.js";
 import { DeviceArray } from "./device-array.js";
 
 type Options = Record<string, string | boolean | undefined>;
 
 function parse(args: string[], spec: Record<string, { type: "string" | "boolean"; short?: string; default?: string | boolean }>): Options {
-  return parseArgs({ args, options: { quiet: { type: "boolean", short: "q" }, json: { type: "boolean" }, ...spec }, allowPositionals: false }).values as Options;
+  try {
+    return parseArgs({ args, options: { quiet: { type: "boolean", short: "q" }, json: { type: "boolean" }, ...spec }, allowPositionals: false }).values as Options;
+  } catch (err) {
+    throw new TsmpiError("ERR_TSMPI_ARG", (err as Error).message);
+  }
 }
 
 function count(opts: Options, name: string, min = 0): number {
   const n = Number(opts[name]);
-  if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(opts[name])}`);
+  if (!Number.isSafeInteger(n) || n < min) throw new TsmpiError("ERR_TSMPI_ARG", `--${name} must be an integer >= ${min}, got ${JSON.stringify(opts[name])}`);
   return n;
 }
 
