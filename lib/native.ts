@@ -19,7 +19,7 @@ import { TsmpiError, describeValue, type TsmpiErrorCode } from "./errors.js";
 import type { TypedArray } from "./serializer.js";
 
 /** Version of the exported surface; `native/addon.cc` carries the same number. */
-export const ABI = 5;
+export const ABI = 6;
 
 /** One device allocation owned by a JS object (`native/device_memory.cc`). */
 export interface NativeDeviceMemory {
@@ -121,6 +121,8 @@ export interface NativeBinding {
   peerReduce(pid: number, address: bigint, length: number, target: TypedArray, targetByteOffset: number, kind: number, op: number): boolean;
   /** Pins the calling thread to the `index`-th CPU of its affinity mask (modulo its size); that CPU, or -1 when refused. */
   bindThread(index: number): number;
+  /** Fixes glibc malloc's mmap and trim thresholds (bytes); false where malloc is not glibc's or refused. */
+  keepHeap(mmapThreshold: number, trimThreshold: number): boolean;
   /** Makes this rank's inbox: `slots` ranks on this host, this one in `slot`, `ringBytes` per sender. */
   ShmChannel: new (slots: number, slot: number, ringBytes: number) => NativeShmChannel;
 }

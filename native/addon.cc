@@ -14,7 +14,7 @@
 namespace {
 
 // Bumped whenever the exported surface changes, so lib/native.ts can refuse a stale build.
-constexpr int kAbi = 5;
+constexpr int kAbi = 6;
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsmpi::InitBridge(env, exports);

@@ -185,7 +185,8 @@ export class Runtime {
     this.transport?.setPeers({ addrs: table.addrs, hosts: table.hosts, domains: table.cma });
     this.p2p.setPeers(table.hosts.map((h, r) => (domain && r !== this.rank && h === host && table.cma[r] === domain ? { pid: table.pids[r]! } : null)));
     this.bindToCore(table.hosts.slice(0, this.rank).filter((h) => h === host).length);
-    if (tracing("transport")) trace("transport", { rank: this.rank, paths: this.transport?.paths, wait: this.transport?.shared?.waitPolicy, cpu: this.cpu, refused: Object.fromEntries(this.transport?.shmRefused ?? []) });
+    this.keepHeap();
+    if (tracing("transport")) trace("transport", { rank: this.rank, paths: this.transport?.paths, wait: this.transport?.shared?.waitPolicy, cpu: this.cpu, heapKept: this.heapKept, refused: Object.fromEntries(this.transport?.shmRefused ?? []) });
   }
 
   /** The CPU this rank's main thread is bound to (-1: not bound). */
@@ -201,6 +202,23 @@ export class Runtime {
   private bindToCore(index: number): void {
     if (this.attached || this.transport?.shared?.waitPolicy.mode !== "spin" || process.env.TSMPI_BIND === "0") return;
     this.cpu = getBinding()?.bindThread(index) ?? -1;
+  }
+
+  /** Whether malloc keeps freed memory for reuse ({@link keepHeap}). */
+  heapKept = false;
+
+  /**
+   * Keeps freed memory in malloc's heap for reuse: every received message is a new buffer of its
+   * size, freed in bulk by the garbage collector, and with glibc's start-up thresholds the heap is
+   * trimmed after each such sweep, so the next buffers fault their pages in again (a 64 KiB
+   * ping-pong after smaller sizes: 29 us one way instead of 9). Fixes the thresholds at what
+   * glibc's own dynamic rule reaches at most (mmap from 32 MiB, trim past 64 MiB free): a rank
+   * may keep up to 64 MiB it freed. `TSMPI_KEEP_HEAP=0` leaves malloc alone; a runtime joined
+   * beside the process's own job (`attach`) never touches it.
+   */
+  private keepHeap(): void {
+    if (this.attached || process.env.TSMPI_KEEP_HEAP === "0") return;
+    this.heapKept = getBinding()?.keepHeap(32 * 2 ** 20, 64 * 2 ** 20) ?? false;
   }
 
   /**
