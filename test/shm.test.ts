@@ -79,9 +79,9 @@ describe("shared memory: a rank that finished before its peers connected to it",
 describe("shared memory: which path each peer uses, and how ranks wait", function () {
   this.timeout(60_000);
   const traces = (r: JobResult) =>
-    [...r.stderr.matchAll(/^\{"tsmpi":"transport".*\}$/gm)].map((m) => JSON.parse(m[0]) as { rank: number; paths: string[]; wait: { mode: string; spinUs: number; ranksHere: number } });
+    [...r.stderr.matchAll(/^\{"tsmpi":"transport".*\}$/gm)].map((m) => JSON.parse(m[0]) as { rank: number; paths: string[]; wait: { mode: string; spinUs: number; ranksHere: number }; heapKept: boolean });
 
-  it("TSMPI_TRACE=transport: every same-host peer on shm, polling mode chosen from ranks and cores", async function () {
+  it("TSMPI_TRACE=transport: every same-host peer on shm, polling mode chosen from ranks and cores, malloc keeps freed memory", async function () {
     skipWithoutAddon(this);
     const r = await tsmpirun(["-n", "3", fixture("shm-idle.js"), "0"], { timeoutMs: 30_000, env: { TSMPI_TRACE: "transport" } });
     await okJob(r);
@@ -91,13 +91,15 @@ describe("shared memory: which path each peer uses, and how ranks wait", functio
       assert.deepEqual(paths, [0, 1, 2].map((p) => (p === rank ? "self" : "shm")));
       assert.deepEqual(wait, waitPolicy(3, {}, usableCores()) as unknown as typeof wait);
     }
+    assert.deepEqual(t.map((x) => x.heapKept), [true, true, true]);
   });
 
-  it("TSMPI_SHM=0: same-host peers on ipc://", async function () {
-    const r = await tsmpirun(["-n", "2", fixture("shm-idle.js"), "0"], { timeoutMs: 30_000, env: { TSMPI_TRACE: "transport", TSMPI_SHM: "0" } });
+  it("TSMPI_SHM=0: same-host peers on ipc://; TSMPI_KEEP_HEAP=0: malloc left alone", async function () {
+    const r = await tsmpirun(["-n", "2", fixture("shm-idle.js"), "0"], { timeoutMs: 30_000, env: { TSMPI_TRACE: "transport", TSMPI_SHM: "0", TSMPI_KEEP_HEAP: "0" } });
     await okJob(r);
     const t = traces(r);
     assert.deepEqual(t.map((x) => x.paths).sort(), [["ipc", "self"], ["self", "ipc"]]);
+    assert.deepEqual(t.map((x) => x.heapKept), [false, false]);
   });
 
   it("tsmpirun --info -n 2 names the path to each peer and the polling mode", async function () {
