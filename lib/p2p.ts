@@ -265,6 +265,7 @@ export class PointToPoint {
       const address = Buffer.allocUnsafe(8);
       address.writeBigUInt64LE(native.addressOf(bytes));
       t.send(dest, [encodeHeader(header), address], sent);
+      t.lending?.(dest, total);
     } else if (total > INLINE_MAX && total <= this.cfg.chunkSize && mustCopy && t.copiesBorrowed(dest)) {
       // The transport copies the payload itself (into the receiver's ring): no copy here.
       t.send(dest, [encodeHeader(header), payload.bytes], sent, true);

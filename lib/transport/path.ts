@@ -133,6 +133,10 @@ export class PathTransport implements Transport {
     return this.viaShm[dest] === true;
   }
 
+  lending(dest: number, bytes: number): void {
+    if (this.viaShm[dest]) this.shm!.lending(bytes);
+  }
+
   hold(): void {
     this.zmq.hold();
     this.shm?.hold();

@@ -34,6 +34,16 @@ import type { Transport } from "./zmq.js";
 /** Most messages handed to the matching engine per event-loop turn (others wait their turn). */
 const BUDGET = 256;
 
+/**
+ * How fast a peer is assumed to read a payload lent to it (bytes per microsecond): 2 GB/s, a
+ * fraction of what `process_vm_readv` reaches here (7-13 GB/s), so the extra polling covers the
+ * read on a slower or busier machine too.
+ */
+const LEND_READ_BYTES_PER_US = 2000;
+
+/** The most a lent payload extends polling (microseconds); beyond, sleeping costs little in comparison. */
+const LEND_POLL_MAX_US = 2000;
+
 /** The ring size per sender for a host with `ranksHere` ranks: 1 MiB, less for many ranks (≥ 64 KiB). */
 export function ringBytes(ranksHere: number, env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.TSMPI_SHM_RING_BYTES;
@@ -84,6 +94,8 @@ export class ShmTransport implements Transport {
   private referenced = false;
   /** No peer can write here ({@link unused}): waits leave the inbox alone. */
   private idle = false;
+  /** Until when (performance.now() ms) a wait keeps polling for the ack of a lent payload. */
+  private pollUntil = 0;
   private readonly wake: net.Socket;
   private drained: (() => void) | undefined;
   /** The endpoint peers connect to. */
@@ -206,6 +218,17 @@ export class ShmTransport implements Transport {
     this.reference();
   }
 
+  /**
+   * A same-host peer reads `bytes` lent to it, then acks: a wait polls on, one window at a time
+   * with the event loop running between, until about when the read should be done, instead of
+   * sleeping after one window and paying a wake-up (1 MiB ping-pong: 123 -> 83 us one way).
+   */
+  lending(bytes: number): void {
+    if (this.policy.spinUs === 0) return;
+    const until = performance.now() + (this.policy.spinUs + Math.min(LEND_POLL_MAX_US, bytes / LEND_READ_BYTES_PER_US)) / 1000;
+    if (until > this.pollUntil) this.pollUntil = until;
+  }
+
   hold(): void {
     if (++this.demand === 1) this.reference();
     this.schedule();
@@ -252,6 +275,8 @@ export class ShmTransport implements Transport {
       if (got.length > 0) {
         this.deliver(got);
         this.schedule(); // more may follow; look again after the continuations ran
+      } else if (this.demand > 0 && this.pollUntil > 0 && performance.now() < this.pollUntil) {
+        this.schedule(); // a peer is reading what this rank lent: its ack is near
       } else if (!this.channel.arm()) {
         this.schedule(); // something arrived while arming
       }

@@ -57,6 +57,12 @@ export interface Transport {
    * or keeps a copy of. Saves the caller a copy of eager payloads.
    */
   copiesBorrowed(dest: number): boolean;
+  /**
+   * A single-copy payload of `bytes` was lent to `dest`, which reads it out of this process and
+   * then acks: a rank waiting for that ack may poll on for about as long as the read takes.
+   * Optional (a transport that never polls ignores it).
+   */
+  lending?(dest: number, bytes: number): void;
   /** Something now waits for incoming messages: keep the receive loop running. */
   hold(): void;
   /** One waiter fewer. */
