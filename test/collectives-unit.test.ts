@@ -18,7 +18,7 @@ import { gatherArray, gatherBlobs, gathervArray, scatterArray, scatterBlobs, sca
 import { reduceArrayBinomial, reduceArrayRing, reduceScatterRing, reduceValues } from "../lib/collectives/reduce.js";
 import { reduceScatterArray } from "../lib/collectives/reduce-scatter.js";
 import { scanArray, scanValues } from "../lib/collectives/scan.js";
-import { chooseAllgather, chooseAllreduce, chooseBcast, chooseReduce, chooseReduceScatter } from "../lib/collectives/select.js";
+import { chooseAllgather, chooseAllreduce, chooseBcast, chooseReduce, chooseReduceScatter, chooseRooted } from "../lib/collectives/select.js";
 import { TsmpiError } from "../lib/errors.js";
 import { Op } from "../lib/op.js";
 import { appendDigits, appended, digitPairs, layout } from "./cases/collectives.js";
@@ -233,6 +233,11 @@ describe("collective algorithms, in process (N = 1..9, every root, random interl
       assert.equal(chooseBcast(1 << 20, 2, false), "binomial");
       assert.equal(chooseAllgather(8, 8, false), "bruck");
       assert.equal(chooseAllgather(1 << 20, 8, false), "ring");
+      for (const rooted of ["gather", "scatter"] as const) {
+        assert.equal(chooseRooted(rooted, 8, 8), "binomial");
+        assert.equal(chooseRooted(rooted, 1 << 20, 8), "linear"); // each large block moves once
+        assert.equal(chooseRooted(rooted, 1 << 20, 2), "binomial"); // the same messages at 2 ranks
+      }
       // ranks that can read each other's memory: single-copy reads for large payloads only
       assert.equal(chooseAllreduce(8, 8, Op.SUM, true), "gather");
       assert.equal(chooseAllreduce(1 << 20, 8, Op.SUM, true), "peer");

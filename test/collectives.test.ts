@@ -12,7 +12,7 @@ import { fixture, settledLeftovers, tsmpirun } from "./helpers/launch.js";
 describeCases("collectives", cases, { sizes: [1, 2, 3, 4, 5, 8], timeoutMs: 90_000 });
 // The same over ZeroMQ's ipc:// sockets instead of shared memory.
 describeCases("collectives", cases, { sizes: [2, 3, 5], env: { TSMPI_SHM: "0" }, timeoutMs: 90_000 });
-for (const TSMPI_COLL of ["allreduce:ring,bcast:scatter-ring,allgather:ring,reduce:ring", "allreduce:reduce-bcast"]) {
+for (const TSMPI_COLL of ["allreduce:ring,bcast:scatter-ring,allgather:ring,reduce:ring,gather:linear,scatter:linear", "allreduce:reduce-bcast"]) {
   describeCases("collectives", cases, { sizes: [2, 3, 5], env: { TSMPI_COLL }, timeoutMs: 90_000 });
 }
 // Same-host ranks reading each other's memory: forced at every size (small, uneven and empty

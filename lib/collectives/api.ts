@@ -29,7 +29,7 @@ import { gatherArray, gatherBlobs, gathervArray, scatterArray, scatterBlobs, sca
 import { reduceArrayBinomial, reduceArrayRing, reduceValues } from "./reduce.js";
 import { reduceScatterArray } from "./reduce-scatter.js";
 import { scanArray, scanValues } from "./scan.js";
-import { adopt, chooseAllgather, chooseAllreduce, chooseBcast, chooseReduce, chooseReduceScatter } from "./select.js";
+import { adopt, chooseAllgather, chooseAllreduce, chooseBcast, chooseReduce, chooseReduceScatter, chooseRooted } from "./select.js";
 import { allgatherPeer, allreducePeer, bcastPeer, reduceScatterPeer } from "./peer.js";
 
 function uniform(n: number, count: number): { counts: number[]; displs: number[] } {
@@ -113,7 +113,7 @@ export function Scatter(ch: Channel, sendbuf: unknown, recvbuf: unknown, root: n
     // the root's block stays where it is in sendbuf; what it "receives" goes nowhere
     const send = checkBuffer(sendbuf, "sendbuf");
     if (send.length % ch.size !== 0) throw new TsmpiError("ERR_TSMPI_COUNT", `sendbuf length ${send.length} is not a multiple of the ${ch.size} ranks`);
-    return scatterArray(ch, root, send, scratch(send, send.length / ch.size));
+    return scatterBlocks(ch, root, send, scratch(send, send.length / ch.size));
   }
   const recv = checkBuffer(recvbuf, "recvbuf");
   let send: TypedArray | null = null;
@@ -122,12 +122,26 @@ export function Scatter(ch: Channel, sendbuf: unknown, recvbuf: unknown, root: n
     checkSameKind(send, recv, "sendbuf and recvbuf");
     checkLength(send, ch.size * recv.length, "sendbuf", `${ch.size} ranks × ${recv.length} elements of recvbuf`);
   }
-  return scatterArray(ch, root, send, recv);
+  return scatterBlocks(ch, root, send, recv);
+}
+
+/** Scatter of equal blocks: binomial tree, or straight from the root to each rank for large blocks. */
+function scatterBlocks(ch: Channel, root: number, send: TypedArray | null, recv: TypedArray): Promise<void> {
+  if (adopt(ch, "scatter", chooseRooted("scatter", recv.byteLength, ch.size)) === "binomial") return scatterArray(ch, root, send, recv);
+  const { counts, displs } = uniform(ch.size, recv.length);
+  return scattervArray(ch, root, send, recv, counts, displs);
+}
+
+/** Gather of equal blocks: binomial tree, or straight from each rank to the root for large blocks. */
+function gatherBlocks(ch: Channel, root: number, send: TypedArray, recv: TypedArray | null): Promise<void> {
+  if (adopt(ch, "gather", chooseRooted("gather", send.byteLength, ch.size)) === "binomial") return gatherArray(ch, root, send, recv);
+  const { counts, displs } = uniform(ch.size, send.length);
+  return gathervArray(ch, root, send, recv, counts, displs);
 }
 
 export function Gather(ch: Channel, sendbuf: unknown, recvbuf: unknown, root: number): Promise<void> {
   checkRoot(root, ch.size);
-  if (ch.rank !== root) return gatherArray(ch, root, checkBuffer(sendbuf, "sendbuf"), null);
+  if (ch.rank !== root) return gatherBlocks(ch, root, checkBuffer(sendbuf, "sendbuf"), null);
   const recv = checkBuffer(recvbuf, "recvbuf");
   let send: TypedArray;
   if (sendbuf === IN_PLACE) {
@@ -139,7 +153,7 @@ export function Gather(ch: Channel, sendbuf: unknown, recvbuf: unknown, root: nu
     checkSameKind(send, recv, "sendbuf and recvbuf");
     checkLength(recv, ch.size * send.length, "recvbuf", `${ch.size} ranks × ${send.length} elements of sendbuf`);
   }
-  return gatherArray(ch, root, send, recv);
+  return gatherBlocks(ch, root, send, recv);
 }
 
 export async function Allgather(ch: Channel, sendbuf: unknown, recvbuf: unknown): Promise<void> {

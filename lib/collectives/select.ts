@@ -17,6 +17,12 @@ export const SMALL_BYTES = 16 * 1024;
 /** Bytes from which a broadcast uses scatter + ring allgather. */
 export const LARGE_BCAST_BYTES = 256 * 1024;
 
+/**
+ * Per-rank block bytes from which Gather and Scatter go straight between the root and each rank
+ * (each block moves once; a binomial tree forwards half of them through other ranks).
+ */
+export const LINEAR_BLOCK_BYTES = 64 * 1024;
+
 /** Per-rank bytes from which ranks of one host read each other's memory (`peer.ts`) rather than pass messages. */
 export const PEER_BYTES = 256 * 1024;
 
@@ -26,6 +32,8 @@ const CHOICES = {
   allgather: ["bruck", "ring", "peer"],
   reduce: ["binomial", "ring"],
   reduce_scatter: ["messages", "peer"],
+  gather: ["binomial", "linear"],
+  scatter: ["binomial", "linear"],
 } as const;
 type Collective = keyof typeof CHOICES;
 type Choice<C extends Collective> = (typeof CHOICES)[C][number];
@@ -99,6 +107,11 @@ export function chooseAllgather(bytes: number, n: number, peer: boolean): Choice
   if (f && (f !== "peer" || peer)) return f;
   if (peer && bytes * n >= PEER_BYTES) return "peer";
   return bytes * n <= 4 * SMALL_BYTES || n <= 2 ? "bruck" : "ring";
+}
+
+/** Gather or Scatter of `bytes` per rank (buffer tier). */
+export function chooseRooted(collective: "gather" | "scatter", bytes: number, n: number): Choice<"gather" | "scatter"> {
+  return force(collective) ?? (bytes >= LINEAR_BLOCK_BYTES && n > 2 ? "linear" : "binomial");
 }
 
 /** Reduce of `bytes`. */
