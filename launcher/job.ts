@@ -13,7 +13,8 @@
  * SIGKILL after a grace period), remote ranks still alive after it are killed over ssh, and
  * `tsmpirun` says which rank failed and why and exits with its code (128+signal for a signal).
  * SIGINT/SIGTERM to `tsmpirun` stop every rank (exit 130/143); `--timeout` ends a job that runs
- * too long (exit 124). A rank whose launcher vanishes exits by itself.
+ * too long (exit 124); a reader that closes `tsmpirun`'s stdout (`| head`) ends it as SIGPIPE
+ * would (exit 141). A rank whose launcher vanishes exits by itself.
  *
  * @module
  */
@@ -25,7 +26,7 @@ import path from "node:path";
 import { advertisedAddress, hostPort } from "../lib/job/network.js";
 import { rendezvousPsk } from "../lib/job/keys.js";
 import { RendezvousServer } from "../lib/job/rendezvous.js";
-import { forwardLabelled, forwardRank, type OutputOptions } from "./output.js";
+import { forwardLabelled, forwardRank, onStdoutClosed, type OutputOptions } from "./output.js";
 import type { Placement, Plan } from "./plan.js";
 import { Heartbeat } from "./heartbeat.js";
 import { spawnLocal, srunArgv, sshArgv } from "./spawn.js";
@@ -143,6 +144,8 @@ class Job {
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     process.on("SIGHUP", onSignal);
+    // `tsmpirun ... | head`: once the reader is gone, end the job as SIGPIPE ends a pipeline.
+    const offStdout = onStdoutClosed(() => this.fail(signalExitCode("SIGPIPE"), "tsmpirun: standard output was closed by its reader (EPIPE); stopping the job"));
     let timer: NodeJS.Timeout | undefined;
     let watchdog: NodeJS.Timeout | undefined;
     if (this.opts.insecure) process.stderr.write("tsmpirun: warning: --insecure (or TSMPI_INSECURE=1): traffic between hosts is not encrypted, and anyone who can reach the hosts can read it\n");
@@ -177,6 +180,7 @@ class Job {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
       process.off("SIGHUP", onSignal);
+      offStdout();
       this.coordinator?.close();
       fs.rmSync(this.dir, { recursive: true, force: true });
     }

@@ -42,7 +42,13 @@ class Sink {
     if (kind && (kind.isFIFO() || kind.isSocket())) stream = new net.Socket({ fd, readable: false, writable: true });
     else if (kind?.isCharacterDevice() && tty.isatty(fd)) stream = new tty.WriteStream(fd);
     if (stream) {
-      stream.on("error", () => (this.broken = true)); // EPIPE: nobody reads our output any more
+      stream.on("error", () => {
+        // EPIPE: nobody reads this output any more. Sources paused for it go on (what they
+        // write is dropped), and a closed stdout is reported, as SIGPIPE ends a pipeline.
+        this.broken = true;
+        this.resume();
+        if (fd === 1) for (const listener of stdoutClosed.splice(0)) listener();
+      });
       stream.on("drain", () => this.resume());
       this.stream = stream;
     }
@@ -82,6 +88,20 @@ class Sink {
 }
 
 const sinks = new Map<number, Sink>();
+const stdoutClosed: (() => void)[] = [];
+
+/**
+ * Calls `listener` once (until the returned function unregisters it) if tsmpirun's standard output is closed by its reader while ranks still
+ * write to it (`tsmpirun ... | head`): the job should then end, as a pipeline's writer does on
+ * SIGPIPE, rather than run on with its output dropped.
+ */
+export function onStdoutClosed(listener: () => void): () => void {
+  stdoutClosed.push(listener);
+  return () => {
+    const i = stdoutClosed.indexOf(listener);
+    if (i >= 0) stdoutClosed.splice(i, 1);
+  };
+}
 
 function sinkFor(fd: number): Sink {
   let sink = sinks.get(fd);

@@ -229,6 +229,13 @@ describe("tsmpirun: a failed rank ends the job", function () {
     }
   });
 
+  it("a reader that closes tsmpirun's output (| head) ends the job as SIGPIPE would: exit 141, no process left", async function () {
+    // The ranks write 64 MiB each and then wait forever: only the closed pipe can end the job.
+    const r = await tsmpirun(["-n", "2", fixture("chatty.js"), "64"], { timeoutMs: 30000, closeStdoutAfter: 10_000 });
+    await checkJob(r, 141);
+    assert.match(r.stderr, /standard output was closed by its reader \(EPIPE\); stopping the job/);
+  });
+
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     it(`${signal} to tsmpirun stops every rank (exit ${code})`, async function () {
       let pid = 0;

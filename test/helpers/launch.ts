@@ -40,6 +40,8 @@ export interface JobOptions {
   onStart?: (pid: number, marker: string) => void;
   /** Do not read the job's stdout until its stderr matches this (a stalled reader). */
   holdStdoutUntil?: RegExp;
+  /** Close the job's stdout once this many characters came through (a reader that exits, as `| head`). */
+  closeStdoutAfter?: number;
 }
 
 /** Runs `tsmpirun ...args` and collects its output. */
@@ -76,7 +78,10 @@ export function runProgram(file: string, args: string[], opts: JobOptions = {}):
   const readStdout = (): void => {
     if (reading) return;
     reading = true;
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+      if (opts.closeStdoutAfter !== undefined && stdout.length >= opts.closeStdoutAfter) child.stdout.destroy();
+    });
   };
   if (!opts.holdStdoutUntil) readStdout();
   child.stderr.setEncoding("utf8").on("data", (d: string) => {
