@@ -12,7 +12,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { config } from "../lib/config.js";
 import { TsmpiError } from "../lib/errors.js";
+import { waitPolicy } from "../lib/transport/polling.js";
+import { ringBytes } from "../lib/transport/shm.js";
 import { runJob } from "./job.js";
 import { flushOutput } from "./output.js";
 import { USAGE, parseCommandLine } from "./options.js";
@@ -27,6 +30,21 @@ class UsageError extends Error {}
 
 function usageError(message: string): never {
   throw new UsageError(message);
+}
+
+/**
+ * Checks the ranks' `TSMPI_*` knobs here first: a bad value is one line and exit code 2, not an
+ * error with a stack trace from every rank.
+ */
+function checkRankKnobs(): void {
+  try {
+    config();
+    waitPolicy(1);
+    ringBytes(1);
+  } catch (err) {
+    if (err instanceof TsmpiError) usageError(err.message);
+    throw err;
+  }
 }
 
 /** Parses `-x VAR[=value]` entries into an environment. */
@@ -82,6 +100,7 @@ async function main(argv: string[]): Promise<number> {
   const np = n === undefined ? undefined : positiveNumber(n, "-n", true);
   const strings = (v: unknown): string[] => ([] as unknown[]).concat(v ?? []).map(String);
   let plan: Plan;
+  checkRankKnobs();
   try {
     plan = await planJob({
       np,

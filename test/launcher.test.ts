@@ -337,6 +337,20 @@ describe("tsmpirun: bad arguments", function () {
     });
   }
 
+  for (const [name, value, what] of [
+    ["TSMPI_SPIN_US", "x", /TSMPI_SPIN_US must be an integer in \[0, 1000000\] \(microseconds\), got "x"/],
+    ["TSMPI_EAGER_LIMIT", "abc", /TSMPI_EAGER_LIMIT must be an integer in \[0, 1073741824\], got "abc"/],
+    ["TSMPI_SHM_RING_BYTES", "5", /TSMPI_SHM_RING_BYTES must be a multiple of 4096/],
+  ] as [string, string, RegExp][]) {
+    it(`${name}=${value} (a knob of the ranks): tsmpirun says so once, before starting any rank, exit code 2`, async function () {
+      const r = await tsmpirun(["-n", "2", fixture("env.js")], { env: { [name]: value } });
+      await checkJob(r, 2);
+      const lines = r.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0]!, what);
+    });
+  }
+
   for (const name of ["TSMPI_HEARTBEAT_TIMEOUT", "TSMPI_STOPPED_TIMEOUT"]) {
     it(`${name}=abc: one line naming the variable and the value, exit code 2`, async function () {
       const r = await tsmpirun(["-n", "1", fixture("env.js")], { env: { [name]: "abc" } });
