@@ -91,9 +91,9 @@ const sinks = new Map<number, Sink>();
 const stdoutClosed: (() => void)[] = [];
 
 /**
- * Calls `listener` once (until the returned function unregisters it) if tsmpirun's standard output is closed by its reader while ranks still
+ * Calls `listener` once if tsmpirun's standard output is closed by its reader while ranks still
  * write to it (`tsmpirun ... | head`): the job should then end, as a pipeline's writer does on
- * SIGPIPE, rather than run on with its output dropped.
+ * SIGPIPE, rather than run on with its output dropped. Returns a function that unregisters it.
  */
 export function onStdoutClosed(listener: () => void): () => void {
   stdoutClosed.push(listener);

@@ -26,8 +26,8 @@
  * @module
  */
 import { pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
 import { COMM_WORLD, Op, TsmpiError, processorName, transportInfo, wtime, type Comm } from "./index.js";
+import { parseOptions, type OptionSpec, type Options } from "./bench-options.js";
 import { loadZmq } from "./transport/zmq.js";
 import { cuda, isDeviceArray } from "./gpu/cuda.js";
 import { gpucopy, gpupi } from "./gpu/bench.js";
@@ -47,14 +47,8 @@ function usageError(message: string): TsmpiError {
   return new TsmpiError("ERR_TSMPI_ARG", message);
 }
 
-type Options = Record<string, string | boolean | undefined>;
-
-function options(args: string[], spec: Record<string, { type: "string" | "boolean"; short?: string; default?: string | boolean }>): Options {
-  try {
-    return parseArgs({ args, options: { quiet: { type: "boolean", short: "q" }, ...spec }, allowPositionals: false }).values as Options;
-  } catch (err) {
-    throw usageError((err as Error).message);
-  }
+function options(args: string[], spec: OptionSpec): Options {
+  return parseOptions(args, { quiet: { type: "boolean", short: "q" }, ...spec }).values;
 }
 
 function int(opts: Options, name: string): number {

@@ -510,8 +510,8 @@ Napi::Value BindThread(const Napi::CallbackInfo& info) {
 // keepHeap(mmapThreshold, trimThreshold): fixes glibc malloc's thresholds (what its dynamic rule
 // reaches at most: 32 MiB and twice that) so that buffers of tens of KiB, which each received
 // message allocates and the garbage collector frees in bulk, are reused from the heap instead of
-// the heap being trimmed and every new one faulting its pages in again (64 KiB ping-pong: 29 ->
-// 9 us). Returns false where malloc is not glibc's or refuses.
+// the heap being trimmed and every new one faulting its pages in again (64 KiB ping-pong: 19-29
+// -> 6-7 us). Returns false where malloc is not glibc's or refuses.
 Napi::Value KeepHeap(const Napi::CallbackInfo& info) {
 #ifdef __GLIBC__
   const int mmapThreshold = static_cast<int>(NumberArg(info, 0));

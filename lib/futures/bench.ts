@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseOptions } from "../bench-options.js";
 import { TsmpiError } from "../errors.js";
 import { PoolExecutor } from "./pool-executor.js";
 import { isMainModule } from "./tasks.js";
@@ -138,13 +138,7 @@ const USAGE = `usage: tsmpirun -n N -m tsmpi/futures tsmpi/futures/bench [TASKS=
 
 /** The command line: positional counts and flags, checked (a bad one is a usage error, exit 2). */
 function commandLine(argv: string[]): { pos: number[]; json: boolean; repeat: number; startup: boolean; help: boolean } {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: "boolean" }, repeat: { type: "string", default: "0" }, startup: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
-  } catch (err) {
-    throw new TsmpiError("ERR_TSMPI_ARG", (err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseOptions(argv, { json: { type: "boolean" }, repeat: { type: "string", default: "0" }, startup: { type: "boolean" }, help: { type: "boolean", short: "h" } }, true);
   const count = (raw: string, what: string, min: number): number => {
     const n = Number(raw);
     if (raw === "" || !Number.isSafeInteger(n) || n < min) throw new TsmpiError("ERR_TSMPI_ARG", `${what} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
@@ -154,7 +148,7 @@ function commandLine(argv: string[]): { pos: number[]; json: boolean; repeat: nu
   const names = values.startup ? ["WORKERS"] : ["TASKS", "FIB"];
   const pos = positionals.map((p, i) => count(p, names[i] ?? "a count", 1));
   if (values.startup && pos.length > 1) throw new TsmpiError("ERR_TSMPI_ARG", `--startup takes one count (workers), got ${positionals.join(" ")}`);
-  return { pos, json: Boolean(values.json), repeat: count(values.repeat!, "--repeat", 0), startup: Boolean(values.startup), help: Boolean(values.help) };
+  return { pos, json: Boolean(values.json), repeat: count(String(values.repeat), "--repeat", 0), startup: Boolean(values.startup), help: Boolean(values.help) };
 }
 
 if (isMainModule(import.meta)) {

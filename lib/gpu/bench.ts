@@ -18,20 +18,14 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseOptions, type OptionSpec, type Options } from "../bench-options.js";
 import type { Comm } from "../comm.js";
 import { TsmpiError } from "../errors.js";
 import { cuda } from "./cuda.js";
 import { DeviceArray } from "./device-array.js";
 
-type Options = Record<string, string | boolean | undefined>;
-
-function parse(args: string[], spec: Record<string, { type: "string" | "boolean"; short?: string; default?: string | boolean }>): Options {
-  try {
-    return parseArgs({ args, options: { quiet: { type: "boolean", short: "q" }, json: { type: "boolean" }, ...spec }, allowPositionals: false }).values as Options;
-  } catch (err) {
-    throw new TsmpiError("ERR_TSMPI_ARG", (err as Error).message);
-  }
+function parse(args: string[], spec: OptionSpec): Options {
+  return parseOptions(args, { quiet: { type: "boolean", short: "q" }, json: { type: "boolean" }, ...spec }).values;
 }
 
 function count(opts: Options, name: string, min = 0): number {

@@ -211,7 +211,7 @@ export class Runtime {
    * Keeps freed memory in malloc's heap for reuse: every received message is a new buffer of its
    * size, freed in bulk by the garbage collector, and with glibc's start-up thresholds the heap is
    * trimmed after each such sweep, so the next buffers fault their pages in again (a 64 KiB
-   * ping-pong after smaller sizes: 29 us one way instead of 9). Fixes the thresholds at what
+   * ping-pong after smaller sizes: 19-29 us one way instead of 6-7). Fixes the thresholds at what
    * glibc's own dynamic rule reaches at most (mmap from 32 MiB, trim past 64 MiB free): a rank
    * may keep up to 64 MiB it freed. `TSMPI_KEEP_HEAP=0` leaves malloc alone; a runtime joined
    * beside the process's own job (`attach`) never touches it.
