@@ -25,6 +25,12 @@ import { compilable, compileProgram } from "./typescript.js";
 import { trace, tracing } from "../lib/trace.js";
 
 
+// SIGUSR1 would open Node's inspector on 127.0.0.1:9229 (any local user could then run code as
+// this user, who holds the job key), and Node 20 has no --disable-sigusr1: a listener of our own
+// keeps Node's default action from ever running. While a job runs, job.ts passes the signal on
+// to the ranks, as mpirun does.
+process.on("SIGUSR1", () => {});
+
 /** A bad command line: one line of help on stderr, exit 2. */
 class UsageError extends Error {}
 

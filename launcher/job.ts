@@ -14,7 +14,10 @@
  * `tsmpirun` says which rank failed and why and exits with its code (128+signal for a signal).
  * SIGINT/SIGTERM to `tsmpirun` stop every rank (exit 130/143); `--timeout` ends a job that runs
  * too long (exit 124); a reader that closes `tsmpirun`'s stdout (`| head`) ends it as SIGPIPE
- * would (exit 141). A rank whose launcher vanishes exits by itself.
+ * would (exit 141). A rank whose launcher vanishes exits by itself. SIGUSR1 and SIGUSR2 to
+ * `tsmpirun` are passed on to every rank, as Open MPI's mpirun does (SLURM's `--signal=USR1@120`
+ * checkpoint warning reaches user code that listens for it; a rank with no listener ignores
+ * SIGUSR1, see `runtime.ts`).
  *
  * @module
  */
@@ -36,6 +39,8 @@ import { trace, tracing } from "../lib/trace.js";
 export const TIMEOUT_EXIT = 124;
 /** Milliseconds between asking ranks to stop and killing them. */
 const GRACE_MS = 2000;
+/** Signals `tsmpirun` passes on to the ranks (mpirun's set). */
+const FORWARDED: readonly NodeJS.Signals[] = ["SIGUSR1", "SIGUSR2"];
 /** Milliseconds to wait for a failing rank's last reports before saying why it failed. */
 const REPORT_WAIT_MS = 50;
 /** How long a lost remote rank's ssh may take to report the exit status before the job ends anyway. */
@@ -144,6 +149,8 @@ class Job {
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     process.on("SIGHUP", onSignal);
+    const onForward = (signal: NodeJS.Signals): void => this.forward(signal);
+    for (const s of FORWARDED) process.on(s, onForward);
     // `tsmpirun ... | head`: once the reader is gone, end the job as SIGPIPE ends a pipeline.
     const offStdout = onStdoutClosed(() => this.fail(signalExitCode("SIGPIPE"), "tsmpirun: standard output was closed by its reader (EPIPE); stopping the job"));
     let timer: NodeJS.Timeout | undefined;
@@ -180,6 +187,7 @@ class Job {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
       process.off("SIGHUP", onSignal);
+      for (const s of FORWARDED) process.off(s, onForward);
       offStdout();
       this.coordinator?.close();
       fs.rmSync(this.dir, { recursive: true, force: true });
@@ -452,6 +460,35 @@ class Job {
     const hard = setTimeout(() => this.killStragglers(), GRACE_MS);
     hard.unref();
     this.checkDone();
+  }
+
+  /**
+   * Passes `signal` on to every running rank: to the rank's own process here (not its process
+   * group: a user's child processes are theirs to signal), to srun (which passes it to its
+   * tasks), and over one ssh per remote host to the pids the ranks there said hello with.
+   */
+  private forward(signal: NodeJS.Signals): void {
+    if (this.stopping) return;
+    const remote = new Map<string, number[]>();
+    for (const a of this.agents) {
+      if (a.exited || a.child.pid === undefined) continue;
+      if (a.kind !== "ssh") {
+        try {
+          process.kill(a.child.pid, signal);
+        } catch {
+          /* just exited */
+        }
+        continue;
+      }
+      const pid = this.coordinator.helloOf(a.ranks[0]!)?.pid;
+      if (Number.isSafeInteger(pid) && pid! > 1) remote.set(a.host, [...(remote.get(a.host) ?? []), pid!]);
+    }
+    for (const [host, pids] of remote) {
+      const name = signal.replace(/^SIG/, "");
+      const sender = spawn(this.opts.sshAgent[0]!, [...this.opts.sshAgent.slice(1), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-n", "--", host, `kill -s ${name} ${pids.join(" ")}`], { stdio: "ignore", detached: true });
+      sender.on("error", () => {});
+      setTimeout(() => kill(sender, "SIGKILL"), 10_000).unref();
+    }
   }
 
   /** After the grace period: SIGKILL what is left here, and kill remote ranks over ssh. */

@@ -3,6 +3,7 @@
  * kind, and the failure rules (a failed rank ends the job, no process is left, exit codes).
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -380,5 +381,69 @@ describe("tsmpirun: bad arguments", function () {
     for (const key of ["tsmpi", "node", "zeromq.js", "libzmq", "msgpackr", "native addon"]) assert.match(r.stdout, new RegExp(`^${key}: \\S`, "m"), key);
     assert.match(r.stdout, /^libzmq: 4\.\d+\.\d+$/m);
     assert.match(r.stdout, /^msgpackr: \d+\.\d+\.\d+ \(native acceleration: (yes|no)\)$/m);
+  });
+});
+
+describe("tsmpirun: SIGUSR1 opens no inspector (issue 17)", function () {
+  this.timeout(60_000);
+
+  /** TCP ports some process among `pids` listens on (from `ss -ltnp`). */
+  function listeningPorts(pids: number[]): string[] {
+    const out = execFileSync("ss", ["-ltnpH"], { encoding: "utf8" });
+    return out.split("\n").filter((l) => pids.some((pid) => l.includes(`pid=${pid},`)));
+  }
+
+  /** Waits until every rank of `np` touched `dir/ready.RANK`; returns their pids. */
+  async function ready(dir: string, np: number): Promise<number[]> {
+    const end = Date.now() + 30_000;
+    for (;;) {
+      const files = Array.from({ length: np }, (_, r) => path.join(dir, `ready.${r}`));
+      if (files.every((f) => fs.existsSync(f) && fs.readFileSync(f, "utf8") !== "")) return files.map((f) => Number(fs.readFileSync(f, "utf8")));
+      if (Date.now() > end) throw new Error("the ranks did not get ready");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  it("kill -USR1 to every rank and to tsmpirun: nothing listens on a new port, no inspector starts, the job ends normally", async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-usr1-"));
+    try {
+      let launcher = 0;
+      const job = tsmpirun(["-n", "2", fixture("signals.js"), "release", dir], { timeoutMs: 45_000, onStart: (p) => (launcher = p) });
+      const pids = [launcher, ...(await ready(dir, 2))];
+      assert.deepEqual(listeningPorts(pids), [], "nothing listens before the signal");
+      for (const pid of pids) process.kill(pid, "SIGUSR1");
+      await new Promise((r) => setTimeout(r, 1000)); // Node opens its inspector within milliseconds
+      const after = listeningPorts(pids);
+      fs.writeFileSync(path.join(dir, "release"), "");
+      const r = await job;
+      assert.deepEqual(after, [], "no process of the job may listen after SIGUSR1");
+      // Where port 9229 was taken by someone else, Node says so instead of listening: either way it tried.
+      assert.doesNotMatch(r.stderr, /Debugger listening|Starting inspector/);
+      await checkJob(r, 0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("SIGUSR1 to tsmpirun reaches every rank's own listener (as mpirun forwards it; SLURM's checkpoint warning)", async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-usr1-"));
+    try {
+      let launcher = 0;
+      const job = tsmpirun(["-n", "3", fixture("signals.js"), "listen", dir], { timeoutMs: 45_000, onStart: (p) => (launcher = p) });
+      await ready(dir, 3);
+      process.kill(launcher, "SIGUSR1");
+      const r = await job;
+      await checkJob(r, 0);
+      assert.deepEqual(r.stdout.split("\n").filter((l) => l.endsWith("got SIGUSR1")).sort(), ["rank 0 got SIGUSR1", "rank 1 got SIGUSR1", "rank 2 got SIGUSR1"]);
+      assert.doesNotMatch(r.stderr, /Debugger listening|Starting inspector/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a user who wants the inspector asks for it: -x NODE_OPTIONS=--inspect=127.0.0.1:0", async function () {
+    const r = await tsmpirun(["-n", "2", "-x", "NODE_OPTIONS=--inspect=127.0.0.1:0", fixture("env.js")]);
+    await checkJob(r, 0);
+    assert.equal(r.stderr.match(/Debugger listening on ws:\/\/127\.0\.0\.1:\d+\//g)?.length, 2, r.stderr);
   });
 });

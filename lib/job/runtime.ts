@@ -38,6 +38,18 @@ function privateDir(rank: number): string {
   return dir;
 }
 
+/**
+ * Keeps Node's inspector closed: SIGUSR1 opens it on 127.0.0.1:9229 by default, where any local
+ * user could attach and run code as this rank's owner (who holds the job key). Node 20 has no
+ * `--disable-sigusr1`; any listener of our own keeps the default action from running. It does
+ * nothing, so a rank ignores SIGUSR1 (SLURM's usual checkpoint warning, which tsmpirun passes
+ * on) unless the user's code listens for it too. The listener keeps no process alive. A user who
+ * wants the inspector asks for it: `tsmpirun -x NODE_OPTIONS=--inspect=127.0.0.1:0 ...`.
+ */
+function keepInspectorClosed(): void {
+  process.on("SIGUSR1", () => {});
+}
+
 /** Context id of COMM_WORLD's point-to-point traffic (its collectives use id + 1). */
 export const WORLD_CONTEXT = 2;
 /** Context id of COMM_SELF. */
@@ -115,6 +127,8 @@ export class Runtime {
   /** Joins the job this process belongs to, or forms a world of one. */
   static async init(): Promise<Runtime> {
     const launch = launchInfo();
+    // A rank of a job; a plain `node script` (a world of one) keeps Node's own SIGUSR1.
+    if (launch.mode !== "singleton") keepInspectorClosed();
     const rt = new Runtime(launch);
     if (launch.mode !== "singleton") await rt.join(launch);
     rt.installHooks();
