@@ -21,6 +21,7 @@
         "native/peer_memory.cc",
         "native/probe.cc",
         "native/shm_channel.cc",
+        "native/socket_options.cc",
         "native/user_kernels.cc",
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

@@ -240,6 +240,8 @@ class Job {
       TSMPI_SIZE: String(this.size),
       TSMPI_COORD: this.coordinator.address,
       TSMPI_JOB_KEY: this.key,
+      // Ranks on other hosts give up on a launcher silent this long, as it gives up on them.
+      TSMPI_HEARTBEAT_TIMEOUT: String(this.opts.heartbeatTimeout ?? 10),
       TSMPI_TCP: plan.mode === "local" || (plan.mode === "slurm" && plan.nodes.length < 2) ? "0" : "1",
       ...(this.opts.insecure ? { TSMPI_INSECURE: "1" } : {}),
       ...(iface ? { TSMPI_IFACE: iface } : {}),

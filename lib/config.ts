@@ -41,6 +41,12 @@ export interface Config {
    * a peer that sends a larger one before it allocates it. Default: the chunk size plus 64 KiB.
    */
   maxFrame: number;
+  /**
+   * Seconds after which a peer that went silent counts as gone (`TSMPI_HEARTBEAT_TIMEOUT`, a
+   * positive number): tsmpirun's heartbeat of remote hosts, TCP keepalive on a rank's
+   * coordinator connection, and ZeroMQ heartbeats on tcp:// connections.
+   */
+  heartbeatTimeout: number;
   /** Whether ranks of one host exchange messages through shared memory (`TSMPI_SHM=0`: through
    * ZeroMQ's ipc:// sockets instead). Needs the native addon. */
   shm: boolean;
@@ -53,6 +59,15 @@ function intFromEnv(name: string, fallback: number, min: number, max: number): n
   if (!Number.isInteger(n) || n < min || n > max) {
     throw new TsmpiError("ERR_TSMPI_ARG", `${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
   }
+  return n;
+}
+
+function secondsFromEnv(name: string, fallback: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new TsmpiError("ERR_TSMPI_ARG", `${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  if (n > max) throw new TsmpiError("ERR_TSMPI_ARG", `${name} must be at most ${max} (seconds), got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -71,6 +86,7 @@ export function config(): Config {
     sendHwm: intFromEnv("TSMPI_SEND_HWM", 64 * 1024 * 1024, 1, 2 ** 40),
     zmqHwm: intFromEnv("TSMPI_ZMQ_HWM", 1000, 1, 2 ** 30),
     maxFrame: 0,
+    heartbeatTimeout: secondsFromEnv("TSMPI_HEARTBEAT_TIMEOUT", 10, 86_400),
     shm: process.env.TSMPI_SHM !== "0" && process.env.TSMPI_NATIVE !== "0",
   };
   if (cached.maxFrame === 0) cached.maxFrame = intFromEnv("TSMPI_MAX_FRAME", Math.max(cached.chunkSize, 8192) + 64 * 1024, Math.max(cached.chunkSize, 8192) + 48, 2 ** 40);

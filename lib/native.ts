@@ -19,7 +19,7 @@ import { TsmpiError, describeValue, type TsmpiErrorCode } from "./errors.js";
 import type { TypedArray } from "./serializer.js";
 
 /** Version of the exported surface; `native/addon.cc` carries the same number. */
-export const ABI = 6;
+export const ABI = 7;
 
 /** One device allocation owned by a JS object (`native/device_memory.cc`). */
 export interface NativeDeviceMemory {
@@ -123,6 +123,11 @@ export interface NativeBinding {
   bindThread(index: number): number;
   /** Fixes glibc malloc's mmap and trim thresholds (bytes); false where malloc is not glibc's or refused. */
   keepHeap(mmapThreshold: number, trimThreshold: number): boolean;
+  /**
+   * Sets TCP keepalive on socket `fd` with the probe interval and count libuv fixes (1 s, 10),
+   * and TCP_USER_TIMEOUT; false when the system refused.
+   */
+  tcpKeepalive(fd: number, idleS: number, intervalS: number, count: number, userTimeoutMs: number): boolean;
   /** Makes this rank's inbox: `slots` ranks on this host, this one in `slot`, `ringBytes` per sender. */
   ShmChannel: new (slots: number, slot: number, ringBytes: number) => NativeShmChannel;
 }

@@ -4,7 +4,8 @@
 // (philox, piCount/saxpy/sum for Cpu and Gpu, synchronizeGpu), timing events
 // (eventRecordGpu, eventElapsedGpu) and user kernels
 // (compileKernel, launchKernel), and single-copy transfers between ranks of one host
-// (allowPeerAccess, addressOf, peerRead), and the shared-memory channel between them (ShmChannel).
+// (allowPeerAccess, addressOf, peerRead), the shared-memory channel between them (ShmChannel),
+// and TCP keepalive settings Node lacks (tcpKeepalive).
 #include <napi.h>
 
 #include "addon.h"
@@ -14,7 +15,7 @@
 namespace {
 
 // Bumped whenever the exported surface changes, so lib/native.ts can refuse a stale build.
-constexpr int kAbi = 6;
+constexpr int kAbi = 7;
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsmpi::InitBridge(env, exports);
@@ -25,6 +26,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsmpi::InitUserKernels(env, exports);
   tsmpi::InitPeerMemory(env, exports);
   tsmpi::InitShmChannel(env, exports);
+  tsmpi::InitSocketOptions(env, exports);
   return exports;
 }
 

@@ -314,6 +314,51 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     });
   });
 
+  describe("a rank whose launching host vanished exits by itself (issue 17, point 6)", function () {
+    it("tsmpirun's host dies (its processes killed, node2 cut off: no FIN ever arrives) while node2's ranks wait in recv: they exit within TSMPI_HEARTBEAT_TIMEOUT plus a margin", async function () {
+      if (rig!.mode !== "netns") {
+        console.log("      skipped: the fake hosts share this machine's network (MODE=lo), so no link can be taken down");
+        return this.skip();
+      }
+      const timeoutS = 3;
+      let marker = "";
+      const job = tsmpirun(["-n", "2", "--host", "node2:2", ...MARK, fixture("fail.js"), "hang"], { timeoutMs: 90_000, env: { TSMPI_HEARTBEAT_TIMEOUT: String(timeoutS) }, onStart: (_p, m) => (marker = m) });
+      await waitForRankPids(marker, 2, 20_000);
+      await new Promise((res) => setTimeout(res, 1500)); // the rendezvous is done: both ranks wait in recv
+      const r2 = await run("ip", ["netns", "pids", "tsmpi-node2"], { timeoutMs: 10_000 });
+      const onNode2 = new Set(r2.stdout.split("\n").filter(Boolean).map(Number));
+      const down = await run("ip", ["link", "set", "tsmv2", "down"], { timeoutMs: 10_000 });
+      assert.equal(down.code, 0, down.stderr);
+      let left: number[] = [];
+      let took = 0;
+      const t0 = Date.now();
+      try {
+        // The launching host dies: tsmpirun, its ssh clients and heartbeats, without a word to node2.
+        for (const pid of leftovers(marker)) {
+          if (onNode2.has(pid)) continue;
+          try {
+            process.kill(pid, "SIGKILL");
+          } catch {
+            /* gone */
+          }
+        }
+        await job;
+        const bound = timeoutS * 1000 + 12_000;
+        left = leftovers(marker);
+        while (left.length > 0 && Date.now() - t0 < bound) {
+          await new Promise((res) => setTimeout(res, 100));
+          left = leftovers(marker);
+        }
+        took = Date.now() - t0;
+      } finally {
+        await run("ip", ["link", "set", "tsmv2", "up"], { timeoutMs: 10_000 });
+        await settledLeftovers(marker, 5000);
+      }
+      assert.deepEqual(left, [], `node2's ranks were still running ${took} ms after their launcher's host vanished`);
+      console.log(`      node2's ranks exited ${took} ms after the link went down (TSMPI_HEARTBEAT_TIMEOUT=${timeoutS})`);
+    });
+  });
+
   describe("security between hosts: keys on no command line, --insecure", function () {
     it("no process on any host shows the job key on its command line (it travels through ssh's stdin)", async function () {
       let pid = 0;

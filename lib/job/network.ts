@@ -15,9 +15,28 @@ import { createRequire } from "node:module";
 import net from "node:net";
 import os from "node:os";
 import { TsmpiError } from "../errors.js";
+import { getBinding } from "../native.js";
 
 /** node:dns and node:dgram, loaded when a multi-host job needs a route (not at every start-up). */
 const lazy = createRequire(import.meta.url);
+
+/**
+ * Makes a TCP connection notice a peer that vanished without a word (its host crashed or lost
+ * its link: no FIN, no RST ever comes) within about `timeoutS` seconds of silence: keepalive
+ * probes from `timeoutS / 2` on, and TCP_USER_TIMEOUT for data left unacknowledged. The socket
+ * then closes with ETIMEDOUT. Needs the native addon for the probe interval and count (libuv
+ * fixes them at 1 s and 10); without it, Node's own keepalive notices after `max(timeoutS, 11)`
+ * seconds. Does nothing to a socket that is not TCP.
+ */
+export function keepAlive(socket: net.Socket, timeoutS: number): void {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== "number" || fd < 0) return;
+  const idle = Math.max(1, Math.floor(timeoutS / 2));
+  const interval = Math.max(1, Math.floor((timeoutS - idle) / 5));
+  const count = Math.max(1, Math.ceil((timeoutS - idle) / interval));
+  if (getBinding()?.tcpKeepalive(fd, idle, interval, count, Math.round(timeoutS * 1000))) return;
+  socket.setKeepAlive(true, Math.max(1, Math.floor(timeoutS - 10)) * 1000);
+}
 
 /** True for 127.0.0.0/8 and ::1. */
 export function isLoopback(address: string): boolean {

@@ -19,6 +19,7 @@ import net from "node:net";
 import { config } from "../config.js";
 import { TsmpiError } from "../errors.js";
 import { PSK_IDENTITY, RENDEZVOUS_TLS } from "./keys.js";
+import { keepAlive } from "./network.js";
 
 /** A rank's first message. */
 export interface Hello {
@@ -409,6 +410,9 @@ export class RendezvousClient {
           s.once("connect", () => resolve(s));
           s.once("error", reject);
         });
+        // A launcher whose host vanished sends nothing ever again: without probes a rank
+        // blocked in recv on another host would wait forever (TSMPI_HEARTBEAT_TIMEOUT).
+        if ("port" in where) keepAlive(socket, config().heartbeatTimeout);
         return new RendezvousClient(socket, address, handlers);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;

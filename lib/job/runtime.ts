@@ -185,7 +185,8 @@ export class Runtime {
       if (launch.tcp) binds.push(`tcp://${hostPort(await this.tcpAddress(launch), "*")}`);
       const { sendHwm, zmqHwm, maxFrame } = config();
       const curve = launch.tcp && launch.secure ? curveKeys(launch.key) : undefined;
-      const zmq = await ZmqTransport.bind(this.rank, binds, this.p2p.onFrames, (err) => this.fail(err), { sendHwm, zmqHwm, maxFrame, curve });
+      const heartbeatMs = Math.round(config().heartbeatTimeout * 1000);
+      const zmq = await ZmqTransport.bind(this.rank, binds, this.p2p.onFrames, (err) => this.fail(err), { sendHwm, zmqHwm, maxFrame, curve, heartbeatMs });
       this.transport = new PathTransport(this.rank, zmq, this.sharedMemory(launch));
       this.p2p.attach(this.transport, jobToken(launch.key), this.size);
       addrs = this.transport.endpoints;

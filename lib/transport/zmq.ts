@@ -176,6 +176,18 @@ export interface TransportOptions {
    * authenticated); ipc:// ones stay plain. Absent: tcp:// in clear text too.
    */
   curve?: { publicKey: string; secretKey: string };
+  /**
+   * Milliseconds of silence after which a tcp:// connection counts as dead (ZMTP heartbeats,
+   * `TSMPI_HEARTBEAT_TIMEOUT`): a peer whose host vanished sends no FIN, so without them its
+   * connection would look alive forever. Absent or 0: no heartbeats.
+   */
+  heartbeatMs?: number;
+}
+
+/** ZMTP heartbeat options for a tcp:// endpoint: a ping every third of `ms` (at most 1 s), dead after `ms`. */
+function heartbeats(endpoint: string, ms: number | undefined): Partial<Pick<Zmq.Router, "heartbeatInterval" | "heartbeatTimeout" | "heartbeatTimeToLive">> {
+  if (!ms || !endpoint.startsWith("tcp://")) return {};
+  return { heartbeatInterval: Math.max(100, Math.min(1000, Math.floor(ms / 3))), heartbeatTimeout: ms, heartbeatTimeToLive: Math.min(ms, 6_553_500) };
 }
 
 /**
@@ -238,6 +250,7 @@ export class ZmqTransport implements Transport {
             if (curve) router.curveSecretKey = options.curve!.secretKey;
           });
         }
+        if (address.startsWith("tcp://") && options.heartbeatMs) quietly(() => Object.assign(router, heartbeats(address, options.heartbeatMs)));
         await router.bind(address);
       } catch (err) {
         router.close();
@@ -275,7 +288,7 @@ export class ZmqTransport implements Transport {
     const endpoint = this.peers[dest];
     if (endpoint === undefined) throw new TsmpiError("ERR_TSMPI_INTERNAL", `no endpoint known for rank ${dest}`);
     const curve = this.options.curve && endpoint.startsWith("tcp://") ? { curveServerKey: this.options.curve.publicKey, curvePublicKey: this.options.curve.publicKey, curveSecretKey: this.options.curve.secretKey } : {};
-    const socket = new this.zmq.Dealer({ sendHighWaterMark: this.options.zmqHwm ?? 0, reconnectInterval: 20, linger: 0, ...curve });
+    const socket = new this.zmq.Dealer({ sendHighWaterMark: this.options.zmqHwm ?? 0, reconnectInterval: 20, linger: 0, ...curve, ...heartbeats(endpoint, this.options.heartbeatMs) });
     socket.connect(endpoint);
     const box = new Outbox(socket, (err) => this.fail(err, `sending to rank ${dest} (${endpoint})`), this.options.sendHwm);
     this.outboxes[dest] = box;
