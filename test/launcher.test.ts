@@ -3,7 +3,7 @@
  * kind, and the failure rules (a failed rank ends the job, no process is left, exit codes).
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -445,5 +445,79 @@ describe("tsmpirun: SIGUSR1 opens no inspector (issue 17)", function () {
     const r = await tsmpirun(["-n", "2", "-x", "NODE_OPTIONS=--inspect=127.0.0.1:0", fixture("env.js")]);
     await checkJob(r, 0);
     assert.equal(r.stderr.match(/Debugger listening on ws:\/\/127\.0\.0\.1:\d+\//g)?.length, 2, r.stderr);
+  });
+});
+
+describe("direct launch (simulated srun): a rank's private directory never stays behind (issue 17)", function () {
+  this.timeout(60_000);
+
+  /** This user's rank directories (`tsmpi-r*`) in the temp directory. */
+  const rankDirs = (): string[] => fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith("tsmpi-r"));
+
+  /** A port nothing listens on now. */
+  async function freePort(): Promise<number> {
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as net.AddressInfo;
+    await new Promise((r) => server.close(r));
+    return port;
+  }
+
+  /** Starts `np` ranks of `script` as srun would (SLURM_* variables), without srun. */
+  async function direct(np: number, args: string[], onStart?: (rank: number, pid: number) => void) {
+    const port = await freePort();
+    const jobId = String(100_000 + Math.floor(Math.random() * 100_000));
+    return Array.from({ length: np }, (_, rank) =>
+      runNode(args, {
+        timeoutMs: 45_000,
+        onStart: (pid) => onStart?.(rank, pid),
+        env: {
+          SLURM_STEP_ID: "0",
+          SLURM_PROCID: String(rank),
+          SLURM_NTASKS: String(np),
+          SLURM_LOCALID: String(rank),
+          SLURM_TASKS_PER_NODE: String(np),
+          SLURM_JOB_ID: jobId,
+          SLURM_STEP_NODELIST: os.hostname(),
+          TSMPI_SLURM_PORT: String(port),
+          TSMPI_JOB_KEY: "d1rect-launch-test-key-0123456789abcdef0123456789abcdef",
+        },
+      }),
+    );
+  }
+
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+    it(`${signal} to a rank waiting in recv: it ends by ${signal}, the job ends, and no tsmpi-r* directory is left`, async function () {
+      const before = new Set(rankDirs());
+      const pids: number[] = [];
+      const jobs = await direct(2, [fixture("fail.js"), "hang"], (rank, pid) => (pids[rank] = pid));
+      // Both ranks joined once each made its directory (bound its endpoint) and stays blocked in recv.
+      const end = Date.now() + 20_000;
+      while (rankDirs().filter((n) => !before.has(n)).length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 500));
+      process.kill(pids[1]!, signal);
+      const [r0, r1] = await Promise.all(jobs);
+      assert.equal(r0!.timedOut || r1!.timedOut, false, "the job hung");
+      assert.equal(r1!.signal, signal, `rank 1 should end by ${signal}: ${r1!.stderr}`);
+      assert.notEqual(r0!.code, 0);
+      assert.deepEqual(rankDirs().filter((n) => !before.has(n)), [], "no private directory may be left");
+    });
+  }
+
+  it("a directory left by a rank killed with SIGKILL is swept by the next rank started on the host; live ranks' are kept", async function () {
+    const dead = spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" });
+    const stale = path.join(os.tmpdir(), `tsmpi-r1-${dead.stdout.trim()}-AbC123`);
+    const live = path.join(os.tmpdir(), `tsmpi-r1-${process.pid}-AbC123`);
+    for (const d of [stale, live]) fs.mkdirSync(path.join(d), { recursive: true });
+    fs.writeFileSync(path.join(stale, "r1.sock"), "");
+    try {
+      const [r0, r1] = await Promise.all(await direct(2, [fixture("env.js")]));
+      await checkJob(r0!, 0);
+      await checkJob(r1!, 0);
+      assert.equal(fs.existsSync(stale), false, "the dead rank's directory must be swept");
+      assert.equal(fs.existsSync(live), true, "a live process's directory must be kept");
+    } finally {
+      for (const d of [stale, live]) fs.rmSync(d, { recursive: true, force: true });
+    }
   });
 });

@@ -31,11 +31,64 @@ import { waitPolicy } from "../transport/polling.js";
 import { ShmTransport } from "../transport/shm.js";
 import { ZmqTransport } from "../transport/zmq.js";
 
-/** A directory for this rank's ipc:// endpoint when the launcher gave none; removed at exit. */
+/** Signals that end a rank from outside, as SLURM sends them (scancel and time limits: SIGTERM; srun's Ctrl-C: SIGINT; a lost terminal: SIGHUP). */
+const ENDING_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
+/** The name of a {@link privateDir}: `tsmpi-r<rank>-<pid>-<6 random characters>`. */
+const PRIVATE_DIR = /^tsmpi-r\d+-(\d+)-[A-Za-z0-9]{6}$/;
+
+/**
+ * A directory for this rank's ipc:// endpoint when the launcher gave none (ranks on another host,
+ * or started directly by srun), named with this process's pid; removed at exit, and when one of
+ * {@link ENDING_SIGNALS} ends the rank (Node runs no exit handler then). A rank that does not
+ * listen for the signal itself then ends by it, as it would have. Directories of earlier ranks
+ * that SIGKILL ended (SLURM's last word after SIGTERM) are swept here first.
+ */
 function privateDir(rank: number): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tsmpi-r${rank}-`));
-  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+  sweepPrivateDirs();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tsmpi-r${rank}-${process.pid}-`));
+  const remove = (): void => fs.rmSync(dir, { recursive: true, force: true });
+  process.on("exit", remove);
+  for (const signal of ENDING_SIGNALS) {
+    const onSignal = (): void => {
+      remove();
+      process.off(signal, onSignal);
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
   return dir;
+}
+
+/** Removes this user's {@link privateDir}s in the temp directory whose process is gone. */
+function sweepPrivateDirs(): void {
+  const tmp = os.tmpdir();
+  let names: string[];
+  try {
+    names = fs.readdirSync(tmp);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(PRIVATE_DIR.exec(name)?.[1]);
+    if (!pid || pid === process.pid || alive(pid)) continue;
+    const dir = path.join(tmp, name);
+    try {
+      const st = fs.lstatSync(dir);
+      if (st.isDirectory() && st.uid === process.getuid?.()) fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // removed meanwhile, or not ours to remove
+    }
+  }
+}
+
+/** Whether process `pid` exists (EPERM: it does, another user's). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /**
