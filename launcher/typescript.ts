@@ -4,8 +4,13 @@
  * with a source map, which every rank runs with plain Node (through a small stub that turns
  * source maps on for the program's own files only, see `stub`). The result is cached under the
  * user's cache directory (`$TSMPI_CACHE_DIR`, else `$XDG_CACHE_HOME/tsmpi`, else
- * `~/.cache/tsmpi`), keyed by the program's path and checked against the size and mtime of every
- * file it was built from, so an unchanged program starts without loading esbuild at all.
+ * `~/.cache/tsmpi`), keyed by the program's path and checked against the content (SHA-256) of
+ * every file it was built from and of the compiled files themselves, so an unchanged program
+ * starts without loading esbuild at all. The cache directory is private: created 0700; one
+ * writable by group or others is emptied and made private again (its entries may be anyone's);
+ * one owned by another user, or not a directory, is not used (the program runs through tsx).
+ * Entries are written under temporary names and renamed into place; a failed write (a full
+ * disk) leaves no file behind.
  *
  * What the program sees is what tsx gives it: relative imports of other `.ts`/`.mts`/`.tsx` files
  * (bundled into the one module), JSON imports, `tsconfig.json` `paths` (esbuild reads them, as
@@ -37,20 +42,22 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const BUNDLED = /\.(ts|mts|tsx)$/;
 /** JavaScript that stays a file of its own, imported from where it is. */
 const JAVASCRIPT = /\.(js|mjs|cjs|jsx)$/;
-/** Bumped whenever the compiled form changes, so caches of older launchers are not reused. */
-const FORMAT = 2;
+/** Bumped whenever the compiled form or the manifest changes, so caches of older launchers are not reused. */
+const FORMAT = 3;
 
 /** A program compiled for the ranks, or why it runs through tsx instead. */
 export type Compiled =
   | { file: string; source: string; cached: boolean; ms: number }
   | { fallback: string; ms: number };
 
-/** The state of a file the compiled program depends on: `[path, size, mtimeMs]`, or `[path]` for one that must stay absent. */
-type Stamp = [string, number?, number?];
+/** The state of a file the compiled program depends on: `[path, sha256 of its content]`, or `[path]` for one that must stay absent. */
+type Stamp = [string, string?];
 
 interface Manifest {
   format: number;
   stamps: Stamp[];
+  /** The compiled files, as written (absent for a fallback). */
+  outputs?: Stamp[];
   fallback?: string;
 }
 
@@ -66,20 +73,44 @@ export function compilable(file: string): boolean {
   return BUNDLED.test(file.toLowerCase());
 }
 
+function sha256(data: string | Buffer): string {
+  return crypto.createHash("sha256").update(data).digest("hex");
+}
+
 function stamp(file: string): Stamp {
   try {
-    const st = fs.statSync(file);
-    return [file, st.size, st.mtimeMs];
+    return [file, sha256(fs.readFileSync(file))];
   } catch {
     return [file];
   }
 }
 
 function unchanged(stamps: readonly Stamp[]): boolean {
-  return stamps.every((s) => {
-    const now = stamp(s[0]);
-    return now[1] === s[1] && now[2] === s[2];
-  });
+  return stamps.every((s) => stamp(s[0])[1] === s[1]);
+}
+
+/**
+ * Makes `dir` a private cache directory of this user, or says why it cannot be used: created
+ * 0700 when absent; emptied and made 0700 again when group or others may write it (whatever is
+ * in it may have been put there by them); made 0700 when others may only read it (caches of
+ * earlier versions were created with the umask's mode).
+ */
+function privateCache(dir: string): string | undefined {
+  const uid = process.getuid?.();
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(dir);
+  } catch {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    st = fs.lstatSync(dir);
+  }
+  if (!st.isDirectory()) return `the cache directory ${dir} is not a directory (a symbolic link?); remove it`;
+  if (uid !== undefined && st.uid !== uid) return `the cache directory ${dir} belongs to another user (uid ${st.uid}); remove it or set TSMPI_CACHE_DIR`;
+  if (st.mode & 0o022) {
+    for (const name of fs.readdirSync(dir)) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+  }
+  if (st.mode & 0o077) fs.chmodSync(dir, 0o700);
+  return undefined;
 }
 
 /** The tsconfig.json files esbuild could read for sources in `dirs`: every candidate up to the nearest existing one. */
@@ -117,15 +148,21 @@ export async function compileProgram(source: string, dir = cacheDir()): Promise<
   const t0 = process.uptime();
   const ms = (): number => Math.round((process.uptime() - t0) * 10_000) / 10;
   const launcher = stamp(fileURLToPath(import.meta.url));
-  const key = crypto.createHash("sha256").update(JSON.stringify([FORMAT, source, process.version, launcher])).digest("hex").slice(0, 32);
+  const key = sha256(JSON.stringify([FORMAT, source, process.version, launcher])).slice(0, 32);
   const output = path.join(dir, `${key}.mjs`);
   const bundle = path.join(dir, `${key}.program.mjs`);
   const manifestFile = path.join(dir, `${key}.json`);
   try {
+    const refused = privateCache(dir);
+    if (refused) return { fallback: refused, ms: ms() };
+  } catch (err) {
+    return { fallback: `cannot use the cache directory ${dir}: ${(err as Error).message}`, ms: ms() };
+  }
+  try {
     const m = JSON.parse(fs.readFileSync(manifestFile, "utf8")) as Manifest;
     if (m.format === FORMAT && unchanged(m.stamps)) {
       if (m.fallback) return { fallback: m.fallback, ms: ms() };
-      if (fs.existsSync(output)) return { file: output, source, cached: true, ms: ms() };
+      if (m.outputs?.length === 3 && unchanged(m.outputs)) return { file: output, source, cached: true, ms: ms() };
     }
   } catch {
     // no cache entry yet, or an unreadable one: build
@@ -137,21 +174,34 @@ export async function compileProgram(source: string, dir = cacheDir()): Promise<
     // esbuild missing or broken: not a reason to remember.
     return { fallback: `esbuild failed: ${(err as Error).message.split("\n")[0]}`, ms: ms() };
   }
+  const tmp = `.${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
+  const written: string[] = [];
+  /** Writes `text` to `file` under a temporary name, then renames it into place. */
+  const put = (file: string, text: string): void => {
+    written.push(file + tmp);
+    fs.writeFileSync(file + tmp, text, { mode: 0o600 });
+    fs.renameSync(file + tmp, file);
+  };
   try {
-    fs.mkdirSync(dir, { recursive: true });
-    const tmp = `.${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
+    let outputs: Stamp[] | undefined;
     if ("text" in result) {
-      // The stub last: its presence says the entry is complete.
-      for (const [file, text] of [[bundle + ".map", result.map], [bundle, result.text], [output, stub(source, bundle, result.imports)]] as const) {
-        fs.writeFileSync(file + tmp, text);
-        fs.renameSync(file + tmp, file);
-      }
+      const files = [[bundle + ".map", result.map], [bundle, result.text], [output, stub(source, bundle, result.imports)]] as const;
+      for (const [file, text] of files) put(file, text);
+      outputs = files.map(([file, text]) => [file, sha256(text)]);
     }
-    const manifest: Manifest = { format: FORMAT, stamps: result.stamps, ...("fallback" in result ? { fallback: result.fallback } : {}) };
-    fs.writeFileSync(manifestFile + tmp, JSON.stringify(manifest));
-    fs.renameSync(manifestFile + tmp, manifestFile);
+    // The manifest last: it says the entry is complete, and what its files hold.
+    const manifest: Manifest = { format: FORMAT, stamps: result.stamps, ...(outputs ? { outputs } : {}), ...("fallback" in result ? { fallback: result.fallback } : {}) };
+    put(manifestFile, JSON.stringify(manifest));
     prune(dir);
   } catch (err) {
+    // A full disk (ENOSPC) and the like: neither a partly written file nor half an entry stays behind.
+    for (const file of [...written, bundle + ".map", bundle, output, manifestFile]) {
+      try {
+        fs.rmSync(file, { force: true });
+      } catch {
+        // nothing more to do
+      }
+    }
     return { fallback: `cannot write the cache in ${dir}: ${(err as Error).message}`, ms: ms() };
   }
   return "text" in result ? { file: output, source, cached: false, ms: ms() } : { fallback: result.fallback, ms: ms() };

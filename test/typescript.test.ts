@@ -8,6 +8,8 @@
  * cannot take still runs, through tsx.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -160,4 +162,125 @@ describe("TypeScript programs: compiled once by the launcher", function () {
       assert.deepEqual(await settledLeftovers(r.marker), []);
     });
   }
+});
+
+describe("the compile cache is private and trusted by content (issue 17)", function () {
+  let dir: string;
+  let n = 0;
+  /** A cache directory of its own for each test. */
+  const freshCache = (): string => path.join(dir, `.cache-${++n}`);
+  const run = (args: string[], cache: string): Promise<JobResult> =>
+    tsmpirun(args, { cwd: dir, env: { TSMPI_CACHE_DIR: cache, TSMPI_TRACE: "startup" }, timeoutMs: 90000 });
+  /** The compiled module ranks run (`<key>.mjs`) in `cache`. */
+  const stubIn = (cache: string): string => {
+    const stubs = fs.readdirSync(cache).filter((f) => f.endsWith(".mjs") && !f.endsWith(".program.mjs"));
+    assert.equal(stubs.length, 1, `one compiled program expected in ${cache}: ${stubs.join(", ")}`);
+    return path.join(cache, stubs[0]!);
+  };
+
+  before(function () {
+    dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-ts-")));
+    writeProject(dir, FILES);
+  });
+  after(function () {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("creates the cache directory 0700 and its files 0600, whatever the umask", async function () {
+    const cache = freshCache();
+    const r = await run(["main.ts"], cache);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(launcherTrace(r.stderr).file, r.stderr);
+    assert.equal((fs.statSync(cache).mode & 0o777).toString(8), "700");
+    for (const f of fs.readdirSync(cache)) assert.equal((fs.statSync(path.join(cache, f)).mode & 0o077).toString(8), "0", f);
+  });
+
+  it("recompiles a source changed with the same size and modification time", async function () {
+    const cache = freshCache();
+    const greet = path.join(dir, "lib", "greet.ts");
+    const before = fs.readFileSync(greet, "utf8");
+    const when = Math.floor(Date.now() / 1000) - 60;
+    try {
+      fs.utimesSync(greet, when, when);
+      const first = await run(["main.ts"], cache);
+      assert.equal(jsonLines(first.stdout)[0].greeting, "HELLO FROM RANK 0", first.stderr);
+      fs.writeFileSync(greet, before.replace("hello from rank", "howdy from rank"));
+      fs.utimesSync(greet, when, when);
+      const changed = await run(["main.ts"], cache);
+      assert.equal(changed.code, 0, changed.stderr);
+      assert.equal(launcherTrace(changed.stderr).cached, false);
+      assert.equal(jsonLines(changed.stdout)[0].greeting, "HOWDY FROM RANK 0");
+    } finally {
+      fs.writeFileSync(greet, before);
+    }
+  });
+
+  it("never runs a compiled file that differs from what was written (checked by content)", async function () {
+    const cache = freshCache();
+    assert.equal((await run(["main.ts"], cache)).code, 0);
+    const stub = stubIn(cache);
+    const st = fs.statSync(stub);
+    const planted = `console.log("planted");`.padEnd(st.size, " ");
+    fs.writeFileSync(stub, planted);
+    fs.utimesSync(stub, st.atime, st.mtime);
+    const r = await run(["main.ts"], cache);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /planted/);
+    assert.equal(launcherTrace(r.stderr).cached, false);
+    assert.equal(jsonLines(r.stdout)[0].greeting, "HELLO FROM RANK 0");
+  });
+
+  it("a cache directory others may write is emptied and made private: what was put there never runs", async function () {
+    const cache = freshCache();
+    assert.equal((await run(["main.ts"], cache)).code, 0);
+    fs.chmodSync(cache, 0o777);
+    const manifest = fs.readdirSync(cache).find((f) => f.endsWith(".json"))!;
+    const entry = JSON.parse(fs.readFileSync(path.join(cache, manifest), "utf8"));
+    // What another user could do in such a directory: a new program and a manifest that vouches for it.
+    const stub = stubIn(cache);
+    fs.writeFileSync(stub, `console.log("planted");\n`);
+    if (entry.outputs) for (const o of entry.outputs) if (o[0] === stub) o[1] = crypto.createHash("sha256").update(`console.log("planted");\n`).digest("hex");
+    fs.writeFileSync(path.join(cache, manifest), JSON.stringify(entry));
+    const r = await run(["main.ts"], cache);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /planted/);
+    assert.equal(jsonLines(r.stdout)[0].greeting, "HELLO FROM RANK 0");
+    assert.equal((fs.statSync(cache).mode & 0o777).toString(8), "700");
+  });
+
+  it("a cache directory of another user is not used: the program runs through tsx, saying why", async function () {
+    if (process.getuid?.() !== 0) {
+      console.log("      skipped: only root can make a directory another user's");
+      return this.skip();
+    }
+    const cache = freshCache();
+    fs.mkdirSync(cache, { mode: 0o700 });
+    fs.chownSync(cache, 65534, 65534);
+    const r = await run(["-n", "2", "main.ts"], cache);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(launcherTrace(r.stderr).fallback, /belongs to another user \(uid 65534\)/);
+    assert.equal(jsonLines(r.stdout).length, 2);
+    assert.deepEqual(fs.readdirSync(cache), []);
+  });
+
+  it("a full disk (ENOSPC) while writing the cache leaves no file behind; the program still runs", async function () {
+    const cache = freshCache();
+    fs.mkdirSync(cache, { mode: 0o700 });
+    const mount = spawnSync("mount", ["-t", "tmpfs", "-o", "size=8k,mode=0700", "tmpfs", cache], { encoding: "utf8" });
+    if (mount.status !== 0) {
+      console.log(`      skipped: cannot mount a small tmpfs here (${(mount.stderr || String(mount.error)).trim()})`);
+      return this.skip();
+    }
+    try {
+      const big = path.join(dir, "big.ts");
+      fs.writeFileSync(big, `import { COMM_WORLD } from "tsmpi";\nconst text: string = ${JSON.stringify("x".repeat(100_000))};\nconsole.log("length", text.length, COMM_WORLD.size);\n`);
+      const r = await run(["big.ts"], cache);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), "length 100000 1");
+      assert.match(launcherTrace(r.stderr).fallback, /cannot write the cache .*ENOSPC/);
+      assert.deepEqual(fs.readdirSync(cache), [], "nothing may stay in the cache directory");
+    } finally {
+      spawnSync("umount", [cache]);
+    }
+  });
 });
