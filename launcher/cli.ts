@@ -191,6 +191,12 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`tsmpirun: ${(err as Error).message} (${USAGE}; see tsmpirun --help)\n`);
       process.exit(2);
     }
+    // What tsmpi knows to go wrong (a host name that does not resolve, ...) is one line; the
+    // launch failed as an unreachable host's does (255). Anything else is a bug: its stack.
+    if (err instanceof TsmpiError) {
+      process.stderr.write(`tsmpirun: ${err.message}\n`);
+      process.exit(err.code === "ERR_TSMPI_LAUNCH" ? 255 : 1);
+    }
     process.stderr.write(`tsmpirun: ${(err as Error)?.stack ?? String(err)}\n`);
     process.exit(1);
   },

@@ -521,3 +521,16 @@ describe("direct launch (simulated srun): a rank's private directory never stays
     }
   });
 });
+
+describe("tsmpirun: a host name that does not resolve (issue 17)", function () {
+  for (const hosts of ["nosuchhost.invalid:1", "localhost:1,nosuchhost.invalid:1"]) {
+    it(`--host ${hosts}: one line naming the host, no stack trace, exit code 255`, async function () {
+      const r = await tsmpirun(["--host", hosts, fixture("env.js")], { timeoutMs: 30_000 });
+      await checkJob(r, 255);
+      const lines = r.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0]!, /^tsmpirun: cannot resolve the host name "nosuchhost\.invalid"/);
+      assert.equal(r.stdout, "");
+    });
+  }
+});

@@ -77,11 +77,16 @@ export function interfaceAddress(spec: string): string {
   throw new TsmpiError("ERR_TSMPI_ARG", `iface must name an interface or a subnet of this host (${os.hostname()}): ${have}; got ${JSON.stringify(spec)}`);
 }
 
-/** The local address the kernel would use to reach `host` (resolved first); nothing is sent. */
+/**
+ * The local address the kernel would use to reach `host` (resolved first); nothing is sent.
+ * @throws TsmpiError `ERR_TSMPI_LAUNCH` when `host` does not resolve, naming it.
+ */
 export async function routeTo(host: string): Promise<string> {
   const dns = lazy("node:dns/promises") as typeof import("node:dns/promises");
   const dgram = lazy("node:dgram") as typeof import("node:dgram");
-  const { address, family } = await dns.lookup(host);
+  const { address, family } = await dns.lookup(host).catch((err: NodeJS.ErrnoException) => {
+    throw new TsmpiError("ERR_TSMPI_LAUNCH", `cannot resolve the host name ${JSON.stringify(host)} (${err.code ?? err.message}); check --host/--hostfile, or name this host's interface with --iface`, { cause: err });
+  });
   const socket = dgram.createSocket(family === 6 ? "udp6" : "udp4");
   try {
     await new Promise<void>((resolve, reject) => {
