@@ -359,6 +359,28 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     });
   });
 
+  describe("SIGUSR1 across hosts (issue 17, point 4)", function () {
+    it("SIGUSR1 to tsmpirun reaches the listeners of ranks on node1 and node2 (passed on over ssh), and no inspector opens", async function () {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-usr1-"));
+      try {
+        let launcher = 0;
+        const job = tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, fixture("signals.js"), "listen", dir], { timeoutMs: 60_000, onStart: (p) => (launcher = p) });
+        const end = Date.now() + 30_000;
+        while ([0, 1, 2, 3].some((r) => !fs.existsSync(path.join(dir, `ready.${r}`)) || fs.readFileSync(path.join(dir, `ready.${r}`), "utf8") === "")) {
+          assert.ok(Date.now() < end, "the ranks did not get ready");
+          await new Promise((res) => setTimeout(res, 50));
+        }
+        process.kill(launcher, "SIGUSR1");
+        const r = await job;
+        await checkJob(r, 0, 5000);
+        assert.deepEqual(r.stdout.split("\n").filter((l) => l.endsWith("got SIGUSR1")).sort(), [0, 1, 2, 3].map((k) => `rank ${k} got SIGUSR1`));
+        assert.doesNotMatch(r.stderr, /Debugger listening|Starting inspector/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
   describe("security between hosts: keys on no command line, --insecure", function () {
     it("no process on any host shows the job key on its command line (it travels through ssh's stdin)", async function () {
       let pid = 0;
