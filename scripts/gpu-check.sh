@@ -189,7 +189,7 @@ fi
 # --dry: every step above, wired and exercised as far as a machine without a GPU allows.
 NVCC=${CUDA_HOME:-/usr/local/cuda}/bin/nvcc
 PARSE_ONLY=1 run_steps
-step paths 10 "set -e; for p in native/build.mjs native/detect-cuda.mjs binding.gyp dist/launcher/cli.js dist/lib/bench.js dist/lib/gpu/bench.js dist/lib/gpu/native-info.js \
+step paths 10 "set -e; for p in native/build.mjs native/detect-cuda.mjs binding.gyp dist/launcher/cli.js dist/lib/bench.js dist/lib/bench/gpu.js dist/lib/gpu/native-info.js \
     node_modules/mocha/bin/mocha.js scripts/cupy-bench.py scripts/gpu-compare.mjs $PACK_TOOL $examples; do [ -e \"\$p\" ] || { echo \"missing: \$p\"; exit 1; }; echo \"found \$p\"; done;
     [ -f build/Release/tsmpi_native.node ] && echo 'found build/Release/tsmpi_native.node (the build that travels)';
     ls .gpu/*.xz .gpu/unpack.sh 2>/dev/null || echo 'note: .gpu/ not packed yet (scripts/gpu-check.sh --pack does it)'"
