@@ -6,7 +6,7 @@
  */
 import os from "node:os";
 import { COMM_WORLD as comm, transportInfo } from "../lib/index.js";
-import { nativeInfo } from "../lib/native.js";
+import { nativeInfo } from "../lib/gpu/native-info.js";
 
 // Every rank has joined and chosen its paths once the barrier completes (a rank that finished
 // first cannot make a slower one miss its inbox).

@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { nativeInfo, type NativeInfo } from "../lib/native.js";
+import { nativeInfo, type NativeInfo } from "../lib/gpu/native-info.js";
 import { msgpackrNative } from "../lib/serializer.js";
 import { loadZmq } from "../lib/transport/zmq.js";
 

@@ -1,5 +1,6 @@
 /**
- * The one error class of tsmpi, with stable string codes.
+ * The error class of tsmpi, {@link TsmpiError}, with stable string codes, and its one subclass,
+ * {@link CudaCompileError}: a user kernel that did not compile, with the compiler's log.
  *
  * Callers branch on `err.code`, never on the message text. Messages name the argument, the
  * allowed range and the value given: `dest must be an integer in [0, 4) or PROC_NULL, got 7`.
@@ -55,6 +56,27 @@ export class TsmpiError extends Error {
 
   override get name(): string {
     return "TsmpiError";
+  }
+}
+
+/**
+ * A kernel failed to compile or load: code `ERR_TSMPI_CUDA`, with the compiler's output in
+ * {@link CudaCompileError.log} (also appended to the message).
+ *
+ * @example
+ * ```ts
+ * try { cuda.kernel(src, "k"); } catch (e) {
+ *   if (e instanceof CudaCompileError) console.error(e.log);
+ * }
+ * ```
+ */
+export class CudaCompileError extends TsmpiError {
+  /** What NVRTC (or the JIT linker) printed, line for line. */
+  readonly log: string;
+
+  constructor(message: string, log: string, options?: { cause?: unknown }) {
+    super("ERR_TSMPI_CUDA", log ? `${message}:\n${log}` : message, options);
+    this.log = log;
   }
 }
 

@@ -4,8 +4,8 @@
  * missing, fails to load or is turned off with `TSMPI_NATIVE=0`, {@link getBinding} returns
  * `null` and every caller uses its pure-JavaScript twin (`lib/gpu/kernels/*.ts`).
  *
- * The live backend ({@link getBackend}) is `"cuda"` when the addon has CUDA compiled in, the CUDA
- * runtime sees at least one device and `TSMPI_CUDA` is not `0`; otherwise `"cpu"`.
+ * What the GPU code makes of the addon lives in `lib/gpu/`: the live backend (`backend.ts`), this
+ * rank's device (`device.ts`) and the report of `tsmpirun --info` (`native-info.ts`).
  *
  * Not supported yet: loading a prebuilt addon from another path, Windows and macOS builds.
  *
@@ -14,8 +14,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { CudaCompileError } from "./gpu/cuda-error.js";
-import { TsmpiError, describeValue, type TsmpiErrorCode } from "./errors.js";
+import { CudaCompileError, TsmpiError, type TsmpiErrorCode } from "./errors.js";
 import type { TypedArray } from "./serializer.js";
 
 /** Version of the exported surface; `native/addon.cc` carries the same number. */
@@ -135,9 +134,6 @@ export interface NativeBinding {
 /** How the addon fared: loaded, turned off (`TSMPI_NATIVE=0`), not built, or failed to load. */
 export type AddonState = "loaded" | "disabled" | "missing" | "failed";
 
-/** The live backend of DeviceArray and the built-in kernels. */
-export type Backend = "cuda" | "cpu";
-
 interface LoadResult {
   binding: NativeBinding | null;
   addon: AddonState;
@@ -145,7 +141,6 @@ interface LoadResult {
 }
 
 let loaded: LoadResult | undefined;
-let backendState: { backend: Backend; reason: string | null } | undefined;
 
 function errorFactory(code: string, message: string, log?: string): Error {
   if (log !== undefined) return new CudaCompileError(message, log);
@@ -192,173 +187,4 @@ export function getBinding(): NativeBinding | null {
 export function bindingStatus(): { addon: AddonState; reason?: string } {
   const { addon, reason } = loadOnce();
   return reason === undefined ? { addon } : { addon, reason };
-}
-
-function cudaVersion(encoded: number): string | null {
-  return encoded > 0 ? `${Math.floor(encoded / 1000)}.${(encoded % 1000) / 10}` : null;
-}
-
-/** Why CUDA cannot be used by DeviceArray and the built-ins, or `null` when it can. */
-function cudaProblem(binding: NativeBinding | null): string | null {
-  if (process.env.TSMPI_CUDA === "0") return "CUDA turned off by TSMPI_CUDA=0";
-  if (!binding) {
-    const { addon, reason } = bindingStatus();
-    return `the native addon is ${addon} (${reason}), so CUDA cannot be reached`;
-  }
-  if (!binding.cudaCompiled) return "CUDA was not compiled into the native addon (no nvcc at install time, or TSMPI_CUDA=0)";
-  const runtime = binding.runtimeInfo();
-  if (runtime.deviceCount > 0) return null;
-  const driver = binding.driverInfo();
-  if (driver.reason !== null) return driver.reason;
-  return (
-    `the CUDA runtime ${cudaVersion(runtime.version)} compiled into the addon cannot use the ${driver.devices.length} device(s) ` +
-    `of driver ${cudaVersion(driver.version)} (${runtime.reason}); reinstall tsmpi with a CUDA toolkit no newer than the driver`
-  );
-}
-
-/** The live backend, decided once per process. */
-export function getBackend(): Backend {
-  backendState ??= (() => {
-    const reason = cudaProblem(getBinding());
-    return { backend: reason === null ? ("cuda" as const) : ("cpu" as const), reason };
-  })();
-  return backendState.backend;
-}
-
-/** Why the backend is `"cpu"` (`null` on `"cuda"`). */
-export function backendReason(): string | null {
-  getBackend();
-  return backendState!.reason;
-}
-
-let device: number | null | undefined;
-let deviceReady = false;
-
-/** This rank's local rank: `TSMPI_LOCAL_RANK` (set by the runtime in every launch mode), else 0. */
-export function localRank(): number {
-  const raw = process.env.TSMPI_LOCAL_RANK ?? "0";
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 0 || raw.trim() === "") {
-    throw new TsmpiError("ERR_TSMPI_ARG", `TSMPI_LOCAL_RANK must be a non-negative integer, got ${describeValue(raw)}`);
-  }
-  return value;
-}
-
-/**
- * The device this rank uses: `localRank % deviceCount` among the devices visible after
- * `CUDA_VISIBLE_DEVICES`, decided on first call; `null` on the `"cpu"` backend.
- *
- * @throws {TsmpiError} `ERR_TSMPI_ARG` when `TSMPI_LOCAL_RANK` is not a non-negative integer.
- */
-export function selectedDevice(): number | null {
-  if (device === undefined) {
-    device = getBackend() === "cuda" ? localRank() % getBinding()!.runtimeInfo().deviceCount : null;
-  }
-  return device;
-}
-
-/**
- * Selects this rank's device in the addon (once) and returns the binding, for code about to use
- * the GPU.
- *
- * @throws {TsmpiError} `ERR_TSMPI_NO_GPU` on the `"cpu"` backend, with the reason.
- */
-export function gpuBinding(): NativeBinding {
-  const index = selectedDevice();
-  if (index === null) throw new TsmpiError("ERR_TSMPI_NO_GPU", `no usable CUDA GPU: ${backendReason()}`);
-  const binding = getBinding()!;
-  if (!deviceReady) {
-    binding.gpuInit(index);
-    deviceReady = true;
-  }
-  return binding;
-}
-
-/**
- * Everything that stops user kernels (NVRTC + driver + a device): an empty list when they can
- * run. Each entry is one sentence, e.g. `driver library libcuda.so.1 not found (...)`.
- */
-export function kernelProblems(): string[] {
-  const binding = getBinding();
-  const problems: string[] = [];
-  const backend = cudaProblem(binding);
-  if (backend !== null) problems.push(backend);
-  if (binding && process.env.TSMPI_CUDA !== "0") {
-    const nvrtc = binding.nvrtcInfo().reason;
-    if (nvrtc !== null) problems.push(nvrtc);
-  }
-  return problems;
-}
-
-/** What {@link nativeInfo} reports; printed by `tsmpirun --info`. */
-export interface NativeInfo {
-  /** Whether the addon loaded. */
-  addon: AddonState;
-  /** Why it did not load (absent when it did). */
-  reason?: string;
-  /** Whether CUDA was compiled into the addon. */
-  cudaCompiled: boolean;
-  /** The installed driver's CUDA version, e.g. `"12.4"`; `null` without a driver. */
-  driverVersion: string | null;
-  /** The compiled-in CUDA runtime's version, e.g. `"13.0"`; `null` without CUDA. */
-  runtimeVersion: string | null;
-  /** NVRTC's version, e.g. `"13.0"`; `null` when not found. */
-  nvrtc: string | null;
-  /** Devices the driver shows this process (after `CUDA_VISIBLE_DEVICES`). */
-  deviceCount: number;
-  devices: NativeDevice[];
-  /** The live backend and, on `"cpu"`, why not `"cuda"`. */
-  backend: Backend;
-  gpuReason: string | null;
-  /** This rank's local rank (`TSMPI_LOCAL_RANK`; -1 when malformed) and its device (`null` on `"cpu"`). */
-  localRank: number;
-  device: number | null;
-  /** `CUDA_VISIBLE_DEVICES` as this process sees it (`null` when unset). */
-  visibleDevices: string | null;
-  /** The libraries opened: the driver's and NVRTC's paths or sonames. */
-  driverLibrary: string | null;
-  nvrtcLibrary: string | null;
-}
-
-/**
- * A report of the native addon and the CUDA stack as this process sees them (probing the
- * driver and NVRTC once). Never throws.
- *
- * @returns addon status, CUDA versions, devices, the backend and this rank's device.
- * @example
- * ```ts
- * const info = nativeInfo();
- * console.log(`${info.addon}, CUDA ${info.cudaCompiled ? info.runtimeVersion : "not compiled"}, ${info.deviceCount} GPU(s)`);
- * ```
- */
-export function nativeInfo(): NativeInfo {
-  const binding = getBinding();
-  const status = bindingStatus();
-  const driver = binding?.driverInfo();
-  const nvrtc = binding?.nvrtcInfo();
-  const backend = getBackend();
-  let rank = -1;
-  let index: number | null = null;
-  try {
-    rank = localRank();
-    index = selectedDevice();
-  } catch {
-    // a malformed TSMPI_LOCAL_RANK: reported as localRank -1, no device
-  }
-  return {
-    ...status,
-    cudaCompiled: binding?.cudaCompiled ?? false,
-    driverVersion: cudaVersion(driver?.version ?? 0),
-    runtimeVersion: cudaVersion(binding?.cudaCompiled ? binding.runtimeInfo().version : 0),
-    nvrtc: nvrtc?.version ?? null,
-    deviceCount: driver?.devices.length ?? 0,
-    devices: driver?.devices ?? [],
-    backend,
-    gpuReason: backendReason(),
-    localRank: rank,
-    device: index,
-    visibleDevices: process.env.CUDA_VISIBLE_DEVICES ?? null,
-    driverLibrary: driver?.library ?? null,
-    nvrtcLibrary: nvrtc?.library ?? null,
-  };
 }

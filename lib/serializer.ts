@@ -2,9 +2,10 @@
  * How values become bytes: msgpackr for the object tier, raw bytes for typed arrays.
  *
  * Object tier: `new Packr({ moreTypes: true, structuredClone: true })` keeps every TypedArray
- * kind, Map, Set, Date, BigInt, Error subclasses, `undefined` in arrays and cycles (default
- * options corrupt non-byte typed arrays; see NOTES). A top-level typed array skips msgpackr and
- * travels as raw bytes with its kind code, so `send(bigFloat64Array)` costs one copy.
+ * kind, Map, Set, Date, BigInt, Error subclasses, `undefined` in arrays and cycles (with the
+ * default options a `Float64Array` comes back as a `Buffer` of its raw bytes: msgpackr 2.1.3). A
+ * top-level typed array skips msgpackr and travels as raw bytes with its kind code, so
+ * `send(bigFloat64Array)` costs one copy.
  *
  * A value that must not be serialized says so by carrying the {@link unserializable} method
  * (DeviceArray does: device memory goes through the buffer-tier calls); this layer knows no more
@@ -142,6 +143,7 @@ function refusal(value: unknown): string | undefined {
   return typeof brand === "function" ? brand.call(value) : undefined;
 }
 
+// Not `useRecords: false`: it switches on `mapsAsObjects`, and Maps would come back as plain objects.
 const OPTIONS = { moreTypes: true, structuredClone: true } as const;
 let packr: Msgpackr.Packr | undefined;
 let unpackr: Msgpackr.Unpackr | undefined;

@@ -32,7 +32,7 @@ for (const f of readdirSync("dist/launcher")) if (f.startsWith("chunk-")) rmSync
 await build({ ...common, entryPoints: { cli: "launcher/cli.ts" }, outdir: "dist/launcher", splitting: true, chunkNames: "chunk-[hash]", allowOverwrite: true });
 await build({
   ...common,
-  entryPoints: { index: "lib/index.ts", bench: "lib/bench.ts", cuda: "lib/gpu/cuda.ts", futures: "lib/futures/index.ts", "futures-bench": "lib/futures/bench.ts" },
+  entryPoints: { index: "lib/index.ts", bench: "lib/bench/index.ts", cuda: "lib/gpu/cuda.ts", futures: "lib/futures/index.ts", "futures-bench": "lib/bench/futures.ts" },
   outdir: "dist/lib",
   splitting: true,
   chunkNames: "chunk-[hash]",

@@ -2,10 +2,9 @@
 // `npm run docs`: HTML API docs from the TSDoc comments, with TypeDoc, into dist/docs/ (open
 // dist/docs/index.html). The entry points are the package's exports that have a TypeScript
 // source (the "tsmpi-source" condition of package.json#exports: tsmpi, tsmpi/bench,
-// tsmpi/cuda, ...), each documented under its import name; lib/futures/index.ts is documented
-// as tsmpi/futures once it exists, export or not. The README is the front page (its examples
-// included). Any warning fails the build (CI runs it: .ci/run).
-import { existsSync, readFileSync } from "node:fs";
+// tsmpi/cuda, ...), each documented under its import name. The README is the front page (its
+// examples included). Any warning fails the build (CI runs it: .ci/run).
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Application, Converter, ReflectionKind } from "typedoc";
@@ -19,8 +18,6 @@ for (const [subpath, target] of Object.entries(pkg.exports)) {
   const source = typeof target === "object" && target !== null ? target["tsmpi-source"] : undefined;
   if (source) entries.set(subpath === "." ? pkg.name : `${pkg.name}/${subpath.replace(/^\.\//, "")}`, path.resolve(root, source));
 }
-const futures = path.join(root, "lib", "futures", "index.ts");
-if (existsSync(futures) && ![...entries.values()].includes(futures)) entries.set(`${pkg.name}/futures`, futures);
 const nameOf = new Map([...entries].map(([name, file]) => [file, name]));
 
 const app = await Application.bootstrapWithPlugins({

@@ -144,7 +144,7 @@ run_steps() {
     export npm_config_node_gyp=/tmp/gpunpm/npm/node_modules/node-gyp/bin/node-gyp.js npm_config_nodedir=/tmp/gpunpm/nodedir TSMPI_CUDA_ARCHS=90;
     [ -f \"\$npm_config_node_gyp\" ] || export npm_config_node_gyp=\$(dirname \$(command -v node))/../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js;
     node native/build.mjs; cat build/tsmpi-native-build.log | grep -E 'nvcc|error|warning' | head -20;
-    check='import(\"./dist/lib/native.js\").then((m) => { const i = m.nativeInfo(); console.log(JSON.stringify(i)); process.exit(i.backend === \"cuda\" && i.nvrtc ? 0 : 1); })';
+    check='import(\"./dist/lib/gpu/native-info.js\").then((m) => { const i = m.nativeInfo(); console.log(JSON.stringify(i)); process.exit(i.backend === \"cuda\" && i.nvrtc ? 0 : 1); })';
     if node -e \"\$check\"; then echo 'addon built here: CUDA backend and NVRTC usable';
     elif [ -f /tmp/tsmpi_native.carried.node ]; then echo 'the addon built here is not usable on the GPU: back to the carried build';
       mkdir -p build/Release && cp /tmp/tsmpi_native.carried.node build/Release/tsmpi_native.node && node -e \"\$check\";
@@ -189,7 +189,7 @@ fi
 # --dry: every step above, wired and exercised as far as a machine without a GPU allows.
 NVCC=${CUDA_HOME:-/usr/local/cuda}/bin/nvcc
 PARSE_ONLY=1 run_steps
-step paths 10 "set -e; for p in native/build.mjs native/detect-cuda.mjs binding.gyp dist/launcher/cli.js dist/lib/bench.js dist/lib/gpu/bench.js dist/lib/native.js \
+step paths 10 "set -e; for p in native/build.mjs native/detect-cuda.mjs binding.gyp dist/launcher/cli.js dist/lib/bench.js dist/lib/bench/gpu.js dist/lib/gpu/native-info.js \
     node_modules/mocha/bin/mocha.js scripts/cupy-bench.py scripts/gpu-compare.mjs $PACK_TOOL $examples; do [ -e \"\$p\" ] || { echo \"missing: \$p\"; exit 1; }; echo \"found \$p\"; done;
     [ -f build/Release/tsmpi_native.node ] && echo 'found build/Release/tsmpi_native.node (the build that travels)';
     ls .gpu/*.xz .gpu/unpack.sh 2>/dev/null || echo 'note: .gpu/ not packed yet (scripts/gpu-check.sh --pack does it)'"

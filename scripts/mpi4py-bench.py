@@ -37,7 +37,7 @@ def sizes(lo, hi):
 
 
 def quantile(xs, q):
-    """Linear interpolation between order statistics (numpy's default), as lib/bench.ts."""
+    """Linear interpolation between order statistics (numpy's default), as lib/bench/index.ts."""
     s = sorted(xs)
     h = (len(s) - 1) * q
     lo = int(h)

@@ -32,7 +32,7 @@ const KINDS: TypedArrayKind[] = [
   Uint8ClampedArray,
 ];
 
-const nativeModule = fileURLToPath(new URL("../lib/native.ts", import.meta.url));
+const nativeInfoModule = fileURLToPath(new URL("../lib/gpu/native-info.ts", import.meta.url));
 const cudaModule = fileURLToPath(new URL("../lib/gpu/cuda.ts", import.meta.url));
 
 /** Runs an ES module snippet in a child node (with tsx) and parses the JSON it prints last. */
@@ -90,7 +90,7 @@ describe("native addon", () => {
   });
 
   it("TSMPI_NATIVE=0 turns it off: the child reports 'disabled' and the cpu backend", () => {
-    const info = child(`import { nativeInfo } from ${JSON.stringify(nativeModule)}; console.log(JSON.stringify(nativeInfo()))`, { TSMPI_NATIVE: "0" });
+    const info = child(`import { nativeInfo } from ${JSON.stringify(nativeInfoModule)}; console.log(JSON.stringify(nativeInfo()))`, { TSMPI_NATIVE: "0" });
     assert.equal(info.addon, "disabled");
     assert.equal(info.backend, "cpu");
     assert.equal(info.cudaCompiled, false);
@@ -99,7 +99,7 @@ describe("native addon", () => {
   });
 
   it("TSMPI_CUDA=0 at run time keeps the addon but uses the cpu backend", () => {
-    const info = child(`import { nativeInfo } from ${JSON.stringify(nativeModule)}; console.log(JSON.stringify(nativeInfo()))`, { TSMPI_CUDA: "0" });
+    const info = child(`import { nativeInfo } from ${JSON.stringify(nativeInfoModule)}; console.log(JSON.stringify(nativeInfo()))`, { TSMPI_CUDA: "0" });
     assert.equal(info.addon, bindingStatus().addon);
     assert.equal(info.backend, "cpu");
     assert.match(info.gpuReason, /TSMPI_CUDA=0/);

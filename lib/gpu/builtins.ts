@@ -15,7 +15,9 @@
  */
 import { DeviceArray, checkDeviceArray, deviceStorage, isDeviceArray, kindCode, kindOf, type TypedArrayKind } from "./device-array.js";
 import { TsmpiError, describeValue } from "../errors.js";
-import { getBackend, getBinding, gpuBinding, type NativeDeviceMemory } from "../native.js";
+import { getBinding, type NativeDeviceMemory } from "../native.js";
+import { getBackend } from "./backend.js";
+import { gpuBinding } from "./device.js";
 import type { TypedArray } from "../serializer.js";
 import { piCountJs } from "./kernels/pi.js";
 import { saxpyJs } from "./kernels/saxpy.js";

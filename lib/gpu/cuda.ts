@@ -30,14 +30,19 @@ import { DeviceArray, type TypedArrayKind } from "./device-array.js";
 import { elapsedTime, event, type CudaEvent } from "./event.js";
 import { TsmpiError, describeValue } from "../errors.js";
 import { f32, f64, i32, i64, kernel, u32, u64, type Kernel, type KernelScalar } from "./kernel.js";
-import { backendReason, getBackend, getBinding, nativeInfo, selectedDevice, type Backend, type NativeDevice, type NativeInfo } from "../native.js";
+import { getBinding, type NativeDevice } from "../native.js";
+import { backendReason, getBackend, type Backend } from "./backend.js";
+import { selectedDevice } from "./device.js";
+import { nativeInfo, type NativeInfo } from "./native-info.js";
 import type { TypedArray } from "../serializer.js";
 
 export { DeviceArray, isDeviceArray, type TypedArrayKind } from "./device-array.js";
 export { Kernel, KernelScalar, type Dim3, type KernelArg, type LaunchConfig, type ScalarType, type KernelParam } from "./kernel.js";
-export { CudaCompileError } from "./cuda-error.js";
+export { CudaCompileError } from "../errors.js";
 export { CudaEvent } from "./event.js";
-export { nativeInfo, type Backend, type NativeInfo, type NativeDevice, type AddonState } from "../native.js";
+export { nativeInfo, type NativeInfo } from "./native-info.js";
+export type { Backend } from "./backend.js";
+export type { NativeDevice, AddonState } from "../native.js";
 export type { FloatOperand, PiCountOptions } from "./builtins.js";
 
 /** A CUDA device: index, name, memory in bytes and compute capability (`"9.0"`). */

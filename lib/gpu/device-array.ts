@@ -10,7 +10,9 @@
  * @module
  */
 import { TsmpiError, describeValue } from "../errors.js";
-import { getBackend, gpuBinding, type Backend, type NativeDeviceMemory } from "../native.js";
+import type { NativeDeviceMemory } from "../native.js";
+import { getBackend, type Backend } from "./backend.js";
+import { gpuBinding } from "./device.js";
 import { unserializable, type TypedArray, type Unserializable } from "../serializer.js";
 
 /** A typed-array constructor: the element kind of a DeviceArray (`Float32Array`, ...). */

@@ -11,7 +11,8 @@
  * @module
  */
 import { TsmpiError, describeValue } from "../errors.js";
-import { gpuBinding, type NativeEventHandle } from "../native.js";
+import type { NativeEventHandle } from "../native.js";
+import { gpuBinding } from "./device.js";
 
 let handleOf: (event: CudaEvent) => NativeEventHandle;
 

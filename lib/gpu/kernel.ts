@@ -20,7 +20,9 @@
 import { deviceStorage, isDeviceArray, type DeviceArray } from "./device-array.js";
 import { TsmpiError, describeValue } from "../errors.js";
 import { parseKernelSignature, type KernelParam, type ScalarType } from "./kernel-signature.js";
-import { gpuBinding, kernelProblems, selectedDevice, type NativeKernelHandle } from "../native.js";
+import type { NativeKernelHandle } from "../native.js";
+import { kernelProblems } from "./backend.js";
+import { gpuBinding, selectedDevice } from "./device.js";
 
 export type { ScalarType, KernelParam } from "./kernel-signature.js";
 

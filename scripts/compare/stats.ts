@@ -3,7 +3,7 @@
  * and Amdahl's law fitted to measured speed-ups.
  */
 
-/** The q-quantile (0..1), interpolated linearly between order statistics (numpy's default, as lib/bench.ts). */
+/** The q-quantile (0..1), interpolated linearly between order statistics (numpy's default, as lib/bench/index.ts). */
 export function quantile(xs: readonly number[], q: number): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);

@@ -18,11 +18,10 @@
  *
  * @module
  */
-import { parseOptions, type OptionSpec, type Options } from "../bench-options.js";
 import type { Comm } from "../comm.js";
 import { TsmpiError } from "../errors.js";
-import { cuda } from "./cuda.js";
-import { DeviceArray } from "./device-array.js";
+import { cuda, DeviceArray } from "../gpu/cuda.js";
+import { parseOptions, type OptionSpec, type Options } from "./options.js";
 
 function parse(args: string[], spec: OptionSpec): Options {
   return parseOptions(args, { quiet: { type: "boolean", short: "q" }, json: { type: "boolean" }, ...spec }).values;

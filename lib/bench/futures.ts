@@ -13,10 +13,10 @@
  *
  * @module
  */
-import { parseOptions } from "../bench-options.js";
 import { TsmpiError } from "../errors.js";
-import { PoolExecutor } from "./pool-executor.js";
-import { isMainModule } from "./tasks.js";
+import { PoolExecutor } from "../futures/pool-executor.js";
+import { isMainModule } from "../futures/tasks.js";
+import { parseOptions } from "./options.js";
 
 /** The no-op task. */
 export function noop<T>(x: T): T {

@@ -17,20 +17,24 @@
  *   time. The size is the block each rank contributes (gather, scatter, alltoall and allgather
  *   move one block per rank). `--device` puts the buffers in DeviceArrays (GPU memory, or host
  *   memory on the cpu backend). `scripts/mpi4py-bench.py` measures the same on mpi4py.
- * - `gpupi`, `gpucopy`: the built-in Monte Carlo pi and host<->device copies (`gpu/bench.ts`).
+ * - `gpupi`, `gpucopy`: the built-in Monte Carlo pi and host<->device copies (`lib/bench/gpu.ts`).
  *
  * `--help` prints the usage; a bad command line ends every rank with exit code 2 (rank 0 says
  * why). Every command ends the job with exit code 124 if it has not finished after
  * `TSMPI_BENCH_TIMEOUT` seconds (default 600), rather than wait forever.
  *
+ * The benches are programs over tsmpi's public API, above it: this module, its GPU commands
+ * (`gpu.ts`), `tsmpi/futures/bench` (`futures.ts`) and the option parser they share
+ * (`options.ts`) live in `lib/bench/`, and nothing else in `lib/` imports them.
+ *
  * @module
  */
 import { pathToFileURL } from "node:url";
-import { COMM_WORLD, Op, TsmpiError, processorName, transportInfo, wtime, type Comm } from "./index.js";
-import { parseOptions, type OptionSpec, type Options } from "./bench-options.js";
-import { loadZmq } from "./transport/zmq.js";
-import { cuda, isDeviceArray } from "./gpu/cuda.js";
-import { gpucopy, gpupi } from "./gpu/bench.js";
+import { COMM_WORLD, Op, TsmpiError, processorName, transportInfo, wtime, type Comm } from "../index.js";
+import { loadZmq } from "../transport/zmq.js";
+import { cuda, isDeviceArray } from "../gpu/cuda.js";
+import { gpucopy, gpupi } from "./gpu.js";
+import { parseOptions, type OptionSpec, type Options } from "./options.js";
 
 const HELP = `usage: tsmpirun -n N -m tsmpi/bench <command> [options]
   helloworld [-q]

@@ -6,7 +6,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { TsmpiError } from "./errors.js";
+import { TsmpiError } from "../errors.js";
 
 /** What `parseArgs` takes for each option. */
 export type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string; default?: string | boolean }>;
