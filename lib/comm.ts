@@ -6,19 +6,28 @@
  * collective algorithms; `PROC_NULL` is a valid peer everywhere and moves nothing. Capitalized
  * methods also take DeviceArrays, staged through host memory by `device-staging.ts`.
  *
+ * Communicators are made by `dup`/`Clone`/`Idup`, `split`, `Split_type`, `Create` and
+ * `Create_group` (from a {@link Group}), and the topology constructors `Create_cart`,
+ * `Create_graph`, `Create_dist_graph_adjacent` and `Create_dist_graph`, whose classes live in
+ * `topology/` (they extend `Comm`, so they register themselves here instead of being imported).
+ *
  * Not supported yet: matched probes (`mprobe`/`improbe`), persistent requests, buffered
- * (`bsend`) and ready (`rsend`) sends, intercommunicators, topologies, one-sided
- * communication, derived datatypes.
+ * (`bsend`) and ready (`rsend`) sends, intercommunicators, `Split_type` kinds other than
+ * `COMM_TYPE_SHARED`, `Create_from_group` (sessions), one-sided communication, derived datatypes.
  *
  * @module
  */
 import * as coll from "./collectives/api.js";
 import { CollectiveChannel } from "./collectives/channel.js";
-import { ANY_SOURCE, ANY_TAG, CONGRUENT, IDENT, IN_PLACE, PROC_NULL, SIMILAR, UNDEFINED, UNEQUAL } from "./constants.js";
+import { ANY_SOURCE, ANY_TAG, COMM_TYPE_SHARED, CONGRUENT, IDENT, IN_PLACE, PROC_NULL, SIMILAR, UNDEFINED, UNEQUAL, UNWEIGHTED, WEIGHTS_EMPTY } from "./constants.js";
 import type { DeviceArray } from "./gpu/device-array.js";
 import { Staging, hostSendBuffer, stagedCollective, type StagedCollective } from "./gpu/device-staging.js";
 import { TsmpiError, describeValue } from "./errors.js";
+import { Group, checkGroup } from "./group.js";
 import type { InMsg } from "./matching.js";
+import type { Cartcomm } from "./topology/cartcomm.js";
+import type { Distgraphcomm } from "./topology/distgraphcomm.js";
+import type { Graphcomm } from "./topology/graphcomm.js";
 import { messageCount, readInto, readObject, type OutPayload } from "./p2p.js";
 import { Request, type Completion } from "./request.js";
 import { Op } from "./op.js";
@@ -54,6 +63,75 @@ function completion(msg: InMsg, count = messageCount(msg)): Completion {
   return { source: msg.src, tag: msg.tag, count, byteCount: msg.total };
 }
 
+/** @internal What a communicator is made of: the runtime, its context id, this rank, the members' world ranks. */
+export interface CommInit {
+  readonly rt: Runtime;
+  readonly ctx: number;
+  readonly rank: number;
+  readonly group: readonly number[];
+}
+
+/** An edge-weights argument of the distributed-graph constructors. */
+export type Weights = readonly number[] | typeof UNWEIGHTED | typeof WEIGHTS_EMPTY | null;
+
+/** @internal A distributed graph's edges at one rank, as `Create_dist_graph*` computed them. */
+export interface DistGraphEdges {
+  sources: number[];
+  destinations: number[];
+  /** `[sourceweights, destweights]`, or null when unweighted. */
+  weights: [number[], number[]] | null;
+}
+
+/**
+ * @internal The topology communicators' constructors. `topology/*.ts` extend `Comm` and so
+ * import this module; they fill this table when loaded (`index.ts` loads them).
+ */
+export const topologies: {
+  cart?: (init: CommInit, dims: number[], periods: boolean[]) => Comm;
+  graph?: (init: CommInit, index: number[], edges: number[]) => Comm;
+  distGraph?: (init: CommInit, edges: DistGraphEdges) => Comm;
+} = {};
+
+/** A registered topology constructor (a missing one is a packaging bug). */
+function topologyOf<K extends keyof typeof topologies>(kind: K): NonNullable<(typeof topologies)[K]> {
+  const make = topologies[kind];
+  if (!make) throw new TsmpiError("ERR_TSMPI_INTERNAL", `the ${kind} topology is not loaded (import tsmpi, not lib/comm.js)`);
+  return make;
+}
+
+/** A list of non-negative integers (dims, index, degrees). */
+function checkInts(value: unknown, name: string, min = 0, max = Infinity): number[] {
+  if (!Array.isArray(value)) throw new TsmpiError("ERR_TSMPI_ARG", `${name} must be an array of integers, got ${describeValue(value)}`);
+  value.forEach((v, i) => {
+    if (!Number.isInteger(v) || v < min || v > max) {
+      throw new TsmpiError("ERR_TSMPI_ARG", `${name}[${i}] must be an integer in [${min}, ${max === Infinity ? "∞" : max}${max === Infinity ? ")" : "]"}, got ${describeValue(v)}`);
+    }
+  });
+  return [...(value as number[])];
+}
+
+/** A weights argument for `n` edges: null when unweighted. */
+function checkWeights(value: unknown, n: number, name: string): number[] | null {
+  if (value === null || value === undefined || value === UNWEIGHTED) return null;
+  if (value === WEIGHTS_EMPTY) {
+    if (n !== 0) throw new TsmpiError("ERR_TSMPI_ARG", `${name} may be WEIGHTS_EMPTY only with no edges, got ${n} edges`);
+    return [];
+  }
+  const w = checkInts(value, name);
+  if (w.length !== n) throw new TsmpiError("ERR_TSMPI_ARG", `${name} must have one weight per edge (${n}), got ${w.length}`);
+  return w;
+}
+
+/** A 32-bit FNV-1a hash of integers, for context ids keyed by a member list. */
+function hashInts(values: readonly number[]): number {
+  let h = 0x811c9dc5;
+  for (const v of values) {
+    h = Math.imul(h ^ (v >>> 0), 0x01000193);
+    h ^= h >>> 15;
+  }
+  return h >>> 0;
+}
+
 /**
  * A communicator: a group of ranks and a private message space. `COMM_WORLD` holds every rank
  * of the job; `COMM_SELF` only this one; `dup()` and `split()` make new ones.
@@ -72,18 +150,32 @@ export class Comm {
   readonly #size: number;
   readonly #group: readonly number[];
   #freed = false;
+  #name: string;
+  /** `Create_group` calls so far, by tag and members: part of their context id. */
+  readonly #groupSeq = new Map<string, number>();
   /** Collective calls issued so far: the next call's sequence number (its tag). */
   #collSeq = 0;
   /** Communicators derived (dup/split) so far: part of their context id. */
   #deriveSeq = 0;
 
-  /** @internal Communicators come from `COMM_WORLD`, `COMM_SELF`, `dup()` and `split()`. */
-  constructor(rt: Runtime, ctx: number, rank: number, group: readonly number[]) {
+  /** @internal Communicators come from `COMM_WORLD`, `COMM_SELF` and the constructors (`dup()`, `split()`, `Create`, ...). */
+  constructor(rt: Runtime, ctx: number, rank: number, group: readonly number[], name = "") {
     this.#rt = rt;
     this.#ctx = ctx;
     this.#rank = rank;
     this.#size = group.length;
     this.#group = group;
+    this.#name = name;
+  }
+
+  /** @internal What this communicator is made of, for a subclass wrapping a new one. */
+  protected static _init(comm: Comm): CommInit {
+    return { rt: comm.#rt, ctx: comm.#ctx, rank: comm.#rank, group: comm.#group };
+  }
+
+  /** @internal A new communicator of this one's class (and topology) from `init`; `dup` and `Clone` use it. */
+  protected _like(init: CommInit): Comm {
+    return new Comm(init.rt, init.ctx, init.rank, init.group);
   }
 
   /** This process's rank in the communicator, in `[0, size)`. */
@@ -97,8 +189,77 @@ export class Comm {
   }
 
   /** @internal The world rank of each member, by rank in this communicator. */
-  get group(): readonly number[] {
+  get worldRanks(): readonly number[] {
     return this.#group;
+  }
+
+  /** The group of this communicator's ranks (`MPI_Comm_group`), a new {@link Group} each time. */
+  get group(): Group {
+    return this.Get_group();
+  }
+
+  /** mpi4py spelling of {@link group}. */
+  Get_group(): Group {
+    this.#usable("Get_group");
+    return new Group(this.#group, this.#rt);
+  }
+
+  /** This communicator's name (`MPI_Comm_get_name`): `MPI_COMM_WORLD`, `MPI_COMM_SELF`, `""` for a new one, or what {@link Set_name} set. */
+  Get_name(): string {
+    return this.#name;
+  }
+
+  /**
+   * Names this communicator (`MPI_Comm_set_name`), for the user's messages; local to this rank.
+   * @throws TsmpiError `ERR_TSMPI_ARG` when `name` is not a string.
+   */
+  Set_name(name: string): void {
+    if (typeof name !== "string") throw new TsmpiError("ERR_TSMPI_ARG", `name must be a string, got ${describeValue(name)}`);
+    this.#name = name;
+  }
+
+  /** The name: {@link Get_name} / {@link Set_name}. */
+  get name(): string {
+    return this.Get_name();
+  }
+
+  set name(value: string) {
+    this.Set_name(value);
+  }
+
+  /** The topology (`MPI_Topo_test`): `CART`, `GRAPH`, `DIST_GRAPH`, or `UNDEFINED` for none. */
+  Get_topology(): number {
+    return UNDEFINED;
+  }
+
+  /** {@link Get_topology} as a property. */
+  get topology(): number {
+    return this.Get_topology();
+  }
+
+  /** Whether this communicator has a topology. */
+  get is_topo(): boolean {
+    return this.Get_topology() !== UNDEFINED;
+  }
+
+  /** Whether this is an intercommunicator (never, yet). */
+  Is_inter(): boolean {
+    return false;
+  }
+
+  /** Whether this is an intracommunicator (always, yet). */
+  Is_intra(): boolean {
+    return true;
+  }
+
+  /** {@link Is_inter} as a property. */
+  get is_inter(): boolean {
+    return this.Is_inter();
+  }
+
+  /** {@link Is_intra} as a property. */
+  get is_intra(): boolean {
+    return this.Is_intra();
   }
 
   /** @internal The context id of this communicator's point-to-point traffic. */
@@ -338,6 +499,11 @@ export class Comm {
    * Runs one collective call: takes its sequence number now (so calls match in issue order),
    * runs `body` on the call's channel, and on failure tells the other ranks.
    */
+  /** @internal {@link #collective} for the neighbour collectives of `topology/topocomm.ts`. */
+  protected _collective<T>(name: string, body: (ch: CollectiveChannel) => Promise<unknown>): Promise<T> {
+    return this.#collective(name, body);
+  }
+
   #collective<T>(name: string, body: (ch: CollectiveChannel) => Promise<unknown>): Promise<T> {
     try {
       this.#usable(name);
@@ -371,6 +537,11 @@ export class Comm {
    */
   #buffers(name: StagedCollective, bufs: unknown[], root: number, body: (ch: CollectiveChannel, host: readonly unknown[]) => Promise<void>): Promise<void> {
     return this.#collective(name, (ch) => stagedCollective(name, bufs, ch.rank, root, (host) => body(ch, host)));
+  }
+
+  /** @internal A request that settles with `promise` (the nonblocking collectives). */
+  protected _request<T>(promise: Promise<T>): Request<T> {
+    return this.#request(promise);
   }
 
   #request<T>(promise: Promise<T>): Request<T> {
@@ -572,17 +743,47 @@ export class Comm {
 
   /**
    * A new communicator with the same ranks and a private message space (`MPI_Comm_dup`): its
-   * messages never match this one's. Every rank must call it in the same order; no messages
-   * are exchanged, so it returns at once.
+   * messages never match this one's. A topology communicator's dup has its topology. Every rank
+   * must call it in the same order; no messages are exchanged, so it returns at once.
    */
-  dup(): Comm {
+  dup(): this {
     this.#usable("dup");
-    return new Comm(this.#rt, deriveContext(this.#ctx, ++this.#deriveSeq, 0), this.#rank, this.#group);
+    return this._like({ rt: this.#rt, ctx: deriveContext(this.#ctx, ++this.#deriveSeq, 0), rank: this.#rank, group: this.#group }) as this;
   }
 
-  /** Alias of {@link dup}. */
-  Dup(): Comm {
+  /** Alias of {@link dup} (mpi4py's `Dup(info=None)`; hints are ignored). */
+  Dup(info?: unknown): this {
+    void info;
     return this.dup();
+  }
+
+  /** Alias of {@link dup} (mpi4py's `Clone`: a duplicate of the same class). */
+  Clone(): this {
+    return this.dup();
+  }
+
+  /**
+   * Nonblocking {@link dup} (`MPI_Comm_idup`), mpi4py's shape: `[comm, request]`. The new
+   * communicator may be used once the request completes (here: at once, as no messages are needed).
+   */
+  Idup(info?: unknown): [this, Request<void>] {
+    void info;
+    return [this.dup(), Request.completed(undefined)];
+  }
+
+  /**
+   * @internal A new communicator of the ranks whose `colorOf(rank)` equals this rank's, in rank
+   * order, made without messages (every rank computes the same colors); `null` where the color
+   * is `UNDEFINED`. Collective: every rank calls it, in the same order as the other constructors.
+   */
+  protected _derive(colorOf: (rank: number) => number): CommInit | null {
+    this.#usable("derive");
+    const seq = ++this.#deriveSeq;
+    const color = colorOf(this.#rank);
+    if (color === UNDEFINED) return null;
+    const members: number[] = [];
+    for (let r = 0; r < this.#size; r++) if (colorOf(r) === color) members.push(r);
+    return { rt: this.#rt, ctx: deriveContext(this.#ctx, seq, color), rank: members.indexOf(this.#rank), group: members.map((r) => this.#group[r]!) };
   }
 
   /**
@@ -601,9 +802,15 @@ export class Comm {
       }
       if (!Number.isInteger(k)) throw new TsmpiError("ERR_TSMPI_ARG", `key must be an integer, got ${describeValue(k)} on rank ${r}`);
     });
+    return this.#byColor(seq, all.map(([c]) => c), all.map(([, k]) => k));
+  }
+
+  /** The communicator of the ranks with this rank's color, ordered by key, then rank (`null` for `UNDEFINED`). */
+  #byColor(seq: number, colors: readonly number[], keys: readonly number[]): Comm | null {
+    const color = colors[this.#rank]!;
     if (color === UNDEFINED) return null;
-    const members = all
-      .map(([c, k], r) => ({ c, k, r }))
+    const members = colors
+      .map((c, r) => ({ c, k: keys[r]!, r }))
       .filter((m) => m.c === color)
       .sort((a, b) => a.k - b.k || a.r - b.r);
     const group = members.map((m) => this.#group[m.r]!);
@@ -611,8 +818,266 @@ export class Comm {
   }
 
   /** Alias of {@link split}. */
-  Split(color: number, key = 0): Promise<Comm | null> {
+  Split(color = 0, key = 0): Promise<Comm | null> {
     return this.split(color, key);
+  }
+
+  /**
+   * Splits by kind (`MPI_Comm_split_type`): with `COMM_TYPE_SHARED`, one communicator per host,
+   * of the ranks that share this host's memory, ordered by `key`, then by rank here. A rank
+   * passing `UNDEFINED` gets `null` (`COMM_NULL`). Collective.
+   * @param info hints (ignored).
+   * @throws TsmpiError `ERR_TSMPI_ARG` for a kind other than `COMM_TYPE_SHARED` or `UNDEFINED` (on every rank), or a key that is not an integer.
+   *
+   * @example
+   * ```ts
+   * const node = await comm.Split_type(COMM_TYPE_SHARED);
+   * console.log(`rank ${comm.rank} is rank ${node!.rank} of ${node!.size} on its host`);
+   * ```
+   */
+  async Split_type(split_type: number, key = 0, info?: unknown): Promise<Comm | null> {
+    void info;
+    this.#usable("Split_type");
+    const seq = ++this.#deriveSeq;
+    const all = await this.allgather([split_type, key]);
+    all.forEach(([t, k], r) => {
+      if (t !== COMM_TYPE_SHARED && t !== UNDEFINED) {
+        throw new TsmpiError("ERR_TSMPI_ARG", `split_type must be COMM_TYPE_SHARED or UNDEFINED, got ${describeValue(t)} on rank ${r}`);
+      }
+      if (!Number.isInteger(k)) throw new TsmpiError("ERR_TSMPI_ARG", `key must be an integer, got ${describeValue(k)} on rank ${r}`);
+    });
+    // a host's color: the world rank of its first rank (hosts are named alike by all ranks)
+    const hosts = this.#rt.hosts;
+    const colors = all.map(([t], r) => (t === UNDEFINED ? UNDEFINED : hosts.indexOf(hosts[this.#group[r]!] ?? "")));
+    return this.#byColor(seq, colors, all.map(([, k]) => k));
+  }
+
+  /**
+   * A communicator of the members of `group`, in the group's order (`MPI_Comm_create`);
+   * ranks not in it get `null` (`COMM_NULL`). Collective over this communicator: every rank
+   * passes the same group, or (as MPI allows) disjoint groups, each rank one it is in or any
+   * group it is not in. No messages are exchanged.
+   * @throws TsmpiError `ERR_TSMPI_ARG` when `group` has a process outside this communicator.
+   */
+  Create(group: Group): Comm | null {
+    this.#usable("Create");
+    const members = this.#members(group);
+    const seq = ++this.#deriveSeq;
+    const me = members.indexOf(this.#rt.rank);
+    if (me < 0) return null;
+    // disjoint groups have distinct first members: their contexts differ
+    return new Comm(this.#rt, deriveContext(this.#ctx, seq, members[0]!), me, members);
+  }
+
+  /**
+   * A communicator of the members of `group`, in the group's order (`MPI_Comm_create_group`):
+   * collective over the group's members only; `tag` tells apart concurrent calls with one group.
+   * No messages are exchanged.
+   * @throws TsmpiError `ERR_TSMPI_ARG` when this process is not in `group` or `group` has a process outside this communicator; `ERR_TSMPI_TAG`.
+   */
+  Create_group(group: Group, tag = 0): Comm {
+    this.#usable("Create_group");
+    checkSendTag(tag);
+    const members = this.#members(group);
+    const me = members.indexOf(this.#rt.rank);
+    if (me < 0) throw new TsmpiError("ERR_TSMPI_ARG", `Create_group: rank ${this.#rank} is not in the group (only its members call it)`);
+    // Not the dup/split sequence: ranks outside the group do not call this. Members call it in
+    // one order per (tag, group), so a count per (tag, group) agrees among them.
+    const key = `${tag}:${members.join(",")}`;
+    const n = (this.#groupSeq.get(key) ?? 0) + 1;
+    this.#groupSeq.set(key, n);
+    const ctx = deriveContext(deriveContext(this.#ctx, -n, tag), members.length, hashInts(members));
+    return new Comm(this.#rt, ctx, me, members);
+  }
+
+  /** The world ranks of `group`, checked to be members of this communicator. */
+  #members(group: Group): readonly number[] {
+    const members = checkGroup(group, "group").worldRanks;
+    const mine = new Set(this.#group);
+    const stray = members.find((w) => !mine.has(w));
+    if (stray !== undefined) throw new TsmpiError("ERR_TSMPI_ARG", `group must be a subgroup of the communicator's group: world rank ${stray} is not in it`);
+    return members;
+  }
+
+  // ------------------------------------------------------------ topologies
+
+  /** `periods` as mpi4py takes it: null (none periodic), one boolean for all, or one per dimension. */
+  #periods(periods: readonly boolean[] | boolean | null | undefined, ndims: number): boolean[] {
+    if (periods === null || periods === undefined) return new Array<boolean>(ndims).fill(false);
+    if (typeof periods === "boolean") return new Array<boolean>(ndims).fill(periods);
+    if (!Array.isArray(periods) || periods.length !== ndims) {
+      throw new TsmpiError("ERR_TSMPI_ARG", `periods must be a boolean or an array of ${ndims} booleans (one per dimension), got ${describeValue(periods)}`);
+    }
+    return periods.map((p) => Boolean(p));
+  }
+
+  #cartSize(dims: unknown): number[] {
+    const d = checkInts(dims, "dims", 1);
+    const n = d.reduce((a, b) => a * b, 1);
+    if (n > this.#size) throw new TsmpiError("ERR_TSMPI_ARG", `dims ${describeValue(d)} need ${n} ranks, more than the communicator's ${this.#size}`);
+    return d;
+  }
+
+  /**
+   * A Cartesian grid of `dims` over the first prod(dims) ranks (`MPI_Cart_create`), in row-major
+   * order (the last dimension varies fastest); ranks beyond the grid get `null`. `reorder` is
+   * accepted and ignored: rank r here is rank r in the grid. Collective; no messages.
+   * @param periods whether each dimension wraps around: null (none), a boolean for all, or one per dimension.
+   * @throws TsmpiError `ERR_TSMPI_ARG` for dims that are not positive integers or need more ranks than this communicator has, or periods of another length.
+   *
+   * @example
+   * ```ts
+   * const cart = comm.Create_cart(Compute_dims(comm.size, 2), [false, false])!;
+   * const [left, right] = cart.Shift(1, 1);   // PROC_NULL at the borders
+   * ```
+   */
+  Create_cart(dims: readonly number[], periods: readonly boolean[] | boolean | null = null, reorder = false): Cartcomm | null {
+    void reorder;
+    this.#usable("Create_cart");
+    const d = this.#cartSize(dims);
+    const p = this.#periods(periods, d.length);
+    const n = d.reduce((a, b) => a * b, 1);
+    const init = this._derive((r) => (r < n ? 0 : UNDEFINED));
+    return init && (topologyOf("cart")(init, d, p) as Cartcomm);
+  }
+
+  /**
+   * The rank this process would have in `Create_cart(dims, periods)` (`MPI_Cart_map`): its rank
+   * here when inside the grid, else `UNDEFINED`.
+   */
+  Cart_map(dims: readonly number[], periods: readonly boolean[] | boolean | null = null): number {
+    const d = this.#cartSize(dims);
+    this.#periods(periods, d.length);
+    return this.#rank < d.reduce((a, b) => a * b, 1) ? this.#rank : UNDEFINED;
+  }
+
+  /** `index` and `edges` checked; mpi4py's extension: an `index` starting with 0 (CSR style) is accepted too. */
+  #graphArgs(index: unknown, edges: unknown): { index: number[]; edges: number[] } {
+    let ix = checkInts(index, "index");
+    const ed = checkInts(edges, "edges");
+    if (ix.length > 0 && ix[0] === 0 && ix[ix.length - 1] === ed.length) ix = ix.slice(1);
+    if (ix.length > this.#size) throw new TsmpiError("ERR_TSMPI_ARG", `the graph has ${ix.length} nodes, more than the communicator's ${this.#size} ranks`);
+    ix.forEach((v, i) => {
+      if (v < (i > 0 ? ix[i - 1]! : 0) || v > ed.length) throw new TsmpiError("ERR_TSMPI_ARG", `index must be non-decreasing and at most the number of edges (${ed.length}), got ${describeValue(index)}`);
+    });
+    if ((ix.length > 0 ? ix[ix.length - 1]! : 0) !== ed.length) {
+      throw new TsmpiError("ERR_TSMPI_ARG", `index's last entry must be the number of edges (${ed.length}), got ${describeValue(index)}`);
+    }
+    ed.forEach((e, i) => {
+      if (e >= ix.length) throw new TsmpiError("ERR_TSMPI_RANK", `edges[${i}] must be a node in [0, ${ix.length}), got ${e}`);
+    });
+    return { index: ix, edges: ed };
+  }
+
+  /**
+   * A graph topology over the first `index.length` ranks (`MPI_Graph_create`): node i's
+   * neighbours are `edges[index[i-1]:index[i]]` (`index` cumulative, as MPI; one starting with 0
+   * is accepted too, as mpi4py). Ranks beyond the graph get `null`; `reorder` is ignored.
+   * Collective; no messages.
+   * @throws TsmpiError `ERR_TSMPI_ARG` for an inconsistent index or more nodes than ranks, `ERR_TSMPI_RANK` for an edge to no node.
+   */
+  Create_graph(index: readonly number[], edges: readonly number[], reorder = false): Graphcomm | null {
+    void reorder;
+    this.#usable("Create_graph");
+    const g = this.#graphArgs(index, edges);
+    const init = this._derive((r) => (r < g.index.length ? 0 : UNDEFINED));
+    return init && (topologyOf("graph")(init, g.index, g.edges) as Graphcomm);
+  }
+
+  /** The rank this process would have in `Create_graph(index, edges)` (`MPI_Graph_map`), or `UNDEFINED`. */
+  Graph_map(index: readonly number[], edges: readonly number[]): number {
+    const g = this.#graphArgs(index, edges);
+    return this.#rank < g.index.length ? this.#rank : UNDEFINED;
+  }
+
+  /**
+   * A distributed graph where each rank names its own neighbours (`MPI_Dist_graph_create_adjacent`):
+   * it receives from `sources` and sends to `destinations` (null: none). Weights: an array per
+   * edge, null or `UNWEIGHTED` for none, `WEIGHTS_EMPTY` for weighted with no edges. Every rank
+   * of this communicator is in it; `reorder` and `info` are ignored. Collective; no messages.
+   * @throws TsmpiError `ERR_TSMPI_RANK` for a neighbour outside `[0, size)`, `ERR_TSMPI_ARG` for weights of the wrong length.
+   */
+  Create_dist_graph_adjacent(
+    sources: readonly number[] | null,
+    destinations: readonly number[] | null,
+    sourceweights: Weights = null,
+    destweights: Weights = null,
+    info: unknown = null,
+    reorder = false,
+  ): Distgraphcomm {
+    void info, reorder;
+    this.#usable("Create_dist_graph_adjacent");
+    const src = this.#neighbors(sources ?? [], "sources");
+    const dst = this.#neighbors(destinations ?? [], "destinations");
+    const sw = checkWeights(sourceweights, src.length, "sourceweights");
+    const dw = checkWeights(destweights, dst.length, "destweights");
+    const weights: [number[], number[]] | null = sw || dw ? [sw ?? src.map(() => 1), dw ?? dst.map(() => 1)] : null;
+    const init = this._derive(() => 0)!;
+    return topologyOf("distGraph")(init, { sources: src, destinations: dst, weights }) as Distgraphcomm;
+  }
+
+  /**
+   * A distributed graph where any rank may name any edge (`MPI_Dist_graph_create`): for each
+   * i, the edges `sources[i] → destinations[...]` (`degrees[i]` of them, consecutive). The
+   * ranks exchange their edges, so each learns its own; a rank's neighbours are listed in the
+   * order of the rank that named the edge, then of its list. `reorder` and `info` are ignored.
+   * Collective.
+   * @throws TsmpiError `ERR_TSMPI_ARG` for inconsistent lengths or weights, `ERR_TSMPI_RANK` for a rank outside `[0, size)` (on every rank).
+   */
+  async Create_dist_graph(
+    sources: readonly number[],
+    degrees: readonly number[],
+    destinations: readonly number[],
+    weights: Weights = null,
+    info: unknown = null,
+    reorder = false,
+  ): Promise<Distgraphcomm> {
+    void info, reorder;
+    this.#usable("Create_dist_graph");
+    let mine: number[][] = [];
+    let weighted = false;
+    let bad: TsmpiError | undefined;
+    try {
+      const src = this.#neighbors(sources, "sources");
+      const deg = checkInts(degrees, "degrees");
+      if (deg.length !== src.length) throw new TsmpiError("ERR_TSMPI_ARG", `degrees must have one entry per source (${src.length}), got ${deg.length}`);
+      const total = deg.reduce((a, b) => a + b, 0);
+      const dst = this.#neighbors(destinations, "destinations");
+      if (dst.length !== total) throw new TsmpiError("ERR_TSMPI_ARG", `destinations must have sum(degrees) = ${total} entries, got ${dst.length}`);
+      const w = checkWeights(weights, total, "weights");
+      weighted = w !== null;
+      let e = 0;
+      src.forEach((s, i) => {
+        for (let j = 0; j < deg[i]!; j++, e++) mine.push([s, dst[e]!, w ? w[e]! : 1]);
+      });
+    } catch (err) {
+      // still take part, so the others fail alike instead of waiting
+      bad = err as TsmpiError;
+      mine = [];
+    }
+    const all = await this.allgather({ edges: mine, weighted, bad: bad ? bad.message : null });
+    const failed = all.findIndex((a) => a.bad !== null);
+    if (failed >= 0) throw bad ?? new TsmpiError("ERR_TSMPI_ARG", `Create_dist_graph: bad arguments on rank ${failed}: ${all[failed]!.bad}`);
+    const edges: DistGraphEdges = { sources: [], destinations: [], weights: null };
+    const sw: number[] = [];
+    const dw: number[] = [];
+    for (const { edges: list } of all) {
+      for (const [s, d, w] of list) {
+        if (d === this.#rank) (edges.sources.push(s!), sw.push(w!));
+        if (s === this.#rank) (edges.destinations.push(d!), dw.push(w!));
+      }
+    }
+    if (all.some((a) => a.weighted)) edges.weights = [sw, dw];
+    const init = this._derive(() => 0)!;
+    return topologyOf("distGraph")(init, edges) as Distgraphcomm;
+  }
+
+  /** A list of ranks of this communicator. */
+  #neighbors(value: unknown, name: string): number[] {
+    return checkInts(value, name).map((r, i) => {
+      if (r >= this.#size) throw new TsmpiError("ERR_TSMPI_RANK", `${name}[${i}] must be a rank in [0, ${this.#size}), got ${r}`);
+      return r;
+    });
   }
 
   /**
@@ -623,7 +1088,7 @@ export class Comm {
     if (!(other instanceof Comm)) throw new TsmpiError("ERR_TSMPI_ARG", `other must be a Comm, got ${describeValue(other)}`);
     if (other === this) return IDENT;
     const a = this.#group;
-    const b = other.group;
+    const b = other.worldRanks;
     if (a.length !== b.length) return UNEQUAL;
     if (a.every((w, i) => w === b[i])) return CONGRUENT;
     const set = new Set(a);

@@ -28,3 +28,23 @@ export const IDENT = 0;
 export const CONGRUENT = 1;
 export const SIMILAR = 2;
 export const UNEQUAL = 3;
+
+/** `comm.Split_type` type: the ranks that share this host's memory (`MPI_COMM_TYPE_SHARED`). */
+export const COMM_TYPE_SHARED = 0;
+
+/** `comm.topology` values (`MPI_CART`, `MPI_GRAPH`, `MPI_DIST_GRAPH`); a communicator without a topology has `UNDEFINED`. */
+export const CART = 1;
+export const GRAPH = 2;
+export const DIST_GRAPH = 3;
+
+/** Weights argument of the distributed-graph constructors: the edges have no weights (`MPI_UNWEIGHTED`, also what `null` means). */
+export const UNWEIGHTED: unique symbol = Symbol("UNWEIGHTED");
+/** Weights argument of the distributed-graph constructors: weighted, with no edges on this side (`MPI_WEIGHTS_EMPTY`). */
+export const WEIGHTS_EMPTY: unique symbol = Symbol("WEIGHTS_EMPTY");
+
+/**
+ * The null communicator (`MPI_COMM_NULL`): what `split`, `Create`, `Split_type`, `Create_cart`
+ * and `Sub` return to a rank that gets no communicator. It is `null`, so `comm === COMM_NULL`
+ * and `if (!comm)` both test for it.
+ */
+export const COMM_NULL = null;

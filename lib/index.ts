@@ -14,19 +14,33 @@
  */
 import os from "node:os";
 import { Comm } from "./comm.js";
+import { emptyGroup, type Group } from "./group.js";
+// The topology communicators extend Comm and register their constructors with comm.ts when loaded.
+import "./topology/cartcomm.js";
+import "./topology/graphcomm.js";
+import "./topology/distgraphcomm.js";
 import { Runtime, SELF_CONTEXT, WORLD_CONTEXT } from "./job/runtime.js";
 import type { PeerPath } from "./transport/path.js";
 import type { WaitPolicy } from "./transport/polling.js";
 
 const runtime = await Runtime.init();
 
-/** All ranks of the job (`MPI_COMM_WORLD`). */
-export const COMM_WORLD: Comm = new Comm(runtime, WORLD_CONTEXT, runtime.rank, Array.from({ length: runtime.size }, (_, i) => i));
-/** Only this rank (`MPI_COMM_SELF`). */
-export const COMM_SELF: Comm = new Comm(runtime, SELF_CONTEXT, 0, [runtime.rank]);
+/** All ranks of the job (`MPI_COMM_WORLD`), named `MPI_COMM_WORLD`. */
+export const COMM_WORLD: Comm = new Comm(runtime, WORLD_CONTEXT, runtime.rank, Array.from({ length: runtime.size }, (_, i) => i), "MPI_COMM_WORLD");
+/** Only this rank (`MPI_COMM_SELF`), named `MPI_COMM_SELF`. */
+export const COMM_SELF: Comm = new Comm(runtime, SELF_CONTEXT, 0, [runtime.rank], "MPI_COMM_SELF");
+/** The group with no members (`MPI_GROUP_EMPTY`). */
+export const GROUP_EMPTY: Group = emptyGroup(runtime);
 
-export { Comm, type BufferArg, type SendBufferArg, type VBufferArg } from "./comm.js";
+export { Comm, type BufferArg, type SendBufferArg, type VBufferArg, type Weights } from "./comm.js";
+export { Group, type RankRange } from "./group.js";
+export { Topocomm } from "./topology/topocomm.js";
+export { Cartcomm } from "./topology/cartcomm.js";
+export { Graphcomm } from "./topology/graphcomm.js";
+export { Distgraphcomm } from "./topology/distgraphcomm.js";
+export { Compute_dims } from "./topology/dims.js";
 export { ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, TAG_UB, IN_PLACE, IDENT, CONGRUENT, SIMILAR, UNEQUAL } from "./constants.js";
+export { COMM_NULL, COMM_TYPE_SHARED, CART, GRAPH, DIST_GRAPH, UNWEIGHTED, WEIGHTS_EMPTY } from "./constants.js";
 export { Op } from "./op.js";
 export { TsmpiError, type TsmpiErrorCode } from "./errors.js";
 export { Request } from "./request.js";

@@ -146,7 +146,7 @@ async function bareSockets(comm: Comm, peer: number): Promise<{ send(b: Buffer):
   const router = new zmq.Router({ receiveHighWaterMark: 0, linger: 1000 });
   const dir = process.env.TSMPI_JOB_DIR;
   const info = transportInfo();
-  const remote = info.paths[comm.group[peer]!] === "tcp";
+  const remote = info.paths[comm.worldRanks[peer]!] === "tcp";
   const tcpHost = /^tcp:\/\/(.*):\d+$/.exec(info.endpoints.find((e) => e.startsWith("tcp://")) ?? "")?.[1] ?? "127.0.0.1";
   await router.bind(dir && !remote ? `ipc://${dir}/bare-${comm.rank}.sock` : `tcp://${tcpHost}:*`);
   const theirs = await comm.sendrecv(router.lastEndpoint, peer, 901, peer, 901);
@@ -238,7 +238,7 @@ export async function pingpong(comm: Comm = COMM_WORLD, args: string[] = []): Pr
       Object.assign(row, { bareUs: b.us, bareQ1: b.q1, bareQ3: b.q3 });
     }
     rows.push({ bytes, bufferUs: row.bufferUs, objectUs: row.objectUs, ...(bare ? { bareUs: row.bareUs } : {}) });
-    if (rank === 0 && !opts.quiet) printPingPong(row, rows.length === 1, Boolean(opts.json), transportInfo().paths[comm.group[peer]!]!);
+    if (rank === 0 && !opts.quiet) printPingPong(row, rows.length === 1, Boolean(opts.json), transportInfo().paths[comm.worldRanks[peer]!]!);
   }
   await comm.barrier(); // the peer may still be receiving our last bare message
   bare?.close();

@@ -1,0 +1,72 @@
+/**
+ * `Compute_dims` (`MPI_Dims_create`): a balanced grid shape for a number of processes, with the
+ * answers Open MPI gives (its `ompi_dims_create`): the free processes (those the fixed entries
+ * leave) are split into prime factors, each factor from the largest to the smallest goes to the
+ * smallest free dimension so far, and the free dimensions are then sorted in decreasing order.
+ *
+ * @module
+ */
+import { TsmpiError, describeValue } from "../errors.js";
+
+/** The prime factors of `n`, smallest first, with repetition. */
+function primeFactors(n: number): number[] {
+  const out: number[] = [];
+  for (let p = 2; p * p <= n; p++) {
+    while (n % p === 0) {
+      out.push(p);
+      n /= p;
+    }
+  }
+  if (n > 1) out.push(n);
+  return out;
+}
+
+/**
+ * A balanced distribution of `nnodes` processes over the dimensions (`MPI_Dims_create`).
+ * `dims` is the number of dimensions, or one entry per dimension: 0 for free, a positive number
+ * to keep. Returns a new list; the free entries are in non-increasing order.
+ * @throws TsmpiError `ERR_TSMPI_ARG` for a negative count or entry, or when `nnodes` is not a
+ *   multiple of the product of the fixed entries (or differs from it when none is free).
+ *
+ * @example
+ * ```ts
+ * Compute_dims(12, 3);        // [3, 2, 2]
+ * Compute_dims(12, [0, 3]);   // [4, 3]
+ * ```
+ */
+export function Compute_dims(nnodes: number, dims: number | readonly number[]): number[] {
+  if (!Number.isInteger(nnodes) || nnodes < 0) throw new TsmpiError("ERR_TSMPI_ARG", `nnodes must be a non-negative integer, got ${describeValue(nnodes)}`);
+  let out: number[];
+  if (typeof dims === "number") {
+    if (!Number.isInteger(dims) || dims < 0) throw new TsmpiError("ERR_TSMPI_ARG", `dims must be a non-negative integer or an array, got ${describeValue(dims)}`);
+    out = new Array<number>(dims).fill(0);
+  } else if (Array.isArray(dims)) {
+    out = dims.map((d, i) => {
+      if (!Number.isInteger(d) || d < 0) throw new TsmpiError("ERR_TSMPI_ARG", `dims[${i}] must be a non-negative integer, got ${describeValue(d)}`);
+      return d as number;
+    });
+  } else {
+    throw new TsmpiError("ERR_TSMPI_ARG", `dims must be a non-negative integer or an array, got ${describeValue(dims)}`);
+  }
+  const free = out.filter((d) => d === 0).length;
+  const fixed = out.reduce((a, d) => (d > 0 ? a * d : a), 1);
+  if (nnodes === 0 && free === out.length) return out; // no processes: nothing to place (MPI allows it)
+  if (nnodes % fixed !== 0) {
+    throw new TsmpiError("ERR_TSMPI_ARG", `nnodes (${nnodes}) must be a multiple of the product of the fixed dims (${fixed}), got dims ${describeValue(dims)}`);
+  }
+  const procs = nnodes / fixed;
+  if (free === 0) {
+    if (procs !== 1) throw new TsmpiError("ERR_TSMPI_ARG", `dims ${describeValue(dims)} has no free entry and its product is not nnodes (${nnodes})`);
+    return out;
+  }
+  const bins = new Array<number>(free).fill(1);
+  const factors = primeFactors(procs);
+  for (let j = factors.length - 1; j >= 0; j--) {
+    let min = 0;
+    for (let i = 1; i < free; i++) if (bins[i]! < bins[min]!) min = i;
+    bins[min]! *= factors[j]!;
+  }
+  bins.sort((a, b) => b - a);
+  let k = 0;
+  return out.map((d) => (d === 0 ? bins[k++]! : d));
+}
