@@ -3,6 +3,7 @@
  * answers Open MPI gives (its `ompi_dims_create`): the free processes (those the fixed entries
  * leave) are split into prime factors, each factor from the largest to the smallest goes to the
  * smallest free dimension so far, and the free dimensions are then sorted in decreasing order.
+ * Checked against Open MPI 4.1 for every n ≤ 64 and up to 4 dimensions (test/topology.test.ts).
  *
  * @module
  */
@@ -25,8 +26,8 @@ function primeFactors(n: number): number[] {
  * A balanced distribution of `nnodes` processes over the dimensions (`MPI_Dims_create`).
  * `dims` is the number of dimensions, or one entry per dimension: 0 for free, a positive number
  * to keep. Returns a new list; the free entries are in non-increasing order.
- * @throws TsmpiError `ERR_TSMPI_ARG` for a negative count or entry, or when `nnodes` is not a
- *   multiple of the product of the fixed entries (or differs from it when none is free).
+ * @throws TsmpiError `ERR_TSMPI_ARG` for nnodes < 1, a negative entry, a fixed entry that does not
+ *   divide `nnodes`, or no free entry and a product other than `nnodes` (as Open MPI).
  *
  * @example
  * ```ts
@@ -35,7 +36,7 @@ function primeFactors(n: number): number[] {
  * ```
  */
 export function Compute_dims(nnodes: number, dims: number | readonly number[]): number[] {
-  if (!Number.isInteger(nnodes) || nnodes < 0) throw new TsmpiError("ERR_TSMPI_ARG", `nnodes must be a non-negative integer, got ${describeValue(nnodes)}`);
+  if (!Number.isInteger(nnodes) || nnodes < 1) throw new TsmpiError("ERR_TSMPI_ARG", `nnodes must be a positive integer, got ${describeValue(nnodes)}`);
   let out: number[];
   if (typeof dims === "number") {
     if (!Number.isInteger(dims) || dims < 0) throw new TsmpiError("ERR_TSMPI_ARG", `dims must be a non-negative integer or an array, got ${describeValue(dims)}`);
@@ -48,15 +49,19 @@ export function Compute_dims(nnodes: number, dims: number | readonly number[]): 
   } else {
     throw new TsmpiError("ERR_TSMPI_ARG", `dims must be a non-negative integer or an array, got ${describeValue(dims)}`);
   }
-  const free = out.filter((d) => d === 0).length;
-  const fixed = out.reduce((a, d) => (d > 0 ? a * d : a), 1);
-  if (nnodes === 0 && free === out.length) return out; // no processes: nothing to place (MPI allows it)
-  if (nnodes % fixed !== 0) {
-    throw new TsmpiError("ERR_TSMPI_ARG", `nnodes (${nnodes}) must be a multiple of the product of the fixed dims (${fixed}), got dims ${describeValue(dims)}`);
+  // Open MPI's checks, quirks included: each fixed entry must divide nnodes, and the free
+  // processes are nnodes divided by the fixed entries one at a time, rounding down (so
+  // Compute_dims(2, [0, 2, 2]) is [1, 2, 2], as there).
+  let free = 0;
+  let procs = nnodes;
+  for (const d of out) {
+    if (d === 0) free++;
+    else if (nnodes % d !== 0) {
+      throw new TsmpiError("ERR_TSMPI_ARG", `each fixed entry of dims must divide nnodes (${nnodes}), got dims ${describeValue(dims)}`);
+    } else procs = Math.floor(procs / d);
   }
-  const procs = nnodes / fixed;
   if (free === 0) {
-    if (procs !== 1) throw new TsmpiError("ERR_TSMPI_ARG", `dims ${describeValue(dims)} has no free entry and its product is not nnodes (${nnodes})`);
+    if (procs !== 1) throw new TsmpiError("ERR_TSMPI_ARG", `dims ${describeValue(dims)} has no free entry and does not multiply to nnodes (${nnodes})`);
     return out;
   }
   const bins = new Array<number>(free).fill(1);
