@@ -175,7 +175,7 @@ export class Cartcomm extends Topocomm {
   }
 
   /**
-   * Receives are posted per dimension +1 block first: where both neighbours of a dimension are
+   * @internal Receives are posted per dimension +1 block first: where both neighbours of a dimension are
    * one rank (extent 1 or 2, periodic), its first message (sent to its −1, i.e. here) belongs
    * in this rank's +1 block, its second in the −1 block, as MPI defines.
    */
