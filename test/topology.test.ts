@@ -11,6 +11,7 @@ import { Compute_dims } from "../lib/topology/dims.js";
 import { cases as neighbor } from "./cases/neighbor.js";
 import { cases as topology } from "./cases/topology.js";
 import { describeCases } from "./helpers/cases.js";
+import { checkJob, tsmpirun } from "./helpers/launch.js";
 
 /** Asks Open MPI (through mpi4py) for MPI_Dims_create of every n ≤ 64 and every dims of up to 4 entries in {0, 1, 2, 3}; null where it fails. */
 const ORACLE = `
@@ -86,3 +87,17 @@ describe("Compute_dims by itself", function () {
 
 describeCases("topology", topology, { sizes: ["node", 1, 2, 3, 4, 5], timeoutMs: 90_000 });
 describeCases("neighbor", neighbor, { sizes: ["node", 1, 2, 3, 4, 5], timeoutMs: 90_000 });
+
+// examples.test.ts runs every example on 1 to 3 ranks, where Compute_dims(n, 2) is [n, 1]; here
+// the heat example runs on grids cut both ways, and still matches its one-rank run bit for bit.
+describe("examples/heat.ts on a 2-D grid of ranks", function () {
+  for (const [np, grid] of [[4, "2x2"], [6, "3x2"]] as const) {
+    it(`${np} ranks as ${grid} blocks match the one-rank run in every cell`, async function () {
+      this.timeout(100_000);
+      const r = await tsmpirun(["-n", String(np), "examples/heat.ts", "13", "1e-2"], { timeoutMs: 90_000 });
+      await checkJob(r);
+      assert.match(r.stdout, new RegExp(`13x13 plate on ${np} ranks converged after \\d+ iterations .*, as ${grid} blocks`));
+      assert.match(r.stdout, /identical to the single-rank run in every cell/);
+    });
+  }
+});
