@@ -1100,6 +1100,12 @@ export class Comm {
     return this.compare(other);
   }
 
+  /** `comm1.compare(comm2)`, as mpi4py's `Comm.Compare(comm1, comm2)`. */
+  static Compare(comm1: Comm, comm2: Comm): number {
+    if (!(comm1 instanceof Comm)) throw new TsmpiError("ERR_TSMPI_ARG", `comm1 must be a Comm, got ${describeValue(comm1)}`);
+    return comm1.compare(comm2);
+  }
+
   /**
    * Frees the communicator (`MPI_Comm_free`): further calls on it reject with `ERR_TSMPI_COMM`;
    * messages sent on it and not received are dropped (receives already posted still complete).
