@@ -9,7 +9,7 @@
  *
  * IN_PLACE works where MPI defines it: as the send buffer of the reductions, `Allgather(v)`,
  * `Alltoall(v)`, the root's `Gather(v)`, and as the root's receive buffer of `Scatter(v)`.
- * Not supported yet: neighbourhood collectives.
+ * The neighbourhood collectives are in `neighbor.ts`, called from `topology/topocomm.ts`.
  *
  * @module
  */
