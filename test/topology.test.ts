@@ -87,6 +87,8 @@ describe("Compute_dims by itself", function () {
 
 describeCases("topology", topology, { sizes: ["node", 1, 2, 3, 4, 5], timeoutMs: 90_000 });
 describeCases("neighbor", neighbor, { sizes: ["node", 1, 2, 3, 4, 5], timeoutMs: 90_000 });
+// Blocks are told apart by message order only: the same over ZeroMQ's ipc:// sockets.
+describeCases("neighbor", neighbor, { sizes: [4], env: { TSMPI_SHM: "0" }, timeoutMs: 90_000 });
 
 // examples.test.ts runs every example on 1 to 3 ranks, where Compute_dims(n, 2) is [n, 1]; here
 // the heat example runs on grids cut both ways, and still matches its one-rank run bit for bit.

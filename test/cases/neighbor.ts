@@ -191,6 +191,25 @@ export const cases: Record<string, Case> = {
     assert.deepEqual(Array.from(gathered), [b, b, 99, 99, a, a]);
     void mpi;
   },
+  async "large blocks (single-copy sizes) land in their own blocks, a neighbour twice included"({ comm }) {
+    const cart = comm.Create_cart([comm.size], true)!;
+    const m = 1 << 16; // 512 KiB of Float64 per block: above the single-copy threshold
+    const send = new Float64Array(2 * m);
+    send.fill(comm.rank + 0.25, 0, m); // to the -1 neighbour
+    send.fill(comm.rank + 0.75, m); // to the +1 neighbour
+    const recv = new Float64Array(2 * m).fill(-1);
+    await cart.Neighbor_alltoall(send, recv);
+    const [minus, plus] = cart.Shift(0, 1);
+    assert.ok(recv.subarray(0, m).every((v) => v === minus + 0.75), "block 0: the -1 neighbour's +1 block");
+    assert.ok(recv.subarray(m).every((v) => v === plus + 0.25), "block 1: the +1 neighbour's -1 block");
+    const all = new Float64Array(4 * m).fill(-1);
+    await cart.Neighbor_allgather(send, all);
+    assert.equal(all[0], minus + 0.25);
+    assert.equal(all[2 * m - 1], minus + 0.75);
+    assert.equal(all[2 * m], plus + 0.25);
+    assert.equal(all[4 * m - 1], plus + 0.75);
+    cart.Free();
+  },
   async "neighbour collectives: bad sizes reject with a code; outstanding calls complete in order"({ mpi, comm }) {
     const cart = comm.Create_cart([comm.size], true)!;
     await assert.rejects(cart.Neighbor_allgather(new Int32Array(2), new Int32Array(3)), { code: "ERR_TSMPI_COUNT" });
