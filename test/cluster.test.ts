@@ -3,6 +3,7 @@
 // Later tests that launch tsmpi over ssh or srun belong in this file, inside this describe,
 // so the rig comes up once: use `rig` (hosts, mode) and `run()`/`rigEnv()` from ./cluster/rig.js.
 import assert from "node:assert/strict";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -382,38 +383,60 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
   });
 
   describe("security between hosts: keys on no command line, --insecure", function () {
-    it("no process on any host shows the job key on its command line (it travels through ssh's stdin)", async function () {
+    it("no process on any host shows the job key or a -x value on its command line (both travel through ssh's stdin)", async function () {
       let pid = 0;
-      const job = tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, fixture("fail.js"), "hang"], { timeoutMs: 40_000, onStart: (p) => (pid = p) });
+      const secret = `s3cr3t-${crypto.randomBytes(8).toString("hex")}`;
+      // `-x NAME` takes the value from tsmpirun's environment: `-x NAME=value` would show it on tsmpirun's own command line.
+      const job = tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, "-x", "TSMPI_TEST_SECRET", fixture("fail.js"), "hang"], { timeoutMs: 40_000, env: { TSMPI_TEST_SECRET: secret }, onStart: (p) => (pid = p) });
       const deadline = Date.now() + 20_000;
       let key = "";
+      let got = "";
       let marker = "";
-      while (!key && Date.now() < deadline) {
+      while (!(key && got) && Date.now() < deadline) {
         marker = fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").find((e) => e.startsWith("TSMPI_TEST_MARK=")) ?? "";
         for (const p of marker ? leftovers(marker) : []) {
           try {
+            // The environment the rank started with (the runtime takes the key out of process.env).
             const env = fs.readFileSync(`/proc/${p}/environ`, "latin1").split("\0");
-            if (env.includes("TSMPI_RANK=3")) key = env.find((e) => e.startsWith("TSMPI_JOB_KEY="))?.slice(14) ?? "";
+            if (env.includes("TSMPI_RANK=3")) {
+              key = env.find((e) => e.startsWith("TSMPI_JOB_KEY="))?.slice(14) ?? "";
+              got = env.find((e) => e.startsWith("TSMPI_TEST_SECRET="))?.slice(18) ?? "";
+            }
           } catch {
             /* gone */
           }
         }
-        if (!key) await new Promise((res) => setTimeout(res, 100));
+        if (!(key && got)) await new Promise((res) => setTimeout(res, 100));
       }
       assert.ok(key.length >= 32, "rank 3 (on node2) got its job key");
+      assert.equal(got, secret, "rank 3 (on node2) got the -x value");
+      // Every host's processes: the fake hosts share this machine's process table.
       const shown: string[] = [];
       for (const entry of fs.readdirSync("/proc")) {
         if (!/^\d+$/.test(entry)) continue;
         try {
           const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, "latin1");
-          if (cmd.includes(key)) shown.push(`${entry}: ${cmd.replace(/\0/g, " ").slice(0, 200)}`);
+          if (cmd.includes(key) || cmd.includes(secret)) shown.push(`${entry}: ${cmd.replace(/\0/g, " ").slice(0, 300)}`);
         } catch {
           /* gone */
         }
       }
       process.kill(pid, "SIGINT");
       await checkJob(await job, 130, 8000);
-      assert.deepEqual(shown, [], "command lines showing the key");
+      assert.deepEqual(shown, [], "command lines showing the key or the -x value");
+    });
+
+    it("remote ranks and their child processes: no TSMPI_JOB_KEY in process.env or a child's; -x values arrive intact", async function () {
+      const secret = "it's \"quoted\" $HOME `x`";
+      const r = await tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, "-x", `TSMPI_TEST_SECRET=${secret}`, fixture("child-env.js")], { timeoutMs: 60_000 });
+      await checkJob(r, 0, 5000);
+      const lines = jsonLines(r.stdout);
+      assert.equal(lines.length, 4, r.stdout + r.stderr);
+      for (const l of lines) {
+        assert.equal(l.inEnv, false, `rank ${l.rank}`);
+        assert.deepEqual(l.inChild, [], `rank ${l.rank}`);
+        assert.equal(l.secret, secret, `rank ${l.rank}`);
+      }
     });
 
     it("flood over CURVE between hosts: 3 senders, 300,000 messages with 1 MiB arrays, exactly once and in order; senders wait", async function () {
@@ -473,6 +496,27 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
       const seen = lines.map((l) => ({ tag: Number(/^\[(\d+)\] /.exec(l)![1]), ...JSON.parse(l.replace(/^\[\d+\] /, "")) }));
       for (const s of seen) assert.equal(s.tag, s.rank);
       assert.deepEqual([...new Set(seen.map((s) => s.host))].sort(), ["node1", "node2"]);
+    });
+
+    it("tsmpirun inside an allocation: the job key is not in srun's environment nor the ranks' (issue 17)", async function () {
+      const r = await salloc(["-N", "2", "-n", "4"], [fixture("child-env.js")]);
+      await checkJob(r, 0, 5000);
+      const lines = jsonLines(r.stdout.replace(/^\d+: /gm, ""));
+      assert.equal(lines.length, 4, r.stdout + r.stderr);
+      for (const l of lines) {
+        assert.equal(l.initialKey, false, `rank ${l.rank} was started with TSMPI_JOB_KEY in its environment`);
+        assert.equal(l.inEnv, false);
+        assert.deepEqual(l.inChild, []);
+      }
+    });
+
+    it("a direct srun launch refuses a TSMPI_JOB_KEY of less than 128 bits, with a clear message and no hang (issue 17)", async function () {
+      const r = await runProgram("srun", ["-N", "2", "-n", "2", process.execPath, fixture("env.js")], { timeoutMs: 60_000, env: { TSMPI_JOB_KEY: "hunter2" } });
+      assert.equal(r.timedOut, false, r.stderr);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /TSMPI_JOB_KEY must hold at least 128 bits/);
+      assert.ok(!r.stderr.includes("hunter2"), "the message never repeats the secret");
+      assert.deepEqual(await settledLeftovers(r.marker, 5000), []);
     });
 
     it("a failing rank under tsmpirun in an allocation is named, with its code (srun --kill-on-bad-exit)", async function () {
