@@ -3,10 +3,12 @@
 // Later tests that launch tsmpi over ssh or srun belong in this file, inside this describe,
 // so the rig comes up once: use `rig` (hosts, mode) and `run()`/`rigEnv()` from ./cluster/rig.js.
 import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { slurmPorts } from "../lib/job/environment.js";
 import { expandHostlist, expandTasksPerNode } from "../lib/job/hostlist.js";
 import { cases as collectiveCases } from "./cases/collectives.js";
 import { cases as p2pCases } from "./cases/p2p.js";
@@ -517,6 +519,39 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
       assert.match(r.stderr, /TSMPI_JOB_KEY must hold at least 128 bits/);
       assert.ok(!r.stderr.includes("hunter2"), "the message never repeats the secret");
       assert.deepEqual(await settledLeftovers(r.marker, 5000), []);
+    });
+
+    it("a direct srun whose first rendezvous ports on node1 are held by another program runs on the next one (issue 17)", async function () {
+      if (rig!.mode !== "netns") {
+        console.log("      skipped: the fake hosts share this machine's network (MODE=lo)");
+        return this.skip();
+      }
+      // An allocation first, so that the job id, and with it the candidate ports, are known before the step starts.
+      const alloc = await run("salloc", ["-N", "2", "-n", "2", "--no-shell"], { timeoutMs: 30_000 });
+      const jobId = Number(/allocation (\d+)/.exec(alloc.stderr)?.[1]);
+      assert.ok(jobId > 0, alloc.stderr);
+      let squatter: ChildProcess | undefined;
+      try {
+        const ports = slurmPorts(jobId, 0).slice(0, 2);
+        // On node1, on every address: it answers each connection with a line of junk and hangs up.
+        const code = `let n = 0; const net = require("node:net"); let up = 0;
+          for (const p of ${JSON.stringify(ports)}) net.createServer((c) => { n++; c.on("error", () => {}); c.end("HTTP/1.0 400 no\\r\\n\\r\\n"); }).listen(p, "0.0.0.0", () => ++up === 2 && console.log("ready"));
+          process.on("SIGTERM", () => { console.log("connections " + n); process.exit(0); });`;
+        squatter = spawn("ip", ["netns", "exec", "tsmpi-node1", process.execPath, "-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+        let out = "";
+        squatter.stdout!.on("data", (d) => (out += d));
+        for (let i = 0; i < 100 && !out.includes("ready"); i++) await new Promise((res) => setTimeout(res, 100));
+        assert.ok(out.includes("ready"), "the squatter listens");
+        const r = await runProgram("srun", [`--jobid=${jobId}`, "-N", "2", "-n", "2", process.execPath, path.join(ROOT, "dist", "examples", "hello.js")], { timeoutMs: 90_000 });
+        await checkJob(r, 0, 5000);
+        assert.equal(r.stdout.trim().split("\n").filter((l) => l.startsWith("Hello, World!")).length, 2, r.stdout + r.stderr);
+        squatter.kill("SIGTERM");
+        await new Promise((res) => squatter!.once("exit", res));
+        assert.ok(Number(/connections (\d+)/.exec(out)?.[1]) > 0, `the ranks tried the squatted ports first (${out.trim()})`);
+      } finally {
+        squatter?.kill("SIGKILL");
+        await run("scancel", [String(jobId)], { timeoutMs: 10_000 });
+      }
     });
 
     it("a failing rank under tsmpirun in an allocation is named, with its code (srun --kill-on-bad-exit)", async function () {
