@@ -117,6 +117,19 @@ describe("rendezvous: strangers and bad lines", function () {
     for (const s of crowd) s.destroy();
   });
 
+  it("a rank that joined over TLS is a stranger no more: its connection outlives the hello timeout", async function () {
+    const psk = rendezvousPsk(KEY);
+    const lost: number[] = [];
+    server = await RendezvousServer.listen("tcp:127.0.0.1:0", 1, KEY, { lost: (r) => lost.push(r) }, { helloTimeoutMs: 300, psk });
+    let gone = false;
+    const client = await RendezvousClient.connect(server.address, Date.now() + 20_000, { abort: () => {}, lost: () => (gone = true) }, false, psk);
+    await client.join(hello(0, 1), Date.now() + 20_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(lost, []);
+    assert.equal(gone, false);
+    client.bye();
+  });
+
   it("a long error reason is cut to fit the line limit, and the coordinator still hears it", async function () {
     let reason = "";
     server = await RendezvousServer.listen("tcp:127.0.0.1:0", 1, KEY, { error: (_r, why) => (reason = why) }, { helloTimeoutMs: 20_000 });

@@ -304,7 +304,6 @@ export class RendezvousServer {
    * cannot lock the ranks out.
    */
   private admit(raw: net.Socket, secure: boolean): void {
-    if (!this.holding) raw.unref();
     if (this.strangers.size >= this.size + MAX_STRANGERS) this.strangers.values().next().value?.destroy();
     this.strangers.add(raw);
     const id = secure ? tuple(raw) : "";
