@@ -84,7 +84,7 @@ const MAX_PID = 2 ** 22;
  * commands the launcher runs on the rank's host (`kill`, the heartbeat): a rank of 1 or
  * less, or anything but an integer, would name other processes there (`kill -KILL -1`).
  */
-export function helloProblem(h: Hello): string {
+function helloProblem(h: Hello): string {
   if (!Number.isSafeInteger(h.pid) || h.pid < 2 || h.pid > MAX_PID) return `rank ${h.rank} sent pid ${JSON.stringify(h.pid)}, not a process id in [2, ${MAX_PID}]`;
   if (typeof h.host !== "string" || h.host.length === 0 || h.host.length > 255 || /[\x00-\x20\x7f]/.test(h.host)) return `rank ${h.rank} sent host ${JSON.stringify(h.host)}, not a host name`;
   if (!Array.isArray(h.addrs) || h.addrs.length > 16 || !h.addrs.every((a) => typeof a === "string" && a.length <= 4096)) return `rank ${h.rank} sent malformed endpoints`;
@@ -254,8 +254,8 @@ export class RendezvousServer {
         if (inUse && port !== undefined) taken.push(port);
         if (inUse && i + 1 < candidates.length) continue;
         const why =
-          taken.length > 1
-            ? `ports ${taken.join(", ")} are all in use (by other jobs, or by other users' programs holding them); set TSMPI_SLURM_PORT to a free port`
+          taken.length > 0
+            ? `${taken.length > 1 ? `ports ${taken.join(", ")} are all` : `port ${taken[0]} is`} in use (by other jobs, or by other users' programs holding them); set TSMPI_SLURM_PORT to a free port`
             : (err as Error).message;
         throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `the coordinator cannot listen on ${all.join(", ")}: ${why}`, { cause: err });
       }
