@@ -302,6 +302,16 @@ describe("direct srun launch: the job key comes from the user's secret", functio
     assert.equal("TSMPI_JOB_KEY" in env, false);
   });
 
+  it("inside an allocation the key comes from the nonce and the user's key file (never TSMPI_JOB_KEY), and the nonce leaves the environment too", function () {
+    const base: NodeJS.ProcessEnv = { XDG_CONFIG_HOME: home, TSMPI_COORD: "tcp:node1:1234", TSMPI_SIZE: "2", SLURM_PROCID: "1", SLURM_LOCALID: "0", SLURM_NODEID: "1", SLURM_STEP_TASKS_PER_NODE: "1(x2)" };
+    const env = { ...base, TSMPI_JOB_NONCE: "00112233445566778899aabbccddeeff", TSMPI_JOB_KEY: "0123456789abcdef0123456789abcdef" };
+    const key = launchInfo(env).key;
+    assert.equal("TSMPI_JOB_KEY" in env || "TSMPI_JOB_NONCE" in env, false);
+    assert.equal(launchInfo({ ...base, TSMPI_JOB_NONCE: "00112233445566778899aabbccddeeff" }).key, key, "TSMPI_JOB_KEY played no part");
+    assert.notEqual(launchInfo({ ...base, TSMPI_JOB_NONCE: "ffeeddccbbaa99887766554433221100" }).key, key, "another nonce, another key");
+    assert.ok(!key.includes(fs.readFileSync(keyFilePath(base), "utf8").trim()));
+  });
+
   // 128 bits, measured as written: 32 hex digits, or 22 base64 characters (padding not counted).
   for (const [secret, ok] of [
     ["short", false],

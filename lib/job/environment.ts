@@ -196,12 +196,14 @@ export function allocationKey(secret: string, nonce: string): string {
 }
 
 /**
- * The job key as this rank reads it, removed from `env` at once: a rank's environment is
- * inherited by every process it starts, and none of them is the job's.
+ * The job key as this rank reads it, removed from `env` at once (with an allocation's nonce): a
+ * rank's environment is inherited by every process it starts, and none of them is the job's (a
+ * tsmpirun it starts makes its own).
  */
 function takeKey(env: NodeJS.ProcessEnv): string {
   const key = env.TSMPI_JOB_NONCE ? allocationKey(userSecret({ ...env, TSMPI_JOB_KEY: "" }), env.TSMPI_JOB_NONCE) : (env.TSMPI_JOB_KEY ?? "");
   delete env.TSMPI_JOB_KEY;
+  delete env.TSMPI_JOB_NONCE;
   return key;
 }
 
