@@ -20,6 +20,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import readline from "node:readline";
+import { TsmpiError } from "../lib/errors.js";
 
 /** How often the heartbeat is judged (milliseconds). */
 const CHECK_MS = 250;
@@ -41,8 +42,16 @@ export interface HostWatch {
   onStopped(rank: number, ms: number): void;
 }
 
-/** The remote loop: `<pid> <state>` per watched pid (`-` once it is gone), then `beat`. */
+/**
+ * The remote loop: `<pid> <state>` per watched pid (`-` once it is gone), then `beat`. The pids
+ * come from the ranks' hellos and go into a shell command: each must be a process id (an integer
+ * above 1; the coordinator refuses other hellos), never text or a negative number.
+ * @throws TsmpiError `ERR_TSMPI_INTERNAL` for anything else.
+ */
 export function heartbeatScript(pids: readonly number[]): string {
+  for (const pid of pids) {
+    if (!Number.isSafeInteger(pid) || pid < 2 || pid > 2 ** 22) throw new TsmpiError("ERR_TSMPI_INTERNAL", `a heartbeat needs process ids in [2, ${2 ** 22}], got ${JSON.stringify(pid)}`);
+  }
   const list = pids.join(" ");
   return (
     `while :; do alive=0; for p in ${list}; do ` +

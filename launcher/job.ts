@@ -27,12 +27,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { advertisedAddress, hostPort } from "../lib/job/network.js";
+import { allocationKey, userSecret } from "../lib/job/environment.js";
 import { rendezvousPsk } from "../lib/job/keys.js";
 import { RendezvousServer } from "../lib/job/rendezvous.js";
+import { TsmpiError } from "../lib/errors.js";
 import { forwardLabelled, forwardRank, onStdoutClosed, type OutputOptions } from "./output.js";
 import type { Placement, Plan } from "./plan.js";
 import { Heartbeat } from "./heartbeat.js";
-import { spawnLocal, srunArgv, sshArgv } from "./spawn.js";
+import { secretLine, spawnLocal, srunArgv, sshArgv } from "./spawn.js";
 import { trace, tracing } from "../lib/trace.js";
 
 /** Exit code when `--timeout` ends a job (as GNU `timeout`). */
@@ -108,13 +110,33 @@ function signalExitCode(signal: NodeJS.Signals): number {
 
 /** Runs one job to its end and resolves with `tsmpirun`'s exit code. */
 export async function runJob(opts: JobOptions): Promise<number> {
-  return new Job(opts).run();
+  let job: Job;
+  try {
+    job = new Job(opts);
+  } catch (err) {
+    // No job key (the user's secret cannot be read inside an allocation): one line, no stack.
+    if (!(err instanceof TsmpiError)) throw err;
+    process.stderr.write(`tsmpirun: ${err.message}\n`);
+    return 1;
+  }
+  return job.run();
+}
+
+/** Whether `pid` (from a rank's hello, checked there too) may go into a shell command: a positive process id, never 0, 1 or negative. */
+function isPid(pid: unknown): pid is number {
+  return Number.isSafeInteger(pid) && (pid as number) > 1 && (pid as number) <= 2 ** 22;
 }
 
 class Job {
   private readonly agents: Agent[] = [];
   private readonly dir: string;
-  private readonly key = crypto.randomBytes(16).toString("hex");
+  /**
+   * The job key: 128 random bits. Inside a SLURM allocation it is derived from the user's secret
+   * and {@link nonce} instead, so that it never travels in srun's environment (`allocationKey`).
+   */
+  private readonly key: string;
+  /** The random part of an allocation's key, which may travel in the clear (`TSMPI_JOB_NONCE`). */
+  private readonly nonce: string | undefined;
   private coordinator!: RendezvousServer;
   private exitCode: number | undefined;
   private stopping = false;
@@ -126,6 +148,11 @@ class Job {
   private readonly heartbeats = new Map<string, Heartbeat>();
 
   constructor(private readonly opts: JobOptions) {
+    if (opts.plan.mode === "slurm") {
+      this.nonce = crypto.randomBytes(16).toString("hex");
+      // The key file, never TSMPI_JOB_KEY: that variable would travel in srun's environment.
+      this.key = allocationKey(userSecret({ ...process.env, TSMPI_JOB_KEY: "" }), this.nonce);
+    } else this.key = crypto.randomBytes(16).toString("hex");
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-"));
   }
 
@@ -239,7 +266,7 @@ class Job {
       ...this.opts.env,
       TSMPI_SIZE: String(this.size),
       TSMPI_COORD: this.coordinator.address,
-      TSMPI_JOB_KEY: this.key,
+      ...(this.nonce ? { TSMPI_JOB_NONCE: this.nonce } : { TSMPI_JOB_KEY: this.key }),
       // Ranks on other hosts give up on a launcher silent this long, as it gives up on them.
       TSMPI_HEARTBEAT_TIMEOUT: String(this.opts.heartbeatTimeout ?? 10),
       TSMPI_TCP: plan.mode === "local" || (plan.mode === "slurm" && plan.nodes.length < 2) ? "0" : "1",
@@ -256,7 +283,8 @@ class Job {
       TSMPI_RANK: String(p.rank),
       TSMPI_LOCAL_RANK: String(p.localRank),
       TSMPI_LOCAL_SIZE: String(p.localSize),
-      ...(p.local ? { TSMPI_JOB_DIR: this.dir } : {}),
+      // Ranks of this host name tsmpirun as the one process that may read their memory (`p2p.ts`).
+      ...(p.local ? { TSMPI_JOB_DIR: this.dir, TSMPI_LAUNCHER_PID: String(process.pid) } : {}),
     };
   }
 
@@ -271,7 +299,8 @@ class Job {
     const { plan, argv, wdir } = this.opts;
     if (plan.mode === "slurm") {
       const env: NodeJS.ProcessEnv = { ...this.parentEnv(), ...this.commonEnv() };
-      for (const k of ["TSMPI_RANK", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_JOB_DIR"]) delete env[k];
+      // Only the nonce goes to srun: the ranks derive the key from the user's secret themselves.
+      for (const k of ["TSMPI_RANK", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_JOB_DIR", "TSMPI_LAUNCHER_PID", "TSMPI_JOB_KEY"]) delete env[k];
       const child = spawnLocal({ argv: srunArgv(plan.np, argv, { ppn: plan.ppn, oversubscribe: this.opts.oversubscribe }), cwd: wdir, env, stdin: this.opts.spawnerFd === undefined });
       this.track({ kind: "srun", child, ranks: Array.from({ length: plan.np }, (_, i) => i), host: os.hostname(), exited: false, drained: forwardLabelled(child.stdout!, child.stderr!, this.opts.output) });
       return;
@@ -281,12 +310,16 @@ class Job {
       let child: ChildProcess;
       if (p.local) child = spawnLocal({ argv, cwd: wdir, env: { ...this.parentEnv(), ...this.rankEnv(p) }, stdin });
       else {
-        // The job key goes through ssh's stdin, never on a command line (ps shows those on
-        // both hosts); the remote shell reads its first line, rank 0's stdin follows it.
-        const { TSMPI_JOB_KEY: key, ...env } = this.rankEnv(p);
-        child = spawnLocal({ argv: sshArgv({ agent: this.opts.sshAgent, host: p.host, argv, env, secret: "TSMPI_JOB_KEY", wdir, nodePath: this.opts.nodePath, stdin }), cwd: wdir, env: this.parentEnv(), stdin: true });
+        // The job key and the user's -x values go through ssh's stdin, never on a command line
+        // (ps shows those on both hosts, for the whole job); the remote shell reads its first
+        // line, rank 0's stdin follows it.
+        const env = this.rankEnv(p);
+        const secret = new Set(["TSMPI_JOB_KEY", ...Object.keys(this.opts.env)]);
+        const shown = Object.fromEntries(Object.entries(env).filter(([k]) => !secret.has(k)));
+        const hidden = Object.fromEntries(Object.entries(env).filter(([k]) => secret.has(k)));
+        child = spawnLocal({ argv: sshArgv({ agent: this.opts.sshAgent, host: p.host, argv, env: shown, secrets: true, wdir, nodePath: this.opts.nodePath, stdin }), cwd: wdir, env: this.parentEnv(), stdin: true });
         child.stdin!.on("error", () => {});
-        child.stdin!.write(`${key}\n`);
+        child.stdin!.write(secretLine(hidden));
         if (!stdin) child.stdin!.end();
       }
       this.track({ kind: p.local ? "local" : "ssh", child, ranks: [p.rank], host: p.host, exited: false, drained: forwardRank(p.rank, child.stdout!, child.stderr!, this.opts.output) });
@@ -418,6 +451,7 @@ class Job {
       const ranks = plan.placements.filter((p) => p.host === host && !p.local).map((p) => p.rank);
       if (ranks.length === 0 || !ranks.every((r) => this.coordinator.hasJoined(r))) continue;
       const pids = new Map(ranks.map((r) => [r, this.coordinator.helloOf(r)!.pid]));
+      if (![...pids.values()].every(isPid)) continue; // the coordinator refuses such hellos; never into a shell
       const silentMs = (this.opts.heartbeatTimeout ?? 10) * 1000;
       this.heartbeats.set(
         host,
@@ -483,7 +517,7 @@ class Job {
         continue;
       }
       const pid = this.coordinator.helloOf(a.ranks[0]!)?.pid;
-      if (Number.isSafeInteger(pid) && pid! > 1) remote.set(a.host, [...(remote.get(a.host) ?? []), pid!]);
+      if (isPid(pid)) remote.set(a.host, [...(remote.get(a.host) ?? []), pid]);
     }
     for (const [host, pids] of remote) {
       const name = signal.replace(/^SIG/, "");
@@ -499,7 +533,7 @@ class Job {
       if (a.exited) continue;
       if (a.kind === "ssh") {
         const pid = this.coordinator.helloOf(a.ranks[0]!)?.pid;
-        if (pid) {
+        if (isPid(pid)) {
           const killer = spawn(this.opts.sshAgent[0]!, [...this.opts.sshAgent.slice(1), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-n", "--", a.host, `kill -KILL ${pid}`], { stdio: "ignore", detached: true });
           killer.on("error", () => {});
           setTimeout(() => kill(killer, "SIGKILL"), 5000).unref();

@@ -98,16 +98,18 @@ export interface SshLaunch {
   host: string;
   /** The rank's command as it would run here (`programArgv`). */
   argv: readonly string[];
+  /** Variables set on the remote command line (`ps` shows them on both hosts: nothing secret). */
   env: Record<string, string>;
   /**
-   * A variable the remote shell reads from the first line of its stdin (a secret: the caller
-   * writes it there, so it is on no command line), exported before the rank starts.
+   * The remote shell reads the first line of its stdin and evaluates it: the caller writes
+   * {@link secretLine} of the secret variables there (the job key, the user's `-x` values), so
+   * they are on no command line, and they are exported before the rank starts.
    */
-  secret?: string;
+  secrets?: boolean;
   wdir: string;
   /** `--node-path`: the node binary on the remote host. */
   nodePath?: string;
-  /** Forward our stdin (rank 0); others get `ssh -n` (or, with `secret`, only its line). */
+  /** Forward our stdin (rank 0); others get `ssh -n` (or, with `secrets`, only their line). */
   stdin: boolean;
 }
 
@@ -130,9 +132,23 @@ export function sshArgv(l: SshLaunch): string[] {
       ? `N=${shellQuote(l.nodePath)}; [ -x "$N" ] || { echo "tsmpi: --node-path $N is not an executable on $(hostname)" >&2; exit 127; }; `
       : `N=${shellQuote(process.execPath)}; [ -x "$N" ] || N=$(command -v node) || { echo "tsmpi: no node on $(hostname): install it or give --node-path" >&2; exit 127; }; `;
   }
-  const read = l.secret ? `IFS= read -r ${l.secret} || exit 127; export ${l.secret}; ` : "";
+  const read = l.secrets ? `IFS= read -r TSMPI_SECRETS || exit 127; eval "$TSMPI_SECRETS"; unset TSMPI_SECRETS; ` : "";
   const remote = `${read}${find}cd ${shellQuote(l.wdir)} || exit 127; exec env ${envPart} ${program} ${rest}`.trimEnd();
-  return [...l.agent, "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", ...(l.stdin || l.secret ? [] : ["-n"]), "--", l.host, remote];
+  return [...l.agent, "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", ...(l.stdin || l.secrets ? [] : ["-n"]), "--", l.host, remote];
+}
+
+/**
+ * The line a remote shell started by {@link sshArgv} with `secrets` reads and evaluates:
+ * `export NAME='value' ...` on one line. A newline inside a value is written as `"$NL"`, a
+ * variable the line itself sets first, so the line stays one line whatever the values hold.
+ */
+export function secretLine(vars: Record<string, string>): string {
+  const names = Object.keys(vars);
+  for (const k of names) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new TsmpiError("ERR_TSMPI_ARG", `-x needs a variable name of letters, digits and _, got ${JSON.stringify(k)}`);
+  if (names.length === 0) return ":\n";
+  const value = (v: string): string => shellQuote(v).replace(/\n/g, `'"$NL"'`);
+  const nl = Object.values(vars).some((v) => v.includes("\n")) ? `NL=$(printf '\\nx'); NL=\${NL%x}; ` : "";
+  return `${nl}export ${names.map((k) => `${k}=${value(vars[k]!)}`).join(" ")}\n`;
 }
 
 /** The argv of the `srun` that starts all ranks inside a SLURM allocation. */

@@ -105,13 +105,41 @@ function parentOf(pid: number): number {
  * itself, not init), or undefined when there is none (or a chain cannot be read).
  */
 export function commonAncestor(self: number, peers: readonly number[]): number | undefined {
-  const chain = (pid: number): number[] => {
-    const out: number[] = [];
-    for (let p = parentOf(pid); p > 1 && out.length < 4096; p = parentOf(p)) out.push(p);
-    return out;
-  };
-  const others = peers.map((p) => new Set(chain(p)));
-  return chain(self).find((a) => others.every((s) => s.has(a)));
+  const others = peers.map((p) => new Set(lineage(p).slice(1)));
+  return lineage(self).slice(1).find((a) => others.every((s) => s.has(a)));
+}
+
+/** `pid` and its ancestors below init, nearest first (as far as /proc can be read). */
+function lineage(pid: number): number[] {
+  const out = [pid];
+  for (let p = parentOf(pid); p > 1 && out.length < 4096; p = parentOf(p)) out.push(p);
+  return out;
+}
+
+/** The command name of `pid` (`/proc/<pid>/comm`), or "" when it cannot be read. */
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "latin1").trim();
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * The process this rank names under Yama as the one (with its descendants) that may read its
+ * memory: the nearest process that is `self` or an ancestor of it and is `peers`' ancestor or
+ * one of them, accepted only when it belongs to the job: the tsmpirun that started this host's
+ * ranks (`launcherPid`, from `TSMPI_LAUNCHER_PID`), a `slurmstepd` (srun), or a rank of the job
+ * (a PoolExecutor's parent, whose workers descend from it). Anything else gives undefined, and
+ * single-copy reads stay off: ranks started over ssh have the system's sshd as their nearest
+ * common ancestor, and naming it would let every ssh session of the user read them.
+ */
+export function peerTracer(self: number, peers: readonly number[], launcherPid = Number(process.env.TSMPI_LAUNCHER_PID) || 0): number | undefined {
+  const others = peers.map((p) => new Set(lineage(p)));
+  const nearest = lineage(self).find((a) => others.every((s) => s.has(a)));
+  if (nearest === undefined) return undefined;
+  const ofJob = nearest === launcherPid || nearest === self || peers.includes(nearest) || commandOf(nearest) === "slurmstepd";
+  return ofJob ? nearest : undefined;
 }
 
 /** Stands in for the addon where it is missing: nothing is readable, every read fails. */
@@ -210,14 +238,15 @@ export class PointToPoint {
   /**
    * The addon for single-copy transfers, loaded on first use; null when unavailable. Readable
    * only by the nearest common ancestor of this rank and its same-host peers and that
-   * ancestor's descendants (the launcher or slurmstepd and the job's ranks), where there is
-   * one below init; else by any process of the user (see native/README.md).
+   * ancestor's descendants, when that ancestor is the job's (tsmpirun, slurmstepd: see
+   * {@link peerTracer}); else null: no single-copy reads (see native/README.md).
    */
   private peerAccess(): NativeBinding | null {
     if (this.cma === undefined) {
       const b = getBinding();
       const peers = this.peers.flatMap((p) => (p ? [p.pid] : []));
-      this.cma = b && b.allowPeerAccess(commonAncestor(process.pid, peers)) ? b : null;
+      const tracer = peerTracer(process.pid, peers);
+      this.cma = b && tracer !== undefined && b.allowPeerAccess(tracer) ? b : null;
     }
     return this.cma;
   }

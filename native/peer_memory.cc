@@ -2,12 +2,14 @@
 // large message straight out of the sender's memory with process_vm_readv, instead of the bytes
 // crossing a socket (two kernel copies and a wake-up per chunk). lib/p2p.ts decides when.
 //
-//   allowPeerAccess(tracer?)               let `tracer` and its descendants read this one
+//   allowPeerAccess(tracer)                let `tracer` and its descendants read this one
 //                                          (Yama's ptrace_scope 1 allows only ancestors
-//                                          otherwise); without it (or 0), any process of the
-//                                          user. Yama keeps one tracer per process, so a set
-//                                          of pids is named by their common ancestor: tsmpirun
-//                                          or slurmstepd, whose descendants are the job's ranks.
+//                                          otherwise). Yama keeps one tracer per process, so a
+//                                          set of pids is named by their common ancestor, which
+//                                          lib/p2p.ts accepts only when it is the job's own
+//                                          (tsmpirun or slurmstepd). Without a tracer (or 0) it
+//                                          returns false and allows nothing: never "any process
+//                                          of the user" (PR_SET_PTRACER_ANY).
 //   addressOf(typedArray)                  address of the elements, as a BigInt
 //   peerRead(pid, address, length, target, targetByteOffset)
 //                                          copies length bytes from pid's address into target
@@ -31,9 +33,9 @@ namespace {
 Napi::Value AllowPeerAccess(const Napi::CallbackInfo& info) {
 #ifdef PR_SET_PTRACER
   const long tracer = info.Length() > 0 && info[0].IsNumber() ? static_cast<long>(info[0].As<Napi::Number>().Int64Value()) : 0;
+  if (tracer <= 0) return Napi::Boolean::New(info.Env(), false);
   // EINVAL: no Yama module, and same-user access is the kernel's default anyway.
-  const unsigned long who = tracer > 0 ? static_cast<unsigned long>(tracer) : static_cast<unsigned long>(PR_SET_PTRACER_ANY);
-  const bool ok = prctl(PR_SET_PTRACER, who, 0, 0, 0) == 0 || errno == EINVAL;
+  const bool ok = prctl(PR_SET_PTRACER, static_cast<unsigned long>(tracer), 0, 0, 0) == 0 || errno == EINVAL;
 #else
   const bool ok = true;
 #endif

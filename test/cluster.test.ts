@@ -3,9 +3,12 @@
 // Later tests that launch tsmpi over ssh or srun belong in this file, inside this describe,
 // so the rig comes up once: use `rig` (hosts, mode) and `run()`/`rigEnv()` from ./cluster/rig.js.
 import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { slurmPorts } from "../lib/job/environment.js";
 import { expandHostlist, expandTasksPerNode } from "../lib/job/hostlist.js";
 import { cases as collectiveCases } from "./cases/collectives.js";
 import { cases as p2pCases } from "./cases/p2p.js";
@@ -382,38 +385,60 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
   });
 
   describe("security between hosts: keys on no command line, --insecure", function () {
-    it("no process on any host shows the job key on its command line (it travels through ssh's stdin)", async function () {
+    it("no process on any host shows the job key or a -x value on its command line (both travel through ssh's stdin)", async function () {
       let pid = 0;
-      const job = tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, fixture("fail.js"), "hang"], { timeoutMs: 40_000, onStart: (p) => (pid = p) });
+      const secret = `s3cr3t-${crypto.randomBytes(8).toString("hex")}`;
+      // `-x NAME` takes the value from tsmpirun's environment: `-x NAME=value` would show it on tsmpirun's own command line.
+      const job = tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, "-x", "TSMPI_TEST_SECRET", fixture("fail.js"), "hang"], { timeoutMs: 40_000, env: { TSMPI_TEST_SECRET: secret }, onStart: (p) => (pid = p) });
       const deadline = Date.now() + 20_000;
       let key = "";
+      let got = "";
       let marker = "";
-      while (!key && Date.now() < deadline) {
+      while (!(key && got) && Date.now() < deadline) {
         marker = fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").find((e) => e.startsWith("TSMPI_TEST_MARK=")) ?? "";
         for (const p of marker ? leftovers(marker) : []) {
           try {
+            // The environment the rank started with (the runtime takes the key out of process.env).
             const env = fs.readFileSync(`/proc/${p}/environ`, "latin1").split("\0");
-            if (env.includes("TSMPI_RANK=3")) key = env.find((e) => e.startsWith("TSMPI_JOB_KEY="))?.slice(14) ?? "";
+            if (env.includes("TSMPI_RANK=3")) {
+              key = env.find((e) => e.startsWith("TSMPI_JOB_KEY="))?.slice(14) ?? "";
+              got = env.find((e) => e.startsWith("TSMPI_TEST_SECRET="))?.slice(18) ?? "";
+            }
           } catch {
             /* gone */
           }
         }
-        if (!key) await new Promise((res) => setTimeout(res, 100));
+        if (!(key && got)) await new Promise((res) => setTimeout(res, 100));
       }
       assert.ok(key.length >= 32, "rank 3 (on node2) got its job key");
+      assert.equal(got, secret, "rank 3 (on node2) got the -x value");
+      // Every host's processes: the fake hosts share this machine's process table.
       const shown: string[] = [];
       for (const entry of fs.readdirSync("/proc")) {
         if (!/^\d+$/.test(entry)) continue;
         try {
           const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, "latin1");
-          if (cmd.includes(key)) shown.push(`${entry}: ${cmd.replace(/\0/g, " ").slice(0, 200)}`);
+          if (cmd.includes(key) || cmd.includes(secret)) shown.push(`${entry}: ${cmd.replace(/\0/g, " ").slice(0, 300)}`);
         } catch {
           /* gone */
         }
       }
       process.kill(pid, "SIGINT");
       await checkJob(await job, 130, 8000);
-      assert.deepEqual(shown, [], "command lines showing the key");
+      assert.deepEqual(shown, [], "command lines showing the key or the -x value");
+    });
+
+    it("remote ranks and their child processes: no TSMPI_JOB_KEY in process.env or a child's; -x values arrive intact", async function () {
+      const secret = "it's \"quoted\" $HOME `x`";
+      const r = await tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, "-x", `TSMPI_TEST_SECRET=${secret}`, fixture("child-env.js")], { timeoutMs: 60_000 });
+      await checkJob(r, 0, 5000);
+      const lines = jsonLines(r.stdout);
+      assert.equal(lines.length, 4, r.stdout + r.stderr);
+      for (const l of lines) {
+        assert.equal(l.inEnv, false, `rank ${l.rank}`);
+        assert.deepEqual(l.inChild, [], `rank ${l.rank}`);
+        assert.equal(l.secret, secret, `rank ${l.rank}`);
+      }
     });
 
     it("flood over CURVE between hosts: 3 senders, 300,000 messages with 1 MiB arrays, exactly once and in order; senders wait", async function () {
@@ -473,6 +498,60 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
       const seen = lines.map((l) => ({ tag: Number(/^\[(\d+)\] /.exec(l)![1]), ...JSON.parse(l.replace(/^\[\d+\] /, "")) }));
       for (const s of seen) assert.equal(s.tag, s.rank);
       assert.deepEqual([...new Set(seen.map((s) => s.host))].sort(), ["node1", "node2"]);
+    });
+
+    it("tsmpirun inside an allocation: the job key is not in srun's environment nor the ranks' (issue 17)", async function () {
+      const r = await salloc(["-N", "2", "-n", "4"], [fixture("child-env.js")]);
+      await checkJob(r, 0, 5000);
+      const lines = jsonLines(r.stdout.replace(/^\d+: /gm, ""));
+      assert.equal(lines.length, 4, r.stdout + r.stderr);
+      for (const l of lines) {
+        assert.equal(l.initialKey, false, `rank ${l.rank} was started with TSMPI_JOB_KEY in its environment`);
+        assert.equal(l.inEnv, false);
+        assert.deepEqual(l.inChild, []);
+      }
+    });
+
+    it("a direct srun launch refuses a TSMPI_JOB_KEY of less than 128 bits, with a clear message and no hang (issue 17)", async function () {
+      const r = await runProgram("srun", ["-N", "2", "-n", "2", process.execPath, fixture("env.js")], { timeoutMs: 60_000, env: { TSMPI_JOB_KEY: "hunter2" } });
+      assert.equal(r.timedOut, false, r.stderr);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /TSMPI_JOB_KEY must hold at least 128 bits/);
+      assert.ok(!r.stderr.includes("hunter2"), "the message never repeats the secret");
+      assert.deepEqual(await settledLeftovers(r.marker, 5000), []);
+    });
+
+    it("a direct srun whose first rendezvous ports on node1 are held by another program runs on the next one (issue 17)", async function () {
+      if (rig!.mode !== "netns") {
+        console.log("      skipped: the fake hosts share this machine's network (MODE=lo)");
+        return this.skip();
+      }
+      // An allocation first, so that the job id, and with it the candidate ports, are known before the step starts.
+      const alloc = await run("salloc", ["-N", "2", "-n", "2", "--no-shell"], { timeoutMs: 30_000 });
+      const jobId = Number(/allocation (\d+)/.exec(alloc.stderr)?.[1]);
+      assert.ok(jobId > 0, alloc.stderr);
+      let squatter: ChildProcess | undefined;
+      try {
+        const ports = slurmPorts(jobId, 0).slice(0, 2);
+        // On node1, on every address: it answers each connection with a line of junk and hangs up.
+        const code = `let n = 0; const net = require("node:net"); let up = 0;
+          for (const p of ${JSON.stringify(ports)}) net.createServer((c) => { n++; c.on("error", () => {}); c.end("HTTP/1.0 400 no\\r\\n\\r\\n"); }).listen(p, "0.0.0.0", () => ++up === 2 && console.log("ready"));
+          process.on("SIGTERM", () => { console.log("connections " + n); process.exit(0); });`;
+        squatter = spawn("ip", ["netns", "exec", "tsmpi-node1", process.execPath, "-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+        let out = "";
+        squatter.stdout!.on("data", (d) => (out += d));
+        for (let i = 0; i < 100 && !out.includes("ready"); i++) await new Promise((res) => setTimeout(res, 100));
+        assert.ok(out.includes("ready"), "the squatter listens");
+        const r = await runProgram("srun", [`--jobid=${jobId}`, "-N", "2", "-n", "2", process.execPath, path.join(ROOT, "dist", "examples", "hello.js")], { timeoutMs: 90_000 });
+        await checkJob(r, 0, 5000);
+        assert.equal(r.stdout.trim().split("\n").filter((l) => l.startsWith("Hello, World!")).length, 2, r.stdout + r.stderr);
+        squatter.kill("SIGTERM");
+        await new Promise((res) => squatter!.once("exit", res));
+        assert.ok(Number(/connections (\d+)/.exec(out)?.[1]) > 0, `the ranks tried the squatted ports first (${out.trim()})`);
+      } finally {
+        squatter?.kill("SIGKILL");
+        await run("scancel", [String(jobId)], { timeoutMs: 10_000 });
+      }
     });
 
     it("a failing rank under tsmpirun in an allocation is named, with its code (srun --kill-on-bad-exit)", async function () {

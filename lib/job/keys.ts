@@ -9,8 +9,13 @@
  *   (zeromq.js would need a receive pending for it, which keeps a process alive forever);
  *   knowing the server key is the admission.
  * - the pre-shared key of the TLS channel the rendezvous runs over between hosts
- *   (TLS 1.2, PSK-AES256-GCM-SHA384): a coordinator and its ranks prove to each other that
- *   they hold the job key before a line is read.
+ *   (TLS 1.2, ECDHE-PSK-CHACHA20-POLY1305): a coordinator and its ranks prove to each other
+ *   that they hold the job key before a line is read. The ephemeral ECDH share means that a
+ *   handshake recorded on the network gives nothing to test guesses of the key against offline
+ *   (with plain PSK it would), and that a key learnt later does not decrypt recorded sessions.
+ *   TLS 1.2, because there the suite names the key exchange and both ends insist on it (with
+ *   TLS 1.3 a PSK handshake may go without (EC)DHE, and nothing in Node tells which it was);
+ *   OpenSSL 3.0 (Node 20) has no ECDHE-PSK suite with AES-GCM, ChaCha20-Poly1305 is its AEAD one.
  * - (in `runtime.ts`) the 64-bit token every frame carries.
  *
  * `ipc://` endpoints, the unix-socket rendezvous and shared memory are private to the user
@@ -30,8 +35,8 @@ export interface CurveKeys {
   secretKey: string;
 }
 
-/** TLS settings of the rendezvous between hosts (both ends). */
-export const RENDEZVOUS_TLS = { ciphers: "PSK-AES256-GCM-SHA384", minVersion: "TLSv1.2", maxVersion: "TLSv1.2" } as const;
+/** TLS settings of the rendezvous between hosts (both ends): only the ECDHE-PSK suite is offered or accepted. */
+export const RENDEZVOUS_TLS = { ciphers: "ECDHE-PSK-CHACHA20-POLY1305", minVersion: "TLSv1.2", maxVersion: "TLSv1.2" } as const;
 /** The PSK identity both ends use. */
 export const PSK_IDENTITY = "tsmpi";
 

@@ -10,16 +10,22 @@
  * lost without `bye` means the rank died, and a rank whose coordinator vanishes exits, so no
  * rank outlives its job. Messages are JSON, one per line, of bounded length; a connection that
  * says no hello within the rendezvous timeout is closed, and only a bounded number of such
- * strangers is kept at once.
+ * strangers (counting TLS handshakes not yet done) is kept at once. A hello's fields are checked
+ * before anything uses them: the launcher puts a rank's pid into shell commands on its host.
+ *
+ * Rank 0 of a direct srun launch serves at a port others can predict: it takes the first of a
+ * few candidate ports it can bind, and ranks try each candidate until one passes the TLS
+ * handshake, which a listener without the job key (another job's, another user's) cannot.
  *
  * @module
  */
 import { createRequire } from "node:module";
 import net from "node:net";
+import type { TLSSocket } from "node:tls";
 import { config } from "../config.js";
 import { TsmpiError } from "../errors.js";
 import { PSK_IDENTITY, RENDEZVOUS_TLS } from "./keys.js";
-import { keepAlive } from "./network.js";
+import { hostPort, keepAlive } from "./network.js";
 
 /** A rank's first message. */
 export interface Hello {
@@ -56,12 +62,43 @@ export interface Table {
 /** What a rank receives. */
 export type CoordinatorMessage = ({ t: "table" } & Table) | { t: "abort"; code: number; reason: string } | { t: "reject"; reason: string };
 
-/** Parses `unix:/path` or `tcp:host:port` into `net.connect`/`listen` options. */
-function parseAddress(address: string): { path: string } | { host: string; port: number } {
+const lazy = createRequire(import.meta.url);
+
+/**
+ * Parses `unix:/path` or `tcp:host:port` into `net.connect`/`listen` options; a rank's
+ * coordinator address may name several candidate ports, `tcp:host:p1,p2,...` (direct srun).
+ */
+function parseAddress(address: string): { path: string } | { host: string; port: number; ports: number[] } {
   if (address.startsWith("unix:")) return { path: address.slice(5) };
-  const m = /^tcp:(.+):(\d+)$/.exec(address);
-  if (m) return { host: m[1]!.replace(/^\[(.*)\]$/, "$1"), port: Number(m[2]) };
+  const m = /^tcp:(.+):(\d+(?:,\d+)*)$/.exec(address);
+  const ports = m ? m[2]!.split(",").map(Number) : [];
+  if (m && ports.every((p) => p >= 0 && p <= 65535)) return { host: m[1]!.replace(/^\[(.*)\]$/, "$1"), port: ports[0]!, ports };
   throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `coordinator address must be unix:PATH or tcp:HOST:PORT, got ${JSON.stringify(address)}`);
+}
+
+/** The highest pid Linux hands out (`pid_max` is at most 2^22). */
+const MAX_PID = 2 ** 22;
+
+/**
+ * Why a hello's fields are unfit for use, or "" when they are fit. The pid goes into shell
+ * commands the launcher runs on the rank's host (`kill`, the heartbeat): a rank of 1 or
+ * less, or anything but an integer, would name other processes there (`kill -KILL -1`).
+ */
+function helloProblem(h: Hello): string {
+  if (!Number.isSafeInteger(h.pid) || h.pid < 2 || h.pid > MAX_PID) return `rank ${h.rank} sent pid ${JSON.stringify(h.pid)}, not a process id in [2, ${MAX_PID}]`;
+  if (typeof h.host !== "string" || h.host.length === 0 || h.host.length > 255 || /[\x00-\x20\x7f]/.test(h.host)) return `rank ${h.rank} sent host ${JSON.stringify(h.host)}, not a host name`;
+  if (!Array.isArray(h.addrs) || h.addrs.length > 16 || !h.addrs.every((a) => typeof a === "string" && a.length <= 4096)) return `rank ${h.rank} sent malformed endpoints`;
+  if (h.cma !== undefined && (typeof h.cma !== "string" || h.cma.length > 4096)) return `rank ${h.rank} sent a malformed memory domain`;
+  return "";
+}
+
+/** Whether two job keys are equal, in a time that does not depend on where they differ. */
+function sameKey(a: unknown, b: string): boolean {
+  if (typeof a !== "string") return false;
+  const crypto = lazy("node:crypto") as typeof import("node:crypto");
+  // Digests have one length whatever the inputs, which timingSafeEqual needs.
+  const digest = (s: string): Buffer => crypto.createHash("sha256").update(s).digest();
+  return crypto.timingSafeEqual(digest(a), digest(b));
 }
 
 /** The longest line a coordinator reads from a rank (a hello, a report); longer: disconnected. */
@@ -136,13 +173,22 @@ export interface ServerOptions {
    * only peers holding the job key get past the handshake. Unix sockets stay plain.
    */
   psk?: Buffer;
+  /**
+   * Candidate ports for TCP addresses (their own port is then ignored), tried in order while
+   * the port is taken (EADDRINUSE): by another job, or by someone squatting a port they can
+   * predict (rank 0 of a direct srun launch).
+   */
+  ports?: readonly number[];
 }
-
-const lazy = createRequire(import.meta.url);
 
 /** node:tls, loaded only by a rendezvous between hosts. */
 function tls(): typeof import("node:tls") {
   return lazy("node:tls") as typeof import("node:tls");
+}
+
+/** A TCP connection's address 4-tuple: the same for a TLS socket as for the TCP socket under it. */
+function tuple(s: net.Socket): string {
+  return `${s.localAddress}|${s.localPort}|${s.remoteAddress}|${s.remotePort}`;
 }
 
 /** The coordinator side. */
@@ -156,8 +202,14 @@ export class RendezvousServer {
   private aborting: { code: number; reason: string } | undefined;
   private joined = 0;
 
-  /** Connections that have not said hello yet, oldest first. */
+  /**
+   * Connections that have not said hello yet, oldest first, as the TCP (or unix) sockets they
+   * arrived on: over TLS a connection counts from its first byte, handshake included, so a flood
+   * of handshakes that never finish is bounded as well.
+   */
   private readonly strangers = new Set<net.Socket>();
+  /** The TCP socket under each TLS connection still in the strangers' set, by its address 4-tuple. */
+  private readonly under = new Map<string, net.Socket>();
 
   private constructor(
     private readonly servers: net.Server[],
@@ -170,25 +222,57 @@ export class RendezvousServer {
   ) {
     this.sockets = new Array(size);
     this.hellos = new Array(size);
-    for (const server of servers) server.on(server instanceof net.Server && "addContext" in server ? "secureConnection" : "connection", (socket: net.Socket) => this.accept(socket));
+    for (const server of servers) {
+      const secure = "addContext" in server;
+      server.on("connection", (raw: net.Socket) => {
+        this.admit(raw, secure);
+        if (!secure) this.accept(raw, raw);
+      });
+      if (secure) server.on("secureConnection", (socket: TLSSocket) => this.accept(socket, this.under.get(tuple(socket))));
+    }
   }
 
   /**
    * Listens on `listen` (`unix:PATH`, or `tcp:HOST:PORT` with port 0 for any free port; several
-   * TCP addresses share the first one's port) for a job of `size` ranks with secret `key`.
-   * Bind the addresses ranks reach (never every interface): a coordinator is no public service.
+   * TCP addresses share the first one's port, or the first of `options.ports` free on all) for a
+   * job of `size` ranks with secret `key`. Bind the addresses ranks reach (never every
+   * interface): a coordinator is no public service.
+   * @throws TsmpiError `ERR_TSMPI_RENDEZVOUS` when it cannot listen (naming every port tried).
    */
   static async listen(listen: string | readonly string[], size: number, key: string, events: CoordinatorEvents, options: ServerOptions = {}): Promise<RendezvousServer> {
     const all = typeof listen === "string" ? [listen] : listen;
     if (all.length === 0) throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", "a coordinator needs at least one address to listen on");
+    const helloTimeoutMs = options.helloTimeoutMs ?? config().rendezvousTimeout * 1000;
+    const candidates = options.ports?.length ? options.ports : [undefined];
+    const taken: number[] = [];
+    for (const [i, port] of candidates.entries()) {
+      try {
+        const { servers, address } = await RendezvousServer.bind(all, port, options, helloTimeoutMs);
+        return new RendezvousServer(servers, address, size, key, events, helloTimeoutMs);
+      } catch (err) {
+        const inUse = (err as NodeJS.ErrnoException).code === "EADDRINUSE";
+        if (inUse && port !== undefined) taken.push(port);
+        if (inUse && i + 1 < candidates.length) continue;
+        const why =
+          taken.length > 0
+            ? `${taken.length > 1 ? `ports ${taken.join(", ")} are all` : `port ${taken[0]} is`} in use (by other jobs, or by other users' programs holding them); set TSMPI_SLURM_PORT to a free port`
+            : (err as Error).message;
+        throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `the coordinator cannot listen on ${all.join(", ")}: ${why}`, { cause: err });
+      }
+    }
+    throw new TsmpiError("ERR_TSMPI_INTERNAL", "no candidate port was tried");
+  }
+
+  /** Binds every address of `all` (TCP ones on `port` when given); closes what it bound on failure. */
+  private static async bind(all: readonly string[], fixed: number | undefined, options: ServerOptions, helloTimeoutMs: number): Promise<{ servers: net.Server[]; address: string }> {
     const servers: net.Server[] = [];
     let address = all[0]!;
-    let port = 0;
+    let port = fixed ?? 0;
+    let advertised = false;
     try {
       for (const spec of all) {
         const where = parseAddress(spec);
-        if ("port" in where && port !== 0) where.port = port;
-        const helloTimeoutMs = options.helloTimeoutMs ?? config().rendezvousTimeout * 1000;
+        const opts = "port" in where ? { host: where.host, port: port !== 0 ? port : where.port } : where;
         const psk = options.psk;
         const server =
           psk && "port" in where
@@ -198,39 +282,51 @@ export class RendezvousServer {
         servers.push(server);
         await new Promise<void>((resolve, reject) => {
           server.once("error", reject);
-          server.listen(where, () => resolve());
+          server.listen(opts, () => resolve());
         });
-        if ("port" in where && port === 0) {
+        if ("port" in opts) {
           port = (server.address() as net.AddressInfo).port;
-          const host = options.advertise ?? where.host;
-          address = `tcp:${host.includes(":") ? `[${host}]` : host}:${port}`;
+          if (!advertised) address = `tcp:${hostPort(options.advertise ?? opts.host, port)}`;
+          advertised = true;
         }
       }
     } catch (err) {
       for (const s of servers) s.close();
-      throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `the coordinator cannot listen on ${all.join(", ")}: ${(err as Error).message}`, { cause: err });
+      throw err;
     }
-    return new RendezvousServer(servers, address, size, key, events, options.helloTimeoutMs ?? config().rendezvousTimeout * 1000);
+    return { servers, address };
   }
 
-  private accept(socket: net.Socket): void {
-    if (!this.holding) socket.unref();
-    // A connection is a stranger until its hello names a rank of this job: it gets a bounded
-    // line, a bounded time to say hello, and only a bounded number of them stays open at once.
-    // Past the bound the oldest stranger goes, so a flood of them cannot lock the ranks out.
+  /**
+   * A new connection (the TCP socket, under TLS before its handshake): a stranger until its
+   * hello names a rank of this job. It gets a bounded time to say hello, and only a bounded
+   * number of strangers stays open at once: past the bound the oldest goes, so a flood of them
+   * cannot lock the ranks out.
+   */
+  private admit(raw: net.Socket, secure: boolean): void {
     if (this.strangers.size >= this.size + MAX_STRANGERS) this.strangers.values().next().value?.destroy();
-    this.strangers.add(socket);
-    const welcome = (): void => {
-      this.strangers.delete(socket);
-      clearTimeout(silent);
-    };
-    const silent = setTimeout(() => socket.destroy(), this.helloTimeoutMs);
+    this.strangers.add(raw);
+    const id = secure ? tuple(raw) : "";
+    if (secure) this.under.set(id, raw);
+    const silent = setTimeout(() => raw.destroy(), this.helloTimeoutMs);
     silent.unref();
+    const welcome = (): void => {
+      clearTimeout(silent);
+      this.strangers.delete(raw);
+      if (secure && this.under.get(id) === raw) this.under.delete(id);
+    };
+    this.welcomes.set(raw, welcome);
+    raw.on("error", () => {});
+    raw.on("close", welcome);
+  }
+
+  /** What ends each stranger's probation, by its TCP socket. */
+  private readonly welcomes = new WeakMap<net.Socket, () => void>();
+
+  private accept(socket: net.Socket, raw: net.Socket | undefined): void {
+    if (!this.holding) socket.unref();
     this.connections.add(socket);
-    socket.on("close", () => {
-      welcome();
-      this.connections.delete(socket);
-    });
+    socket.on("close", () => this.connections.delete(socket));
     let rank = -1;
     socket.on("error", () => {});
     socket.on("close", () => {
@@ -246,16 +342,18 @@ export class RendezvousServer {
           write(socket, { t: "reject", reason });
           socket.end();
         };
-        if (hello.t !== "hello" || hello.key !== this.key) return reject("wrong job key (ranks of a direct srun launch must all read the same TSMPI_JOB_KEY or ~/.config/tsmpi/job-key)");
+        if (hello.t !== "hello" || !sameKey(hello.key, this.key)) return reject("wrong job key (ranks of a direct srun launch must all read the same TSMPI_JOB_KEY or ~/.config/tsmpi/job-key)");
         if (!Number.isInteger(hello.rank) || hello.rank < 0 || hello.rank >= this.size) return reject(`rank ${hello.rank} is not in [0, ${this.size})`);
         if (hello.size !== this.size) return reject(`rank ${hello.rank} believes the job has ${hello.size} ranks, but it has ${this.size}`);
+        const problem = helloProblem(hello);
+        if (problem) return reject(problem);
         if (this.hellos[hello.rank]) return reject(`rank ${hello.rank} already joined (pid ${this.hellos[hello.rank]!.pid})`);
         if (this.aborting) {
           write(socket, { t: "abort", ...this.aborting });
           return;
         }
         rank = hello.rank;
-        welcome();
+        if (raw) this.welcomes.get(raw)?.();
         this.sockets[rank] = socket;
         this.hellos[rank] = hello;
         this.joined++;
@@ -390,39 +488,74 @@ export class RendezvousClient {
   /**
    * Connects to the coordinator at `address`. With `retry` (rank 0 serves the rendezvous and
    * may start after this rank), a coordinator not listening yet is tried again until
-   * `deadline` (ms since the epoch); without (a launcher listens before starting any rank), a
-   * refused connection means the launcher is gone.
+   * `deadline` (ms since the epoch), on each candidate port the address names, and a listener
+   * that fails the TLS handshake (it does not hold the job key: another job's coordinator, or
+   * someone holding a port they could predict) is passed over for the next candidate; without
+   * (a launcher listens before starting any rank), a refused connection means the launcher is gone.
    * @throws TsmpiError `ERR_TSMPI_RENDEZVOUS` when no connection could be made (in time).
    */
   static async connect(address: string, deadline: number, handlers: ClientHandlers, retry: boolean, psk?: Buffer): Promise<RendezvousClient> {
     const where = parseAddress(address);
+    const candidates: ({ path: string } | { host: string; port: number })[] = "ports" in where ? where.ports.map((port) => ({ host: where.host, port })) : [where];
     for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
-      try {
-        const socket = await new Promise<net.Socket>((resolve, reject) => {
-          if (psk && "port" in where) {
-            const s = tls().connect({ ...where, ...RENDEZVOUS_TLS, pskCallback: () => ({ psk, identity: PSK_IDENTITY }), checkServerIdentity: () => undefined });
-            s.once("secureConnect", () => resolve(s));
-            s.once("error", reject);
-            s.once("close", () => reject(Object.assign(new Error("the coordinator closed the connection during the TLS handshake (another job key?)"), { code: "ETLSCLOSED" })));
-            return;
+      const failures: string[] = [];
+      let last: unknown;
+      let foreign = false;
+      for (const to of candidates) {
+        try {
+          const socket = await RendezvousClient.dial(to, psk, deadline);
+          // A launcher whose host vanished sends nothing ever again: without probes a rank
+          // blocked in recv on another host would wait forever (TSMPI_HEARTBEAT_TIMEOUT).
+          if ("port" in to) keepAlive(socket, config().heartbeatTimeout);
+          return new RendezvousClient(socket, address, handlers);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          const again = retry && (code === "ECONNREFUSED" || code === "ENOENT" || code === "EHOSTUNREACH" || code === "ETIMEDOUT");
+          const stranger = retry && psk !== undefined && "port" in to && !again;
+          if (!again && !stranger) {
+            throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `could not reach the job's coordinator at ${address}: ${(err as Error).message}`, { cause: err });
           }
-          const s = net.connect(where);
-          s.once("connect", () => resolve(s));
-          s.once("error", reject);
-        });
-        // A launcher whose host vanished sends nothing ever again: without probes a rank
-        // blocked in recv on another host would wait forever (TSMPI_HEARTBEAT_TIMEOUT).
-        if ("port" in where) keepAlive(socket, config().heartbeatTimeout);
-        return new RendezvousClient(socket, address, handlers);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        const again = retry && (code === "ECONNREFUSED" || code === "ENOENT" || code === "EHOSTUNREACH" || code === "ETIMEDOUT");
-        if (!again || Date.now() + delay > deadline) {
-          throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `could not reach the job's coordinator at ${address}: ${(err as Error).message}`, { cause: err });
+          last = err;
+          foreign ||= stranger;
+          failures.push(`${"port" in to ? `port ${to.port}` : to.path}: ${stranger ? `a listener that failed the TLS handshake (${(err as Error).message})` : (err as Error).message}`);
         }
-        await new Promise((r) => setTimeout(r, delay));
       }
+      if (Date.now() + delay > deadline) {
+        const hint = foreign
+          ? "; a listener that fails the handshake does not hold this job's key: another job's coordinator, another user's program holding the port (set TSMPI_SLURM_PORT to a free one), or ranks that read different TSMPI_JOB_KEY / job-key files"
+          : "";
+        throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `could not reach the job's coordinator at ${address}: ${failures.join("; ")}${hint}`, { cause: last });
+      }
+      await new Promise((r) => setTimeout(r, delay));
     }
+  }
+
+  /** Longest wait for one TLS handshake: a listener that accepts and never answers is passed over. */
+  private static readonly HANDSHAKE_MS = 5000;
+
+  /** Opens one connection (over TLS-PSK to a TCP address when `psk` is given). */
+  private static dial(to: { path: string } | { host: string; port: number }, psk: Buffer | undefined, deadline: number): Promise<net.Socket> {
+    return new Promise<net.Socket>((resolve, reject) => {
+      if (psk && "port" in to) {
+        const s = tls().connect({ ...to, ...RENDEZVOUS_TLS, pskCallback: () => ({ psk, identity: PSK_IDENTITY }), checkServerIdentity: () => undefined });
+        const timer = setTimeout(() => {
+          s.destroy();
+          reject(Object.assign(new Error("no TLS handshake within 5 s"), { code: "ETLSSILENT" }));
+        }, Math.max(100, Math.min(RendezvousClient.HANDSHAKE_MS, deadline - Date.now())));
+        s.once("secureConnect", () => (clearTimeout(timer), resolve(s)));
+        s.once("error", (err) => (clearTimeout(timer), reject(err)));
+        s.once("close", () => (clearTimeout(timer), reject(Object.assign(new Error("the coordinator closed the connection during the TLS handshake (another job key?)"), { code: "ETLSCLOSED" }))));
+        return;
+      }
+      const s = net.connect(to);
+      s.once("connect", () => resolve(s));
+      s.once("error", reject);
+    });
+  }
+
+  /** The TLS cipher suite of the connection (e.g. `ECDHE-PSK-CHACHA20-POLY1305`), or undefined when it runs in clear. */
+  get cipher(): string | undefined {
+    return "getCipher" in this.socket ? (this.socket as TLSSocket).getCipher()?.name : undefined;
   }
 
   /** The local address of the connection (TCP only): the interface that reaches the coordinator. */

@@ -333,7 +333,7 @@ export class Runtime {
       abort: (rank, code) => stop(code, `rank ${rank} called abort(${code})`),
       exit: (rank, code) => (code !== 0 ? stop(code, `rank ${rank} exited with code ${code}`) : undefined),
       lost: (rank) => stop(1, `rank ${rank} ended before finishing (killed?)`),
-    }, { psk: launch.secure ? rendezvousPsk(launch.key) : undefined });
+    }, { psk: launch.secure ? rendezvousPsk(launch.key) : undefined, ports: launch.ports });
   }
 
   private installHooks(): void {
