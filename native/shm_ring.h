@@ -77,6 +77,7 @@ inline uint8_t* DataOf(uint8_t* base, uint64_t ringBytes, uint32_t slot) {
 // mapped with `fileBytes` bytes; empty when it can.
 inline std::string LayoutProblem(const InboxHeader& h, uint64_t fileBytes, uint32_t slots) {
   if (h.magic != kMagic) return "no inbox magic";
+  if (h.slots == 0 || h.slots > kMaxSlots) return "slot count " + std::to_string(h.slots) + " is not in [1, 65536]";
   if (h.slots != slots) return "it has " + std::to_string(h.slots) + " slots, this job " + std::to_string(slots);
   if (h.ringBytes < kMinRing || h.ringBytes > kMaxRing || h.ringBytes % 4096 != 0) {
     return "ring size " + std::to_string(h.ringBytes) + " is not a multiple of 4096 in [4096, 2^30]";
@@ -100,13 +101,16 @@ inline uint64_t LoadAcquire(const uint64_t* p) { return __atomic_load_n(p, __ATO
 inline void StoreRelease(uint64_t* p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 
 // Copies n bytes into / out of a ring's data area at logical position pos (wrapping); n <= cap.
+// (n == 0 copies nothing: an empty frame's bytes may be a null pointer, which memcpy may not see.)
 inline void RingPut(uint8_t* data, uint64_t cap, uint64_t pos, const uint8_t* src, uint64_t n) {
+  if (n == 0) return;
   const uint64_t at = pos % cap;
   const uint64_t first = n < cap - at ? n : cap - at;
   std::memcpy(data + at, src, first);
   if (first < n) std::memcpy(data, src + first, n - first);
 }
 inline void RingGet(const uint8_t* data, uint64_t cap, uint64_t pos, uint8_t* dst, uint64_t n) {
+  if (n == 0) return;
   const uint64_t at = pos % cap;
   const uint64_t first = n < cap - at ? n : cap - at;
   std::memcpy(dst, data + at, first);
