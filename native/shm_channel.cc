@@ -233,9 +233,10 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
       peer.base = static_cast<uint8_t*>(p);
       peer.bytes = fileBytes;
       // One copy of the header, checked and then used: the peer's memory may change meanwhile.
+      const uint32_t magic = __atomic_load_n(&reinterpret_cast<const InboxHeader*>(peer.base)->magic, __ATOMIC_ACQUIRE);
       InboxHeader h;
       std::memcpy(&h, peer.base, sizeof h);
-      h.magic = __atomic_load_n(&reinterpret_cast<const InboxHeader*>(peer.base)->magic, __ATOMIC_ACQUIRE) == kMagic ? h.magic : 0;
+      h.magic = magic;
       std::string problem = LayoutProblem(h, fileBytes, slots_);
       if (problem.empty()) {
         peer.ringBytes = h.ringBytes;

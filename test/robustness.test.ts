@@ -48,7 +48,7 @@ describe("garbage written straight into a rank's shared-memory ring by a process
   // as any process of the user can, writes into the ring rank 0 sends through, and wakes rank 1
   // through its wake-up pipe (the pipe rank 0 opened through /proc too). Rank 1 sleeps in a recv
   // meanwhile (test/fixtures/shm-victim.ts).
-  const R = 1 << 20; // ring bytes for 2 ranks on a host (lib/transport/shm.ts ringBytes)
+  const R = 1 << 20; // ring bytes (set for the job: TSMPI_SHM_RING_BYTES)
   /** Offset of the control block of the ring that slot `s` writes, in an inbox of 2 slots (tail +0, head +64, data +256). */
   const control = (s: number) => 4096 + s * (256 + R);
   interface Trace {
@@ -142,7 +142,7 @@ describe("garbage written straight into a rank's shared-memory ring by a process
   async function attacked(attack: (x: Intrusion) => void, victim = 1) {
     const traces = path.join(os.tmpdir(), `shm-victim-${process.pid}-${Date.now()}.jsonl`);
     try {
-      const job = tsmpirun(["-n", "2", fixture("shm-victim.js")], { timeoutMs: 40_000, env: { SHM_VICTIM_TRACES: traces } });
+      const job = tsmpirun(["-n", "2", fixture("shm-victim.js")], { timeoutMs: 40_000, env: { SHM_VICTIM_TRACES: traces, TSMPI_SHM_RING_BYTES: String(R) } });
       const read = (): Trace[] => (fs.existsSync(traces) ? fs.readFileSync(traces, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Trace) : []);
       const end = Date.now() + 20_000;
       while (read().length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
