@@ -341,11 +341,11 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
       RingControl* ring = ControlOf(base_, ringBytes_, slot);
       try {
         got += ReadRing(readers_[slot], ring, DataOf(base_, ringBytes_, slot), ringBytes_, maxRecord_, budget - got, [&](const uint8_t* rec, uint64_t size) {
+          Napi::Array message;
           uint32_t i = 0;
-          std::vector<std::pair<const uint8_t*, uint32_t>> frames;
-          ParseRecord(rec, size, [&](const uint8_t* bytes, uint32_t len) { frames.emplace_back(bytes, len); });
-          Napi::Array message = Napi::Array::New(env, frames.size());
-          for (const auto& [bytes, len] : frames) message.Set(i++, Napi::Buffer<uint8_t>::Copy(env, bytes, len));
+          ParseRecord(
+              rec, size, [&](uint32_t n) { message = Napi::Array::New(env, n); },
+              [&](const uint8_t* bytes, uint32_t len) { message.Set(i++, Napi::Buffer<uint8_t>::Copy(env, bytes, len)); });
           out.Set(out.Length(), message);
         });
       } catch (const Failure& f) {

@@ -189,23 +189,29 @@ inline uint64_t WriteRing(RingWriter& w, RingControl* ring, uint8_t* data, uint6
 }
 
 // Checks a complete record (which may lie in shared memory: each word is read once, into a
-// local) and hands each frame to frame(bytes, length); nothing is handed over unless the whole
-// record parses, and every byte of it belongs to a frame.
-template <typename Frame>
-void ParseRecord(const uint8_t* rec, uint64_t size, Frame&& frame) {
+// local) and hands over its frames: count(n) once, then frame(bytes, length) for each; nothing
+// is handed over unless the whole record parses, and every byte of it belongs to a frame.
+template <typename Count, typename Frame>
+void ParseRecord(const uint8_t* rec, uint64_t size, Count&& count, Frame&& frame) {
   if (size < 4) Violation("a message of " + std::to_string(size) + " bytes is shorter than its frame count");
-  uint32_t count;
-  std::memcpy(&count, rec, 4);
-  if (count == 0 || count > (size - 4) / 4) Violation("a message of " + std::to_string(size) + " bytes cannot hold " + std::to_string(count) + " frames");
-  std::vector<uint32_t> lengths(count);
-  std::memcpy(lengths.data(), rec + 4, 4 * uint64_t{count});
-  uint64_t bytes = 4 + 4 * uint64_t{count};
-  for (const uint32_t len : lengths) bytes += len;  // at most 2^32 + 2^32 * 2^32: no wrap
-  if (bytes != size) Violation("a message of " + std::to_string(size) + " bytes says its " + std::to_string(count) + " frames and their lengths take " + std::to_string(bytes));
-  uint64_t at = 4 + 4 * uint64_t{count};
-  for (const uint32_t len : lengths) {
-    frame(rec + at, len);
-    at += len;
+  uint32_t n;
+  std::memcpy(&n, rec, 4);
+  if (n == 0 || n > (size - 4) / 4) Violation("a message of " + std::to_string(size) + " bytes cannot hold " + std::to_string(n) + " frames");
+  // Messages have one to three frames: their lengths stay off the heap.
+  constexpr uint32_t kInline = 8;
+  uint32_t inlineLengths[kInline];
+  std::vector<uint32_t> heapLengths;
+  if (n > kInline) heapLengths.resize(n);
+  uint32_t* lengths = n > kInline ? heapLengths.data() : inlineLengths;
+  std::memcpy(lengths, rec + 4, 4 * uint64_t{n});
+  uint64_t bytes = 4 + 4 * uint64_t{n};
+  for (uint32_t i = 0; i < n; i++) bytes += lengths[i];  // at most 2^32 + 2^32 * 2^32: no wrap
+  if (bytes != size) Violation("a message of " + std::to_string(size) + " bytes says its " + std::to_string(n) + " frames and their lengths take " + std::to_string(bytes));
+  count(n);
+  uint64_t at = 4 + 4 * uint64_t{n};
+  for (uint32_t i = 0; i < n; i++) {
+    frame(rec + at, lengths[i]);
+    at += lengths[i];
   }
 }
 

@@ -109,7 +109,8 @@ struct Harness {
   void Drain(uint32_t budget) {
     ReadRing(reader, ring, data.data(), cap, maxRecord, budget, [&](const uint8_t* rec, uint64_t size) {
       Message got;
-      ParseRecord(rec, size, [&](const uint8_t* bytes, uint32_t len) { got.emplace_back(bytes, bytes + len); });
+      ParseRecord(
+          rec, size, [&](uint32_t n) { got.reserve(n); }, [&](const uint8_t* bytes, uint32_t len) { got.emplace_back(bytes, bytes + len); });
       if (tampered) return;
       if (sent.empty()) Bug("a message arrived that was never sent");
       if (got != sent.front()) Bug("a message arrived changed");
