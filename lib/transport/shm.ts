@@ -209,12 +209,12 @@ export class ShmTransport implements Transport {
     return true;
   }
 
-  /** Writes what fits; a corrupt peer inbox ends this rank (the error is also thrown to the caller). */
+  /** Writes what fits; a corrupt peer inbox (`ERR_TSMPI_TRANSPORT`) ends this rank, and is thrown to the caller too. */
   private write(dest: number, frames: Buffer[], offset: number): number {
     try {
       return this.channel.send(dest, frames, offset);
     } catch (err) {
-      this.fail(err, `sending to rank ${dest}`);
+      if ((err as { code?: unknown }).code === "ERR_TSMPI_TRANSPORT") this.fail(err, `sending to rank ${dest}`);
       throw err;
     }
   }
