@@ -139,10 +139,10 @@ describe("garbage written straight into a rank's shared-memory ring by a process
   };
 
   /** Runs the 2-rank job, lets `attack` write into rank `victim`'s inbox once both ranks are connected, wakes it; then lets the job go on. */
-  async function attacked(attack: (x: Intrusion) => void, victim = 1) {
+  async function attacked(attack: (x: Intrusion) => void, victim = 1, env: NodeJS.ProcessEnv = {}) {
     const traces = path.join(os.tmpdir(), `shm-victim-${process.pid}-${Date.now()}.jsonl`);
     try {
-      const job = tsmpirun(["-n", "2", fixture("shm-victim.js")], { timeoutMs: 40_000, env: { SHM_VICTIM_TRACES: traces, TSMPI_SHM_RING_BYTES: String(R) } });
+      const job = tsmpirun(["-n", "2", fixture("shm-victim.js")], { timeoutMs: 40_000, env: { SHM_VICTIM_TRACES: traces, TSMPI_SHM_RING_BYTES: String(R), ...env } });
       const read = (): Trace[] => (fs.existsSync(traces) ? fs.readFileSync(traces, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Trace) : []);
       const end = Date.now() + 20_000;
       while (read().length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
@@ -152,7 +152,7 @@ describe("garbage written straight into a rank's shared-memory ring by a process
       try {
         const x = intrusion(inbox, wake, 1 - victim);
         attack(x);
-        x.wake();
+        if (env.SHM_VICTIM_IPROBE !== "1") x.wake();
       } finally {
         fs.closeSync(inbox);
         fs.closeSync(wake);
@@ -188,6 +188,12 @@ describe("garbage written straight into a rank's shared-memory ring by a process
   it("sizes: a write position 8 GiB ahead and a 2 GiB fragment (a SIGSEGV before the checks)", async function () {
     skipWithoutAddon(this);
     const x = await attacked((i) => i.fragment(u32s(2 ** 31, 3), 2n ** 33n));
+    await endedCleanly(x, /the shared-memory ring that rank 0 writes into this rank's inbox is corrupt: its write position \d+ is not within/);
+  });
+
+  it("the same, found by a rank polling with iprobe (not woken): the job ends the same way", async function () {
+    skipWithoutAddon(this);
+    const x = await attacked((i) => i.fragment(u32s(2 ** 31, 3), 2n ** 33n), 1, { SHM_VICTIM_IPROBE: "1" });
     await endedCleanly(x, /the shared-memory ring that rank 0 writes into this rank's inbox is corrupt: its write position \d+ is not within/);
   });
 
