@@ -128,7 +128,8 @@ export interface NativeBinding {
    */
   tcpKeepalive(fd: number, idleS: number, intervalS: number, count: number, userTimeoutMs: number): boolean;
   /** Makes this rank's inbox: `slots` ranks on this host, this one in `slot`, `ringBytes` per sender. */
-  ShmChannel: new (slots: number, slot: number, ringBytes: number) => NativeShmChannel;
+  /** `maxRecord` bounds one message's bytes in a ring (a longer one is a corrupt ring; default 2^31). */
+  ShmChannel: new (slots: number, slot: number, ringBytes: number, maxRecord?: number) => NativeShmChannel;
 }
 
 /** How the addon fared: loaded, turned off (`TSMPI_NATIVE=0`), not built, or failed to load. */

@@ -12,6 +12,12 @@
 // [bytes, padded to 8]: as much as fits, so a message larger than the ring streams through it
 // while the receiver drains it (the sender resumes from the offset send() returns).
 //
+// Nothing read from an inbox is trusted (any process of the same user can write there): the
+// inbox is a sealed memfd (its size cannot change under the mappings), and the layout, ring
+// positions, fragments and records are checked by shm_ring.h against what each side keeps
+// privately. A violation throws ERR_TSMPI_TRANSPORT naming the peer whose ring it is, and the
+// channel refuses to read on; lib/transport/shm.ts ends the rank with it.
+//
 // Wake-ups: a receiver that is about to sleep sets its inbox's `sleeping` word and re-checks its
 // rings (arm()); a sender that wrote a fragment and finds the word set clears it and writes one
 // byte into the receiver's pipe, which the receiver's event loop watches. A sender that finds a
@@ -19,7 +25,8 @@
 // and writes into the sender's pipe. Both sides fence (seq_cst) between their store and their
 // load, so no wake-up is lost.
 //
-//   new ShmChannel(slots, mySlot, ringBytes)    makes this rank's inbox; .memfd, .wakeWrite, takeWakeRead()
+//   new ShmChannel(slots, mySlot, ringBytes, maxRecord?)
+//                                                makes this rank's inbox; .memfd, .wakeWrite, takeWakeRead()
 //   connect(slot, pid, memfd, wakeWrite)         maps the inbox of the rank in `slot`, opens its pipe
 //   watch(slot)                                  reads that rank's ring here (without connecting)
 //   send(slot, frames, offset) -> offset         writes what fits of a message; done when == total
@@ -46,45 +53,12 @@
 
 #include "addon.h"
 #include "bridge.h"
+#include "shm_ring.h"
 
 namespace tsmpi {
 namespace {
 
-constexpr uint32_t kMagic = 0x74736d31;  // "tsm1"
-constexpr size_t kHeaderBytes = 4096;
-constexpr size_t kControlBytes = 256;
-constexpr uint32_t kFirst = 1;
-constexpr uint32_t kLast = 2;
-constexpr size_t kFragmentHeader = 8;
-
-struct InboxHeader {
-  uint32_t magic;
-  uint32_t slots;
-  uint64_t ringBytes;
-  uint8_t pad0[48];
-  uint32_t sleeping;  // offset 64: set by the owner before it sleeps
-};
-
-// One ring's control block; each word on its own cache line.
-struct RingControl {
-  uint64_t tail;  // written by the sender: bytes written so far
-  uint8_t pad0[56];
-  uint64_t head;  // written by the receiver: bytes consumed so far
-  uint8_t pad1[56];
-  uint32_t writerWaiting;  // set by a sender that found the ring full
-};
-static_assert(sizeof(RingControl) <= kControlBytes, "ring control block too large");
-
-size_t InboxBytes(uint32_t slots, uint64_t ringBytes) { return kHeaderBytes + slots * (kControlBytes + ringBytes); }
-
-RingControl* ControlOf(uint8_t* base, uint64_t ringBytes, uint32_t slot) {
-  return reinterpret_cast<RingControl*>(base + kHeaderBytes + slot * (kControlBytes + ringBytes));
-}
-uint8_t* DataOf(uint8_t* base, uint64_t ringBytes, uint32_t slot) {
-  return base + kHeaderBytes + slot * (kControlBytes + ringBytes) + kControlBytes;
-}
-
-uint64_t Round8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
+using namespace shm;
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -100,20 +74,6 @@ int64_t NowNs() {
   return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
-// Copies n bytes into / out of a ring's data area at logical position pos (wrapping).
-void RingPut(uint8_t* data, uint64_t cap, uint64_t pos, const uint8_t* src, size_t n) {
-  const size_t at = pos % cap;
-  const size_t first = n < cap - at ? n : cap - at;
-  std::memcpy(data + at, src, first);
-  if (first < n) std::memcpy(data, src + first, n - first);
-}
-void RingGet(const uint8_t* data, uint64_t cap, uint64_t pos, uint8_t* dst, size_t n) {
-  const size_t at = pos % cap;
-  const size_t first = n < cap - at ? n : cap - at;
-  std::memcpy(dst, data + at, first);
-  if (first < n) std::memcpy(dst + first, data, n - first);
-}
-
 void Wake(int fd) {
   if (fd < 0) return;
   const char byte = 1;
@@ -125,12 +85,27 @@ void Wake(int fd) {
   throw Failure("ERR_TSMPI_TRANSPORT", what + ": " + std::strerror(errno));
 }
 
+// An integer argument in [0, max]; lib/ validates its own numbers, but endpoints (pid, fds)
+// come from the address table, which peers fill.
+uint64_t IntegerArg(const Napi::CallbackInfo& info, size_t index, double max, const char* what) {
+  const double v = NumberArg(info, index);
+  if (!(v >= 0 && v <= max) || v != static_cast<double>(static_cast<uint64_t>(v))) {
+    throw Failure("ERR_TSMPI_ARG", std::string("ShmChannel: ") + what + " must be an integer in [0, " + std::to_string(static_cast<uint64_t>(max)) + "], got " + std::to_string(v));
+  }
+  return static_cast<uint64_t>(v);
+}
+
 struct Peer {
   uint8_t* base = nullptr;  // the peer's inbox, mapped
   size_t bytes = 0;
-  uint64_t ringBytes = 0;
-  int wake = -1;  // the peer's pipe, write end
+  uint64_t ringBytes = 0;   // as accepted at connect time (the header may change since)
+  RingWriter writer;        // this rank's write position in its ring there
+  int wake = -1;            // the peer's pipe, write end
 };
+
+// Seals that keep an inbox's size fixed: a process that could shrink a mapped memfd would make
+// every access past its new end a SIGBUS in the ranks that map it.
+constexpr int kSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
 
 class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
  public:
@@ -149,18 +124,22 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
                                           }));
   }
 
+  // new ShmChannel(slots, mySlot, ringBytes, maxRecord?): maxRecord bounds one message's bytes
+  // (default 2^31), and so what a sender that never finishes one can make this rank hold.
   explicit ShmChannel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ShmChannel>(info) {
     Guarded(info.Env(), [&] {
-      slots_ = static_cast<uint32_t>(NumberArg(info, 0));
-      mySlot_ = static_cast<uint32_t>(NumberArg(info, 1));
-      ringBytes_ = static_cast<uint64_t>(NumberArg(info, 2));
-      if (slots_ == 0 || slots_ > 65536 || mySlot_ >= slots_ || ringBytes_ < 4096 || ringBytes_ % 4096 != 0) {
-        throw Failure("ERR_TSMPI_ARG", "ShmChannel: bad slots, slot or ring size");
+      slots_ = static_cast<uint32_t>(IntegerArg(info, 0, kMaxSlots, "slots"));
+      mySlot_ = static_cast<uint32_t>(IntegerArg(info, 1, kMaxSlots, "slot"));
+      ringBytes_ = IntegerArg(info, 2, kMaxRing, "ring size");
+      maxRecord_ = info.Length() > 3 && !info[3].IsUndefined() ? IntegerArg(info, 3, 9007199254740991.0, "maxRecord") : uint64_t{1} << 31;
+      if (slots_ == 0 || mySlot_ >= slots_ || ringBytes_ < kMinRing || ringBytes_ % 4096 != 0 || maxRecord_ < 16) {
+        throw Failure("ERR_TSMPI_ARG", "ShmChannel: bad slots, slot, ring size or maxRecord");
       }
       bytes_ = InboxBytes(slots_, ringBytes_);
-      memfd_ = static_cast<int>(syscall(SYS_memfd_create, "tsmpi-inbox", 1u /* MFD_CLOEXEC */));
+      memfd_ = static_cast<int>(syscall(SYS_memfd_create, "tsmpi-inbox", unsigned{MFD_CLOEXEC | MFD_ALLOW_SEALING}));
       if (memfd_ < 0) SystemFailure("memfd_create");
       if (ftruncate(memfd_, static_cast<off_t>(bytes_)) != 0) SystemFailure("ftruncate of the shared-memory inbox");
+      if (fcntl(memfd_, F_ADD_SEALS, kSeals) != 0) SystemFailure("sealing the shared-memory inbox");
       void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, memfd_, 0);
       if (p == MAP_FAILED) SystemFailure("mmap of the shared-memory inbox");
       base_ = static_cast<uint8_t*>(p);
@@ -173,7 +152,7 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
       wakeRead_ = fds[0];
       wakeWrite_ = fds[1];
       peers_.resize(slots_);
-      assembly_.resize(slots_);
+      readers_.resize(slots_);
     });
   }
 
@@ -181,14 +160,15 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
 
  private:
   uint32_t slots_ = 0, mySlot_ = 0;
-  uint64_t ringBytes_ = 0;
+  uint64_t ringBytes_ = 0, maxRecord_ = 0;
   size_t bytes_ = 0;
   uint8_t* base_ = nullptr;
   int memfd_ = -1, wakeRead_ = -1, wakeWrite_ = -1;
   std::vector<Peer> peers_;
   std::vector<uint32_t> active_;  // the connected slots: the only rings anyone writes to
-  std::vector<std::vector<uint8_t>> assembly_;  // fragments of a message still arriving, per sender
-  uint32_t next_ = 0;                           // round-robin start of the next drain
+  std::vector<RingReader> readers_;  // per sender: read position, message still arriving
+  uint32_t next_ = 0;                // round-robin start of the next drain
+  std::string broken_;               // the first violation seen: every later receive fails with it
 
   void Release() {
     for (Peer& p : peers_) {
@@ -211,6 +191,12 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
     if (!base_) throw Napi::Error::New(env, "ShmChannel: closed");
   }
 
+  void Activate(uint32_t slot) {
+    bool known = false;
+    for (const uint32_t s : active_) known = known || s == slot;
+    if (!known) active_.push_back(slot);
+  }
+
   Napi::Value Memfd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), memfd_); }
   // The read end of the wake pipe, handed to the event loop (which closes it from then on).
   Napi::Value TakeWakeRead(const Napi::CallbackInfo& info) {
@@ -224,42 +210,55 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
   Napi::Value Connect(const Napi::CallbackInfo& info) {
     CheckOpen(info.Env());
     return Guarded(info.Env(), [&] {
-      const auto slot = static_cast<uint32_t>(NumberArg(info, 0));
-      const auto pid = static_cast<long>(NumberArg(info, 1));
-      const auto fd = static_cast<long>(NumberArg(info, 2));
-      const auto wake = static_cast<long>(NumberArg(info, 3));
+      const auto slot = static_cast<uint32_t>(IntegerArg(info, 0, kMaxSlots, "slot"));
+      const auto pid = static_cast<long>(IntegerArg(info, 1, INT32_MAX, "pid"));
+      const auto fd = static_cast<long>(IntegerArg(info, 2, INT32_MAX, "memfd"));
+      const auto wake = static_cast<long>(IntegerArg(info, 3, INT32_MAX, "wake fd"));
       if (slot >= slots_ || slot == mySlot_) throw Failure("ERR_TSMPI_ARG", "ShmChannel.connect: bad slot");
+      const std::string who = "rank " + std::to_string(slot) + " (pid " + std::to_string(pid) + ")";
       const std::string dir = "/proc/" + std::to_string(pid) + "/fd/";
       const int mem = open((dir + std::to_string(fd)).c_str(), O_RDWR | O_CLOEXEC);
-      if (mem < 0) SystemFailure("opening the shared-memory inbox of pid " + std::to_string(pid));
+      if (mem < 0) SystemFailure("opening the shared-memory inbox of " + who);
       struct stat st;
-      if (fstat(mem, &st) != 0 || st.st_size < static_cast<off_t>(kHeaderBytes)) {
+      const int seals = fcntl(mem, F_GET_SEALS);
+      if (fstat(mem, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < static_cast<off_t>(kHeaderBytes) || seals < 0 || (seals & kSeals) != kSeals) {
         close(mem);
-        throw Failure("ERR_TSMPI_TRANSPORT", "the shared-memory inbox of pid " + std::to_string(pid) + " is not one");
+        throw Failure("ERR_TSMPI_TRANSPORT", "the shared-memory inbox of " + who + " is not one (not a sealed memfd of its size)");
       }
-      void* p = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, mem, 0);
+      const auto fileBytes = static_cast<uint64_t>(st.st_size);
+      void* p = mmap(nullptr, fileBytes, PROT_READ | PROT_WRITE, MAP_SHARED, mem, 0);
       close(mem);
-      if (p == MAP_FAILED) SystemFailure("mapping the shared-memory inbox of pid " + std::to_string(pid));
+      if (p == MAP_FAILED) SystemFailure("mapping the shared-memory inbox of " + who);
       Peer peer;
       peer.base = static_cast<uint8_t*>(p);
-      peer.bytes = static_cast<size_t>(st.st_size);
-      const auto* h = reinterpret_cast<const InboxHeader*>(peer.base);
-      peer.ringBytes = h->ringBytes;
-      if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != kMagic || h->slots != slots_ || peer.ringBytes < 4096 ||
-          InboxBytes(h->slots, peer.ringBytes) != peer.bytes) {
+      peer.bytes = fileBytes;
+      // One copy of the header, checked and then used: the peer's memory may change meanwhile.
+      const uint32_t magic = __atomic_load_n(&reinterpret_cast<const InboxHeader*>(peer.base)->magic, __ATOMIC_ACQUIRE);
+      InboxHeader h;
+      std::memcpy(&h, peer.base, sizeof h);
+      h.magic = magic;
+      std::string problem = LayoutProblem(h, fileBytes, slots_);
+      if (problem.empty()) {
+        peer.ringBytes = h.ringBytes;
+        RingControl* ring = ControlOf(peer.base, peer.ringBytes, mySlot_);
+        peer.writer.tail = LoadAcquire(&ring->tail);
+        const uint64_t head = LoadAcquire(&ring->head);
+        if (!Plausible(head, peer.writer.tail, peer.ringBytes)) {
+          problem = "its ring for this rank holds impossible positions (read " + std::to_string(head) + ", written " + std::to_string(peer.writer.tail) + ")";
+        }
+      }
+      if (!problem.empty()) {
         munmap(p, peer.bytes);
-        throw Failure("ERR_TSMPI_TRANSPORT", "the shared-memory inbox of pid " + std::to_string(pid) + " has another layout");
+        throw Failure("ERR_TSMPI_TRANSPORT", "the shared-memory inbox of " + who + " is corrupt: " + problem);
       }
       peer.wake = open((dir + std::to_string(wake)).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
       if (peer.wake < 0) {
         munmap(p, peer.bytes);
-        SystemFailure("opening the wake-up pipe of pid " + std::to_string(pid));
+        SystemFailure("opening the wake-up pipe of " + who);
       }
       Peer& old = peers_[slot];
       if (old.base) munmap(old.base, old.bytes);
-      bool known = false;
-      for (const uint32_t s : active_) known = known || s == slot;
-      if (!known) active_.push_back(slot);
+      Activate(slot);
       if (old.wake >= 0) close(old.wake);
       old = peer;
       return info.Env().Undefined();
@@ -270,11 +269,9 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
   // connect to that rank's own inbox (it may have written here and exited before we tried).
   Napi::Value Watch(const Napi::CallbackInfo& info) {
     CheckOpen(info.Env());
-    const auto slot = static_cast<uint32_t>(NumberArg(info, 0));
+    const auto slot = static_cast<uint32_t>(Guarded(info.Env(), [&] { return IntegerArg(info, 0, kMaxSlots, "slot"); }));
     if (slot >= slots_ || slot == mySlot_) throw Napi::Error::New(info.Env(), "ShmChannel.watch: bad slot");
-    bool known = false;
-    for (const uint32_t s : active_) known = known || s == slot;
-    if (!known) active_.push_back(slot);
+    Activate(slot);
     return info.Env().Undefined();
   }
 
@@ -283,11 +280,11 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
   Napi::Value Send(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckOpen(env);
-    const auto slot = static_cast<uint32_t>(NumberArg(info, 0));
+    const auto slot = static_cast<uint32_t>(Guarded(env, [&] { return IntegerArg(info, 0, kMaxSlots, "slot"); }));
     if (slot >= slots_ || !peers_[slot].base) throw Napi::Error::New(env, "ShmChannel.send: slot not connected");
     if (!info[1].IsArray()) throw Napi::TypeError::New(env, "ShmChannel.send: frames must be an array");
     const Napi::Array list = info[1].As<Napi::Array>();
-    uint64_t offset = static_cast<uint64_t>(NumberArg(info, 2));
+    const uint64_t offset = Guarded(env, [&] { return IntegerArg(info, 2, 9007199254740991.0, "offset"); });
     const uint32_t count = list.Length();
     // The logical record: prefix (count and lengths), then the frames' bytes. (Messages have
     // one to three frames; more go to the heap.)
@@ -302,66 +299,27 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
     }
     uint32_t* prefix = count > kInline ? prefixHeap.data() : prefixInline;
     auto* parts = count > kInline ? partsHeap.data() : partsInline;
-    const uint64_t prefixBytes = 4 * (uint64_t{count} + 1);
     prefix[0] = count;
     uint64_t total = 4 + 4 * uint64_t{count};
     for (uint32_t i = 0; i < count; i++) {
       Napi::Value v = list.Get(i);
       if (!v.IsTypedArray()) throw Napi::TypeError::New(env, "ShmChannel.send: frames must be Buffers");
       const Napi::TypedArray a = v.As<Napi::TypedArray>();
+      if (a.ByteLength() > UINT32_MAX) throw Napi::RangeError::New(env, "ShmChannel.send: a frame is larger than 4 GiB");
       parts[i] = {static_cast<const uint8_t*>(ElementsOf(a)), a.ByteLength()};
       prefix[1 + i] = static_cast<uint32_t>(a.ByteLength());
       total += a.ByteLength();
     }
+    const Record rec{prefix, 4 * (uint64_t{count} + 1), parts, count, total};
     Peer& peer = peers_[slot];
-    RingControl* ring = ControlOf(peer.base, peer.ringBytes, mySlot_);
-    uint8_t* data = DataOf(peer.base, peer.ringBytes, mySlot_);
-    const uint64_t cap = peer.ringBytes;
-    uint64_t tail = __atomic_load_n(&ring->tail, __ATOMIC_RELAXED);
     bool wrote = false;
-    while (offset < total) {
-      const uint64_t head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);
-      const uint64_t room = cap - (tail - head);
-      const uint64_t remaining = total - offset;
-      if (room < kFragmentHeader + (remaining < 64 ? Round8(remaining) : 64)) {
-        // Full: ask the receiver to wake us once it freed space, then look once more.
-        __atomic_store_n(&ring->writerWaiting, 1, __ATOMIC_SEQ_CST);
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (cap - (tail - __atomic_load_n(&ring->head, __ATOMIC_SEQ_CST)) >= kFragmentHeader + 64) continue;
-        break;
+    const uint64_t done = Guarded(env, [&] {
+      try {
+        return WriteRing(peer.writer, ControlOf(peer.base, peer.ringBytes, mySlot_), DataOf(peer.base, peer.ringBytes, mySlot_), peer.ringBytes, rec, offset, wrote);
+      } catch (const Failure& f) {
+        throw Failure(f.code, "the shared-memory inbox of rank " + std::to_string(slot) + " is corrupt: " + f.what());
       }
-      uint64_t len = remaining;
-      if (len > room - kFragmentHeader) len = (room - kFragmentHeader) & ~uint64_t{7};
-      if (len > cap / 2) len = cap / 2;
-      const uint32_t flags = (offset == 0 ? kFirst : 0) | (offset + len == total ? kLast : 0);
-      const uint32_t fragment[2] = {static_cast<uint32_t>(len), flags};
-      RingPut(data, cap, tail, reinterpret_cast<const uint8_t*>(fragment), kFragmentHeader);
-      // Copy logical bytes [offset, offset + len) from the prefix and the frames.
-      uint64_t pos = tail + kFragmentHeader;
-      uint64_t from = offset, end = offset + len, base = 0;
-      if (from < prefixBytes) {
-        const uint64_t n = (end < prefixBytes ? end : prefixBytes) - from;
-        RingPut(data, cap, pos, reinterpret_cast<const uint8_t*>(prefix) + from, n);
-        pos += n;
-        from += n;
-      }
-      base = prefixBytes;
-      for (uint32_t i = 0; i < count && from < end; i++) {
-        const uint64_t size = parts[i].second;
-        if (from < base + size) {
-          const uint64_t at = from - base;
-          const uint64_t n = (end - from < size - at) ? end - from : size - at;
-          RingPut(data, cap, pos, parts[i].first + at, n);
-          pos += n;
-          from += n;
-        }
-        base += size;
-      }
-      tail += kFragmentHeader + Round8(len);
-      __atomic_store_n(&ring->tail, tail, __ATOMIC_RELEASE);
-      offset += len;
-      wrote = true;
-    }
+    });
     if (wrote) {
       __atomic_thread_fence(__ATOMIC_SEQ_CST);
       auto* h = reinterpret_cast<InboxHeader*>(peer.base);
@@ -369,67 +327,30 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
         Wake(peer.wake);
       }
     }
-    return Napi::Number::New(env, static_cast<double>(offset));
+    return Napi::Number::New(env, static_cast<double>(done));
   }
 
-  // Splits a complete logical record into Buffers; throws on a record that does not parse.
-  static Napi::Array Parse(Napi::Env env, const uint8_t* rec, size_t size) {
-    uint32_t count;
-    if (size < 4) throw Napi::Error::New(env, "corrupt shared-memory message (short record)");
-    std::memcpy(&count, rec, 4);
-    if (count > (size - 4) / 4) throw Napi::Error::New(env, "corrupt shared-memory message (frame count)");
-    size_t at = 4 + 4 * size_t{count};
-    Napi::Array frames = Napi::Array::New(env, count);
-    for (uint32_t i = 0; i < count; i++) {
-      uint32_t len;
-      std::memcpy(&len, rec + 4 + 4 * i, 4);
-      if (len > size - at) throw Napi::Error::New(env, "corrupt shared-memory message (frame length)");
-      frames.Set(i, Napi::Buffer<uint8_t>::Copy(env, rec + at, len));
-      at += len;
-    }
-    return frames;
-  }
-
-  // Drains up to `budget` messages from the rings into `out`; returns how many.
+  // Drains up to `budget` messages from the rings into `out`; returns how many. Throws a Failure
+  // naming the sender whose ring holds what the protocol never writes.
   uint32_t Drain(Napi::Env env, Napi::Array out, uint32_t budget) {
+    if (!broken_.empty()) throw Failure("ERR_TSMPI_TRANSPORT", broken_);
     uint32_t got = 0;
     const auto n = static_cast<uint32_t>(active_.size());
     for (uint32_t k = 0; k < n && got < budget; k++) {
       const uint32_t slot = active_[(next_ + k) % n];
       RingControl* ring = ControlOf(base_, ringBytes_, slot);
-      const uint8_t* data = DataOf(base_, ringBytes_, slot);
-      uint64_t head = __atomic_load_n(&ring->head, __ATOMIC_RELAXED);
-      const uint64_t tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
-      if (head == tail) continue;
-      std::vector<uint8_t>& pending = assembly_[slot];
-      while (head < tail && got < budget) {
-        uint32_t fragment[2];
-        if (tail - head < kFragmentHeader) throw Napi::Error::New(env, "corrupt shared-memory ring (torn fragment)");
-        RingGet(data, ringBytes_, head, reinterpret_cast<uint8_t*>(fragment), kFragmentHeader);
-        const uint64_t len = fragment[0];
-        const uint32_t flags = fragment[1];
-        if (kFragmentHeader + Round8(len) > tail - head) throw Napi::Error::New(env, "corrupt shared-memory ring (fragment length)");
-        if ((flags & kFirst) != 0) pending.clear();
-        const uint64_t at0 = (head + kFragmentHeader) % ringBytes_;
-        if ((flags & kFirst) != 0 && (flags & kLast) != 0 && at0 + len <= ringBytes_) {
-          // A whole message in one piece that does not wrap: split it straight out of the ring.
-          out.Set(out.Length(), Parse(env, data + at0, len));
-          head += kFragmentHeader + Round8(len);
-          __atomic_store_n(&ring->head, head, __ATOMIC_RELEASE);
-          got++;
-          continue;
-        }
-        const size_t at = pending.size();
-        pending.resize(at + len);
-        RingGet(data, ringBytes_, head + kFragmentHeader, pending.data() + at, len);
-        head += kFragmentHeader + Round8(len);
-        __atomic_store_n(&ring->head, head, __ATOMIC_RELEASE);
-        if ((flags & kLast) != 0) {
-          out.Set(out.Length(), Parse(env, pending.data(), pending.size()));
-          if (pending.capacity() > (1u << 20)) std::vector<uint8_t>().swap(pending);
-          else pending.clear();
-          got++;
-        }
+      try {
+        got += ReadRing(readers_[slot], ring, DataOf(base_, ringBytes_, slot), ringBytes_, maxRecord_, budget - got, [&](const uint8_t* rec, uint64_t size) {
+          Napi::Array message;
+          uint32_t i = 0;
+          ParseRecord(
+              rec, size, [&](uint32_t n) { message = Napi::Array::New(env, n); },
+              [&](const uint8_t* bytes, uint32_t len) { message.Set(i++, Napi::Buffer<uint8_t>::Copy(env, bytes, len)); });
+          out.Set(out.Length(), message);
+        });
+      } catch (const Failure& f) {
+        broken_ = "the shared-memory ring that rank " + std::to_string(slot) + " writes into this rank's inbox is corrupt: " + f.what();
+        throw Failure("ERR_TSMPI_TRANSPORT", broken_);
       }
       __atomic_thread_fence(__ATOMIC_SEQ_CST);
       if (__atomic_load_n(&ring->writerWaiting, __ATOMIC_SEQ_CST) != 0 && __atomic_exchange_n(&ring->writerWaiting, 0, __ATOMIC_SEQ_CST) != 0) {
@@ -447,19 +368,21 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
     CheckOpen(env);
     const double spinUs = NumberArg(info, 0);
     const bool yieldBetween = info[1].ToBoolean();
-    const auto budget = static_cast<uint32_t>(NumberArg(info, 2));
+    const auto budget = static_cast<uint32_t>(Guarded(env, [&] { return IntegerArg(info, 2, UINT32_MAX, "budget"); }));
     Napi::Array out = Napi::Array::New(env);
-    if (Drain(env, out, budget) > 0 || spinUs <= 0) return out;
-    const int64_t deadline = NowNs() + static_cast<int64_t>(spinUs * 1000);
-    for (uint32_t i = 0;; i++) {
-      // Between polls: pause, and now and then (always, when yielding) give the core away, in
-      // case the rank we wait for is runnable on this core (else it waits for the next tick).
-      if (yieldBetween || (i & 7) == 7) sched_yield();
-      else for (int j = 0; j < 16; j++) CpuRelax();
-      if (Drain(env, out, budget) > 0) break;
-      if ((i & 7) == 7 && NowNs() >= deadline) break;
-    }
-    return out;
+    return Guarded(env, [&] {
+      if (Drain(env, out, budget) > 0 || !(spinUs > 0)) return out;
+      const int64_t deadline = NowNs() + static_cast<int64_t>(spinUs * 1000);
+      for (uint32_t i = 0;; i++) {
+        // Between polls: pause, and now and then (always, when yielding) give the core away, in
+        // case the rank we wait for is runnable on this core (else it waits for the next tick).
+        if (yieldBetween || (i & 7) == 7) sched_yield();
+        else for (int j = 0; j < 16; j++) CpuRelax();
+        if (Drain(env, out, budget) > 0) break;
+        if ((i & 7) == 7 && NowNs() >= deadline) break;
+      }
+      return out;
+    });
   }
 
   // arm(): sets `sleeping`, then true when every ring is empty (false: drain again first).
@@ -469,9 +392,7 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel> {
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     for (const uint32_t slot : active_) {
       RingControl* ring = ControlOf(base_, ringBytes_, slot);
-      if (__atomic_load_n(&ring->tail, __ATOMIC_SEQ_CST) != __atomic_load_n(&ring->head, __ATOMIC_RELAXED)) {
-        return Napi::Boolean::New(info.Env(), false);
-      }
+      if (__atomic_load_n(&ring->tail, __ATOMIC_SEQ_CST) != readers_[slot].head) return Napi::Boolean::New(info.Env(), false);
     }
     return Napi::Boolean::New(info.Env(), true);
   }

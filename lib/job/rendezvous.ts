@@ -114,7 +114,7 @@ const MAX_STRANGERS = 64;
  * Splits a stream into JSON messages, one per line. A line longer than `maxLine` (or one that
  * is not JSON) ends the connection: nothing buffers an unbounded line.
  */
-function onLines(socket: net.Socket, handle: (msg: Record<string, unknown>) => void, maxLine: () => number): void {
+export function onLines(socket: net.Socket, handle: (msg: Record<string, unknown>) => void, maxLine: () => number): void {
   let pending = "";
   socket.setEncoding("utf8");
   socket.on("data", (chunk: string) => {

@@ -129,6 +129,8 @@ export function frameProblem(h: Header, frames: readonly Buffer[], worldSize: nu
   if (!Number.isSafeInteger(h.total) || h.total < 0) return ["shape", `a message announcing ${h.total} payload bytes`];
   if (!Number.isSafeInteger(h.ctx) || h.ctx < 0) return ["shape", `a message on context ${h.ctx}`];
   const rest = frames[0]!.byteLength - HEADER_BYTES;
+  // A single-copy message carries its address in a second frame, never an inline payload.
+  if (h.flags & FLAG_INLINE && h.flags & FLAG_PEER) return ["shape", `a message flagged both inline and single-copy`];
   if (h.flags & FLAG_INLINE) {
     if (frames.length !== 1 || rest !== h.total) return ["shape", `an inline message of ${h.total} bytes carrying ${rest} bytes in ${frames.length} frames`];
     return undefined;

@@ -26,6 +26,7 @@
  * @module
  */
 import net from "node:net";
+import { config } from "../config.js";
 import { TsmpiError } from "../errors.js";
 import type { NativeBinding, NativeShmChannel } from "../native.js";
 import type { WaitPolicy } from "./polling.js";
@@ -56,6 +57,15 @@ export function ringBytes(ranksHere: number, env: NodeJS.ProcessEnv = process.en
   }
   const share = Math.floor((32 * 2 ** 20) / Math.max(1, ranksHere - 1) / 4096) * 4096;
   return Math.min(2 ** 20, Math.max(64 * 1024, share));
+}
+
+/**
+ * The longest message a peer may write into this rank's ring: two frames (header, payload) of at
+ * most `TSMPI_MAX_FRAME` each and their lengths, as the point-to-point layer sends them. A
+ * longer one is a corrupt ring, and a message that never completes holds at most this much.
+ */
+export function maxRecord(): number {
+  return 4 + 2 * 4 + 2 * config().maxFrame;
 }
 
 /** A message (or its rest) waiting for room in a peer's ring. */
@@ -91,6 +101,8 @@ export class ShmTransport implements Transport {
   private demand = 0;
   private scheduled = false;
   private closed = false;
+  /** A fatal error was reported (once: the rank is ending). */
+  private failed = false;
   private referenced = false;
   /** No peer can write here ({@link unused}): waits leave the inbox alone. */
   private idle = false;
@@ -123,7 +135,7 @@ export class ShmTransport implements Transport {
   static create(binding: NativeBinding, rank: number, size: number, ranksHere: number, policy: WaitPolicy, onMessage: (frames: Buffer[]) => void, onError: (err: unknown) => void): ShmTransport {
     let channel: NativeShmChannel;
     try {
-      channel = new binding.ShmChannel(size, rank, ringBytes(ranksHere));
+      channel = new binding.ShmChannel(size, rank, ringBytes(ranksHere), maxRecord());
     } catch (err) {
       throw new TsmpiError("ERR_TSMPI_TRANSPORT", `rank ${rank} cannot make its shared-memory inbox: ${(err as Error).message}`, { cause: err });
     }
@@ -166,7 +178,7 @@ export class ShmTransport implements Transport {
       this.queued++;
       return;
     }
-    const offset = this.channel.send(dest, frames, 0);
+    const offset = this.write(dest, frames, 0);
     if (offset === total) return sent?.();
     if (borrowed) frames = keep(frames);
     // The ring is full: the rest goes in as the receiver drains it (it wakes us).
@@ -182,7 +194,7 @@ export class ShmTransport implements Transport {
     for (const [dest, queue] of this.queues) {
       while (queue.length > 0) {
         const q = queue[0]!;
-        q.offset = this.channel.send(dest, q.frames, q.offset);
+        q.offset = this.write(dest, q.frames, q.offset);
         if (q.offset < q.total) break;
         queue.shift();
         this.queued--;
@@ -195,6 +207,16 @@ export class ShmTransport implements Transport {
     this.drained = undefined;
     this.reference();
     return true;
+  }
+
+  /** Writes what fits; a corrupt peer inbox (`ERR_TSMPI_TRANSPORT`) ends this rank, and is thrown to the caller too. */
+  private write(dest: number, frames: Buffer[], offset: number): number {
+    try {
+      return this.channel.send(dest, frames, offset);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === "ERR_TSMPI_TRANSPORT") this.fail(err, `sending to rank ${dest}`);
+      throw err;
+    }
   }
 
   copiesBorrowed(): boolean {
@@ -239,7 +261,14 @@ export class ShmTransport implements Transport {
   }
 
   poke(): void {
-    if (!this.closed && !this.idle) this.deliver(this.channel.receive(0, false, BUDGET));
+    if (this.closed || this.idle) return;
+    let got: Buffer[][];
+    try {
+      got = this.channel.receive(0, false, BUDGET);
+    } catch (err) {
+      return this.fail(err, "receiving");
+    }
+    this.deliver(got);
   }
 
   /** Keeps the process alive (references the pipe) exactly while something waits or is queued. */
@@ -290,8 +319,9 @@ export class ShmTransport implements Transport {
   }
 
   private fail(err: unknown, what: string): void {
-    if (this.closed) return;
-    this.onError(new TsmpiError("ERR_TSMPI_TRANSPORT", `rank ${this.rank}: shared-memory transport error while ${what}: ${(err as Error).message}`, { cause: err }));
+    if (this.closed || this.failed) return;
+    this.failed = true;
+    this.onError(new TsmpiError("ERR_TSMPI_TRANSPORT", `rank ${this.rank}: shared-memory transport error (ERR_TSMPI_TRANSPORT) while ${what}: ${(err as Error).message}`, { cause: err }));
   }
 
   /** Waits (at most `lingerMs`) until every queued message is in its ring, then closes. */
