@@ -23,9 +23,9 @@ export class InMsg {
   /**
    * For a message whose bytes are still in the sender's memory (same host, single copy): copies
    * them into `target` (all `total` bytes) and returns true, or returns false when it cannot
-   * (the bytes then come as pieces).
+   * (the bytes then come as pieces); `undefined` asks for the pieces at once.
    */
-  fetcher: ((target: Uint8Array) => boolean) | undefined;
+  fetcher: ((target: Uint8Array | undefined) => boolean) | undefined;
 
   constructor(
     readonly ctx: number,
@@ -65,7 +65,13 @@ export class InMsg {
     const fetch = this.fetcher;
     if (!fetch) return;
     this.fetcher = undefined;
-    const copy = Buffer.allocUnsafe(this.total);
+    let copy: Buffer;
+    try {
+      copy = Buffer.allocUnsafe(this.total);
+    } catch {
+      fetch(undefined); // no room for it here: the sender is asked for its bytes as pieces
+      return;
+    }
     if (fetch(copy)) this.add(copy);
   }
 

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import { checkJob, fixture, leftovers, tsmpirun } from "./helpers/launch.js";
+import { checkJob, fixture, jsonLines, leftovers, tsmpirun } from "./helpers/launch.js";
 
 /** The pid of world rank `rank` among the processes carrying the job's marker, once there. */
 async function rankPid(launcher: number, rank: number, ms = 20_000): Promise<number> {
@@ -68,4 +68,33 @@ describe("fault matrix: a rank that stops answering", function () {
     assert.match(r.stderr, /rank 2 \(pid \d+ on [^)]+\) has been stopped by a signal \(SIGSTOP\?\) for \d+ s/);
     console.log(`      the job ended ${ms} ms after the SIGSTOP (TSMPI_STOPPED_TIMEOUT=2)`);
   });
+});
+
+/**
+ * Issue 17, point 1: a finished rank never hangs the job. Rank 0 isends 20,000 x 1 KiB to every
+ * other rank, which never receive them; every script ends. The job must end within
+ * TSMPI_LINGER_MS (+ 2 s in the issue; here + 4 s of slack for a loaded machine) after rank 0's
+ * script was done, exit 0, and rank 0 must say how many messages to which ranks were never
+ * received. On both same-host paths; the run across hosts is in cluster.test.ts.
+ */
+describe("a rank whose sends nobody receives still ends (finalize is bounded)", function () {
+  this.timeout(60_000);
+  const LINGER = 2000;
+  for (const [path, env] of [["shared memory", {}], ["ZeroMQ (TSMPI_SHM=0)", { TSMPI_SHM: "0" }]] as const) {
+    for (const np of [2, 4]) {
+      it(`${np} ranks over ${path}: exit 0 within TSMPI_LINGER_MS, with the warning naming every receiver`, async function () {
+        const r = await tsmpirun(["-n", String(np), fixture("unreceived.js")], { timeoutMs: 40_000, env: { ...env, TSMPI_LINGER_MS: String(LINGER) } });
+        const end = Date.now();
+        await checkJob(r);
+        const done = jsonLines(r.stdout).find((l) => l.rank === 0)?.done as number;
+        assert.ok(done, r.stdout);
+        const ms = end - done;
+        assert.ok(ms < LINGER + 4000, `the job ended ${ms} ms after rank 0's script was done (TSMPI_LINGER_MS=${LINGER})`);
+        const warning = r.stderr.split("\n").find((l) => l.startsWith("tsmpi: warning: rank 0 finished with messages that were never received"));
+        assert.ok(warning, r.stderr);
+        for (let dest = 1; dest < np; dest++) assert.match(warning, new RegExp(`\\b\\d+ to rank ${dest}\\b`));
+        console.log(`      ended ${ms} ms after rank 0's script (TSMPI_LINGER_MS=${LINGER}): ${warning.replace(/^.*received: /, "").replace(/ \(.*$/, "")}`);
+      });
+    }
+  }
 });

@@ -38,6 +38,19 @@ describe("bad input never crashes a rank (a peer with the job's key, and an outs
   });
 });
 
+describe("bogus single-copy frames (issue 17, point 3)", function () {
+  this.timeout(60_000);
+
+  it("single-copy frames announcing 2^33 and 2^53 bytes, and 200 whose bytes are nowhere, from a peer with the job's key: dropped or asked for, the rank lives on", async function () {
+    const r = await tsmpirun(["-n", "2", fixture("bogus-single-copy.js"), "200"], { timeoutMs: 50_000 });
+    await checkJob(r);
+    const [seen] = jsonLines(r.stdout);
+    assert.equal(seen?.got, "after the bogus frames", r.stderr);
+    // The sizes no buffer can hold: one warning for their kind (shape), naming the size.
+    assert.match(r.stderr, /tsmpi: rank 1 dropped a message announcing 8589934592 payload bytes .* from world rank 0; further ones of this kind \(shape\)/);
+  });
+});
+
 const PATHS = (process.env.TSMPI_FLOOD_PATHS ?? "default;TSMPI_SHM=0").split(";").filter(Boolean);
 
 for (const path of PATHS) {

@@ -14,6 +14,13 @@
  * (from anyone) is not bounded, as in MPI. Frames larger than `TSMPI_MAX_FRAME` are refused by
  * ZeroMQ before they are allocated.
  *
+ * A peer that is gone: its BYE (see `p2p.ts`) drops what is queued for it. A send to a peer that
+ * stopped reading stays pending in zeromq.js, which keeps the process alive; while one is stuck
+ * (past {@link STALL_OBSERVE_MS}) its socket's events are watched, and a peer that stays
+ * disconnected (its ROUTER closed without a BYE reaching this rank) for `TSMPI_LINGER_MS` is
+ * given up like one that said BYE. While a send is stuck the receive loop runs, so a BYE is seen.
+ * `close` waits at most its linger for queued messages, then drops them.
+ *
  * The receive loop runs only while tsmpi waits for something (`hold`/`release`): a pending
  * zeromq.js receive keeps the process alive and cannot be cancelled, so an idle rank must not
  * have one, or a finished script would never exit. Messages that arrive meanwhile wait in
@@ -27,6 +34,7 @@
  */
 import { createRequire } from "node:module";
 import type * as Zmq from "zeromq";
+import { config } from "../config.js";
 import { TsmpiError } from "../errors.js";
 
 /**
@@ -39,6 +47,9 @@ export function loadZmq(): typeof Zmq {
 
 /** How long a receive waits before the loop re-checks whether anyone still needs it (ms). */
 const RECEIVE_POLL_MS = 250;
+
+/** A send stuck this long (ms) has its socket's connection watched (see the module comment). */
+const STALL_OBSERVE_MS = 100;
 
 /** What the point-to-point layer needs from a transport. */
 export interface Transport {
@@ -69,8 +80,29 @@ export interface Transport {
   release(): void;
   /** Pull in whatever has already arrived, without waiting for more. */
   poke(): void;
-  /** Hands every queued message to ZeroMQ, then closes with the given linger (ms). */
-  close(lingerMs: number): Promise<void>;
+  /**
+   * Hands queued messages on for at most `lingerMs` (may be Infinity), or until `giveUp`
+   * resolves, then closes: what is still queued is dropped (see {@link undelivered}).
+   */
+  close(lingerMs: number, giveUp?: Promise<void>): Promise<void>;
+  /** A counter that grows whenever queued data moved on (for {@link Linger}). Optional. */
+  progress?(): number;
+  /**
+   * World rank `dest` finished (or is gone): drop what is queued for it, and what is sent to it
+   * from now on. Optional.
+   */
+  abandon?(dest: number): void;
+  /**
+   * Messages per world rank that were queued here and never left, or still wait to (after a
+   * `close` whose linger ran out, or an {@link abandon}). Optional.
+   */
+  undelivered?(): Map<number, number>;
+  /** Takes in what has arrived so far (waiting at most `timeoutMs`). Optional. */
+  drain?(timeoutMs: number): Promise<void>;
+  /** Whether a message to `dest` needs no connection of its own (shared memory). Optional. */
+  nearby?(dest: number): boolean;
+  /** Set by the user of the transport: called when the transport finds world rank `dest` gone (after an {@link abandon}). */
+  onGone?: (dest: number) => void;
 }
 
 /**
@@ -87,18 +119,45 @@ class Outbox {
   /** Bytes of the queued messages and of the one being handed to ZeroMQ. */
   private bytes = 0;
   private inFlightBytes = 0;
-  private roomWaiters: (() => void)[] = [];
+  private roomWaiters: { fn: () => void; dropped: () => void }[] = [];
+  /** Given up ({@link abandon}): everything pushed is dropped. */
+  private dead = false;
+  /** Messages dropped here (abandoned). */
+  lost = 0;
+  /** Messages handed to ZeroMQ so far. */
+  handed = 0;
+  /** Sends started so far, and the count when the pending-send check was scheduled. */
+  private sends = 0;
+  private checking = false;
+  private stalled = false;
+  private observeTimer: NodeJS.Timeout | undefined;
+  private observer: Zmq.Observer | undefined;
+  private goneTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly socket: Zmq.Dealer,
     private readonly onError: (err: unknown) => void,
     private readonly hwm = Infinity,
+    /** A send is stuck (true) or moves again (false). */
+    private readonly onStall: (stalled: boolean) => void = () => {},
+    /** The peer stayed disconnected while a send was stuck: it is gone. */
+    private readonly onGone: () => void = () => {},
+    private readonly zmq?: typeof Zmq,
   ) {}
 
   push(frames: Buffer[]): void {
+    if (this.dead) {
+      this.lost++;
+      return;
+    }
     this.bytes += frameBytes(frames);
     if (this.busy) this.queue.push(frames);
     else this.start(frames);
+  }
+
+  /** Messages queued and not yet handed to ZeroMQ (counting the one being handed). */
+  get pending(): number {
+    return this.queue.length - this.head + (this.busy ? 1 : 0);
   }
 
   /** More than the high-water mark is queued. */
@@ -106,33 +165,132 @@ class Outbox {
     return this.bytes > this.hwm;
   }
 
-  /** Runs `fn` once no more than half the high-water mark is queued (at once if so). */
-  whenBelow(fn: () => void): void {
+  /**
+   * Runs `fn` once no more than half the high-water mark is queued (at once if so), or
+   * `dropped` instead if the queue is given up first.
+   */
+  whenBelow(fn: () => void, dropped: () => void): void {
     if (this.bytes <= this.hwm / 2) fn();
-    else this.roomWaiters.push(fn);
+    else this.roomWaiters.push({ fn, dropped });
   }
 
-  /** Resolves once every queued message was handed to ZeroMQ. */
+  /** Resolves once every queued message was handed to ZeroMQ (or the queue was given up). */
   flush(): Promise<void> {
     if (!this.busy) return Promise.resolve();
     return new Promise((resolve) => (this.drained = resolve));
   }
 
+  /**
+   * Gives the queue up: what waits is dropped (counted in {@link lost}), the socket is closed
+   * at once (the send zeromq.js still holds cannot be cancelled otherwise), and later pushes
+   * are dropped.
+   */
+  abandon(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.lost += this.pending;
+    this.queue.length = this.head = 0;
+    this.bytes = 0;
+    this.unstall();
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w.dropped();
+    this.busy = false;
+    this.socket.linger = 0;
+    this.socket.close();
+    this.drained?.();
+    this.drained = undefined;
+  }
+
+  /** Closes the socket: with `lingerMs` for what ZeroMQ holds; what waits here is dropped. */
+  close(lingerMs: number): void {
+    this.unstall();
+    if (this.dead) return;
+    this.lost += this.pending;
+    this.dead = true;
+    this.socket.linger = this.busy ? 0 : lingerMs;
+    this.socket.close();
+  }
+
   private start(frames: Buffer[]): void {
     this.busy = true;
     this.inFlightBytes = frameBytes(frames);
+    this.sends++;
     this.socket.send(frames).then(this.next, (err) => {
+      if (this.dead) return; // closed on purpose
       this.busy = false;
       this.onError(err);
     });
+    if (!this.checking) this.check(this.sends);
+  }
+
+  /**
+   * Looks, each event-loop turn while sends are queued, whether the one being handed to ZeroMQ
+   * is still the same: then ZeroMQ's pipe is full (a send with room completes at once).
+   */
+  private check(sends: number): void {
+    this.checking = true;
+    setImmediate(() => {
+      this.checking = false;
+      if (!this.busy || this.dead) return;
+      if (this.sends === sends) this.stall();
+      else this.check(this.sends);
+    }).unref();
+  }
+
+  /** A send is stuck: receive meanwhile (a BYE may come), and watch the connection if it lasts. */
+  private stall(): void {
+    if (this.stalled) return;
+    this.stalled = true;
+    this.onStall(true);
+    if (this.zmq) this.observeTimer = setTimeout(() => this.observe(), STALL_OBSERVE_MS).unref();
+  }
+
+  private unstall(): void {
+    if (!this.stalled) return;
+    this.stalled = false;
+    clearTimeout(this.observeTimer);
+    clearTimeout(this.goneTimer);
+    this.goneTimer = undefined;
+    this.observer?.close();
+    this.observer = undefined;
+    this.onStall(false);
+  }
+
+  /**
+   * Watches the socket's connection while a send stays stuck: disconnected (or failing to
+   * reconnect) for the linger time means the peer's socket is closed for good.
+   */
+  private observe(): void {
+    if (!this.stalled || this.dead) return;
+    const observer = new this.zmq!.Observer(this.socket);
+    this.observer = observer;
+    void (async () => {
+      try {
+        while (this.observer === observer) {
+          const event = await observer.receive();
+                if (event.type === "disconnect" || event.type === "connect:retry") {
+            this.goneTimer ??= setTimeout(() => this.observer === observer && this.onGone(), config().lingerMs).unref();
+          } else if (event.type === "connect" || event.type === "handshake") {
+            clearTimeout(this.goneTimer);
+            this.goneTimer = undefined;
+          }
+        }
+      } catch {
+        /* the observer or its socket closed */
+      }
+    })();
   }
 
   private readonly next = (): void => {
+    if (this.dead) return;
+    this.handed++;
     this.bytes -= this.inFlightBytes;
+    if (this.stalled) this.unstall();
     if (this.roomWaiters.length > 0 && this.bytes <= this.hwm / 2) {
       const waiters = this.roomWaiters;
       this.roomWaiters = [];
-      for (const fn of waiters) fn();
+      for (const w of waiters) w.fn();
     }
     if (this.head < this.queue.length) {
       const frames = this.queue[this.head]!;
@@ -195,6 +353,7 @@ function quietly(fn: () => void): void {
 /** The ZeroMQ implementation of {@link Transport}. */
 export class ZmqTransport implements Transport {
   private readonly outboxes: (Outbox | undefined)[] = [];
+  onGone: ((dest: number) => void) | undefined;
   private peers: readonly string[] = [];
   private demand = 0;
   private draining = false;
@@ -264,6 +423,11 @@ export class ZmqTransport implements Transport {
 
   send(dest: number, frames: Buffer[], sent?: () => void): void {
     if (this.closed) throw new TsmpiError("ERR_TSMPI_FINALIZED", `cannot send to rank ${dest}: the transport is closed`);
+    const gone = this.gone.get(dest);
+    if (gone !== undefined) {
+      this.gone.set(dest, gone + 1); // never sent, never complete
+      return;
+    }
     (this.outboxes[dest] ?? this.connect(dest)).push(frames);
     // `sent` runs at once, unless the queue to dest is over its high-water mark: then once it
     // drained to half of it (receiving meanwhile, so two ranks flooding each other never wait
@@ -277,7 +441,17 @@ export class ZmqTransport implements Transport {
     const curve = this.options.curve && endpoint.startsWith("tcp://") ? { curveServerKey: this.options.curve.publicKey, curvePublicKey: this.options.curve.publicKey, curveSecretKey: this.options.curve.secretKey } : {};
     const socket = new this.zmq.Dealer({ sendHighWaterMark: this.options.zmqHwm ?? 0, reconnectInterval: 20, linger: 0, ...curve });
     socket.connect(endpoint);
-    const box = new Outbox(socket, (err) => this.fail(err, `sending to rank ${dest} (${endpoint})`), this.options.sendHwm);
+    const box = new Outbox(
+      socket,
+      (err) => this.fail(err, `sending to rank ${dest} (${endpoint})`),
+      this.options.sendHwm,
+      (stalled) => (stalled ? this.hold() : this.release()),
+      () => {
+        this.abandon(dest);
+        this.onGone?.(dest);
+      },
+      this.zmq,
+    );
     this.outboxes[dest] = box;
     return box;
   }
@@ -287,11 +461,49 @@ export class ZmqTransport implements Transport {
     const box = this.outboxes[dest];
     if (!box?.full) return fn();
     this.hold();
-    box.whenBelow(() => {
-      this.release();
-      fn();
+    box.whenBelow(
+      () => {
+        this.release();
+        fn();
+      },
+      () => this.release(),
+    );
+  }
+
+  abandon(dest: number): void {
+    if (this.gone.has(dest)) return;
+    this.gone.set(dest, 0);
+    this.outboxes[dest]?.abandon();
+  }
+
+  /** Peers given up ({@link abandon}), with the messages sent to them since. */
+  private readonly gone = new Map<number, number>();
+
+  undelivered(): Map<number, number> {
+    const out = new Map<number, number>();
+    this.outboxes.forEach((box, dest) => {
+      const n = (box?.lost ?? 0) + (box?.pending ?? 0);
+      if (n > 0) out.set(dest, n);
+    });
+    for (const [dest, n] of this.gone) if (n > 0) out.set(dest, (out.get(dest) ?? 0) + n);
+    return out;
+  }
+
+  drain(timeoutMs: number): Promise<void> {
+    if (this.closed || timeoutMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.drainWaiters.push(done);
+      this.poke();
     });
   }
+
+  /** Called once a drain ({@link poke}) found nothing more to take in. */
+  private drainWaiters: (() => void)[] = [];
 
   copiesBorrowed(): boolean {
     return false;
@@ -328,6 +540,7 @@ export class ZmqTransport implements Transport {
           frames = await this.router.receive();
         } catch (err) {
           if ((err as { code?: string }).code === "EAGAIN") {
+            if (this.draining) for (const fn of this.drainWaiters.splice(0)) fn();
             this.draining = false;
             continue;
           }
@@ -353,15 +566,31 @@ export class ZmqTransport implements Transport {
     this.onError(new TsmpiError("ERR_TSMPI_TRANSPORT", `rank ${this.rank}: transport error while ${what}: ${(err as Error).message}`, { cause: err }));
   }
 
-  async close(lingerMs: number): Promise<void> {
+  progress(): number {
+    let n = 0;
+    for (const box of this.outboxes) n += box?.handed ?? 0;
+    return n;
+  }
+
+  async close(lingerMs: number, giveUp?: Promise<void>): Promise<void> {
     if (this.closed) return;
-    await Promise.all(this.outboxes.map((box) => box?.flush()));
-    this.closed = true;
-    for (const box of this.outboxes) {
-      if (!box) continue;
-      box.socket.linger = lingerMs;
-      box.socket.close();
+    const deadline = Date.now() + lingerMs;
+    if (lingerMs > 0) {
+      // Receive meanwhile: a BYE from a peer that is gone drops what waits for it.
+      this.hold();
+      let timer: NodeJS.Timeout | undefined;
+      const waits: Promise<unknown>[] = [Promise.all(this.outboxes.map((box) => box?.flush()))];
+      if (Number.isFinite(lingerMs)) waits.push(new Promise((resolve) => (timer = setTimeout(resolve, lingerMs))));
+      if (giveUp) waits.push(giveUp);
+      await Promise.race(waits);
+      clearTimeout(timer);
+      this.release();
     }
+    this.closed = true;
+    // What ZeroMQ holds still has the (rest of the) linger to leave; what never reached it is dropped.
+    const rest = Number.isFinite(lingerMs) ? Math.max(0, deadline - Date.now()) : config().lingerMs;
+    for (const box of this.outboxes) box?.close(rest);
     this.router.close();
+    for (const fn of this.drainWaiters.splice(0)) fn();
   }
 }
