@@ -38,6 +38,7 @@ import type { Config } from "./config.js";
 import { TsmpiError, describeValue } from "./errors.js";
 import { InMsg, type MatchingEngine } from "./matching.js";
 import { getBinding, type NativeBinding } from "./native.js";
+import { trace, tracing } from "./trace.js";
 import { allocateKind, isKindCode, kindCode, kindFromCode, typedArrayFromBytes, unpackObject, type TypedArray } from "./serializer.js";
 import {
   FLAG_ARRIVAL,
@@ -359,9 +360,17 @@ export class PointToPoint {
       return false;
     }
     this.untrack(msg);
+    if (tracing("transport") && !this.readFrom.has(msg.wsrc)) {
+      // The first single-copy read from each sender (tests prove with it that single copy was used).
+      this.readFrom.add(msg.wsrc);
+      trace("transport", { rank: this.rank, singleCopy: { from: msg.wsrc, bytes: msg.total } });
+    }
     this.sendAck(msg, FLAG_ARRIVAL);
     return true;
   }
+
+  /** Senders this rank read a single-copy message from (traced once each). */
+  private readonly readFrom = new Set<number>();
 
   /** Sends frames to `dest` unless it finished (then they could never be received). */
   private emit(dest: number, frames: Buffer[], sent?: () => void): void {

@@ -2,12 +2,16 @@
  * The fault matrix (issue 11, point 4), on this host: a rank killed with SIGKILL during
  * point-to-point, a collective, a large transfer and a single-copy read ends the job with exit
  * code 137 and a message naming the rank and the signal, with no process left; the time from
- * the kill to the end of the job is printed (the harness bound makes a hang a failure).
+ * the kill to the end of the job is printed (the harness bound makes a hang a failure). The kill
+ * comes once every rank said it went through its loop three times (a file each), and the
+ * single-copy case proves from the transport trace that every rank read single-copy.
  * A local rank stopped with SIGSTOP ends the job after TSMPI_STOPPED_TIMEOUT. tsmpirun killed
  * with SIGKILL and --timeout are in launcher.test.ts.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { checkJob, fixture, jsonLines, leftovers, tsmpirun } from "./helpers/launch.js";
 
 /** The pid of world rank `rank` among the processes carrying the job's marker, once there. */
@@ -27,11 +31,20 @@ async function rankPid(launcher: number, rank: number, ms = 20_000): Promise<num
   throw new Error(`rank ${rank} did not start`);
 }
 
+/** Waits until all `np` ranks created their ready file in `dir` (see fixtures/busy.ts); throws after `ms`. */
+async function allReady(dir: string, np: number, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (fs.readdirSync(dir).filter((f) => f.startsWith("ready.")).length < np) {
+    if (Date.now() > end) throw new Error(`only ${fs.readdirSync(dir).join(", ") || "no ready file"} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const MODES: [string, NodeJS.ProcessEnv][] = [
   ["p2p", {}],
   ["collective", {}],
   ["large", {}],
-  ["single-copy", { TSMPI_CMA_THRESHOLD: "1" }],
+  ["single-copy", { TSMPI_CMA_THRESHOLD: "1", TSMPI_TRACE: "transport" }],
 ];
 
 describe("fault matrix: a rank killed with SIGKILL mid-work ends the job", function () {
@@ -39,16 +52,26 @@ describe("fault matrix: a rank killed with SIGKILL mid-work ends the job", funct
   for (const [mode, env] of MODES) {
     it(`during ${mode}: exit 137, the rank and signal named, no process left`, async function () {
       let launcher = 0;
-      const job = tsmpirun(["-n", "4", fixture("busy.js"), mode], { timeoutMs: 50_000, env, onStart: (p) => (launcher = p) });
-      const victim = await rankPid(launcher, 2);
-      await new Promise((r) => setTimeout(r, 1500)); // well inside the loop
-      const t0 = Date.now();
-      process.kill(victim, "SIGKILL");
-      const r = await job;
-      const ms = Date.now() - t0;
-      await checkJob(r, 137);
-      assert.match(r.stderr, /rank 2 \(pid \d+ on [^)]+\) was killed by signal SIGKILL/);
-      console.log(`      the job ended ${ms} ms after the kill`);
+      const ready = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-ready-"));
+      try {
+        const job = tsmpirun(["-n", "4", fixture("busy.js"), mode, ready], { timeoutMs: 50_000, env, onStart: (p) => (launcher = p) });
+        const victim = await rankPid(launcher, 2);
+        await allReady(ready, 4); // every rank is inside its loop
+        const t0 = Date.now();
+        process.kill(victim, "SIGKILL");
+        const r = await job;
+        const ms = Date.now() - t0;
+        await checkJob(r, 137);
+        assert.match(r.stderr, /rank 2 \(pid \d+ on [^)]+\) was killed by signal SIGKILL/);
+        if (mode === "single-copy") {
+          // Each rank's first read straight out of its left neighbour's memory is traced.
+          const readers = jsonLines(r.stderr).filter((l) => l.tsmpi === "transport" && l.singleCopy).map((l) => `${l.rank}<-${l.singleCopy.from}`);
+          assert.deepEqual(readers.sort(), ["0<-3", "1<-0", "2<-1", "3<-2"], `single copy was used by every rank:\n${r.stderr.slice(-2000)}`);
+        }
+        console.log(`      the job ended ${ms} ms after the kill`);
+      } finally {
+        fs.rmSync(ready, { recursive: true, force: true });
+      }
     });
   }
 });
@@ -57,9 +80,10 @@ describe("fault matrix: a rank that stops answering", function () {
   this.timeout(60_000);
   it("a rank stopped with SIGSTOP while the others wait in a collective ends the job after TSMPI_STOPPED_TIMEOUT, naming it", async function () {
     let launcher = 0;
-    const job = tsmpirun(["-n", "4", fixture("busy.js"), "collective"], { timeoutMs: 50_000, env: { TSMPI_STOPPED_TIMEOUT: "2" }, onStart: (p) => (launcher = p) });
+    const ready = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-ready-"));
+    const job = tsmpirun(["-n", "4", fixture("busy.js"), "collective", ready], { timeoutMs: 50_000, env: { TSMPI_STOPPED_TIMEOUT: "2" }, onStart: (p) => (launcher = p) });
     const victim = await rankPid(launcher, 2);
-    await new Promise((r) => setTimeout(r, 1500));
+    await allReady(ready, 4).finally(() => fs.rmSync(ready, { recursive: true, force: true }));
     const t0 = Date.now();
     process.kill(victim, "SIGSTOP");
     const r = await job;
