@@ -16,9 +16,11 @@
  *
  * A peer that is gone: its BYE (see `p2p.ts`) drops what is queued for it. A send to a peer that
  * stopped reading stays pending in zeromq.js, which keeps the process alive; while one is stuck
- * (past {@link STALL_OBSERVE_MS}) its socket's events are watched, and a peer that stays
- * disconnected (its ROUTER closed without a BYE reaching this rank) for `TSMPI_LINGER_MS` is
- * given up like one that said BYE. While a send is stuck the receive loop runs, so a BYE is seen.
+ * (past {@link STALL_PROBE_MS}) the peer's endpoint is probed with a plain connection now and
+ * then, and a peer whose endpoint refuses connections (its ROUTER closed without a BYE reaching
+ * this rank) for `TSMPI_LINGER_MS` is given up like one that said BYE. (Not with a ZeroMQ
+ * monitor on the socket: setting one up takes the socket's pending wake-up, and the stuck send
+ * then never completes.) While a send is stuck the receive loop runs, so a BYE is seen.
  * `close` waits at most its linger for queued messages, then drops them.
  *
  * The receive loop runs only while tsmpi waits for something (`hold`/`release`): a pending
@@ -33,6 +35,7 @@
  * @module
  */
 import { createRequire } from "node:module";
+import net from "node:net";
 import type * as Zmq from "zeromq";
 import { config } from "../config.js";
 import { TsmpiError } from "../errors.js";
@@ -48,8 +51,26 @@ export function loadZmq(): typeof Zmq {
 /** How long a receive waits before the loop re-checks whether anyone still needs it (ms). */
 const RECEIVE_POLL_MS = 250;
 
-/** A send stuck this long (ms) has its socket's connection watched (see the module comment). */
-const STALL_OBSERVE_MS = 100;
+/** A send stuck this long (ms) has its peer's endpoint probed (see the module comment). */
+const STALL_PROBE_MS = 100;
+
+/**
+ * Whether something accepts connections at a ZeroMQ `endpoint` (ipc:// or tcp://): false when
+ * the connection is refused (or the socket file is gone), true otherwise (also when it cannot
+ * tell, as on a timeout).
+ */
+function listening(endpoint: string): Promise<boolean> {
+  const m = /^tcp:\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(endpoint);
+  const where = endpoint.startsWith("ipc://") ? { path: endpoint.slice(6) } : m ? { host: m[1]!, port: Number(m[2]) } : undefined;
+  if (!where) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const socket = net.connect(where);
+    socket.unref();
+    socket.setTimeout(1000, () => (socket.destroy(), resolve(true)));
+    socket.on("connect", () => (socket.destroy(), resolve(true)));
+    socket.on("error", (err: NodeJS.ErrnoException) => resolve(err.code !== "ECONNREFUSED" && err.code !== "ENOENT"));
+  });
+}
 
 /** What the point-to-point layer needs from a transport. */
 export interface Transport {
@@ -130,9 +151,9 @@ class Outbox {
   private sends = 0;
   private checking = false;
   private stalled = false;
-  private observeTimer: NodeJS.Timeout | undefined;
-  private observer: Zmq.Observer | undefined;
-  private goneTimer: NodeJS.Timeout | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+  /** Since when (Date.now()) the peer's endpoint refuses connections (0: it did not). */
+  private refusedSince = 0;
 
   constructor(
     readonly socket: Zmq.Dealer,
@@ -140,9 +161,10 @@ class Outbox {
     private readonly hwm = Infinity,
     /** A send is stuck (true) or moves again (false). */
     private readonly onStall: (stalled: boolean) => void = () => {},
-    /** The peer stayed disconnected while a send was stuck: it is gone. */
+    /** The peer's endpoint refused connections for the linger time while a send was stuck: it is gone. */
     private readonly onGone: () => void = () => {},
-    private readonly zmq?: typeof Zmq,
+    /** The peer's endpoint (probed while a send is stuck). */
+    private readonly endpoint?: string,
   ) {}
 
   push(frames: Buffer[]): void {
@@ -243,44 +265,33 @@ class Outbox {
     if (this.stalled) return;
     this.stalled = true;
     this.onStall(true);
-    if (this.zmq) this.observeTimer = setTimeout(() => this.observe(), STALL_OBSERVE_MS).unref();
+    if (this.endpoint) this.probeTimer = setTimeout(this.probe, STALL_PROBE_MS).unref();
   }
 
   private unstall(): void {
     if (!this.stalled) return;
     this.stalled = false;
-    clearTimeout(this.observeTimer);
-    clearTimeout(this.goneTimer);
-    this.goneTimer = undefined;
-    this.observer?.close();
-    this.observer = undefined;
+    clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
+    this.refusedSince = 0;
     this.onStall(false);
   }
 
   /**
-   * Watches the socket's connection while a send stays stuck: disconnected (or failing to
-   * reconnect) for the linger time means the peer's socket is closed for good.
+   * Probes the peer's endpoint while a send stays stuck: refusing connections for the linger
+   * time means the peer's socket is closed for good.
    */
-  private observe(): void {
-    if (!this.stalled || this.dead) return;
-    const observer = new this.zmq!.Observer(this.socket);
-    this.observer = observer;
-    void (async () => {
-      try {
-        while (this.observer === observer) {
-          const event = await observer.receive();
-                if (event.type === "disconnect" || event.type === "connect:retry") {
-            this.goneTimer ??= setTimeout(() => this.observer === observer && this.onGone(), config().lingerMs).unref();
-          } else if (event.type === "connect" || event.type === "handshake") {
-            clearTimeout(this.goneTimer);
-            this.goneTimer = undefined;
-          }
-        }
-      } catch {
-        /* the observer or its socket closed */
-      }
-    })();
-  }
+  private readonly probe = (): void => {
+    this.probeTimer = undefined;
+    void listening(this.endpoint!).then((alive) => {
+      if (!this.stalled || this.dead) return;
+      const linger = config().lingerMs;
+      if (alive) this.refusedSince = 0;
+      else if (this.refusedSince === 0) this.refusedSince = Date.now();
+      if (this.refusedSince > 0 && Date.now() - this.refusedSince >= linger) return this.onGone();
+      this.probeTimer = setTimeout(this.probe, Math.max(20, Math.min(500, linger / 4))).unref();
+    });
+  };
 
   private readonly next = (): void => {
     if (this.dead) return;
@@ -450,7 +461,7 @@ export class ZmqTransport implements Transport {
         this.abandon(dest);
         this.onGone?.(dest);
       },
-      this.zmq,
+      endpoint,
     );
     this.outboxes[dest] = box;
     return box;
