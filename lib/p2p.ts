@@ -161,9 +161,13 @@ export class PointToPoint {
   private readonly inflightFrom: number[] = [];
   /** The message each sender's pieces currently go to (its earlier ones are then complete or lost). */
   private readonly receiving = new Map<number, InMsg>();
-  /** Messages sent to each world rank (not counting this one). */
+  /**
+   * Point-to-point messages sent to each world rank (not counting this one). Only those of the
+   * communicators' point-to-point contexts (even ids): a collective's own traffic includes
+   * notices that are never received by design (see `collectives/channel.ts`).
+   */
   private readonly sentTo: number[] = [];
-  /** Messages from each world rank that a receive matched (this rank's BYE tells each). */
+  /** Point-to-point messages from each world rank that a receive matched (this rank's BYE tells each). */
   private readonly matchedFrom: number[] = [];
   /** World ranks a valid frame came from: they may have messages for this rank queued, and get its BYE. */
   private readonly heard = new Set<number>();
@@ -286,7 +290,7 @@ export class PointToPoint {
       return;
     }
     const t = this.link(dest);
-    this.sentTo[dest] = (this.sentTo[dest] ?? 0) + 1;
+    if (ctx % 2 === 0) this.sentTo[dest] = (this.sentTo[dest] ?? 0) + 1;
     // A finished rank receives nothing more: the send never completes, and is counted among
     // those never received (reported at exit).
     if (this.finished.has(dest)) return;
@@ -599,7 +603,7 @@ export class PointToPoint {
       tag,
       deliver: (msg) => {
         matched = true;
-        if (msg.wsrc !== this.rank) this.matchedFrom[msg.wsrc] = (this.matchedFrom[msg.wsrc] ?? 0) + 1;
+        if (msg.wsrc !== this.rank && msg.ctx % 2 === 0) this.matchedFrom[msg.wsrc] = (this.matchedFrom[msg.wsrc] ?? 0) + 1;
         if (msg.flags & FLAG_SYNC) this.sendAck(msg, FLAG_SYNC);
         onMatch(msg);
         msg.fetchNow(); // bytes still at the sender that onMatch did not fetch itself
