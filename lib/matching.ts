@@ -274,6 +274,13 @@ export class MatchingEngine {
     return this.unexpected.get(ctx)?.length ?? 0;
   }
 
+  /** The senders' world ranks of the unexpected messages (those never received so far). */
+  unexpectedSenders(): Set<number> {
+    const out = new Set<number>();
+    for (const list of this.unexpected.values()) for (let n = list.head; n; n = n.next) out.add(n.value.wsrc);
+    return out;
+  }
+
   /** Contexts with any posted receive, unexpected message or probe (for tests and diagnostics). */
   get liveContexts(): number {
     return new Set([...this.posted.keys(), ...this.unexpected.keys(), ...this.probes.keys()]).size;

@@ -19,8 +19,8 @@
  * receiver that cannot read the sender asks for the bytes (RESEND), which then come as CHUNKs.
  * Single-copy frames are accepted only from ranks of this host and memory domain.
  *
- * Finishing: a rank that finalizes tells the peers that sent to it or that it sent to (BYE),
- * with how many of their messages it received. A peer drops what it still queues for a
+ * Finishing: a rank that finalizes tells the peers that may still send to it (BYE), with how
+ * many of their messages it received. A peer drops what it still queues for a
  * finished rank (it can never be received), so an erroneous program whose sends nobody
  * receives still ends, and each rank says at exit how many of its messages to which ranks were
  * never received ({@link PointToPoint.unreceived}).
@@ -169,8 +169,6 @@ export class PointToPoint {
   private readonly sentTo: number[] = [];
   /** Point-to-point messages from each world rank that a receive matched (this rank's BYE tells each). */
   private readonly matchedFrom: number[] = [];
-  /** World ranks a valid frame came from: they may have messages for this rank queued, and get its BYE. */
-  private readonly heard = new Set<number>();
   /**
    * Ranks that finished (said BYE), with how many of this rank's messages they received, or
    * that the transport found gone (undefined: not known).
@@ -462,22 +460,22 @@ export class PointToPoint {
   }
 
   /**
-   * Tells the peers that may have messages queued for this rank (those on shared memory, those
-   * it heard from after taking in what has arrived) and those it sent to that it finished
-   * (BYE), each with how many
-   * of its messages this rank received. Call once the script is done; the transport's close
-   * then hands the BYEs on.
+   * Tells the peers that may have messages queued for this rank that it finished (BYE), each
+   * with how many of its messages this rank received: every peer on shared memory, and, after
+   * taking in what has arrived, those whose messages this rank did not all receive. Call once
+   * the script is done; the transport's close then hands the BYEs on.
    */
   async farewell(timeoutMs: number): Promise<void> {
     const t = this.transport;
     if (!t) return;
     await t.drain?.(timeoutMs);
     // Peers on shared memory all hear it (it costs a few bytes in a ring they read, and one may
-    // flood this rank only after it finished); over ZeroMQ only those that sent here or were
-    // sent to (a BYE to every rank would cost a connection each: a flood from a rank that
-    // never reached this one is given up by the sender when it finds this rank's socket gone).
-    const to = new Set(this.heard);
-    this.sentTo.forEach((n, r) => n > 0 && to.add(r));
+    // flood this rank only after it finished). Over ZeroMQ only those with messages here that
+    // were never received: a BYE to every rank would cost a connection each, and one to a rank
+    // that already exited would keep this process for ZeroMQ's linger at exit. A flood from a
+    // rank that never reached this one is given up by the sender when it finds this rank's
+    // socket gone.
+    const to = this.engine.unexpectedSenders();
     for (let r = 0; r < this.worldSize; r++) if (t.nearby?.(r)) to.add(r);
     for (const r of to) {
       if (r === this.rank || this.finished.has(r)) continue;
@@ -539,7 +537,6 @@ export class PointToPoint {
     if (h.token0 !== this.token0 || h.token1 !== this.token1) return this.drop("token", `a frame without this job's token (claiming world rank ${h.wsrc})`);
     const problem = frameProblem(h, frames, this.worldSize) ?? (h.flags & FLAG_RAW && h.kind === KIND_MSG && !isKindCode(h.dtype) ? (["dtype", `a message of unknown element kind ${h.dtype}`] as const) : undefined);
     if (problem) return this.drop(problem[0], problem[0] === "sender" ? problem[1] : `${problem[1]} from world rank ${h.wsrc}`);
-    this.heard.add(h.wsrc);
     if (h.kind === KIND_ACK) return this.ack(h.seq, true);
     if (h.kind === KIND_RESEND) return this.resend(h.seq);
     if (h.kind === KIND_BYE) return this.peerFinished(h.wsrc, h.total);

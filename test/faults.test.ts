@@ -121,4 +121,12 @@ describe("a rank whose sends nobody receives still ends (finalize is bounded)", 
       });
     }
   }
+
+  it("a correct program over ZeroMQ is not held at exit by the finishing ranks' BYEs (none waits for a rank that exited)", async function () {
+    // With TSMPI_LINGER_MS=20000, a BYE left in ZeroMQ for a rank that already exited would keep its sender 20 s.
+    const r = await tsmpirun(["-n", "4", fixture("../../examples/ring.js")], { timeoutMs: 50_000, env: { TSMPI_SHM: "0", TSMPI_LINGER_MS: "20000" } });
+    await checkJob(r);
+    assert.ok(r.ms < 12_000, `the job took ${r.ms} ms`);
+    assert.doesNotMatch(r.stderr, /never received/);
+  });
 });

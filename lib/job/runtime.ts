@@ -322,7 +322,7 @@ export class Runtime {
     const linger = new Linger(lingerMs, () => this.p2p.progress());
     await this.p2p.flush(Infinity, linger.expired);
     await this.p2p.farewell(lingerMs);
-    await this.transport?.close(Infinity, linger.expired);
+    await this.transport?.close(lingerMs === 0 ? 0 : Infinity, linger.expired);
     linger.stop();
     const lost = [...this.p2p.unreceived()].sort((a, b) => a[0] - b[0]);
     if (lost.length > 0 && !quiet) {

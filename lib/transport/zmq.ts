@@ -147,7 +147,7 @@ class Outbox {
   lost = 0;
   /** Messages handed to ZeroMQ so far. */
   handed = 0;
-  /** Sends started so far, and the count when the pending-send check was scheduled. */
+  /** Sends started so far (a check sees from it whether the pending one moved). */
   private sends = 0;
   private checking = false;
   private stalled = false;
