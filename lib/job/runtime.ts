@@ -320,10 +320,13 @@ export class Runtime {
   private async shutDown(lingerMs: number, quiet: boolean): Promise<void> {
     // Waits only while the data moves: a receiver that takes nothing for lingerMs ends it.
     const linger = new Linger(lingerMs, () => this.p2p.progress());
-    await this.p2p.flush(Infinity, linger.expired);
-    await this.p2p.farewell(lingerMs);
-    await this.transport?.close(lingerMs === 0 ? 0 : Infinity, linger.expired);
-    linger.stop();
+    try {
+      await this.p2p.flush(Infinity, linger.expired);
+      await this.p2p.farewell(lingerMs);
+      await this.transport?.close(lingerMs === 0 ? 0 : Infinity, linger.expired);
+    } finally {
+      linger.stop(); // its timer would keep the process alive
+    }
     const lost = [...this.p2p.unreceived()].sort((a, b) => a[0] - b[0]);
     if (lost.length > 0 && !quiet) {
       const what = lost.map(([r, n]) => `${n.exact ? "" : "at least "}${n.count} to rank ${r}`).join(", ");
