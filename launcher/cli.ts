@@ -31,6 +31,9 @@ import { trace, tracing } from "../lib/trace.js";
 // to the ranks, as mpirun does.
 process.on("SIGUSR1", () => {});
 
+/** `--timeout` has passed: at exit, output waits for its readers only briefly. */
+let timeoutStruck = false;
+
 /** A bad command line: one line of help on stderr, exit 2. */
 class UsageError extends Error {}
 
@@ -155,6 +158,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const timeoutRaw = one(args.timeout) ?? process.env.MPIEXEC_TIMEOUT;
   const timeout = timeoutRaw === undefined || timeoutRaw === "" ? 0 : positiveNumber(timeoutRaw, one(args.timeout) !== undefined ? "--timeout" : "MPIEXEC_TIMEOUT", false);
+  // The job's own timer (job.ts) stops the ranks; this one only says, at exit, that the output
+  // may no longer wait for its readers.
+  if (timeout > 0) setTimeout(() => (timeoutStruck = true), timeout * 1000).unref();
   const wdir = path.resolve(one(args.wdir) ?? ".");
   const spawnerRaw = process.env.TSMPI_SPAWN_FD;
   const spawnerFd = spawnerRaw ? positiveNumber(spawnerRaw, "TSMPI_SPAWN_FD", true) : undefined;
@@ -184,8 +190,18 @@ async function main(argv: string[]): Promise<number> {
   });
 }
 
+/**
+ * How long tsmpirun still waits for its readers once `--timeout` struck: then it exits whatever
+ * they do, and what they did not take is dropped (said on stderr).
+ */
+const TIMEOUT_FLUSH_MS = 2000;
+
 main(process.argv.slice(2)).then(
-  (code) => flushOutput().then(() => process.exit(code)),
+  async (code) => {
+    const dropped = await flushOutput(timeoutStruck ? TIMEOUT_FLUSH_MS : Infinity);
+    if (dropped > 0) process.stderr.write(`tsmpirun: dropped ${dropped} bytes of the ranks' output that its reader did not take within ${TIMEOUT_FLUSH_MS / 1000} s after --timeout\n`);
+    process.exit(code);
+  },
   (err) => {
     if (err instanceof UsageError || (err as Error)?.name === "YError") {
       process.stderr.write(`tsmpirun: ${(err as Error).message} (${USAGE}; see tsmpirun --help)\n`);

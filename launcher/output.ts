@@ -3,6 +3,12 @@
  * mixes inside a line, optionally prefixed with `[rank] ` (`--tag-output`) or written to
  * per-rank files (`--output-filename`).
  *
+ * Bounds: a line is held back until its newline only while it is shorter than
+ * {@link MAX_HELD_BYTES} and while all streams together hold less than {@link HELD_TOTAL_BYTES}
+ * (ranks printing `\r` progress bars never end a line): past either, the held part is passed on
+ * as it is. At most {@link SINK_HWM} bytes wait for a slow reader before the ranks wait too. A
+ * write error on an `--output-filename` file (ENOSPC) is said once per file on stderr.
+ *
  * @module
  */
 import fs from "node:fs";
@@ -12,7 +18,11 @@ import type { Readable, Writable } from "node:stream";
 import tty from "node:tty";
 
 /** A line longer than this is passed on in pieces rather than held back indefinitely. */
-const MAX_HELD_BYTES = 64 * 1024 * 1024;
+export const MAX_HELD_BYTES = 1024 * 1024;
+/** Bytes of unfinished lines held for all ranks' streams together; past it, a stream that adds passes its part on. */
+export const HELD_TOTAL_BYTES = 16 * 1024 * 1024;
+/** Bytes of unfinished lines held now, all streams together. */
+let heldTotal = 0;
 /** Bytes waiting for a slow reader above which the ranks' output is no longer read (they wait). */
 const SINK_HWM = 8 * 1024 * 1024;
 
@@ -30,7 +40,11 @@ class Sink {
   private readonly paused = new Set<Readable>();
   private broken = false;
 
-  constructor(fd: number) {
+  constructor(
+    fd: number,
+    /** What the destination is, for the warning on a write error (files only). */
+    private readonly name = `fd ${fd}`,
+  ) {
     this.fd = fd;
     let kind: fs.Stats | undefined;
     try {
@@ -57,7 +71,15 @@ class Sink {
   /** Queues `data`; pauses `from` while too much waits for the reader. */
   write(data: Buffer, from: Readable): void {
     if (this.broken) return;
-    if (!this.stream) return writeAllSync(this.fd, data); // a file: never stalls
+    if (!this.stream) {
+      // A file: never stalls. One that cannot be written (ENOSPC) is said once, then dropped.
+      const err = writeAllSync(this.fd, data);
+      if (err) {
+        this.broken = true;
+        process.stderr.write(`tsmpirun: cannot write ${this.name}: ${err.message}; further output to it is dropped\n`);
+      }
+      return;
+    }
     if (!this.stream.write(data) || this.stream.writableLength > SINK_HWM) {
       from.pause();
       this.paused.add(from);
@@ -67,6 +89,11 @@ class Sink {
   private resume(): void {
     for (const s of this.paused) s.resume();
     this.paused.clear();
+  }
+
+  /** Bytes queued and not yet taken by the reader. */
+  get pending(): number {
+    return this.broken || !this.stream ? 0 : this.stream.writableLength;
   }
 
   /** Resolves once everything queued was written (or the reader went away). */
@@ -103,15 +130,29 @@ export function onStdoutClosed(listener: () => void): () => void {
   };
 }
 
-function sinkFor(fd: number): Sink {
+function sinkFor(fd: number, name?: string): Sink {
   let sink = sinks.get(fd);
-  if (!sink) sinks.set(fd, (sink = new Sink(fd)));
+  if (!sink) sinks.set(fd, (sink = new Sink(fd, name)));
   return sink;
 }
 
-/** Resolves once all forwarded output reached tsmpirun's stdout and stderr (call before exiting). */
-export function flushOutput(): Promise<void> {
-  return Promise.all([...sinks.values()].map((s) => s.flushed())).then(() => {});
+/**
+ * Resolves once all forwarded output reached tsmpirun's stdout and stderr (call before
+ * exiting), or after `timeoutMs`: then with the number of bytes its readers did not take
+ * (dropped when tsmpirun exits), else 0.
+ */
+export async function flushOutput(timeoutMs = Infinity): Promise<number> {
+  const all = Promise.all([...sinks.values()].map((s) => s.flushed()));
+  if (timeoutMs === Infinity) {
+    await all;
+    return 0;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  clearTimeout(timer);
+  let left = 0;
+  for (const s of sinks.values()) left += s.pending;
+  return left;
 }
 
 /** Where forwarded output goes. */
@@ -127,10 +168,16 @@ export interface OutputOptions {
  * newline). Resolves once the stream ended; what it read is then queued for `fd` in whole
  * lines ({@link flushOutput} waits until it is written).
  */
-export function forwardLines(stream: Readable, fd: number, format?: (line: string) => string): Promise<void> {
-  const sink = sinkFor(fd);
+export function forwardLines(stream: Readable, fd: number, format?: (line: string) => string, name?: string): Promise<void> {
+  const sink = sinkFor(fd, name);
   let held: Buffer[] = [];
   let heldBytes = 0;
+  /** Forgets the held bytes (they were passed on), in the global count too. */
+  const release = (): void => {
+    heldTotal -= heldBytes;
+    held = [];
+    heldBytes = 0;
+  };
   const emit = (chunk: Buffer): void => {
     if (!format) return sink.write(chunk, stream);
     const lines = chunk.toString("utf8").split("\n");
@@ -144,24 +191,29 @@ export function forwardLines(stream: Readable, fd: number, format?: (line: strin
     if (nl < 0) {
       held.push(chunk);
       heldBytes += chunk.length;
-      if (heldBytes > MAX_HELD_BYTES) {
-        emit(Buffer.concat(held));
-        held = [];
-        heldBytes = 0;
+      heldTotal += chunk.length;
+      if (heldBytes > MAX_HELD_BYTES || heldTotal > HELD_TOTAL_BYTES) {
+        const part = Buffer.concat(held);
+        release();
+        emit(part);
       }
       return;
     }
     const whole = held.length ? Buffer.concat([...held, chunk.subarray(0, nl + 1)]) : chunk.subarray(0, nl + 1);
-    held = nl + 1 < chunk.length ? [chunk.subarray(nl + 1)] : [];
-    heldBytes = held.length ? held[0]!.length : 0;
+    release();
+    if (nl + 1 < chunk.length) {
+      held = [chunk.subarray(nl + 1)];
+      heldBytes = chunk.length - nl - 1;
+      heldTotal += heldBytes;
+    }
     emit(whole);
   });
   return new Promise((resolve) => {
     const finish = (): void => {
       // A last line without a newline still ends its line, so the next output starts afresh.
-      if (heldBytes > 0) emit(Buffer.concat([...held, Buffer.from("\n")]));
-      held = [];
-      heldBytes = 0;
+      const rest = heldBytes > 0 ? Buffer.concat([...held, Buffer.from("\n")]) : undefined;
+      release();
+      if (rest) emit(rest);
       resolve();
     };
     stream.on("end", finish);
@@ -169,16 +221,20 @@ export function forwardLines(stream: Readable, fd: number, format?: (line: strin
   });
 }
 
-/** Writes all of `data` to a file `fd` (files never return EAGAIN); drops it when the file is gone. */
-function writeAllSync(fd: number, data: Buffer): void {
+/**
+ * Writes all of `data` to a file `fd` (files never return EAGAIN); returns the error when it
+ * cannot (ENOSPC, EIO, EBADF: the rest is dropped).
+ */
+function writeAllSync(fd: number, data: Buffer): Error | undefined {
   let off = 0;
   while (off < data.length) {
     try {
       off += fs.writeSync(fd, data, off);
-    } catch {
-      return; // EPIPE, EAGAIN, EBADF: nobody can take our output now
+    } catch (err) {
+      return err as Error;
     }
   }
+  return undefined;
 }
 
 /**
@@ -190,7 +246,8 @@ export function forwardRank(rank: number, stdout: Readable, stderr: Readable, op
     fs.mkdirSync(dir, { recursive: true });
     const out = fs.openSync(path.join(dir, "stdout"), "w");
     const err = fs.openSync(path.join(dir, "stderr"), "w");
-    return Promise.all([forwardLines(stdout, out), forwardLines(stderr, err)]).then(() => {
+    const name = (what: string): string => `rank ${rank}'s ${what} to ${path.join(dir, what)}`;
+    return Promise.all([forwardLines(stdout, out, undefined, name("stdout")), forwardLines(stderr, err, undefined, name("stderr"))]).then(() => {
       sinks.delete(out);
       sinks.delete(err);
       fs.closeSync(out);

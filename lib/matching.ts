@@ -23,9 +23,9 @@ export class InMsg {
   /**
    * For a message whose bytes are still in the sender's memory (same host, single copy): copies
    * them into `target` (all `total` bytes) and returns true, or returns false when it cannot
-   * (the bytes then come as pieces).
+   * (the bytes then come as pieces); `undefined` asks for the pieces at once.
    */
-  fetcher: ((target: Uint8Array) => boolean) | undefined;
+  fetcher: ((target: Uint8Array | undefined) => boolean) | undefined;
 
   constructor(
     readonly ctx: number,
@@ -65,7 +65,13 @@ export class InMsg {
     const fetch = this.fetcher;
     if (!fetch) return;
     this.fetcher = undefined;
-    const copy = Buffer.allocUnsafe(this.total);
+    let copy: Buffer;
+    try {
+      copy = Buffer.allocUnsafe(this.total);
+    } catch {
+      fetch(undefined); // no room for it here: the sender is asked for its bytes as pieces
+      return;
+    }
     if (fetch(copy)) this.add(copy);
   }
 
@@ -266,6 +272,13 @@ export class MatchingEngine {
   /** Unexpected messages queued for `ctx` (for tests and diagnostics). */
   pendingCount(ctx: number): number {
     return this.unexpected.get(ctx)?.length ?? 0;
+  }
+
+  /** The senders' world ranks of the unexpected messages (those never received so far). */
+  unexpectedSenders(): Set<number> {
+    const out = new Set<number>();
+    for (const list of this.unexpected.values()) for (let n = list.head; n; n = n.next) out.add(n.value.wsrc);
+    return out;
   }
 
   /** Contexts with any posted receive, unexpected message or probe (for tests and diagnostics). */

@@ -17,6 +17,19 @@
  * matched receive buffer, or into a buffer of its own when no receive matches yet, so a sender
  * never waits for a matching receive, and acks; the sender keeps the payload until then. A
  * receiver that cannot read the sender asks for the bytes (RESEND), which then come as CHUNKs.
+ * Single-copy frames are accepted only from ranks of this host and memory domain.
+ *
+ * Finishing: a rank that finalizes tells the peers that may still send to it (BYE), with how
+ * many of their messages it received. A peer drops what it still queues for a
+ * finished rank (it can never be received), so an erroneous program whose sends nobody
+ * receives still ends, and each rank says at exit how many of its messages to which ranks were
+ * never received ({@link PointToPoint.unreceived}).
+ *
+ * Bounds on what peers make this rank hold: a message's announced size is at most what one
+ * buffer can hold; at most one message per sender arrives in pieces at a time (pieces of one
+ * message follow each other on the sender's one path), so a message whose pieces stop coming is
+ * freed when the sender's next one starts; at most {@link INFLIGHT_PER_SENDER} single-copy
+ * messages per sender wait for their bytes.
  *
  * @module
  */
@@ -25,6 +38,7 @@ import type { Config } from "./config.js";
 import { TsmpiError, describeValue } from "./errors.js";
 import { InMsg, type MatchingEngine } from "./matching.js";
 import { getBinding, type NativeBinding } from "./native.js";
+import { trace, tracing } from "./trace.js";
 import { allocateKind, isKindCode, kindCode, kindFromCode, typedArrayFromBytes, unpackObject, type TypedArray } from "./serializer.js";
 import {
   FLAG_ARRIVAL,
@@ -34,6 +48,7 @@ import {
   FLAG_SYNC,
   HEADER_BYTES,
   KIND_ACK,
+  KIND_BYE,
   KIND_CHUNK,
   KIND_MSG,
   KIND_RESEND,
@@ -46,6 +61,14 @@ import type { Transport } from "./transport/zmq.js";
 
 /** Payloads up to this size ride in the header frame (one frame, one small copy). */
 const INLINE_MAX = 8192;
+
+/**
+ * Single-copy messages of one sender that may wait for their bytes at once (read failed, a
+ * RESEND asked for them): beyond, that sender's single-copy frames are dropped. A real sender
+ * has that many only with that many large sends outstanding; the bound is against a peer that
+ * announces messages whose bytes never come.
+ */
+export const INFLIGHT_PER_SENDER = 65536;
 
 /**
  * What to send. `mode` says who owns `bytes`: `owned` (private to the message, e.g. msgpack
@@ -156,12 +179,31 @@ const NATIVE_OPS: Record<string, number> = { SUM: 0, PROD: 1, MAX: 2, MIN: 3 };
 /** Point-to-point messaging of one process. */
 export class PointToPoint {
   private seq = 0;
-  private readonly acks = new Map<number, { remaining: number; done: () => void }>();
-  /** Large eager messages not yet known to have arrived (finalize waits for them). */
-  private readonly undelivered = new Set<number>();
+  private readonly acks = new Map<number, { remaining: number; done: () => void; dest: number; remote: boolean }>();
+  /** Large eager messages not yet known to have arrived (finalize waits for them): their destination by sequence number. */
+  private readonly undelivered = new Map<number, number>();
   private delivered: (() => void) | undefined;
   /** Messages still arriving in pieces, by {@link inflightKey} of sender and sequence number. */
   private readonly inflight = new Map<number, InMsg>();
+  /** Entries in {@link inflight} by sender. */
+  private readonly inflightFrom: number[] = [];
+  /** The message each sender's pieces currently go to (its earlier ones are then complete or lost). */
+  private readonly receiving = new Map<number, InMsg>();
+  /**
+   * Point-to-point messages sent to each world rank (not counting this one). Only those of the
+   * communicators' point-to-point contexts (even ids): a collective's own traffic includes
+   * notices that are never received by design (see `collectives/channel.ts`).
+   */
+  private readonly sentTo: number[] = [];
+  /** Point-to-point messages from each world rank that a receive matched (this rank's BYE tells each). */
+  private readonly matchedFrom: number[] = [];
+  /**
+   * Ranks that finished (said BYE), with how many of this rank's messages they received, or
+   * that the transport found gone (undefined: not known).
+   */
+  private readonly finished = new Map<number, number | undefined>();
+  /** Same-host ranks of this memory domain, by world rank, whatever `TSMPI_CMA` says: only they may send single-copy frames. */
+  private sameHost: boolean[] = [];
   private transport: Transport | null = null;
   /**
    * Ranks of this host and memory domain (their pids), by world rank: the same on every rank, so
@@ -188,6 +230,7 @@ export class PointToPoint {
    */
   attach(transport: Transport, token: readonly [number, number], worldSize = 0): void {
     this.transport = transport;
+    transport.onGone = (r) => this.peerFinished(r, undefined);
     [this.token0, this.token1] = token;
     this.worldSize = worldSize;
   }
@@ -202,6 +245,7 @@ export class PointToPoint {
    * rank.
    */
   setPeers(peers: ({ pid: number } | null)[]): void {
+    this.sameHost = peers.map((p) => p !== null);
     this.peers = this.cfg.cma ? peers : [];
     this.lendable.clear();
     this.peers.forEach((p, w) => p && this.lendable.add(w));
@@ -273,12 +317,16 @@ export class PointToPoint {
       return;
     }
     const t = this.link(dest);
+    if (ctx % 2 === 0) this.sentTo[dest] = (this.sentTo[dest] ?? 0) + 1;
+    // A finished rank receives nothing more: the send never completes, and is counted among
+    // those never received (reported at exit).
+    if (this.finished.has(dest)) return;
     const large = total > this.cfg.eagerLimit;
     const borrow = payload.mode === "borrow" && large;
     if (large) flags |= FLAG_ARRIVAL; // borrowed: the send waits for it; eager: finalize does
-    if (large && !borrow) this.undelivered.add(seq);
+    if (large && !borrow) this.undelivered.set(seq, dest);
     const waits = (sync ? 1 : 0) + (borrow ? 1 : 0);
-    if (waits > 0) this.expectAcks(seq, waits, done, true);
+    if (waits > 0) this.expectAcks(seq, waits, done, true, dest);
     const header: Header = { kind: KIND_MSG, flags, dtype: payload.dtype, algo: payload.algo ?? 0, src, tag, wsrc: this.rank, ctx, seq, total, token0: this.token0, token1: this.token1 };
     const mustCopy = payload.mode === "copy" || (payload.mode === "borrow" && !borrow);
     // An eager send completes once the transport holds the message where it is bounded (its
@@ -290,7 +338,7 @@ export class PointToPoint {
       const bytes = mustCopy ? Buffer.from(payload.bytes) : payload.bytes; // an eager send resolves now: lend a copy
       header.flags |= FLAG_PEER | FLAG_ARRIVAL; // acked once read (or, after a RESEND, arrived)
       this.lent.set(seq, { bytes, dest, header });
-      if (!borrow) this.undelivered.add(seq); // the receiver reads them later: do not exit before it did
+      if (!borrow) this.undelivered.set(seq, dest); // the receiver reads them later: do not exit before it did
       const address = Buffer.allocUnsafe(8);
       address.writeBigUInt64LE(native.addressOf(bytes));
       t.send(dest, [encodeHeader(header), address], sent);
@@ -317,7 +365,7 @@ export class PointToPoint {
     const chunk = this.cfg.chunkSize;
     const more = encodeHeader({ ...header, kind: KIND_CHUNK });
     for (let off = from; off < bytes.byteLength; off += chunk) {
-      this.link(dest).send(dest, [more, bytes.subarray(off, off + chunk)], off + chunk >= bytes.byteLength ? sent : undefined);
+      this.emit(dest, [more, bytes.subarray(off, off + chunk)], off + chunk >= bytes.byteLength ? sent : undefined);
     }
   }
 
@@ -330,29 +378,77 @@ export class PointToPoint {
   }
 
   /** Copies a single-copy message's bytes from the sender into `target`; on failure asks for them. */
-  private fetch(msg: InMsg, address: bigint, target: Uint8Array): boolean {
+  private fetch(msg: InMsg, address: bigint, target: Uint8Array | undefined): boolean {
     const peer = this.peers[msg.wsrc];
     const native = peer ? this.peerAccess() : null;
     try {
-      if (!native || this.cfg.cmaFailReads) throw new Error("no single-copy access to this peer");
+      if (!native || this.cfg.cmaFailReads || !target) throw new Error("no single-copy access to this peer");
       native.peerRead(peer!.pid, address, msg.total, target, 0);
     } catch {
       this.lendable.delete(msg.wsrc);
       const h: Header = { kind: KIND_RESEND, flags: 0, dtype: 0, algo: 0, src: 0, tag: 0, wsrc: this.rank, ctx: 0, seq: msg.seq, total: 0, token0: this.token0, token1: this.token1 };
-      this.link(msg.wsrc).send(msg.wsrc, [encodeHeader(h)]);
+      this.emit(msg.wsrc, [encodeHeader(h)]);
       return false;
     }
-    this.inflight.delete(inflightKey(msg.wsrc, msg.seq));
+    this.untrack(msg);
+    if (tracing("transport") && !this.readFrom.has(msg.wsrc)) {
+      // The first single-copy read from each sender (tests prove with it that single copy was used).
+      this.readFrom.add(msg.wsrc);
+      trace("transport", { rank: this.rank, singleCopy: { from: msg.wsrc, bytes: msg.total } });
+    }
     this.sendAck(msg, FLAG_ARRIVAL);
     return true;
   }
 
-  private expectAcks(seq: number, remaining: number, done: () => void, remote: boolean): void {
-    this.acks.set(seq, { remaining, done });
+  /** Senders this rank read a single-copy message from (traced once each). */
+  private readonly readFrom = new Set<number>();
+
+  /** Sends frames to `dest` unless it finished (then they could never be received). */
+  private emit(dest: number, frames: Buffer[], sent?: () => void): void {
+    if (!this.finished.has(dest)) this.link(dest).send(dest, frames, sent);
+  }
+
+  private expectAcks(seq: number, remaining: number, done: () => void, remote: boolean, dest = this.rank): void {
+    this.acks.set(seq, { remaining, done, dest, remote });
     if (remote) this.transport!.hold();
   }
 
+  /** Adds `msg` to {@link inflight} (it is arriving in pieces, or its bytes are still at the sender). */
+  private track(key: number, msg: InMsg): void {
+    this.inflight.set(key, msg);
+    this.inflightFrom[msg.wsrc] = (this.inflightFrom[msg.wsrc] ?? 0) + 1;
+  }
+
+  private untrack(msg: InMsg): void {
+    if (this.inflight.delete(inflightKey(msg.wsrc, msg.seq))) this.inflightFrom[msg.wsrc]!--;
+    if (this.receiving.get(msg.wsrc) === msg) this.receiving.delete(msg.wsrc);
+  }
+
+  /**
+   * Pieces of `msg` from its sender start arriving: the sender's previous message that still
+   * lacks pieces never gets them (one path per sender, pieces of a message in a row), so it is
+   * forgotten, with a warning, instead of being kept for ever.
+   */
+  private receivingFrom(msg: InMsg): void {
+    const before = this.receiving.get(msg.wsrc);
+    if (before && before !== msg && !before.complete) {
+      this.untrack(before);
+      this.engine.take(before); // unreceived: its pieces so far are freed
+      this.drop("stale", `message ${before.seq} from world rank ${msg.wsrc}, whose pieces stopped after ${before.received} of ${before.total} bytes`);
+    }
+    this.receiving.set(msg.wsrc, msg);
+  }
+
+  /** Acks received so far (for {@link progress}). */
+  private acksIn = 0;
+
+  /** A counter that grows whenever this rank's outgoing data moved on (for the linger at finalize). */
+  progress(): number {
+    return this.acksIn + (this.transport?.progress?.() ?? 0);
+  }
+
   private ack(seq: number, remote: boolean): void {
+    if (remote) this.acksIn++;
     this.lent.delete(seq);
     if (this.undelivered.delete(seq)) {
       if (this.undelivered.size === 0) this.delivered?.();
@@ -368,20 +464,87 @@ export class PointToPoint {
   private sendAck(msg: InMsg, flag: number): void {
     if (msg.wsrc === this.rank) return this.ack(msg.seq, false);
     const h: Header = { kind: KIND_ACK, flags: flag, dtype: 0, algo: 0, src: 0, tag: 0, wsrc: this.rank, ctx: 0, seq: msg.seq, total: 0, token0: this.token0, token1: this.token1 };
-    this.link(msg.wsrc).send(msg.wsrc, [encodeHeader(h)]);
+    this.emit(msg.wsrc, [encodeHeader(h)]);
   }
 
   /**
-   * Waits (at most `timeoutMs`) until every large eager message sent so far has arrived, so
-   * that closing the transport does not have to wait for data still in flight.
+   * World rank `r` finished (its BYE) having received `matched` of this rank's messages (or
+   * the transport found it gone: undefined): what is still queued for it, lent to it or waiting
+   * for its acks is dropped (it can never be received), and the pieces of its messages that
+   * never came are forgotten.
    */
-  async flush(timeoutMs: number): Promise<void> {
-    if (this.undelivered.size === 0 || !this.transport) return;
+  private peerFinished(r: number, matched: number | undefined): void {
+    if (this.finished.has(r) || r === this.rank) return;
+    this.finished.set(r, matched);
+    this.transport?.abandon?.(r);
+    for (const [seq, loan] of this.lent) if (loan.dest === r) this.lent.delete(seq);
+    for (const [seq, dest] of this.undelivered) if (dest === r) this.undelivered.delete(seq);
+    if (this.undelivered.size === 0) this.delivered?.();
+    for (const [seq, waiter] of this.acks) {
+      if (waiter.dest !== r || !waiter.remote) continue;
+      this.acks.delete(seq); // the send never completes, and no longer keeps this rank alive
+      this.transport?.release();
+    }
+    for (const msg of [...this.inflight.values()]) if (msg.wsrc === r && !msg.fetcher) this.untrack(msg);
+  }
+
+  /**
+   * Tells the peers that may have messages queued for this rank that it finished (BYE), each
+   * with how many of its messages this rank received: every peer on shared memory, and, after
+   * taking in what has arrived, those whose messages this rank did not all receive. Call once
+   * the script is done; the transport's close then hands the BYEs on.
+   */
+  async farewell(timeoutMs: number): Promise<void> {
+    const t = this.transport;
+    if (!t) return;
+    await t.drain?.(timeoutMs);
+    // Peers on shared memory all hear it (it costs a few bytes in a ring they read, and one may
+    // flood this rank only after it finished). Over ZeroMQ only those with messages here that
+    // were never received: a BYE to every rank would cost a connection each, and one to a rank
+    // that already exited would keep this process for ZeroMQ's linger at exit. A flood from a
+    // rank that never reached this one is given up by the sender when it finds this rank's
+    // socket gone.
+    const to = this.engine.unexpectedSenders();
+    for (let r = 0; r < this.worldSize; r++) if (t.nearby?.(r)) to.add(r);
+    for (const r of to) {
+      if (r === this.rank || this.finished.has(r)) continue;
+      const h: Header = { kind: KIND_BYE, flags: 0, dtype: 0, algo: 0, src: 0, tag: 0, wsrc: this.rank, ctx: 0, seq: 0, total: this.matchedFrom[r] ?? 0, token0: this.token0, token1: this.token1 };
+      t.send(r, [encodeHeader(h)]);
+    }
+  }
+
+  /**
+   * How many messages to each world rank were never received, as far as this rank can tell:
+   * for a rank that finished, those it sent beyond what that rank received; for the others,
+   * those still queued here or not yet acknowledged (`exact` false: at least that many). Empty
+   * when all were received.
+   */
+  unreceived(): Map<number, { count: number; exact: boolean }> {
+    const out = new Map<number, { count: number; exact: boolean }>();
+    const add = (r: number, n: number, exact = false): void => {
+      if (n > 0) out.set(r, { count: (out.get(r)?.count ?? 0) + n, exact });
+    };
+    for (const [r, matched] of this.finished) if (matched !== undefined) add(r, (this.sentTo[r] ?? 0) - matched, true);
+    const waiting = (r: number): boolean => this.finished.get(r) === undefined;
+    for (const [r, n] of this.transport?.undelivered?.() ?? []) if (waiting(r)) add(r, n);
+    for (const dest of this.undelivered.values()) if (waiting(dest)) add(dest, 1);
+    for (const loan of this.lent.values()) if (waiting(loan.dest) && !this.undelivered.has(loan.header.seq)) add(loan.dest, 1);
+    return out;
+  }
+
+  /**
+   * Waits (at most `timeoutMs`, which may be Infinity, or until `giveUp` resolves) until every
+   * large eager message sent so far has arrived, so that closing the transport does not have
+   * to wait for data still in flight.
+   */
+  async flush(timeoutMs: number, giveUp?: Promise<void>): Promise<void> {
+    if (this.undelivered.size === 0 || !this.transport || timeoutMs <= 0) return;
     this.transport.hold();
     let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
       this.delivered = resolve;
-      timer = setTimeout(resolve, timeoutMs);
+      if (Number.isFinite(timeoutMs)) timer = setTimeout(resolve, timeoutMs);
+      void giveUp?.then(resolve);
     });
     clearTimeout(timer);
     this.delivered = undefined;
@@ -405,15 +568,18 @@ export class PointToPoint {
     if (problem) return this.drop(problem[0], problem[0] === "sender" ? problem[1] : `${problem[1]} from world rank ${h.wsrc}`);
     if (h.kind === KIND_ACK) return this.ack(h.seq, true);
     if (h.kind === KIND_RESEND) return this.resend(h.seq);
+    if (h.kind === KIND_BYE) return this.peerFinished(h.wsrc, h.total);
     const key = inflightKey(h.wsrc, h.seq);
     let msg: InMsg | undefined;
     if (h.kind === KIND_MSG) {
       if (this.inflight.has(key)) return this.drop("shape", `a second message ${h.seq} from world rank ${h.wsrc} while the first still arrives`);
+      if (h.flags & FLAG_PEER && !this.sameHost[h.wsrc]) return this.drop("peer", `a single-copy message from world rank ${h.wsrc}, which does not share this rank's host and memory`);
+      if (h.flags & FLAG_PEER && (this.inflightFrom[h.wsrc] ?? 0) >= INFLIGHT_PER_SENDER) return this.drop("inflight", `a single-copy message from world rank ${h.wsrc}, which has ${INFLIGHT_PER_SENDER} whose bytes did not come yet`);
       msg = new InMsg(h.ctx, h.src, h.tag, h.flags, h.dtype, h.wsrc, h.seq, h.total, h.algo);
       if (h.flags & FLAG_PEER) {
         const address = frames[1]!.readBigUInt64LE(0);
         msg.fetcher = (target) => this.fetch(msg!, address, target);
-        this.inflight.set(key, msg); // for a RESEND's chunks
+        this.track(key, msg); // for a RESEND's chunks
         // Matched now: the receive fetches into its own buffer. Unmatched: fetch at the end of
         // this event-loop turn, so the sender never waits for a matching receive, yet a receive
         // that code running now posts (an await that this very batch of frames resolved) still
@@ -422,15 +588,19 @@ export class PointToPoint {
         return;
       }
       msg.add(h.flags & FLAG_INLINE ? head.subarray(HEADER_BYTES) : frames[1]!);
-      if (!msg.complete) this.inflight.set(key, msg);
+      if (!msg.complete) {
+        this.receivingFrom(msg);
+        this.track(key, msg);
+      }
       this.engine.arrive(msg);
     } else {
       msg = this.inflight.get(key);
       if (!msg) return this.drop("chunk", `a piece of message ${h.seq}, which is not arriving`);
       const piece = frames[1]!;
       if (piece.byteLength > msg.total - msg.received) return this.drop("chunk", `a piece of ${piece.byteLength} bytes for message ${h.seq}, which lacks only ${msg.total - msg.received}`);
+      this.receivingFrom(msg);
       msg.add(piece);
-      if (msg.complete) this.inflight.delete(key);
+      if (msg.complete) this.untrack(msg);
     }
     if (msg.complete && msg.flags & FLAG_ARRIVAL) this.sendAck(msg, FLAG_ARRIVAL);
   };
@@ -459,6 +629,7 @@ export class PointToPoint {
       tag,
       deliver: (msg) => {
         matched = true;
+        if (msg.wsrc !== this.rank && msg.ctx % 2 === 0) this.matchedFrom[msg.wsrc] = (this.matchedFrom[msg.wsrc] ?? 0) + 1;
         if (msg.flags & FLAG_SYNC) this.sendAck(msg, FLAG_SYNC);
         onMatch(msg);
         msg.fetchNow(); // bytes still at the sender that onMatch did not fetch itself

@@ -457,6 +457,22 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
       console.log(`      ${rx.rate} messages/s across hosts`);
     });
 
+    it("a rank whose isends nobody receives still ends across hosts (issue 17, point 1): exit 0 within TSMPI_LINGER_MS, with the warning", async function () {
+      // Rank 0 (node1) isends 20,000 x 1 KiB to each of ranks 1 (node1) and 2, 3 (node2, over CURVE); nobody receives.
+      const linger = 2000;
+      const r = await tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, "-x", `TSMPI_LINGER_MS=${linger}`, fixture("unreceived.js")], { timeoutMs: 60_000 });
+      const end = Date.now();
+      await checkJob(r, 0, 5000);
+      const done = jsonLines(r.stdout).find((l) => l.rank === 0)?.done as number;
+      assert.ok(done, r.stdout + r.stderr);
+      const warning = r.stderr.split("\n").find((l) => l.startsWith("tsmpi: warning: rank 0 finished with messages that were never received"));
+      assert.ok(warning, r.stderr);
+      for (const dest of [1, 2, 3]) assert.match(warning, new RegExp(`\\b\\d+ to rank ${dest}\\b`));
+      // The launcher's own exit over ssh adds to the linger: generous, yet far from a hang.
+      assert.ok(end - done < linger + 6000, `the job ended ${end - done} ms after rank 0's script was done`);
+      console.log(`      ended ${end - done} ms after rank 0's script (TSMPI_LINGER_MS=${linger}): ${warning.replace(/^.*received: /, "").replace(/ \(.*$/, "")}`);
+    });
+
     it("--insecure runs a job across hosts in clear text, with a warning on stderr", async function () {
       const r = await tsmpirun(["-n", "2", "--host", "node1,node2", "--insecure", ...MARK, path.join(ROOT, "dist", "examples", "ring.js")], { timeoutMs: 60_000 });
       await checkJob(r, 0, 5000);

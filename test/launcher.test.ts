@@ -105,6 +105,46 @@ describe("tsmpirun: output", function () {
     }
   });
 
+  it("--output-filename: a file that cannot be written (ENOSPC) is said once on stderr; the job still ends, the other files are whole (issue 17)", async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-out-"));
+    try {
+      // rank 0's stdout file is /dev/full: every write fails with ENOSPC.
+      fs.mkdirSync(path.join(dir, "1", "rank.0"), { recursive: true });
+      fs.symlinkSync("/dev/full", path.join(dir, "1", "rank.0", "stdout"));
+      const r = await tsmpirun(["-n", "2", "--output-filename", dir, fixture("lines.js")]);
+      await checkJob(r, 0);
+      const warnings = r.stderr.split("\n").filter((l) => l.startsWith("tsmpirun: cannot write"));
+      assert.equal(warnings.length, 1, r.stderr);
+      assert.match(warnings[0]!, /cannot write rank 0's stdout to .*rank\.0\/stdout: ENOSPC/);
+      const other = fs.readFileSync(path.join(dir, "1", "rank.1", "stdout"), "utf8").split("\n");
+      assert.equal(other.filter((l) => l === "B".repeat(20000)).length, 50);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("progress bars that never end their line: tsmpirun holds a bounded amount of them, and passes everything on (issue 17)", async function () {
+    // 4 ranks x 32 MiB without a newline: before the bound, tsmpirun held all 128 MiB.
+    let pid = 0;
+    let peak = 0;
+    const job = tsmpirun(["-n", "4", fixture("progress.js"), "32"], { timeoutMs: 60_000, onStart: (p) => (pid = p) });
+    const poll = setInterval(() => {
+      try {
+        const kb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+        peak = Math.max(peak, kb * 1024);
+      } catch {
+        /* ended */
+      }
+    }, 20);
+    const r = await job;
+    clearInterval(poll);
+    await checkJob(r, 0);
+    assert.equal(r.stdout.length, 4 * (32 * 2 ** 20 + 1), "every byte came through");
+    for (let rank = 0; rank < 4; rank++) assert.ok(r.stdout.includes(`\rrank ${rank} progress`));
+    console.log(`      tsmpirun's peak resident memory: ${(peak / 2 ** 20).toFixed(0)} MiB`);
+    assert.ok(peak < 120 * 2 ** 20, `tsmpirun's resident memory reached ${(peak / 2 ** 20).toFixed(0)} MiB`);
+  });
+
   it("stdin goes to rank 0; the other ranks read an empty stdin", async function () {
     const r = await tsmpirun(["-n", "3", fixture("stdin.js")], { input: "hello through stdin\n" });
     await checkJob(r, 0);
@@ -228,6 +268,16 @@ describe("tsmpirun: a failed rank ends the job", function () {
       const mine = lines.filter((l) => l.startsWith(`${rank} `));
       mine.slice(0, -1).forEach((l, i) => assert.equal(l, `${rank} ${String(i).padStart(8, "0")} ${"x".repeat(1000)}`));
     }
+  });
+
+  it("a reader that never reads again: after --timeout, tsmpirun exits within seconds anyway, and says it dropped output (issue 17)", async function () {
+    // The harness never reads tsmpirun's stdout (the pattern never matches): before the fix
+    // tsmpirun waited forever to write the ranks' last output, and the harness killed it.
+    const r = await tsmpirun(["-n", "2", "--timeout", "3", fixture("chatty.js"), "64"], { timeoutMs: 30_000, holdStdoutUntil: /(?!)/ });
+    await checkJob(r, 124);
+    assert.match(r.stderr, /did not finish within 3 s/);
+    assert.match(r.stderr, /tsmpirun: dropped \d+ bytes of the ranks' output that its reader did not take/);
+    assert.ok(r.ms < 3000 + 15_000, `tsmpirun ended ${r.ms} ms after its start`);
   });
 
   it("a reader that closes tsmpirun's output (| head) ends the job as SIGPIPE would: exit 141, no process left", async function () {

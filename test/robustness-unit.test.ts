@@ -13,7 +13,7 @@ import { InMsg, MatchingEngine } from "../lib/matching.js";
 import { spawn } from "node:child_process";
 import { PointToPoint, commonAncestor, readObject } from "../lib/p2p.js";
 import { Request } from "../lib/request.js";
-import { packObject } from "../lib/serializer.js";
+import { kindCode, packObject } from "../lib/serializer.js";
 import { FLAG_INLINE, FLAG_PEER, FLAG_RAW, HEADER_BYTES, KIND_CHUNK, KIND_MSG, decodeHeader, encodeHeader, type Header } from "../lib/transport/frame.js";
 import type { Transport } from "../lib/transport/zmq.js";
 
@@ -188,5 +188,64 @@ describe("single-copy reads: who may read a rank's memory", function () {
     } finally {
       for (const k of kids) k.kill("SIGKILL");
     }
+  });
+});
+
+describe("bogus single-copy frames, and pieces that never come (issue 17, points 3 and 7)", function () {
+  /** Runs `fn` with stderr captured; returns the warnings. */
+  function captured(fn: () => void): string[] {
+    const write = process.stderr.write;
+    const warnings: string[] = [];
+    process.stderr.write = ((s: string) => (warnings.push(String(s)), true)) as typeof process.stderr.write;
+    try {
+      fn();
+    } finally {
+      process.stderr.write = write;
+    }
+    return warnings;
+  }
+  const peerFrame = (total: number, seq: number): Buffer[] => [encodeHeader(header({ flags: FLAG_PEER, total, seq })), Buffer.alloc(8)];
+
+  it("a single-copy frame from a rank that does not share this host is dropped (peer), with one warning", async function () {
+    const p2p = receiver();
+    p2p.setPeers([null, null, null]); // world rank 0 is on another host
+    const warnings = captured(() => {
+      for (let i = 0; i < 100; i++) p2p.onFrames(peerFrame(1 << 20, 100 + i));
+    });
+    assert.deepEqual([...p2p.dropped], [["peer", 100]]);
+    assert.equal(warnings.length, 1);
+    const got = recv(p2p, 0, 7);
+    p2p.onFrames([inline("still fine", { seq: 5000 })]);
+    assert.equal(await got, "still fine");
+  });
+
+  it("a single-copy frame from a same-host rank announcing 2^33 bytes is dropped (shape), and nothing throws afterwards", async function () {
+    const p2p = receiver();
+    p2p.setPeers([{ pid: process.pid }, null, null]);
+    const warnings = captured(() => p2p.onFrames(peerFrame(2 ** 33, 100)));
+    // Before the fix the frame was queued and fetched in setImmediate: Buffer.allocUnsafe(2^33) threw there, uncaught.
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual([...p2p.dropped], [["shape", 1]]);
+    assert.match(warnings[0]!, /announcing 8589934592 payload bytes/);
+  });
+
+  it("a message whose pieces stop coming is freed when its sender's next message starts (stale)", async function () {
+    const p2p = receiver();
+    const engine = (p2p as unknown as { engine: MatchingEngine }).engine;
+    const inflight = (p2p as unknown as { inflight: Map<number, unknown> }).inflight;
+    const warnings = captured(() => {
+      for (let seq = 1; seq <= 1000; seq++) p2p.onFrames([encodeHeader(header({ flags: FLAG_RAW, dtype: kindCode(new Uint8Array()), total: 1 << 20, seq })), Buffer.alloc(1024, seq % 256)]);
+    });
+    assert.equal(inflight.size, 1, "only the last one may still get its pieces");
+    assert.equal(engine.pendingCount(2), 1, "the others left the unexpected queue, and their pieces with them");
+    assert.deepEqual([...p2p.dropped], [["stale", 999]]);
+    assert.equal(warnings.length, 1);
+    // The last one still completes with its pieces.
+    const got = recv(p2p, 0, 7);
+    p2p.onFrames([encodeHeader(header({ kind: KIND_CHUNK, total: 1 << 20, seq: 1000 })), Buffer.alloc((1 << 20) - 1024, 7)]);
+    const array = (await got) as Uint8Array;
+    assert.equal(array.length, 1 << 20);
+    assert.deepEqual([array[0], array[1023], array[1024], array[(1 << 20) - 1]], [1000 % 256, 1000 % 256, 7, 7]);
+    assert.equal(inflight.size, 0);
   });
 });

@@ -239,6 +239,39 @@ describe("garbage written straight into a rank's shared-memory ring by a process
   });
 });
 
+describe("bogus single-copy frames (issue 17, point 3)", function () {
+  this.timeout(60_000);
+
+  it("single-copy frames announcing 2^33 and 2^53 bytes, and 200 whose bytes are nowhere, from a peer with the job's key: dropped or asked for, the rank lives on", async function () {
+    const r = await tsmpirun(["-n", "2", fixture("bogus-single-copy.js"), "200"], { timeoutMs: 50_000 });
+    await checkJob(r);
+    const [seen] = jsonLines(r.stdout);
+    assert.equal(seen?.got, "after the bogus frames", r.stderr);
+    // The sizes no buffer can hold: one warning for their kind (shape), naming the size.
+    assert.match(r.stderr, /tsmpi: rank 1 dropped a message announcing 8589934592 payload bytes .* from world rank 0; further ones of this kind \(shape\)/);
+  });
+});
+
+describe("isends that nobody awaits (issue 17, point 7)", function () {
+  this.timeout(120_000);
+  for (const [path, env] of [["shared memory", {}], ["ZeroMQ (TSMPI_SHM=0)", { TSMPI_SHM: "0" }]] as const) {
+    it(`two ranks isend 50,000 x 1 KiB to each other without waiting, over ${path}: past the high-water mark the requests wait; neither rank waits for the other for ever`, async function () {
+      // Each rank receives only after a pause: until then its peer's requests may complete only
+      // as far as the queues' bounds (TSMPI_SEND_HWM, the ring, ZeroMQ's high-water mark) and
+      // what the receiver takes in by itself allow.
+      const r = await tsmpirun(["-n", "2", fixture("isend-flood.js"), "50000", "1024", "1000"], { timeoutMs: 110_000, env: { ...env, TSMPI_SEND_HWM: String(2 ** 20) } });
+      await checkJob(r);
+      const lines = jsonLines(r.stdout);
+      assert.equal(lines.length, 2, r.stderr);
+      for (const l of lines) {
+        assert.ok(l.inOrder, `rank ${l.rank}: every message, in order`);
+        assert.ok(l.early < l.count / 2, `rank ${l.rank}: ${l.early} of ${l.count} requests completed before anyone received`);
+      }
+      console.log(`      requests complete before the peer receives: ${lines.map((l) => l.early).join(", ")} of 50000; peak RSS ${lines.map((l) => (l.rss / 2 ** 20).toFixed(0)).join("/")} MiB`);
+    });
+  }
+});
+
 const PATHS = (process.env.TSMPI_FLOOD_PATHS ?? "default;TSMPI_SHM=0").split(";").filter(Boolean);
 
 for (const path of PATHS) {

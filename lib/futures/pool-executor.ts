@@ -353,13 +353,12 @@ export class PoolExecutor extends Executor {
 }
 
 /**
- * Leaves the job of a worker that is gone: what is still queued for it is dropped at once
- * (linger 0), so this process does not wait for it at exit.
+ * Leaves the job of a worker that is gone: finalized with linger 0, so what is still queued for
+ * it, or waits for its acks, is dropped at once and this process does not wait for it at exit
+ * (quietly: the worker's end was reported already).
  */
 function leave(rt: Runtime): void {
-  void (rt.transport?.close(0) ?? Promise.resolve())
-    .then(() => rt.finalize())
-    .catch(() => {});
+  rt.finalize(0, true).catch(() => {});
 }
 
 function killTree(child: ChildProcess, signal: NodeJS.Signals): void {

@@ -26,6 +26,7 @@ import { PointToPoint, memoryDomain } from "../p2p.js";
 import { RendezvousClient, RendezvousServer } from "./rendezvous.js";
 import { trace, tracing } from "../trace.js";
 import { getBinding } from "../native.js";
+import { Linger } from "../transport/linger.js";
 import { PathTransport } from "../transport/path.js";
 import { waitPolicy } from "../transport/polling.js";
 import { ShmTransport } from "../transport/shm.js";
@@ -366,11 +367,39 @@ export class Runtime {
     if (this.finalizing) throw new TsmpiError("ERR_TSMPI_FINALIZED", `${what} after tsmpi finalized (the script had finished)`);
   }
 
-  /** Shuts down: hands queued messages to ZeroMQ, closes sockets, tells the coordinator. */
-  async finalize(): Promise<void> {
+  /**
+   * Shuts down: waits for large messages to arrive, tells the peers this rank finished (BYE),
+   * hands queued messages on, closes the transport, tells the coordinator. The waits end once
+   * nothing moved for `lingerMs` (`TSMPI_LINGER_MS`; a PoolExecutor leaving a dead worker's job
+   * passes 0): a peer that finished drops what waits for it at once (its BYE), a receiver that
+   * takes nothing ends them after `lingerMs`. What was not received is dropped, and said on
+   * stderr (how many messages, to which ranks) unless `quiet`. Runs once; later calls return
+   * the same promise.
+   */
+  async finalize(lingerMs = config().lingerMs, quiet = false): Promise<void> {
     this.finalizing = true;
-    await this.p2p.flush(config().lingerMs);
-    await this.transport?.close(config().lingerMs);
+    this.finalized0 ??= this.shutDown(lingerMs, quiet);
+    return this.finalized0;
+  }
+
+  /** The shutdown in progress, once started (finalize runs once). */
+  private finalized0: Promise<void> | undefined;
+
+  private async shutDown(lingerMs: number, quiet: boolean): Promise<void> {
+    // Waits only while the data moves: a receiver that takes nothing for lingerMs ends it.
+    const linger = new Linger(lingerMs, () => this.p2p.progress());
+    try {
+      await this.p2p.flush(Infinity, linger.expired);
+      await this.p2p.farewell(lingerMs);
+      await this.transport?.close(lingerMs === 0 ? 0 : Infinity, linger.expired);
+    } finally {
+      linger.stop(); // its timer would keep the process alive
+    }
+    const lost = [...this.p2p.unreceived()].sort((a, b) => a[0] - b[0]);
+    if (lost.length > 0 && !quiet) {
+      const what = lost.map(([r, n]) => `${n.exact ? "" : "at least "}${n.count} to rank ${r}`).join(", ");
+      process.stderr.write(`tsmpi: warning: rank ${this.rank} finished with messages that were never received: ${what} (the receiver finished without receiving them, or took nothing for TSMPI_LINGER_MS=${lingerMs} ms)\n`);
+    }
     this.client?.bye();
     // Serving the rendezvous, stay until every rank finished, or the others would think rank 0 died.
     if (this.server) {

@@ -7,7 +7,7 @@
  *
  * | offset | type | field |
  * |---|---|---|
- * | 0 | u8 | kind: MSG, ACK, CHUNK or RESEND |
+ * | 0 | u8 | kind: MSG, ACK, CHUNK, RESEND or BYE |
  * | 1 | u8 | flags: SYNC (ack on match), ARRIVAL (ack once all bytes arrived), RAW (typed-array bytes, not msgpack), INLINE (payload follows the header in this frame), PEER (the payload stays in the sender's memory; the frame after the header holds its address) |
  * | 2 | u8 | typed-array kind code of a RAW payload |
  * | 3 | u8 | collective algorithm id (0 for point-to-point): ranks that chose different algorithms notice |
@@ -16,12 +16,13 @@
  * | 12 | u32 | the sender's world rank (where acks go; which CHUNKs continue which message) |
  * | 16 | f64 | context id (52-bit integer) |
  * | 24 | u32 | sequence number: the sender's id for this message (matches acks and chunks) |
- * | 32 | f64 | total payload bytes |
+ * | 32 | f64 | total payload bytes (BYE: how many of the receiver's messages the sender received) |
  * | 40 | 2 x u32 | job token: derived from the job key; a frame without it is dropped |
  *
  * @module
  */
 
+import { constants } from "node:buffer";
 import { TsmpiError } from "../errors.js";
 
 export const HEADER_BYTES = 48;
@@ -34,6 +35,18 @@ export const KIND_ACK = 2;
 export const KIND_CHUNK = 3;
 /** A receiver that could not read PEER message `seq` from the sender's memory asks for its bytes as CHUNKs. */
 export const KIND_RESEND = 4;
+/**
+ * The sender finished (its script ended): it receives nothing more. `total` says how many
+ * messages from the frame's receiver it received, so that the receiver can tell how many of
+ * its own were never received, and drop what it still queues for the sender.
+ */
+export const KIND_BYE = 5;
+
+/**
+ * The largest payload a message may announce: what this process can allocate as one buffer
+ * (`buffer.constants.MAX_LENGTH`). A larger `total` can only come from a broken or hostile peer.
+ */
+export const MAX_TOTAL = constants.MAX_LENGTH;
 
 export const FLAG_SYNC = 1;
 export const FLAG_ARRIVAL = 2;
@@ -119,6 +132,9 @@ export function frameProblem(h: Header, frames: readonly Buffer[], worldSize: nu
     case KIND_ACK:
     case KIND_RESEND:
       return frames.length === 1 ? undefined : ["shape", `an ${h.kind === KIND_ACK ? "ACK" : "RESEND"} with ${frames.length} frames`];
+    case KIND_BYE:
+      if (frames.length !== 1) return ["shape", `a BYE with ${frames.length} frames`];
+      return Number.isSafeInteger(h.total) && h.total >= 0 ? undefined : ["shape", `a BYE counting ${h.total} messages`];
     case KIND_CHUNK:
       return frames.length === 2 ? undefined : ["shape", `a CHUNK without its piece`];
     case KIND_MSG:
@@ -126,7 +142,7 @@ export function frameProblem(h: Header, frames: readonly Buffer[], worldSize: nu
     default:
       return ["kind", `a frame of unknown kind ${h.kind}`];
   }
-  if (!Number.isSafeInteger(h.total) || h.total < 0) return ["shape", `a message announcing ${h.total} payload bytes`];
+  if (!Number.isSafeInteger(h.total) || h.total < 0 || h.total > MAX_TOTAL) return ["shape", `a message announcing ${h.total} payload bytes (at most ${MAX_TOTAL})`];
   if (!Number.isSafeInteger(h.ctx) || h.ctx < 0) return ["shape", `a message on context ${h.ctx}`];
   const rest = frames[0]!.byteLength - HEADER_BYTES;
   // A single-copy message carries its address in a second frame, never an inline payload.

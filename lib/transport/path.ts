@@ -70,7 +70,11 @@ export class PathTransport implements Transport {
     readonly rank: number,
     private readonly zmq: ZmqTransport,
     private readonly shm: ShmTransport | null,
-  ) {}
+  ) {
+    zmq.onGone = (dest) => this.onGone?.(dest);
+  }
+
+  onGone: ((dest: number) => void) | undefined;
 
   /** This rank's endpoints, for the rendezvous. */
   get endpoints(): string[] {
@@ -152,7 +156,31 @@ export class PathTransport implements Transport {
     this.shm?.poke();
   }
 
-  async close(lingerMs: number): Promise<void> {
-    await Promise.all([this.zmq.close(lingerMs), this.shm?.close(lingerMs)]);
+  /** Closes both paths, each bounded by `lingerMs` and `giveUp` (in parallel, so the whole close is too). */
+  async close(lingerMs: number, giveUp?: Promise<void>): Promise<void> {
+    await Promise.all([this.zmq.close(lingerMs, giveUp), this.shm?.close(lingerMs, giveUp)]);
+  }
+
+  progress(): number {
+    return this.zmq.progress() + (this.shm?.progress() ?? 0);
+  }
+
+  nearby(dest: number): boolean {
+    return this.viaShm[dest] === true;
+  }
+
+  abandon(dest: number): void {
+    if (this.viaShm[dest]) this.shm!.abandon(dest);
+    else this.zmq.abandon(dest);
+  }
+
+  undelivered(): Map<number, number> {
+    const out = this.zmq.undelivered();
+    for (const [dest, n] of this.shm?.undelivered() ?? []) out.set(dest, (out.get(dest) ?? 0) + n);
+    return out;
+  }
+
+  async drain(timeoutMs: number): Promise<void> {
+    await Promise.all([this.zmq.drain(timeoutMs), this.shm?.drain()]);
   }
 }

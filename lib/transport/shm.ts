@@ -171,6 +171,7 @@ export class ShmTransport implements Transport {
 
   send(dest: number, frames: Buffer[], sent?: () => void, borrowed = false): void {
     if (this.closed) throw new TsmpiError("ERR_TSMPI_FINALIZED", `cannot send to rank ${dest}: the transport is closed`);
+    if (this.gone.has(dest)) return this.count(dest, 1); // never sent, never complete
     const queue = this.queues.get(dest);
     const total = recordLength(frames);
     if (queue && queue.length > 0) {
@@ -194,7 +195,9 @@ export class ShmTransport implements Transport {
     for (const [dest, queue] of this.queues) {
       while (queue.length > 0) {
         const q = queue[0]!;
+        const before = q.offset;
         q.offset = this.write(dest, q.frames, q.offset);
+        if (q.offset > before) this.handed++;
         if (q.offset < q.total) break;
         queue.shift();
         this.queued--;
@@ -324,20 +327,74 @@ export class ShmTransport implements Transport {
     this.onError(new TsmpiError("ERR_TSMPI_TRANSPORT", `rank ${this.rank}: shared-memory transport error (ERR_TSMPI_TRANSPORT) while ${what}: ${(err as Error).message}`, { cause: err }));
   }
 
-  /** Waits (at most `lingerMs`) until every queued message is in its ring, then closes. */
-  async close(lingerMs: number): Promise<void> {
+  /**
+   * Waits (at most `lingerMs`, which may be Infinity, or until `giveUp` resolves) until every
+   * queued message is in its ring, then closes; what is still queued then is dropped (see
+   * {@link undelivered}).
+   */
+  async close(lingerMs: number, giveUp?: Promise<void>): Promise<void> {
     if (this.closed) return;
-    if (!this.flushQueues()) {
+    if (!this.flushQueues() && lingerMs > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         this.drained = resolve;
-        timer = setTimeout(resolve, lingerMs);
+        if (Number.isFinite(lingerMs)) timer = setTimeout(resolve, lingerMs);
+        void giveUp?.then(resolve);
       });
       clearTimeout(timer);
+      this.drained = undefined;
     }
+    for (const [dest, queue] of this.queues) this.count(dest, queue.length);
+    this.queues.clear();
+    this.queued = 0;
     this.closed = true;
     this.reference();
     this.wake.destroy();
     this.channel.close();
+  }
+
+  /** Peers given up ({@link abandon}). */
+  private readonly gone = new Set<number>();
+  /** Queued messages (or parts) written into rings so far. */
+  private handed = 0;
+  /** Messages per peer dropped: queued for a peer given up, or still queued when the linger ran out. */
+  private readonly lost = new Map<number, number>();
+
+  private count(dest: number, n: number): void {
+    if (n > 0) this.lost.set(dest, (this.lost.get(dest) ?? 0) + n);
+  }
+
+  /** World rank `dest` finished or is gone: what is queued for it, and what is sent to it from now on, is dropped. */
+  abandon(dest: number): void {
+    if (this.gone.has(dest)) return;
+    this.gone.add(dest);
+    const queue = this.queues.get(dest);
+    if (queue) {
+      this.count(dest, queue.length);
+      this.queued -= queue.length;
+      this.queues.delete(dest);
+    }
+    if (this.queued === 0) {
+      this.drained?.();
+      this.drained = undefined;
+    }
+    this.reference();
+  }
+
+  /** Grows whenever a queued message (or part of one) went into its ring. */
+  progress(): number {
+    return this.handed;
+  }
+
+  /** Messages per peer never written into its ring (dropped, or still queued). */
+  undelivered(): Map<number, number> {
+    const out = new Map(this.lost);
+    for (const [dest, queue] of this.queues) out.set(dest, (out.get(dest) ?? 0) + queue.length);
+    return out;
+  }
+
+  /** Takes in what the rings hold now. */
+  async drain(): Promise<void> {
+    this.poke();
   }
 }

@@ -14,6 +14,15 @@
  * (from anyone) is not bounded, as in MPI. Frames larger than `TSMPI_MAX_FRAME` are refused by
  * ZeroMQ before they are allocated.
  *
+ * A peer that is gone: its BYE (see `p2p.ts`) drops what is queued for it. A send to a peer that
+ * stopped reading stays pending in zeromq.js, which keeps the process alive; while one is stuck
+ * (past {@link STALL_PROBE_MS}) the peer's endpoint is probed with a plain connection now and
+ * then, and a peer whose endpoint refuses connections (its ROUTER closed without a BYE reaching
+ * this rank) for `TSMPI_LINGER_MS` is given up like one that said BYE. (Not with a ZeroMQ
+ * monitor on the socket: setting one up takes the socket's pending wake-up, and the stuck send
+ * then never completes.) While a send is stuck the receive loop runs, so a BYE is seen.
+ * `close` waits at most its linger for queued messages, then drops them.
+ *
  * The receive loop runs only while tsmpi waits for something (`hold`/`release`): a pending
  * zeromq.js receive keeps the process alive and cannot be cancelled, so an idle rank must not
  * have one, or a finished script would never exit. Messages that arrive meanwhile wait in
@@ -26,7 +35,9 @@
  * @module
  */
 import { createRequire } from "node:module";
+import net from "node:net";
 import type * as Zmq from "zeromq";
+import { config } from "../config.js";
 import { TsmpiError } from "../errors.js";
 
 /**
@@ -39,6 +50,27 @@ export function loadZmq(): typeof Zmq {
 
 /** How long a receive waits before the loop re-checks whether anyone still needs it (ms). */
 const RECEIVE_POLL_MS = 250;
+
+/** A send stuck this long (ms) has its peer's endpoint probed (see the module comment). */
+const STALL_PROBE_MS = 100;
+
+/**
+ * Whether something accepts connections at a ZeroMQ `endpoint` (ipc:// or tcp://): false when
+ * the connection is refused (or the socket file is gone), true otherwise (also when it cannot
+ * tell, as on a timeout).
+ */
+function listening(endpoint: string): Promise<boolean> {
+  const m = /^tcp:\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(endpoint);
+  const where = endpoint.startsWith("ipc://") ? { path: endpoint.slice(6) } : m ? { host: m[1]!, port: Number(m[2]) } : undefined;
+  if (!where) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const socket = net.connect(where);
+    socket.unref();
+    socket.setTimeout(1000, () => (socket.destroy(), resolve(true)));
+    socket.on("connect", () => (socket.destroy(), resolve(true)));
+    socket.on("error", (err: NodeJS.ErrnoException) => resolve(err.code !== "ECONNREFUSED" && err.code !== "ENOENT"));
+  });
+}
 
 /** What the point-to-point layer needs from a transport. */
 export interface Transport {
@@ -69,8 +101,29 @@ export interface Transport {
   release(): void;
   /** Pull in whatever has already arrived, without waiting for more. */
   poke(): void;
-  /** Hands every queued message to ZeroMQ, then closes with the given linger (ms). */
-  close(lingerMs: number): Promise<void>;
+  /**
+   * Hands queued messages on for at most `lingerMs` (may be Infinity), or until `giveUp`
+   * resolves, then closes: what is still queued is dropped (see {@link undelivered}).
+   */
+  close(lingerMs: number, giveUp?: Promise<void>): Promise<void>;
+  /** A counter that grows whenever queued data moved on (for {@link Linger}). Optional. */
+  progress?(): number;
+  /**
+   * World rank `dest` finished (or is gone): drop what is queued for it, and what is sent to it
+   * from now on. Optional.
+   */
+  abandon?(dest: number): void;
+  /**
+   * Messages per world rank that were queued here and never left, or still wait to (after a
+   * `close` whose linger ran out, or an {@link abandon}). Optional.
+   */
+  undelivered?(): Map<number, number>;
+  /** Takes in what has arrived so far (waiting at most `timeoutMs`). Optional. */
+  drain?(timeoutMs: number): Promise<void>;
+  /** Whether a message to `dest` needs no connection of its own (shared memory). Optional. */
+  nearby?(dest: number): boolean;
+  /** Set by the user of the transport: called when the transport finds world rank `dest` gone (after an {@link abandon}). */
+  onGone?: (dest: number) => void;
 }
 
 /**
@@ -87,18 +140,46 @@ class Outbox {
   /** Bytes of the queued messages and of the one being handed to ZeroMQ. */
   private bytes = 0;
   private inFlightBytes = 0;
-  private roomWaiters: (() => void)[] = [];
+  private roomWaiters: { fn: () => void; dropped: () => void }[] = [];
+  /** Given up ({@link abandon}): everything pushed is dropped. */
+  private dead = false;
+  /** Messages dropped here (abandoned). */
+  lost = 0;
+  /** Messages handed to ZeroMQ so far. */
+  handed = 0;
+  /** Sends started so far (a check sees from it whether the pending one moved). */
+  private sends = 0;
+  private checking = false;
+  private stalled = false;
+  private probeTimer: NodeJS.Timeout | undefined;
+  /** Since when (Date.now()) the peer's endpoint refuses connections (0: it did not). */
+  private refusedSince = 0;
 
   constructor(
     readonly socket: Zmq.Dealer,
     private readonly onError: (err: unknown) => void,
     private readonly hwm = Infinity,
+    /** A send is stuck (true) or moves again (false). */
+    private readonly onStall: (stalled: boolean) => void = () => {},
+    /** The peer's endpoint refused connections for the linger time while a send was stuck: it is gone. */
+    private readonly onGone: () => void = () => {},
+    /** The peer's endpoint (probed while a send is stuck). */
+    private readonly endpoint?: string,
   ) {}
 
   push(frames: Buffer[]): void {
+    if (this.dead) {
+      this.lost++;
+      return;
+    }
     this.bytes += frameBytes(frames);
     if (this.busy) this.queue.push(frames);
     else this.start(frames);
+  }
+
+  /** Messages queued and not yet handed to ZeroMQ (counting the one being handed). */
+  get pending(): number {
+    return this.queue.length - this.head + (this.busy ? 1 : 0);
   }
 
   /** More than the high-water mark is queued. */
@@ -106,33 +187,121 @@ class Outbox {
     return this.bytes > this.hwm;
   }
 
-  /** Runs `fn` once no more than half the high-water mark is queued (at once if so). */
-  whenBelow(fn: () => void): void {
+  /**
+   * Runs `fn` once no more than half the high-water mark is queued (at once if so), or
+   * `dropped` instead if the queue is given up first.
+   */
+  whenBelow(fn: () => void, dropped: () => void): void {
     if (this.bytes <= this.hwm / 2) fn();
-    else this.roomWaiters.push(fn);
+    else this.roomWaiters.push({ fn, dropped });
   }
 
-  /** Resolves once every queued message was handed to ZeroMQ. */
+  /** Resolves once every queued message was handed to ZeroMQ (or the queue was given up). */
   flush(): Promise<void> {
     if (!this.busy) return Promise.resolve();
     return new Promise((resolve) => (this.drained = resolve));
   }
 
+  /**
+   * Gives the queue up: what waits is dropped (counted in {@link lost}), the socket is closed
+   * at once (the send zeromq.js still holds cannot be cancelled otherwise), and later pushes
+   * are dropped.
+   */
+  abandon(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.lost += this.pending;
+    this.queue.length = this.head = 0;
+    this.bytes = 0;
+    this.unstall();
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w.dropped();
+    this.busy = false;
+    this.socket.linger = 0;
+    this.socket.close();
+    this.drained?.();
+    this.drained = undefined;
+  }
+
+  /** Closes the socket: with `lingerMs` for what ZeroMQ holds; what waits here is dropped. */
+  close(lingerMs: number): void {
+    this.unstall();
+    if (this.dead) return;
+    this.lost += this.pending;
+    this.dead = true;
+    this.socket.linger = this.busy ? 0 : lingerMs;
+    this.socket.close();
+  }
+
   private start(frames: Buffer[]): void {
     this.busy = true;
     this.inFlightBytes = frameBytes(frames);
+    this.sends++;
     this.socket.send(frames).then(this.next, (err) => {
+      if (this.dead) return; // closed on purpose
       this.busy = false;
       this.onError(err);
     });
+    if (!this.checking) this.check(this.sends);
   }
 
+  /**
+   * Looks, each event-loop turn while sends are queued, whether the one being handed to ZeroMQ
+   * is still the same: then ZeroMQ's pipe is full (a send with room completes at once).
+   */
+  private check(sends: number): void {
+    this.checking = true;
+    setImmediate(() => {
+      this.checking = false;
+      if (!this.busy || this.dead) return;
+      if (this.sends === sends) this.stall();
+      else this.check(this.sends);
+    }).unref();
+  }
+
+  /** A send is stuck: receive meanwhile (a BYE may come), and watch the connection if it lasts. */
+  private stall(): void {
+    if (this.stalled) return;
+    this.stalled = true;
+    this.onStall(true);
+    if (this.endpoint) this.probeTimer = setTimeout(this.probe, STALL_PROBE_MS).unref();
+  }
+
+  private unstall(): void {
+    if (!this.stalled) return;
+    this.stalled = false;
+    clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
+    this.refusedSince = 0;
+    this.onStall(false);
+  }
+
+  /**
+   * Probes the peer's endpoint while a send stays stuck: refusing connections for the linger
+   * time means the peer's socket is closed for good.
+   */
+  private readonly probe = (): void => {
+    this.probeTimer = undefined;
+    void listening(this.endpoint!).then((alive) => {
+      if (!this.stalled || this.dead) return;
+      const linger = config().lingerMs;
+      if (alive) this.refusedSince = 0;
+      else if (this.refusedSince === 0) this.refusedSince = Date.now();
+      if (this.refusedSince > 0 && Date.now() - this.refusedSince >= linger) return this.onGone();
+      this.probeTimer = setTimeout(this.probe, Math.max(20, Math.min(500, linger / 4))).unref();
+    });
+  };
+
   private readonly next = (): void => {
+    if (this.dead) return;
+    this.handed++;
     this.bytes -= this.inFlightBytes;
+    if (this.stalled) this.unstall();
     if (this.roomWaiters.length > 0 && this.bytes <= this.hwm / 2) {
       const waiters = this.roomWaiters;
       this.roomWaiters = [];
-      for (const fn of waiters) fn();
+      for (const w of waiters) w.fn();
     }
     if (this.head < this.queue.length) {
       const frames = this.queue[this.head]!;
@@ -207,6 +376,7 @@ function quietly(fn: () => void): void {
 /** The ZeroMQ implementation of {@link Transport}. */
 export class ZmqTransport implements Transport {
   private readonly outboxes: (Outbox | undefined)[] = [];
+  onGone: ((dest: number) => void) | undefined;
   private peers: readonly string[] = [];
   private demand = 0;
   private draining = false;
@@ -277,6 +447,11 @@ export class ZmqTransport implements Transport {
 
   send(dest: number, frames: Buffer[], sent?: () => void): void {
     if (this.closed) throw new TsmpiError("ERR_TSMPI_FINALIZED", `cannot send to rank ${dest}: the transport is closed`);
+    const gone = this.gone.get(dest);
+    if (gone !== undefined) {
+      this.gone.set(dest, gone + 1); // never sent, never complete
+      return;
+    }
     (this.outboxes[dest] ?? this.connect(dest)).push(frames);
     // `sent` runs at once, unless the queue to dest is over its high-water mark: then once it
     // drained to half of it (receiving meanwhile, so two ranks flooding each other never wait
@@ -290,7 +465,17 @@ export class ZmqTransport implements Transport {
     const curve = this.options.curve && endpoint.startsWith("tcp://") ? { curveServerKey: this.options.curve.publicKey, curvePublicKey: this.options.curve.publicKey, curveSecretKey: this.options.curve.secretKey } : {};
     const socket = new this.zmq.Dealer({ sendHighWaterMark: this.options.zmqHwm ?? 0, reconnectInterval: 20, linger: 0, ...curve, ...heartbeats(endpoint, this.options.heartbeatMs) });
     socket.connect(endpoint);
-    const box = new Outbox(socket, (err) => this.fail(err, `sending to rank ${dest} (${endpoint})`), this.options.sendHwm);
+    const box = new Outbox(
+      socket,
+      (err) => this.fail(err, `sending to rank ${dest} (${endpoint})`),
+      this.options.sendHwm,
+      (stalled) => (stalled ? this.hold() : this.release()),
+      () => {
+        this.abandon(dest);
+        this.onGone?.(dest);
+      },
+      endpoint,
+    );
     this.outboxes[dest] = box;
     return box;
   }
@@ -300,11 +485,49 @@ export class ZmqTransport implements Transport {
     const box = this.outboxes[dest];
     if (!box?.full) return fn();
     this.hold();
-    box.whenBelow(() => {
-      this.release();
-      fn();
+    box.whenBelow(
+      () => {
+        this.release();
+        fn();
+      },
+      () => this.release(),
+    );
+  }
+
+  abandon(dest: number): void {
+    if (this.gone.has(dest)) return;
+    this.gone.set(dest, 0);
+    this.outboxes[dest]?.abandon();
+  }
+
+  /** Peers given up ({@link abandon}), with the messages sent to them since. */
+  private readonly gone = new Map<number, number>();
+
+  undelivered(): Map<number, number> {
+    const out = new Map<number, number>();
+    this.outboxes.forEach((box, dest) => {
+      const n = (box?.lost ?? 0) + (box?.pending ?? 0);
+      if (n > 0) out.set(dest, n);
+    });
+    for (const [dest, n] of this.gone) if (n > 0) out.set(dest, (out.get(dest) ?? 0) + n);
+    return out;
+  }
+
+  drain(timeoutMs: number): Promise<void> {
+    if (this.closed || timeoutMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.drainWaiters.push(done);
+      this.poke();
     });
   }
+
+  /** Called once a drain ({@link poke}) found nothing more to take in. */
+  private drainWaiters: (() => void)[] = [];
 
   copiesBorrowed(): boolean {
     return false;
@@ -341,6 +564,7 @@ export class ZmqTransport implements Transport {
           frames = await this.router.receive();
         } catch (err) {
           if ((err as { code?: string }).code === "EAGAIN") {
+            if (this.draining) for (const fn of this.drainWaiters.splice(0)) fn();
             this.draining = false;
             continue;
           }
@@ -366,15 +590,31 @@ export class ZmqTransport implements Transport {
     this.onError(new TsmpiError("ERR_TSMPI_TRANSPORT", `rank ${this.rank}: transport error while ${what}: ${(err as Error).message}`, { cause: err }));
   }
 
-  async close(lingerMs: number): Promise<void> {
+  progress(): number {
+    let n = 0;
+    for (const box of this.outboxes) n += box?.handed ?? 0;
+    return n;
+  }
+
+  async close(lingerMs: number, giveUp?: Promise<void>): Promise<void> {
     if (this.closed) return;
-    await Promise.all(this.outboxes.map((box) => box?.flush()));
-    this.closed = true;
-    for (const box of this.outboxes) {
-      if (!box) continue;
-      box.socket.linger = lingerMs;
-      box.socket.close();
+    const deadline = Date.now() + lingerMs;
+    if (lingerMs > 0) {
+      // Receive meanwhile: a BYE from a peer that is gone drops what waits for it.
+      this.hold();
+      let timer: NodeJS.Timeout | undefined;
+      const waits: Promise<unknown>[] = [Promise.all(this.outboxes.map((box) => box?.flush()))];
+      if (Number.isFinite(lingerMs)) waits.push(new Promise((resolve) => (timer = setTimeout(resolve, lingerMs))));
+      if (giveUp) waits.push(giveUp);
+      await Promise.race(waits);
+      clearTimeout(timer);
+      this.release();
     }
+    this.closed = true;
+    // What ZeroMQ holds still has the (rest of the) linger to leave; what never reached it is dropped.
+    const rest = Number.isFinite(lingerMs) ? Math.max(0, deadline - Date.now()) : config().lingerMs;
+    for (const box of this.outboxes) box?.close(rest);
     this.router.close();
+    for (const fn of this.drainWaiters.splice(0)) fn();
   }
 }
