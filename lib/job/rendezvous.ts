@@ -119,13 +119,11 @@ export function onLines(socket: net.Socket, handle: (msg: Record<string, unknown
   socket.setEncoding("utf8");
   socket.on("data", (chunk: string) => {
     pending += chunk;
-    if (pending.length > maxLine() && pending.lastIndexOf("\n", maxLine()) < 0) {
-      pending = "";
-      socket.destroy();
-      return;
-    }
+    const limit = maxLine();
     let nl: number;
     while ((nl = pending.indexOf("\n")) >= 0) {
+      // Every line is held to the limit, also one that arrived whole behind a shorter one.
+      if (nl > limit) break;
       const line = pending.slice(0, nl);
       pending = pending.slice(nl + 1);
       let msg: unknown;
@@ -136,6 +134,11 @@ export function onLines(socket: net.Socket, handle: (msg: Record<string, unknown
         return;
       }
       if (msg && typeof msg === "object") handle(msg as Record<string, unknown>);
+      if (socket.destroyed) return;
+    }
+    if (pending.length > limit) {
+      pending = "";
+      socket.destroy();
     }
   });
 }
