@@ -14,7 +14,8 @@ export interface Config {
   /** Large payloads travel in pieces of this many bytes, so the receiver copies one piece while the
    * next is in flight (`TSMPI_CHUNK_SIZE`). */
   chunkSize: number;
-  /** Milliseconds a finishing rank waits for queued messages to leave (`TSMPI_LINGER_MS`). */
+  /** Milliseconds a finishing rank keeps waiting for its queued messages to leave while none moves;
+   * what is left then is dropped and said on stderr (`TSMPI_LINGER_MS`). */
   lingerMs: number;
   /** Seconds a rank waits for all ranks to join the job (`TSMPI_RENDEZVOUS_TIMEOUT`). */
   rendezvousTimeout: number;

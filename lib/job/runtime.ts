@@ -8,8 +8,10 @@
  *
  * Finalization: a pending zeromq.js receive keeps a process alive, so the transport receives
  * only while something waits for a message. When nothing does and the user's code has nothing
- * left either, Node emits `beforeExit`; then queued messages are handed to ZeroMQ (which sends
- * them within the linger time), the coordinator hears `bye`, and the process exits.
+ * left either, Node emits `beforeExit`; then queued messages leave (shared memory, ZeroMQ) for as
+ * long as they keep moving, at most `TSMPI_LINGER_MS` without progress (`transport/linger.ts`),
+ * what never left or was never received is said on stderr, the coordinator hears `bye`, and the
+ * process exits: a finished rank never hangs the job.
  *
  * @module
  */
