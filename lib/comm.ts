@@ -35,10 +35,10 @@ import type { Graphcomm } from "./topology/graphcomm.js";
 import { messageCount, readInto, readObject, type OutPayload } from "./p2p.js";
 import { Prequest, promiseRound, recvRound, requestRound, sendRound, type Endpoint, type SendMode } from "./prequest.js";
 import { Request, type Completion } from "./request.js";
-import { Alltoallw as alltoallw, type WBuffer } from "./collectives/alltoallw.js";
+import { Alltoallw as alltoallw } from "./collectives/alltoallw.js";
 import { Op } from "./op.js";
 import { deriveContext, SELF_CONTEXT, WORLD_CONTEXT, type Runtime } from "./job/runtime.js";
-import { allocateKind, bytesOf, isTypedArray, kindCode, packObject, type TypedArray } from "./serializer.js";
+import { allocateKind, bytesOf, isTypedArray, kindCode, packObject, type TypedArray, type TypedArrayConstructor } from "./serializer.js";
 import { Status } from "./status.js";
 import { checkBuffer, checkDest, checkRecvTag, checkRoot, checkSendTag, checkSource } from "./validate.js";
 
@@ -51,8 +51,12 @@ export type BufferArg = TypedArray | DeviceArray | [TypedArray | DeviceArray, nu
 export type SendBufferArg = BufferArg | typeof IN_PLACE;
 /** A v-variant argument: `[array, counts]` or `[array, counts, displs]`, one entry per rank; the array a typed array or a DeviceArray. */
 export type VBufferArg = [TypedArray | DeviceArray, number[]] | [TypedArray | DeviceArray, number[], number[]];
-/** An `Alltoallw` argument: `[buf, counts, displs, types]`, byte displacements, typed-array constructors as types (see `collectives/alltoallw.ts`). */
-export type WBufferArg = WBuffer;
+/**
+ * An `Alltoallw` argument, mpi4py's `[buf, counts, displs, types]`: block i is `counts[i]`
+ * elements of `types[i]` at byte `displs[i]` of `buf`; a typed-array constructor stands for a
+ * datatype (one may stand for all ranks).
+ */
+export type WBufferArg = [ArrayBufferView | ArrayBuffer, readonly number[], readonly number[], TypedArrayConstructor | readonly TypedArrayConstructor[]];
 
 const NULL_COMPLETION: Completion = { source: PROC_NULL, tag: ANY_TAG, count: 0, byteCount: 0 };
 

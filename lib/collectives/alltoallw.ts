@@ -15,18 +15,9 @@ import { TsmpiError, describeValue } from "../errors.js";
 import type { TypedArrayConstructor } from "../serializer.js";
 import type { Channel } from "./channel.js";
 
-/** A typed-array constructor standing for an MPI datatype in {@link WBuffer}. */
-export type ElementKind = TypedArrayConstructor;
-
-/**
- * An `Alltoallw` buffer argument: `[buf, counts, displs, types]`, one entry per rank; block i is
- * `counts[i]` elements of `types[i]` at byte `displs[i]` of `buf` (one kind may stand for all).
- */
-export type WBuffer = [ArrayBufferView | ArrayBuffer, readonly number[], readonly number[], ElementKind | readonly ElementKind[]];
-
 const KINDS = new Set<unknown>([Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array]);
 
-/** The byte block of each rank in a checked {@link WBuffer}. */
+/** The byte block of each rank in a checked `[buf, counts, displs, types]` argument. */
 function wblocks(value: unknown, size: number, name: string): { bytes: Uint8Array; blocks: Uint8Array[] } {
   if (!Array.isArray(value) || value.length !== 4) {
     throw new TsmpiError("ERR_TSMPI_TYPE", `${name} must be [buf, counts, displs, types], got ${describeValue(value)}`);
@@ -53,7 +44,7 @@ function wblocks(value: unknown, size: number, name: string): { bytes: Uint8Arra
       if (!KINDS.has(kind)) throw new TsmpiError("ERR_TSMPI_TYPE", `${name} types[${i}] must be a typed-array constructor (Float64Array, Int32Array, ...), got ${describeValue(kind)}`);
       const off = d[i];
       if (!Number.isInteger(n) || (n as number) < 0) throw new TsmpiError("ERR_TSMPI_COUNT", `${name} counts[${i}] must be a non-negative integer, got ${describeValue(n)}`);
-      const length = (n as number) * (kind as ElementKind).BYTES_PER_ELEMENT;
+      const length = (n as number) * (kind as TypedArrayConstructor).BYTES_PER_ELEMENT;
       if (!Number.isInteger(off) || (off as number) < 0 || (off as number) + length > bytes.byteLength) {
         throw new TsmpiError("ERR_TSMPI_COUNT", `${name} displs[${i}] must be a byte offset in [0, ${bytes.byteLength - length}] (block ${i} of ${length} bytes in ${bytes.byteLength}), got ${describeValue(off)}`);
       }
