@@ -417,6 +417,28 @@ export const cases: Record<string, Case> = {
     for (const p of [bc, ar, bar]) p.Free();
   },
 
+  async "persistent collectives of 1 MiB arrays (the large-message algorithms and single-copy reads), three rounds"({ comm, mpi }) {
+    const { rank, size } = comm;
+    const n = 1 << 17;
+    const s = new Float64Array(n);
+    const r = new Float64Array(n);
+    const b = new Float64Array(n);
+    const ar = comm.Allreduce_init(s, r, mpi.Op.SUM);
+    const bc = comm.Bcast_init(b, 0);
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < n; i++) s[i] = rank + round + (i % 7);
+      b.fill(rank === 0 ? round + 0.5 : -1);
+      mpi.Prequest.Startall([ar, bc]);
+      await mpi.Request.waitall([ar, bc]);
+      const want = (i: number): number => (size * (size - 1)) / 2 + size * (round + (i % 7));
+      for (const i of [0, 1, 6, 7, n >> 1, n - 1]) assert.equal(r[i], want(i), `round ${round}: Allreduce_init r[${i}]`);
+      assert.ok(r.every((v, i) => v === want(i)), `round ${round}: Allreduce_init`);
+      assert.ok(b.every((v) => v === round + 0.5), `round ${round}: Bcast_init`);
+    }
+    ar.Free();
+    bc.Free();
+  },
+
   async "persistent collectives: bad arguments at init and at start; Start on an active request"({ comm, mpi }) {
     const { size } = comm;
     assert.throws(() => comm.Bcast_init(new Int32Array(1), size), (e: any) => e instanceof mpi.TsmpiError && e.code === "ERR_TSMPI_ROOT");
