@@ -11,8 +11,11 @@
  * `Create_graph`, `Create_dist_graph_adjacent` and `Create_dist_graph`, whose classes live in
  * `topology/` (they extend `Comm`, so they register themselves here instead of being imported).
  *
- * Not supported yet: matched probes (`mprobe`/`improbe`), persistent requests, buffered
- * (`bsend`) and ready (`rsend`) sends, intercommunicators, `Split_type` kinds other than
+ * Nonblocking collectives (`Ibcast`, ..., `ibcast`, ...) and persistent requests (`Send_init`,
+ * ..., `Bcast_init`, ..., see `prequest.ts`) are grouped at the end of the class.
+ *
+ * Not supported yet: matched probes (`mprobe`/`improbe`), buffered (`bsend`) and ready
+ * (`rsend`) sends (the persistent `Bsend_init`/`Rsend_init` exist, see `prequest.ts`), intercommunicators, `Split_type` kinds other than
  * `COMM_TYPE_SHARED`, `Create_from_group` (sessions), one-sided communication, derived datatypes.
  *
  * @module
@@ -21,6 +24,7 @@ import * as coll from "./collectives/api.js";
 import { CollectiveChannel } from "./collectives/channel.js";
 import { ANY_SOURCE, ANY_TAG, COMM_TYPE_SHARED, CONGRUENT, IDENT, IN_PLACE, PROC_NULL, SIMILAR, UNDEFINED, UNEQUAL, UNWEIGHTED, WEIGHTS_EMPTY } from "./constants.js";
 import type { DeviceArray } from "./gpu/device-array.js";
+import { isDeviceArray } from "./gpu/device-array.js";
 import { Staging, hostSendBuffer, stagedCollective, type StagedCollective } from "./gpu/device-staging.js";
 import { TsmpiError, describeValue } from "./errors.js";
 import { Group, checkGroup } from "./group.js";
@@ -29,12 +33,14 @@ import type { Cartcomm } from "./topology/cartcomm.js";
 import type { Distgraphcomm } from "./topology/distgraphcomm.js";
 import type { Graphcomm } from "./topology/graphcomm.js";
 import { messageCount, readInto, readObject, type OutPayload } from "./p2p.js";
+import { Prequest, promiseRound, recvRound, requestRound, sendRound, type Endpoint, type SendMode } from "./prequest.js";
 import { Request, type Completion } from "./request.js";
+import { Alltoallw as alltoallw } from "./collectives/alltoallw.js";
 import { Op } from "./op.js";
 import { deriveContext, SELF_CONTEXT, WORLD_CONTEXT, type Runtime } from "./job/runtime.js";
-import { allocateKind, bytesOf, isTypedArray, kindCode, packObject, type TypedArray } from "./serializer.js";
+import { allocateKind, bytesOf, isTypedArray, kindCode, packObject, type TypedArray, type TypedArrayConstructor } from "./serializer.js";
 import { Status } from "./status.js";
-import { checkBuffer, checkDest, checkRecvTag, checkSendTag, checkSource } from "./validate.js";
+import { checkBuffer, checkDest, checkRecvTag, checkRoot, checkSendTag, checkSource } from "./validate.js";
 
 /**
  * A buffer-tier argument: a typed array or a {@link DeviceArray} (staged through host memory, see
@@ -45,6 +51,12 @@ export type BufferArg = TypedArray | DeviceArray | [TypedArray | DeviceArray, nu
 export type SendBufferArg = BufferArg | typeof IN_PLACE;
 /** A v-variant argument: `[array, counts]` or `[array, counts, displs]`, one entry per rank; the array a typed array or a DeviceArray. */
 export type VBufferArg = [TypedArray | DeviceArray, number[]] | [TypedArray | DeviceArray, number[], number[]];
+/**
+ * An `Alltoallw` argument, mpi4py's `[buf, counts, displs, types]`: block i is `counts[i]`
+ * elements of `types[i]` at byte `displs[i]` of `buf`; a typed-array constructor stands for a
+ * datatype (one may stand for all ranks).
+ */
+export type WBufferArg = [ArrayBufferView | ArrayBuffer, readonly number[], readonly number[], TypedArrayConstructor | readonly TypedArrayConstructor[]];
 
 const NULL_COMPLETION: Completion = { source: PROC_NULL, tag: ANY_TAG, count: 0, byteCount: 0 };
 
@@ -510,7 +522,12 @@ export class Comm {
     } catch (err) {
       return Promise.reject(err);
     }
-    const ch = new CollectiveChannel(this.#rt.p2p, this.#ctx + 1, this.#rank, this.#group, this.#collSeq++, name);
+    return this.#collectiveAt(this.#collSeq++, name, body);
+  }
+
+  /** {@link #collective} with sequence number `seq` taken earlier (persistent collectives take theirs at init). */
+  #collectiveAt<T>(seq: number, name: string, body: (ch: CollectiveChannel) => Promise<unknown>): Promise<T> {
+    const ch = new CollectiveChannel(this.#rt.p2p, this.#ctx + 1, this.#rank, this.#group, seq, name);
     let run: Promise<unknown>;
     try {
       run = body(ch);
@@ -1151,5 +1168,331 @@ export class Comm {
   /** Alias of {@link abort}. */
   Abort(code = 1): never {
     return this.abort(code);
+  }
+
+  // ------------------------------------------------ nonblocking collectives
+  // Each starts the blocking call's algorithm now and returns a Request over it; the call's
+  // messages move whenever the rank yields to the event loop (any await, a timer, I/O).
+
+  /** Nonblocking {@link Gather} (`MPI_Igather`). */
+  Igather(sendbuf: SendBufferArg, recvbuf: BufferArg | null, root = 0): Request<void> {
+    return this.#request(this.Gather(sendbuf, recvbuf, root));
+  }
+
+  /** Nonblocking {@link Gatherv} (`MPI_Igatherv`). */
+  Igatherv(sendbuf: SendBufferArg, recvbuf: VBufferArg | null, root = 0): Request<void> {
+    return this.#request(this.Gatherv(sendbuf, recvbuf, root));
+  }
+
+  /** Nonblocking {@link Scatter} (`MPI_Iscatter`). */
+  Iscatter(sendbuf: BufferArg | null, recvbuf: BufferArg | typeof IN_PLACE, root = 0): Request<void> {
+    return this.#request(this.Scatter(sendbuf, recvbuf, root));
+  }
+
+  /** Nonblocking {@link Scatterv} (`MPI_Iscatterv`). */
+  Iscatterv(sendbuf: VBufferArg | null, recvbuf: BufferArg | typeof IN_PLACE, root = 0): Request<void> {
+    return this.#request(this.Scatterv(sendbuf, recvbuf, root));
+  }
+
+  /** Nonblocking {@link Allgather} (`MPI_Iallgather`). */
+  Iallgather(sendbuf: SendBufferArg, recvbuf: BufferArg): Request<void> {
+    return this.#request(this.Allgather(sendbuf, recvbuf));
+  }
+
+  /** Nonblocking {@link Allgatherv} (`MPI_Iallgatherv`). */
+  Iallgatherv(sendbuf: SendBufferArg, recvbuf: VBufferArg): Request<void> {
+    return this.#request(this.Allgatherv(sendbuf, recvbuf));
+  }
+
+  /** Nonblocking {@link Alltoall} (`MPI_Ialltoall`). */
+  Ialltoall(sendbuf: SendBufferArg, recvbuf: BufferArg): Request<void> {
+    return this.#request(this.Alltoall(sendbuf, recvbuf));
+  }
+
+  /** Nonblocking {@link Alltoallv} (`MPI_Ialltoallv`). */
+  Ialltoallv(sendbuf: VBufferArg | typeof IN_PLACE, recvbuf: VBufferArg): Request<void> {
+    return this.#request(this.Alltoallv(sendbuf, recvbuf));
+  }
+
+  /**
+   * All-to-all with a count, a byte displacement and an element kind per block (`MPI_Alltoallw`),
+   * mpi4py's `[buf, counts, displs, types]` with typed-array constructors as types (see
+   * `collectives/alltoallw.ts`); `buf` may be a typed array, a DataView or an ArrayBuffer.
+   * `IN_PLACE`: `recvbuf`'s blocks are sent. Host memory only.
+   * @throws TsmpiError `ERR_TSMPI_TYPE`, `ERR_TSMPI_COUNT` (a block outside its buffer, or sizes that do not match across ranks).
+   *
+   * @example
+   * ```ts
+   * // one Float64 to every rank, received into an ArrayBuffer at byte offsets
+   * const n = comm.size, ones = new Array(n).fill(1), at = (bytes: number) => Array.from({ length: n }, (_, i) => i * bytes);
+   * const send = new Float64Array(n).fill(comm.rank);
+   * const recv = new ArrayBuffer(8 * n);
+   * await comm.Alltoallw([send, ones, at(8), Float64Array], [recv, ones, at(8), Float64Array]);
+   * ```
+   */
+  Alltoallw(sendbuf: WBufferArg | typeof IN_PLACE, recvbuf: WBufferArg): Promise<void> {
+    return this.#collective("Alltoallw", (ch) => alltoallw(ch, sendbuf, recvbuf));
+  }
+
+  /** Nonblocking {@link Alltoallw} (`MPI_Ialltoallw`). */
+  Ialltoallw(sendbuf: WBufferArg | typeof IN_PLACE, recvbuf: WBufferArg): Request<void> {
+    return this.#request(this.Alltoallw(sendbuf, recvbuf));
+  }
+
+  /** Nonblocking {@link Reduce} (`MPI_Ireduce`). */
+  Ireduce(sendbuf: SendBufferArg, recvbuf: BufferArg | null, op: Op = Op.SUM, root = 0): Request<void> {
+    return this.#request(this.Reduce(sendbuf, recvbuf, op, root));
+  }
+
+  /** Nonblocking {@link Reduce_scatter} (`MPI_Ireduce_scatter`). */
+  Ireduce_scatter(sendbuf: SendBufferArg, recvbuf: BufferArg, recvcounts: number[], op: Op = Op.SUM): Request<void> {
+    return this.#request(this.Reduce_scatter(sendbuf, recvbuf, recvcounts, op));
+  }
+
+  /** Nonblocking {@link Reduce_scatter_block} (`MPI_Ireduce_scatter_block`). */
+  Ireduce_scatter_block(sendbuf: SendBufferArg, recvbuf: BufferArg, op: Op = Op.SUM): Request<void> {
+    return this.#request(this.Reduce_scatter_block(sendbuf, recvbuf, op));
+  }
+
+  /** Nonblocking {@link Scan} (`MPI_Iscan`). */
+  Iscan(sendbuf: SendBufferArg, recvbuf: BufferArg, op: Op = Op.SUM): Request<void> {
+    return this.#request(this.Scan(sendbuf, recvbuf, op));
+  }
+
+  /** Nonblocking {@link Exscan} (`MPI_Iexscan`). */
+  Iexscan(sendbuf: SendBufferArg, recvbuf: BufferArg, op: Op = Op.SUM): Request<void> {
+    return this.#request(this.Exscan(sendbuf, recvbuf, op));
+  }
+
+  /** Nonblocking {@link gather}: `wait()` gives the root the list, `undefined` elsewhere. */
+  igather<T>(sendobj: T, root = 0): Request<T[] | undefined> {
+    return this.#request(this.gather(sendobj, root));
+  }
+
+  /** Nonblocking {@link scatter}: `wait()` gives this rank's item. */
+  iscatter<T>(sendobj: readonly T[] | null | undefined, root = 0): Request<T> {
+    return this.#request(this.scatter(sendobj, root));
+  }
+
+  /** Nonblocking {@link allgather}. */
+  iallgather<T>(sendobj: T): Request<T[]> {
+    return this.#request(this.allgather(sendobj));
+  }
+
+  /** Nonblocking {@link alltoall}. */
+  ialltoall<T>(sendobj: readonly T[]): Request<T[]> {
+    return this.#request(this.alltoall(sendobj));
+  }
+
+  /** Nonblocking {@link reduce}: `wait()` gives the root the result, `undefined` elsewhere. */
+  ireduce<T>(sendobj: T, op: Op = Op.SUM, root = 0): Request<T | undefined> {
+    return this.#request(this.reduce(sendobj, op, root));
+  }
+
+  /** Nonblocking {@link scan}. */
+  iscan<T>(sendobj: T, op: Op = Op.SUM): Request<T> {
+    return this.#request(this.scan(sendobj, op));
+  }
+
+  /** Nonblocking {@link exscan}: rank 0's `wait()` gives `undefined`. */
+  iexscan<T>(sendobj: T, op: Op = Op.SUM): Request<T | undefined> {
+    return this.#request(this.exscan(sendobj, op));
+  }
+
+  // ---------------------------------------------------- persistent requests
+
+  /** @internal What a persistent point-to-point request binds of this communicator. */
+  #endpoint(): Endpoint {
+    return { rt: this.#rt, ctx: this.#ctx, rank: this.#rank, group: this.#group, usable: (what) => this.#usable(what) };
+  }
+
+  #sendInit(buf: BufferArg, dest: number, tag: number, mode: SendMode, what: string): Prequest<void> {
+    this.#usable(what);
+    checkDest(dest, this.#size);
+    checkSendTag(tag);
+    if (isDeviceArray(buf) || (Array.isArray(buf) && isDeviceArray(buf[0]))) {
+      // copied to the host at each start, as Isend does
+      return new Prequest<void>(requestRound(() => (mode === "synchronous" ? this.Issend(buf, dest, tag) : this.Isend(buf, dest, tag))));
+    }
+    return new Prequest<void>(sendRound(this.#endpoint(), checkBuffer(buf, "buf"), dest, tag, mode));
+  }
+
+  /**
+   * A persistent standard send of `buf` to `dest` (`MPI_Send_init`): each `Start()` sends the
+   * array's current contents, as {@link Isend}. The request starts inactive.
+   * @throws TsmpiError `ERR_TSMPI_TYPE`, `ERR_TSMPI_COUNT`, `ERR_TSMPI_RANK`, `ERR_TSMPI_TAG` (at init).
+   *
+   * @example
+   * ```ts
+   * const s = comm.Send_init(edge, right), r = comm.Recv_init(halo, left);
+   * for (let i = 0; i < steps; i++) { Prequest.Startall([s, r]); await Request.waitall([s, r]); }
+   * ```
+   */
+  Send_init(buf: BufferArg, dest: number, tag = 0): Prequest<void> {
+    return this.#sendInit(buf, dest, tag, "standard", "Send_init");
+  }
+
+  /** A persistent synchronous send (`MPI_Ssend_init`): each round completes once the receiver matched it. */
+  Ssend_init(buf: BufferArg, dest: number, tag = 0): Prequest<void> {
+    return this.#sendInit(buf, dest, tag, "synchronous", "Ssend_init");
+  }
+
+  /**
+   * A persistent buffered send (`MPI_Bsend_init`): each `Start()` copies `buf`, so the round
+   * completes without waiting for the receiver. No attached buffer is needed or accounted yet.
+   */
+  Bsend_init(buf: BufferArg, dest: number, tag = 0): Prequest<void> {
+    return this.#sendInit(buf, dest, tag, "buffered", "Bsend_init");
+  }
+
+  /** A persistent ready send (`MPI_Rsend_init`); it behaves as a standard send, as MPI allows. */
+  Rsend_init(buf: BufferArg, dest: number, tag = 0): Prequest<void> {
+    return this.#sendInit(buf, dest, tag, "ready", "Rsend_init");
+  }
+
+  /**
+   * A persistent receive into `buf` (`MPI_Recv_init`): each `Start()` posts a receive as
+   * {@link Irecv}; `wait(status)` fills the status. The request starts inactive.
+   * @throws TsmpiError `ERR_TSMPI_TYPE`, `ERR_TSMPI_COUNT`, `ERR_TSMPI_RANK`, `ERR_TSMPI_TAG` (at init).
+   */
+  Recv_init(buf: BufferArg, source: number = ANY_SOURCE, tag: number = ANY_TAG): Prequest<void> {
+    this.#usable("Recv_init");
+    checkSource(source, this.#size);
+    checkRecvTag(tag);
+    if (isDeviceArray(buf) || (Array.isArray(buf) && isDeviceArray(buf[0]))) return new Prequest<void>(requestRound(() => this.Irecv(buf, source, tag)));
+    return new Prequest<void>(recvRound(this.#endpoint(), checkBuffer(buf, "buf"), source, tag));
+  }
+
+  /**
+   * A persistent collective: takes its sequence number now (the init calls are matched in
+   * issue order, as collectives), then each start runs `body` with that number.
+   */
+  #persistent(name: string, root: number | null, body: (ch: CollectiveChannel) => Promise<void>): Prequest<void> {
+    this.#usable(`${name}_init`);
+    if (root !== null) checkRoot(root, this.#size);
+    const seq = this.#collSeq++;
+    return new Prequest<void>(
+      promiseRound(() => {
+        this.#usable(name);
+        return this.#collectiveAt<void>(seq, name, body);
+      }),
+    );
+  }
+
+  /** {@link #persistent} of a buffer-tier call, DeviceArrays among `bufs` staged at each start. */
+  #persistentBuffers(name: StagedCollective, bufs: unknown[], root: number | null, body: (ch: CollectiveChannel, host: readonly unknown[]) => Promise<void>): Prequest<void> {
+    return this.#persistent(name, root, (ch) => stagedCollective(name, bufs, ch.rank, root ?? 0, (host) => body(ch, host)));
+  }
+
+  /**
+   * A persistent {@link Barrier} (`MPI_Barrier_init`, MPI-4). Like every persistent collective,
+   * every rank makes it in the same order as its other collectives; its `Start()`s need not be
+   * ordered with other collectives, but every rank starts it as often. `info` is ignored.
+   *
+   * @example
+   * ```ts
+   * const sum = comm.Allreduce_init(local, total, Op.SUM);
+   * for (let i = 0; i < steps; i++) { compute(local); sum.Start(); await sum.wait(); }
+   * ```
+   */
+  Barrier_init(info?: unknown): Prequest<void> {
+    void info;
+    return this.#persistent("barrier", null, (ch) => coll.barrier(ch));
+  }
+
+  /** A persistent {@link Bcast} (`MPI_Bcast_init`). @throws TsmpiError `ERR_TSMPI_ROOT` (at init). */
+  Bcast_init(buf: BufferArg, root = 0, info?: unknown): Prequest<void> {
+    void info;
+    return this.#persistentBuffers("Bcast", [buf], root, (ch, [b]) => coll.Bcast(ch, b, root));
+  }
+
+  /** A persistent {@link Gather} (`MPI_Gather_init`). */
+  Gather_init(sendbuf: SendBufferArg, recvbuf: BufferArg | null, root = 0, info?: unknown): Prequest<void> {
+    void info;
+    return this.#persistentBuffers("Gather", [sendbuf, recvbuf], root, (ch, [s, r]) => coll.Gather(ch, s, r, root));
+  }
+
+  /** A persistent {@link Gatherv} (`MPI_Gatherv_init`). */
+  Gatherv_init(sendbuf: SendBufferArg, recvbuf: VBufferArg | null, root = 0, info?: unknown): Prequest<void> {
+    void info;
+    return this.#persistentBuffers("Gatherv", [sendbuf, recvbuf], root, (ch, [s, r]) => coll.Gatherv(ch, s, r, root));
+  }
+
+  /** A persistent {@link Scatter} (`MPI_Scatter_init`). */
+  Scatter_init(sendbuf: BufferArg | null, recvbuf: BufferArg | typeof IN_PLACE, root = 0, info?: unknown): Prequest<void> {
+    void info;
+    return this.#persistentBuffers("Scatter", [sendbuf, recvbuf], root, (ch, [s, r]) => coll.Scatter(ch, s, r, root));
+  }
+
+  /** A persistent {@link Scatterv} (`MPI_Scatterv_init`). */
+  Scatterv_init(sendbuf: VBufferArg | null, recvbuf: BufferArg | typeof IN_PLACE, root = 0, info?: unknown): Prequest<void> {
+    void info;
+    return this.#persistentBuffers("Scatterv", [sendbuf, recvbuf], root, (ch, [s, r]) => coll.Scatterv(ch, s, r, root));
+  }
+
+  /** A persistent {@link Allgather} (`MPI_Allgather_init`). */
+  Allgather_init(sendbuf: SendBufferArg, recvbuf: BufferArg, info?: unknown): Prequest<void> {
+    void info;
+    return this.#persistentBuffers("Allgather", [sendbuf, recvbuf], null, (ch, [s, r]) => coll.Allgather(ch, s, r));
+  }
+
+  /** A persistent {@link Allgatherv} (`MPI_Allgatherv_init`). */
+  Allgatherv_init(sendbuf: SendBufferArg, recvbuf: VBufferArg, info?: unknown): Prequest<void> {
+    void info;
+    return this.#persistentBuffers("Allgatherv", [sendbuf, recvbuf], null, (ch, [s, r]) => coll.Allgatherv(ch, s, r));
+  }
+
+  /** A persistent {@link Alltoall} (`MPI_Alltoall_init`). */
+  Alltoall_init(sendbuf: SendBufferArg, recvbuf: BufferArg, info?: unknown): Prequest<void> {
+    void info;
+    return this.#persistentBuffers("Alltoall", [sendbuf, recvbuf], null, (ch, [s, r]) => coll.Alltoall(ch, s, r));
+  }
+
+  /** A persistent {@link Alltoallv} (`MPI_Alltoallv_init`). */
+  Alltoallv_init(sendbuf: VBufferArg | typeof IN_PLACE, recvbuf: VBufferArg, info?: unknown): Prequest<void> {
+    void info;
+    return this.#persistentBuffers("Alltoallv", [sendbuf, recvbuf], null, (ch, [s, r]) => coll.Alltoallv(ch, s, r));
+  }
+
+  /** A persistent {@link Alltoallw} (`MPI_Alltoallw_init`). Host memory only. */
+  Alltoallw_init(sendbuf: WBufferArg | typeof IN_PLACE, recvbuf: WBufferArg, info?: unknown): Prequest<void> {
+    void info;
+    return this.#persistent("Alltoallw", null, (ch) => alltoallw(ch, sendbuf, recvbuf));
+  }
+
+  /** A persistent {@link Reduce} (`MPI_Reduce_init`). */
+  Reduce_init(sendbuf: SendBufferArg, recvbuf: BufferArg | null, op: Op = Op.SUM, root = 0, info?: unknown): Prequest<void> {
+    void info;
+    return this.#persistentBuffers("Reduce", [sendbuf, recvbuf], root, (ch, [s, r]) => coll.Reduce(ch, s, r, op, root));
+  }
+
+  /** A persistent {@link Allreduce} (`MPI_Allreduce_init`). */
+  Allreduce_init(sendbuf: SendBufferArg, recvbuf: BufferArg, op: Op = Op.SUM, info?: unknown): Prequest<void> {
+    void info;
+    return this.#persistentBuffers("Allreduce", [sendbuf, recvbuf], null, (ch, [s, r]) => coll.Allreduce(ch, s, r, op));
+  }
+
+  /** A persistent {@link Reduce_scatter_block} (`MPI_Reduce_scatter_block_init`). */
+  Reduce_scatter_block_init(sendbuf: SendBufferArg, recvbuf: BufferArg, op: Op = Op.SUM, info?: unknown): Prequest<void> {
+    void info;
+    return this.#persistentBuffers("Reduce_scatter_block", [sendbuf, recvbuf], null, (ch, [s, r]) => coll.Reduce_scatter_block(ch, s, r, op));
+  }
+
+  /** A persistent {@link Reduce_scatter} (`MPI_Reduce_scatter_init`). */
+  Reduce_scatter_init(sendbuf: SendBufferArg, recvbuf: BufferArg, recvcounts: number[], op: Op = Op.SUM, info?: unknown): Prequest<void> {
+    void info;
+    return this.#persistentBuffers("Reduce_scatter", [sendbuf, recvbuf], null, (ch, [s, r]) => coll.Reduce_scatter(ch, s, r, recvcounts, op));
+  }
+
+  /** A persistent {@link Scan} (`MPI_Scan_init`). */
+  Scan_init(sendbuf: SendBufferArg, recvbuf: BufferArg, op: Op = Op.SUM, info?: unknown): Prequest<void> {
+    void info;
+    return this.#persistentBuffers("Scan", [sendbuf, recvbuf], null, (ch, [s, r]) => coll.Scan(ch, s, r, op, false));
+  }
+
+  /** A persistent {@link Exscan} (`MPI_Exscan_init`). */
+  Exscan_init(sendbuf: SendBufferArg, recvbuf: BufferArg, op: Op = Op.SUM, info?: unknown): Prequest<void> {
+    void info;
+    return this.#persistentBuffers("Exscan", [sendbuf, recvbuf], null, (ch, [s, r]) => coll.Scan(ch, s, r, op, true));
   }
 }

@@ -32,7 +32,7 @@ export const COMM_SELF: Comm = new Comm(runtime, SELF_CONTEXT, 0, [runtime.rank]
 /** The group with no members (`MPI_GROUP_EMPTY`). */
 export const GROUP_EMPTY: Group = emptyGroup(runtime);
 
-export { Comm, type BufferArg, type SendBufferArg, type VBufferArg, type Weights } from "./comm.js";
+export { Comm, type BufferArg, type SendBufferArg, type VBufferArg, type WBufferArg, type Weights } from "./comm.js";
 export { Group, type RankRange } from "./group.js";
 export { Topocomm } from "./topology/topocomm.js";
 export { Cartcomm } from "./topology/cartcomm.js";
@@ -44,6 +44,7 @@ export { COMM_NULL, COMM_TYPE_SHARED, CART, GRAPH, DIST_GRAPH, UNWEIGHTED, WEIGH
 export { Op } from "./op.js";
 export { TsmpiError, type TsmpiErrorCode } from "./errors.js";
 export { Request } from "./request.js";
+export { Prequest } from "./prequest.js";
 export { Status } from "./status.js";
 export type { TypedArray, TypedArrayConstructor } from "./serializer.js";
 export type { PeerPath } from "./transport/path.js";

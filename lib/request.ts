@@ -6,7 +6,10 @@
  * `MPI_REQUEST_NULL`): `test()` keeps returning true, `wait()` returns `undefined` at once and
  * the `*any`/`*some` calls skip it.
  *
- * Not supported yet: persistent requests (`Send_init`/`Start`), generalized requests.
+ * Persistent requests (`Prequest`, `prequest.ts`) are requests that start inactive and are
+ * restarted by `Start()`; inactive ones behave as above.
+ *
+ * Not supported yet: generalized requests.
  *
  * @module
  */
@@ -88,6 +91,33 @@ export class Request<T = unknown> {
     const w = this.#waiters;
     this.#waiters = [];
     for (const fn of w) fn();
+  }
+
+  /**
+   * @internal Makes a new request inactive and complete with an empty status: a persistent
+   * request before its first `Start()` (`wait`/`test` return at once, the `*any` calls skip it).
+   */
+  _deactivate(): void {
+    this.#done = true;
+    this.#active = false;
+    this.#failed = false;
+    this.#value = undefined;
+    this.#info = undefined;
+  }
+
+  /** @internal Makes the request active and pending again: a persistent request's `Start()`. */
+  _restart(): void {
+    this.#done = false;
+    this.#active = true;
+    this.#failed = false;
+    this.#error = undefined;
+    this.#value = undefined;
+    this.#info = undefined;
+  }
+
+  /** @internal Settles this request as `inner` settles, with its value, status and error. */
+  _follow(inner: Request<T>): void {
+    inner._onDone(() => (inner.#failed ? this._fail(inner.#error) : this._complete(inner.#value as T, inner.#info)));
   }
 
   /** @internal Runs `fn` once the operation completes (at once if it has). */
