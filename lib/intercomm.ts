@@ -26,6 +26,7 @@
  *
  * @module
  */
+import * as coll from "./collectives/api.js";
 import { CollectiveChannel } from "./collectives/channel.js";
 import { Comm, hashInts, intercomms, type BufferArg, type CommInit, type SendBufferArg } from "./comm.js";
 import { type IN_PLACE, PROC_NULL, ROOT, UNDEFINED } from "./constants.js";
@@ -90,6 +91,14 @@ function blocksOf(array: TypedArray, n: number, name: string): number {
   return n === 0 ? 0 : array.length / n;
 }
 
+/** The local group of an intercommunicator: its collectives' local parts run as one collective of it. */
+class LocalComm extends Comm {
+  /** Runs `body` as one collective call here: a failure on any rank fails it on all of them. */
+  run<T>(name: string, body: (ch: CollectiveChannel) => Promise<unknown>): Promise<T> {
+    return this._collective<T>(name, body);
+  }
+}
+
 /**
  * An intercommunicator: the local group (`rank`, `size`) and a disjoint remote group
  * (`remote_size`); point-to-point ranks name the remote group.
@@ -110,11 +119,9 @@ export class Intercomm extends Comm {
   readonly #init: CommInit;
   readonly #remote: readonly number[];
   /** The local group as an intracommunicator, on a private context: the collectives' local parts. */
-  readonly #local: Comm;
+  readonly #local: LocalComm;
   /** Collective calls issued so far (the tag of the next one's messages between the groups). */
   #collSeq = 0;
-  /** The last collective issued: each starts once the one before ended here. */
-  #tail: Promise<unknown> = Promise.resolve();
   /** `split`, `Create` and `Merge` calls so far: part of their context ids. */
   #makeSeq = 0;
   #freed = false;
@@ -124,7 +131,7 @@ export class Intercomm extends Comm {
     super(init.rt, init.ctx, init.rank, init.group, "", remote);
     this.#init = init;
     this.#remote = remote;
-    this.#local = new Comm(init.rt, deriveContext(init.ctx, LOCAL_SEQ, 0), init.rank, init.group);
+    this.#local = new LocalComm(init.rt, deriveContext(init.ctx, LOCAL_SEQ, 0), init.rank, init.group);
   }
 
   protected override _like(init: CommInit): Intercomm {
@@ -179,7 +186,7 @@ export class Intercomm extends Comm {
    * sides), runs `body` once the previous collective ended here (so the local parts are issued
    * in one order on every local rank), and on failure tells the remote ranks.
    */
-  #run<T>(name: string, check: () => void, body: (x: CollectiveChannel, local: Comm) => Promise<T>): Promise<T> {
+  #run<T>(name: string, check: () => void, body: (x: CollectiveChannel, local: CollectiveChannel) => Promise<T>): Promise<T> {
     let ch: CollectiveChannel;
     try {
       this.#usable(name);
@@ -188,9 +195,7 @@ export class Intercomm extends Comm {
     } catch (err) {
       return Promise.reject(err);
     }
-    const run = this.#tail.then(() => body(ch, this.#local));
-    this.#tail = run.catch(() => {});
-    return run.then(
+    return this.#local.run<T>(name, (local) => body(ch, local)).then(
       (value) => {
         ch.close();
         return value;
@@ -215,9 +220,9 @@ export class Intercomm extends Comm {
    */
   override barrier(): Promise<void> {
     return this.#run("barrier", () => {}, async (x, local) => {
-      await local.barrier();
+      await coll.barrier(local);
       if (local.rank === 0) await this.#swap(x, new Uint8Array(0));
-      await local.barrier();
+      await coll.barrier(local);
     });
   }
 
@@ -233,7 +238,7 @@ export class Intercomm extends Comm {
       if (root === ROOT) await x.send(0, packObject(value), true);
       if (root === ROOT || root === PROC_NULL) return undefined as T;
       const got = local.rank === 0 ? (unpackObject(await x.recv(root)) as T) : undefined;
-      return local.bcast(got as T, 0);
+      return coll.bcast(local, got, 0) as Promise<T>;
     });
   }
 
@@ -246,7 +251,7 @@ export class Intercomm extends Comm {
     return this.#run("gather", () => checkInterRoot(root, this.#remote.length), async (x, local) => {
       if (root === ROOT) return unpackObject(await x.recv(0)) as T[];
       if (root === PROC_NULL) return undefined;
-      const all = await local.gather(value, 0);
+      const all = await coll.gather(local, value, 0);
       if (local.rank === 0) await x.send(root, packObject(all), true);
       return undefined;
     });
@@ -269,16 +274,16 @@ export class Intercomm extends Comm {
       if (root === ROOT) await x.send(0, packObject(values), true);
       if (root === ROOT || root === PROC_NULL) return undefined as T;
       const list = local.rank === 0 ? (unpackObject(await x.recv(root)) as T[]) : null;
-      return local.scatter(list, 0);
+      return coll.scatter(local, list, 0) as Promise<T>;
     });
   }
 
   /** Every rank gets the values of the remote group's ranks, in their rank order (`MPI_Allgather` on an intercommunicator). */
   override allgather<T>(value: T): Promise<T[]> {
     return this.#run("allgather", () => {}, async (x, local) => {
-      const mine = await local.gather(value, 0);
+      const mine = await coll.gather(local, value, 0);
       const theirs = local.rank === 0 ? (unpackObject(await this.#swap(x, packObject(mine))) as T[]) : [];
-      return local.bcast(theirs, 0);
+      return coll.bcast(local, theirs, 0) as Promise<T[]>;
     });
   }
 
@@ -305,7 +310,7 @@ export class Intercomm extends Comm {
     return this.#run("reduce", () => checkInterRoot(root, this.#remote.length), async (x, local) => {
       if (root === ROOT) return unpackObject(await x.recv(0)) as T;
       if (root === PROC_NULL) return undefined;
-      const r = await local.reduce(value, op, 0);
+      const r = await coll.reduce(local, value, op, 0);
       if (local.rank === 0) await x.send(root, packObject(r), true);
       return undefined;
     });
@@ -314,9 +319,9 @@ export class Intercomm extends Comm {
   /** Every rank gets `op` over the remote group's values (`MPI_Allreduce` on an intercommunicator). */
   override allreduce<T>(value: T, op: Op = Op.SUM): Promise<T> {
     return this.#run("allreduce", () => {}, async (x, local) => {
-      const mine = await local.reduce(value, op, 0);
+      const mine = await coll.reduce(local, value, op, 0);
       const theirs = local.rank === 0 ? (unpackObject(await this.#swap(x, packObject(mine))) as T) : undefined;
-      return local.bcast(theirs as T, 0);
+      return coll.bcast(local, theirs, 0) as Promise<T>;
     });
   }
 
@@ -336,7 +341,7 @@ export class Intercomm extends Comm {
       if (root === PROC_NULL) return;
       if (root === ROOT) return void (await x.send(0, bytesOf(b!)));
       if (local.rank === 0) await x.recv(root, bytesOf(b!));
-      await local.Bcast(b!, 0);
+      await coll.Bcast(local, b, 0);
     });
   }
 
@@ -356,7 +361,7 @@ export class Intercomm extends Comm {
       if (root === ROOT) return void (await x.recv(0, bytesOf(r!)));
       if (root === PROC_NULL) return;
       const all = local.rank === 0 ? allocateKind(kindCode(s!), s!.length * local.size) : null;
-      await local.Gather(s!, all, 0);
+      await coll.Gather(local, s, all, 0);
       if (all) await x.send(root, bytesOf(all), true);
     });
   }
@@ -378,7 +383,7 @@ export class Intercomm extends Comm {
       if (root === PROC_NULL) return;
       const all = local.rank === 0 ? allocateKind(kindCode(r!), r!.length * local.size) : null;
       if (all) await x.recv(root, bytesOf(all));
-      await local.Scatter(all, r!, 0);
+      await coll.Scatter(local, all, r, 0);
     });
   }
 
@@ -397,9 +402,9 @@ export class Intercomm extends Comm {
     };
     return this.#run("Allgather", check, async (x, local) => {
       const all = local.rank === 0 ? allocateKind(kindCode(s), s.length * local.size) : null;
-      await local.Gather(s, all, 0);
+      await coll.Gather(local, s, all, 0);
       if (all) await this.#swap(x, bytesOf(all), bytesOf(r));
-      await local.Bcast(r, 0);
+      await coll.Bcast(local, r, 0);
     });
   }
 
@@ -443,7 +448,7 @@ export class Intercomm extends Comm {
       if (root === ROOT) return void (await x.recv(0, bytesOf(r!)));
       if (root === PROC_NULL) return;
       const acc = local.rank === 0 ? allocateKind(kindCode(s!), s!.length) : null;
-      await local.Reduce(s!, acc, op, 0);
+      await coll.Reduce(local, s, acc, op, 0);
       if (acc) await x.send(root, bytesOf(acc), true);
     });
   }
@@ -459,9 +464,9 @@ export class Intercomm extends Comm {
     };
     return this.#run("Allreduce", check, async (x, local) => {
       const acc = local.rank === 0 ? allocateKind(kindCode(s), s.length) : null;
-      await local.Reduce(s, acc, op, 0);
+      await coll.Reduce(local, s, acc, op, 0);
       if (acc) await this.#swap(x, bytesOf(acc), bytesOf(r));
-      await local.Bcast(r, 0);
+      await coll.Bcast(local, r, 0);
     });
   }
 
@@ -470,9 +475,9 @@ export class Intercomm extends Comm {
   /** Every local rank's `value` and every remote rank's, in rank order (one collective). */
   #exchange<T>(value: T, name: string): Promise<[T[], T[]]> {
     return this.#run(name, () => {}, async (x, local) => {
-      const mine = await local.allgather(value);
+      const mine = (await coll.allgather(local, value)) as T[];
       const theirs = local.rank === 0 ? (unpackObject(await this.#swap(x, packObject(mine))) as T[]) : [];
-      return [mine, await local.bcast(theirs, 0)];
+      return [mine, (await coll.bcast(local, theirs, 0)) as T[]];
     });
   }
 

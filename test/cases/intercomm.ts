@@ -524,6 +524,34 @@ export const cases: Record<string, Case> = {
     assert.equal(values[1], inter.remote_size);
     assert.equal(values[2], COLOR === 1 ? "x" : undefined);
   }),
+  "a size mismatch fails every rank of the group that receives, and leaves the intercomm usable": each(async ({ mpi, COLOR, inter }) => {
+    // group 0's rank 0 broadcasts 4 elements; group 1 expects 5: its leader sees the mismatch,
+    // its other ranks (waiting for the leader) fail with the same code instead of hanging
+    if (COLOR === 0) {
+      await inter.Bcast(new Int32Array(4), inter.rank === 0 ? mpi.ROOT : mpi.PROC_NULL);
+    } else {
+      await rejectsCode(inter.Bcast(new Int32Array(5), 0), "ERR_TSMPI_COUNT");
+    }
+    // group 1 receives 3 elements per remote rank where group 0 sends 2 each
+    const r = new Int32Array(inter.remote_size * (COLOR === 1 ? 3 : 2));
+    const done = inter.Allgather(new Int32Array(2).fill(inter.rank), r);
+    if (COLOR === 1) await rejectsCode(done, "ERR_TSMPI_COUNT");
+    // group 0 got what it expected, unless group 1's notice of the failure came first
+    else await done.catch((e: { code?: string }) => assert.equal(e.code, "ERR_TSMPI_COUNT"));
+    // group 1's rank 1 passes a shorter block to a Gather at group 0's rank 0: group 1's leader
+    // fails in the local part and tells the root (its rank 0 too), which stops waiting
+    if ((COLOR === 1 ? inter.size : inter.remote_size) >= 2) {
+      const either = (p: Promise<void>) => p.catch((e: { code?: string }) => assert.equal(e.code, "ERR_TSMPI_COUNT"));
+      if (COLOR === 0) {
+        const p = inter.Gather(null, new Int32Array(2 * inter.remote_size), inter.rank === 0 ? mpi.ROOT : mpi.PROC_NULL);
+        await (inter.rank === 0 ? rejectsCode(p, "ERR_TSMPI_COUNT") : p);
+      } else {
+        const p = inter.Gather(new Int32Array(inter.rank === 1 ? 1 : 2), null, 0);
+        await (inter.rank === 0 ? rejectsCode(p, "ERR_TSMPI_COUNT") : either(p));
+      }
+    }
+    assert.deepEqual(await inter.allgather(inter.rank), range(inter.remote_size));
+  }),
   "bad input": each(async ({ mpi, base, intra, inter }) => {
     await rejectsCode(inter.bcast(1, inter.remote_size), "ERR_TSMPI_ROOT");
     await rejectsCode(inter.Bcast(new Int32Array(1), -1), "ERR_TSMPI_ROOT");
