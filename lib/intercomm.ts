@@ -8,9 +8,10 @@
  * MPI's intercommunicator rules: in a rooted one the group holding the root passes `ROOT` at the
  * root and `PROC_NULL` at its other ranks, the other group passes the root's rank in the remote
  * group; data moves from one group to the other (`allgather` returns the remote group's values,
- * `allreduce` their reduction). Each is a collective of the local group (a private
- * intracommunicator over it) plus messages between the leaders, or between all pairs
- * (`alltoall`), on the intercommunicator's collective context.
+ * `allreduce` their reduction). Each runs as one collective call of the local group (on a private
+ * intracommunicator over it, so a failure on any of its ranks fails the call on all of them) plus
+ * messages between the leaders, or between all pairs (`alltoall`), on the intercommunicator's
+ * collective context, whose error notices tell the remote group.
  *
  * Contexts: the two leaders exchange a fresh context of each group over `peer_comm` and both
  * derive the intercommunicator's from the pair and both groups' members, so it differs from every
@@ -18,11 +19,10 @@
  * (MPI-mandated) common order of those calls.
  *
  * Not supported yet: `scan`/`exscan` (undefined in MPI), the v-variants, `Reduce_scatter*`,
- * `Allgatherv`, `Alltoallv`, DeviceArrays in the collectives, nonblocking collectives run
- * concurrently (issued ones run one after another), `Create_from_groups` (sessions),
- * `Split_type`, topologies on intercommunicators (MPI has none), a rank that fails inside a
- * collective's exchange between the groups leaves its group's other ranks waiting (the failing
- * rank's error ends the job unless caught).
+ * `Allgatherv`, `Alltoallv`, DeviceArrays in the collectives, `Create_from_groups` (sessions),
+ * `Split_type`, topologies on intercommunicators (MPI has none). In `Create_intercomm` a leader
+ * whose own arguments are bad fails its group, but the other leader keeps waiting for it over
+ * `peer_comm` (the failing group's error ends the job unless caught).
  *
  * @module
  */
@@ -182,9 +182,9 @@ export class Intercomm extends Comm {
   // ------------------------------------------------------------ collectives
 
   /**
-   * Runs one collective: takes its sequence number now (so calls match in issue order on both
-   * sides), runs `body` once the previous collective ended here (so the local parts are issued
-   * in one order on every local rank), and on failure tells the remote ranks.
+   * Runs one collective: takes its sequence numbers now, here and in the local group (so calls
+   * match in issue order on both sides), runs `body` as one collective call of the local group,
+   * and on failure tells the remote ranks too.
    */
   #run<T>(name: string, check: () => void, body: (x: CollectiveChannel, local: CollectiveChannel) => Promise<T>): Promise<T> {
     let ch: CollectiveChannel;
