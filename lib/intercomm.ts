@@ -106,9 +106,10 @@ class LocalComm extends Comm {
  * @example
  * ```ts
  * import { COMM_WORLD as world, ROOT, PROC_NULL } from "tsmpi";
- * const color = world.rank < world.size / 2 ? 0 : 1;
+ * const half0 = Math.floor(world.size / 2);
+ * const color = world.rank < half0 ? 0 : 1;
  * const half = (await world.split(color))!;
- * const inter = await half.Create_intercomm(0, world, color === 0 ? Math.floor(world.size / 2) : 0);
+ * const inter = await half.Create_intercomm(0, world, color === 0 ? half0 : 0);
  * // group 0's rank 0 broadcasts to group 1
  * const root = color === 0 ? (inter.rank === 0 ? ROOT : PROC_NULL) : 0;
  * const v = await inter.bcast(color === 0 ? "hi" : null, root);   // "hi" in group 1
