@@ -86,6 +86,11 @@ function rejectsCode(p: Promise<unknown>, code: string): Promise<void> {
 }
 
 export const cases: Record<string, Case> = {
+  async "ROOT is a negative integer distinct from the other special ranks and tags"({ mpi }) {
+    const special = [mpi.ROOT, mpi.ANY_SOURCE, mpi.ANY_TAG, mpi.PROC_NULL, mpi.UNDEFINED];
+    assert.ok(Number.isInteger(mpi.ROOT) && mpi.ROOT < 0);
+    assert.equal(new Set(special).size, special.length);
+  },
   // ------------------------------------------------------------------ test_comm_inter.py
   "testConstructor (as classes)": each(async ({ mpi, intra, inter }) => {
     assert.ok(inter instanceof mpi.Intercomm);
