@@ -10,12 +10,15 @@
  * `Create_group` (from a {@link Group}), and the topology constructors `Create_cart`,
  * `Create_graph`, `Create_dist_graph_adjacent` and `Create_dist_graph`, whose classes live in
  * `topology/` (they extend `Comm`, so they register themselves here instead of being imported).
+ * `Create_intercomm` makes an {@link Intercomm} (`intercomm.ts`, registered the same way): its
+ * point-to-point calls are these, addressed to the remote group.
  *
  * Nonblocking collectives (`Ibcast`, ..., `ibcast`, ...) and persistent requests (`Send_init`,
  * ..., `Bcast_init`, ..., see `prequest.ts`) are grouped at the end of the class.
  *
  * Not supported yet: matched probes (`mprobe`/`improbe`), buffered (`bsend`) and ready
- * (`rsend`) sends (the persistent `Bsend_init`/`Rsend_init` exist, see `prequest.ts`), intercommunicators, `Split_type` kinds other than
+ * (`rsend`) sends (the persistent `Bsend_init`/`Rsend_init` exist, see `prequest.ts`),
+ * `Split_type` kinds other than
  * `COMM_TYPE_SHARED`, `Create_from_group` (sessions), one-sided communication, derived datatypes.
  *
  * @module
@@ -32,6 +35,7 @@ import type { InMsg } from "./matching.js";
 import type { Cartcomm } from "./topology/cartcomm.js";
 import type { Distgraphcomm } from "./topology/distgraphcomm.js";
 import type { Graphcomm } from "./topology/graphcomm.js";
+import type { Intercomm } from "./intercomm.js";
 import { messageCount, readInto, readObject, type OutPayload } from "./p2p.js";
 import { Prequest, promiseRound, recvRound, requestRound, sendRound, type Endpoint, type SendMode } from "./prequest.js";
 import { Request, type Completion } from "./request.js";
@@ -104,6 +108,15 @@ export const topologies: {
   distGraph?: (init: CommInit, edges: DistGraphEdges) => Comm;
 } = {};
 
+/**
+ * @internal The intercommunicator constructor behind `Create_intercomm`: `intercomm.ts` extends
+ * `Comm` and fills this when loaded (`index.ts` loads it). `init` is a fresh context of the
+ * local group, agreed by its ranks.
+ */
+export const intercomms: {
+  create?: (local: Comm, init: CommInit, localLeader: number, peerComm: Comm, remoteLeader: number, tag: number) => Promise<Intercomm>;
+} = {};
+
 /** A registered topology constructor (a missing one is a packaging bug). */
 function topologyOf<K extends keyof typeof topologies>(kind: K): NonNullable<(typeof topologies)[K]> {
   const make = topologies[kind];
@@ -134,8 +147,8 @@ function checkWeights(value: unknown, n: number, name: string): number[] | null 
   return w;
 }
 
-/** A 32-bit FNV-1a hash of integers, for context ids keyed by a member list. */
-function hashInts(values: readonly number[]): number {
+/** @internal A 32-bit FNV-1a hash of integers, for context ids keyed by a member list (also `intercomm.ts`). */
+export function hashInts(values: readonly number[]): number {
   let h = 0x811c9dc5;
   for (const v of values) {
     h = Math.imul(h ^ (v >>> 0), 0x01000193);
@@ -161,6 +174,8 @@ export class Comm {
   readonly #rank: number;
   readonly #size: number;
   readonly #group: readonly number[];
+  /** World rank of each rank point-to-point calls name: `#group`, or an intercommunicator's remote group. */
+  readonly #peers: readonly number[];
   #freed = false;
   #name: string;
   /** `Create_group` calls so far, by tag and members: part of their context id. */
@@ -171,13 +186,14 @@ export class Comm {
   #deriveSeq = 0;
 
   /** @internal Communicators come from `COMM_WORLD`, `COMM_SELF` and the constructors (`dup()`, `split()`, `Create`, ...). */
-  constructor(rt: Runtime, ctx: number, rank: number, group: readonly number[], name = "") {
+  constructor(rt: Runtime, ctx: number, rank: number, group: readonly number[], name = "", remote?: readonly number[]) {
     this.#rt = rt;
     this.#ctx = ctx;
     this.#rank = rank;
     this.#size = group.length;
     this.#group = group;
     this.#name = name;
+    this.#peers = remote ?? group;
   }
 
   /** @internal What this communicator is made of, for a subclass wrapping a new one. */
@@ -254,12 +270,12 @@ export class Comm {
     return this.Get_topology() !== UNDEFINED;
   }
 
-  /** Whether this is an intercommunicator (never, yet). */
+  /** Whether this is an intercommunicator ({@link Intercomm}). */
   Is_inter(): boolean {
     return false;
   }
 
-  /** Whether this is an intracommunicator (always, yet). */
+  /** Whether this is an intracommunicator (not an {@link Intercomm}). */
   Is_intra(): boolean {
     return true;
   }
@@ -288,11 +304,11 @@ export class Comm {
 
   #isend(payload: () => OutPayload, dest: number, tag: number, sync: boolean, what: string): Request<void> {
     this.#usable(what);
-    checkDest(dest, this.#size);
+    checkDest(dest, this.#peers.length);
     checkSendTag(tag);
     if (dest === PROC_NULL) return Request.completed(undefined);
     const req = new Request<void>();
-    this.#rt.p2p.send(this.#ctx, this.#rank, this.#group[dest]!, tag, payload(), sync, () => req._complete(undefined));
+    this.#rt.p2p.send(this.#ctx, this.#rank, this.#peers[dest]!, tag, payload(), sync, () => req._complete(undefined));
     return req;
   }
 
@@ -361,7 +377,7 @@ export class Comm {
 
   #irecv<T>(source: number, tag: number, what: string, onMatch: (msg: InMsg, req: Request<T>) => void): Request<T> {
     this.#usable(what);
-    checkSource(source, this.#size);
+    checkSource(source, this.#peers.length);
     checkRecvTag(tag);
     if (source === PROC_NULL) return Request.completed(undefined as T, NULL_COMPLETION);
     let cancel: (() => boolean) | undefined;
@@ -467,7 +483,7 @@ export class Comm {
    */
   async probe(source: number = ANY_SOURCE, tag: number = ANY_TAG, status?: Status): Promise<boolean> {
     this.#usable("probe");
-    checkSource(source, this.#size);
+    checkSource(source, this.#peers.length);
     checkRecvTag(tag);
     if (source === PROC_NULL) {
       if (status) Object.assign(status, { ...NULL_COMPLETION, cancelled: false, error: 0 });
@@ -484,7 +500,7 @@ export class Comm {
    */
   iprobe(source: number = ANY_SOURCE, tag: number = ANY_TAG, status?: Status): boolean {
     this.#usable("iprobe");
-    checkSource(source, this.#size);
+    checkSource(source, this.#peers.length);
     checkRecvTag(tag);
     if (source === PROC_NULL) {
       if (status) Object.assign(status, { ...NULL_COMPLETION, cancelled: false, error: 0 });
@@ -519,6 +535,7 @@ export class Comm {
   #collective<T>(name: string, body: (ch: CollectiveChannel) => Promise<unknown>): Promise<T> {
     try {
       this.#usable(name);
+      if (this.#peers !== this.#group) throw new TsmpiError("ERR_TSMPI_COMM", `${name} is not supported on an intercommunicator yet`);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -873,7 +890,8 @@ export class Comm {
    * A communicator of the members of `group`, in the group's order (`MPI_Comm_create`);
    * ranks not in it get `null` (`COMM_NULL`). Collective over this communicator: every rank
    * passes the same group, or (as MPI allows) disjoint groups, each rank one it is in or any
-   * group it is not in. No messages are exchanged.
+   * group it is not in. No messages are exchanged. (On an {@link Intercomm}: a promise, see
+   * `Intercomm.Create`.)
    * @throws TsmpiError `ERR_TSMPI_ARG` when `group` has a process outside this communicator.
    */
   Create(group: Group): Comm | null {
@@ -905,6 +923,34 @@ export class Comm {
     this.#groupSeq.set(key, n);
     const ctx = deriveContext(deriveContext(this.#ctx, -n, tag), members.length, hashInts(members));
     return new Comm(this.#rt, ctx, me, members);
+  }
+
+  /**
+   * An intercommunicator between this communicator's group and another, disjoint one
+   * (`MPI_Intercomm_create`). Collective over this communicator; `local_leader` (a rank here,
+   * the same on every rank) and `remote_leader` (the other group's leader's rank in `peer_comm`,
+   * read on the leader only) exchange what the groups need over `peer_comm` with `tag`.
+   * @throws TsmpiError `ERR_TSMPI_ROOT` for a leader out of range, `ERR_TSMPI_TAG`, `ERR_TSMPI_ARG`
+   *   when the groups overlap (on every rank of the group).
+   *
+   * @example
+   * ```ts
+   * const color = comm.rank % 2;
+   * const half = (await comm.split(color))!;
+   * const inter = await half.Create_intercomm(0, comm, color === 0 ? 1 : 0);
+   * await inter.send(`hello from group ${color}`, 0);   // to rank 0 of the other group
+   * ```
+   */
+  Create_intercomm(local_leader: number, peer_comm: Comm, remote_leader: number, tag = 0): Promise<Intercomm> {
+    try {
+      this.#usable("Create_intercomm");
+      checkRoot(local_leader, this.#size, "local_leader");
+      const make = intercomms.create;
+      if (!make) throw new TsmpiError("ERR_TSMPI_INTERNAL", "intercommunicators are not loaded (import tsmpi, not lib/comm.js)");
+      return make(this, this._derive(() => 0)!, local_leader, peer_comm, remote_leader, tag);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** The world ranks of `group`, checked to be members of this communicator. */

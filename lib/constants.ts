@@ -13,6 +13,11 @@ export const ANY_TAG = -2;
 export const PROC_NULL = -3;
 /** `MPI_UNDEFINED`: a `split` color meaning "no communicator", and the index `waitany` returns when all requests are inactive. */
 export const UNDEFINED = -32766;
+/**
+ * `MPI_ROOT`: the root of an intercommunicator collective passes this as `root`; the other ranks
+ * of its group pass `PROC_NULL`, the other group the root's rank.
+ */
+export const ROOT = -4;
 /** The largest valid tag (`MPI_TAG_UB`); user tags are integers in `[0, TAG_UB]`. */
 export const TAG_UB = 2 ** 31 - 1;
 

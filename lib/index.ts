@@ -19,6 +19,8 @@ import { emptyGroup, type Group } from "./group.js";
 import "./topology/cartcomm.js";
 import "./topology/graphcomm.js";
 import "./topology/distgraphcomm.js";
+// So does the intercommunicator (Create_intercomm).
+import "./intercomm.js";
 import { Runtime, SELF_CONTEXT, WORLD_CONTEXT } from "./job/runtime.js";
 import type { PeerPath } from "./transport/path.js";
 import type { WaitPolicy } from "./transport/polling.js";
@@ -34,12 +36,13 @@ export const GROUP_EMPTY: Group = emptyGroup(runtime);
 
 export { Comm, type BufferArg, type SendBufferArg, type VBufferArg, type WBufferArg, type Weights } from "./comm.js";
 export { Group, type RankRange } from "./group.js";
+export { Intercomm } from "./intercomm.js";
 export { Topocomm } from "./topology/topocomm.js";
 export { Cartcomm } from "./topology/cartcomm.js";
 export { Graphcomm } from "./topology/graphcomm.js";
 export { Distgraphcomm } from "./topology/distgraphcomm.js";
 export { Compute_dims } from "./topology/dims.js";
-export { ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, TAG_UB, IN_PLACE, IDENT, CONGRUENT, SIMILAR, UNEQUAL } from "./constants.js";
+export { ANY_SOURCE, ANY_TAG, PROC_NULL, ROOT, UNDEFINED, TAG_UB, IN_PLACE, IDENT, CONGRUENT, SIMILAR, UNEQUAL } from "./constants.js";
 export { COMM_NULL, COMM_TYPE_SHARED, CART, GRAPH, DIST_GRAPH, UNWEIGHTED, WEIGHTS_EMPTY } from "./constants.js";
 export { Op } from "./op.js";
 export { TsmpiError, type TsmpiErrorCode } from "./errors.js";

@@ -11,6 +11,7 @@ import path from "node:path";
 import { slurmPorts } from "../lib/job/environment.js";
 import { expandHostlist, expandTasksPerNode } from "../lib/job/hostlist.js";
 import { cases as collectiveCases } from "./cases/collectives.js";
+import { cases as intercommCases } from "./cases/intercomm.js";
 import { cases as p2pCases } from "./cases/p2p.js";
 import { clusterAvailable, rigDown, rigUp, run, type RigInfo } from "./cluster/rig.js";
 import { describeCases } from "./helpers/cases.js";
@@ -616,6 +617,19 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     extraArgs: ["--host", HOSTS, ...MARK],
   });
   describeCases("collectives", collectiveCases, {
+    sizes: [4],
+    kinds: ["world"],
+    where: "across node1 and node2 (direct srun -N 2)",
+    launch: (np, args, opts) => runProgram("srun", ["-N", "2", "-n", String(np), process.execPath, ...args], opts),
+  });
+  // intercommunicators between the two hosts' ranks (the lower half is node1's, the upper node2's)
+  describeCases("intercomm", intercommCases, {
+    sizes: [4],
+    kinds: ["world"],
+    where: `across node1 and node2 (--host ${HOSTS})`,
+    extraArgs: ["--host", HOSTS, ...MARK],
+  });
+  describeCases("intercomm", intercommCases, {
     sizes: [4],
     kinds: ["world"],
     where: "across node1 and node2 (direct srun -N 2)",

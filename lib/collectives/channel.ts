@@ -158,7 +158,8 @@ export class CollectiveChannel implements Channel {
     if (this.remote) return;
     const notice = packObject({ code: e.code, message: e.message, rank: this.rank } satisfies Notice);
     for (let r = 0; r < this.size; r++) {
-      if (r === this.rank) continue;
+      // not to itself (by world rank: an intercommunicator's channel spans the remote group, where rank r is another process)
+      if (this.group[r] === this.p2p.rank) continue;
       this.p2p.send(this.ctx, this.rank, this.group[r]!, this.tag + 1, { raw: true, dtype: UINT8, bytes: notice, mode: "owned" }, false, () => {});
     }
   }
