@@ -17,6 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { getBinding } from "../lib/native.js";
 import { checkJob, fixture, jsonLines, settledLeftovers, tsmpirun } from "./helpers/launch.js";
+import { u32s, u64 } from "./helpers/bytes.js";
 
 const LONG = process.env.TSMPI_LONG_TESTS === "1";
 
@@ -81,16 +82,6 @@ describe("garbage written straight into a rank's shared-memory ring by a process
       inbox: fs.openSync(`/proc/${victim}/fd/${inbox.fd}`, "r+"),
       wake: fs.openSync(`/proc/${victim}/fd/${wake.fd}`, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK),
     };
-  };
-  const u64 = (v: bigint) => {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(v);
-    return b;
-  };
-  const u32s = (...v: number[]) => {
-    const b = Buffer.alloc(4 * v.length);
-    v.forEach((x, i) => b.writeUInt32LE(x >>> 0, 4 * i));
-    return b;
   };
   interface Intrusion {
     inbox: number;
