@@ -12,13 +12,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { config } from "../lib/config.js";
+import { checkSettings, numberSetting, textSetting } from "../lib/config.js";
 import { TsmpiError } from "../lib/errors.js";
-import { waitPolicy } from "../lib/transport/polling.js";
-import { ringBytes } from "../lib/transport/shm.js";
 import { runJob } from "./job.js";
 import { flushOutput } from "./output.js";
-import { USAGE, parseCommandLine } from "./options.js";
+import { USAGE, parseCommandLine, type CliArgs } from "./options.js";
 import { planJob, type Plan } from "./plan.js";
 import { compiledArgv, programArgv, type Program } from "./spawn.js";
 import { compilable, compileProgram } from "./typescript.js";
@@ -41,15 +39,10 @@ function usageError(message: string): never {
   throw new UsageError(message);
 }
 
-/**
- * Checks the ranks' `TSMPI_*` knobs here first: a bad value is one line and exit code 2, not an
- * error with a stack trace from every rank.
- */
-function checkRankKnobs(): void {
+/** Runs `step`; a `TsmpiError` from it (a bad value the user gave) becomes a usage error. */
+async function asUsage<T>(step: () => T | Promise<T>): Promise<T> {
   try {
-    config();
-    waitPolicy(1);
-    ringBytes(1);
+    return await step();
   } catch (err) {
     if (err instanceof TsmpiError) usageError(err.message);
     throw err;
@@ -77,12 +70,6 @@ function positiveNumber(value: unknown, name: string, integer: boolean): number 
   return n;
 }
 
-/** A number of seconds from the environment variable `name` (default `fallback`). */
-function envSeconds(name: string, fallback: number): number {
-  const raw = process.env[name];
-  return raw === undefined || raw === "" ? fallback : positiveNumber(raw, name, false);
-}
-
 /** tsmpi's version, from the package.json of this install (the nearest one above this file named tsmpi). */
 function version(): string {
   for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
@@ -96,22 +83,21 @@ function version(): string {
   }
 }
 
-async function main(argv: string[]): Promise<number> {
-  const args = await parseCommandLine(argv);
-  if (args.version) {
-    process.stdout.write(`tsmpirun (tsmpi) ${version()}\n`);
-    return 0;
-  }
-  /** A single-valued option given more than once: the last one wins. */
-  const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[v.length - 1] : v);
+/** A single-valued option given more than once: the last one wins. */
+function one(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[v.length - 1] : v;
+}
 
+/** Where the ranks run, from `-n` and the host options (checked first: then the `TSMPI_*` settings). */
+async function planOf(args: CliArgs): Promise<{ plan: Plan; np?: number }> {
   const n = one(args.n);
   const np = n === undefined ? undefined : positiveNumber(n, "-n", true);
   const strings = (v: unknown): string[] => ([] as unknown[]).concat(v ?? []).map(String);
-  let plan: Plan;
-  checkRankKnobs();
-  try {
-    plan = await planJob({
+  // The ranks' settings, checked here: a bad value is one line and exit code 2, not an error
+  // with a stack trace from every rank.
+  await asUsage(() => checkSettings());
+  const plan = await asUsage(() =>
+    planJob({
       np,
       hosts: strings(args.host),
       hostfile: one(args.hostfile),
@@ -119,23 +105,59 @@ async function main(argv: string[]): Promise<number> {
       mapBy: (one(args["map-by"]) as "slot" | "node" | undefined) ?? "slot",
       oversubscribe: Boolean(args.oversubscribe),
       launcher: (one(args.launcher) as "auto" | "local" | "ssh" | "slurm" | undefined) ?? "auto",
-    });
-  } catch (err) {
-    if (err instanceof TsmpiError) usageError(err.message);
-    throw err;
-  }
-  const sshAgent = (one(args["launch-agent"]) ?? process.env.TSMPI_SSH ?? "ssh").split(/\s+/).filter(Boolean);
-  const common = {
+    }),
+  );
+  return { plan, np };
+}
+
+/** The job options every way of running shares (`--info` with `-n` too). */
+function commonOptions(args: CliArgs, plan: Plan) {
+  return {
     plan,
     env: {} as Record<string, string>,
-    sshAgent,
+    sshAgent: (one(args["launch-agent"]) ?? textSetting("TSMPI_SSH") ?? "ssh").split(/\s+/).filter(Boolean),
     nodePath: one(args["node-path"]),
-    iface: one(args.iface) ?? (process.env.TSMPI_IFACE || undefined),
+    iface: one(args.iface) ?? (textSetting("TSMPI_IFACE") || undefined),
     oversubscribe: Boolean(args.oversubscribe),
-    insecure: Boolean(args.insecure) || process.env.TSMPI_INSECURE === "1",
-    stoppedTimeout: envSeconds("TSMPI_STOPPED_TIMEOUT", 10),
-    heartbeatTimeout: envSeconds("TSMPI_HEARTBEAT_TIMEOUT", 10),
+    insecure: Boolean(args.insecure) || textSetting("TSMPI_INSECURE") === "1",
+    stoppedTimeout: numberSetting("TSMPI_STOPPED_TIMEOUT"),
+    heartbeatTimeout: numberSetting("TSMPI_HEARTBEAT_TIMEOUT"),
   };
+}
+
+/** The program to run (`-m module` or the first argument) and its arguments. */
+function programOf(args: CliArgs): { program: Program; rest: string[] } {
+  const rest = (args._ as (string | number)[]).map(String);
+  if (rest[0] === "--") rest.shift();
+  const module = one(args.m);
+  if (module !== undefined) {
+    if (!module) usageError("-m needs a module name, e.g. -m tsmpi/bench");
+    return { program: { module }, rest };
+  }
+  const script = rest.shift();
+  if (!script) usageError("no program given");
+  return { program: { script }, rest };
+}
+
+/** The command each rank runs; TypeScript on this host is compiled once here, so that no rank loads a compiler (typescript.ts). */
+async function rankArgv(program: Program, rest: string[], plan: Plan): Promise<string[]> {
+  let argv = await asUsage(() => programArgv(program, rest, process.cwd()));
+  if ("script" in program && plan.mode === "local" && compilable(program.script) && textSetting("TSMPI_TSX") !== "1") {
+    const compiled = await compileProgram(path.resolve(program.script));
+    if ("file" in compiled) argv = compiledArgv(compiled.file, rest);
+    if (tracing("startup")) trace("startup", { launcher: "typescript", ...compiled });
+  }
+  return argv;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = await parseCommandLine(argv);
+  if (args.version) {
+    process.stdout.write(`tsmpirun (tsmpi) ${version()}\n`);
+    return 0;
+  }
+  const { plan, np } = await planOf(args);
+  const common = commonOptions(args, plan);
   if (args.info) {
     const { printInfo } = await import("./info.js");
     await printInfo();
@@ -144,44 +166,18 @@ async function main(argv: string[]): Promise<number> {
     return runJob({ ...common, argv: [process.execPath, rankInfo], wdir: process.cwd(), output: { tagOutput: false }, timeout: 60 });
   }
   const env = exportedEnv(([] as string[]).concat(args.x ?? []));
-  const rest = (args._ as (string | number)[]).map(String);
-  if (rest[0] === "--") rest.shift();
-  let program: Program;
-  const module = one(args.m);
-  if (module !== undefined) {
-    if (!module) usageError("-m needs a module name, e.g. -m tsmpi/bench");
-    program = { module };
-  } else {
-    const script = rest.shift();
-    if (!script) usageError("no program given");
-    program = { script };
-  }
+  const { program, rest } = programOf(args);
   const timeoutRaw = one(args.timeout) ?? process.env.MPIEXEC_TIMEOUT;
   const timeout = timeoutRaw === undefined || timeoutRaw === "" ? 0 : positiveNumber(timeoutRaw, one(args.timeout) !== undefined ? "--timeout" : "MPIEXEC_TIMEOUT", false);
   // The job's own timer (job.ts) stops the ranks; this one only says, at exit, that the output
   // may no longer wait for its readers.
   if (timeout > 0) setTimeout(() => (timeoutStruck = true), timeout * 1000).unref();
   const wdir = path.resolve(one(args.wdir) ?? ".");
-  const spawnerRaw = process.env.TSMPI_SPAWN_FD;
-  const spawnerFd = spawnerRaw ? positiveNumber(spawnerRaw, "TSMPI_SPAWN_FD", true) : undefined;
+  const spawnerFd = await asUsage(() => numberSetting("TSMPI_SPAWN_FD"));
   if (!fs.existsSync(wdir) || !fs.statSync(wdir).isDirectory()) usageError(`--wdir must be an existing directory, got ${JSON.stringify(one(args.wdir))}`);
-
-  let argvOfRank: string[];
-  try {
-    argvOfRank = programArgv(program, rest, process.cwd());
-  } catch (err) {
-    if (err instanceof TsmpiError) usageError(err.message);
-    throw err;
-  }
-  // TypeScript on this host: compiled once here, so that no rank loads a compiler (typescript.ts).
-  if ("script" in program && plan.mode === "local" && compilable(program.script) && process.env.TSMPI_TSX !== "1") {
-    const compiled = await compileProgram(path.resolve(program.script));
-    if ("file" in compiled) argvOfRank = compiledArgv(compiled.file, rest);
-    if (tracing("startup")) trace("startup", { launcher: "typescript", ...compiled });
-  }
   return runJob({
     ...common,
-    argv: argvOfRank,
+    argv: await rankArgv(program, rest, plan),
     wdir,
     env,
     output: { tagOutput: Boolean(args["tag-output"]), outputDir: one(args["output-filename"]) },

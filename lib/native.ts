@@ -15,6 +15,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { CudaCompileError, TsmpiError, type TsmpiErrorCode } from "./errors.js";
+import { textSetting } from "./config.js";
 import type { TypedArray } from "./serializer.js";
 
 /** Version of the exported surface; `native/addon.cc` carries the same number. */
@@ -149,7 +150,7 @@ function errorFactory(code: string, message: string, log?: string): Error {
 }
 
 function load(): LoadResult {
-  if (process.env.TSMPI_NATIVE === "0") return { binding: null, addon: "disabled", reason: "turned off by TSMPI_NATIVE=0" };
+  if (textSetting("TSMPI_NATIVE") === "0") return { binding: null, addon: "disabled", reason: "turned off by TSMPI_NATIVE=0" };
   // lib/native.ts runs from lib/ (sources) or dist/lib/ (built): the addon is under the package root.
   const candidates = ["../build/Release/tsmpi_native.node", "../../build/Release/tsmpi_native.node"].map((p) =>
     fileURLToPath(new URL(p, import.meta.url)),

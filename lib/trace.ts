@@ -4,8 +4,9 @@
  *
  * @module
  */
+import { textSetting } from "./config.js";
 
-const kinds = new Set((process.env.TSMPI_TRACE ?? "").split(",").filter(Boolean));
+const kinds = new Set((textSetting("TSMPI_TRACE") ?? "").split(",").filter(Boolean));
 
 /** Whether tracing of `kind` is on. */
 export function tracing(kind: "collectives" | "startup" | "transport"): boolean {

@@ -392,6 +392,9 @@ describe("tsmpirun: bad arguments", function () {
     ["TSMPI_SPIN_US", "x", /TSMPI_SPIN_US must be an integer in \[0, 1000000\] \(microseconds\), got "x"/],
     ["TSMPI_EAGER_LIMIT", "abc", /TSMPI_EAGER_LIMIT must be an integer in \[0, 1073741824\], got "abc"/],
     ["TSMPI_SHM_RING_BYTES", "5", /TSMPI_SHM_RING_BYTES must be a multiple of 4096/],
+    ["TSMPI_FUTURES_MAX_WORKERS", "0", /TSMPI_FUTURES_MAX_WORKERS must be an integer >= 1, got "0"/],
+    ["TSMPI_SLURM_PORT", "70000", /TSMPI_SLURM_PORT must be an integer in \[1, 65535\], got "70000"/],
+    ["TSMPI_BENCH_TIMEOUT", "soon", /TSMPI_BENCH_TIMEOUT must be a positive number, got "soon"/],
   ] as [string, string, RegExp][]) {
     it(`${name}=${value} (a knob of the ranks): tsmpirun says so once, before starting any rank, exit code 2`, async function () {
       const r = await tsmpirun(["-n", "2", fixture("env.js")], { env: { [name]: value } });

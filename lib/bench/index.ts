@@ -30,6 +30,7 @@
  * @module
  */
 import { pathToFileURL } from "node:url";
+import { numberSetting } from "../config.js";
 import { COMM_WORLD, Op, TsmpiError, processorName, transportInfo, wtime, type Comm } from "../index.js";
 import { loadZmq } from "../transport/zmq.js";
 import { cuda, isDeviceArray } from "../gpu/cuda.js";
@@ -347,7 +348,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     return;
   }
   // A bench never waits forever: past the limit it ends the job with an error (exit 124).
-  const limit = Number(process.env.TSMPI_BENCH_TIMEOUT ?? 600);
+  const limit = numberSetting("TSMPI_BENCH_TIMEOUT")!;
   const watchdog = setTimeout(() => {
     process.stderr.write(`tsmpi bench: rank ${COMM_WORLD.rank}: ${command} did not finish within ${limit} s (TSMPI_BENCH_TIMEOUT); ending the job\n`);
     COMM_WORLD.abort(124);

@@ -10,6 +10,7 @@
  * @module
  */
 import { TsmpiError } from "../errors.js";
+import { textSetting } from "../config.js";
 import type { Op } from "../op.js";
 
 /** Per-rank bytes up to which latency-optimal algorithms (Bruck, binomial) are used. */
@@ -67,7 +68,7 @@ let forced: Map<string, string> | undefined;
 function force<C extends Collective>(name: C): Choice<C> | undefined {
   if (!forced) {
     forced = new Map();
-    for (const item of (process.env.TSMPI_COLL ?? "").split(",").filter(Boolean)) {
+    for (const item of (textSetting("TSMPI_COLL") ?? "").split(",").filter(Boolean)) {
       const [coll, algo] = item.split(":");
       const allowed = (CHOICES as Record<string, readonly string[]>)[coll ?? ""];
       if (!allowed || !allowed.includes(algo ?? "")) {

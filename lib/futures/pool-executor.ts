@@ -39,7 +39,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Comm } from "../comm.js";
-import { config } from "../config.js";
+import { config, numberSetting } from "../config.js";
 import { TsmpiError, describeValue } from "../errors.js";
 import { COMM_WORLD, localRank } from "../index.js";
 import { waitPolicy } from "../transport/polling.js";
@@ -90,8 +90,8 @@ function freeSlots(): string[] {
 
 /** The default worker count (see the module notes). */
 export function defaultWorkers(): number {
-  const env = process.env.TSMPI_FUTURES_MAX_WORKERS;
-  if (env) return positiveInt(env, "TSMPI_FUTURES_MAX_WORKERS");
+  const workers = numberSetting("TSMPI_FUTURES_MAX_WORKERS");
+  if (workers !== undefined) return workers;
   if (process.env.TSMPI_UNIVERSE) return Math.max(1, freeSlots().length);
   const tasks = Number(process.env.SLURM_NTASKS);
   if (process.env.SLURM_JOB_ID && Number.isInteger(tasks) && tasks > 0) return Math.max(1, tasks - COMM_WORLD.size);

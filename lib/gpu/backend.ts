@@ -9,6 +9,7 @@
  * @module
  */
 import { bindingStatus, getBinding, type NativeBinding } from "../native.js";
+import { textSetting } from "../config.js";
 
 /** The live backend of DeviceArray and the built-in kernels. */
 export type Backend = "cuda" | "cpu";
@@ -22,7 +23,7 @@ export function cudaVersion(encoded: number): string | null {
 
 /** Why CUDA cannot be used by DeviceArray and the built-ins, or `null` when it can. */
 function cudaProblem(binding: NativeBinding | null): string | null {
-  if (process.env.TSMPI_CUDA === "0") return "CUDA turned off by TSMPI_CUDA=0";
+  if (textSetting("TSMPI_CUDA") === "0") return "CUDA turned off by TSMPI_CUDA=0";
   if (!binding) {
     const { addon, reason } = bindingStatus();
     return `the native addon is ${addon} (${reason}), so CUDA cannot be reached`;
@@ -62,7 +63,7 @@ export function kernelProblems(): string[] {
   const problems: string[] = [];
   const backend = cudaProblem(binding);
   if (backend !== null) problems.push(backend);
-  if (binding && process.env.TSMPI_CUDA !== "0") {
+  if (binding && textSetting("TSMPI_CUDA") !== "0") {
     const nvrtc = binding.nvrtcInfo().reason;
     if (nvrtc !== null) problems.push(nvrtc);
   }

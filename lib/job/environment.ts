@@ -21,6 +21,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { expandHostlist, expandTasksPerNode } from "./hostlist.js";
+import { numberSetting, parseInteger } from "../config.js";
 import { TsmpiError } from "../errors.js";
 
 /** node:crypto and node:fs, loaded on first use, not at every rank's start. */
@@ -64,11 +65,7 @@ function int(env: NodeJS.ProcessEnv, names: string[], min: number, max: number):
   for (const name of names) {
     const raw = env[name];
     if (raw === undefined || raw === "") continue;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
-    }
-    return n;
+    return parseInteger(name, raw, min, max, { code: "ERR_TSMPI_RENDEZVOUS" });
   }
   throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `${names.join(" or ")} is not set`);
 }
@@ -228,7 +225,8 @@ export function launchInfo(env: NodeJS.ProcessEnv = process.env): LaunchInfo {
     const nodes = expandHostlist(env.SLURM_STEP_NODELIST ?? env.SLURM_JOB_NODELIST ?? os.hostname());
     const jobId = int(env, ["SLURM_JOB_ID", "SLURM_JOBID"], 0, 2 ** 32);
     const stepId = int(env, ["SLURM_STEP_ID", "SLURM_STEPID"], 0, 2 ** 32);
-    const ports = env.TSMPI_SLURM_PORT ? [int(env, ["TSMPI_SLURM_PORT"], 1, 65535)] : slurmPorts(jobId, stepId);
+    const port = numberSetting("TSMPI_SLURM_PORT", env);
+    const ports = port !== undefined ? [port] : slurmPorts(jobId, stepId);
     // No launcher hands out a secret here: the user's own secret, mixed with the step's identity
     // (so one secret serves every job, and a job's key admits no other job's ranks).
     const key = sha256(`tsmpi-srun-key:${userSecret(env)}:${env.SLURM_CLUSTER_NAME ?? ""}/${jobId}.${stepId}`).toString("hex");

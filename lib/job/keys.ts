@@ -26,6 +26,7 @@
  */
 import { createRequire } from "node:module";
 import { sha256 } from "./environment.js";
+import { textSetting } from "../config.js";
 
 const lazy = createRequire(import.meta.url);
 
@@ -77,5 +78,5 @@ export function rendezvousPsk(jobKey: string): Buffer {
 
 /** Whether encryption between hosts is turned off (`TSMPI_INSECURE=1`). */
 export function insecure(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.TSMPI_INSECURE === "1";
+  return textSetting("TSMPI_INSECURE", env) === "1";
 }

@@ -18,7 +18,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { config } from "../config.js";
+import { config, textSetting } from "../config.js";
 import { launchInfo, sha256, type LaunchInfo } from "./environment.js";
 import { curveKeys, rendezvousPsk } from "./keys.js";
 import { TsmpiError } from "../errors.js";
@@ -271,7 +271,7 @@ export class Runtime {
    * a runtime joined beside the process's own job (`attach`) never binds.
    */
   private bindToCore(index: number): void {
-    if (this.attached || this.transport?.shared?.waitPolicy.mode !== "spin" || process.env.TSMPI_BIND === "0") return;
+    if (this.attached || this.transport?.shared?.waitPolicy.mode !== "spin" || textSetting("TSMPI_BIND") === "0") return;
     this.cpu = getBinding()?.bindThread(index) ?? -1;
   }
 
@@ -288,7 +288,7 @@ export class Runtime {
    * beside the process's own job (`attach`) never touches it.
    */
   private keepHeap(): void {
-    if (this.attached || process.env.TSMPI_KEEP_HEAP === "0") return;
+    if (this.attached || textSetting("TSMPI_KEEP_HEAP") === "0") return;
     this.heapKept = getBinding()?.keepHeap(32 * 2 ** 20, 64 * 2 ** 20) ?? false;
   }
 

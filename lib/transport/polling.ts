@@ -26,7 +26,7 @@
  */
 import fs from "node:fs";
 import os from "node:os";
-import { TsmpiError } from "../errors.js";
+import { numberSetting } from "../config.js";
 
 /** The default polling window, in microseconds (catches nearly every ping-pong reply here). */
 export const SPIN_US = 50;
@@ -78,16 +78,7 @@ export function usableCores(): number {
 
 /** The wait policy for a rank of a job with `ranksHere` ranks on this host. */
 export function waitPolicy(ranksHere: number, env: NodeJS.ProcessEnv = process.env, cores = usableCores()): WaitPolicy {
-  const raw = env.TSMPI_SPIN_US;
-  let spinUs = SPIN_US;
-  if (raw !== undefined && raw !== "") {
-    spinUs = Number(raw);
-    if (!Number.isInteger(spinUs) || spinUs < 0 || spinUs > 1_000_000) {
-      throw new TsmpiError("ERR_TSMPI_ARG", `TSMPI_SPIN_US must be an integer in [0, 1000000] (microseconds), got ${JSON.stringify(raw)}`);
-    }
-  } else if (ranksHere > 2 * cores) {
-    spinUs = 0;
-  }
+  const spinUs = numberSetting("TSMPI_SPIN_US", env) ?? (ranksHere > 2 * cores ? 0 : SPIN_US);
   const mode = spinUs === 0 ? "sleep" : ranksHere <= cores && env.TSMPI_SPIN_MODE !== "yield" ? "spin" : "yield";
   return { mode, spinUs, cores, ranksHere };
 }

@@ -26,7 +26,7 @@
  * @module
  */
 import net from "node:net";
-import { config } from "../config.js";
+import { config, numberSetting } from "../config.js";
 import { TsmpiError } from "../errors.js";
 import type { NativeBinding, NativeShmChannel } from "../native.js";
 import type { WaitPolicy } from "./polling.js";
@@ -47,14 +47,8 @@ const LEND_POLL_MAX_US = 2000;
 
 /** The ring size per sender for a host with `ranksHere` ranks: 1 MiB, less for many ranks (≥ 64 KiB). */
 export function ringBytes(ranksHere: number, env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.TSMPI_SHM_RING_BYTES;
-  if (raw !== undefined && raw !== "") {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 4096 || n > 2 ** 30 || n % 4096 !== 0) {
-      throw new TsmpiError("ERR_TSMPI_ARG", `TSMPI_SHM_RING_BYTES must be a multiple of 4096 in [4096, 1073741824], got ${JSON.stringify(raw)}`);
-    }
-    return n;
-  }
+  const n = numberSetting("TSMPI_SHM_RING_BYTES", env);
+  if (n !== undefined) return n;
   const share = Math.floor((32 * 2 ** 20) / Math.max(1, ranksHere - 1) / 4096) * 4096;
   return Math.min(2 ** 20, Math.max(64 * 1024, share));
 }
