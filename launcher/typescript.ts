@@ -37,6 +37,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Plugin } from "esbuild";
+import { textSetting } from "../lib/config.js";
 
 /** Sources the fast path compiles (bundled into the program's module). */
 const BUNDLED = /\.(ts|mts|tsx)$/;
@@ -63,7 +65,8 @@ interface Manifest {
 
 /** The directory compiled programs are cached in. */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.TSMPI_CACHE_DIR) return env.TSMPI_CACHE_DIR;
+  const dir = textSetting("TSMPI_CACHE_DIR", env);
+  if (dir) return dir;
   const base = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(os.homedir(), ".cache");
   return path.join(base, "tsmpi");
 }
@@ -249,14 +252,22 @@ function prune(dir: string): void {
   }
 }
 
-/** Bundles `source`'s TypeScript into one module written (by the caller) to `output`. */
-async function build(source: string, output: string): Promise<Built | { fallback: string; stamps: Stamp[] }> {
-  const { build: esbuild } = await import("esbuild");
-  const loaded = new Set<string>();
-  const externals = new Set<string>();
-  let refusal: string | undefined;
+/** What a build saw: the files it bundled, those it left to Node, and why it gave up (the first reason). */
+interface BuildState {
+  loaded: Set<string>;
+  externals: Set<string>;
+  refusal?: string;
+}
+
+/**
+ * The esbuild plugin that decides, import by import, what goes into the bundle (the program's
+ * TypeScript and JSON), what stays an import of Node's (packages, JavaScript), and what the
+ * compiled path cannot take (then `state.refusal` says why, and the program runs through tsx).
+ */
+function ranksPlugin(source: string, state: BuildState): Plugin {
+  const { loaded, externals } = state;
   const refuse = (why: string): never => {
-    refusal ??= why;
+    state.refusal ??= why;
     throw new Error(why);
   };
   const meta = (file: string): string => {
@@ -264,6 +275,48 @@ async function build(source: string, output: string): Promise<Built | { fallback
     // One line, so the source's line numbers stay as they are.
     return `const __tsmpi_meta_url = ${JSON.stringify(url)}, __tsmpi_meta_dirname = ${JSON.stringify(path.dirname(file))}, __tsmpi_meta_filename = ${JSON.stringify(file)};`;
   };
+  return {
+    name: "tsmpi-ranks",
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, async (args) => {
+        if (args.kind === "entry-point" || args.pluginData === "inner") return undefined;
+        if (args.kind === "require-call" || args.kind === "require-resolve") refuse(`${path.relative(path.dirname(source), args.importer)} calls require()`);
+        const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: "inner", with: args.with });
+        if (r.errors.length > 0) refuse(`cannot resolve ${JSON.stringify(args.path)} from ${path.relative(path.dirname(source), args.importer)}`);
+        if (r.external || !path.isAbsolute(r.path)) return { path: r.path, external: true };
+        const inPackage = r.path.split(path.sep).includes("node_modules");
+        if (/\.(cts|cjs)$/.test(r.path) && !inPackage) refuse(`imports CommonJS ${path.basename(r.path)}`);
+        if (BUNDLED.test(r.path)) {
+          if (inPackage) refuse(`imports TypeScript from a package: ${r.path}`);
+          return { path: r.path };
+        }
+        if (r.path.endsWith(".json")) {
+          loaded.add(r.path);
+          return { path: r.path };
+        }
+        externals.add(r.path);
+        if (!inPackage && JAVASCRIPT.test(r.path) && /\.(c|m)?tsx?["'`]/.test(fs.readFileSync(r.path, "utf8"))) {
+          refuse(`${path.basename(r.path)} (JavaScript) imports TypeScript`);
+        }
+        return { path: pathToFileURL(r.path).href, external: true };
+      });
+      b.onLoad({ filter: BUNDLED }, (args) => {
+        loaded.add(args.path);
+        let text = fs.readFileSync(args.path, "utf8");
+        const why = unsupportedIn(text);
+        if (why) refuse(`${path.relative(path.dirname(source), args.path) || path.basename(args.path)} ${why}`);
+        if (text.startsWith("#!")) text = "//" + text.slice(2);
+        return { contents: meta(args.path) + text, loader: args.path.endsWith(".tsx") ? "tsx" : "ts" };
+      });
+    },
+  };
+}
+
+/** Bundles `source`'s TypeScript into one module written (by the caller) to `output`. */
+async function build(source: string, output: string): Promise<Built | { fallback: string; stamps: Stamp[] }> {
+  const { build: esbuild } = await import("esbuild");
+  const state: BuildState = { loaded: new Set(), externals: new Set() };
+  const { loaded, externals } = state;
   let out;
   try {
     out = await esbuild({
@@ -283,48 +336,12 @@ async function build(source: string, output: string): Promise<Built | { fallback
       keepNames: true,
       logLevel: "silent",
       define: { "import.meta.url": "__tsmpi_meta_url", "import.meta.dirname": "__tsmpi_meta_dirname", "import.meta.filename": "__tsmpi_meta_filename" },
-      plugins: [
-        {
-          name: "tsmpi-ranks",
-          setup(b) {
-            b.onResolve({ filter: /.*/ }, async (args) => {
-              if (args.kind === "entry-point" || args.pluginData === "inner") return undefined;
-              if (args.kind === "require-call" || args.kind === "require-resolve") refuse(`${path.relative(path.dirname(source), args.importer)} calls require()`);
-              const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: "inner", with: args.with });
-              if (r.errors.length > 0) refuse(`cannot resolve ${JSON.stringify(args.path)} from ${path.relative(path.dirname(source), args.importer)}`);
-              if (r.external || !path.isAbsolute(r.path)) return { path: r.path, external: true };
-              const inPackage = r.path.split(path.sep).includes("node_modules");
-              if (/\.(cts|cjs)$/.test(r.path) && !inPackage) refuse(`imports CommonJS ${path.basename(r.path)}`);
-              if (BUNDLED.test(r.path)) {
-                if (inPackage) refuse(`imports TypeScript from a package: ${r.path}`);
-                return { path: r.path };
-              }
-              if (r.path.endsWith(".json")) {
-                loaded.add(r.path);
-                return { path: r.path };
-              }
-              externals.add(r.path);
-              if (!inPackage && JAVASCRIPT.test(r.path) && /\.(c|m)?tsx?["'`]/.test(fs.readFileSync(r.path, "utf8"))) {
-                refuse(`${path.basename(r.path)} (JavaScript) imports TypeScript`);
-              }
-              return { path: pathToFileURL(r.path).href, external: true };
-            });
-            b.onLoad({ filter: BUNDLED }, (args) => {
-              loaded.add(args.path);
-              let text = fs.readFileSync(args.path, "utf8");
-              const why = unsupportedIn(text);
-              if (why) refuse(`${path.relative(path.dirname(source), args.path) || path.basename(args.path)} ${why}`);
-              if (text.startsWith("#!")) text = "//" + text.slice(2);
-              return { contents: meta(args.path) + text, loader: args.path.endsWith(".tsx") ? "tsx" : "ts" };
-            });
-          },
-        },
-      ],
+      plugins: [ranksPlugin(source, state)],
       metafile: true,
     });
   } catch (err) {
     const stamps = [...loaded, ...externals].map(stamp);
-    if (refusal) return { fallback: refusal, stamps: [...stamps, ...tsconfigStamps([...loaded].map((f) => path.dirname(f)))] };
+    if (state.refusal) return { fallback: state.refusal, stamps: [...stamps, ...tsconfigStamps([...loaded].map((f) => path.dirname(f)))] };
     // A syntax error and the like: tsx reports it in every rank, as without the fast path.
     const first = (err as { errors?: { text: string }[] }).errors?.[0]?.text ?? (err as Error).message;
     return { fallback: `esbuild: ${first}`, stamps: [...stamps, ...tsconfigStamps([...loaded].map((f) => path.dirname(f)))] };
