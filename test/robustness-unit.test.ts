@@ -1,18 +1,17 @@
 /**
  * In-process checks of the receive path and the bookkeeping that must not leak (issue 11, point
  * 6): malformed frames that carry the job's token are dropped and counted, never thrown; a
- * correct message after them still arrives; Request's *some/*any calls neither lose values nor
- * pile up waiters; the matching engine's per-context maps shrink and a freed context's queue is
- * dropped. The multi-process version (a peer sending thousands of bad frames over ZeroMQ) is in
- * robustness.test.ts.
+ * correct message after them still arrives; bogus single-copy frames and pieces that never come
+ * are dropped. The multi-process version (a peer sending thousands of bad frames over ZeroMQ) is
+ * in robustness.test.ts; Request's and the matching engine's own bookkeeping is checked in
+ * request.test.ts and matching.test.ts.
  */
 import assert from "node:assert/strict";
 import { config } from "../lib/config.js";
 import { TsmpiError } from "../lib/errors.js";
-import { InMsg, MatchingEngine } from "../lib/matching.js";
+import { MatchingEngine } from "../lib/matching.js";
 import { spawn } from "node:child_process";
 import { PointToPoint, commonAncestor, readObject } from "../lib/p2p.js";
-import { Request } from "../lib/request.js";
 import { kindCode, packObject } from "../lib/serializer.js";
 import { FLAG_INLINE, FLAG_PEER, FLAG_RAW, HEADER_BYTES, KIND_CHUNK, KIND_MSG, decodeHeader, encodeHeader, type Header } from "../lib/transport/frame.js";
 import type { Transport } from "../lib/transport/zmq.js";
@@ -119,62 +118,6 @@ describe("receive path: malformed frames carrying the job's token", function () 
 
   it("decodeHeader refuses a frame shorter than a header with ERR_TSMPI_TRANSPORT", function () {
     assert.throws(() => decodeHeader(Buffer.alloc(47)), (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_TRANSPORT" && /at least 48 bytes, got 47/.test(e.message));
-  });
-});
-
-describe("Request: waitany/waitsome/testsome", function () {
-  it("testsome throws the failed request's error and the completed values come with the next call", function () {
-    const reqs = [new Request<number>(), new Request<number>(), new Request<number>()];
-    reqs[0]!._complete(10);
-    reqs[1]!._fail(new TsmpiError("ERR_TSMPI_TRUNCATE", "too long"));
-    reqs[2]!._complete(30);
-    assert.throws(() => Request.testsome(reqs), (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_TRUNCATE");
-    assert.deepEqual(Request.testsome(reqs), [
-      [0, 2],
-      [10, 30],
-    ]);
-    assert.deepEqual(Request.testsome(reqs), [undefined, undefined]);
-  });
-
-  it("waitany and waitsome remove the waiters they added once one request completed", async function () {
-    const pending = Array.from({ length: 5 }, () => new Request<number>());
-    for (let round = 0; round < 100; round++) {
-      const finisher = new Request<number>();
-      const p = Request.waitany([...pending, finisher]);
-      const q = Request.waitsome([...pending, finisher]);
-      finisher._complete(round);
-      await p;
-      await q;
-    }
-    for (const r of pending) assert.equal(r._waiterCount, 0, "no waiter left behind on a request that never completed");
-  });
-});
-
-describe("matching engine: per-context state shrinks; a freed context is dropped", function () {
-  it("the maps hold only contexts with something queued", function () {
-    const engine = new MatchingEngine();
-    for (let ctx = 100; ctx < 1100; ctx += 2) {
-      engine.arrive(new InMsg(ctx, 0, 1, 0, 0, 0, ctx, 0));
-      const handle = engine.post({ ctx, src: 0, tag: 2, deliver: () => {} });
-      assert.ok(handle);
-      engine.post({ ctx, src: 0, tag: 1, deliver: () => {} }); // takes the unexpected one
-      assert.ok(engine.cancel(ctx, handle));
-    }
-    assert.equal(engine.liveContexts, 0);
-  });
-
-  it("forget drops the unexpected queue, discards later arrivals, keeps posted receives", function () {
-    const engine = new MatchingEngine();
-    for (let i = 0; i < 100; i++) engine.arrive(new InMsg(40, 0, 1, 0, 0, 0, i, 0));
-    let matched = 0;
-    engine.post({ ctx: 40, src: 0, tag: 9, deliver: () => matched++ });
-    engine.forget(40);
-    assert.equal(engine.pendingCount(40), 0);
-    assert.equal(engine.arrive(new InMsg(40, 0, 1, 0, 0, 0, 101, 0)), true, "consumed");
-    assert.equal(engine.pendingCount(40), 0);
-    engine.arrive(new InMsg(40, 0, 9, 0, 0, 0, 102, 0));
-    assert.equal(matched, 1, "a receive posted before the free still completes");
-    assert.equal(engine.liveContexts, 0);
   });
 });
 
