@@ -10,11 +10,11 @@ import os from "node:os";
 import path from "node:path";
 import { slurmPorts } from "../lib/job/environment.js";
 import { expandHostlist, expandTasksPerNode } from "../lib/job/hostlist.js";
-import { cases as collectiveCases } from "./cases/collectives.js";
-import { cases as intercommCases } from "./cases/intercomm.js";
-import { cases as p2pCases } from "./cases/p2p.js";
+import { cases as collectiveCases } from "./suites/collectives.js";
+import { cases as intercommCases } from "./suites/intercomm.js";
+import { cases as p2pCases } from "./suites/p2p.js";
 import { clusterAvailable, rigDown, rigUp, run, type RigInfo } from "./cluster/rig.js";
-import { describeCases } from "./helpers/cases.js";
+import { describeSuite } from "./helpers/suites.js";
 import { checkJob, fixture, jsonLines, leftovers, ROOT, runProgram, settledLeftovers, tsmpirun, waitForRankPids, type JobResult } from "./helpers/launch.js";
 
 const HOSTS = "node1:2,node2:2";
@@ -170,7 +170,7 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
 
     it("this machine's name resolves to 127.0.0.1 here, yet a job across it and node1 works (no loopback address reaches a remote peer)", async function () {
       const name = os.hostname();
-      const r = await tsmpirun(["-n", "3", "--host", `${name}:1,node1:2`, ...MARK, fixture("cases.js"), "p2p", "world"], { timeoutMs: 120_000 });
+      const r = await tsmpirun(["-n", "3", "--host", `${name}:1,node1:2`, ...MARK, fixture("run-suite.js"), "p2p", "world"], { timeoutMs: 120_000 });
       await checkJob(r, 0, 5000);
       assert.ok(!r.stdout.includes('"ok":false'), r.stdout);
       assert.equal(r.stdout.split("\n").filter((l) => l.includes('"ok":true')).length, 3 * Object.keys(p2pCases).length);
@@ -610,26 +610,26 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     });
   });
 
-  describeCases("p2p", p2pCases, {
+  describeSuite("p2p", p2pCases, {
     sizes: [4],
     kinds: ["world", "dup"],
     where: `across node1 and node2 (--host ${HOSTS})`,
     extraArgs: ["--host", HOSTS, ...MARK],
   });
-  describeCases("collectives", collectiveCases, {
+  describeSuite("collectives", collectiveCases, {
     sizes: [4],
     kinds: ["world"],
     where: "across node1 and node2 (direct srun -N 2)",
     launch: (np, args, opts) => runProgram("srun", ["-N", "2", "-n", String(np), process.execPath, ...args], opts),
   });
   // intercommunicators between the two hosts' ranks (the lower half is node1's, the upper node2's)
-  describeCases("intercomm", intercommCases, {
+  describeSuite("intercomm", intercommCases, {
     sizes: [4],
     kinds: ["world"],
     where: `across node1 and node2 (--host ${HOSTS})`,
     extraArgs: ["--host", HOSTS, ...MARK],
   });
-  describeCases("intercomm", intercommCases, {
+  describeSuite("intercomm", intercommCases, {
     sizes: [4],
     kinds: ["world"],
     where: "across node1 and node2 (direct srun -N 2)",

@@ -21,7 +21,7 @@ import { scanArray, scanValues } from "../lib/collectives/scan.js";
 import { chooseAllgather, chooseAllreduce, chooseBcast, chooseReduce, chooseReduceScatter, chooseRooted } from "../lib/collectives/select.js";
 import { TsmpiError } from "../lib/errors.js";
 import { Op } from "../lib/op.js";
-import { appendDigits, appended, digitPairs, layout } from "./cases/collectives.js";
+import { appendDigits, appended, digitPairs, layout } from "./suites/collectives.js";
 
 /** World sizes of the simulated runs. */
 const SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9];

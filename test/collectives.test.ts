@@ -5,23 +5,23 @@
  * counts of the small-message algorithms, read from TSMPI_TRACE=collectives.
  */
 import assert from "node:assert/strict";
-import { cases } from "./cases/collectives.js";
-import { describeCases } from "./helpers/cases.js";
+import { cases } from "./suites/collectives.js";
+import { describeSuite } from "./helpers/suites.js";
 import { fixture, settledLeftovers, tsmpirun } from "./helpers/launch.js";
 
-describeCases("collectives", cases, { sizes: [1, 2, 3, 4, 5, 8], timeoutMs: 90_000 });
+describeSuite("collectives", cases, { sizes: [1, 2, 3, 4, 5, 8], timeoutMs: 90_000 });
 // The same over ZeroMQ's ipc:// sockets instead of shared memory.
-describeCases("collectives", cases, { sizes: [2, 3, 5], env: { TSMPI_SHM: "0" }, timeoutMs: 90_000 });
+describeSuite("collectives", cases, { sizes: [2, 3, 5], env: { TSMPI_SHM: "0" }, timeoutMs: 90_000 });
 for (const TSMPI_COLL of ["allreduce:ring,bcast:scatter-ring,allgather:ring,reduce:ring,gather:linear,scatter:linear", "allreduce:reduce-bcast"]) {
-  describeCases("collectives", cases, { sizes: [2, 3, 5], env: { TSMPI_COLL }, timeoutMs: 90_000 });
+  describeSuite("collectives", cases, { sizes: [2, 3, 5], env: { TSMPI_COLL }, timeoutMs: 90_000 });
 }
 // Same-host ranks reading each other's memory: forced at every size (small, uneven and empty
 // blocks); and with that access turned off, where the large-payload choices fall back to messages.
-describeCases("collectives", cases, { sizes: [2, 3, 5], env: { TSMPI_COLL: "allreduce:peer,bcast:peer,allgather:peer,reduce_scatter:peer" }, timeoutMs: 90_000 });
-describeCases("collectives", cases, { sizes: [3], env: { TSMPI_COLL: "allreduce:peer,bcast:peer,allgather:peer,reduce_scatter:peer", TSMPI_CMA: "0" }, timeoutMs: 90_000 });
+describeSuite("collectives", cases, { sizes: [2, 3, 5], env: { TSMPI_COLL: "allreduce:peer,bcast:peer,allgather:peer,reduce_scatter:peer" }, timeoutMs: 90_000 });
+describeSuite("collectives", cases, { sizes: [3], env: { TSMPI_COLL: "allreduce:peer,bcast:peer,allgather:peer,reduce_scatter:peer", TSMPI_CMA: "0" }, timeoutMs: 90_000 });
 // Reads between the ranks failing (as where the kernel forbids them): the ranks find out on
 // their first call, agree, and every call falls back to messages.
-describeCases("collectives", cases, { sizes: [3], env: { TSMPI_COLL: "allreduce:peer,bcast:peer,allgather:peer,reduce_scatter:peer", TSMPI_CMA: "fail-reads" }, timeoutMs: 90_000 });
+describeSuite("collectives", cases, { sizes: [3], env: { TSMPI_COLL: "allreduce:peer,bcast:peer,allgather:peer,reduce_scatter:peer", TSMPI_CMA: "fail-reads" }, timeoutMs: 90_000 });
 
 /** One trace line: what one rank did in one collective call. */
 interface Trace {

@@ -1,5 +1,5 @@
 /**
- * DeviceArrays in the buffer-tier calls (test/cases/device-buffers.ts) at 1, 2 and 3 ranks on the
+ * DeviceArrays in the buffer-tier calls (test/suites/device-buffers.ts) at 1, 2 and 3 ranks on the
  * "cpu" backend (TSMPI_CUDA=0 keeps it there on any machine), and again through real device
  * memory where this machine has a usable GPU; `cuda` imported from `tsmpi` without loading the
  * addon; examples/gpu-pi.ts on the pure-JavaScript fallback; the GPU commands of tsmpi/bench.
@@ -8,19 +8,19 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { cuda } from "../lib/gpu/cuda.js";
 import { bindingStatus } from "../lib/native.js";
-import { cases } from "./cases/device-buffers.js";
-import { describeCases } from "./helpers/cases.js";
+import { cases } from "./suites/device-buffers.js";
+import { describeSuite } from "./helpers/suites.js";
 import { ROOT, settledLeftovers, tsmpirun } from "./helpers/launch.js";
 
 describe("DeviceArrays on the cpu backend (TSMPI_CUDA=0), C++ addon", () => {
-  describeCases("device-buffers", cases, { sizes: [1, 2, 3], env: { TSMPI_CUDA: "0", TSMPI_TEST_BACKEND: "cpu" } });
+  describeSuite("device-buffers", cases, { sizes: [1, 2, 3], env: { TSMPI_CUDA: "0", TSMPI_TEST_BACKEND: "cpu" } });
 });
 describe("DeviceArrays on the cpu backend without the addon (TSMPI_NATIVE=0)", () => {
-  describeCases("device-buffers", cases, { sizes: [2], env: { TSMPI_NATIVE: "0", TSMPI_TEST_BACKEND: "cpu" } });
+  describeSuite("device-buffers", cases, { sizes: [2], env: { TSMPI_NATIVE: "0", TSMPI_TEST_BACKEND: "cpu" } });
 });
 describe("DeviceArrays in GPU memory", () => {
   if (cuda.available) {
-    describeCases("device-buffers", cases, { sizes: [1, 2, 3], env: { TSMPI_TEST_BACKEND: "cuda" } });
+    describeSuite("device-buffers", cases, { sizes: [1, 2, 3], env: { TSMPI_TEST_BACKEND: "cuda" } });
   } else {
     it("runs the suite with DeviceArrays in device memory at 1, 2 and 3 ranks", function () {
       console.log(`      skipped: no usable GPU: ${cuda.reason}`);

@@ -4,17 +4,17 @@
  * single-copy read failing over to a resend, and with the shared-memory path off (TSMPI_SHM=0).
  */
 import assert from "node:assert/strict";
-import { cases } from "./cases/p2p.js";
-import { describeCases } from "./helpers/cases.js";
+import { cases } from "./suites/p2p.js";
+import { describeSuite } from "./helpers/suites.js";
 import { checkJob, fixture, tsmpirun } from "./helpers/launch.js";
 
-describeCases("p2p", cases, { sizes: ["node", 1, 2, 3, 4] });
+describeSuite("p2p", cases, { sizes: ["node", 1, 2, 3, 4] });
 // Every message between ranks of this host sent by address and read by the receiver (single
 // copy); then every such read failing, so each falls back to the sender resending the bytes.
-describeCases("p2p", cases, { sizes: [2, 3], env: { TSMPI_CMA_THRESHOLD: "1" } });
-describeCases("p2p", cases, { sizes: [2], env: { TSMPI_CMA_THRESHOLD: "1", TSMPI_CMA: "fail-reads" } });
+describeSuite("p2p", cases, { sizes: [2, 3], env: { TSMPI_CMA_THRESHOLD: "1" } });
+describeSuite("p2p", cases, { sizes: [2], env: { TSMPI_CMA_THRESHOLD: "1", TSMPI_CMA: "fail-reads" } });
 // Same-host ranks talk through shared memory by default; again through ipc:// sockets without it.
-describeCases("p2p", cases, { sizes: [2, 3], env: { TSMPI_SHM: "0" } });
+describeSuite("p2p", cases, { sizes: [2, 3], env: { TSMPI_SHM: "0" } });
 
 describe("messages of at least 1 GiB", function () {
   this.timeout(180000);

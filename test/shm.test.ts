@@ -140,10 +140,10 @@ describe("shared memory: the wait policy (lib/transport/polling.ts)", function (
 
 describe("shared memory: a ring's bytes are checked, never trusted (issue 17, point 2)", function () {
   this.timeout(60_000);
-  // test/fixtures/shm-garbage.ts writes each case into a channel's memfd through /proc/self/fd,
+  // test/fixtures/shm-garbage.ts writes each corruption into a channel's memfd through /proc/self/fd,
   // as any process of the same user can. Before the checks, tail-far and ring-wrap died of
   // SIGSEGV, truncate of SIGBUS, and flags, orphan, endless and head-ahead were swallowed.
-  const cases: [string, string, RegExp][] = [
+  const corruptions: [string, string, RegExp][] = [
     ["tail-far", "the ring's write position far ahead, a 2 GiB fragment", /rank 1 writes .*write position 8589934\d+ is not within the 4096 bytes/],
     ["fragment-len", "a fragment longer than what was written", /rank 1 writes .*a fragment of 4000 bytes where 8 were written/],
     ["flags", "unknown fragment flags", /rank 1 writes .*fragment flags 131/],
@@ -153,7 +153,7 @@ describe("shared memory: a ring's bytes are checked, never trusted (issue 17, po
     ["ring-wrap", "an inbox header whose slots x ring size wraps in 64 bits (connect)", /inbox of rank 0 \(pid \d+\) is corrupt: ring size 9223372036854779904/],
     ["head-ahead", "a read position ahead of what the sender wrote (send)", /inbox of rank 0 is corrupt: its ring's read position \d+ is not within/],
   ];
-  for (const [name, what, message] of cases) {
+  for (const [name, what, message] of corruptions) {
     it(`${what}: ERR_TSMPI_TRANSPORT naming the peer, no signal`, async function () {
       skipWithoutAddon(this);
       const r = await runNode([fixture("shm-garbage.js"), name], { timeoutMs: 30_000 });

@@ -2,15 +2,15 @@
  * Process topologies and neighbourhood collectives (issue 19 items 3, 4 and 5):
  * `Compute_dims` against Open MPI's own answers for every n ≤ 64 and d ≤ 4, with fixed
  * entries (through Debian's mpi4py; skipped, with the reason, where it is absent), and the
- * translated mpi4py tests in test/cases/topology.ts and test/cases/neighbor.ts on 1 to 5 ranks,
+ * translated mpi4py tests in test/suites/topology.ts and test/suites/neighbor.ts on 1 to 5 ranks,
  * each on COMM_WORLD, a dup of it and COMM_SELF.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { Compute_dims } from "../lib/topology/dims.js";
-import { cases as neighbor } from "./cases/neighbor.js";
-import { cases as topology } from "./cases/topology.js";
-import { describeCases } from "./helpers/cases.js";
+import { cases as neighbor } from "./suites/neighbor.js";
+import { cases as topology } from "./suites/topology.js";
+import { describeSuite } from "./helpers/suites.js";
 import { checkJob, tsmpirun } from "./helpers/launch.js";
 
 /** Asks Open MPI (through mpi4py) for MPI_Dims_create of every n ≤ 64 and every dims of up to 4 entries in {0, 1, 2, 3}; null where it fails. */
@@ -85,10 +85,10 @@ describe("Compute_dims by itself", function () {
   });
 });
 
-describeCases("topology", topology, { sizes: ["node", 1, 2, 3, 4, 5], timeoutMs: 90_000 });
-describeCases("neighbor", neighbor, { sizes: ["node", 1, 2, 3, 4, 5], timeoutMs: 90_000 });
+describeSuite("topology", topology, { sizes: ["node", 1, 2, 3, 4, 5], timeoutMs: 90_000 });
+describeSuite("neighbor", neighbor, { sizes: ["node", 1, 2, 3, 4, 5], timeoutMs: 90_000 });
 // Blocks are told apart by message order only: the same over ZeroMQ's ipc:// sockets.
-describeCases("neighbor", neighbor, { sizes: [4], env: { TSMPI_SHM: "0" }, timeoutMs: 90_000 });
+describeSuite("neighbor", neighbor, { sizes: [4], env: { TSMPI_SHM: "0" }, timeoutMs: 90_000 });
 
 // examples.test.ts runs every example on 1 to 3 ranks, where Compute_dims(n, 2) is [n, 1]; here
 // the heat example runs on grids cut both ways, and still matches its one-rank run bit for bit.

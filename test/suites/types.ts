@@ -1,5 +1,6 @@
 /**
- * Semantic test cases run inside rank processes: each case gets the `tsmpi` module and a
+ * What a suite (a file of `test/suites/`, exporting `cases`) holds: semantic test cases run inside
+ * rank processes, by `test/fixtures/run-suite.ts`: each case gets the `tsmpi` module and a
  * communicator (COMM_WORLD, a dup of it, or COMM_SELF) and throws on failure (cases import
  * `node:assert/strict` themselves). Kept free of a
  * runtime import of `tsmpi` so mocha can list the cases without becoming a rank.

@@ -1,10 +1,11 @@
 /**
- * Mocha side of the case runner: runs a suite once per world size and registers one `it` per
+ * Mocha side of a suite (a file of `test/suites/`, run in the ranks by `test/fixtures/run-suite.ts`):
+ * runs it once per world size and registers one `it` per
  * case and communicator, which passes when every rank reported success, and one that passes
  * when the job exited 0 by itself within its time bound and left no process.
  */
 import assert from "node:assert/strict";
-import { RESULT_PREFIX, type Case, type CaseResult } from "../cases/types.js";
+import { RESULT_PREFIX, type Case, type CaseResult } from "../suites/types.js";
 import { checkJob, fixture, runNode, tsmpirun, type JobOptions, type JobResult } from "./launch.js";
 
 export interface SuiteOptions {
@@ -21,7 +22,7 @@ export interface SuiteOptions {
 }
 
 /** Registers `describe` blocks for `suite` at each world size. */
-export function describeCases(suite: string, cases: Record<string, Case>, opts: SuiteOptions): void {
+export function describeSuite(suite: string, cases: Record<string, Case>, opts: SuiteOptions): void {
   const kinds = opts.kinds ?? ["world", "dup", "self"];
   for (const np of opts.sizes) {
     const title = np === "node" ? "plain node (a world of one, no launcher)" : `${np} rank${np > 1 ? "s" : ""}${opts.where ? ` ${opts.where}` : ""}`;
@@ -33,7 +34,7 @@ export function describeCases(suite: string, cases: Record<string, Case>, opts: 
       let exit = "";
       let job: JobResult | undefined;
       before(async function () {
-        const args = [fixture("cases.js"), suite, kinds.join(",")];
+        const args = [fixture("run-suite.js"), suite, kinds.join(",")];
         const run = { timeoutMs: opts.timeoutMs ?? 120000, env: opts.env };
         const r =
           np === "node"
