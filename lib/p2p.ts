@@ -57,7 +57,7 @@ import {
   frameProblem,
   type Header,
 } from "./transport/frame.js";
-import type { Transport } from "./transport/zmq.js";
+import type { Transport } from "./transport/transport.js";
 
 /** Payloads up to this size ride in the header frame (one frame, one small copy). */
 const INLINE_MAX = 8192;

@@ -22,7 +22,7 @@ import { MatchingEngine } from "../lib/matching.js";
 import { PointToPoint, readObject } from "../lib/p2p.js";
 import { packObject } from "../lib/serializer.js";
 import { FLAG_INLINE, FLAG_PEER, HEADER_BYTES, KIND_MSG, decodeHeader, encodeHeader, frameProblem, type Header } from "../lib/transport/frame.js";
-import type { Transport } from "../lib/transport/zmq.js";
+import type { Transport } from "../lib/transport/transport.js";
 import { ROOT } from "./helpers/launch.js";
 
 const LONG = process.env.TSMPI_LONG_TESTS === "1";

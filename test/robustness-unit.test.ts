@@ -15,7 +15,7 @@ import { PointToPoint, commonAncestor, readObject } from "../lib/p2p.js";
 import { Request } from "../lib/request.js";
 import { kindCode, packObject } from "../lib/serializer.js";
 import { FLAG_INLINE, FLAG_PEER, FLAG_RAW, HEADER_BYTES, KIND_CHUNK, KIND_MSG, decodeHeader, encodeHeader, type Header } from "../lib/transport/frame.js";
-import type { Transport } from "../lib/transport/zmq.js";
+import type { Transport } from "../lib/transport/transport.js";
 
 const TOKEN: [number, number] = [0x01020304, 0x05060708];
 const WORLD = 3;
