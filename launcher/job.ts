@@ -283,7 +283,7 @@ class Job {
       TSMPI_RANK: String(p.rank),
       TSMPI_LOCAL_RANK: String(p.localRank),
       TSMPI_LOCAL_SIZE: String(p.localSize),
-      // Ranks of this host name tsmpirun as the one process that may read their memory (`p2p.ts`).
+      // Ranks of this host name tsmpirun as the one process that may read their memory (`transport/host.ts`).
       ...(p.local ? { TSMPI_JOB_DIR: this.dir, TSMPI_LAUNCHER_PID: String(process.pid) } : {}),
     };
   }

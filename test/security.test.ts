@@ -22,7 +22,7 @@ import { heartbeatScript } from "../launcher/heartbeat.js";
 import { secretLine, sshArgv } from "../launcher/spawn.js";
 import { curveKeys, PSK_IDENTITY, rendezvousPsk } from "../lib/job/keys.js";
 import { RendezvousClient, RendezvousServer, type Hello } from "../lib/job/rendezvous.js";
-import { peerTracer } from "../lib/p2p.js";
+import { peerTracer } from "../lib/transport/host.js";
 import { ZmqTransport } from "../lib/transport/zmq.js";
 import { checkJob, fixture, jsonLines, tsmpirun } from "./helpers/launch.js";
 
