@@ -1,7 +1,7 @@
 /**
  * Collectives for communicators whose ranks all run on one host and may read each other's
- * memory (single copy, `process_vm_readv`; see `p2p.ts`). Instead of passing blocks from rank to
- * rank in N-1 lockstep steps, every rank publishes the addresses of its arrays and then reads
+ * memory (single copy, `process_vm_readv`; see `p2p/peer-memory.ts`). Instead of passing blocks
+ * from rank to rank in N-1 lockstep steps, every rank publishes the addresses of its arrays and then reads
  * what it needs straight out of the others' memory, whether they are running or not, with only
  * barriers between phases. A predefined op on a numeric kind is applied while reading (one pass,
  * in the addon); other ops read into a scratch array and combine in JavaScript, in rank order.
