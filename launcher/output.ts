@@ -182,8 +182,8 @@ export function forwardLines(stream: Readable, fd: number, format?: (line: strin
     if (!format) return sink.write(chunk, stream);
     const lines = chunk.toString("utf8").split("\n");
     const last = lines.pop();
-    let text = lines.map((l) => format(l) + "\n").join("");
-    if (last) text += format(last) + "\n";
+    let text = lines.map((l) => `${format(l)}\n`).join("");
+    if (last) text += `${format(last)}\n`;
     sink.write(Buffer.from(text), stream);
   };
   stream.on("data", (chunk: Buffer) => {

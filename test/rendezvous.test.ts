@@ -64,7 +64,7 @@ describe("rendezvous: strangers and bad lines", function () {
 
   it("malformed lines: not JSON, a wrong key, a rank out of range; each is refused and ranks still join", async function () {
     server = await RendezvousServer.listen("tcp:127.0.0.1:0", 2, KEY, {}, { helloTimeoutMs: 20_000 });
-    const lines = ["{not json\n", JSON.stringify(hello(0, 2, "wrong")) + "\n", JSON.stringify(hello(5, 2)) + "\n", JSON.stringify({ t: "bye" }) + "\n", "[]\n", "null\n"];
+    const lines = ["{not json\n", `${JSON.stringify(hello(0, 2, "wrong"))}\n`, `${JSON.stringify(hello(5, 2))}\n`, `${JSON.stringify({ t: "bye" })}\n`, "[]\n", "null\n"];
     for (let round = 0; round < 50; round++) {
       for (const line of lines) {
         const s = await connect(server.address);

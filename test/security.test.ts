@@ -177,7 +177,7 @@ describe("rendezvous between hosts over TLS-PSK", function () {
     const seen: Buffer[] = [];
     plain.on("data", (d) => seen.push(d));
     plain.on("error", () => {});
-    plain.write(JSON.stringify(hello) + "\n");
+    plain.write(`${JSON.stringify(hello)}\n`);
     await new Promise<void>((r) => plain.on("close", () => r()));
     assert.equal(Buffer.concat(seen).includes("table"), false);
     assert.equal(server.joinedCount, 0);
@@ -213,7 +213,7 @@ describe("secrets stay out of command lines and child processes (issue 17)", fun
     const remote = argv[argv.length - 1]!;
     for (const v of [JOB_KEY, "secret", "second line"]) assert.ok(!argv.join(" ").includes(v), `the command line shows ${v}`);
     // What sshd's shell would do with it: run the remote command with the secret line on stdin.
-    const r = spawnSync("sh", ["-c", remote], { input: secretLine(vars) + "rank 0's stdin follows\n", encoding: "utf8" });
+    const r = spawnSync("sh", ["-c", remote], { input: `${secretLine(vars)}rank 0's stdin follows\n`, encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), [JOB_KEY, vars.SECRET, "", "3"]);
   });
