@@ -280,7 +280,7 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
         console.log("      skipped: the fake hosts share this machine's processes and network (MODE=lo)");
         return this.skip();
       }
-      const { job, marker } = await hangingJob();
+      const { job } = await hangingJob();
       const frozen = await node2Pids();
       for (const pid of frozen) process.kill(pid, "SIGSTOP");
       let r: JobResult;

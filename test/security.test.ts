@@ -41,8 +41,14 @@ async function recordingProxy(target: string): Promise<{ endpoint: string; seen:
       sockets.add(s);
       s.on("error", () => {});
     }
-    client.on("data", (d) => (chunks.push(d), upstream.write(d)));
-    upstream.on("data", (d) => (chunks.push(d), client.write(d)));
+    client.on("data", (d) => {
+      chunks.push(d);
+      upstream.write(d);
+    });
+    upstream.on("data", (d) => {
+      chunks.push(d);
+      client.write(d);
+    });
     client.on("close", () => upstream.destroy());
     upstream.on("close", () => client.destroy());
   });
@@ -196,7 +202,10 @@ describe("rendezvous between hosts over TLS-PSK", function () {
     const m = /^tcp:(.+):(\d+)$/.exec(server.address)!;
     const outcome = await new Promise<string>((resolve) => {
       const s = tls.connect({ host: m[1]!, port: Number(m[2]), ciphers: "PSK-AES256-GCM-SHA384:PSK-CHACHA20-POLY1305", minVersion: "TLSv1.2", maxVersion: "TLSv1.2", pskCallback: () => ({ psk, identity: PSK_IDENTITY }), checkServerIdentity: () => undefined });
-      s.on("secureConnect", () => (resolve(`connected with ${s.getCipher().name}`), s.destroy()));
+      s.on("secureConnect", () => {
+        resolve(`connected with ${s.getCipher().name}`);
+        s.destroy();
+      });
       s.on("error", (e) => resolve(`refused: ${e.message}`));
       s.on("close", () => resolve("refused: closed"));
     });

@@ -212,10 +212,39 @@ export async function pingpong(comm: Comm = COMM_WORLD, args: string[] = []): Pr
     const recvArr = new Uint8Array(bytes);
     const sendBuf = Buffer.alloc(bytes, 7);
     const methods: Record<string, () => Promise<void>> = {
-      buffer: rank === 0 ? async () => (await comm.Send(sendArr, peer, 1), await comm.Recv(recvArr, peer, 1)) : async () => (await comm.Recv(recvArr, peer, 1), await comm.Send(sendArr, peer, 1)),
-      object: rank === 0 ? async () => (await comm.send(sendArr, peer, 2), void (await comm.recv(peer, 2))) : async () => (await comm.recv(peer, 2), await comm.send(sendArr, peer, 2)),
+      buffer:
+        rank === 0
+          ? async () => {
+              await comm.Send(sendArr, peer, 1);
+              await comm.Recv(recvArr, peer, 1);
+            }
+          : async () => {
+              await comm.Recv(recvArr, peer, 1);
+              await comm.Send(sendArr, peer, 1);
+            },
+      object:
+        rank === 0
+          ? async () => {
+              await comm.send(sendArr, peer, 2);
+              await comm.recv(peer, 2);
+            }
+          : async () => {
+              await comm.recv(peer, 2);
+              await comm.send(sendArr, peer, 2);
+            },
     };
-    if (bare) methods.bare = rank === 0 ? async () => (await bare.send(sendBuf), void (await bare.recv())) : async () => (await bare.recv(), await bare.send(sendBuf));
+    if (bare) {
+      methods.bare =
+        rank === 0
+          ? async () => {
+              await bare.send(sendBuf);
+              await bare.recv();
+            }
+          : async () => {
+              await bare.recv();
+              await bare.send(sendBuf);
+            };
+    }
     const samples: Record<string, number[]> = Object.fromEntries(Object.keys(methods).map((m) => [m, []]));
     const rounds = 10;
     const perRound = Math.max(1, Math.ceil(iters / rounds));

@@ -206,7 +206,13 @@ async function measure(opts: ReturnType<typeof parse>, only: SectionId[]): Promi
       else if (r.code !== 0) error = `exit ${r.code ?? r.signal}: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`;
       else {
         try {
-          for (const [key, obs] of cell.parse(r)) ((results.observations[key] ??= {})[cell.system] ??= []).push(obs);
+          for (const [key, obs] of cell.parse(r)) {
+            const bySystem = results.observations[key] ?? {};
+            results.observations[key] = bySystem;
+            const list = bySystem[cell.system] ?? [];
+            bySystem[cell.system] = list;
+            list.push(obs);
+          }
         } catch (err) {
           error = `unexpected output (${(err as Error).message}): ${r.stdout.trim().split("\n").slice(-2).join(" | ")}`;
         }
