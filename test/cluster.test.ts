@@ -280,7 +280,7 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
         console.log("      skipped: the fake hosts share this machine's processes and network (MODE=lo)");
         return this.skip();
       }
-      const { job } = await hangingJob();
+      const { job, marker } = await hangingJob();
       const frozen = await node2Pids();
       for (const pid of frozen) process.kill(pid, "SIGSTOP");
       let r: JobResult;
@@ -298,6 +298,7 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
       await checkJob(r, 255, 30_000);
       assert.match(r.stderr, /host node2 \(ranks 2, 3\) stopped answering/);
       assert.ok(r.ms < 30_000, `the job took ${r.ms} ms to end`);
+      assert.deepEqual(await settledLeftovers(marker, 5000), [], "once thawed, every process of node2 must exit");
     });
 
     it("one remote rank stopped with SIGSTOP while the others wait: the job ends after TSMPI_STOPPED_TIMEOUT, naming it", async function () {
