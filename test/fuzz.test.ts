@@ -234,7 +234,7 @@ describe("fuzz: the rendezvous line splitter (onLines in lib/job/rendezvous.ts)"
       if (r < 0.5) return JSON.stringify({ big: "y".repeat(maxLine + rnd.int(maxLine)) });
       if (r < 0.6) return rnd.pick(["1", "null", '"s"', "[1,2]", "true", "", "  {} "]);
       if (r < 0.7) return JSON.stringify({ t: "hello", key: "k", pid: rnd.pick<unknown>([1, -1, "1; kill -KILL -1", null, 1e300]) });
-      if (r < 0.8) return "{\"t\":\"hel\u00e9\u{1f600}" + rnd.bytes(rnd.int(8)).toString("latin1").replace(/\n/g, "") + "\"}";
+      if (r < 0.8) return `{"t":"hel\u00e9\u{1f600}${rnd.bytes(rnd.int(8)).toString("latin1").replace(/\n/g, "")}"}`;
       return rnd.bytes(rnd.int(60)).toString("latin1").replace(/\n/g, "");
     };
     while (Date.now() < end) {

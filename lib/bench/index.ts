@@ -102,7 +102,7 @@ export async function helloworld(comm: Comm = COMM_WORLD, args: string[] = []): 
   const token = new Uint8Array(0);
   await comm.barrier();
   if (comm.rank > 0) await comm.Recv(token, comm.rank - 1);
-  if (!opts.quiet) process.stdout.write(message + "\n");
+  if (!opts.quiet) process.stdout.write(`${message}\n`);
   if (comm.rank < comm.size - 1) await comm.Send(token, comm.rank + 1);
   await comm.barrier();
   return message;
@@ -212,10 +212,39 @@ export async function pingpong(comm: Comm = COMM_WORLD, args: string[] = []): Pr
     const recvArr = new Uint8Array(bytes);
     const sendBuf = Buffer.alloc(bytes, 7);
     const methods: Record<string, () => Promise<void>> = {
-      buffer: rank === 0 ? async () => (await comm.Send(sendArr, peer, 1), await comm.Recv(recvArr, peer, 1)) : async () => (await comm.Recv(recvArr, peer, 1), await comm.Send(sendArr, peer, 1)),
-      object: rank === 0 ? async () => (await comm.send(sendArr, peer, 2), void (await comm.recv(peer, 2))) : async () => (await comm.recv(peer, 2), await comm.send(sendArr, peer, 2)),
+      buffer:
+        rank === 0
+          ? async () => {
+              await comm.Send(sendArr, peer, 1);
+              await comm.Recv(recvArr, peer, 1);
+            }
+          : async () => {
+              await comm.Recv(recvArr, peer, 1);
+              await comm.Send(sendArr, peer, 1);
+            },
+      object:
+        rank === 0
+          ? async () => {
+              await comm.send(sendArr, peer, 2);
+              await comm.recv(peer, 2);
+            }
+          : async () => {
+              await comm.recv(peer, 2);
+              await comm.send(sendArr, peer, 2);
+            },
     };
-    if (bare) methods.bare = rank === 0 ? async () => (await bare.send(sendBuf), void (await bare.recv())) : async () => (await bare.recv(), await bare.send(sendBuf));
+    if (bare) {
+      methods.bare =
+        rank === 0
+          ? async () => {
+              await bare.send(sendBuf);
+              await bare.recv();
+            }
+          : async () => {
+              await bare.recv();
+              await bare.send(sendBuf);
+            };
+    }
     const samples: Record<string, number[]> = Object.fromEntries(Object.keys(methods).map((m) => [m, []]));
     const rounds = 10;
     const perRound = Math.max(1, Math.ceil(iters / rounds));
@@ -247,7 +276,7 @@ export async function pingpong(comm: Comm = COMM_WORLD, args: string[] = []): Pr
 
 function printPingPong(row: PingPongJson, header: boolean, json: boolean, path: string): void {
   if (json) {
-    process.stdout.write(JSON.stringify(row) + "\n");
+    process.stdout.write(`${JSON.stringify(row)}\n`);
     return;
   }
   const mbs = (us: number) => (row.bytes / us).toFixed(1).padStart(9);
@@ -320,7 +349,7 @@ async function collectiveLatency(name: Collective, comm: Comm, args: string[]): 
     const slowest = await comm.reduce(new Float64Array(times), Op.MAX, 0);
     if (rank !== 0 || opts.quiet) continue;
     const s = summary(slowest as Float64Array);
-    if (json) process.stdout.write(JSON.stringify({ name, tier: object ? "object" : "buffer", size, bytes, ...s, iterations: iters }) + "\n");
+    if (json) process.stdout.write(`${JSON.stringify({ name, tier: object ? "object" : "buffer", size, bytes, ...s, iterations: iters })}\n`);
     else process.stdout.write(`${String(bytes).padStart(12)}${median(slowest as Float64Array).toFixed(2).padStart(14)}${String(iters).padStart(12)}\n`);
   }
 }

@@ -104,7 +104,11 @@ function reduceBlock(ch: Channel, sources: readonly bigint[], own: TypedArray, l
   try {
     (mineCopy as Uint8Array).set(own as Uint8Array); // `out` may be `own` (IN_PLACE)
     for (let r = 0; r < ch.size; r++) {
-      const operand = r === ch.rank ? mineCopy : (mem.read(r, at(r), out.byteLength, tmp, 0), tmp);
+      let operand = mineCopy;
+      if (r !== ch.rank) {
+        mem.read(r, at(r), out.byteLength, tmp, 0);
+        operand = tmp;
+      }
       if (r === 0) (out as Uint8Array).set(operand as Uint8Array);
       else op.combine(out, out, operand);
     }
