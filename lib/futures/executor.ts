@@ -38,8 +38,11 @@ import { checkChunksize, checkIterable, chunked, knownLength, poolChunksize, zip
 import { BATCH_TARGET_US, CHUNK_TAG, OPEN_TAG, describePlace, remoteError, type BatchResult, type ChunkMessage, type ErrorInfo, type OpenMessage, type WorkerPlace } from "./protocol.js";
 import { taskName, type TaskFunction } from "./tasks.js";
 
-/** A worker as an executor sees it: where it runs, a way to send to it, its results. */
-export interface Channel {
+/**
+ * The link from an executor to one of its workers: where the worker runs, a way to send to it,
+ * its results (a rank of a communicator, or the root itself for a communicator of one rank).
+ */
+export interface WorkerLink {
   readonly place: WorkerPlace;
   /** Sends a message; throws at once (`ERR_TSMPI_TYPE`) when it cannot be serialized. */
   send(tag: number, msg: unknown): void;
@@ -117,7 +120,7 @@ interface Sent {
 }
 
 interface WorkerState {
-  ch: Channel;
+  ch: WorkerLink;
   /** Messages sent and not answered, in the order the worker runs them: only the first can have started. */
   sent: Sent[];
   /** The open message is not answered yet (it counts as a message in flight). */
@@ -262,7 +265,7 @@ export abstract class Executor {
   abstract get numWorkers(): number;
 
   /** @internal Hands over a ready worker: it opens the session and takes chunks from the queue. */
-  protected attach(ch: Channel): void {
+  protected attach(ch: WorkerLink): void {
     let markOpened!: () => void;
     this.#unopened++;
     let isOpen = false;
@@ -295,7 +298,7 @@ export abstract class Executor {
    * runs its messages in order): their chunks go back to the front of the queue. The others go on.
    * @returns whether the worker had answered its open message.
    */
-  protected lost(ch: Channel, why: string): boolean {
+  protected lost(ch: WorkerLink, why: string): boolean {
     const w = this.#workers.find((x) => x.ch === ch);
     if (!w || !w.alive) return true;
     w.alive = false;

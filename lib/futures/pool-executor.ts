@@ -44,8 +44,8 @@ import { TsmpiError, describeValue } from "../errors.js";
 import { COMM_WORLD, localRank } from "../index.js";
 import { waitPolicy } from "../transport/polling.js";
 import { Runtime, WORLD_CONTEXT } from "../job/runtime.js";
-import { CommChannel, placesOf, splitTasks } from "./comm-executor.js";
-import { Executor, type Channel, type ExecutorOptions } from "./executor.js";
+import { CommLink, placesOf, splitTasks } from "./comm-executor.js";
+import { Executor, type WorkerLink, type ExecutorOptions } from "./executor.js";
 import { CLOSE_TAG, RESULT_TAG, STOP_TAG, type OpenMessage, type WorkerPlace } from "./protocol.js";
 import { initializerOption, mainModuleUrl, refuseInTaskModuleLoad, type TaskFunction } from "./tasks.js";
 import { worldWorkers } from "./world.js";
@@ -112,7 +112,7 @@ interface WorkerJob {
   child: ChildProcess;
   rt?: Runtime;
   comm?: Comm;
-  channel?: Channel;
+  link?: WorkerLink;
   /** When it was attached (performance.now()). */
   attachedAt: number;
   exited: Promise<void>;
@@ -182,7 +182,7 @@ export class PoolExecutor extends Executor {
   protected async startWorkers(): Promise<void> {
     const world = this.#world;
     if (world) {
-      for (const p of world.places.slice(0, this.#count)) this.attach(new CommChannel(world.comm, p.rank, RESULT_TAG + this.session, p));
+      for (const p of world.places.slice(0, this.#count)) this.attach(new CommLink(world.comm, p.rank, RESULT_TAG + this.session, p));
       return;
     }
     const starts = Array.from({ length: this.#count }, (_, i) => this.#startJob(i, false));
@@ -294,9 +294,9 @@ export class PoolExecutor extends Executor {
       const places = await Promise.race([placesOf(comm), ended]);
       job.failStart = undefined;
       const place: WorkerPlace = { ...places[0]!, index };
-      job.channel = new CommChannel(comm, 0, RESULT_TAG + this.session, place);
+      job.link = new CommLink(comm, 0, RESULT_TAG + this.session, place);
       job.attachedAt = performance.now();
-      this.attach(job.channel);
+      this.attach(job.link);
     } catch (err) {
       this.#ended(job, (err as Error).message);
       throw err;
@@ -315,11 +315,11 @@ export class PoolExecutor extends Executor {
     this.#jobs.delete(job);
     if (job.child.exitCode === null && job.child.signalCode === null) killTree(job.child, "SIGTERM");
     if (job.rt) leave(job.rt);
-    if (!job.channel) {
+    if (!job.link) {
       job.failStart?.(new TsmpiError("ERR_TSMPI_LAUNCH", `pool worker ${job.index}'s job ended before the worker started (${why}); its message is above`));
       return;
     }
-    const answered = this.lost(job.channel, why);
+    const answered = this.lost(job.link, why);
     if (this.stopping || this.isBroken) return;
     const quick = !answered || performance.now() - job.attachedAt < QUICK_DEATH_MS;
     this.#quickDeaths = quick ? this.#quickDeaths + 1 : 0;
