@@ -30,6 +30,7 @@ import { advertisedAddress, hostPort } from "../lib/job/network.js";
 import { allocationKey, userSecret } from "../lib/job/environment.js";
 import { rendezvousPsk } from "../lib/job/keys.js";
 import { RendezvousServer } from "../lib/job/rendezvous.js";
+import type { SpawnerJoin } from "../lib/job/spawn.js";
 import { TsmpiError } from "../lib/errors.js";
 import { forwardLabelled, forwardRank, onStdoutClosed, type OutputOptions } from "./output.js";
 import type { Placement, Plan } from "./plan.js";
@@ -80,17 +81,6 @@ export interface JobOptions {
   stoppedTimeout?: number;
   /** Seconds without a heartbeat from a remote host before the job ends (`TSMPI_HEARTBEAT_TIMEOUT`, default 10). */
   heartbeatTimeout?: number;
-}
-
-/** What the spawning process reads from `spawnerFd` to join the job as its last rank. */
-export interface SpawnerJoin {
-  coordinator: string;
-  key: string;
-  rank: number;
-  size: number;
-  /** The job directory (the spawner runs on this host). */
-  jobDir: string;
-  tcp: boolean;
 }
 
 /** A process that runs ranks: one local rank, one remote rank (ssh), or all ranks (srun). */
