@@ -136,12 +136,19 @@ export async function ringtest(comm: Comm = COMM_WORLD, args: string[] = []): Pr
   return elapsed;
 }
 
+/** Two bare zeromq.js sockets between this rank and its peer, the baseline of `pingpong`. */
+interface BareSockets {
+  send(b: Buffer): Promise<void>;
+  recv(): Promise<Buffer>;
+  close(): void;
+}
+
 /**
  * A bare zeromq.js DEALER→ROUTER pair per process, connected by endpoints exchanged over `comm`:
  * `ipc://` in the job directory when the peer is on this host, else `tcp://` on the address this
  * rank advertises to other hosts.
  */
-async function bareSockets(comm: Comm, peer: number): Promise<{ send(b: Buffer): Promise<void>; recv(): Promise<Buffer>; close(): void }> {
+async function bareSockets(comm: Comm, peer: number): Promise<BareSockets> {
   const zmq = loadZmq();
   const router = new zmq.Router({ receiveHighWaterMark: 0, linger: 1000 });
   const dir = process.env.TSMPI_JOB_DIR;
@@ -208,60 +215,9 @@ export async function pingpong(comm: Comm = COMM_WORLD, args: string[] = []): Pr
   for (const bytes of sizes(min, max)) {
     const iters = Math.max(5, bytes > 1 << 20 ? Math.min(loop, 40) : bytes > 1 << 18 ? Math.min(loop, 300) : loop);
     const warm = Math.max(2, bytes > 1 << 20 ? Math.min(skip, 3) : skip);
-    const sendArr = new Uint8Array(bytes).fill(7);
-    const recvArr = new Uint8Array(bytes);
-    const sendBuf = Buffer.alloc(bytes, 7);
-    const methods: Record<string, () => Promise<void>> = {
-      buffer:
-        rank === 0
-          ? async () => {
-              await comm.Send(sendArr, peer, 1);
-              await comm.Recv(recvArr, peer, 1);
-            }
-          : async () => {
-              await comm.Recv(recvArr, peer, 1);
-              await comm.Send(sendArr, peer, 1);
-            },
-      object:
-        rank === 0
-          ? async () => {
-              await comm.send(sendArr, peer, 2);
-              await comm.recv(peer, 2);
-            }
-          : async () => {
-              await comm.recv(peer, 2);
-              await comm.send(sendArr, peer, 2);
-            },
-    };
-    if (bare) {
-      methods.bare =
-        rank === 0
-          ? async () => {
-              await bare.send(sendBuf);
-              await bare.recv();
-            }
-          : async () => {
-              await bare.recv();
-              await bare.send(sendBuf);
-            };
-    }
-    const samples: Record<string, number[]> = Object.fromEntries(Object.keys(methods).map((m) => [m, []]));
-    const rounds = 10;
-    const perRound = Math.max(1, Math.ceil(iters / rounds));
-    for (const m of Object.keys(methods)) for (let i = 0; i < warm; i++) await methods[m]!();
-    for (let r = 0; r < rounds; r++) {
-      for (const m of Object.keys(methods)) {
-        await comm.Sendrecv(new Uint8Array(0), peer, 3, new Uint8Array(0), peer, 3); // both sides start together
-        const run = methods[m]!;
-        for (let i = 0; i < perRound; i++) {
-          const t0 = process.hrtime.bigint();
-          await run();
-          samples[m]!.push(Number(process.hrtime.bigint() - t0) / 2000);
-        }
-      }
-    }
+    const samples = await sampleInterleaved(comm, peer, pingPongMethods(comm, peer, bytes, bare), iters, warm);
     const [buf, obj] = [summary(samples.buffer!), summary(samples.object!)];
-    const row: PingPongJson = { bytes, bufferUs: buf.us, objectUs: obj.us, bufferQ1: buf.q1, bufferQ3: buf.q3, objectQ1: obj.q1, objectQ3: obj.q3, samples: perRound * rounds };
+    const row: PingPongJson = { bytes, bufferUs: buf.us, objectUs: obj.us, bufferQ1: buf.q1, bufferQ3: buf.q3, objectQ1: obj.q1, objectQ3: obj.q3, samples: samples.buffer!.length };
     if (bare) {
       const b = summary(samples.bare!);
       Object.assign(row, { bareUs: b.us, bareQ1: b.q1, bareQ3: b.q3 });
@@ -272,6 +228,69 @@ export async function pingpong(comm: Comm = COMM_WORLD, args: string[] = []): Pr
   await comm.barrier(); // the peer may still be receiving our last bare message
   bare?.close();
   return rank === 0 ? rows : [];
+}
+
+/** One round trip of each kind between this rank and `peer` (rank 0 sends first). */
+function pingPongMethods(comm: Comm, peer: number, bytes: number, bare: BareSockets | null): Record<string, () => Promise<void>> {
+  const sendArr = new Uint8Array(bytes).fill(7);
+  const recvArr = new Uint8Array(bytes);
+  const sendBuf = Buffer.alloc(bytes, 7);
+  const first = comm.rank === 0;
+  const methods: Record<string, () => Promise<void>> = {
+    buffer: first
+      ? async () => {
+          await comm.Send(sendArr, peer, 1);
+          await comm.Recv(recvArr, peer, 1);
+        }
+      : async () => {
+          await comm.Recv(recvArr, peer, 1);
+          await comm.Send(sendArr, peer, 1);
+        },
+    object: first
+      ? async () => {
+          await comm.send(sendArr, peer, 2);
+          await comm.recv(peer, 2);
+        }
+      : async () => {
+          await comm.recv(peer, 2);
+          await comm.send(sendArr, peer, 2);
+        },
+  };
+  if (bare) {
+    methods.bare = first
+      ? async () => {
+          await bare.send(sendBuf);
+          await bare.recv();
+        }
+      : async () => {
+          await bare.recv();
+          await bare.send(sendBuf);
+        };
+  }
+  return methods;
+}
+
+/**
+ * Times each method `iters` times in 10 interleaved rounds (so that a slow moment of the machine
+ * falls on all of them), after `warm` untimed calls each; one-way times in µs, per method.
+ */
+async function sampleInterleaved(comm: Comm, peer: number, methods: Record<string, () => Promise<void>>, iters: number, warm: number): Promise<Record<string, number[]>> {
+  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(methods).map((m) => [m, []]));
+  const rounds = 10;
+  const perRound = Math.max(1, Math.ceil(iters / rounds));
+  for (const m of Object.keys(methods)) for (let i = 0; i < warm; i++) await methods[m]!();
+  for (let r = 0; r < rounds; r++) {
+    for (const m of Object.keys(methods)) {
+      await comm.Sendrecv(new Uint8Array(0), peer, 3, new Uint8Array(0), peer, 3); // both sides start together
+      const run = methods[m]!;
+      for (let i = 0; i < perRound; i++) {
+        const t0 = process.hrtime.bigint();
+        await run();
+        samples[m]!.push(Number(process.hrtime.bigint() - t0) / 2000);
+      }
+    }
+  }
+  return samples;
 }
 
 function printPingPong(row: PingPongJson, header: boolean, json: boolean, path: string): void {
