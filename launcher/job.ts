@@ -1,11 +1,11 @@
 /**
  * A job: the ranks of one `tsmpirun`, their coordinator, and the rules that end it.
  *
- * Ranks are started by agents: a local process per rank on this host, an `ssh` client per rank
- * on another host, or one `srun` for all ranks inside a SLURM allocation. What ends the job
- * comes from two sides: the agents' exit statuses, and the coordinator, to which every rank
- * reports an uncaught error, `abort(code)`, its exit code, or silence (a connection lost
- * without bye: killed).
+ * Ranks are started by agents (`agents.ts`): a local process per rank on this host, an `ssh`
+ * client per rank on another host, or one `srun` for all ranks inside a SLURM allocation. What
+ * ends the job comes from two sides: the agents' exit statuses, and the coordinator, to which
+ * every rank reports an uncaught error, `abort(code)`, its exit code, or silence (a connection
+ * lost without bye: killed).
  *
  * mpi4py's `python -m mpi4py` semantics: an uncaught exception or unhandled rejection in any
  * rank, a rank exiting non-zero, a rank killed by a signal, or `comm.abort(code)` ends the whole
@@ -21,7 +21,6 @@
  *
  * @module
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -30,11 +29,12 @@ import { advertisedAddress, hostPort } from "../lib/job/network.js";
 import { allocationKey, userSecret } from "../lib/job/environment.js";
 import { rendezvousPsk } from "../lib/job/keys.js";
 import { RendezvousServer } from "../lib/job/rendezvous.js";
+import type { SpawnerJoin } from "../lib/job/spawn.js";
 import { TsmpiError } from "../lib/errors.js";
-import { forwardLabelled, forwardRank, onStdoutClosed, type OutputOptions } from "./output.js";
-import type { Placement, Plan } from "./plan.js";
+import { forwardSignal, isPid, kill, killAgents, startAgents, type Agent, type AgentOptions } from "./agents.js";
+import { onStdoutClosed } from "./output.js";
+import type { Placement } from "./plan.js";
 import { Heartbeat } from "./heartbeat.js";
-import { secretLine, spawnLocal, srunArgv, sshArgv } from "./spawn.js";
 import { trace, tracing } from "../lib/trace.js";
 
 /** Exit code when `--timeout` ends a job (as GNU `timeout`). */
@@ -49,29 +49,16 @@ const REPORT_WAIT_MS = 50;
 const LOST_WAIT_MS = 2000;
 
 /** Everything needed to run a job. */
-export interface JobOptions {
-  plan: Plan;
-  /** The command each rank runs (see `programArgv`). */
-  argv: string[];
-  /** Working directory of the ranks. */
-  wdir: string;
-  /** Extra environment for the ranks (from `-x`). */
-  env: Record<string, string>;
-  output: OutputOptions;
+export interface JobOptions extends AgentOptions {
   /** Seconds before the job is ended (0: never). */
   timeout: number;
-  /** The ssh command for remote ranks. */
-  sshAgent: string[];
-  /** `--node-path`: node on remote hosts. */
-  nodePath?: string;
   /** `--iface`: the interface or subnet to advertise. */
   iface?: string;
-  oversubscribe: boolean;
   /**
    * A file descriptor open for writing: the process that started this `tsmpirun` joins the job
    * as its last rank (rank `np`), as `MPI_Comm_spawn`'s parent does. What it needs to join
    * (see {@link SpawnerJoin}) is written there as one JSON line once the coordinator listens.
-   * Set from `TSMPI_SPAWN_FD` (tsmpi/futures' PoolExecutor uses it).
+   * Set from `TSMPI_SPAWN_FD` (tsmpi/futures' PoolExecutor uses it, through `lib/job/spawn.ts`).
    */
   spawnerFd?: number;
   /** `--insecure` / `TSMPI_INSECURE=1`: no encryption between hosts. */
@@ -80,28 +67,6 @@ export interface JobOptions {
   stoppedTimeout?: number;
   /** Seconds without a heartbeat from a remote host before the job ends (`TSMPI_HEARTBEAT_TIMEOUT`, default 10). */
   heartbeatTimeout?: number;
-}
-
-/** What the spawning process reads from `spawnerFd` to join the job as its last rank. */
-export interface SpawnerJoin {
-  coordinator: string;
-  key: string;
-  rank: number;
-  size: number;
-  /** The job directory (the spawner runs on this host). */
-  jobDir: string;
-  tcp: boolean;
-}
-
-/** A process that runs ranks: one local rank, one remote rank (ssh), or all ranks (srun). */
-interface Agent {
-  kind: "local" | "ssh" | "srun";
-  child: ChildProcess;
-  ranks: number[];
-  host: string;
-  exited: boolean;
-  /** Resolves once its output was fully forwarded. */
-  drained: Promise<void>;
 }
 
 function signalExitCode(signal: NodeJS.Signals): number {
@@ -120,11 +85,6 @@ export async function runJob(opts: JobOptions): Promise<number> {
     return 1;
   }
   return job.run();
-}
-
-/** Whether `pid` (from a rank's hello, checked there too) may go into a shell command: a positive process id, never 0, 1 or negative. */
-function isPid(pid: unknown): pid is number {
-  return Number.isSafeInteger(pid) && (pid as number) > 1 && (pid as number) <= 2 ** 22;
 }
 
 class Job {
@@ -176,7 +136,9 @@ class Job {
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     process.on("SIGHUP", onSignal);
-    const onForward = (signal: NodeJS.Signals): void => this.forward(signal);
+    const onForward = (signal: NodeJS.Signals): void => {
+      if (!this.stopping) forwardSignal(this.agents, signal, this.opts.sshAgent, (rank) => this.coordinator.helloOf(rank)?.pid);
+    };
     for (const s of FORWARDED) process.on(s, onForward);
     // `tsmpirun ... | head`: once the reader is gone, end the job as SIGPIPE ends a pipeline.
     const offStdout = onStdoutClosed(() => this.fail(signalExitCode("SIGPIPE"), "tsmpirun: standard output was closed by its reader (EPIPE); stopping the job"));
@@ -196,7 +158,7 @@ class Job {
         timer = setTimeout(() => this.fail(TIMEOUT_EXIT, `tsmpirun: the job did not finish within ${this.opts.timeout} s (--timeout); stopping it`), this.opts.timeout * 1000);
       }
       const started = process.uptime() * 1000;
-      this.start();
+      startAgents(this.opts, { parent: () => this.parentEnv(), common: () => this.commonEnv(), rank: (p) => this.rankEnv(p) }, (agent) => this.track(agent));
       const spawned = process.uptime() * 1000;
       watchdog = setInterval(() => this.checkStopped(), 1000);
       watchdog.unref();
@@ -283,7 +245,7 @@ class Job {
       TSMPI_RANK: String(p.rank),
       TSMPI_LOCAL_RANK: String(p.localRank),
       TSMPI_LOCAL_SIZE: String(p.localSize),
-      // Ranks of this host name tsmpirun as the one process that may read their memory (`p2p.ts`).
+      // Ranks of this host name tsmpirun as the one process that may read their memory (`transport/host.ts`).
       ...(p.local ? { TSMPI_JOB_DIR: this.dir, TSMPI_LAUNCHER_PID: String(process.pid) } : {}),
     };
   }
@@ -293,37 +255,6 @@ class Job {
     const env = { ...process.env };
     delete env.TSMPI_SPAWN_FD;
     return env;
-  }
-
-  private start(): void {
-    const { plan, argv, wdir } = this.opts;
-    if (plan.mode === "slurm") {
-      const env: NodeJS.ProcessEnv = { ...this.parentEnv(), ...this.commonEnv() };
-      // Only the nonce goes to srun: the ranks derive the key from the user's secret themselves.
-      for (const k of ["TSMPI_RANK", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_JOB_DIR", "TSMPI_LAUNCHER_PID", "TSMPI_JOB_KEY"]) delete env[k];
-      const child = spawnLocal({ argv: srunArgv(plan.np, argv, { ppn: plan.ppn, oversubscribe: this.opts.oversubscribe }), cwd: wdir, env, stdin: this.opts.spawnerFd === undefined });
-      this.track({ kind: "srun", child, ranks: Array.from({ length: plan.np }, (_, i) => i), host: os.hostname(), exited: false, drained: forwardLabelled(child.stdout!, child.stderr!, this.opts.output) });
-      return;
-    }
-    for (const p of plan.placements) {
-      const stdin = p.rank === 0 && this.opts.spawnerFd === undefined;
-      let child: ChildProcess;
-      if (p.local) child = spawnLocal({ argv, cwd: wdir, env: { ...this.parentEnv(), ...this.rankEnv(p) }, stdin });
-      else {
-        // The job key and the user's -x values go through ssh's stdin, never on a command line
-        // (ps shows those on both hosts, for the whole job); the remote shell reads its first
-        // line, rank 0's stdin follows it.
-        const env = this.rankEnv(p);
-        const secret = new Set(["TSMPI_JOB_KEY", ...Object.keys(this.opts.env)]);
-        const shown = Object.fromEntries(Object.entries(env).filter(([k]) => !secret.has(k)));
-        const hidden = Object.fromEntries(Object.entries(env).filter(([k]) => secret.has(k)));
-        child = spawnLocal({ argv: sshArgv({ agent: this.opts.sshAgent, host: p.host, argv, env: shown, secrets: true, wdir, nodePath: this.opts.nodePath, stdin }), cwd: wdir, env: this.parentEnv(), stdin: true });
-        child.stdin!.on("error", () => {});
-        child.stdin!.write(secretLine(hidden));
-        if (!stdin) child.stdin!.end();
-      }
-      this.track({ kind: p.local ? "local" : "ssh", child, ranks: [p.rank], host: p.host, exited: false, drained: forwardRank(p.rank, child.stdout!, child.stderr!, this.opts.output) });
-    }
   }
 
   private track(agent: Agent): void {
@@ -493,72 +424,13 @@ class Job {
     this.stopHeartbeats();
     this.coordinator?.abortAll(code, message);
     for (const a of this.agents) if (!a.exited && a.kind !== "ssh") kill(a.child, signal);
-    const hard = setTimeout(() => this.killStragglers(), GRACE_MS);
+    const hard = setTimeout(() => killAgents(this.agents, this.opts.sshAgent, (rank) => this.coordinator.helloOf(rank)?.pid), GRACE_MS);
     hard.unref();
     this.checkDone();
-  }
-
-  /**
-   * Passes `signal` on to every running rank: to the rank's own process here (not its process
-   * group: a user's child processes are theirs to signal), to srun (which passes it to its
-   * tasks), and over one ssh per remote host to the pids the ranks there said hello with.
-   */
-  private forward(signal: NodeJS.Signals): void {
-    if (this.stopping) return;
-    const remote = new Map<string, number[]>();
-    for (const a of this.agents) {
-      if (a.exited || a.child.pid === undefined) continue;
-      if (a.kind !== "ssh") {
-        try {
-          process.kill(a.child.pid, signal);
-        } catch {
-          /* just exited */
-        }
-        continue;
-      }
-      const pid = this.coordinator.helloOf(a.ranks[0]!)?.pid;
-      if (isPid(pid)) remote.set(a.host, [...(remote.get(a.host) ?? []), pid]);
-    }
-    for (const [host, pids] of remote) {
-      const name = signal.replace(/^SIG/, "");
-      const sender = spawn(this.opts.sshAgent[0]!, [...this.opts.sshAgent.slice(1), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-n", "--", host, `kill -s ${name} ${pids.join(" ")}`], { stdio: "ignore", detached: true });
-      sender.on("error", () => {});
-      setTimeout(() => kill(sender, "SIGKILL"), 10_000).unref();
-    }
-  }
-
-  /** After the grace period: SIGKILL what is left here, and kill remote ranks over ssh. */
-  private killStragglers(): void {
-    for (const a of this.agents) {
-      if (a.exited) continue;
-      if (a.kind === "ssh") {
-        const pid = this.coordinator.helloOf(a.ranks[0]!)?.pid;
-        if (isPid(pid)) {
-          const killer = spawn(this.opts.sshAgent[0]!, [...this.opts.sshAgent.slice(1), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-n", "--", a.host, `kill -KILL ${pid}`], { stdio: "ignore", detached: true });
-          killer.on("error", () => {});
-          setTimeout(() => kill(killer, "SIGKILL"), 5000).unref();
-        }
-      }
-      kill(a.child, "SIGKILL");
-    }
   }
 
   private checkDone(): void {
     // A rank that failed last (or alone) is judged before the job's code is decided.
     if (this.pendingVerdicts === 0 && this.agents.length > 0 && this.agents.every((a) => a.exited)) this.finish(this.exitCode ?? 0);
-  }
-}
-
-/** Signals an agent's whole process group (its children too); ignores ones already gone. */
-function kill(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      /* already gone */
-    }
   }
 }

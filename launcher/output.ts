@@ -132,7 +132,10 @@ export function onStdoutClosed(listener: () => void): () => void {
 
 function sinkFor(fd: number, name?: string): Sink {
   let sink = sinks.get(fd);
-  if (!sink) sinks.set(fd, (sink = new Sink(fd, name)));
+  if (!sink) {
+    sink = new Sink(fd, name);
+    sinks.set(fd, sink);
+  }
   return sink;
 }
 
@@ -179,11 +182,14 @@ export function forwardLines(stream: Readable, fd: number, format?: (line: strin
     heldBytes = 0;
   };
   const emit = (chunk: Buffer): void => {
-    if (!format) return sink.write(chunk, stream);
+    if (!format) {
+      sink.write(chunk, stream);
+      return;
+    }
     const lines = chunk.toString("utf8").split("\n");
     const last = lines.pop();
-    let text = lines.map((l) => format(l) + "\n").join("");
-    if (last) text += format(last) + "\n";
+    let text = lines.map((l) => `${format(l)}\n`).join("");
+    if (last) text += `${format(last)}\n`;
     sink.write(Buffer.from(text), stream);
   };
   stream.on("data", (chunk: Buffer) => {

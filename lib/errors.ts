@@ -82,7 +82,7 @@ export class CudaCompileError extends TsmpiError {
 
 /** Renders a value for an error message: short, unambiguous (`"7"` vs `7`), never throwing. */
 export function describeValue(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value);
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === "bigint") return `${value}n`;
   if (value === null || value === undefined || typeof value !== "object") return String(value);
   if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${(value as { length?: number }).length ?? value.byteLength})`;

@@ -236,6 +236,9 @@ const emptyGroups = new WeakMap<WorldView, Group>();
 /** @internal The empty group (`MPI_GROUP_EMPTY`) of `world`. */
 export function emptyGroup(world: WorldView): Group {
   let g = emptyGroups.get(world);
-  if (!g) emptyGroups.set(world, (g = new Group([], world)));
+  if (!g) {
+    g = new Group([], world);
+    emptyGroups.set(world, g);
+  }
   return g;
 }

@@ -17,14 +17,23 @@ import { TsmpiError, describeValue } from "./errors.js";
 import { isTypedArray, type TypedArray } from "./serializer.js";
 
 type Pair = readonly [unknown, unknown];
-type Scalar = (a: any, b: any) => any;
+/** An op on object-tier values: `op(lower rank's, higher rank's)`. */
+type Scalar = (a: unknown, b: unknown) => unknown;
+
+/**
+ * A value handed to a JavaScript operator as it is. The ops apply `+`, `*`, `>`, `&`, ... to
+ * whatever the ranks passed (numbers, BigInts, strings), and the operator's own run-time rules
+ * decide, as Python's do for mpi4py (mixing a BigInt and a number throws a TypeError). TypeScript
+ * has no type for "number or bigint, both alike", so the operands are typed as numbers.
+ */
+const js = (v: unknown): number => v as number;
 
 function asPair(v: unknown, op: string): Pair {
   if (Array.isArray(v) && v.length === 2) return v as unknown as Pair;
   throw new TsmpiError("ERR_TSMPI_OP", `${op} needs [value, index] pairs, got ${describeValue(v)}`);
 }
 
-function loc(better: (u: any, v: any) => boolean, name: string): Scalar {
+function loc(better: (u: unknown, v: unknown) => boolean, name: string): Scalar {
   return (x, y) => {
     const [u, i] = asPair(x, name);
     const [v, j] = asPair(y, name);
@@ -36,18 +45,18 @@ function loc(better: (u: any, v: any) => boolean, name: string): Scalar {
 
 /** Object-level definitions (mpi4py's `_op_SUM` etc. on Python objects). */
 const SCALAR: Record<string, Scalar> = {
-  SUM: (a, b) => (Array.isArray(a) && Array.isArray(b) ? [...a, ...b] : a + b),
-  PROD: (a, b) => a * b,
-  MAX: (a, b) => (b > a ? b : a),
-  MIN: (a, b) => (b < a ? b : a),
+  SUM: (a, b) => (Array.isArray(a) && Array.isArray(b) ? [...a, ...b] : js(a) + js(b)),
+  PROD: (a, b) => js(a) * js(b),
+  MAX: (a, b) => (js(b) > js(a) ? b : a),
+  MIN: (a, b) => (js(b) < js(a) ? b : a),
   LAND: (a, b) => Boolean(a) && Boolean(b),
   LOR: (a, b) => Boolean(a) || Boolean(b),
   LXOR: (a, b) => Boolean(a) !== Boolean(b),
-  BAND: (a, b) => a & b,
-  BOR: (a, b) => a | b,
-  BXOR: (a, b) => a ^ b,
-  MAXLOC: loc((u, v) => u > v, "MAXLOC"),
-  MINLOC: loc((u, v) => u < v, "MINLOC"),
+  BAND: (a, b) => js(a) & js(b),
+  BOR: (a, b) => js(a) | js(b),
+  BXOR: (a, b) => js(a) ^ js(b),
+  MAXLOC: loc((u, v) => js(u) > js(v), "MAXLOC"),
+  MINLOC: loc((u, v) => js(u) < js(v), "MINLOC"),
   REPLACE: (_a, b) => b,
   NO_OP: (a) => a,
 };
@@ -55,28 +64,36 @@ const SCALAR: Record<string, Scalar> = {
 /** Element-wise kernels: `out[i] = f(a[i], b[i])`, with `a` the lower rank's. */
 type Kernel = (out: TypedArray, a: TypedArray, b: TypedArray) => void;
 
-function elementwise(f: Scalar): Kernel {
+/**
+ * A typed array's elements, read and written through one loop for every kind. BigInt64Array and
+ * BigUint64Array hold bigints; the operators below apply to them alike (both operands are
+ * bigints), so the elements are typed as numbers for the reason given at {@link js}.
+ */
+type Cells = { [i: number]: number; readonly length: number; set(from: ArrayLike<number>): void };
+const cells = (a: TypedArray): Cells => a as unknown as Cells;
+
+function elementwise(f: (p: number, q: number) => number): Kernel {
   return (out, a, b) => {
-    const o = out as any;
-    const x = a as any;
-    const y = b as any;
-    for (let i = 0; i < x.length; i++) o[i] = f(x[i], y[i]);
+    const o = cells(out);
+    const x = cells(a);
+    const y = cells(b);
+    for (let i = 0; i < x.length; i++) o[i] = f(x[i]!, y[i]!);
   };
 }
 
-function truth(kind: TypedArray, v: boolean): number | bigint {
-  return kind instanceof BigInt64Array || kind instanceof BigUint64Array ? (v ? 1n : 0n) : v ? 1 : 0;
+function truth(kind: TypedArray, v: boolean): number {
+  return js(kind instanceof BigInt64Array || kind instanceof BigUint64Array ? (v ? 1n : 0n) : v ? 1 : 0);
 }
 
-function locKernel(better: (u: any, v: any) => boolean): Kernel {
+function locKernel(better: (u: number, v: number) => boolean): Kernel {
   return (out, a, b) => {
-    const o = out as any;
-    const x = a as any;
-    const y = b as any;
+    const o = cells(out);
+    const x = cells(a);
+    const y = cells(b);
     for (let i = 0; i < x.length; i += 2) {
-      const takeB = better(y[i], x[i]) || (y[i] === x[i] && y[i + 1] < x[i + 1]);
-      o[i] = takeB ? y[i] : x[i];
-      o[i + 1] = takeB ? y[i + 1] : x[i + 1];
+      const takeB = better(y[i]!, x[i]!) || (y[i] === x[i] && y[i + 1]! < x[i + 1]!);
+      o[i] = takeB ? y[i]! : x[i]!;
+      o[i + 1] = takeB ? y[i + 1]! : x[i + 1]!;
     }
   };
 }
@@ -84,33 +101,33 @@ function locKernel(better: (u: any, v: any) => boolean): Kernel {
 /** Fast loops for the common arithmetic ops (one per op, kept monomorphic per call site). */
 const KERNELS: Record<string, Kernel> = {
   SUM: (out, a, b) => {
-    const o = out as any, x = a as any, y = b as any;
-    for (let i = 0; i < x.length; i++) o[i] = x[i] + y[i];
+    const o = cells(out), x = cells(a), y = cells(b);
+    for (let i = 0; i < x.length; i++) o[i] = x[i]! + y[i]!;
   },
   PROD: (out, a, b) => {
-    const o = out as any, x = a as any, y = b as any;
+    const o = cells(out), x = cells(a), y = cells(b);
     // a 32-bit product can exceed 2^53, where a double loses the low bits that wrapping keeps
-    if (a instanceof Int32Array || a instanceof Uint32Array) for (let i = 0; i < x.length; i++) o[i] = Math.imul(x[i], y[i]);
-    else for (let i = 0; i < x.length; i++) o[i] = x[i] * y[i];
+    if (a instanceof Int32Array || a instanceof Uint32Array) for (let i = 0; i < x.length; i++) o[i] = Math.imul(x[i]!, y[i]!);
+    else for (let i = 0; i < x.length; i++) o[i] = x[i]! * y[i]!;
   },
   MAX: (out, a, b) => {
-    const o = out as any, x = a as any, y = b as any;
-    for (let i = 0; i < x.length; i++) o[i] = y[i] > x[i] ? y[i] : x[i];
+    const o = cells(out), x = cells(a), y = cells(b);
+    for (let i = 0; i < x.length; i++) o[i] = y[i]! > x[i]! ? y[i]! : x[i]!;
   },
   MIN: (out, a, b) => {
-    const o = out as any, x = a as any, y = b as any;
-    for (let i = 0; i < x.length; i++) o[i] = y[i] < x[i] ? y[i] : x[i];
+    const o = cells(out), x = cells(a), y = cells(b);
+    for (let i = 0; i < x.length; i++) o[i] = y[i]! < x[i]! ? y[i]! : x[i]!;
   },
   LAND: (out, a, b) => {
-    const o = out as any, x = a as any, y = b as any;
+    const o = cells(out), x = cells(a), y = cells(b);
     for (let i = 0; i < x.length; i++) o[i] = truth(a, Boolean(x[i]) && Boolean(y[i]));
   },
   LOR: (out, a, b) => {
-    const o = out as any, x = a as any, y = b as any;
+    const o = cells(out), x = cells(a), y = cells(b);
     for (let i = 0; i < x.length; i++) o[i] = truth(a, Boolean(x[i]) || Boolean(y[i]));
   },
   LXOR: (out, a, b) => {
-    const o = out as any, x = a as any, y = b as any;
+    const o = cells(out), x = cells(a), y = cells(b);
     for (let i = 0; i < x.length; i++) o[i] = truth(a, Boolean(x[i]) !== Boolean(y[i]));
   },
   BAND: elementwise((p, q) => p & q),
@@ -118,8 +135,8 @@ const KERNELS: Record<string, Kernel> = {
   BXOR: elementwise((p, q) => p ^ q),
   MAXLOC: locKernel((u, v) => u > v),
   MINLOC: locKernel((u, v) => u < v),
-  REPLACE: (out, _a, b) => (out as any).set(b),
-  NO_OP: (out, a) => (out !== a ? (out as any).set(a) : undefined),
+  REPLACE: (out, _a, b) => cells(out).set(cells(b)),
+  NO_OP: (out, a) => (out !== a ? cells(out).set(cells(a)) : undefined),
 };
 
 /**
@@ -174,6 +191,9 @@ export class Op {
    * element-wise. A non-commutative op always gets whole arrays.
    * @throws TsmpiError `ERR_TSMPI_ARG` when `fn` is not a function.
    */
+  // `T` defaults to `any` so that `Op.create((a, b) => a + b)` type-checks in a user's code without
+  // annotations, as the same lambda does in mpi4py; annotate `a` and `b` for a checked op.
+  // biome-ignore lint/suspicious/noExplicitAny: the default above, for the caller's convenience
   static create<T = any>(fn: (a: T, b: T) => T, commute = false): Op {
     if (typeof fn !== "function") throw new TsmpiError("ERR_TSMPI_ARG", `fn must be a function, got ${describeValue(fn)}`);
     return new Op("user", Boolean(commute), fn as Scalar, undefined);
@@ -233,7 +253,7 @@ export class Op {
     if (!isTypedArray(result) || result.length !== out.length) {
       throw new TsmpiError("ERR_TSMPI_OP", `user op must return a typed array of length ${out.length}, got ${describeValue(result)}`);
     }
-    if (result !== out) (out as any).set(result);
+    if (result !== out) cells(out).set(cells(result));
   }
 
   toString(): string {

@@ -27,7 +27,7 @@
 import { ANY_TAG, PROC_NULL } from "./constants.js";
 import { TsmpiError, describeValue } from "./errors.js";
 import type { Runtime } from "./job/runtime.js";
-import { readInto } from "./p2p.js";
+import { readInto } from "./p2p/receive.js";
 import { Request, type Completion } from "./request.js";
 import { bytesOf, kindCode, type TypedArray } from "./serializer.js";
 

@@ -15,7 +15,7 @@
  */
 import { UNDEFINED, ANY_SOURCE, ANY_TAG } from "./constants.js";
 import { TsmpiError, describeValue } from "./errors.js";
-import { Status } from "./status.js";
+import type { Status } from "./status.js";
 
 /** What a completed operation reports into a {@link Status}. @internal */
 export interface Completion {

@@ -15,5 +15,5 @@ export function tracing(kind: "collectives" | "startup" | "transport"): boolean 
 
 /** Writes one trace line (`{"tsmpi": kind, ...fields}`) to stderr. */
 export function trace(kind: "collectives" | "startup" | "transport", fields: Record<string, unknown>): void {
-  process.stderr.write(JSON.stringify({ tsmpi: kind, ...fields }) + "\n");
+  process.stderr.write(`${JSON.stringify({ tsmpi: kind, ...fields })}\n`);
 }

@@ -94,7 +94,10 @@ export function checkVBuffer(value: unknown, size: number, name: string): VBuffe
     displs = value[2];
   } else {
     let off = 0;
-    displs = (counts as number[]).map((c) => ((off += c), off - c));
+    displs = (counts as number[]).map((c) => {
+      off += c;
+      return off - c;
+    });
   }
   displs.forEach((d, i) => {
     const room = array.length - (counts[i] as number);

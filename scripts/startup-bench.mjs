@@ -61,7 +61,7 @@ const rows = commands.map((command, i) => ({
   q3: quantile(times[i], 0.75),
   ratio: quantile(times[i], 0.5) / reference,
 }));
-if (json) process.stdout.write(JSON.stringify({ runs, rows }) + "\n");
+if (json) process.stdout.write(`${JSON.stringify({ runs, rows })}\n`);
 else {
   for (const r of rows) {
     process.stdout.write(`${r.median.toFixed(1).padStart(8)} ms  [${r.q1.toFixed(1)} .. ${r.q3.toFixed(1)}]  ${r.ratio.toFixed(3)}x  ${r.command}\n`);

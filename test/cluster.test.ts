@@ -298,6 +298,7 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
       await checkJob(r, 255, 30_000);
       assert.match(r.stderr, /host node2 \(ranks 2, 3\) stopped answering/);
       assert.ok(r.ms < 30_000, `the job took ${r.ms} ms to end`);
+      assert.deepEqual(await settledLeftovers(marker, 5000), [], "once thawed, every process of node2 must exit");
     });
 
     it("one remote rank stopped with SIGSTOP while the others wait: the job ends after TSMPI_STOPPED_TIMEOUT, naming it", async function () {

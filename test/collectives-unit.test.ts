@@ -123,8 +123,14 @@ class MemoryNet {
     const key = `${src}>${rank}`;
     return new Promise((resolve, reject) => {
       const take = (bytes: Uint8Array): void => {
-        if (!into) return resolve(bytes);
-        if (bytes.byteLength !== into.byteLength) return reject(new TsmpiError("ERR_TSMPI_COUNT", `rank ${rank} expected ${into.byteLength} bytes from ${src}, got ${bytes.byteLength}`));
+        if (!into) {
+          resolve(bytes);
+          return;
+        }
+        if (bytes.byteLength !== into.byteLength) {
+          reject(new TsmpiError("ERR_TSMPI_COUNT", `rank ${rank} expected ${into.byteLength} bytes from ${src}, got ${bytes.byteLength}`));
+          return;
+        }
         into.set(bytes);
         resolve(into);
       };

@@ -152,6 +152,19 @@ describe("tsmpi/futures: what a pool leaves of its parent", function () {
   }
 });
 
+describe("tsmpi/futures: a pool running from source", function () {
+  it("under tsx with the tsmpi-source condition: tsmpirun and the worker run from source (launcher/cli.ts, lib/futures/index.ts), one copy of tsmpi in the worker", async function () {
+    const r = await runNode(["--import", "tsx", "--conditions=tsmpi-source", path.join(ROOT, "test", "fixtures", "futures-source.ts")], { timeoutMs: 90000 });
+    await checkJob(r);
+    const [got] = jsonLines(r.stdout);
+    assert.ok(got, `${r.stdout}\n${r.stderr}`);
+    assert.equal(got.entry, path.join(ROOT, "lib", "futures", "index.ts"));
+    assert.ok(got.launcher.includes(path.join(ROOT, "launcher", "cli.ts")), got.launcher.join(" "));
+    assert.ok(!got.launcher.some((a: string) => a.startsWith(path.join(ROOT, "dist"))), got.launcher.join(" "));
+    assert.equal(got.worker, true, "the task module's tsmpi/futures is the worker's");
+  });
+});
+
 describe("tsmpi/futures: review regressions", function () {
   it("a script without an isMainModule guard runs tasks of its tasks modules (the script is not imported)", async function () {
     const r = await runNode([fixture("futures-nomain.js")], { timeoutMs: 60000 });

@@ -3,7 +3,7 @@
  * writer and the inbox layout check of native/shm_ring.h, built with AddressSanitizer and
  * UndefinedBehaviorSanitizer: with libFuzzer where clang has it, else with the target's own
  * seeded random driver), the frame decoder and the point-to-point layer's acceptance of frames
- * (lib/transport/frame.ts, lib/p2p.ts), and the rendezvous line splitter (lib/job/rendezvous.ts).
+ * (lib/transport/frame.ts, lib/p2p/protocol.ts), and the rendezvous line splitter (lib/job/rendezvous.ts).
  *
  * Each target runs a few seconds; `TSMPI_LONG_TESTS=1` runs each for 3 minutes. The seed of the
  * JavaScript targets is printed (set `TSMPI_FUZZ_SEED` to replay one); libFuzzer's crashing input
@@ -18,11 +18,12 @@ import path from "node:path";
 import { config } from "../lib/config.js";
 import { TsmpiError } from "../lib/errors.js";
 import { onLines } from "../lib/job/rendezvous.js";
-import { MatchingEngine } from "../lib/matching.js";
-import { PointToPoint, readObject } from "../lib/p2p.js";
+import { MatchingEngine } from "../lib/p2p/matching.js";
+import { PointToPoint } from "../lib/p2p/protocol.js";
+import { readObject } from "../lib/p2p/receive.js";
 import { packObject } from "../lib/serializer.js";
 import { FLAG_INLINE, FLAG_PEER, HEADER_BYTES, KIND_MSG, decodeHeader, encodeHeader, frameProblem, type Header } from "../lib/transport/frame.js";
-import type { Transport } from "../lib/transport/zmq.js";
+import type { Transport } from "../lib/transport/transport.js";
 import { ROOT } from "./helpers/launch.js";
 
 const LONG = process.env.TSMPI_LONG_TESTS === "1";
@@ -233,7 +234,7 @@ describe("fuzz: the rendezvous line splitter (onLines in lib/job/rendezvous.ts)"
       if (r < 0.5) return JSON.stringify({ big: "y".repeat(maxLine + rnd.int(maxLine)) });
       if (r < 0.6) return rnd.pick(["1", "null", '"s"', "[1,2]", "true", "", "  {} "]);
       if (r < 0.7) return JSON.stringify({ t: "hello", key: "k", pid: rnd.pick<unknown>([1, -1, "1; kill -KILL -1", null, 1e300]) });
-      if (r < 0.8) return "{\"t\":\"hel\u00e9\u{1f600}" + rnd.bytes(rnd.int(8)).toString("latin1").replace(/\n/g, "") + "\"}";
+      if (r < 0.8) return `{"t":"hel\u00e9\u{1f600}${rnd.bytes(rnd.int(8)).toString("latin1").replace(/\n/g, "")}"}`;
       return rnd.bytes(rnd.int(60)).toString("latin1").replace(/\n/g, "");
     };
     while (Date.now() < end) {

@@ -29,11 +29,11 @@ describe("DeviceArrays in GPU memory", () => {
   }
 });
 
-/** Runs an ES module snippet with plain node in the package root (importing the built `tsmpi`); returns its last stdout line as JSON. */
-function node(code: string, env: Record<string, string> = {}): any {
+/** Runs an ES module snippet with plain node in the package root (importing the built `tsmpi`); returns its last stdout line as JSON (of the shape `T` the snippet prints). */
+function node<T = Record<string, unknown>>(code: string, env: Record<string, string> = {}): T {
   const run = spawnSync(process.execPath, ["--input-type=module", "-e", code], { cwd: ROOT, env: { ...process.env, ...env }, encoding: "utf8", timeout: 30_000 });
   assert.equal(run.status, 0, `child failed: ${run.stderr}`);
-  return JSON.parse(run.stdout.trim().split("\n").at(-1)!);
+  return JSON.parse(run.stdout.trim().split("\n").at(-1)!) as T;
 }
 
 /** A snippet defining mapped(): whether this process has the addon's file mapped (dlopen-ed). */
@@ -63,7 +63,7 @@ describe("import { cuda } from \"tsmpi\"", () => {
   });
 
   it("with TSMPI_NATIVE=0 cuda works on the cpu backend without the addon", () => {
-    const got = node(`${MAPPED}
+    const got = node<{ backend: string; addon: string; pi: number; mapped: boolean }>(`${MAPPED}
       const { cuda } = await import("tsmpi");
       console.log(JSON.stringify({ backend: cuda.backend, addon: cuda.info().addon, pi: await cuda.piCount(1000, { seed: 1, stream: 0 }), mapped: mapped() }));`, { TSMPI_NATIVE: "0" });
     assert.deepEqual([got.backend, got.addon, got.mapped], ["cpu", "disabled", false]);

@@ -210,7 +210,7 @@ describe("hostlist", () => {
     });
 
     for (const expr of VALID) {
-      it(`expands ${JSON.stringify(expr.length > 40 ? expr.slice(0, 40) + "…" : expr)} like scontrol`, () => {
+      it(`expands ${JSON.stringify(expr.length > 40 ? `${expr.slice(0, 40)}…` : expr)} like scontrol`, () => {
         const want = scontrol(confDir, "hostnames", expr);
         assert.notEqual(want, null, `scontrol rejected ${expr}`);
         assert.deepEqual(expandHostlist(expr), want);

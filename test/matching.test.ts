@@ -3,7 +3,7 @@
  * maps hold only contexts with something queued, and a freed context's queue is dropped.
  */
 import assert from "node:assert/strict";
-import { InMsg, MatchingEngine } from "../lib/matching.js";
+import { InMsg, MatchingEngine } from "../lib/p2p/matching.js";
 
 describe("matching engine: per-context state shrinks; a freed context is dropped", function () {
   it("the maps hold only contexts with something queued", function () {

@@ -35,14 +35,14 @@ const KINDS: TypedArrayKind[] = [
 const nativeInfoModule = fileURLToPath(new URL("../lib/gpu/native-info.ts", import.meta.url));
 const cudaModule = fileURLToPath(new URL("../lib/gpu/cuda.ts", import.meta.url));
 
-/** Runs an ES module snippet in a child node (with tsx) and parses the JSON it prints last. */
-function child(code: string, env: Record<string, string> = {}): any {
+/** Runs an ES module snippet in a child node (with tsx) and parses the JSON it prints last (of the shape `T` the snippet prints). */
+function child<T = Record<string, unknown>>(code: string, env: Record<string, string> = {}): T {
   const run = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
     env: { ...process.env, ...env },
     encoding: "utf8",
   });
   assert.equal(run.status, 0, `child failed: ${run.stderr}`);
-  return JSON.parse(run.stdout.trim().split("\n").at(-1)!);
+  return JSON.parse(run.stdout.trim().split("\n").at(-1)!) as T;
 }
 
 function hasCode(code: TsmpiErrorCode) {
@@ -58,7 +58,8 @@ function sample(kind: TypedArrayKind, length: number, salt = 0): TypedArray {
   const out = new kind(length);
   for (let i = 0; i < length; i++) {
     const v = ((i * 37 + salt * 11) % 101) - (kind.name.startsWith("Uint") || kind.name.startsWith("BigUint") ? 0 : 50);
-    (out as any)[i] = out instanceof BigInt64Array || out instanceof BigUint64Array ? BigInt(v) : kind === Float32Array || kind === Float64Array ? v / 8 : v;
+    if (out instanceof BigInt64Array || out instanceof BigUint64Array) out[i] = BigInt(v);
+    else out[i] = kind === Float32Array || kind === Float64Array ? v / 8 : v;
   }
   return out;
 }
@@ -90,7 +91,7 @@ describe("native addon", () => {
   });
 
   it("TSMPI_NATIVE=0 turns it off: the child reports 'disabled' and the cpu backend", () => {
-    const info = child(`import { nativeInfo } from ${JSON.stringify(nativeInfoModule)}; console.log(JSON.stringify(nativeInfo()))`, { TSMPI_NATIVE: "0" });
+    const info = child<ReturnType<typeof nativeInfo> & { reason: string }>(`import { nativeInfo } from ${JSON.stringify(nativeInfoModule)}; console.log(JSON.stringify(nativeInfo()))`, { TSMPI_NATIVE: "0" });
     assert.equal(info.addon, "disabled");
     assert.equal(info.backend, "cpu");
     assert.equal(info.cudaCompiled, false);
@@ -99,7 +100,7 @@ describe("native addon", () => {
   });
 
   it("TSMPI_CUDA=0 at run time keeps the addon but uses the cpu backend", () => {
-    const info = child(`import { nativeInfo } from ${JSON.stringify(nativeInfoModule)}; console.log(JSON.stringify(nativeInfo()))`, { TSMPI_CUDA: "0" });
+    const info = child<ReturnType<typeof nativeInfo> & { gpuReason: string }>(`import { nativeInfo } from ${JSON.stringify(nativeInfoModule)}; console.log(JSON.stringify(nativeInfo()))`, { TSMPI_CUDA: "0" });
     assert.equal(info.addon, bindingStatus().addon);
     assert.equal(info.backend, "cpu");
     assert.match(info.gpuReason, /TSMPI_CUDA=0/);
@@ -209,7 +210,7 @@ describe("driver and NVRTC probes through dlopen (fake libraries)", () => {
     const script = `import { cuda, nativeInfo } from ${JSON.stringify(cudaModule)};
       let code = null; try { cuda.kernel('extern "C" __global__ void k() {}', "k"); } catch (e) { code = e.code; }
       console.log(JSON.stringify({ info: nativeInfo(), code }));`;
-    const { info, code } = child(script, { LD_LIBRARY_PATH: dir, TSMPI_NVRTC: path.join(dir, "libnvrtc.so.13") });
+    const { info, code } = child<{ info: ReturnType<typeof nativeInfo>; code: string | null }>(script, { LD_LIBRARY_PATH: dir, TSMPI_NVRTC: path.join(dir, "libnvrtc.so.13") });
     assert.equal(info.driverVersion, "12.4");
     assert.equal(info.driverLibrary, "libcuda.so.1");
     assert.deepEqual(info.devices, [{ index: 0, name: "Fake GPU", totalMemory: 2 ** 30, computeCapability: "8.0" }]);

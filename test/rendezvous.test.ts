@@ -64,7 +64,7 @@ describe("rendezvous: strangers and bad lines", function () {
 
   it("malformed lines: not JSON, a wrong key, a rank out of range; each is refused and ranks still join", async function () {
     server = await RendezvousServer.listen("tcp:127.0.0.1:0", 2, KEY, {}, { helloTimeoutMs: 20_000 });
-    const lines = ["{not json\n", JSON.stringify(hello(0, 2, "wrong")) + "\n", JSON.stringify(hello(5, 2)) + "\n", JSON.stringify({ t: "bye" }) + "\n", "[]\n", "null\n"];
+    const lines = ["{not json\n", `${JSON.stringify(hello(0, 2, "wrong"))}\n`, `${JSON.stringify(hello(5, 2))}\n`, `${JSON.stringify({ t: "bye" })}\n`, "[]\n", "null\n"];
     for (let round = 0; round < 50; round++) {
       for (const line of lines) {
         const s = await connect(server.address);
@@ -89,7 +89,10 @@ describe("rendezvous: strangers and bad lines", function () {
   it("strangers beyond the bound close the oldest first, so a rank can always get in", async function () {
     server = await RendezvousServer.listen("tcp:127.0.0.1:0", 2, KEY, {}, { helloTimeoutMs: 60_000 });
     const crowd = await Promise.all(Array.from({ length: 100 }, () => connect(server.address)));
-    const gone = crowd.map((s) => (s.on("error", () => {}), closed(s).then(() => true)));
+    const gone = crowd.map((s) => {
+      s.on("error", () => {});
+      return closed(s).then(() => true);
+    });
     await Promise.all([join(server.address, 0, 2), join(server.address, 1, 2)]);
     await new Promise((r) => setTimeout(r, 200));
     const states = await Promise.all(gone.map((g) => Promise.race([g, new Promise<boolean>((r) => setTimeout(() => r(false), 50))])));
@@ -103,7 +106,10 @@ describe("rendezvous: strangers and bad lines", function () {
     server = await RendezvousServer.listen("tcp:127.0.0.1:0", 2, KEY, {}, { helloTimeoutMs: 60_000, psk });
     // Plain TCP to a TLS coordinator: each connection waits in its handshake, which never comes.
     const crowd = await Promise.all(Array.from({ length: 100 }, () => connect(server.address)));
-    const gone = crowd.map((s) => (s.on("error", () => {}), closed(s).then(() => true)));
+    const gone = crowd.map((s) => {
+      s.on("error", () => {});
+      return closed(s).then(() => true);
+    });
     const tlsJoin = async (rank: number): Promise<void> => {
       const client = await RendezvousClient.connect(server.address, Date.now() + 20_000, { abort: () => {}, lost: () => {} }, false, psk);
       assert.equal((await client.join(hello(rank, 2), Date.now() + 20_000)).hosts.length, 2);
@@ -185,9 +191,15 @@ describe("rendezvous: a predictable port held by someone else (direct srun, issu
   /** Another user's program on a port: it accepts connections and holds them, saying nothing. */
   async function squatter(): Promise<number> {
     const held = new Set<net.Socket>();
-    const s = net.createServer((c) => (held.add(c), c.on("error", () => {})));
+    const s = net.createServer((c) => {
+      held.add(c);
+      c.on("error", () => {});
+    });
     await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-    closers.push(() => (held.forEach((c) => c.destroy()), s.close()));
+    closers.push(() => {
+      held.forEach((c) => c.destroy());
+      s.close();
+    });
     return (s.address() as net.AddressInfo).port;
   }
 

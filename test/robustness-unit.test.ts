@@ -9,12 +9,14 @@
 import assert from "node:assert/strict";
 import { config } from "../lib/config.js";
 import { TsmpiError } from "../lib/errors.js";
-import { MatchingEngine } from "../lib/matching.js";
+import { MatchingEngine } from "../lib/p2p/matching.js";
 import { spawn } from "node:child_process";
-import { PointToPoint, commonAncestor, readObject } from "../lib/p2p.js";
+import { PointToPoint } from "../lib/p2p/protocol.js";
+import { readObject } from "../lib/p2p/receive.js";
+import { commonAncestor } from "../lib/transport/host.js";
 import { kindCode, packObject } from "../lib/serializer.js";
 import { FLAG_INLINE, FLAG_PEER, FLAG_RAW, HEADER_BYTES, KIND_CHUNK, KIND_MSG, decodeHeader, encodeHeader, type Header } from "../lib/transport/frame.js";
-import type { Transport } from "../lib/transport/zmq.js";
+import type { Transport } from "../lib/transport/transport.js";
 
 const TOKEN: [number, number] = [0x01020304, 0x05060708];
 const WORLD = 3;
@@ -175,7 +177,7 @@ describe("bogus single-copy frames, and pieces that never come (issue 17, points
   it("a message whose pieces stop coming is freed when its sender's next message starts (stale)", async function () {
     const p2p = receiver();
     const engine = (p2p as unknown as { engine: MatchingEngine }).engine;
-    const inflight = (p2p as unknown as { inflight: Map<number, unknown> }).inflight;
+    const inflight = (p2p as unknown as { arrivals: { inflight: Map<number, unknown> } }).arrivals.inflight;
     const warnings = captured(() => {
       for (let seq = 1; seq <= 1000; seq++) p2p.onFrames([encodeHeader(header({ flags: FLAG_RAW, dtype: kindCode(new Uint8Array()), total: 1 << 20, seq })), Buffer.alloc(1024, seq % 256)]);
     });

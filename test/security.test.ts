@@ -22,7 +22,7 @@ import { heartbeatScript } from "../launcher/heartbeat.js";
 import { secretLine, sshArgv } from "../launcher/spawn.js";
 import { curveKeys, PSK_IDENTITY, rendezvousPsk } from "../lib/job/keys.js";
 import { RendezvousClient, RendezvousServer, type Hello } from "../lib/job/rendezvous.js";
-import { peerTracer } from "../lib/p2p.js";
+import { peerTracer } from "../lib/transport/host.js";
 import { ZmqTransport } from "../lib/transport/zmq.js";
 import { checkJob, fixture, jsonLines, tsmpirun } from "./helpers/launch.js";
 
@@ -41,8 +41,14 @@ async function recordingProxy(target: string): Promise<{ endpoint: string; seen:
       sockets.add(s);
       s.on("error", () => {});
     }
-    client.on("data", (d) => (chunks.push(d), upstream.write(d)));
-    upstream.on("data", (d) => (chunks.push(d), client.write(d)));
+    client.on("data", (d) => {
+      chunks.push(d);
+      upstream.write(d);
+    });
+    upstream.on("data", (d) => {
+      chunks.push(d);
+      client.write(d);
+    });
     client.on("close", () => upstream.destroy());
     upstream.on("close", () => client.destroy());
   });
@@ -177,7 +183,7 @@ describe("rendezvous between hosts over TLS-PSK", function () {
     const seen: Buffer[] = [];
     plain.on("data", (d) => seen.push(d));
     plain.on("error", () => {});
-    plain.write(JSON.stringify(hello) + "\n");
+    plain.write(`${JSON.stringify(hello)}\n`);
     await new Promise<void>((r) => plain.on("close", () => r()));
     assert.equal(Buffer.concat(seen).includes("table"), false);
     assert.equal(server.joinedCount, 0);
@@ -196,7 +202,10 @@ describe("rendezvous between hosts over TLS-PSK", function () {
     const m = /^tcp:(.+):(\d+)$/.exec(server.address)!;
     const outcome = await new Promise<string>((resolve) => {
       const s = tls.connect({ host: m[1]!, port: Number(m[2]), ciphers: "PSK-AES256-GCM-SHA384:PSK-CHACHA20-POLY1305", minVersion: "TLSv1.2", maxVersion: "TLSv1.2", pskCallback: () => ({ psk, identity: PSK_IDENTITY }), checkServerIdentity: () => undefined });
-      s.on("secureConnect", () => (resolve(`connected with ${s.getCipher().name}`), s.destroy()));
+      s.on("secureConnect", () => {
+        resolve(`connected with ${s.getCipher().name}`);
+        s.destroy();
+      });
       s.on("error", (e) => resolve(`refused: ${e.message}`));
       s.on("close", () => resolve("refused: closed"));
     });
@@ -213,7 +222,7 @@ describe("secrets stay out of command lines and child processes (issue 17)", fun
     const remote = argv[argv.length - 1]!;
     for (const v of [JOB_KEY, "secret", "second line"]) assert.ok(!argv.join(" ").includes(v), `the command line shows ${v}`);
     // What sshd's shell would do with it: run the remote command with the secret line on stdin.
-    const r = spawnSync("sh", ["-c", remote], { input: secretLine(vars) + "rank 0's stdin follows\n", encoding: "utf8" });
+    const r = spawnSync("sh", ["-c", remote], { input: `${secretLine(vars)}rank 0's stdin follows\n`, encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), [JOB_KEY, vars.SECRET, "", "3"]);
   });

@@ -260,7 +260,14 @@ describe("shared memory: nothing of a job is left after any ending", function ()
     try {
       let launcher = 0;
       let marker = "";
-      const job = tsmpirun(["-n", "3", fixture("shm-ending.js"), "hang"], { timeoutMs: 30_000, env: { SHM_ENDING_TRACES: file }, onStart: (p, m) => ((launcher = p), (marker = m)) });
+      const job = tsmpirun(["-n", "3", fixture("shm-ending.js"), "hang"], {
+        timeoutMs: 30_000,
+        env: { SHM_ENDING_TRACES: file },
+        onStart: (p, m) => {
+          launcher = p;
+          marker = m;
+        },
+      });
       const end = Date.now() + 20_000;
       while (read(file).length < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
       checkTraces(read(file)); // every rank joined and connected: now waiting in recv

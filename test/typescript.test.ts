@@ -57,19 +57,35 @@ function writeProject(dir: string, files: Record<string, string>): void {
   if (!fs.existsSync(path.join(dir, "node_modules", "tsmpi"))) fs.symlinkSync(ROOT, path.join(dir, "node_modules", "tsmpi"));
 }
 
-function jsonLines(text: string): any[] {
+/** What a rank of the test programs prints: one JSON object, with its rank. */
+interface RankLine {
+  rank: number;
+  [field: string]: unknown;
+}
+
+function jsonLines(text: string): RankLine[] {
   return text
     .split("\n")
     .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l))
+    .map((l) => JSON.parse(l) as RankLine)
     .sort((a, b) => a.rank - b.rank);
 }
 
+/** The launcher's startup trace of a TypeScript program (launcher/typescript.ts's Compiled): the compiled file, or why tsx runs it instead. */
+interface LauncherTrace {
+  launcher: "typescript";
+  file?: string;
+  source?: string;
+  cached?: boolean;
+  fallback?: string;
+  ms: number;
+}
+
 /** The launcher's trace line saying how it ran the TypeScript program. */
-function launcherTrace(stderr: string): any {
+function launcherTrace(stderr: string): LauncherTrace {
   const line = stderr.split("\n").find((l) => l.includes('"launcher":"typescript"'));
   assert.ok(line, `no launcher trace in:\n${stderr}`);
-  return JSON.parse(line);
+  return JSON.parse(line) as LauncherTrace;
 }
 
 describe("TypeScript programs: compiled once by the launcher", function () {
@@ -151,7 +167,7 @@ describe("TypeScript programs: compiled once by the launcher", function () {
       const r = await run(["-n", "2", path.basename(file)]);
       const t = launcherTrace(r.stderr);
       assert.equal(t.file, undefined);
-      assert.match(t.fallback, why);
+      assert.match(t.fallback ?? "", why);
       if (what.includes("syntax")) {
         assert.notEqual(r.code, 0);
         assert.match(r.stderr, /fallback-a-syntax-error-tsx-reports\.ts/);
@@ -258,7 +274,7 @@ describe("the compile cache is private and trusted by content (issue 17)", funct
     fs.chownSync(cache, 65534, 65534);
     const r = await run(["-n", "2", "main.ts"], cache);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(launcherTrace(r.stderr).fallback, /belongs to another user \(uid 65534\)/);
+    assert.match(launcherTrace(r.stderr).fallback ?? "", /belongs to another user \(uid 65534\)/);
     assert.equal(jsonLines(r.stdout).length, 2);
     assert.deepEqual(fs.readdirSync(cache), []);
   });
@@ -277,7 +293,7 @@ describe("the compile cache is private and trusted by content (issue 17)", funct
       const r = await run(["big.ts"], cache);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.trim(), "length 100000 1");
-      assert.match(launcherTrace(r.stderr).fallback, /cannot write the cache .*ENOSPC/);
+      assert.match(launcherTrace(r.stderr).fallback ?? "", /cannot write the cache .*ENOSPC/);
       assert.deepEqual(fs.readdirSync(cache), [], "nothing may stay in the cache directory");
     } finally {
       spawnSync("umount", [cache]);

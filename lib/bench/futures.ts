@@ -152,7 +152,7 @@ function commandLine(argv: string[]): { pos: number[]; json: boolean; repeat: nu
 }
 
 if (isMainModule(import.meta)) {
-  let line;
+  let line: ReturnType<typeof commandLine>;
   try {
     line = commandLine(process.argv.slice(2));
   } catch (err) {

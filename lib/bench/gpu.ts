@@ -96,7 +96,7 @@ export async function gpupi(comm: Comm, args: string[]): Promise<GpuPiResult[]> 
   for (const r of all!) {
     if (opts.quiet) continue;
     if (opts.json) {
-      process.stdout.write(JSON.stringify(r) + "\n");
+      process.stdout.write(`${JSON.stringify(r)}\n`);
       continue;
     }
     const wall = median(r.wallS);
@@ -165,7 +165,7 @@ export async function gpucopy(comm: Comm, args: string[]): Promise<GpuCopyResult
         const r: GpuCopyResult = { bench: "copy", impl: "tsmpi", device: where(), op, bytes, timesS };
         results.push(r);
         if (opts.quiet) continue;
-        if (opts.json) process.stdout.write(JSON.stringify(r) + "\n");
+        if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
         else process.stdout.write(`${String(bytes).padStart(14)}  ${op.padEnd(10)}${(bytes / median(timesS) / 1e9).toFixed(2).padStart(8)}\n`);
       }
       if (out.some((v, i) => v !== i % 1000)) throw new Error("d2h-into copied the wrong data");

@@ -103,7 +103,7 @@ export async function helloworld(comm: Comm = COMM_WORLD, args: string[] = []): 
   const token = new Uint8Array(0);
   await comm.barrier();
   if (comm.rank > 0) await comm.Recv(token, comm.rank - 1);
-  if (!opts.quiet) process.stdout.write(message + "\n");
+  if (!opts.quiet) process.stdout.write(`${message}\n`);
   if (comm.rank < comm.size - 1) await comm.Send(token, comm.rank + 1);
   await comm.barrier();
   return message;
@@ -137,12 +137,19 @@ export async function ringtest(comm: Comm = COMM_WORLD, args: string[] = []): Pr
   return elapsed;
 }
 
+/** Two bare zeromq.js sockets between this rank and its peer, the baseline of `pingpong`. */
+interface BareSockets {
+  send(b: Buffer): Promise<void>;
+  recv(): Promise<Buffer>;
+  close(): void;
+}
+
 /**
  * A bare zeromq.js DEALER→ROUTER pair per process, connected by endpoints exchanged over `comm`:
  * `ipc://` in the job directory when the peer is on this host, else `tcp://` on the address this
  * rank advertises to other hosts.
  */
-async function bareSockets(comm: Comm, peer: number): Promise<{ send(b: Buffer): Promise<void>; recv(): Promise<Buffer>; close(): void }> {
+async function bareSockets(comm: Comm, peer: number): Promise<BareSockets> {
   const zmq = loadZmq();
   const router = new zmq.Router({ receiveHighWaterMark: 0, linger: 1000 });
   const dir = process.env.TSMPI_JOB_DIR;
@@ -209,31 +216,9 @@ export async function pingpong(comm: Comm = COMM_WORLD, args: string[] = []): Pr
   for (const bytes of sizes(min, max)) {
     const iters = Math.max(5, bytes > 1 << 20 ? Math.min(loop, 40) : bytes > 1 << 18 ? Math.min(loop, 300) : loop);
     const warm = Math.max(2, bytes > 1 << 20 ? Math.min(skip, 3) : skip);
-    const sendArr = new Uint8Array(bytes).fill(7);
-    const recvArr = new Uint8Array(bytes);
-    const sendBuf = Buffer.alloc(bytes, 7);
-    const methods: Record<string, () => Promise<void>> = {
-      buffer: rank === 0 ? async () => (await comm.Send(sendArr, peer, 1), await comm.Recv(recvArr, peer, 1)) : async () => (await comm.Recv(recvArr, peer, 1), await comm.Send(sendArr, peer, 1)),
-      object: rank === 0 ? async () => (await comm.send(sendArr, peer, 2), void (await comm.recv(peer, 2))) : async () => (await comm.recv(peer, 2), await comm.send(sendArr, peer, 2)),
-    };
-    if (bare) methods.bare = rank === 0 ? async () => (await bare.send(sendBuf), void (await bare.recv())) : async () => (await bare.recv(), await bare.send(sendBuf));
-    const samples: Record<string, number[]> = Object.fromEntries(Object.keys(methods).map((m) => [m, []]));
-    const rounds = 10;
-    const perRound = Math.max(1, Math.ceil(iters / rounds));
-    for (const m of Object.keys(methods)) for (let i = 0; i < warm; i++) await methods[m]!();
-    for (let r = 0; r < rounds; r++) {
-      for (const m of Object.keys(methods)) {
-        await comm.Sendrecv(new Uint8Array(0), peer, 3, new Uint8Array(0), peer, 3); // both sides start together
-        const run = methods[m]!;
-        for (let i = 0; i < perRound; i++) {
-          const t0 = process.hrtime.bigint();
-          await run();
-          samples[m]!.push(Number(process.hrtime.bigint() - t0) / 2000);
-        }
-      }
-    }
+    const samples = await sampleInterleaved(comm, peer, pingPongMethods(comm, peer, bytes, bare), iters, warm);
     const [buf, obj] = [summary(samples.buffer!), summary(samples.object!)];
-    const row: PingPongJson = { bytes, bufferUs: buf.us, objectUs: obj.us, bufferQ1: buf.q1, bufferQ3: buf.q3, objectQ1: obj.q1, objectQ3: obj.q3, samples: perRound * rounds };
+    const row: PingPongJson = { bytes, bufferUs: buf.us, objectUs: obj.us, bufferQ1: buf.q1, bufferQ3: buf.q3, objectQ1: obj.q1, objectQ3: obj.q3, samples: samples.buffer!.length };
     if (bare) {
       const b = summary(samples.bare!);
       Object.assign(row, { bareUs: b.us, bareQ1: b.q1, bareQ3: b.q3 });
@@ -246,9 +231,72 @@ export async function pingpong(comm: Comm = COMM_WORLD, args: string[] = []): Pr
   return rank === 0 ? rows : [];
 }
 
+/** One round trip of each kind between this rank and `peer` (rank 0 sends first). */
+function pingPongMethods(comm: Comm, peer: number, bytes: number, bare: BareSockets | null): Record<string, () => Promise<void>> {
+  const sendArr = new Uint8Array(bytes).fill(7);
+  const recvArr = new Uint8Array(bytes);
+  const sendBuf = Buffer.alloc(bytes, 7);
+  const first = comm.rank === 0;
+  const methods: Record<string, () => Promise<void>> = {
+    buffer: first
+      ? async () => {
+          await comm.Send(sendArr, peer, 1);
+          await comm.Recv(recvArr, peer, 1);
+        }
+      : async () => {
+          await comm.Recv(recvArr, peer, 1);
+          await comm.Send(sendArr, peer, 1);
+        },
+    object: first
+      ? async () => {
+          await comm.send(sendArr, peer, 2);
+          await comm.recv(peer, 2);
+        }
+      : async () => {
+          await comm.recv(peer, 2);
+          await comm.send(sendArr, peer, 2);
+        },
+  };
+  if (bare) {
+    methods.bare = first
+      ? async () => {
+          await bare.send(sendBuf);
+          await bare.recv();
+        }
+      : async () => {
+          await bare.recv();
+          await bare.send(sendBuf);
+        };
+  }
+  return methods;
+}
+
+/**
+ * Times each method `iters` times in 10 interleaved rounds (so that a slow moment of the machine
+ * falls on all of them), after `warm` untimed calls each; one-way times in µs, per method.
+ */
+async function sampleInterleaved(comm: Comm, peer: number, methods: Record<string, () => Promise<void>>, iters: number, warm: number): Promise<Record<string, number[]>> {
+  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(methods).map((m) => [m, []]));
+  const rounds = 10;
+  const perRound = Math.max(1, Math.ceil(iters / rounds));
+  for (const m of Object.keys(methods)) for (let i = 0; i < warm; i++) await methods[m]!();
+  for (let r = 0; r < rounds; r++) {
+    for (const m of Object.keys(methods)) {
+      await comm.Sendrecv(new Uint8Array(0), peer, 3, new Uint8Array(0), peer, 3); // both sides start together
+      const run = methods[m]!;
+      for (let i = 0; i < perRound; i++) {
+        const t0 = process.hrtime.bigint();
+        await run();
+        samples[m]!.push(Number(process.hrtime.bigint() - t0) / 2000);
+      }
+    }
+  }
+  return samples;
+}
+
 function printPingPong(row: PingPongJson, header: boolean, json: boolean, path: string): void {
   if (json) {
-    process.stdout.write(JSON.stringify(row) + "\n");
+    process.stdout.write(`${JSON.stringify(row)}\n`);
     return;
   }
   const mbs = (us: number) => (row.bytes / us).toFixed(1).padStart(9);
@@ -321,7 +369,7 @@ async function collectiveLatency(name: Collective, comm: Comm, args: string[]): 
     const slowest = await comm.reduce(new Float64Array(times), Op.MAX, 0);
     if (rank !== 0 || opts.quiet) continue;
     const s = summary(slowest as Float64Array);
-    if (json) process.stdout.write(JSON.stringify({ name, tier: object ? "object" : "buffer", size, bytes, ...s, iterations: iters }) + "\n");
+    if (json) process.stdout.write(`${JSON.stringify({ name, tier: object ? "object" : "buffer", size, bytes, ...s, iterations: iters })}\n`);
     else process.stdout.write(`${String(bytes).padStart(12)}${median(slowest as Float64Array).toFixed(2).padStart(14)}${String(iters).padStart(12)}\n`);
   }
 }

@@ -14,7 +14,9 @@
  */
 import { ANY_SOURCE, TAG_UB } from "../constants.js";
 import { TsmpiError, type TsmpiErrorCode } from "../errors.js";
-import { readInto, readObject, type PeerMemory, type PointToPoint } from "../p2p.js";
+import type { PeerMemory } from "../p2p/peer-memory.js";
+import type { PointToPoint } from "../p2p/protocol.js";
+import { readInto, readObject } from "../p2p/receive.js";
 import { packObject, unpackObject } from "../serializer.js";
 import { trace, tracing } from "../trace.js";
 import { algorithmName } from "./select.js";

@@ -1,7 +1,7 @@
 /**
  * Collectives for communicators whose ranks all run on one host and may read each other's
- * memory (single copy, `process_vm_readv`; see `p2p.ts`). Instead of passing blocks from rank to
- * rank in N-1 lockstep steps, every rank publishes the addresses of its arrays and then reads
+ * memory (single copy, `process_vm_readv`; see `p2p/peer-memory.ts`). Instead of passing blocks
+ * from rank to rank in N-1 lockstep steps, every rank publishes the addresses of its arrays and then reads
  * what it needs straight out of the others' memory, whether they are running or not, with only
  * barriers between phases. A predefined op on a numeric kind is applied while reading (one pass,
  * in the addon); other ops read into a scratch array and combine in JavaScript, in rank order.
@@ -104,7 +104,11 @@ function reduceBlock(ch: Channel, sources: readonly bigint[], own: TypedArray, l
   try {
     (mineCopy as Uint8Array).set(own as Uint8Array); // `out` may be `own` (IN_PLACE)
     for (let r = 0; r < ch.size; r++) {
-      const operand = r === ch.rank ? mineCopy : (mem.read(r, at(r), out.byteLength, tmp, 0), tmp);
+      let operand = mineCopy;
+      if (r !== ch.rank) {
+        mem.read(r, at(r), out.byteLength, tmp, 0);
+        operand = tmp;
+      }
       if (r === 0) (out as Uint8Array).set(operand as Uint8Array);
       else op.combine(out, out, operand);
     }

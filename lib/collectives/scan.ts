@@ -19,10 +19,14 @@ export async function scanValues(ch: Channel, value: unknown, op: Op, exclusive:
   const { rank, size: n } = ch;
   let packed: Uint8Array | undefined = packObject(value); // `partial` serialized, until it changes
   let partial = unpackObject(packed);
-  let result: unknown = undefined;
+  let result: unknown ;
   let have = false;
   for (let d = 1; d < n; d *= 2) {
-    const send = rank + d < n ? ch.send(rank + d, (packed ??= packObject(partial)), true) : undefined;
+    let send: Promise<void> | undefined;
+    if (rank + d < n) {
+      packed ??= packObject(partial);
+      send = ch.send(rank + d, packed, true);
+    }
     if (rank - d >= 0) {
       const lower = await ch.recv(rank - d);
       if (exclusive) result = have ? op.apply(unpackObject(lower), result) : unpackObject(lower);

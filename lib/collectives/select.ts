@@ -71,7 +71,7 @@ function force<C extends Collective>(name: C): Choice<C> | undefined {
     for (const item of (textSetting("TSMPI_COLL") ?? "").split(",").filter(Boolean)) {
       const [coll, algo] = item.split(":");
       const allowed = (CHOICES as Record<string, readonly string[]>)[coll ?? ""];
-      if (!allowed || !allowed.includes(algo ?? "")) {
+      if (!allowed?.includes(algo ?? "")) {
         throw new TsmpiError("ERR_TSMPI_ARG", `TSMPI_COLL entries must be collective:algorithm with ${Object.entries(CHOICES).map(([c, a]) => `${c}:${a.join("|")}`).join(", ")}; got ${JSON.stringify(item)}`);
       }
       forced.set(coll!, algo!);

@@ -19,7 +19,7 @@ import os from "node:os";
 import { Comm } from "../comm.js";
 import { TsmpiError, describeValue } from "../errors.js";
 import { checkRoot } from "../validate.js";
-import { Executor, type Channel, type ExecutorOptions } from "./executor.js";
+import { Executor, type WorkerLink, type ExecutorOptions } from "./executor.js";
 import { OPEN_TAG, RESULT_TAG, STOP_TAG, CHUNK_TAG, type BatchMessage, type BatchResult, type OpenMessage, type WorkerPlace } from "./protocol.js";
 import { initializerOption, moduleUrl, taskName, type TaskFunction } from "./tasks.js";
 import { Session, sendable, serve } from "./worker.js";
@@ -37,7 +37,7 @@ export interface CommExecutorOptions extends ExecutorOptions {
 }
 
 /** A worker rank of a communicator, seen from the root. */
-export class CommChannel implements Channel {
+export class CommLink implements WorkerLink {
   constructor(
     private readonly comm: Comm,
     private readonly rank: number,
@@ -59,7 +59,7 @@ export class CommChannel implements Channel {
  * order, on copies made by the serializer (as a worker would get them), so what cannot travel
  * fails the same way.
  */
-class LocalChannel implements Channel {
+class LocalLink implements WorkerLink {
   readonly place: WorkerPlace = { rank: 0, host: os.hostname(), pid: process.pid };
   private session: Session | undefined;
   private tail: Promise<unknown> = Promise.resolve();
@@ -149,9 +149,9 @@ export function splitTasks(tasks: unknown, allowFunctions: boolean): { direct: T
  * ```
  */
 export class CommExecutor extends Executor {
-  readonly #workers: Channel[];
+  readonly #workers: WorkerLink[];
 
-  private constructor(workers: Channel[], private readonly open: OpenMessage, opts: ExecutorOptions) {
+  private constructor(workers: WorkerLink[], private readonly open: OpenMessage, opts: ExecutorOptions) {
     super(opts);
     this.#workers = workers;
   }
@@ -177,14 +177,14 @@ export class CommExecutor extends Executor {
     if (opts.initializer && !direct.includes(opts.initializer)) direct.push(opts.initializer);
     const open: OpenMessage = { s: 0, m: modules, ...init };
     const own = comm.dup();
-    if (own.size === 1) return bootedUp(new CommExecutor([new LocalChannel(direct)], open, opts));
+    if (own.size === 1) return bootedUp(new CommExecutor([new LocalLink(direct)], open, opts));
     const places = await placesOf(own);
     if (own.rank !== root) {
       await serve(own, root, direct);
       own.free();
       return null;
     }
-    const workers = places.filter((p) => p.rank !== root).map((p) => new CommChannel(own, p.rank, RESULT_TAG, p));
+    const workers = places.filter((p) => p.rank !== root).map((p) => new CommLink(own, p.rank, RESULT_TAG, p));
     const ex = new CommExecutor(workers, open, opts);
     ex.#comm = own;
     ex.#root = root;

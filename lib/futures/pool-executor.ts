@@ -25,27 +25,25 @@
  * within {@link QUICK_DEATH_MS} of their start; when no worker could start at all, it is
  * broken with `ERR_TSMPI_LAUNCH`.
  *
- * This process joins each worker's job as `MPI_Comm_spawn`'s parent would, without taking it
- * for its own: its environment (`TSMPI_RANK`, ...) and its CPU affinity stay as they were. The
- * workers are not bound to cores (`TSMPI_BIND=0`: each is rank 0 of its own job, and all
- * would take the first core).
+ * This process joins each worker's job as `MPI_Comm_spawn`'s parent would (`lib/job/spawn.ts`),
+ * without taking it for its own: its environment (`TSMPI_RANK`, ...) and its CPU affinity stay
+ * as they were. The workers are not bound to cores (`TSMPI_BIND=0`: each is rank 0 of its own
+ * job, and all would take the first core). A pool running from source (tsx) starts tsmpirun and
+ * its workers from source too.
  *
  * Not supported yet: `MPI_Comm_spawn` as an API of its own; growing or shrinking the pool.
  *
  * @module
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import os from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Comm } from "../comm.js";
-import { config, numberSetting } from "../config.js";
+import { numberSetting } from "../config.js";
 import { TsmpiError, describeValue } from "../errors.js";
 import { COMM_WORLD, localRank } from "../index.js";
-import { waitPolicy } from "../transport/polling.js";
-import { Runtime, WORLD_CONTEXT } from "../job/runtime.js";
-import { CommChannel, placesOf, splitTasks } from "./comm-executor.js";
-import { Executor, type Channel, type ExecutorOptions } from "./executor.js";
+import { WORLD_CONTEXT } from "../job/runtime.js";
+import { SpawnedJob, packageFile } from "../job/spawn.js";
+import { CommLink, placesOf, splitTasks } from "./comm-executor.js";
+import { Executor, type WorkerLink, type ExecutorOptions } from "./executor.js";
 import { CLOSE_TAG, RESULT_TAG, STOP_TAG, type OpenMessage, type WorkerPlace } from "./protocol.js";
 import { initializerOption, mainModuleUrl, refuseInTaskModuleLoad, type TaskFunction } from "./tasks.js";
 import { worldWorkers } from "./world.js";
@@ -98,27 +96,17 @@ export function defaultWorkers(): number {
   return os.availableParallelism();
 }
 
-/** A file of tsmpi's install, by its path from the package root. */
-function packageFile(rel: string): string {
-  return path.join(path.dirname(fileURLToPath(import.meta.resolve("tsmpi/package.json"))), rel);
-}
-
-/** One spawned worker: its job's launcher, this process's rank in that job, the channel. */
+/** One spawned worker: its job (this process is its last rank), the communicator over it, the link. */
 interface WorkerJob {
   /** Its index in the pool (a replacement takes the index of the worker it replaces). */
   index: number;
   /** It replaces a worker that died. */
   replacement: boolean;
-  child: ChildProcess;
-  rt?: Runtime;
+  spawned: SpawnedJob;
   comm?: Comm;
-  channel?: Channel;
+  link?: WorkerLink;
   /** When it was attached (performance.now()). */
   attachedAt: number;
-  exited: Promise<void>;
-  ended: boolean;
-  /** Rejects the start when the job ends before its worker is attached. */
-  failStart?: (err: Error) => void;
 }
 
 /**
@@ -182,7 +170,7 @@ export class PoolExecutor extends Executor {
   protected async startWorkers(): Promise<void> {
     const world = this.#world;
     if (world) {
-      for (const p of world.places.slice(0, this.#count)) this.attach(new CommChannel(world.comm, p.rank, RESULT_TAG + this.session, p));
+      for (const p of world.places.slice(0, this.#count)) this.attach(new CommLink(world.comm, p.rank, RESULT_TAG + this.session, p));
       return;
     }
     const starts = Array.from({ length: this.#count }, (_, i) => this.#startJob(i, false));
@@ -212,114 +200,46 @@ export class PoolExecutor extends Executor {
   /** Starts worker `index`'s job and joins it; resolves once its worker is attached, rejects when its job ends before. */
   async #startJob(index: number, replacement: boolean): Promise<void> {
     const placement = this.#placement();
-    const args = [packageFile("dist/launcher/cli.js"), ...placement, "-n", "1"];
-    for (const [k, v] of Object.entries(this.#env)) args.push("-x", `${k}=${v}`);
-    // Workers here: each is the only rank of its job, yet shares the host with the pool's other
-    // workers and this process, so how long it polls before sleeping follows all of them.
-    const ranksHere = localRank().size + this.#count;
-    const wait = waitPolicy(ranksHere);
-    args.push(packageFile("dist/lib/futures.js"), "--tsmpi-futures-worker");
-    // Not bound to a core: each worker is rank 0 of its own job, so all would take the first one.
-    const env: NodeJS.ProcessEnv = { ...process.env, TSMPI_SPAWN_FD: "3", TSMPI_BIND: "0" };
-    if (placement.length === 0 && process.env.TSMPI_SPIN_US === undefined) {
-      env.TSMPI_SPIN_US = String(wait.spinUs);
-      if (wait.mode === "yield") env.TSMPI_SPIN_MODE = "yield";
-    }
-    // Not this process's job.
-    for (const k of ["TSMPI_COORD", "TSMPI_RANK", "TSMPI_SIZE", "TSMPI_JOB_KEY", "TSMPI_JOB_DIR", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_TCP"]) delete env[k];
-    // In an allocation: the worker's step is one task on one node, sharing the resources of the
-    // step this process runs in (srun's --nodes=1 --overlap; without it the step waits for them).
-    if (process.env.SLURM_JOB_ID) Object.assign(env, { SLURM_NNODES: "1", SLURM_OVERLAP: "1" });
-    // Our end of its stdin stays open for as long as we live: its close tells tsmpirun we are gone.
-    const child = spawn(process.execPath, args, { stdio: ["pipe", "inherit", "inherit", "pipe"], env });
-    let exitInfo = "";
-    const job: WorkerJob = {
-      index,
-      replacement,
-      child,
-      attachedAt: 0,
-      ended: false,
-      exited: new Promise((resolve) => {
-        child.on("exit", (code, signal) => {
-          exitInfo = signal ? `signal ${signal}` : `code ${code}`;
-          this.#ended(job, `its tsmpirun exited with ${exitInfo}`);
-          resolve();
-        });
-        child.on("error", () => resolve());
-      }),
-    };
+    const spawned = SpawnedJob.start(
+      {
+        name: `pool worker ${index}`,
+        placement,
+        count: 1,
+        program: [packageFile("dist/lib/futures.js", "lib/futures/index.ts"), "--tsmpi-futures-worker"],
+        env: this.#env,
+        ranksHere: localRank().size + this.#count,
+      },
+      (why) => this.#ended(job, why),
+    );
+    const job: WorkerJob = { index, replacement, spawned, attachedAt: 0 };
     this.#jobs.add(job);
-    // A pool in use does not keep the process alive (an idle one is shut down at beforeExit);
-    // stopping it does (see #stopJob).
-    child.unref();
-    (child.stdin as unknown as { unref?: () => void }).unref?.();
     try {
-      const line = await new Promise<string>((resolve, reject) => {
-        const pipe = child.stdio[3] as NodeJS.ReadableStream & { unref?: () => void };
-        let text = "";
-        const timer = setTimeout(() => reject(new TsmpiError("ERR_TSMPI_LAUNCH", `a worker's tsmpirun did not answer within ${config().rendezvousTimeout} s`)), config().rendezvousTimeout * 1000);
-        pipe.setEncoding("utf8");
-        pipe.on("data", (d: string) => {
-          text += d;
-          const nl = text.indexOf("\n");
-          if (nl >= 0) {
-            clearTimeout(timer);
-            resolve(text.slice(0, nl));
-            (pipe as unknown as { destroy(): void }).destroy();
-          }
-        });
-        child.on("error", (err) => (clearTimeout(timer), reject(new TsmpiError("ERR_TSMPI_LAUNCH", `could not start tsmpirun for a worker: ${err.message}`, { cause: err }))));
-        child.on("exit", () => (clearTimeout(timer), reject(new TsmpiError("ERR_TSMPI_LAUNCH", `a worker's tsmpirun exited (${exitInfo}) before its job started; its message is above`))));
-      });
-      const join = JSON.parse(line) as { coordinator: string; key: string; rank: number; size: number; jobDir: string; tcp: boolean };
-      // From here the worker may die before it is ready (its start-up failed): its job then
-      // ends (#ended), and so does this start, instead of waiting for it forever.
-      const ended = new Promise<never>((_, reject) => (job.failStart = reject));
-      ended.catch(() => {});
-      if (job.ended) throw new TsmpiError("ERR_TSMPI_LAUNCH", `pool worker ${index}'s job ended before the worker started`);
-      const attaching = Runtime.attach(
-        { mode: "tsmpirun", rank: join.rank, size: join.size, localRank: 0, localSize: placement.length === 0 ? ranksHere : 1, coordinator: join.coordinator, key: join.key, jobDir: join.jobDir, tcp: join.tcp, iface: process.env.TSMPI_IFACE || undefined, secure: process.env.TSMPI_INSECURE !== "1" },
-        (_code, why) => this.#ended(job, why),
-      );
-      attaching.then(
-        (rt) => {
-          job.rt = rt;
-          if (job.ended) leave(rt); // joined after the job ended
-        },
-        () => {},
-      );
-      const rt = await Promise.race([attaching, ended]);
+      const rt = await spawned.joined;
       const comm = new Comm(rt, WORLD_CONTEXT, rt.rank, Array.from({ length: rt.size }, (_, i) => i));
       job.comm = comm;
-      const places = await Promise.race([placesOf(comm), ended]);
-      job.failStart = undefined;
+      const places = await spawned.until(placesOf(comm));
+      spawned.started();
       const place: WorkerPlace = { ...places[0]!, index };
-      job.channel = new CommChannel(comm, 0, RESULT_TAG + this.session, place);
+      job.link = new CommLink(comm, 0, RESULT_TAG + this.session, place);
       job.attachedAt = performance.now();
-      this.attach(job.channel);
+      this.attach(job.link);
     } catch (err) {
-      this.#ended(job, (err as Error).message);
+      spawned.end((err as Error).message);
       throw err;
     }
   }
 
   /**
-   * A worker's job ended (or failed). Before its worker was attached: its start rejects. After:
-   * its tasks are dealt with (`lost`), and unless the pool is stopping or broken a replacement
-   * starts; the pool breaks instead when the dead worker was a replacement that never answered
-   * its open message, or the last QUICK_DEATHS workers all died quickly.
+   * A worker's job ended (or failed). Before its worker was attached: its start rejects (see
+   * `SpawnedJob.end`). After: its tasks are dealt with (`lost`), and unless the pool is stopping
+   * or broken a replacement starts; the pool breaks instead when the dead worker was a
+   * replacement that never answered its open message, or the last QUICK_DEATHS workers all died
+   * quickly.
    */
   #ended(job: WorkerJob, why: string): void {
-    if (job.ended) return;
-    job.ended = true;
     this.#jobs.delete(job);
-    if (job.child.exitCode === null && job.child.signalCode === null) killTree(job.child, "SIGTERM");
-    if (job.rt) leave(job.rt);
-    if (!job.channel) {
-      job.failStart?.(new TsmpiError("ERR_TSMPI_LAUNCH", `pool worker ${job.index}'s job ended before the worker started (${why}); its message is above`));
-      return;
-    }
-    const answered = this.lost(job.channel, why);
+    if (!job.link) return;
+    const answered = this.lost(job.link, why);
     if (this.stopping || this.isBroken) return;
     const quick = !answered || performance.now() - job.attachedAt < QUICK_DEATH_MS;
     this.#quickDeaths = quick ? this.#quickDeaths + 1 : 0;
@@ -337,34 +257,7 @@ export class PoolExecutor extends Executor {
   }
 
   async #stopJob(job: WorkerJob): Promise<void> {
-    job.ended = true;
-    job.child.ref();
-    try {
-      job.comm?.isend(null, 0, STOP_TAG);
-      await job.rt?.finalize();
-    } catch {
-      /* the worker is gone already */
-    }
-    const timer = setTimeout(() => killTree(job.child, "SIGTERM"), 10000);
-    await job.exited;
-    clearTimeout(timer);
+    await job.spawned.stop(() => job.comm?.isend(null, 0, STOP_TAG));
     this.#jobs.delete(job);
-  }
-}
-
-/**
- * Leaves the job of a worker that is gone: finalized with linger 0, so what is still queued for
- * it, or waits for its acks, is dropped at once and this process does not wait for it at exit
- * (quietly: the worker's end was reported already).
- */
-function leave(rt: Runtime): void {
-  rt.finalize(0, true).catch(() => {});
-}
-
-function killTree(child: ChildProcess, signal: NodeJS.Signals): void {
-  try {
-    child.kill(signal);
-  } catch {
-    /* gone */
   }
 }

@@ -26,9 +26,18 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { TsmpiError, describeValue } from "../errors.js";
 import { packObject } from "../serializer.js";
 
-/** A function the executor can run: any exported function of a task module. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type TaskFunction = (...args: any[]) => unknown;
+/**
+ * A function the executor can run: any exported function of a task module. Its parameters are
+ * `never[]` so that a function of any parameters is one (parameters are checked contravariantly:
+ * `never` is assignable to every type); callers take its real parameters with `Parameters<F>`.
+ */
+export type TaskFunction = (...args: never[]) => unknown;
+
+/**
+ * A task function as a worker calls it: with the arguments that came over the wire, whose types
+ * only the caller's `Parameters<F>` checked.
+ */
+export type WireTask = (...args: unknown[]) => unknown;
 
 /** Whether this process serves as a tsmpi/futures worker (set before task modules load). */
 let workerProcess = false;
@@ -179,7 +188,7 @@ async function importTaskModule(url: string): Promise<Record<string, unknown>> {
  * and remembered.
  */
 export class TaskRegistry {
-  private readonly found = new Map<string, TaskFunction>();
+  private readonly found = new Map<string, WireTask>();
   private modules: Promise<Record<string, unknown>[]> | undefined;
   private mainModule: Promise<Record<string, unknown>> | undefined;
 
@@ -189,7 +198,7 @@ export class TaskRegistry {
     /** The main script, imported only when a name is in none of `urls`. */
     private readonly main?: string,
   ) {
-    for (const fn of direct) this.found.set(fn.name, fn);
+    for (const fn of direct) this.found.set(fn.name, fn as WireTask);
   }
 
   /** Starts loading the task modules now (errors surface at the first lookup); the main script waits until needed. */
@@ -210,11 +219,11 @@ export class TaskRegistry {
   }
 
   /** The function named `name`, synchronously when already known. */
-  lookup(name: string): TaskFunction | Promise<TaskFunction> {
+  lookup(name: string): WireTask | Promise<WireTask> {
     return this.found.get(name) ?? this.search(name);
   }
 
-  private async search(name: string): Promise<TaskFunction> {
+  private async search(name: string): Promise<WireTask> {
     let mods = await this.load();
     if (this.main && !mods.some((m) => typeof m[name] === "function")) {
       this.mainModule ??= importTaskModule(this.main);
@@ -223,8 +232,8 @@ export class TaskRegistry {
     for (const mod of mods) {
       const fn = mod[name];
       if (typeof fn === "function") {
-        this.found.set(name, fn as TaskFunction);
-        return fn as TaskFunction;
+        this.found.set(name, fn as WireTask);
+        return fn as WireTask;
       }
     }
     const where = [...this.urls, ...(this.main ? [this.main] : [])];

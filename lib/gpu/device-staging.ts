@@ -121,7 +121,10 @@ export class Staging {
    */
   writeBack(done: (error?: unknown) => void, count = Infinity): void {
     const written = this.#slots.filter((slot) => writes(slot.role));
-    if (written.length === 0) return done();
+    if (written.length === 0) {
+      done();
+      return;
+    }
     Promise.all(written.map(({ device, host, extent }) => device.stageFromHost(host.subarray(0, Math.min(extent, count)) as never))).then(
       () => done(),
       done,

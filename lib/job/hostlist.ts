@@ -243,6 +243,7 @@ export function compressHostlist(hosts: readonly string[]): string {
   // Groups of neighbours with the same prefix; each group is a list of runs [lo, hi] by text.
   const items: { prefix: string; runs: { lo: string; hi: string; next: bigint }[] }[] = [];
   hosts.forEach((host, i) => {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the class names the control characters a hostlist must not hold, to reject them
     if (typeof host !== "string" || !/^[^\s,[\]\x00-\x1f\x7f]+$/.test(host)) {
       throw new TsmpiError("ERR_TSMPI_ARG", `hosts[${i}] cannot appear in a hostlist, got ${describeValue(host)}`);
     }

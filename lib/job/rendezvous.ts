@@ -41,8 +41,8 @@ export interface Hello {
   /** The rank's transport endpoints (`ipc://...`, `tcp://...`; none in a world of one). */
   addrs: string[];
   /**
-   * The kernel and process namespace the rank runs in (see `memoryDomain` in `p2p.ts`), or ""
-   * when it takes no part in single-copy transfers.
+   * The kernel and process namespace the rank runs in (see `memoryDomain` in
+   * `transport/host.ts`), or "" when it takes no part in single-copy transfers.
    */
   cma: string;
 }

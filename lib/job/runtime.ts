@@ -22,15 +22,16 @@ import { config, textSetting } from "../config.js";
 import { launchInfo, sha256, type LaunchInfo } from "./environment.js";
 import { curveKeys, rendezvousPsk } from "./keys.js";
 import { TsmpiError } from "../errors.js";
-import { MatchingEngine } from "../matching.js";
+import { MatchingEngine } from "../p2p/matching.js";
 import { hostPort, interfaceAddress, isLoopback, listenAddresses, routeTo } from "./network.js";
-import { PointToPoint, memoryDomain } from "../p2p.js";
+import { PointToPoint } from "../p2p/protocol.js";
 import { RendezvousClient, RendezvousServer } from "./rendezvous.js";
 import { trace, tracing } from "../trace.js";
 import { getBinding } from "../native.js";
 import { Linger } from "../transport/linger.js";
 import { PathTransport } from "../transport/path.js";
 import { waitPolicy } from "../transport/polling.js";
+import { memoryDomain } from "../transport/host.js";
 import { ShmTransport } from "../transport/shm.js";
 import { ZmqTransport } from "../transport/zmq.js";
 

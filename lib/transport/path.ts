@@ -24,7 +24,8 @@ import os from "node:os";
 import { TsmpiError } from "../errors.js";
 import { waitPolicy } from "./polling.js";
 import type { ShmTransport } from "./shm.js";
-import type { Transport, ZmqTransport } from "./zmq.js";
+import type { Transport } from "./transport.js";
+import type { ZmqTransport } from "./zmq.js";
 
 /** The polling window (microseconds) of a rank that also has peers on ZeroMQ paths. */
 export const MIXED_SPIN_US = 10;

@@ -30,7 +30,7 @@ import { config, numberSetting } from "../config.js";
 import { TsmpiError } from "../errors.js";
 import type { NativeBinding, NativeShmChannel } from "../native.js";
 import type { WaitPolicy } from "./polling.js";
-import type { Transport } from "./zmq.js";
+import type { Transport } from "./transport.js";
 
 /** Most messages handed to the matching engine per event-loop turn (others wait their turn). */
 const BUDGET = 256;

@@ -9,18 +9,15 @@
  * Back-pressure: ZeroMQ's high-water marks (`TSMPI_ZMQ_HWM` messages per connection, each way)
  * bound its pipes, so a receiver that does not read makes its senders' ZeroMQ sends wait;
  * zeromq.js allows one pending send per socket, so each DEALER has one send queue
- * ({@link Outbox}), and once that holds more than `TSMPI_SEND_HWM` bytes, sends stop completing
- * at once (the `sent` callback of {@link Transport.send} waits). The unexpected-message queue of a rank that receives
- * (from anyone) is not bounded, as in MPI. Frames larger than `TSMPI_MAX_FRAME` are refused by
+ * ({@link Outbox}, `outbox.ts`), and once that holds more than `TSMPI_SEND_HWM` bytes, sends stop
+ * completing at once (the `sent` callback of {@link Transport.send} waits). The unexpected-message
+ * queue of a rank that receives (from anyone) is not bounded, as in MPI. Frames larger than `TSMPI_MAX_FRAME` are refused by
  * ZeroMQ before they are allocated.
  *
- * A peer that is gone: its BYE (see `p2p.ts`) drops what is queued for it. A send to a peer that
- * stopped reading stays pending in zeromq.js, which keeps the process alive; while one is stuck
- * (past {@link STALL_PROBE_MS}) the peer's endpoint is probed with a plain connection now and
- * then, and a peer whose endpoint refuses connections (its ROUTER closed without a BYE reaching
- * this rank) for `TSMPI_LINGER_MS` is given up like one that said BYE. (Not with a ZeroMQ
- * monitor on the socket: setting one up takes the socket's pending wake-up, and the stuck send
- * then never completes.) While a send is stuck the receive loop runs, so a BYE is seen.
+ * A peer that is gone: its BYE (see `p2p/protocol.ts`) drops what is queued for it. A send to a
+ * peer that stopped reading stays pending in zeromq.js, which keeps the process alive; the
+ * peer's {@link Outbox} then probes its endpoint and gives it up once it refuses connections
+ * (see `outbox.ts`). While a send is stuck the receive loop runs, so a BYE is seen.
  * `close` waits at most its linger for queued messages, then drops them.
  *
  * The receive loop runs only while tsmpi waits for something (`hold`/`release`): a pending
@@ -35,10 +32,11 @@
  * @module
  */
 import { createRequire } from "node:module";
-import net from "node:net";
 import type * as Zmq from "zeromq";
 import { config } from "../config.js";
 import { TsmpiError } from "../errors.js";
+import { Outbox } from "./outbox.js";
+import type { Transport } from "./transport.js";
 
 /**
  * zeromq.js through `require`: importing its CommonJS entry as ESM makes Node scan the file
@@ -50,287 +48,6 @@ export function loadZmq(): typeof Zmq {
 
 /** How long a receive waits before the loop re-checks whether anyone still needs it (ms). */
 const RECEIVE_POLL_MS = 250;
-
-/** A send stuck this long (ms) has its peer's endpoint probed (see the module comment). */
-const STALL_PROBE_MS = 100;
-
-/**
- * Whether something accepts connections at a ZeroMQ `endpoint` (ipc:// or tcp://): false when
- * the connection is refused (or the socket file is gone), true otherwise (also when it cannot
- * tell, as on a timeout).
- */
-function listening(endpoint: string): Promise<boolean> {
-  const m = /^tcp:\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(endpoint);
-  const where = endpoint.startsWith("ipc://") ? { path: endpoint.slice(6) } : m ? { host: m[1]!, port: Number(m[2]) } : undefined;
-  if (!where) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const socket = net.connect(where);
-    socket.unref();
-    socket.setTimeout(1000, () => (socket.destroy(), resolve(true)));
-    socket.on("connect", () => (socket.destroy(), resolve(true)));
-    socket.on("error", (err: NodeJS.ErrnoException) => resolve(err.code !== "ECONNREFUSED" && err.code !== "ENOENT"));
-  });
-}
-
-/** What the point-to-point layer needs from a transport. */
-export interface Transport {
-  /** This process's world rank. */
-  readonly rank: number;
-  /**
-   * Queues `frames` as one message to world rank `dest` (never this rank); order per `dest` is
-   * kept. `sent` is called (perhaps at once) when the transport has taken the message, after
-   * which its frames may be reused; a transport with bounded room calls it only once there was
-   * room.
-   */
-  send(dest: number, frames: Buffer[], sent?: () => void, borrowed?: boolean): void;
-  /**
-   * Whether `send` to `dest` accepts `borrowed` frames: frames (after the first) that are the
-   * caller's memory, valid only during the call, which the transport copies before it returns
-   * or keeps a copy of. Saves the caller a copy of eager payloads.
-   */
-  copiesBorrowed(dest: number): boolean;
-  /**
-   * A single-copy payload of `bytes` was lent to `dest`, which reads it out of this process and
-   * then acks: a rank waiting for that ack may poll on for about as long as the read takes.
-   * Optional (a transport that never polls ignores it).
-   */
-  lending?(dest: number, bytes: number): void;
-  /** Something now waits for incoming messages: keep the receive loop running. */
-  hold(): void;
-  /** One waiter fewer. */
-  release(): void;
-  /** Pull in whatever has already arrived, without waiting for more. */
-  poke(): void;
-  /**
-   * Hands queued messages on for at most `lingerMs` (may be Infinity), or until `giveUp`
-   * resolves, then closes: what is still queued is dropped (see {@link undelivered}).
-   */
-  close(lingerMs: number, giveUp?: Promise<void>): Promise<void>;
-  /** A counter that grows whenever queued data moved on (for {@link Linger}). Optional. */
-  progress?(): number;
-  /**
-   * World rank `dest` finished (or is gone): drop what is queued for it, and what is sent to it
-   * from now on. Optional.
-   */
-  abandon?(dest: number): void;
-  /**
-   * Messages per world rank that were queued here and never left, or still wait to (after a
-   * `close` whose linger ran out, or an {@link abandon}). Optional.
-   */
-  undelivered?(): Map<number, number>;
-  /** Takes in what has arrived so far (waiting at most `timeoutMs`). Optional. */
-  drain?(timeoutMs: number): Promise<void>;
-  /** Whether a message to `dest` needs no connection of its own (shared memory). Optional. */
-  nearby?(dest: number): boolean;
-  /** Set by the user of the transport: called when the transport finds world rank `dest` gone (after an {@link abandon}). */
-  onGone?: (dest: number) => void;
-}
-
-/**
- * One socket's send queue: zeromq.js accepts one pending `send` per socket. It counts the bytes
- * not yet handed to ZeroMQ; above `hwm` the queue is {@link full}, and {@link whenBelow}
- * waiters run once it fell to half of that (ZeroMQ's own pipe is bounded by its high-water mark
- * in messages, so a send to a slow receiver waits there, and this queue fills).
- */
-class Outbox {
-  private readonly queue: Buffer[][] = [];
-  private head = 0;
-  private busy = false;
-  private drained: (() => void) | undefined;
-  /** Bytes of the queued messages and of the one being handed to ZeroMQ. */
-  private bytes = 0;
-  private inFlightBytes = 0;
-  private roomWaiters: { fn: () => void; dropped: () => void }[] = [];
-  /** Given up ({@link abandon}): everything pushed is dropped. */
-  private dead = false;
-  /** Messages dropped here (abandoned). */
-  lost = 0;
-  /** Messages handed to ZeroMQ so far. */
-  handed = 0;
-  /** Sends started so far (a check sees from it whether the pending one moved). */
-  private sends = 0;
-  private checking = false;
-  private stalled = false;
-  private probeTimer: NodeJS.Timeout | undefined;
-  /** Since when (Date.now()) the peer's endpoint refuses connections (0: it did not). */
-  private refusedSince = 0;
-
-  constructor(
-    readonly socket: Zmq.Dealer,
-    private readonly onError: (err: unknown) => void,
-    private readonly hwm = Infinity,
-    /** A send is stuck (true) or moves again (false). */
-    private readonly onStall: (stalled: boolean) => void = () => {},
-    /** The peer's endpoint refused connections for the linger time while a send was stuck: it is gone. */
-    private readonly onGone: () => void = () => {},
-    /** The peer's endpoint (probed while a send is stuck). */
-    private readonly endpoint?: string,
-  ) {}
-
-  push(frames: Buffer[]): void {
-    if (this.dead) {
-      this.lost++;
-      return;
-    }
-    this.bytes += frameBytes(frames);
-    if (this.busy) this.queue.push(frames);
-    else this.start(frames);
-  }
-
-  /** Messages queued and not yet handed to ZeroMQ (counting the one being handed). */
-  get pending(): number {
-    return this.queue.length - this.head + (this.busy ? 1 : 0);
-  }
-
-  /** More than the high-water mark is queued. */
-  get full(): boolean {
-    return this.bytes > this.hwm;
-  }
-
-  /**
-   * Runs `fn` once no more than half the high-water mark is queued (at once if so), or
-   * `dropped` instead if the queue is given up first.
-   */
-  whenBelow(fn: () => void, dropped: () => void): void {
-    if (this.bytes <= this.hwm / 2) fn();
-    else this.roomWaiters.push({ fn, dropped });
-  }
-
-  /** Resolves once every queued message was handed to ZeroMQ (or the queue was given up). */
-  flush(): Promise<void> {
-    if (!this.busy) return Promise.resolve();
-    return new Promise((resolve) => (this.drained = resolve));
-  }
-
-  /**
-   * Gives the queue up: what waits is dropped (counted in {@link lost}), the socket is closed
-   * at once (the send zeromq.js still holds cannot be cancelled otherwise), and later pushes
-   * are dropped.
-   */
-  abandon(): void {
-    if (this.dead) return;
-    this.dead = true;
-    this.lost += this.pending;
-    this.queue.length = this.head = 0;
-    this.bytes = 0;
-    this.unstall();
-    const waiters = this.roomWaiters;
-    this.roomWaiters = [];
-    for (const w of waiters) w.dropped();
-    this.busy = false;
-    this.socket.linger = 0;
-    this.socket.close();
-    this.drained?.();
-    this.drained = undefined;
-  }
-
-  /** Closes the socket: with `lingerMs` for what ZeroMQ holds; what waits here is dropped. */
-  close(lingerMs: number): void {
-    this.unstall();
-    if (this.dead) return;
-    this.lost += this.pending;
-    this.dead = true;
-    this.socket.linger = this.busy ? 0 : lingerMs;
-    this.socket.close();
-  }
-
-  private start(frames: Buffer[]): void {
-    this.busy = true;
-    this.inFlightBytes = frameBytes(frames);
-    this.sends++;
-    this.socket.send(frames).then(this.next, (err) => {
-      if (this.dead) return; // closed on purpose
-      this.busy = false;
-      this.onError(err);
-    });
-    if (!this.checking) this.check(this.sends);
-  }
-
-  /**
-   * Looks, each event-loop turn while sends are queued, whether the one being handed to ZeroMQ
-   * is still the same: then ZeroMQ's pipe is full (a send with room completes at once).
-   */
-  private check(sends: number): void {
-    this.checking = true;
-    setImmediate(() => {
-      this.checking = false;
-      if (!this.busy || this.dead) return;
-      if (this.sends === sends) this.stall();
-      else this.check(this.sends);
-    }).unref();
-  }
-
-  /** A send is stuck: receive meanwhile (a BYE may come), and watch the connection if it lasts. */
-  private stall(): void {
-    if (this.stalled) return;
-    this.stalled = true;
-    this.onStall(true);
-    if (this.endpoint) this.probeTimer = setTimeout(this.probe, STALL_PROBE_MS).unref();
-  }
-
-  private unstall(): void {
-    if (!this.stalled) return;
-    this.stalled = false;
-    clearTimeout(this.probeTimer);
-    this.probeTimer = undefined;
-    this.refusedSince = 0;
-    this.onStall(false);
-  }
-
-  /**
-   * Probes the peer's endpoint while a send stays stuck: refusing connections for the linger
-   * time means the peer's socket is closed for good.
-   */
-  private readonly probe = (): void => {
-    this.probeTimer = undefined;
-    void listening(this.endpoint!).then((alive) => {
-      if (!this.stalled || this.dead) return;
-      const linger = config().lingerMs;
-      if (alive) this.refusedSince = 0;
-      else if (this.refusedSince === 0) this.refusedSince = Date.now();
-      if (this.refusedSince > 0 && Date.now() - this.refusedSince >= linger) return this.onGone();
-      this.probeTimer = setTimeout(this.probe, Math.max(20, Math.min(500, linger / 4))).unref();
-    });
-  };
-
-  private readonly next = (): void => {
-    if (this.dead) return;
-    this.handed++;
-    this.bytes -= this.inFlightBytes;
-    if (this.stalled) this.unstall();
-    if (this.roomWaiters.length > 0 && this.bytes <= this.hwm / 2) {
-      const waiters = this.roomWaiters;
-      this.roomWaiters = [];
-      for (const w of waiters) w.fn();
-    }
-    if (this.head < this.queue.length) {
-      const frames = this.queue[this.head]!;
-      this.queue[this.head++] = undefined as never;
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue.splice(0, this.head);
-        this.head = 0;
-      }
-      this.start(frames);
-    } else {
-      this.busy = false;
-      this.queue.length = this.head = 0;
-      this.drained?.();
-      this.drained = undefined;
-    }
-  };
-}
-
-/**
- * What a queued message costs beyond its bytes (the Buffer objects, the queue slot), counted
- * against the high-water mark so that a flood of tiny messages is bounded too.
- */
-const MESSAGE_OVERHEAD = 256;
-
-function frameBytes(frames: readonly Buffer[]): number {
-  let n = MESSAGE_OVERHEAD;
-  for (const f of frames) n += f.byteLength;
-  return n;
-}
 
 /** Limits of a transport (see `config.ts`). */
 export interface TransportOptions {

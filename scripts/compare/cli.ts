@@ -206,7 +206,13 @@ async function measure(opts: ReturnType<typeof parse>, only: SectionId[]): Promi
       else if (r.code !== 0) error = `exit ${r.code ?? r.signal}: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`;
       else {
         try {
-          for (const [key, obs] of cell.parse(r)) ((results.observations[key] ??= {})[cell.system] ??= []).push(obs);
+          for (const [key, obs] of cell.parse(r)) {
+            const bySystem = results.observations[key] ?? {};
+            results.observations[key] = bySystem;
+            const list = bySystem[cell.system] ?? [];
+            bySystem[cell.system] = list;
+            list.push(obs);
+          }
         } catch (err) {
           error = `unexpected output (${(err as Error).message}): ${r.stdout.trim().split("\n").slice(-2).join(" | ")}`;
         }
@@ -229,7 +235,7 @@ async function measure(opts: ReturnType<typeof parse>, only: SectionId[]): Promi
 async function main(): Promise<void> {
   const opts = parse();
   if (opts.help) {
-    process.stdout.write(HELP + "\n");
+    process.stdout.write(`${HELP}\n`);
     return;
   }
   const only = sections(opts.only);
@@ -249,7 +255,7 @@ async function main(): Promise<void> {
     }
   } else results = await measure(opts, only);
   fs.mkdirSync(out, { recursive: true });
-  if (!opts.from) fs.writeFileSync(path.join(out, "results.json"), JSON.stringify(results, null, 1) + "\n");
+  if (!opts.from) fs.writeFileSync(path.join(out, "results.json"), `${JSON.stringify(results, null, 1)}\n`);
   const plots = await writePlots(results, out);
   const report = writeReport(results, plots, out);
   process.stdout.write(`compare: report ${path.relative(process.cwd(), report) || report}; plots ${plots.map((p) => p.file).join(", ")}${results.meta.seconds ? `; measured in ${results.meta.seconds} s (${results.meta.lockWaitSeconds ?? 0} s of it waiting for the bench lock)` : ""}\n`);

@@ -71,7 +71,7 @@ const sig = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x
 
 /** A value in the row's unit, scaled to a readable unit. */
 function amount(x: number, unit: Row["unit"]): [string, string] {
-  if (unit === "tasks/s") return [x >= 1000 ? (x / 1000).toFixed(1) + "k" : sig(x), "tasks/s"];
+  if (unit === "tasks/s") return [x >= 1000 ? `${(x / 1000).toFixed(1)}k` : sig(x), "tasks/s"];
   const us = unit === "us" ? x : unit === "ms" ? x * 1e3 : x * 1e6;
   if (us < 1000) return [sig(us), "µs"];
   if (us < 1e6) return [sig(us / 1e3), "ms"];

@@ -144,7 +144,11 @@ export function makePlan(quick: boolean, only: readonly SectionId[]): Plan {
   const rows = new Map<string, Row>();
   const groups: Group[] = [];
   const skipped = new Map<SectionId, string>();
-  const row = (r: Row) => (rows.has(r.key) ? rows.get(r.key)! : (rows.set(r.key, r), r));
+  const row = (r: Row): Row => {
+    if (rows.has(r.key)) return rows.get(r.key)!;
+    rows.set(r.key, r);
+    return r;
+  };
   const on = (id: SectionId) => only.includes(id);
 
   if (on("startup")) {

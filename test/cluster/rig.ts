@@ -166,7 +166,7 @@ export async function clusterAvailable(): Promise<{ ok: true } | RigUnavailable>
   if (process.getuid?.() !== 0) return { ok: false, reason: "needs root (namespaces, sshd, /etc/hosts)" };
   const check = await run(join(RIG_SCRIPTS, "setup.sh"), ["--check"], { timeoutMs: 30_000 });
   if (check.code !== 0) {
-    return { ok: false, reason: `packages: ${lastLine(check.stdout + "\n" + check.stderr)} (run test/cluster/setup.sh)` };
+    return { ok: false, reason: `packages: ${lastLine(`${check.stdout}\n${check.stderr}`)} (run test/cluster/setup.sh)` };
   }
   const cmds = ["ssh", "ssh-keygen", "ip", "srun", "sinfo", "slurmctld", "slurmd", "munged"];
   const which = await run("sh", ["-c", `for c in ${cmds.join(" ")}; do command -v "$c" >/dev/null || echo "$c"; done`], {
@@ -223,5 +223,5 @@ export async function rigDown(options: { timeoutMs?: number } = {}): Promise<{ o
   const timeoutMs = options.timeoutMs ?? 60_000;
   const r = await run(join(RIG_SCRIPTS, "down.sh"), [], { timeoutMs });
   if (r.code === 0) return { ok: true };
-  return { ok: false, reason: r.timedOut ? `down.sh took longer than ${timeoutMs} ms` : lastLine(r.stderr + "\n" + r.stdout) };
+  return { ok: false, reason: r.timedOut ? `down.sh took longer than ${timeoutMs} ms` : lastLine(`${r.stderr}\n${r.stdout}`) };
 }

@@ -183,6 +183,7 @@ export async function settledLeftovers(marker: string, ms = 3000): Promise<numbe
 }
 
 /** The lines of `text` that are JSON objects, parsed (what fixtures print for the test). */
+// biome-ignore lint/suspicious/noExplicitAny: each fixture prints its own fields, which the test files read directly (faults, futures, launcher, robustness, soak, shm, cluster, security); typing them belongs with those callers
 export function jsonLines(text: string): any[] {
   return text
     .split("\n")

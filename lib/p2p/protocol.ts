@@ -17,7 +17,7 @@
  * matched receive buffer, or into a buffer of its own when no receive matches yet, so a sender
  * never waits for a matching receive, and acks; the sender keeps the payload until then. A
  * receiver that cannot read the sender asks for the bytes (RESEND), which then come as CHUNKs.
- * Single-copy frames are accepted only from ranks of this host and memory domain.
+ * Single-copy frames are accepted only from ranks of this host and memory domain (`peer-memory.ts`).
  *
  * Finishing: a rank that finalizes tells the peers that may still send to it (BYE), with how
  * many of their messages it received. A peer drops what it still queues for a
@@ -29,17 +29,15 @@
  * buffer can hold; at most one message per sender arrives in pieces at a time (pieces of one
  * message follow each other on the sender's one path), so a message whose pieces stop coming is
  * freed when the sender's next one starts; at most {@link INFLIGHT_PER_SENDER} single-copy
- * messages per sender wait for their bytes.
+ * messages per sender wait for their bytes (`arrivals.ts`). Turning a matched message into a
+ * value or an array is `receive.ts`'s; matching it to a receive, `matching.ts`'s.
  *
  * @module
  */
-import { readFileSync, readlinkSync } from "node:fs";
-import type { Config } from "./config.js";
-import { TsmpiError, describeValue } from "./errors.js";
-import { InMsg, type MatchingEngine } from "./matching.js";
-import { getBinding, type NativeBinding } from "./native.js";
-import { trace, tracing } from "./trace.js";
-import { allocateKind, isKindCode, kindCode, kindFromCode, typedArrayFromBytes, unpackObject, type TypedArray } from "./serializer.js";
+import type { Config } from "../config.js";
+import { TsmpiError } from "../errors.js";
+import { isKindCode } from "../serializer.js";
+import { trace, tracing } from "../trace.js";
 import {
   FLAG_ARRIVAL,
   FLAG_INLINE,
@@ -56,19 +54,14 @@ import {
   encodeHeader,
   frameProblem,
   type Header,
-} from "./transport/frame.js";
-import type { Transport } from "./transport/zmq.js";
+} from "../transport/frame.js";
+import type { Transport } from "../transport/transport.js";
+import { Arrivals, INFLIGHT_PER_SENDER } from "./arrivals.js";
+import { InMsg, type MatchingEngine } from "./matching.js";
+import { SameHostPeers, type PeerMemory } from "./peer-memory.js";
 
 /** Payloads up to this size ride in the header frame (one frame, one small copy). */
 const INLINE_MAX = 8192;
-
-/**
- * Single-copy messages of one sender that may wait for their bytes at once (read failed, a
- * RESEND asked for them): beyond, that sender's single-copy frames are dropped. A real sender
- * has that many only with that many large sends outstanding; the bound is against a peer that
- * announces messages whose bytes never come.
- */
-export const INFLIGHT_PER_SENDER = 65536;
 
 /**
  * What to send. `mode` says who owns `bytes`: `owned` (private to the message, e.g. msgpack
@@ -84,98 +77,6 @@ export interface OutPayload {
   algo?: number;
 }
 
-/**
- * Direct access to the memory of the other members of a group, all on this host (single-copy
- * collectives, `collectives/peer.ts`). Ranks are ranks of the group.
- */
-export interface PeerMemory {
-  /** The address of an array's elements, to publish to the other members. */
-  addressOf(array: TypedArray): bigint;
-  /** Copies `byteLength` bytes at `address` in `rank`'s memory into `into` at `intoByteOffset`. */
-  read(rank: number, address: bigint, byteLength: number, into: TypedArray, intoByteOffset: number): void;
-  /** `into = op(into, rank's elements at address)` in one pass; false when not handled natively. */
-  reduce(rank: number, address: bigint, into: TypedArray, op: string): boolean;
-  /** Whether every member can read every other, once they agreed on it (undefined: not yet checked). */
-  verified: boolean | undefined;
-}
-
-/**
- * Names the kernel boot and process namespace this process runs in: two ranks may exchange
- * single-copy messages only when theirs agree, as only then does a pid name the same process
- * (containers or hosts that share a hostname do not). "" when it cannot be read (not Linux).
- */
-export function memoryDomain(): string {
-  try {
-    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
-    return `${boot}/${readlinkSync("/proc/self/ns/pid")}`;
-  } catch {
-    return "";
-  }
-}
-
-/** The parent pid of `pid` (from /proc), or 0 when it cannot be read. */
-function parentOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) || 0;
-  } catch {
-    return 0;
-  }
-}
-
-/**
- * The nearest process that is an ancestor of `self` and of every pid in `peers` (not `self`
- * itself, not init), or undefined when there is none (or a chain cannot be read).
- */
-export function commonAncestor(self: number, peers: readonly number[]): number | undefined {
-  const others = peers.map((p) => new Set(lineage(p).slice(1)));
-  return lineage(self).slice(1).find((a) => others.every((s) => s.has(a)));
-}
-
-/** `pid` and its ancestors below init, nearest first (as far as /proc can be read). */
-function lineage(pid: number): number[] {
-  const out = [pid];
-  for (let p = parentOf(pid); p > 1 && out.length < 4096; p = parentOf(p)) out.push(p);
-  return out;
-}
-
-/** The command name of `pid` (`/proc/<pid>/comm`), or "" when it cannot be read. */
-function commandOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, "latin1").trim();
-  } catch {
-    return "";
-  }
-}
-
-/**
- * The process this rank names under Yama as the one (with its descendants) that may read its
- * memory: the nearest process that is `self` or an ancestor of it and is `peers`' ancestor or
- * one of them, accepted only when it belongs to the job: the tsmpirun that started this host's
- * ranks (`launcherPid`, from `TSMPI_LAUNCHER_PID`), a `slurmstepd` (srun), or a rank of the job
- * (a PoolExecutor's parent, whose workers descend from it). Anything else gives undefined, and
- * single-copy reads stay off: ranks started over ssh have the system's sshd as their nearest
- * common ancestor, and naming it would let every ssh session of the user read them.
- */
-export function peerTracer(self: number, peers: readonly number[], launcherPid = Number(process.env.TSMPI_LAUNCHER_PID) || 0): number | undefined {
-  const others = peers.map((p) => new Set(lineage(p)));
-  const nearest = lineage(self).find((a) => others.every((s) => s.has(a)));
-  if (nearest === undefined) return undefined;
-  const ofJob = nearest === launcherPid || nearest === self || peers.includes(nearest) || commandOf(nearest) === "slurmstepd";
-  return ofJob ? nearest : undefined;
-}
-
-/** Stands in for the addon where it is missing: nothing is readable, every read fails. */
-const NO_PEER_ACCESS: Pick<NativeBinding, "addressOf" | "peerRead" | "peerReduce"> = {
-  addressOf: () => 0n,
-  peerRead: () => {
-    throw new TsmpiError("ERR_TSMPI_TRANSPORT", "single-copy reads need the native addon");
-  },
-  peerReduce: () => false,
-};
-
-const NATIVE_OPS: Record<string, number> = { SUM: 0, PROD: 1, MAX: 2, MIN: 3 };
-
 /** Point-to-point messaging of one process. */
 export class PointToPoint {
   private seq = 0;
@@ -183,12 +84,8 @@ export class PointToPoint {
   /** Large eager messages not yet known to have arrived (finalize waits for them): their destination by sequence number. */
   private readonly undelivered = new Map<number, number>();
   private delivered: (() => void) | undefined;
-  /** Messages still arriving in pieces, by {@link inflightKey} of sender and sequence number. */
-  private readonly inflight = new Map<number, InMsg>();
-  /** Entries in {@link inflight} by sender. */
-  private readonly inflightFrom: number[] = [];
-  /** The message each sender's pieces currently go to (its earlier ones are then complete or lost). */
-  private readonly receiving = new Map<number, InMsg>();
+  /** Messages still waiting for bytes (arriving in pieces, or still at the sender). */
+  private readonly arrivals = new Arrivals();
   /**
    * Point-to-point messages sent to each world rank (not counting this one). Only those of the
    * communicators' point-to-point contexts (even ids): a collective's own traffic includes
@@ -202,27 +99,20 @@ export class PointToPoint {
    * that the transport found gone (undefined: not known).
    */
   private readonly finished = new Map<number, number | undefined>();
-  /** Same-host ranks of this memory domain, by world rank, whatever `TSMPI_CMA` says: only they may send single-copy frames. */
-  private sameHost: boolean[] = [];
   private transport: Transport | null = null;
-  /**
-   * Ranks of this host and memory domain (their pids), by world rank: the same on every rank, so
-   * collectives choose alike from it.
-   */
-  private peers: ({ pid: number } | null)[] = [];
-  /** Peers single-copy messages are sent to; one is dropped for good when a read from it failed. */
-  private readonly lendable = new Set<number>();
+  /** Same-host peers and single-copy access to their memory. */
+  private readonly local: SameHostPeers;
   /** Payloads sent by address, kept until the receiver acks (or asks to resend). */
   private readonly lent = new Map<number, { bytes: Buffer; dest: number; header: Header }>();
-  /** The native addon with this process readable by its peers, once tried (null: unavailable). */
-  private cma: NativeBinding | null | undefined;
 
   constructor(
     /** This process's world rank. */
     readonly rank: number,
     readonly engine: MatchingEngine,
     private readonly cfg: Config,
-  ) {}
+  ) {
+    this.local = new SameHostPeers(rank, cfg);
+  }
 
   /**
    * Connects the transport (absent in a world of one). `token` proves frames belong to the job;
@@ -245,54 +135,15 @@ export class PointToPoint {
    * rank.
    */
   setPeers(peers: ({ pid: number } | null)[]): void {
-    this.sameHost = peers.map((p) => p !== null);
-    this.peers = this.cfg.cma ? peers : [];
-    this.lendable.clear();
-    this.peers.forEach((p, w) => p && this.lendable.add(w));
+    this.local.set(peers);
   }
-
-  /** Agreed single-copy access per group (world ranks joined by commas). */
-  private readonly verifiedGroups = new Map<string, boolean>();
 
   /**
    * Direct access to the memory of every member of `group` (world ranks) but this rank, when
    * all are single-copy peers on this host; undefined otherwise.
    */
   peerMemory(group: readonly number[]): PeerMemory | undefined {
-    if (group.length < 2 || !group.every((w) => w === this.rank || this.peers[w])) return undefined;
-    // Without the addon this rank still takes part (publishing nothing readable), so that the
-    // members' check fails on all of them alike.
-    const native = (!this.cfg.cmaFailReads && this.peerAccess()) || NO_PEER_ACCESS;
-    const pid = (r: number) => this.peers[group[r]!]!.pid;
-    const key = group.join(",");
-    const verified = this.verifiedGroups;
-    return {
-      addressOf: (array) => native.addressOf(array),
-      read: (r, address, byteLength, into, intoByteOffset) => native.peerRead(pid(r), address, byteLength, into, intoByteOffset),
-      reduce: (r, address, into, op) => op in NATIVE_OPS && native.peerReduce(pid(r), address, into.byteLength, into, 0, kindCode(into), NATIVE_OPS[op]!),
-      get verified() {
-        return verified.get(key);
-      },
-      set verified(ok) {
-        verified.set(key, ok === true);
-      },
-    };
-  }
-
-  /**
-   * The addon for single-copy transfers, loaded on first use; null when unavailable. Readable
-   * only by the nearest common ancestor of this rank and its same-host peers and that
-   * ancestor's descendants, when that ancestor is the job's (tsmpirun, slurmstepd: see
-   * {@link peerTracer}); else null: no single-copy reads (see native/README.md).
-   */
-  private peerAccess(): NativeBinding | null {
-    if (this.cma === undefined) {
-      const b = getBinding();
-      const peers = this.peers.flatMap((p) => (p ? [p.pid] : []));
-      const tracer = peerTracer(process.pid, peers);
-      this.cma = b && tracer !== undefined && b.allowPeerAccess(tracer) ? b : null;
-    }
-    return this.cma;
+    return this.local.memoryOf(group);
   }
 
   private link(dest: number): Transport {
@@ -332,7 +183,7 @@ export class PointToPoint {
     // An eager send completes once the transport holds the message where it is bounded (its
     // ring, for shared memory): a receiver that falls behind makes its senders wait.
     const sent = waits === 0 ? done : undefined;
-    const native = total >= this.cfg.cmaThreshold && this.lendable.has(dest) ? this.peerAccess() : null;
+    const native = total >= this.cfg.cmaThreshold ? this.local.lenderTo(dest) : null;
     if (native) {
       // Single copy: the receiver reads the bytes from here; keep them until it acks.
       const bytes = mustCopy ? Buffer.from(payload.bytes) : payload.bytes; // an eager send resolves now: lend a copy
@@ -373,24 +224,18 @@ export class PointToPoint {
   private resend(seq: number): void {
     const loan = this.lent.get(seq);
     if (!loan) return;
-    this.lendable.delete(loan.dest);
+    this.local.stopLending(loan.dest);
     this.sendChunks(loan.dest, loan.header, loan.bytes, 0);
   }
 
   /** Copies a single-copy message's bytes from the sender into `target`; on failure asks for them. */
   private fetch(msg: InMsg, address: bigint, target: Uint8Array | undefined): boolean {
-    const peer = this.peers[msg.wsrc];
-    const native = peer ? this.peerAccess() : null;
-    try {
-      if (!native || this.cfg.cmaFailReads || !target) throw new Error("no single-copy access to this peer");
-      native.peerRead(peer!.pid, address, msg.total, target, 0);
-    } catch {
-      this.lendable.delete(msg.wsrc);
+    if (!this.local.read(msg.wsrc, address, msg.total, target)) {
       const h: Header = { kind: KIND_RESEND, flags: 0, dtype: 0, algo: 0, src: 0, tag: 0, wsrc: this.rank, ctx: 0, seq: msg.seq, total: 0, token0: this.token0, token1: this.token1 };
       this.emit(msg.wsrc, [encodeHeader(h)]);
       return false;
     }
-    this.untrack(msg);
+    this.arrivals.untrack(msg);
     if (tracing("transport") && !this.readFrom.has(msg.wsrc)) {
       // The first single-copy read from each sender (tests prove with it that single copy was used).
       this.readFrom.add(msg.wsrc);
@@ -413,30 +258,15 @@ export class PointToPoint {
     if (remote) this.transport!.hold();
   }
 
-  /** Adds `msg` to {@link inflight} (it is arriving in pieces, or its bytes are still at the sender). */
-  private track(key: number, msg: InMsg): void {
-    this.inflight.set(key, msg);
-    this.inflightFrom[msg.wsrc] = (this.inflightFrom[msg.wsrc] ?? 0) + 1;
-  }
-
-  private untrack(msg: InMsg): void {
-    if (this.inflight.delete(inflightKey(msg.wsrc, msg.seq))) this.inflightFrom[msg.wsrc]!--;
-    if (this.receiving.get(msg.wsrc) === msg) this.receiving.delete(msg.wsrc);
-  }
-
   /**
    * Pieces of `msg` from its sender start arriving: the sender's previous message that still
-   * lacks pieces never gets them (one path per sender, pieces of a message in a row), so it is
-   * forgotten, with a warning, instead of being kept for ever.
+   * lacks pieces never gets them, so it is forgotten, with a warning (see `arrivals.ts`).
    */
   private receivingFrom(msg: InMsg): void {
-    const before = this.receiving.get(msg.wsrc);
-    if (before && before !== msg && !before.complete) {
-      this.untrack(before);
-      this.engine.take(before); // unreceived: its pieces so far are freed
-      this.drop("stale", `message ${before.seq} from world rank ${msg.wsrc}, whose pieces stopped after ${before.received} of ${before.total} bytes`);
-    }
-    this.receiving.set(msg.wsrc, msg);
+    const before = this.arrivals.receivingFrom(msg);
+    if (!before) return;
+    this.engine.take(before); // unreceived: its pieces so far are freed
+    this.drop("stale", `message ${before.seq} from world rank ${msg.wsrc}, whose pieces stopped after ${before.received} of ${before.total} bytes`);
   }
 
   /** Acks received so far (for {@link progress}). */
@@ -485,7 +315,7 @@ export class PointToPoint {
       this.acks.delete(seq); // the send never completes, and no longer keeps this rank alive
       this.transport?.release();
     }
-    for (const msg of [...this.inflight.values()]) if (msg.wsrc === r && !msg.fetcher) this.untrack(msg);
+    this.arrivals.forget(r);
   }
 
   /**
@@ -569,17 +399,16 @@ export class PointToPoint {
     if (h.kind === KIND_ACK) return this.ack(h.seq, true);
     if (h.kind === KIND_RESEND) return this.resend(h.seq);
     if (h.kind === KIND_BYE) return this.peerFinished(h.wsrc, h.total);
-    const key = inflightKey(h.wsrc, h.seq);
     let msg: InMsg | undefined;
     if (h.kind === KIND_MSG) {
-      if (this.inflight.has(key)) return this.drop("shape", `a second message ${h.seq} from world rank ${h.wsrc} while the first still arrives`);
-      if (h.flags & FLAG_PEER && !this.sameHost[h.wsrc]) return this.drop("peer", `a single-copy message from world rank ${h.wsrc}, which does not share this rank's host and memory`);
-      if (h.flags & FLAG_PEER && (this.inflightFrom[h.wsrc] ?? 0) >= INFLIGHT_PER_SENDER) return this.drop("inflight", `a single-copy message from world rank ${h.wsrc}, which has ${INFLIGHT_PER_SENDER} whose bytes did not come yet`);
+      if (this.arrivals.get(h.wsrc, h.seq)) return this.drop("shape", `a second message ${h.seq} from world rank ${h.wsrc} while the first still arrives`);
+      if (h.flags & FLAG_PEER && !this.local.shares(h.wsrc)) return this.drop("peer", `a single-copy message from world rank ${h.wsrc}, which does not share this rank's host and memory`);
+      if (h.flags & FLAG_PEER && this.arrivals.countFrom(h.wsrc) >= INFLIGHT_PER_SENDER) return this.drop("inflight", `a single-copy message from world rank ${h.wsrc}, which has ${INFLIGHT_PER_SENDER} whose bytes did not come yet`);
       msg = new InMsg(h.ctx, h.src, h.tag, h.flags, h.dtype, h.wsrc, h.seq, h.total, h.algo);
       if (h.flags & FLAG_PEER) {
         const address = frames[1]!.readBigUInt64LE(0);
         msg.fetcher = (target) => this.fetch(msg!, address, target);
-        this.track(key, msg); // for a RESEND's chunks
+        this.arrivals.track(msg); // for a RESEND's chunks
         // Matched now: the receive fetches into its own buffer. Unmatched: fetch at the end of
         // this event-loop turn, so the sender never waits for a matching receive, yet a receive
         // that code running now posts (an await that this very batch of frames resolved) still
@@ -590,17 +419,17 @@ export class PointToPoint {
       msg.add(h.flags & FLAG_INLINE ? head.subarray(HEADER_BYTES) : frames[1]!);
       if (!msg.complete) {
         this.receivingFrom(msg);
-        this.track(key, msg);
+        this.arrivals.track(msg);
       }
       this.engine.arrive(msg);
     } else {
-      msg = this.inflight.get(key);
+      msg = this.arrivals.get(h.wsrc, h.seq);
       if (!msg) return this.drop("chunk", `a piece of message ${h.seq}, which is not arriving`);
       const piece = frames[1]!;
       if (piece.byteLength > msg.total - msg.received) return this.drop("chunk", `a piece of ${piece.byteLength} bytes for message ${h.seq}, which lacks only ${msg.total - msg.received}`);
       this.receivingFrom(msg);
       msg.add(piece);
-      if (msg.complete) this.untrack(msg);
+      if (msg.complete) this.arrivals.untrack(msg);
     }
     if (msg.complete && msg.flags & FLAG_ARRIVAL) this.sendAck(msg, FLAG_ARRIVAL);
   };
@@ -665,81 +494,3 @@ export class PointToPoint {
   }
 }
 
-/** The key of a message arriving in pieces: its sender and its sequence number. */
-function inflightKey(wsrc: number, seq: number): number {
-  return wsrc * 2 ** 32 + seq;
-}
-
-/** Payload size in the units `Status.count` reports: elements for typed arrays, bytes otherwise. */
-export function messageCount(msg: InMsg): number {
-  return msg.flags & FLAG_RAW ? msg.total / kindFromCode(msg.dtype).BYTES_PER_ELEMENT : msg.total;
-}
-
-/** Discards a matched message's bytes (e.g. after a truncation error). */
-function discard(msg: InMsg): void {
-  msg.drainTo(() => {});
-}
-
-/**
- * Turns a matched message into a value for the object tier: a typed array for raw payloads,
- * the deserialized value otherwise. Calls `done` once all bytes are in.
- */
-export function readObject(msg: InMsg, done: (value: unknown, error?: unknown) => void): void {
-  if (msg.flags & FLAG_RAW) {
-    const fail = (error: TsmpiError): void => {
-      discard(msg);
-      msg.whenComplete(() => done(undefined, error));
-    };
-    if (!isKindCode(msg.dtype)) return fail(new TsmpiError("ERR_TSMPI_TYPE", `message from rank ${msg.src} has unknown element kind ${msg.dtype}`));
-    const Kind = kindFromCode(msg.dtype);
-    if (msg.total % Kind.BYTES_PER_ELEMENT !== 0) return fail(new TsmpiError("ERR_TSMPI_TYPE", `message of ${msg.total} bytes is not a whole number of ${Kind.name} elements`));
-    if (msg.complete && msg.parts.length === 1) return done(typedArrayFromBytes(msg.dtype, msg.parts[0]!));
-    let out: TypedArray;
-    try {
-      out = allocateKind(msg.dtype, msg.total / Kind.BYTES_PER_ELEMENT);
-    } catch (err) {
-      return fail(new TsmpiError("ERR_TSMPI_TYPE", `cannot allocate ${msg.total} bytes for a message from rank ${msg.src}: ${(err as Error).message}`, { cause: err }));
-    }
-    msg.fillInto(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
-    return msg.whenComplete(() => done(out));
-  }
-  msg.whenComplete(() => {
-    let value: unknown;
-    try {
-      value = unpackObject(msg.payload());
-    } catch (err) {
-      return done(undefined, new TsmpiError("ERR_TSMPI_TYPE", `cannot deserialize a ${msg.total}-byte message from rank ${msg.src}: ${(err as Error).message}`, { cause: err }));
-    }
-    done(value);
-  });
-}
-
-/**
- * Receives a matched message into `buf` (buffer tier), filling its prefix. Calls `done` with the
- * element count once all bytes are in, or with an error: `ERR_TSMPI_TRUNCATE` when the message
- * is larger than `buf`, `ERR_TSMPI_TYPE` when it was not sent as a typed array. The message is
- * consumed either way, as in MPI.
- */
-export function readInto(msg: InMsg, buf: TypedArray, done: (count: number, error?: unknown) => void): void {
-  const fail = (error: TsmpiError): void => {
-    discard(msg);
-    msg.whenComplete(() => done(0, error));
-  };
-  if (!(msg.flags & FLAG_RAW)) {
-    return fail(new TsmpiError("ERR_TSMPI_TYPE", `message from rank ${msg.src} (tag ${msg.tag}) was sent as an object; receive it with recv(), not into ${describeValue(buf)}`));
-  }
-  if (msg.total > buf.byteLength) {
-    const sent = kindFromCode(msg.dtype);
-    return fail(
-      new TsmpiError(
-        "ERR_TSMPI_TRUNCATE",
-        `message of ${msg.total / sent.BYTES_PER_ELEMENT} ${sent.name} elements (${msg.total} bytes) from rank ${msg.src} does not fit the receive buffer ${describeValue(buf)} (${buf.byteLength} bytes)`,
-      ),
-    );
-  }
-  if (msg.total % buf.BYTES_PER_ELEMENT !== 0) {
-    return fail(new TsmpiError("ERR_TSMPI_TYPE", `message of ${msg.total} bytes is not a whole number of ${buf.constructor.name} elements`));
-  }
-  msg.fillInto(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
-  msg.whenComplete(() => done(msg.total / buf.BYTES_PER_ELEMENT));
-}

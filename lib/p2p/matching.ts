@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { ANY_SOURCE, ANY_TAG } from "./constants.js";
+import { ANY_SOURCE, ANY_TAG } from "../constants.js";
 
 /** An incoming message; its payload may still be arriving in pieces. */
 export class InMsg {
