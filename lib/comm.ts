@@ -834,7 +834,7 @@ export class Comm {
     this.#usable("split");
     const seq = ++this.#deriveSeq;
     // Check after the exchange: every rank then sees a bad argument anywhere and rejects alike.
-    const all = await this.allgather([color, key]);
+    const all = await this.allgather<[number, number]>([color, key]);
     all.forEach(([c, k], r) => {
       if (!(Number.isInteger(c) && (c >= 0 || c === UNDEFINED))) {
         throw new TsmpiError("ERR_TSMPI_ARG", `color must be a non-negative integer or UNDEFINED, got ${describeValue(c)} on rank ${r}`);
@@ -878,7 +878,7 @@ export class Comm {
     void info;
     this.#usable("Split_type");
     const seq = ++this.#deriveSeq;
-    const all = await this.allgather([split_type, key]);
+    const all = await this.allgather<[number, number]>([split_type, key]);
     all.forEach(([t, k], r) => {
       if (t !== COMM_TYPE_SHARED && t !== UNDEFINED) {
         throw new TsmpiError("ERR_TSMPI_ARG", `split_type must be COMM_TYPE_SHARED or UNDEFINED, got ${describeValue(t)} on rank ${r}`);

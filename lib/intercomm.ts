@@ -492,7 +492,7 @@ export class Intercomm extends Comm {
   override async split(color: number, key = 0): Promise<Intercomm | null> {
     this.#usable("split");
     const seq = ++this.#makeSeq;
-    const [mine, theirs] = await this.#exchange([color, key], "split");
+    const [mine, theirs] = await this.#exchange<[number, number]>([color, key], "split");
     for (const [side, all] of [["local", mine], ["remote", theirs]] as const) {
       all.forEach(([c, k], r) => {
         if (!(Number.isInteger(c) && (c >= 0 || c === UNDEFINED))) {

@@ -149,7 +149,7 @@ describe("TypeScript programs: compiled once by the launcher", function () {
       const changed = await run(["main.ts"]);
       assert.equal(changed.code, 0, changed.stderr);
       assert.equal(launcherTrace(changed.stderr).cached, false);
-      assert.equal(jsonLines(changed.stdout)[0].greeting, "CHANGED GREETING FROM RANK 0");
+      assert.equal(jsonLines(changed.stdout)[0]?.greeting, "CHANGED GREETING FROM RANK 0");
     } finally {
       fs.writeFileSync(greet, before);
     }
@@ -219,13 +219,13 @@ describe("the compile cache is private and trusted by content (issue 17)", funct
     try {
       fs.utimesSync(greet, when, when);
       const first = await run(["main.ts"], cache);
-      assert.equal(jsonLines(first.stdout)[0].greeting, "HELLO FROM RANK 0", first.stderr);
+      assert.equal(jsonLines(first.stdout)[0]?.greeting, "HELLO FROM RANK 0", first.stderr);
       fs.writeFileSync(greet, before.replace("hello from rank", "howdy from rank"));
       fs.utimesSync(greet, when, when);
       const changed = await run(["main.ts"], cache);
       assert.equal(changed.code, 0, changed.stderr);
       assert.equal(launcherTrace(changed.stderr).cached, false);
-      assert.equal(jsonLines(changed.stdout)[0].greeting, "HOWDY FROM RANK 0");
+      assert.equal(jsonLines(changed.stdout)[0]?.greeting, "HOWDY FROM RANK 0");
     } finally {
       fs.writeFileSync(greet, before);
     }
@@ -243,7 +243,7 @@ describe("the compile cache is private and trusted by content (issue 17)", funct
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stdout, /planted/);
     assert.equal(launcherTrace(r.stderr).cached, false);
-    assert.equal(jsonLines(r.stdout)[0].greeting, "HELLO FROM RANK 0");
+    assert.equal(jsonLines(r.stdout)[0]?.greeting, "HELLO FROM RANK 0");
   });
 
   it("a cache directory others may write is emptied and made private: what was put there never runs", async function () {
@@ -260,7 +260,7 @@ describe("the compile cache is private and trusted by content (issue 17)", funct
     const r = await run(["main.ts"], cache);
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stdout, /planted/);
-    assert.equal(jsonLines(r.stdout)[0].greeting, "HELLO FROM RANK 0");
+    assert.equal(jsonLines(r.stdout)[0]?.greeting, "HELLO FROM RANK 0");
     assert.equal((fs.statSync(cache).mode & 0o777).toString(8), "700");
   });
 

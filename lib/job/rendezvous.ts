@@ -463,7 +463,7 @@ export class RendezvousClient {
   private constructor(
     private readonly socket: net.Socket,
     private readonly address: string,
-    private readonly handlers: ClientHandlers,
+    handlers: ClientHandlers,
   ) {
     socket.on("error", () => {});
     socket.on("close", () => {

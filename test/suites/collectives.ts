@@ -10,7 +10,6 @@ import type { TypedArray } from "tsmpi";
 import type { Case, CaseContext } from "./types.js";
 
 type Mpi = CaseContext["mpi"];
-type Comm = CaseContext["comm"];
 /** An element of a typed array: a number, or a BigInt for the 64-bit integer kinds. */
 type El = number | bigint;
 

@@ -12,10 +12,8 @@
  */
 import assert from "node:assert/strict";
 import type { Prequest, Request } from "tsmpi";
-import type { Case, CaseContext } from "./types.js";
+import type { Case } from "./types.js";
 
-type Mpi = CaseContext["mpi"];
-type Comm = CaseContext["comm"];
 
 const KINDS = [Int8Array, Int32Array, Float32Array, Float64Array, BigInt64Array] as const;
 type Kind = (typeof KINDS)[number];
