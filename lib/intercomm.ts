@@ -28,7 +28,8 @@
  */
 import * as coll from "./collectives/api.js";
 import { CollectiveChannel } from "./collectives/channel.js";
-import { Comm, hashInts, intercomms, type BufferArg, type CommInit, type SendBufferArg } from "./comm.js";
+import type { BufferArg, CommInit, SendBufferArg } from "./comm-base.js";
+import { Comm, hashInts, intercomms } from "./comm.js";
 import { type IN_PLACE, PROC_NULL, ROOT, UNDEFINED } from "./constants.js";
 import { TsmpiError, describeValue, type TsmpiErrorCode } from "./errors.js";
 import { Group, checkGroup } from "./group.js";
