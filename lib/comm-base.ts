@@ -12,11 +12,13 @@
  * subclasses' `override`s are unchanged), each file keeps its own state private (`#` fields),
  * and what a chapter needs of the ones below is a few `protected` `@internal` members. The
  * intermediate classes are not exported from `tsmpi`; `scripts/docs.mjs` documents their members
- * as `Comm`'s own. Mixins would lose the private fields and `override` checks; delegating to
- * plain functions would leave every method's signature and TSDoc in one file as long as before.
+ * as `Comm`'s own, so the API docs read as before. Mixins (class factories) cannot keep private or
+ * protected members through the `.d.ts` emit (TS4094) and document as anonymous classes;
+ * delegating to plain functions would leave every method's signature and TSDoc in `comm.ts`, as
+ * long as before.
  *
- * Not supported yet: error handlers (`Set_errhandler`: an error always throws or rejects), attribute caching
- * (`Set_attr`/`Get_attr`), `Get_info`/`Set_info`.
+ * Not supported yet: error handlers (`Set_errhandler`: an error always throws or rejects),
+ * attribute caching (`Set_attr`/`Get_attr`), `Get_info`/`Set_info`.
  *
  * @module
  */
