@@ -29,7 +29,7 @@ import path from "node:path";
 import { advertisedAddress, hostPort } from "../lib/job/network.js";
 import { allocationKey, userSecret } from "../lib/job/environment.js";
 import { rendezvousPsk } from "../lib/job/keys.js";
-import { RendezvousServer } from "../lib/job/rendezvous.js";
+import { RendezvousServer } from "../lib/job/rendezvous-server.js";
 import { TsmpiError } from "../lib/errors.js";
 import { forwardLabelled, forwardRank, onStdoutClosed, type OutputOptions } from "./output.js";
 import type { Placement, Plan } from "./plan.js";
