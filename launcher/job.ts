@@ -28,7 +28,7 @@ import path from "node:path";
 import { advertisedAddress, hostPort } from "../lib/job/network.js";
 import { allocationKey, userSecret } from "../lib/job/environment.js";
 import { rendezvousPsk } from "../lib/job/keys.js";
-import { RendezvousServer } from "../lib/job/rendezvous.js";
+import { RendezvousServer } from "../lib/job/rendezvous-server.js";
 import type { SpawnerJoin } from "../lib/job/spawn.js";
 import { TsmpiError } from "../lib/errors.js";
 import { forwardSignal, isPid, kill, killAgents, startAgents, type Agent, type AgentOptions } from "./agents.js";

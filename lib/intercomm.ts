@@ -11,9 +11,10 @@
  * `allreduce` their reduction). Each runs as one collective call of the local group (on a private
  * intracommunicator over it, so a failure on any of its ranks fails the call on all of them) plus
  * messages between the leaders, or between all pairs (`alltoall`), on the intercommunicator's
- * collective context, whose error notices tell the remote group.
+ * collective context, whose error notices tell the remote group. Their algorithms are plain
+ * functions in `collectives/intercomm.ts`; this class checks the arguments and runs them.
  *
- * Contexts: the two leaders exchange a fresh context of each group over `peer_comm` and both
+ * Contexts (agreed in `intercomm-create.ts`): the two leaders exchange a fresh context of each group over `peer_comm` and both
  * derive the intercommunicator's from the pair and both groups' members, so it differs from every
  * communicator either side has; communicators made from it derive theirs from it, counted in the
  * (MPI-mandated) common order of those calls.
@@ -26,70 +27,22 @@
  *
  * @module
  */
-import * as coll from "./collectives/api.js";
 import { CollectiveChannel } from "./collectives/channel.js";
-import { Comm, hashInts, intercomms, type BufferArg, type CommInit, type SendBufferArg } from "./comm.js";
+import * as inter from "./collectives/intercomm.js";
+import { blocksOf, checkInterRoot, hostArray } from "./collectives/intercomm.js";
+import type { BufferArg, CommInit, SendBufferArg } from "./comm-base.js";
+import { Comm, intercomms } from "./comm.js";
 import { type IN_PLACE, PROC_NULL, ROOT, UNDEFINED } from "./constants.js";
-import { TsmpiError, describeValue, type TsmpiErrorCode } from "./errors.js";
+import { TsmpiError, describeValue } from "./errors.js";
 import { Group, checkGroup } from "./group.js";
+import { createIntercomm } from "./intercomm-create.js";
 import { deriveContext } from "./job/runtime.js";
 import { Op } from "./op.js";
-import { allocateKind, bytesOf, kindCode, packObject, unpackObject, type TypedArray } from "./serializer.js";
-import { checkBuffer, checkRoot, checkSameKind, checkSendTag } from "./validate.js";
-
-/**
- * The intercommunicator's context from both groups' fresh contexts and members, the same on
- * both sides whichever calls it. The members take part so that two pairs with the same fresh
- * contexts (groups made alike, e.g. from COMM_SELF) still differ.
- */
-function pairContext(a: readonly [number, readonly number[]], b: readonly [number, readonly number[]]): number {
-  const [lo, hi] = a[0] < b[0] || (a[0] === b[0] && (a[1][0] ?? 0) < (b[1][0] ?? 0)) ? [a, b] : [b, a];
-  const base = deriveContext(lo[0], hi[0] % 2 ** 32 | 0, Math.floor(hi[0] / 2 ** 32));
-  return deriveContext(base, hashInts(lo[1]) | 0, hashInts(hi[1]));
-}
+import type { TypedArray } from "./serializer.js";
+import { checkSameKind } from "./validate.js";
 
 /** The sequence number of the local intracommunicator's context: no constructor uses 0. */
 const LOCAL_SEQ = 0;
-
-/** What leaders exchange over peer_comm: a fresh context and the group's world ranks. */
-type Offer = [number, number[]];
-
-function checkOffer(value: unknown): Offer {
-  const ok =
-    Array.isArray(value) &&
-    value.length === 2 &&
-    Number.isSafeInteger(value[0]) &&
-    Array.isArray(value[1]) &&
-    (value[1] as unknown[]).every((w) => Number.isInteger(w) && (w as number) >= 0);
-  if (!ok) throw new TsmpiError("ERR_TSMPI_ARG", `Create_intercomm: the remote leader sent ${describeValue(value)}, not a context and a group (is it calling Create_intercomm with this tag?)`);
-  return value as Offer;
-}
-
-/** A root of an intercommunicator collective: ROOT, PROC_NULL, or a rank of the remote group. */
-function checkInterRoot(root: unknown, remoteSize: number): number {
-  if (root === ROOT || root === PROC_NULL) return root;
-  if (Number.isInteger(root) && (root as number) >= 0 && (root as number) < remoteSize) return root as number;
-  throw new TsmpiError("ERR_TSMPI_ROOT", `root must be ROOT, PROC_NULL or an integer in [0, ${remoteSize}) (a rank of the remote group), got ${describeValue(root)}`);
-}
-
-/** The host typed array of a buffer argument (`[array, count]`: its first count elements). */
-function hostArray(value: unknown, name: string): TypedArray {
-  if (Array.isArray(value) && value.length === 2 && Number.isInteger(value[1])) {
-    const a = checkBuffer(value[0], name);
-    const n = value[1] as number;
-    if (n < 0 || n > a.length) throw new TsmpiError("ERR_TSMPI_COUNT", `${name}'s count must be in [0, ${a.length}], got ${n}`);
-    return a.subarray(0, n) as TypedArray;
-  }
-  return checkBuffer(value, name);
-}
-
-/** `n` equal blocks of `array`. */
-function blocksOf(array: TypedArray, n: number, name: string): number {
-  if (n === 0 ? array.length !== 0 : array.length % n !== 0) {
-    throw new TsmpiError("ERR_TSMPI_COUNT", `${name} must hold ${n} equal blocks (one per rank of the remote group), got ${array.length} elements`);
-  }
-  return n === 0 ? 0 : array.length / n;
-}
 
 /** The local group of an intercommunicator: its collectives' local parts run as one collective of it. */
 class LocalComm extends Comm {
@@ -209,22 +162,12 @@ export class Intercomm extends Comm {
     );
   }
 
-  /** The leaders send `mine` to each other; resolves with the remote leader's bytes (on the leader). */
-  async #swap(x: CollectiveChannel, mine: Uint8Array, into?: Uint8Array): Promise<Uint8Array> {
-    const [got] = await Promise.all([x.recv(0, into), x.send(0, mine)]);
-    return got;
-  }
-
   /**
    * Blocks until every rank of both groups called it (`MPI_Barrier`): a local barrier, the
    * leaders' exchange, a local barrier.
    */
   override barrier(): Promise<void> {
-    return this.#run("barrier", () => {}, async (x, local) => {
-      await coll.barrier(local);
-      if (local.rank === 0) await this.#swap(x, new Uint8Array(0));
-      await coll.barrier(local);
-    });
+    return this.#run("barrier", () => {}, (x, local) => inter.barrier(x, local));
   }
 
   /**
@@ -235,12 +178,7 @@ export class Intercomm extends Comm {
    * @throws TsmpiError `ERR_TSMPI_ROOT` for a root that is none of these.
    */
   override bcast<T>(value: T, root = 0): Promise<T> {
-    return this.#run("bcast", () => checkInterRoot(root, this.#remote.length), async (x, local) => {
-      if (root === ROOT) await x.send(0, packObject(value), true);
-      if (root === ROOT || root === PROC_NULL) return undefined as T;
-      const got = local.rank === 0 ? (unpackObject(await x.recv(root)) as T) : undefined;
-      return coll.bcast(local, got, 0) as Promise<T>;
-    });
+    return this.#run("bcast", () => checkInterRoot(root, this.#remote.length), (x, local) => inter.bcast(x, local, value, root) as Promise<T>);
   }
 
   /**
@@ -249,13 +187,7 @@ export class Intercomm extends Comm {
    * group's other ranks pass `PROC_NULL`; everyone but the root gets `undefined`.
    */
   override gather<T>(value: T, root = 0): Promise<T[] | undefined> {
-    return this.#run("gather", () => checkInterRoot(root, this.#remote.length), async (x, local) => {
-      if (root === ROOT) return unpackObject(await x.recv(0)) as T[];
-      if (root === PROC_NULL) return undefined;
-      const all = await coll.gather(local, value, 0);
-      if (local.rank === 0) await x.send(root, packObject(all), true);
-      return undefined;
-    });
+    return this.#run("gather", () => checkInterRoot(root, this.#remote.length), (x, local) => inter.gather(x, local, value, root) as Promise<T[] | undefined>);
   }
 
   /**
@@ -271,21 +203,12 @@ export class Intercomm extends Comm {
         throw new TsmpiError("ERR_TSMPI_COUNT", `the scatter list must be an array of remote_size (${this.#remote.length}) values, got ${describeValue(values)}`);
       }
     };
-    return this.#run("scatter", check, async (x, local) => {
-      if (root === ROOT) await x.send(0, packObject(values), true);
-      if (root === ROOT || root === PROC_NULL) return undefined as T;
-      const list = local.rank === 0 ? (unpackObject(await x.recv(root)) as T[]) : null;
-      return coll.scatter(local, list, 0) as Promise<T>;
-    });
+    return this.#run("scatter", check, (x, local) => inter.scatter(x, local, values, root) as Promise<T>);
   }
 
   /** Every rank gets the values of the remote group's ranks, in their rank order (`MPI_Allgather` on an intercommunicator). */
   override allgather<T>(value: T): Promise<T[]> {
-    return this.#run("allgather", () => {}, async (x, local) => {
-      const mine = await coll.gather(local, value, 0);
-      const theirs = local.rank === 0 ? (unpackObject(await this.#swap(x, packObject(mine))) as T[]) : [];
-      return coll.bcast(local, theirs, 0) as Promise<T[]>;
-    });
+    return this.#run("allgather", () => {}, (x, local) => inter.allgather(x, local, value) as Promise<T[]>);
   }
 
   /** Sends `values[i]` to rank i of the remote group; returns what each remote rank sent here (`MPI_Alltoall` on an intercommunicator). */
@@ -296,11 +219,7 @@ export class Intercomm extends Comm {
         throw new TsmpiError("ERR_TSMPI_COUNT", `alltoall needs an array of remote_size (${n}) values, got ${describeValue(values)}`);
       }
     };
-    return this.#run("alltoall", check, async (x) => {
-      const got = Array.from({ length: n }, (_, j) => x.recv(j));
-      await Promise.all(values.map((v, j) => x.send(j, packObject(v), true)));
-      return (await Promise.all(got)).map((b) => unpackObject(b) as T);
-    });
+    return this.#run("alltoall", check, (x) => inter.alltoall(x, values, n) as Promise<T[]>);
   }
 
   /**
@@ -308,22 +227,12 @@ export class Intercomm extends Comm {
    * intercommunicator; roots as {@link gather}); everyone but the root gets `undefined`.
    */
   override reduce<T>(value: T, op: Op = Op.SUM, root = 0): Promise<T | undefined> {
-    return this.#run("reduce", () => checkInterRoot(root, this.#remote.length), async (x, local) => {
-      if (root === ROOT) return unpackObject(await x.recv(0)) as T;
-      if (root === PROC_NULL) return undefined;
-      const r = await coll.reduce(local, value, op, 0);
-      if (local.rank === 0) await x.send(root, packObject(r), true);
-      return undefined;
-    });
+    return this.#run("reduce", () => checkInterRoot(root, this.#remote.length), (x, local) => inter.reduce(x, local, value, op, root) as Promise<T | undefined>);
   }
 
   /** Every rank gets `op` over the remote group's values (`MPI_Allreduce` on an intercommunicator). */
   override allreduce<T>(value: T, op: Op = Op.SUM): Promise<T> {
-    return this.#run("allreduce", () => {}, async (x, local) => {
-      const mine = await coll.reduce(local, value, op, 0);
-      const theirs = local.rank === 0 ? (unpackObject(await this.#swap(x, packObject(mine))) as T) : undefined;
-      return coll.bcast(local, theirs, 0) as Promise<T>;
-    });
+    return this.#run("allreduce", () => {}, (x, local) => inter.allreduce(x, local, value, op) as Promise<T>);
   }
 
   // ---------------------------------------------------------------- buffer tier
@@ -338,12 +247,7 @@ export class Intercomm extends Comm {
       checkInterRoot(root, this.#remote.length);
       if (root !== PROC_NULL) b = hostArray(buf, "buf");
     };
-    return this.#run("Bcast", check, async (x, local) => {
-      if (root === PROC_NULL) return;
-      if (root === ROOT) return void (await x.send(0, bytesOf(b!)));
-      if (local.rank === 0) await x.recv(root, bytesOf(b!));
-      await coll.Bcast(local, b, 0);
-    });
+    return this.#run("Bcast", check, (x, local) => inter.Bcast(x, local, b, root));
   }
 
   /**
@@ -358,13 +262,7 @@ export class Intercomm extends Comm {
       if (root === ROOT) blocksOf((r = hostArray(recvbuf, "recvbuf")), this.#remote.length, "recvbuf");
       else if (root !== PROC_NULL) s = hostArray(sendbuf, "sendbuf");
     };
-    return this.#run("Gather", check, async (x, local) => {
-      if (root === ROOT) return void (await x.recv(0, bytesOf(r!)));
-      if (root === PROC_NULL) return;
-      const all = local.rank === 0 ? allocateKind(kindCode(s!), s!.length * local.size) : null;
-      await coll.Gather(local, s, all, 0);
-      if (all) await x.send(root, bytesOf(all), true);
-    });
+    return this.#run("Gather", check, (x, local) => inter.Gather(x, local, s, r, root));
   }
 
   /**
@@ -379,13 +277,7 @@ export class Intercomm extends Comm {
       if (root === ROOT) blocksOf((s = hostArray(sendbuf, "sendbuf")), this.#remote.length, "sendbuf");
       else if (root !== PROC_NULL) r = hostArray(recvbuf, "recvbuf");
     };
-    return this.#run("Scatter", check, async (x, local) => {
-      if (root === ROOT) return void (await x.send(0, bytesOf(s!)));
-      if (root === PROC_NULL) return;
-      const all = local.rank === 0 ? allocateKind(kindCode(r!), r!.length * local.size) : null;
-      if (all) await x.recv(root, bytesOf(all));
-      await coll.Scatter(local, all, r, 0);
-    });
+    return this.#run("Scatter", check, (x, local) => inter.Scatter(x, local, s, r, root));
   }
 
   /**
@@ -401,12 +293,7 @@ export class Intercomm extends Comm {
       checkSameKind(s, r, "sendbuf and recvbuf");
       blocksOf(r, this.#remote.length, "recvbuf");
     };
-    return this.#run("Allgather", check, async (x, local) => {
-      const all = local.rank === 0 ? allocateKind(kindCode(s), s.length * local.size) : null;
-      await coll.Gather(local, s, all, 0);
-      if (all) await this.#swap(x, bytesOf(all), bytesOf(r));
-      await coll.Bcast(local, r, 0);
-    });
+    return this.#run("Allgather", check, (x, local) => inter.Allgather(x, local, s, r));
   }
 
   /**
@@ -426,11 +313,7 @@ export class Intercomm extends Comm {
       sb = blocksOf(s, n, "sendbuf");
       rb = blocksOf(r, n, "recvbuf");
     };
-    return this.#run("Alltoall", check, async (x) => {
-      const got = Array.from({ length: n }, (_, j) => x.recv(j, bytesOf(r.subarray(j * rb, (j + 1) * rb) as TypedArray)));
-      await Promise.all(Array.from({ length: n }, (_, j) => x.send(j, bytesOf(s.subarray(j * sb, (j + 1) * sb) as TypedArray))));
-      await Promise.all(got);
-    });
+    return this.#run("Alltoall", check, (x) => inter.Alltoall(x, s, r, n, sb, rb));
   }
 
   /**
@@ -445,13 +328,7 @@ export class Intercomm extends Comm {
       if (root === ROOT) r = hostArray(recvbuf, "recvbuf");
       else if (root !== PROC_NULL) s = hostArray(sendbuf, "sendbuf");
     };
-    return this.#run("Reduce", check, async (x, local) => {
-      if (root === ROOT) return void (await x.recv(0, bytesOf(r!)));
-      if (root === PROC_NULL) return;
-      const acc = local.rank === 0 ? allocateKind(kindCode(s!), s!.length) : null;
-      await coll.Reduce(local, s, acc, op, 0);
-      if (acc) await x.send(root, bytesOf(acc), true);
-    });
+    return this.#run("Reduce", check, (x, local) => inter.Reduce(x, local, s, r, op, root));
   }
 
   /** Buffer-tier {@link allreduce}: `recvbuf` gets the element-wise reduction of the remote group's `sendbuf`s. */
@@ -463,23 +340,14 @@ export class Intercomm extends Comm {
       r = hostArray(recvbuf, "recvbuf");
       checkSameKind(s, r, "sendbuf and recvbuf");
     };
-    return this.#run("Allreduce", check, async (x, local) => {
-      const acc = local.rank === 0 ? allocateKind(kindCode(s), s.length) : null;
-      await coll.Reduce(local, s, acc, op, 0);
-      if (acc) await this.#swap(x, bytesOf(acc), bytesOf(r));
-      await coll.Bcast(local, r, 0);
-    });
+    return this.#run("Allreduce", check, (x, local) => inter.Allreduce(x, local, s, r, op));
   }
 
   // ------------------------------------------------------------ communicators
 
   /** Every local rank's `value` and every remote rank's, in rank order (one collective). */
   #exchange<T>(value: T, name: string): Promise<[T[], T[]]> {
-    return this.#run(name, () => {}, async (x, local) => {
-      const mine = (await coll.allgather(local, value)) as T[];
-      const theirs = local.rank === 0 ? (unpackObject(await this.#swap(x, packObject(mine))) as T[]) : [];
-      return [mine, (await coll.bcast(local, theirs, 0)) as T[]];
-    });
+    return this.#run(name, () => {}, (x, local) => inter.exchange(x, local, value) as Promise<[T[], T[]]>);
   }
 
   /**
@@ -601,28 +469,6 @@ export class Intercomm extends Comm {
   }
 }
 
-/** `Create_intercomm`: the leaders swap a fresh context and their group over `peer_comm`, then tell their group. */
-async function createIntercomm(local: Comm, init: CommInit, localLeader: number, peerComm: Comm, remoteLeader: number, tag: number): Promise<Intercomm> {
-  type Told = { ctx: number; remote: number[] } | { code: TsmpiErrorCode; message: string };
-  let told: Told | null = null;
-  if (local.rank === localLeader) {
-    try {
-      if (!(peerComm instanceof Comm) || peerComm.Is_inter()) throw new TsmpiError("ERR_TSMPI_ARG", `peer_comm must be an intracommunicator, got ${describeValue(peerComm)}`);
-      checkRoot(remoteLeader, peerComm.size, "remote_leader");
-      checkSendTag(tag);
-      const mine: Offer = [init.ctx, [...init.group]];
-      const theirs = checkOffer(await peerComm.sendrecv(mine, remoteLeader, tag, remoteLeader, tag));
-      const overlap = theirs[1].find((w) => init.group.includes(w));
-      if (overlap !== undefined) throw new TsmpiError("ERR_TSMPI_ARG", `Create_intercomm: the groups must be disjoint, world rank ${overlap} is in both`);
-      told = { ctx: pairContext(mine, theirs), remote: theirs[1] };
-    } catch (err) {
-      const e = err instanceof TsmpiError ? err : new TsmpiError("ERR_TSMPI_INTERNAL", String(err), { cause: err });
-      told = { code: e.code, message: e.message };
-    }
-  }
-  const got = await local.bcast(told, localLeader);
-  if (!got || "code" in got) throw new TsmpiError(got?.code ?? "ERR_TSMPI_INTERNAL", got?.message ?? "Create_intercomm: the leader sent nothing");
-  return new Intercomm({ rt: init.rt, ctx: got.ctx, rank: init.rank, group: init.group }, got.remote);
-}
-
-intercomms.create = createIntercomm;
+// Create_intercomm (comm.ts) cannot import this class, which extends Comm: it calls this.
+intercomms.create = (local, init, localLeader, peerComm, remoteLeader, tag) =>
+  createIntercomm(local, init, localLeader, peerComm, remoteLeader, tag, (made, remote) => new Intercomm(made, remote));

@@ -9,7 +9,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { TsmpiError } from "../lib/errors.js";
-import { RendezvousClient } from "../lib/job/rendezvous.js";
+import { RendezvousClient } from "../lib/job/rendezvous-client.js";
 import { checkJob, fixture, jsonLines, leftovers, ROOT, runNode, settledLeftovers, tsmpirun } from "./helpers/launch.js";
 
 describe("tsmpirun: what ranks see", function () {

@@ -16,7 +16,9 @@ import { keyFilePath, launchInfo, SLURM_PORT_TRIES } from "../lib/job/environmen
 import { rendezvousPsk } from "../lib/job/keys.js";
 import { listenAddresses } from "../lib/job/network.js";
 import { ROOT } from "./helpers/launch.js";
-import { MAX_RANK_LINE, RendezvousClient, RendezvousServer, type Hello } from "../lib/job/rendezvous.js";
+import { MAX_RANK_LINE, type Hello } from "../lib/job/rendezvous.js";
+import { RendezvousClient } from "../lib/job/rendezvous-client.js";
+import { RendezvousServer } from "../lib/job/rendezvous-server.js";
 
 const KEY = "k".repeat(32);
 

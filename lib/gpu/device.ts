@@ -14,8 +14,12 @@ import { backendReason, getBackend } from "./backend.js";
 let device: number | null | undefined;
 let deviceReady = false;
 
-/** This rank's local rank: `TSMPI_LOCAL_RANK` (set by the runtime in every launch mode), else 0. */
-export function localRank(): number {
+/**
+ * This rank's local rank as the environment says it: `TSMPI_LOCAL_RANK` (set by the runtime in
+ * every launch mode), else 0. Not the public `localRank()` of `tsmpi` (`{ rank, size }` from the
+ * runtime): lib/gpu/ reads the environment, as it imports nothing of the job layer.
+ */
+export function localRankFromEnv(): number {
   const raw = process.env.TSMPI_LOCAL_RANK ?? "0";
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value < 0 || raw.trim() === "") {
@@ -32,7 +36,7 @@ export function localRank(): number {
  */
 export function selectedDevice(): number | null {
   if (device === undefined) {
-    device = getBackend() === "cuda" ? localRank() % getBinding()!.runtimeInfo().deviceCount : null;
+    device = getBackend() === "cuda" ? localRankFromEnv() % getBinding()!.runtimeInfo().deviceCount : null;
   }
   return device;
 }

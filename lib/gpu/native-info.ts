@@ -9,7 +9,7 @@
  */
 import { bindingStatus, getBinding, type AddonState, type NativeDevice } from "../native.js";
 import { backendReason, cudaVersion, getBackend, type Backend } from "./backend.js";
-import { localRank, selectedDevice } from "./device.js";
+import { localRankFromEnv, selectedDevice } from "./device.js";
 
 /** What {@link nativeInfo} reports; printed by `tsmpirun --info`. */
 export interface NativeInfo {
@@ -61,7 +61,7 @@ export function nativeInfo(): NativeInfo {
   let rank = -1;
   let index: number | null = null;
   try {
-    rank = localRank();
+    rank = localRankFromEnv();
     index = selectedDevice();
   } catch {
     // a malformed TSMPI_LOCAL_RANK: reported as localRank -1, no device

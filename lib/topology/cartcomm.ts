@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { topologies, type CommInit } from "../comm.js";
+import type { CommInit } from "../comm-base.js";
+import { topologies } from "../comm-topology.js";
 import { CART, PROC_NULL } from "../constants.js";
 import { TsmpiError, describeValue } from "../errors.js";
 import type { NeighborPlan } from "../collectives/neighbor.js";

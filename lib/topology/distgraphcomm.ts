@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { topologies, type CommInit, type DistGraphEdges } from "../comm.js";
+import type { CommInit } from "../comm-base.js";
+import { topologies, type DistGraphEdges } from "../comm-topology.js";
 import { DIST_GRAPH } from "../constants.js";
 import { Topocomm } from "./topocomm.js";
 

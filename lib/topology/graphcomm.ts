@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { topologies, type CommInit } from "../comm.js";
+import type { CommInit } from "../comm-base.js";
+import { topologies } from "../comm-topology.js";
 import { GRAPH } from "../constants.js";
 import { TsmpiError, describeValue } from "../errors.js";
 import { Topocomm } from "./topocomm.js";
