@@ -19,7 +19,7 @@ import * as coll from "./collectives/api.js";
 import { CollectiveChannel } from "./collectives/channel.js";
 import { CommP2P } from "./comm-p2p.js";
 import type { BufferArg, SendBufferArg, VBufferArg, WBufferArg } from "./comm-base.js";
-import { IN_PLACE } from "./constants.js";
+import type { IN_PLACE } from "./constants.js";
 import { stagedCollective, type StagedCollective } from "./gpu/device-staging.js";
 import { TsmpiError } from "./errors.js";
 import { Request } from "./request.js";

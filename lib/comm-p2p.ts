@@ -20,7 +20,7 @@ import type { OutPayload } from "./p2p/protocol.js";
 import { messageCount, readInto, readObject } from "./p2p/receive.js";
 import { Request, type Completion } from "./request.js";
 import { allocateKind, bytesOf, isTypedArray, kindCode, packObject, type TypedArray } from "./serializer.js";
-import { Status } from "./status.js";
+import type { Status } from "./status.js";
 import { checkBuffer, checkDest, checkRecvTag, checkSendTag, checkSource } from "./validate.js";
 
 const NULL_COMPLETION: Completion = { source: PROC_NULL, tag: ANY_TAG, count: 0, byteCount: 0 };
@@ -132,6 +132,9 @@ export abstract class CommP2P extends CommBase {
    * Nonblocking {@link recv}: `await req.wait()` gives the value.
    * @throws TsmpiError `ERR_TSMPI_RANK`, `ERR_TSMPI_TAG`.
    */
+  // `T` defaults to `any`, as `JSON.parse`'s result, so that a received value is used without a cast,
+  // as in mpi4py; `recv<number>()` states what is expected.
+  // biome-ignore lint/suspicious/noExplicitAny: the default above, for the caller's convenience
   irecv<T = any>(source: number = ANY_SOURCE, tag: number = ANY_TAG): Request<T> {
     return this.#irecv<T>(source, tag, "irecv", (msg, req) =>
       readObject(msg, (value, err) => (err ? req._fail(err) : req._complete(value as T, completion(msg)))),
@@ -144,6 +147,9 @@ export abstract class CommP2P extends CommBase {
    * From `PROC_NULL` it returns `undefined` at once with `status.source === PROC_NULL`.
    * @throws TsmpiError `ERR_TSMPI_RANK`, `ERR_TSMPI_TAG`.
    */
+  // `T` defaults to `any`, as `JSON.parse`'s result, so that a received value is used without a cast,
+  // as in mpi4py; `recv<number>()` states what is expected.
+  // biome-ignore lint/suspicious/noExplicitAny: the default above, for the caller's convenience
   async recv<T = any>(source: number = ANY_SOURCE, tag: number = ANY_TAG, status?: Status): Promise<T> {
     return this.#irecv<T>(source, tag, "recv", (msg, req) =>
       readObject(msg, (value, err) => (err ? req._fail(err) : req._complete(value as T, completion(msg)))),
@@ -180,6 +186,9 @@ export abstract class CommP2P extends CommBase {
    * Sends `value` to `dest` and receives from `source` at once (`MPI_Sendrecv`), without
    * deadlocking when ranks exchange pairwise. Returns the received value.
    */
+  // `T` defaults to `any`, as `JSON.parse`'s result, so that a received value is used without a cast,
+  // as in mpi4py; `recv<number>()` states what is expected.
+  // biome-ignore lint/suspicious/noExplicitAny: the default above, for the caller's convenience
   async sendrecv<T = any>(value: unknown, dest: number, sendtag = 0, source: number = ANY_SOURCE, recvtag: number = ANY_TAG, status?: Status): Promise<T> {
     return this.#exchange(() => this.irecv<T>(source, recvtag), () => this.isend(value, dest, sendtag), status);
   }

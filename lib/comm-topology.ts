@@ -177,7 +177,8 @@ export abstract class CommTopology extends CommPersistent {
     info: unknown = null,
     reorder = false,
   ): Distgraphcomm {
-    void info, reorder;
+    void info;
+    void reorder;
     this._usable("Create_dist_graph_adjacent");
     const src = this.#neighbors(sources ?? [], "sources");
     const dst = this.#neighbors(destinations ?? [], "destinations");
@@ -204,7 +205,8 @@ export abstract class CommTopology extends CommPersistent {
     info: unknown = null,
     reorder = false,
   ): Promise<Distgraphcomm> {
-    void info, reorder;
+    void info;
+    void reorder;
     this._usable("Create_dist_graph");
     let mine: number[][] = [];
     let weighted = false;
@@ -235,8 +237,14 @@ export abstract class CommTopology extends CommPersistent {
     const dw: number[] = [];
     for (const { edges: list } of all) {
       for (const [s, d, w] of list) {
-        if (d === this.rank) (edges.sources.push(s!), sw.push(w!));
-        if (s === this.rank) (edges.destinations.push(d!), dw.push(w!));
+        if (d === this.rank) {
+          edges.sources.push(s!);
+          sw.push(w!);
+        }
+        if (s === this.rank) {
+          edges.destinations.push(d!);
+          dw.push(w!);
+        }
       }
     }
     if (all.some((a) => a.weighted)) edges.weights = [sw, dw];

@@ -29,7 +29,7 @@ import type { CommInit } from "./comm-base.js";
 import { CommTopology } from "./comm-topology.js";
 import { COMM_TYPE_SHARED, CONGRUENT, IDENT, SIMILAR, UNDEFINED, UNEQUAL } from "./constants.js";
 import { TsmpiError, describeValue } from "./errors.js";
-import { Group, checkGroup } from "./group.js";
+import { type Group, checkGroup } from "./group.js";
 import type { Intercomm } from "./intercomm.js";
 import { deriveContext, type Runtime } from "./job/runtime.js";
 import { Request } from "./request.js";

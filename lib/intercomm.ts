@@ -259,7 +259,10 @@ export class Intercomm extends Comm {
     let r: TypedArray | null = null;
     const check = (): void => {
       checkInterRoot(root, this.#remote.length);
-      if (root === ROOT) blocksOf((r = hostArray(recvbuf, "recvbuf")), this.#remote.length, "recvbuf");
+      if (root === ROOT) {
+        r = hostArray(recvbuf, "recvbuf");
+        blocksOf(r, this.#remote.length, "recvbuf");
+      }
       else if (root !== PROC_NULL) s = hostArray(sendbuf, "sendbuf");
     };
     return this.#run("Gather", check, (x, local) => inter.Gather(x, local, s, r, root));
@@ -274,7 +277,10 @@ export class Intercomm extends Comm {
     let r: TypedArray | null = null;
     const check = (): void => {
       checkInterRoot(root, this.#remote.length);
-      if (root === ROOT) blocksOf((s = hostArray(sendbuf, "sendbuf")), this.#remote.length, "sendbuf");
+      if (root === ROOT) {
+        s = hostArray(sendbuf, "sendbuf");
+        blocksOf(s, this.#remote.length, "sendbuf");
+      }
       else if (root !== PROC_NULL) r = hostArray(recvbuf, "recvbuf");
     };
     return this.#run("Scatter", check, (x, local) => inter.Scatter(x, local, s, r, root));

@@ -36,6 +36,7 @@ import { bytesOf, kindCode, type TypedArray } from "./serializer.js";
  * withdraws it (true when withdrawn) where it can be cancelled.
  * @internal
  */
+// biome-ignore lint/suspicious/noConfusingVoidType: "a canceller, or nothing": rounds that only start a send end in a call that returns void
 export type Round<T> = (req: Request<T>) => (() => boolean) | void;
 
 /**
@@ -53,6 +54,7 @@ export type Round<T> = (req: Request<T>) => (() => boolean) | void;
  */
 export class Prequest<T = void> extends Request<T> {
   /** Begins one round on this request (a closure, so that the class stays covariant in T). */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a Round's result (see Round)
   readonly #begin: () => (() => boolean) | void;
   #cancelRound: (() => boolean) | undefined;
   #freed = false;

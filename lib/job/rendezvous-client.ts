@@ -117,9 +117,18 @@ export class RendezvousClient {
           s.destroy();
           reject(Object.assign(new Error("no TLS handshake within 5 s"), { code: "ETLSSILENT" }));
         }, Math.max(100, Math.min(RendezvousClient.HANDSHAKE_MS, deadline - Date.now())));
-        s.once("secureConnect", () => (clearTimeout(timer), resolve(s)));
-        s.once("error", (err) => (clearTimeout(timer), reject(err)));
-        s.once("close", () => (clearTimeout(timer), reject(Object.assign(new Error("the coordinator closed the connection during the TLS handshake (another job key?)"), { code: "ETLSCLOSED" }))));
+        s.once("secureConnect", () => {
+          clearTimeout(timer);
+          resolve(s);
+        });
+        s.once("error", (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+        s.once("close", () => {
+          clearTimeout(timer);
+          reject(Object.assign(new Error("the coordinator closed the connection during the TLS handshake (another job key?)"), { code: "ETLSCLOSED" }));
+        });
         return;
       }
       const s = net.connect(to);
@@ -151,8 +160,14 @@ export class RendezvousClient {
         this.socket.destroy();
       }, Math.max(0, deadline - Date.now()));
       this.pending = {
-        resolve: (t) => (clearTimeout(timer), resolve(t)),
-        reject: (e) => (clearTimeout(timer), reject(e)),
+        resolve: (t) => {
+          clearTimeout(timer);
+          resolve(t);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       };
       write(this.socket, hello);
     });

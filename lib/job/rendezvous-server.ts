@@ -29,6 +29,7 @@ const MAX_PID = 2 ** 22;
  */
 function helloProblem(h: Hello): string {
   if (!Number.isSafeInteger(h.pid) || h.pid < 2 || h.pid > MAX_PID) return `rank ${h.rank} sent pid ${JSON.stringify(h.pid)}, not a process id in [2, ${MAX_PID}]`;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the class names the control characters (and space) a host name must not hold
   if (typeof h.host !== "string" || h.host.length === 0 || h.host.length > 255 || /[\x00-\x20\x7f]/.test(h.host)) return `rank ${h.rank} sent host ${JSON.stringify(h.host)}, not a host name`;
   if (!Array.isArray(h.addrs) || h.addrs.length > 16 || !h.addrs.every((a) => typeof a === "string" && a.length <= 4096)) return `rank ${h.rank} sent malformed endpoints`;
   if (h.cma !== undefined && (typeof h.cma !== "string" || h.cma.length > 4096)) return `rank ${h.rank} sent a malformed memory domain`;

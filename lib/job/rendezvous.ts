@@ -92,8 +92,7 @@ export function onLines(socket: net.Socket, handle: (msg: Record<string, unknown
   socket.on("data", (chunk: string) => {
     pending += chunk;
     const limit = maxLine();
-    let nl: number;
-    while ((nl = pending.indexOf("\n")) >= 0) {
+    for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
       // Every line is held to the limit, also one that arrived whole behind a shorter one.
       if (nl > limit) break;
       const line = pending.slice(0, nl);
@@ -117,7 +116,7 @@ export function onLines(socket: net.Socket, handle: (msg: Record<string, unknown
 
 /** Sends one message: a line of JSON (nothing once the socket is closing). */
 export function write(socket: net.Socket, msg: object): void {
-  if (!socket.destroyed && !socket.writableEnded) socket.write(JSON.stringify(msg) + "\n");
+  if (!socket.destroyed && !socket.writableEnded) socket.write(`${JSON.stringify(msg)}\n`);
 }
 
 /** node:tls, loaded only by a rendezvous between hosts. */
