@@ -8,8 +8,11 @@
  * @module
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import { forwardLabelled, forwardRank, type OutputOptions } from "./output.js";
+import { multiProg, partOfRank, type RankPart } from "./parts.js";
 import type { Placement, Plan } from "./plan.js";
 import { secretLine, spawnLocal, srunArgv, sshArgv } from "./spawn.js";
 
@@ -30,6 +33,18 @@ export interface AgentOptions {
   oversubscribe: boolean;
   /** The spawner's descriptor (see `JobOptions.spawnerFd`): with one, no rank reads tsmpirun's stdin. */
   spawnerFd?: number;
+  /**
+   * An MPMD job's parts (`parts.ts`), in rank order: each rank runs its part's command, with its
+   * part's `-x` variables and working directory instead of `argv`, `env` and `wdir`.
+   */
+  parts?: RankPart[];
+}
+
+/** What rank `rank` runs: its part's command, variables and directory (an MPMD job), else the job's; and its part's index. */
+export function rankProgram(opts: AgentOptions, rank: number): { argv: string[]; env: Record<string, string>; wdir: string; appnum: number } {
+  if (!opts.parts) return { argv: opts.argv, env: opts.env, wdir: opts.wdir, appnum: 0 };
+  const { part, appnum } = partOfRank(opts.parts, rank);
+  return { argv: part.argv, env: part.env, wdir: part.wdir, appnum };
 }
 
 /** The environments the job gives its agents. */
@@ -62,18 +77,26 @@ export function isPid(pid: unknown): pid is number {
  * Starts the agents of a job: one srun for all ranks in an allocation; else a local process or
  * an ssh client per rank. Each is handed to `track` as soon as it is started.
  */
-export function startAgents(opts: AgentOptions, envs: AgentEnv, track: (agent: Agent) => void): void {
-  const { plan, argv, wdir } = opts;
+export function startAgents(opts: AgentOptions, envs: AgentEnv, track: (agent: Agent) => void, dir: string): void {
+  const { plan, wdir } = opts;
   if (plan.mode === "slurm") {
     const env: NodeJS.ProcessEnv = { ...envs.parent(), ...envs.common() };
     // Only the nonce goes to srun: the ranks derive the key from the user's secret themselves.
-    for (const k of ["TSMPI_RANK", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_JOB_DIR", "TSMPI_LAUNCHER_PID", "TSMPI_JOB_KEY"]) delete env[k];
+    for (const k of ["TSMPI_RANK", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_JOB_DIR", "TSMPI_LAUNCHER_PID", "TSMPI_JOB_KEY", "TSMPI_APPNUM"]) delete env[k];
+    let argv = opts.argv;
+    if (opts.parts) {
+      // An MPMD job: one srun step, each part's ranks running its line of a --multi-prog file.
+      const file = path.join(dir, "multi-prog.conf");
+      fs.writeFileSync(file, multiProg(opts.parts, wdir), { mode: 0o600 });
+      argv = ["--multi-prog", file];
+    }
     const child = spawnLocal({ argv: srunArgv(plan.np, argv, { ppn: plan.ppn, oversubscribe: opts.oversubscribe }), cwd: wdir, env, stdin: opts.spawnerFd === undefined });
     track({ kind: "srun", child, ranks: Array.from({ length: plan.np }, (_, i) => i), host: os.hostname(), exited: false, drained: forwardLabelled(child.stdout!, child.stderr!, opts.output) });
     return;
   }
   for (const p of plan.placements) {
     const stdin = p.rank === 0 && opts.spawnerFd === undefined;
+    const { argv, env: exported, wdir } = rankProgram(opts, p.rank);
     let child: ChildProcess;
     if (p.local) child = spawnLocal({ argv, cwd: wdir, env: { ...envs.parent(), ...envs.rank(p) }, stdin });
     else {
@@ -81,7 +104,7 @@ export function startAgents(opts: AgentOptions, envs: AgentEnv, track: (agent: A
       // (ps shows those on both hosts, for the whole job); the remote shell reads its first
       // line, rank 0's stdin follows it.
       const env = envs.rank(p);
-      const secret = new Set(["TSMPI_JOB_KEY", ...Object.keys(opts.env)]);
+      const secret = new Set(["TSMPI_JOB_KEY", ...Object.keys(exported)]);
       const shown = Object.fromEntries(Object.entries(env).filter(([k]) => !secret.has(k)));
       const hidden = Object.fromEntries(Object.entries(env).filter(([k]) => secret.has(k)));
       child = spawnLocal({ argv: sshArgv({ agent: opts.sshAgent, host: p.host, argv, env: shown, secrets: true, wdir, nodePath: opts.nodePath, stdin }), cwd: wdir, env: envs.parent(), stdin: true });

@@ -5,7 +5,7 @@
  * line on stderr and exit 2; otherwise the exit code is the job's (see `job.ts`).
  *
  * Where ranks run (`plan.ts`): here; on hosts from `--host`/`--hostfile`, over ssh; or, inside
- * a SLURM allocation, through srun.
+ * a SLURM allocation, through srun. Several programs as one job (`a.ts : -n 4 b.js`): `parts.ts`.
  *
  * @module
  */
@@ -17,6 +17,7 @@ import { TsmpiError } from "../lib/errors.js";
 import { runJob } from "./job.js";
 import { flushOutput } from "./output.js";
 import { USAGE, parseCommandLine, type CliArgs } from "./options.js";
+import { parseLaterParts, partName, splitParts, type RankPart } from "./parts.js";
 import { planJob, type Plan } from "./plan.js";
 import { compiledArgv, programArgv, type Program } from "./spawn.js";
 import { compilable, compileProgram } from "./typescript.js";
@@ -88,23 +89,44 @@ function one(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[v.length - 1] : v;
 }
 
-/** Where the ranks run, from `-n` and the host options (checked first: then the `TSMPI_*` settings). */
-async function planOf(args: CliArgs): Promise<{ plan: Plan; np?: number }> {
+/** `-n`, checked; undefined when not given. */
+function nOf(args: CliArgs): number | undefined {
   const n = one(args.n);
-  const np = n === undefined ? undefined : positiveNumber(n, "-n", true);
-  const strings = (v: unknown): string[] => ([] as unknown[]).concat(v ?? []).map(String);
+  return n === undefined ? undefined : positiveNumber(n, "-n", true);
+}
+
+const strings = (v: unknown): string[] => ([] as unknown[]).concat(v ?? []).map(String);
+
+/** Runs `step` for part `k` of an MPMD command line: its usage errors name the part. */
+async function inPart<T>(k: number, step: () => T | Promise<T>): Promise<T> {
+  try {
+    return await asUsage(step);
+  } catch (err) {
+    if (err instanceof UsageError) usageError(`${partName(k)}: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * Where the ranks run, from `-n` and the host options (checked first: then the `TSMPI_*`
+ * settings); with `parts` (an MPMD command line), each part's `-n` and `--host`.
+ */
+async function planOf(args: CliArgs, parts?: CliArgs[]): Promise<{ plan: Plan; np?: number }> {
+  const np = parts ? undefined : nOf(args);
+  const partHosts = parts && (await Promise.all(parts.map(async (a, k) => ({ np: await inPart(k, () => nOf(a)), hosts: strings(a.host) }))));
   // The ranks' settings, checked here: a bad value is one line and exit code 2, not an error
   // with a stack trace from every rank.
   await asUsage(() => checkSettings());
   const plan = await asUsage(() =>
     planJob({
       np,
-      hosts: strings(args.host),
+      hosts: parts ? [] : strings(args.host),
       hostfile: one(args.hostfile),
       ppn: one(args.ppn) === undefined ? undefined : positiveNumber(one(args.ppn)!, "--ppn", true),
       mapBy: (one(args["map-by"]) as "slot" | "node" | undefined) ?? "slot",
       oversubscribe: Boolean(args.oversubscribe),
       launcher: (one(args.launcher) as "auto" | "local" | "ssh" | "slurm" | undefined) ?? "auto",
+      parts: partHosts,
     }),
   );
   return { plan, np };
@@ -150,13 +172,46 @@ async function rankArgv(program: Program, rest: string[], plan: Plan): Promise<s
   return argv;
 }
 
+/** The working directory of the ranks (`--wdir`, else this one), checked. */
+function wdirOf(args: CliArgs): string {
+  const wdir = path.resolve(one(args.wdir) ?? ".");
+  if (!fs.existsSync(wdir) || !fs.statSync(wdir).isDirectory()) usageError(`--wdir must be an existing directory, got ${JSON.stringify(one(args.wdir))}`);
+  return wdir;
+}
+
+/** `--timeout` (else `$MPIEXEC_TIMEOUT`) in seconds, 0 for none; arms the flag that shortens the output's wait at exit. */
+function timeoutOf(args: CliArgs): number {
+  const timeoutRaw = one(args.timeout) ?? process.env.MPIEXEC_TIMEOUT;
+  const timeout = timeoutRaw === undefined || timeoutRaw === "" ? 0 : positiveNumber(timeoutRaw, one(args.timeout) !== undefined ? "--timeout" : "MPIEXEC_TIMEOUT", false);
+  // The job's own timer (job.ts) stops the ranks; this one only says, at exit, that the output
+  // may no longer wait for its readers.
+  if (timeout > 0) setTimeout(() => (timeoutStruck = true), timeout * 1000).unref();
+  return timeout;
+}
+
+/** What each part of an MPMD command line runs (its `-x`, program, arguments, `--wdir`), in order. */
+async function rankParts(parts: CliArgs[], plan: Plan): Promise<RankPart[]> {
+  const sizes = plan.parts!;
+  const resolved: RankPart[] = [];
+  for (const [k, a] of parts.entries()) {
+    const env = await inPart(k, () => exportedEnv(([] as string[]).concat(a.x ?? [])));
+    const { program, rest } = await inPart(k, () => programOf(a));
+    const wdir = await inPart(k, () => wdirOf(a));
+    resolved.push({ argv: await inPart(k, () => rankArgv(program, rest, plan)), env, wdir, np: sizes[k]! });
+  }
+  return resolved;
+}
+
 async function main(argv: string[]): Promise<number> {
-  const args = await parseCommandLine(argv);
+  const segments = splitParts(argv);
+  const args = await parseCommandLine(segments[0]!);
   if (args.version) {
     process.stdout.write(`tsmpirun (tsmpi) ${version()}\n`);
     return 0;
   }
-  const { plan, np } = await planOf(args);
+  const later = segments.length > 1 ? await asUsage(() => parseLaterParts(segments)) : undefined;
+  if (later && args.info) usageError("--info runs no program: it takes no ':' parts");
+  const { plan, np } = await planOf(args, later && [args, ...later]);
   const common = commonOptions(args, plan);
   if (args.info) {
     const { printInfo } = await import("./info.js");
@@ -165,19 +220,16 @@ async function main(argv: string[]): Promise<number> {
     const rankInfo = fileURLToPath(new URL("./info-rank.js", import.meta.url));
     return runJob({ ...common, argv: [process.execPath, rankInfo], wdir: process.cwd(), output: { tagOutput: false }, timeout: 60 });
   }
-  const env = exportedEnv(([] as string[]).concat(args.x ?? []));
-  const { program, rest } = programOf(args);
-  const timeoutRaw = one(args.timeout) ?? process.env.MPIEXEC_TIMEOUT;
-  const timeout = timeoutRaw === undefined || timeoutRaw === "" ? 0 : positiveNumber(timeoutRaw, one(args.timeout) !== undefined ? "--timeout" : "MPIEXEC_TIMEOUT", false);
-  // The job's own timer (job.ts) stops the ranks; this one only says, at exit, that the output
-  // may no longer wait for its readers.
-  if (timeout > 0) setTimeout(() => (timeoutStruck = true), timeout * 1000).unref();
-  const wdir = path.resolve(one(args.wdir) ?? ".");
+  const parts = later && (await rankParts([args, ...later], plan));
+  const env = parts ? {} : exportedEnv(([] as string[]).concat(args.x ?? []));
+  const { program, rest } = parts ? { program: undefined, rest: [] } : programOf(args);
+  const timeout = timeoutOf(args);
+  const wdir = parts ? parts[0]!.wdir : wdirOf(args);
   const spawnerFd = await asUsage(() => numberSetting("TSMPI_SPAWN_FD"));
-  if (!fs.existsSync(wdir) || !fs.statSync(wdir).isDirectory()) usageError(`--wdir must be an existing directory, got ${JSON.stringify(one(args.wdir))}`);
   return runJob({
     ...common,
-    argv: await rankArgv(program, rest, plan),
+    argv: parts ? parts[0]!.argv : await rankArgv(program!, rest, plan),
+    parts,
     wdir,
     env,
     output: { tagOutput: Boolean(args["tag-output"]), outputDir: one(args["output-filename"]) },

@@ -31,7 +31,7 @@ import { rendezvousPsk } from "../lib/job/keys.js";
 import { RendezvousServer } from "../lib/job/rendezvous-server.js";
 import type { SpawnerJoin } from "../lib/job/spawn.js";
 import { TsmpiError } from "../lib/errors.js";
-import { forwardSignal, isPid, kill, killAgents, startAgents, type Agent, type AgentOptions } from "./agents.js";
+import { forwardSignal, isPid, kill, killAgents, rankProgram, startAgents, type Agent, type AgentOptions } from "./agents.js";
 import { onStdoutClosed } from "./output.js";
 import type { Placement } from "./plan.js";
 import { Heartbeat } from "./heartbeat.js";
@@ -158,7 +158,7 @@ class Job {
         timer = setTimeout(() => this.fail(TIMEOUT_EXIT, `tsmpirun: the job did not finish within ${this.opts.timeout} s (--timeout); stopping it`), this.opts.timeout * 1000);
       }
       const started = process.uptime() * 1000;
-      startAgents(this.opts, { parent: () => this.parentEnv(), common: () => this.commonEnv(), rank: (p) => this.rankEnv(p) }, (agent) => this.track(agent));
+      startAgents(this.opts, { parent: () => this.parentEnv(), common: () => this.commonEnv(), rank: (p) => this.rankEnv(p) }, (agent) => this.track(agent), this.dir);
       const spawned = process.uptime() * 1000;
       watchdog = setInterval(() => this.checkStopped(), 1000);
       watchdog.unref();
@@ -240,8 +240,12 @@ class Job {
   }
 
   private rankEnv(p: Placement): Record<string, string> {
+    // An MPMD job: the part's -x variables, and which part (APPNUM).
+    const part = this.opts.parts ? rankProgram(this.opts, p.rank) : undefined;
     return {
+      ...part?.env,
       ...this.commonEnv(),
+      ...(part ? { TSMPI_APPNUM: String(part.appnum) } : {}),
       TSMPI_RANK: String(p.rank),
       TSMPI_LOCAL_RANK: String(p.localRank),
       TSMPI_LOCAL_SIZE: String(p.localSize),
@@ -308,7 +312,10 @@ class Job {
   }
 
   private rankFailed(rank: number, code: number, signal?: NodeJS.Signals): void {
-    if (this.aborted.has(rank)) return this.checkDone();
+    if (this.aborted.has(rank)) {
+      this.checkDone();
+      return;
+    }
     const why = this.reasons.get(rank);
     const what = signal ? `was killed by signal ${signal}` : `exited with code ${code}${why ? ` after an ${why}` : ""}`;
     this.fail(code, `tsmpirun: ${this.describe(rank)} ${what}; stopping the other ranks`);

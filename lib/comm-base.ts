@@ -17,12 +17,16 @@
  * delegating to plain functions would leave every method's signature and TSDoc in `comm.ts`, as
  * long as before.
  *
+ * Attributes: `Get_attr` reads MPI's predefined attributes of `COMM_WORLD` (`TAG_UB`, `APPNUM`),
+ * which `dup` copies (as Open MPI's `MPI_Comm_dup` does) and other constructors do not.
+ *
  * Not supported yet: error handlers (`Set_errhandler`: an error always throws or rejects),
- * attribute caching (`Set_attr`/`Get_attr`), `Get_info`/`Set_info`.
+ * attribute caching of the user's own keys (`Create_keyval`, `Set_attr`, `Delete_attr`),
+ * `Get_info`/`Set_info`.
  *
  * @module
  */
-import { UNDEFINED, type IN_PLACE } from "./constants.js";
+import { APPNUM, TAG_UB, UNDEFINED, type IN_PLACE } from "./constants.js";
 import type { DeviceArray } from "./gpu/device-array.js";
 import { TsmpiError, describeValue } from "./errors.js";
 import { Group } from "./group.js";
@@ -45,6 +49,20 @@ export type VBufferArg = [TypedArray | DeviceArray, number[]] | [TypedArray | De
  */
 export type WBufferArg = [ArrayBufferView | ArrayBuffer, readonly number[], readonly number[], TypedArrayConstructor | readonly TypedArrayConstructor[]];
 
+/** The keys of MPI's predefined attributes {@link CommBase.Get_attr} knows, with their names (for messages). */
+const KEYVALS: ReadonlyMap<number, string> = new Map([
+  [TAG_UB, "TAG_UB"],
+  [APPNUM, "APPNUM"],
+]);
+
+/** The attributes MPI caches on `COMM_WORLD`, by key. */
+function worldAttributes(rt: Runtime): ReadonlyMap<number, number> {
+  return new Map([
+    [TAG_UB, TAG_UB],
+    [APPNUM, rt.appnum],
+  ]);
+}
+
 /** @internal What a communicator is made of: the runtime, its context id, this rank, the members' world ranks. */
 export interface CommInit {
   readonly rt: Runtime;
@@ -66,6 +84,8 @@ export abstract class CommBase {
   #name: string;
   /** Communicators derived (dup/split) so far: part of their context id. */
   #deriveSeq = 0;
+  /** MPI's predefined attributes: `COMM_WORLD`'s and its duplicates'; none elsewhere. */
+  #attrs: ReadonlyMap<number, number> | null;
 
   /** @internal Communicators come from `COMM_WORLD`, `COMM_SELF` and the constructors (`dup()`, `split()`, `Create`, ...). */
   constructor(rt: Runtime, ctx: number, rank: number, group: readonly number[], name = "", remote?: readonly number[]) {
@@ -76,6 +96,7 @@ export abstract class CommBase {
     this.#group = group;
     this.#name = name;
     this.#peers = remote ?? group;
+    this.#attrs = ctx === WORLD_CONTEXT ? worldAttributes(rt) : null;
   }
 
   /** @internal What this communicator is made of, for a subclass wrapping a new one. */
@@ -130,6 +151,30 @@ export abstract class CommBase {
 
   set name(value: string) {
     this.Set_name(value);
+  }
+
+  /**
+   * The value of the attribute `keyval` (`MPI_Comm_get_attr`), or `null` where this communicator
+   * has none. MPI's predefined attributes are on `COMM_WORLD` and its duplicates (`dup`, `Clone`,
+   * `Idup`): `TAG_UB` gives the largest tag, `APPNUM` the part of an MPMD command line
+   * (`tsmpirun -n 1 a.ts : -n 4 b.js`) this rank runs, from 0.
+   * @throws TsmpiError `ERR_TSMPI_ARG` for a key that is not one of them.
+   * @example
+   * ```ts
+   * const part = COMM_WORLD.Get_attr(APPNUM); // 0 for a.ts's rank, 1 for b.js's
+   * ```
+   */
+  Get_attr(keyval: number): number | null {
+    this.#usable("Get_attr");
+    if (!KEYVALS.has(keyval)) {
+      throw new TsmpiError("ERR_TSMPI_ARG", `keyval must be one of ${[...KEYVALS.values()].join(", ")} (keys of one's own are not supported yet), got ${describeValue(keyval)}`);
+    }
+    return this.#attrs?.get(keyval) ?? null;
+  }
+
+  /** @internal Gives `to` this communicator's attributes, as `MPI_Comm_dup` does. */
+  protected _copyAttrs(to: CommBase): void {
+    to.#attrs = this.#attrs;
   }
 
   /** The topology (`MPI_Topo_test`): `CART`, `GRAPH`, `DIST_GRAPH`, or `UNDEFINED` for none. */

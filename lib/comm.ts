@@ -85,12 +85,15 @@ export class Comm extends CommTopology {
 
   /**
    * A new communicator with the same ranks and a private message space (`MPI_Comm_dup`): its
-   * messages never match this one's. A topology communicator's dup has its topology. Every rank
+   * messages never match this one's. A topology communicator's dup has its topology, and
+   * `COMM_WORLD`'s its attributes (`Get_attr`). Every rank
    * must call it in the same order; no messages are exchanged, so it returns at once.
    */
   dup(): this {
     this._usable("dup");
-    return this._like({ rt: this._rt, ctx: deriveContext(this.context, this._nextDerive(), 0), rank: this.rank, group: this.worldRanks }) as this;
+    const copy = this._like({ rt: this._rt, ctx: deriveContext(this.context, this._nextDerive(), 0), rank: this.rank, group: this.worldRanks }) as this;
+    this._copyAttrs(copy);
+    return copy;
   }
 
   /** Alias of {@link dup} (mpi4py's `Dup(info=None)`; hints are ignored). */

@@ -87,6 +87,7 @@ export const SETTINGS: readonly Setting[] = [
   { name: "TSMPI_JOB_NONCE", kind: "text", internal: true, meaning: "inside a SLURM allocation: mixed with the user's secret into the job key" },
   { name: "TSMPI_TCP", kind: "switch", internal: true, meaning: "`1`: peers on other hosts exist" },
   { name: "TSMPI_LAUNCHER_PID", kind: "integer", internal: true, meaning: "tsmpirun's process id (allowed to trace the ranks)" },
+  { name: "TSMPI_APPNUM", kind: "integer", min: 0, max: 2 ** 20, code: "ERR_TSMPI_RENDEZVOUS", internal: true, meaning: "the part of an MPMD command line (`a.js : b.js`) the rank runs, from 0 (`APPNUM`); 0 when unset" },
   { name: "TSMPI_UNIVERSE", kind: "text", internal: true, meaning: "the hosts given to tsmpirun (`host:slots,...`), for a pool's workers" },
   { name: "TSMPI_SPAWN_FD", kind: "integer", min: 1, max: Number.MAX_SAFE_INTEGER, internal: true, meaning: "a pool's tsmpirun: the descriptor it writes the join line to" },
 ];

@@ -22,6 +22,13 @@ export const ROOT = -4;
 export const TAG_UB = 2 ** 31 - 1;
 
 /**
+ * `MPI_APPNUM`, a key for `COMM_WORLD.Get_attr`: the value is the part of an MPMD command line
+ * (`tsmpirun -n 1 a.ts : -n 4 b.js`) this rank runs, from 0 (0 for a one-program job). The
+ * number is Open MPI's key for it; `Get_attr(TAG_UB)` gives `TAG_UB`.
+ */
+export const APPNUM = 4;
+
+/**
  * `MPI_IN_PLACE`: pass as the send buffer of `Allreduce`, `Reduce` (at the root), `Scan`,
  * `Exscan`, `Allgather` and `Gather` (at the root) to take this rank's operand from, and leave
  * the result in, the receive buffer.

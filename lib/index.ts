@@ -42,7 +42,7 @@ export { Cartcomm } from "./topology/cartcomm.js";
 export { Graphcomm } from "./topology/graphcomm.js";
 export { Distgraphcomm } from "./topology/distgraphcomm.js";
 export { Compute_dims } from "./topology/dims.js";
-export { ANY_SOURCE, ANY_TAG, PROC_NULL, ROOT, UNDEFINED, TAG_UB, IN_PLACE, IDENT, CONGRUENT, SIMILAR, UNEQUAL } from "./constants.js";
+export { ANY_SOURCE, ANY_TAG, PROC_NULL, ROOT, UNDEFINED, TAG_UB, APPNUM, IN_PLACE, IDENT, CONGRUENT, SIMILAR, UNEQUAL } from "./constants.js";
 export { COMM_NULL, COMM_TYPE_SHARED, CART, GRAPH, DIST_GRAPH, UNWEIGHTED, WEIGHTS_EMPTY } from "./constants.js";
 export { Op } from "./op.js";
 export { TsmpiError, type TsmpiErrorCode } from "./errors.js";

@@ -59,6 +59,8 @@ export interface LaunchInfo {
   nodes?: string[];
   /** Whether traffic between hosts is encrypted (CURVE, TLS; off with `TSMPI_INSECURE=1`). */
   secure: boolean;
+  /** The part of an MPMD command line this rank runs (`TSMPI_APPNUM`; absent: 0). */
+  appnum?: number;
 }
 
 function int(env: NodeJS.ProcessEnv, names: string[], min: number, max: number): number {
@@ -217,7 +219,8 @@ export function launchInfo(env: NodeJS.ProcessEnv = process.env): LaunchInfo {
     const local = viaSrun
       ? slurmLocal(env)
       : { localRank: int(env, ["TSMPI_LOCAL_RANK"], 0, size - 1), localSize: int(env, ["TSMPI_LOCAL_SIZE"], 1, size) };
-    return { mode: "tsmpirun", rank, size, ...local, coordinator: env.TSMPI_COORD, key: takeKey(env), jobDir: env.TSMPI_JOB_DIR || undefined, tcp: env.TSMPI_TCP === "1", iface, secure: env.TSMPI_INSECURE !== "1" };
+    const appnum = numberSetting("TSMPI_APPNUM", env) ?? 0;
+    return { mode: "tsmpirun", rank, size, ...local, coordinator: env.TSMPI_COORD, key: takeKey(env), jobDir: env.TSMPI_JOB_DIR || undefined, tcp: env.TSMPI_TCP === "1", iface, secure: env.TSMPI_INSECURE !== "1", appnum };
   }
   if (env.SLURM_STEP_ID !== undefined && env.SLURM_PROCID !== undefined) {
     const size = int(env, ["SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "SLURM_NPROCS"], 1, 2 ** 20);

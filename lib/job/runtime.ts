@@ -154,6 +154,8 @@ export class Runtime {
   readonly size: number;
   readonly localRank: number;
   readonly localSize: number;
+  /** The part of an MPMD command line this rank runs, from 0 (`APPNUM`). */
+  readonly appnum: number;
   /** Every rank's host name, by world rank. */
   hosts: string[];
   /** This rank's transport (null in a world of one). */
@@ -178,6 +180,7 @@ export class Runtime {
     this.size = launch.size;
     this.localRank = launch.localRank;
     this.localSize = launch.localSize;
+    this.appnum = launch.appnum ?? 0;
     this.p2p = new PointToPoint(this.rank, this.engine, config());
     this.hosts = [os.hostname()];
   }
