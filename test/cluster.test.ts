@@ -32,6 +32,15 @@ function srun(srunArgs: string[], args: string[], timeoutMs = 120_000): Promise<
   return runProgram("srun", [...srunArgs, process.execPath, ...args], { timeoutMs });
 }
 
+/** The JSON lines the ranks printed (a `[rank] ` tag stripped), by rank. */
+function rankLines(r: JobResult): ReturnType<typeof jsonLines> {
+  const untagged = r.stdout
+    .split("\n")
+    .map((l) => l.replace(/^\[\d+\] /, ""))
+    .join("\n");
+  return jsonLines(untagged).sort((a, b) => a.rank - b.rank);
+}
+
 /** Starts `salloc ...sallocArgs node tsmpirun ...args`: tsmpirun inside an allocation. */
 function salloc(sallocArgs: string[], args: string[], timeoutMs = 120_000): Promise<JobResult> {
   return runProgram("salloc", [...sallocArgs, process.execPath, path.join(ROOT, "dist", "launcher", "cli.js"), ...args], { timeoutMs });
@@ -607,6 +616,110 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
       const out = JSON.parse(r.stdout.trim().split("\n").filter((l) => l.includes('"hosts"')).pop()!.replace(/^\[\d+\] /, ""));
       assert.ok(out.hosts.length >= 1, r.stdout);
       if (rig!.ownHostnames) for (const h of out.hosts) assert.ok(["node1", "node2"].includes(h), h);
+      await checkJob(r, 0, 5000);
+    });
+  });
+
+  describe("MPMD launch across hosts and in an allocation (issue 19, point 8)", function () {
+    const SOURCE = path.join(ROOT, "test", "fixtures", "mpmd.ts");
+    /** Checks what every rank of a job of the parts `parts` (APPNUM by rank) and `programs` printed. */
+    function checkRanks(seen: ReturnType<typeof jsonLines>, parts: number[], programs: string[], hosts: string[]): void {
+      assert.equal(seen.length, parts.length);
+      seen.forEach((s, rank) => {
+        assert.equal(s.rank, rank);
+        assert.equal(s.size, parts.length);
+        assert.equal(s.appnum, parts[rank]);
+        assert.equal(s.program, programs[rank]);
+        // one COMM_WORLD: the allgather spans every part on every host
+        assert.deepEqual(s.world, parts.map((p, q) => [q, p, programs[q]]));
+        assert.deepEqual(s.attrs, { tagUb: 2 ** 31 - 1, dup: parts[rank], split: null, self: null, badKey: "ERR_TSMPI_ARG" });
+        if (rig!.ownHostnames) assert.equal(s.host, hosts[rank], `rank ${rank}`);
+      });
+    }
+
+    it(`--host ${HOSTS} -n 1 mpmd.js : -n 3 mpmd.ts (TypeScript on the remote host): one COMM_WORLD, the parts' ranks in order on the slots, each part's arguments and -x`, async function () {
+      const r = await tsmpirun(["--host", HOSTS, ...MARK, "-n", "1", fixture("mpmd.js"), "first", ":", "-n", "3", "-x", "TEST_PART=one", ...MARK, SOURCE, "second", "c d"], { timeoutMs: 90_000 });
+      await checkJob(r, 0, 5000);
+      const seen = rankLines(r);
+      checkRanks(seen, [0, 1, 1, 1], ["js", "ts", "ts", "ts"], ["node1", "node1", "node2", "node2"]);
+      for (const s of seen) {
+        assert.deepEqual(s.argv, s.appnum === 0 ? ["first"] : ["second", "c d"]);
+        assert.deepEqual(s.env, s.appnum === 0 ? {} : { TEST_PART: "one" });
+      }
+    });
+
+    it("--hostfile (node1 slots=1, node2 slots=3) -n 2 mpmd.ts : -n 2 mpmd.js: the first part fills node1, then node2", async function () {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-mpmd-"));
+      try {
+        const hostfile = path.join(dir, "hosts");
+        fs.writeFileSync(hostfile, "node1 slots=1\nnode2 slots=3\n");
+        const r = await tsmpirun(["--hostfile", hostfile, "-n", "2", ...MARK, SOURCE, ":", "-n", "2", ...MARK, fixture("mpmd.js")], { timeoutMs: 90_000 });
+        await checkJob(r, 0, 5000);
+        checkRanks(rankLines(r), [0, 0, 1, 1], ["ts", "ts", "js", "js"], ["node1", "node2", "node2", "node2"]);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("each part on hosts of its own: -n 2 --host node2:2 mpmd.js : -n 2 --host node1:2 mpmd.ts", async function () {
+      const r = await tsmpirun(["-n", "2", "--host", "node2:2", ...MARK, fixture("mpmd.js"), ":", "-n", "2", "--host", "node1:2", ...MARK, SOURCE], { timeoutMs: 90_000 });
+      await checkJob(r, 0, 5000);
+      checkRanks(rankLines(r), [0, 0, 1, 1], ["js", "js", "ts", "ts"], ["node2", "node2", "node1", "node1"]);
+    });
+
+    it("salloc -N 2 --ntasks-per-node=2 tsmpirun -n 1 mpmd.js : -n 3 mpmd.ts: one srun --multi-prog step, ranks in order on the tasks; arguments with spaces and %t, -x and --wdir per part", async function () {
+      const r = await salloc(["-N", "2", "--ntasks-per-node=2"], ["-n", "1", "-x", "TEST_PART=zero", fixture("mpmd.js"), "a b", "%t", ":", "-n", "3", "--wdir", "/tmp", SOURCE, "second"], 120_000);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      const seen = rankLines(r);
+      checkRanks(seen, [0, 1, 1, 1], ["js", "ts", "ts", "ts"], ["node1", "node1", "node2", "node2"]);
+      for (const s of seen) {
+        assert.deepEqual(s.argv, s.appnum === 0 ? ["a b", "%t"] : ["second"]);
+        assert.deepEqual(s.env, s.appnum === 0 ? { TEST_PART: "zero" } : {});
+        assert.equal(s.cwd, s.appnum === 0 ? ROOT : "/tmp");
+      }
+      await checkJob(r, 0, 5000);
+    });
+  });
+
+  describe("Split_type(COMM_TYPE_SHARED) across hosts: one communicator per host, exactly its ranks, in key order (issue 19, point 2)", function () {
+    /** Checks the node communicators the ranks printed against the hosts they ran on, and (with own host names) against `expected`. */
+    function checkNodes(r: JobResult, expected: Record<string, number[]>): void {
+      const seen = rankLines(r);
+      assert.equal(seen.length, 4, r.stdout + r.stderr);
+      for (const s of seen) {
+        const here = seen.filter((o) => o.host === s.host).map((o) => o.rank);
+        assert.equal(s.size, here.length, `rank ${s.rank}`);
+        assert.deepEqual(s.members, [...here].reverse(), `rank ${s.rank}: key -rank orders the host's ranks backwards`);
+        assert.equal(s.nodeRank, [...here].reverse().indexOf(s.rank));
+        assert.deepEqual(s.hosts, here.map(() => s.host));
+        assert.deepEqual(s.inOrder, here, `rank ${s.rank}: the default key keeps world order`);
+      }
+      if (!rig!.ownHostnames) {
+        console.log("    no own hostnames here (no CAP_SYS_ADMIN): every rank is on one host by name, which the checks above hold to");
+        return;
+      }
+      const byHost: Record<string, number[]> = {};
+      for (const s of seen) byHost[s.host] = [...(byHost[s.host] ?? []), s.rank];
+      assert.deepEqual(byHost, expected);
+    }
+
+    it(`tsmpirun -n 4 --host ${HOSTS} --map-by node: ranks 0 and 2 on node1, 1 and 3 on node2`, async function () {
+      const r = await tsmpirun(["-n", "4", "--host", HOSTS, "--map-by", "node", ...MARK, fixture("split-type.js")], { timeoutMs: 60_000 });
+      await checkJob(r, 0, 5000);
+      checkNodes(r, { node1: [0, 2], node2: [1, 3] });
+    });
+
+    it("salloc -N 2 --ntasks-per-node=2 tsmpirun (srun's block distribution): 0 and 1 on node1, 2 and 3 on node2", async function () {
+      const r = await salloc(["-N", "2", "--ntasks-per-node=2"], [fixture("split-type.js")], 120_000);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      checkNodes(r, { node1: [0, 1], node2: [2, 3] });
+      await checkJob(r, 0, 5000);
+    });
+
+    it("direct srun -N 2 --ntasks-per-node=2 --distribution=cyclic: 0 and 2 on node1, 1 and 3 on node2", async function () {
+      const r = await srun(["-N", "2", "--ntasks-per-node=2", "--distribution=cyclic"], [fixture("split-type.js")]);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      checkNodes(r, { node1: [0, 2], node2: [1, 3] });
       await checkJob(r, 0, 5000);
     });
   });
