@@ -351,4 +351,17 @@ export const cases: Record<string, Case> = {
     if (comm === mpi.COMM_WORLD) assert.equal(node.size, mpi.localRank().size);
     await assert.rejects(comm.Split_type(7), { code: "ERR_TSMPI_ARG" });
   },
+  // mpi4py's test_environ.py TestWorldAttrs (testAppNum), and where Open MPI keeps the attributes
+  async "comm: Get_attr(APPNUM), Get_attr(TAG_UB): COMM_WORLD's and its dups', no other's"(t) {
+    const { comm, mpi } = t;
+    const world = comm.Get_group().Compare(mpi.COMM_WORLD.Get_group()) === mpi.IDENT && comm !== mpi.COMM_SELF;
+    for (const c of [comm, comm.dup(), comm.Clone(), comm.Idup()[0]]) {
+      assert.equal(c.Get_attr(mpi.APPNUM), world ? 0 : null);
+      assert.equal(c.Get_attr(mpi.TAG_UB), world ? mpi.TAG_UB : null);
+    }
+    assert.ok(mpi.TAG_UB >= 32767);
+    assert.equal((await comm.split(0))!.Get_attr(mpi.APPNUM), null);
+    assert.equal(mpi.COMM_SELF.Get_attr(mpi.APPNUM), null);
+    for (const bad of [12345, -1, 0.5, "APPNUM"]) assert.throws(() => comm.Get_attr(bad as number), { code: "ERR_TSMPI_ARG" });
+  },
 };
