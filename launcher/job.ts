@@ -258,6 +258,8 @@ class Job {
   private parentEnv(): NodeJS.ProcessEnv {
     const env = { ...process.env };
     delete env.TSMPI_SPAWN_FD;
+    // A tsmpirun started by a rank of an MPMD job: its ranks' part is their own (set per rank, or 0).
+    delete env.TSMPI_APPNUM;
     return env;
   }
 

@@ -170,8 +170,9 @@ describe("MPMD: jobs of several programs", function () {
     assert.match(lines[1]!, /^\[1\] \{"rank":1,"size":2,"appnum":1,"program":"ts",/);
   });
 
-  it("a one-program job: APPNUM is 0 (and plain node, a world of one, too)", async function () {
-    const r = await tsmpirun(["-n", "2", fixture("mpmd.js")]);
+  it("a one-program job: APPNUM is 0, also one started by a rank of an MPMD job (and plain node, a world of one, too)", async function () {
+    // tsmpirun's environment as a rank of part 3 would hand it on
+    const r = await tsmpirun(["-n", "2", fixture("mpmd.js")], { env: { TSMPI_APPNUM: "3" } });
     await checkJob(r, 0);
     assert.deepEqual(jsonLines(r.stdout).map((s) => s.appnum), [0, 0]);
     const single = await runNode([fixture("mpmd.js")]);
