@@ -11,13 +11,14 @@ import { CONFIGURATION, OPTIONS, USAGE, type CliArgs } from "./options.js";
 export async function parseWithYargs(argv: string[]): Promise<CliArgs> {
   const args = await yargs(argv)
     .scriptName("tsmpirun")
-    .usage(`${USAGE}\n\nRuns an SPMD program as N ranked processes (an mpiexec for tsmpi).`)
+    .usage(`${USAGE}\n\nRuns an SPMD program as N ranked processes (an mpiexec for tsmpi); several programs as one job (MPMD) are separated by ":", each with its own -n, -x, --host, --wdir.`)
     .parserConfiguration(CONFIGURATION)
     .version(false) // before the options: tsmpirun's own --version is one of them
     .options(OPTIONS)
     .example("tsmpirun -n 4 examples/hello.ts", "four ranks of a TypeScript program")
     .example("tsmpirun -n 2 -m tsmpi/bench pingpong", "the bench module (as python -m mpi4py.bench)")
     .example("tsmpirun -n 4 --host node1:2,node2:2 script.ts", "two ranks on each of two hosts, over ssh")
+    .example("tsmpirun -n 1 master.ts : -n 4 worker.js", "two programs as one job (MPMD): rank 0 runs master.ts, ranks 1-4 worker.js")
     .strictOptions()
     .help()
     .alias("help", "h")

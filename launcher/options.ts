@@ -48,7 +48,7 @@ export type CliArgs = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"
   _: (string | number)[];
 };
 
-export const USAGE = "usage: tsmpirun [-n N] [options] <script.ts|script.js|program | -m module> [args...]";
+export const USAGE = "usage: tsmpirun [-n N] [options] <script.ts|script.js|program | -m module> [args...] [: [-n N] [part options] <program> [args...]]...";
 
 /**
  * Parses `argv`. A clean command line never loads yargs; otherwise yargs parses it again and
