@@ -180,6 +180,12 @@ describe("MPMD: jobs of several programs", function () {
     assert.deepEqual(jsonLines(single.stdout).map((s) => [s.appnum, s.attrs.dup]), [[0, 0]]);
   });
 
+  it("-m module in a part: -n 1 -m tsmpi/bench helloworld : -n 2 -m tsmpi/bench helloworld is one world of 3", async function () {
+    const r = await tsmpirun(["-n", "1", "-m", "tsmpi/bench", "helloworld", ":", "-n", "2", "-m", "tsmpi/bench", "helloworld"]);
+    await checkJob(r, 0);
+    assert.deepEqual(r.stdout.trim().split("\n"), [0, 1, 2].map((k) => `Hello, World! I am process ${k} of 3 on ${os.hostname()}.`));
+  });
+
   it("a rank of one part that fails ends the whole job, naming the rank", async function () {
     const r = await tsmpirun(["-n", "2", fixture("mpmd.js"), ":", "-n", "1", fixture("fail.js"), "exit", "2"]);
     await checkJob(r, 7);
