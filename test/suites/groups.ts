@@ -239,7 +239,6 @@ export const cases: Record<string, Case> = {
     assert.equal(comm.Get_name(), "mycomm");
     comm.Set_name(name);
     assert.equal(comm.Get_name(), name);
-    // biome-ignore lint/correctness/noSelfAssign: mpi4py's testPyProps writes the name back through the setter
     comm.name = comm.name;
     assert.equal(mpi.COMM_WORLD.name, "MPI_COMM_WORLD");
     assert.equal(mpi.COMM_SELF.name, "MPI_COMM_SELF");
