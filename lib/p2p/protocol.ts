@@ -156,7 +156,8 @@ export class PointToPoint {
    * Calls `done` when the send is complete (at once for eager sends).
    */
   send(ctx: number, src: number, dest: number, tag: number, payload: OutPayload, sync: boolean, done: () => void): void {
-    const seq = (this.seq = (this.seq + 1) >>> 0);
+    const seq = (this.seq + 1) >>> 0;
+    this.seq = seq;
     const total = payload.bytes.byteLength;
     let flags = (payload.raw ? FLAG_RAW : 0) | (sync ? FLAG_SYNC : 0);
     if (dest === this.rank) {
@@ -212,7 +213,10 @@ export class PointToPoint {
 
   /** Sends `bytes` from `from` on as CHUNK messages of message `header.seq`; `sent` once the transport took the last. */
   private sendChunks(dest: number, header: Header, bytes: Buffer, from: number, sent?: () => void): void {
-    if (from >= bytes.byteLength) return sent?.();
+    if (from >= bytes.byteLength) {
+      sent?.();
+      return;
+    }
     const chunk = this.cfg.chunkSize;
     const more = encodeHeader({ ...header, kind: KIND_CHUNK });
     for (let off = from; off < bytes.byteLength; off += chunk) {
@@ -292,7 +296,10 @@ export class PointToPoint {
   }
 
   private sendAck(msg: InMsg, flag: number): void {
-    if (msg.wsrc === this.rank) return this.ack(msg.seq, false);
+    if (msg.wsrc === this.rank) {
+      this.ack(msg.seq, false);
+      return;
+    }
     const h: Header = { kind: KIND_ACK, flags: flag, dtype: 0, algo: 0, src: 0, tag: 0, wsrc: this.rank, ctx: 0, seq: msg.seq, total: 0, token0: this.token0, token1: this.token1 };
     this.emit(msg.wsrc, [encodeHeader(h)]);
   }
@@ -391,19 +398,46 @@ export class PointToPoint {
    */
   onFrames = (frames: Buffer[]): void => {
     const head = frames[0];
-    if (!head || head.byteLength < HEADER_BYTES) return this.drop("short", `a frame too short for a header (${head?.byteLength ?? 0} bytes)`);
+    if (!head || head.byteLength < HEADER_BYTES) {
+      this.drop("short", `a frame too short for a header (${head?.byteLength ?? 0} bytes)`);
+      return;
+    }
     const h = decodeHeader(head);
-    if (h.token0 !== this.token0 || h.token1 !== this.token1) return this.drop("token", `a frame without this job's token (claiming world rank ${h.wsrc})`);
+    if (h.token0 !== this.token0 || h.token1 !== this.token1) {
+      this.drop("token", `a frame without this job's token (claiming world rank ${h.wsrc})`);
+      return;
+    }
     const problem = frameProblem(h, frames, this.worldSize) ?? (h.flags & FLAG_RAW && h.kind === KIND_MSG && !isKindCode(h.dtype) ? (["dtype", `a message of unknown element kind ${h.dtype}`] as const) : undefined);
-    if (problem) return this.drop(problem[0], problem[0] === "sender" ? problem[1] : `${problem[1]} from world rank ${h.wsrc}`);
-    if (h.kind === KIND_ACK) return this.ack(h.seq, true);
-    if (h.kind === KIND_RESEND) return this.resend(h.seq);
-    if (h.kind === KIND_BYE) return this.peerFinished(h.wsrc, h.total);
+    if (problem) {
+      this.drop(problem[0], problem[0] === "sender" ? problem[1] : `${problem[1]} from world rank ${h.wsrc}`);
+      return;
+    }
+    if (h.kind === KIND_ACK) {
+      this.ack(h.seq, true);
+      return;
+    }
+    if (h.kind === KIND_RESEND) {
+      this.resend(h.seq);
+      return;
+    }
+    if (h.kind === KIND_BYE) {
+      this.peerFinished(h.wsrc, h.total);
+      return;
+    }
     let msg: InMsg | undefined;
     if (h.kind === KIND_MSG) {
-      if (this.arrivals.get(h.wsrc, h.seq)) return this.drop("shape", `a second message ${h.seq} from world rank ${h.wsrc} while the first still arrives`);
-      if (h.flags & FLAG_PEER && !this.local.shares(h.wsrc)) return this.drop("peer", `a single-copy message from world rank ${h.wsrc}, which does not share this rank's host and memory`);
-      if (h.flags & FLAG_PEER && this.arrivals.countFrom(h.wsrc) >= INFLIGHT_PER_SENDER) return this.drop("inflight", `a single-copy message from world rank ${h.wsrc}, which has ${INFLIGHT_PER_SENDER} whose bytes did not come yet`);
+      if (this.arrivals.get(h.wsrc, h.seq)) {
+        this.drop("shape", `a second message ${h.seq} from world rank ${h.wsrc} while the first still arrives`);
+        return;
+      }
+      if (h.flags & FLAG_PEER && !this.local.shares(h.wsrc)) {
+        this.drop("peer", `a single-copy message from world rank ${h.wsrc}, which does not share this rank's host and memory`);
+        return;
+      }
+      if (h.flags & FLAG_PEER && this.arrivals.countFrom(h.wsrc) >= INFLIGHT_PER_SENDER) {
+        this.drop("inflight", `a single-copy message from world rank ${h.wsrc}, which has ${INFLIGHT_PER_SENDER} whose bytes did not come yet`);
+        return;
+      }
       msg = new InMsg(h.ctx, h.src, h.tag, h.flags, h.dtype, h.wsrc, h.seq, h.total, h.algo);
       if (h.flags & FLAG_PEER) {
         const address = frames[1]!.readBigUInt64LE(0);
@@ -424,9 +458,15 @@ export class PointToPoint {
       this.engine.arrive(msg);
     } else {
       msg = this.arrivals.get(h.wsrc, h.seq);
-      if (!msg) return this.drop("chunk", `a piece of message ${h.seq}, which is not arriving`);
+      if (!msg) {
+        this.drop("chunk", `a piece of message ${h.seq}, which is not arriving`);
+        return;
+      }
       const piece = frames[1]!;
-      if (piece.byteLength > msg.total - msg.received) return this.drop("chunk", `a piece of ${piece.byteLength} bytes for message ${h.seq}, which lacks only ${msg.total - msg.received}`);
+      if (piece.byteLength > msg.total - msg.received) {
+        this.drop("chunk", `a piece of ${piece.byteLength} bytes for message ${h.seq}, which lacks only ${msg.total - msg.received}`);
+        return;
+      }
       this.receivingFrom(msg);
       msg.add(piece);
       if (msg.complete) this.arrivals.untrack(msg);
