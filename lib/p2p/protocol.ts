@@ -32,6 +32,12 @@
  * messages per sender wait for their bytes (`arrivals.ts`). Turning a matched message into a
  * value or an array is `receive.ts`'s; matching it to a receive, `matching.ts`'s.
  *
+ * Size: over 500 lines (formatted) because the protocol is one state machine: sends, acks,
+ * incoming frames and finishing all read and change the same per-message tables (loans, acks
+ * awaited, undelivered messages, finished peers). What has its own state already left
+ * (`arrivals.ts`, `peer-memory.ts`, `receive.ts`); splitting the rest would make those tables
+ * public to several modules on the hottest path of the library.
+ *
  * @module
  */
 import type { Config } from "../config.js";
@@ -424,55 +430,65 @@ export class PointToPoint {
       this.peerFinished(h.wsrc, h.total);
       return;
     }
-    let msg: InMsg | undefined;
-    if (h.kind === KIND_MSG) {
-      if (this.arrivals.get(h.wsrc, h.seq)) {
-        this.drop("shape", `a second message ${h.seq} from world rank ${h.wsrc} while the first still arrives`);
-        return;
-      }
-      if (h.flags & FLAG_PEER && !this.local.shares(h.wsrc)) {
-        this.drop("peer", `a single-copy message from world rank ${h.wsrc}, which does not share this rank's host and memory`);
-        return;
-      }
-      if (h.flags & FLAG_PEER && this.arrivals.countFrom(h.wsrc) >= INFLIGHT_PER_SENDER) {
-        this.drop("inflight", `a single-copy message from world rank ${h.wsrc}, which has ${INFLIGHT_PER_SENDER} whose bytes did not come yet`);
-        return;
-      }
-      msg = new InMsg(h.ctx, h.src, h.tag, h.flags, h.dtype, h.wsrc, h.seq, h.total, h.algo);
-      if (h.flags & FLAG_PEER) {
-        const address = frames[1]!.readBigUInt64LE(0);
-        msg.fetcher = (target) => this.fetch(msg!, address, target);
-        this.arrivals.track(msg); // for a RESEND's chunks
-        // Matched now: the receive fetches into its own buffer. Unmatched: fetch at the end of
-        // this event-loop turn, so the sender never waits for a matching receive, yet a receive
-        // that code running now posts (an await that this very batch of frames resolved) still
-        // gets the bytes straight into its buffer, not through a copy of our own.
-        if (!this.engine.arrive(msg)) setImmediate(() => msg!.fetchNow());
-        return;
-      }
-      msg.add(h.flags & FLAG_INLINE ? head.subarray(HEADER_BYTES) : frames[1]!);
-      if (!msg.complete) {
-        this.receivingFrom(msg);
-        this.arrivals.track(msg);
-      }
-      this.engine.arrive(msg);
-    } else {
-      msg = this.arrivals.get(h.wsrc, h.seq);
-      if (!msg) {
-        this.drop("chunk", `a piece of message ${h.seq}, which is not arriving`);
-        return;
-      }
-      const piece = frames[1]!;
-      if (piece.byteLength > msg.total - msg.received) {
-        this.drop("chunk", `a piece of ${piece.byteLength} bytes for message ${h.seq}, which lacks only ${msg.total - msg.received}`);
-        return;
-      }
-      this.receivingFrom(msg);
-      msg.add(piece);
-      if (msg.complete) this.arrivals.untrack(msg);
-    }
-    if (msg.complete && msg.flags & FLAG_ARRIVAL) this.sendAck(msg, FLAG_ARRIVAL);
+    const msg = h.kind === KIND_MSG ? this.onMessage(h, head, frames) : this.onChunk(h, frames[1]!);
+    if (msg?.complete && msg.flags & FLAG_ARRIVAL) this.sendAck(msg, FLAG_ARRIVAL);
   };
+
+  /**
+   * The first frame of a message: checked against what this rank holds from the sender, then
+   * matched. Returns the message when its bytes are here or arriving by chunks, undefined when
+   * it was dropped or fetches its bytes by itself (single copy).
+   */
+  private onMessage(h: Header, head: Buffer, frames: Buffer[]): InMsg | undefined {
+    if (this.arrivals.get(h.wsrc, h.seq)) {
+      this.drop("shape", `a second message ${h.seq} from world rank ${h.wsrc} while the first still arrives`);
+      return undefined;
+    }
+    if (h.flags & FLAG_PEER && !this.local.shares(h.wsrc)) {
+      this.drop("peer", `a single-copy message from world rank ${h.wsrc}, which does not share this rank's host and memory`);
+      return undefined;
+    }
+    if (h.flags & FLAG_PEER && this.arrivals.countFrom(h.wsrc) >= INFLIGHT_PER_SENDER) {
+      this.drop("inflight", `a single-copy message from world rank ${h.wsrc}, which has ${INFLIGHT_PER_SENDER} whose bytes did not come yet`);
+      return undefined;
+    }
+    const msg = new InMsg(h.ctx, h.src, h.tag, h.flags, h.dtype, h.wsrc, h.seq, h.total, h.algo);
+    if (h.flags & FLAG_PEER) {
+      const address = frames[1]!.readBigUInt64LE(0);
+      msg.fetcher = (target) => this.fetch(msg, address, target);
+      this.arrivals.track(msg); // for a RESEND's chunks
+      // Matched now: the receive fetches into its own buffer. Unmatched: fetch at the end of
+      // this event-loop turn, so the sender never waits for a matching receive, yet a receive
+      // that code running now posts (an await that this very batch of frames resolved) still
+      // gets the bytes straight into its buffer, not through a copy of our own.
+      if (!this.engine.arrive(msg)) setImmediate(() => msg.fetchNow());
+      return undefined;
+    }
+    msg.add(h.flags & FLAG_INLINE ? head.subarray(HEADER_BYTES) : frames[1]!);
+    if (!msg.complete) {
+      this.receivingFrom(msg);
+      this.arrivals.track(msg);
+    }
+    this.engine.arrive(msg);
+    return msg;
+  }
+
+  /** A piece of a message that is arriving; undefined when dropped. */
+  private onChunk(h: Header, piece: Buffer): InMsg | undefined {
+    const msg = this.arrivals.get(h.wsrc, h.seq);
+    if (!msg) {
+      this.drop("chunk", `a piece of message ${h.seq}, which is not arriving`);
+      return undefined;
+    }
+    if (piece.byteLength > msg.total - msg.received) {
+      this.drop("chunk", `a piece of ${piece.byteLength} bytes for message ${h.seq}, which lacks only ${msg.total - msg.received}`);
+      return undefined;
+    }
+    this.receivingFrom(msg);
+    msg.add(piece);
+    if (msg.complete) this.arrivals.untrack(msg);
+    return msg;
+  }
 
   /**
    * Drops a malformed frame, or one that does not belong to this job (someone else connected
