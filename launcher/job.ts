@@ -124,7 +124,7 @@ class Job {
   /** Tells the spawner how to join (one JSON line on its descriptor), then closes the descriptor. */
   private tellSpawner(fd: number): void {
     const join: SpawnerJoin = { coordinator: this.coordinator.address, key: this.key, rank: this.opts.plan.np, size: this.size, jobDir: this.dir, tcp: this.commonEnv().TSMPI_TCP === "1" };
-    fs.writeSync(fd, JSON.stringify(join) + "\n");
+    fs.writeSync(fd, `${JSON.stringify(join)}\n`);
     fs.closeSync(fd);
   }
 
@@ -426,7 +426,7 @@ class Job {
   private fail(code: number, message: string, signal: NodeJS.Signals = "SIGTERM"): void {
     if (this.exitCode === undefined) {
       this.exitCode = code;
-      process.stderr.write(message + "\n");
+      process.stderr.write(`${message}\n`);
     }
     if (this.stopping) return;
     this.stopping = true;

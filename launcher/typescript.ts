@@ -37,7 +37,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { Plugin } from "esbuild";
+import type { BuildResult, Plugin } from "esbuild";
 import { textSetting } from "../lib/config.js";
 
 /** Sources the fast path compiles (bundled into the program's module). */
@@ -188,7 +188,7 @@ export async function compileProgram(source: string, dir = cacheDir()): Promise<
   try {
     let outputs: Stamp[] | undefined;
     if ("text" in result) {
-      const files = [[bundle + ".map", result.map], [bundle, result.text], [output, stub(source, bundle, result.imports)]] as const;
+      const files = [[`${bundle}.map`, result.map], [bundle, result.text], [output, stub(source, bundle, result.imports)]] as const;
       for (const [file, text] of files) put(file, text);
       outputs = files.map(([file, text]) => [file, sha256(text)]);
     }
@@ -198,7 +198,7 @@ export async function compileProgram(source: string, dir = cacheDir()): Promise<
     prune(dir);
   } catch (err) {
     // A full disk (ENOSPC) and the like: neither a partly written file nor half an entry stays behind.
-    for (const file of [...written, bundle + ".map", bundle, output, manifestFile]) {
+    for (const file of [...written, `${bundle}.map`, bundle, output, manifestFile]) {
       try {
         fs.rmSync(file, { force: true });
       } catch {
@@ -305,7 +305,7 @@ function ranksPlugin(source: string, state: BuildState): Plugin {
         let text = fs.readFileSync(args.path, "utf8");
         const why = unsupportedIn(text);
         if (why) refuse(`${path.relative(path.dirname(source), args.path) || path.basename(args.path)} ${why}`);
-        if (text.startsWith("#!")) text = "//" + text.slice(2);
+        if (text.startsWith("#!")) text = `//${text.slice(2)}`;
         return { contents: meta(args.path) + text, loader: args.path.endsWith(".tsx") ? "tsx" : "ts" };
       });
     },
@@ -317,7 +317,7 @@ async function build(source: string, output: string): Promise<Built | { fallback
   const { build: esbuild } = await import("esbuild");
   const state: BuildState = { loaded: new Set(), externals: new Set() };
   const { loaded, externals } = state;
-  let out;
+  let out: BuildResult;
   try {
     out = await esbuild({
       entryPoints: [source],
@@ -352,7 +352,7 @@ async function build(source: string, output: string): Promise<Built | { fallback
     }
   }
   const text = out.outputFiles!.find((f) => f.path === output)!.text;
-  const map = out.outputFiles!.find((f) => f.path === output + ".map")!.text;
+  const map = out.outputFiles!.find((f) => f.path === `${output}.map`)!.text;
   const outputMeta = Object.values(out.metafile!.outputs).find((o) => o.entryPoint !== undefined);
   const imports = (outputMeta?.imports ?? []).filter((i) => i.external && i.kind === "import-statement").map((i) => i.path);
   const stamps = [...loaded, ...externals].map(stamp).concat(tsconfigStamps([...loaded].map((f) => path.dirname(f))));

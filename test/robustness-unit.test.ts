@@ -90,7 +90,10 @@ describe("receive path: malformed frames carrying the job's token", function () 
       const p2p = receiver();
       const write = process.stderr.write;
       const warnings: string[] = [];
-      process.stderr.write = ((s: string) => (warnings.push(String(s)), true)) as typeof process.stderr.write;
+      process.stderr.write = ((s: string) => {
+        warnings.push(String(s));
+        return true;
+      }) as typeof process.stderr.write;
       try {
         for (let i = 0; i < 1000; i++) p2p.onFrames(frames());
       } finally {
@@ -141,7 +144,10 @@ describe("bogus single-copy frames, and pieces that never come (issue 17, points
   function captured(fn: () => void): string[] {
     const write = process.stderr.write;
     const warnings: string[] = [];
-    process.stderr.write = ((s: string) => (warnings.push(String(s)), true)) as typeof process.stderr.write;
+    process.stderr.write = ((s: string) => {
+      warnings.push(String(s));
+      return true;
+    }) as typeof process.stderr.write;
     try {
       fn();
     } finally {

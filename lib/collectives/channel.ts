@@ -156,7 +156,8 @@ export class CollectiveChannel implements Channel {
    * operator on objects), so the others see it as `ERR_TSMPI_OP`.
    */
   fail(err: unknown): void {
-    const e = (this.failure ??= err instanceof TsmpiError ? err : new TsmpiError("ERR_TSMPI_OP", err instanceof Error ? `${err.name}: ${err.message}` : String(err), { cause: err }));
+    this.failure ??= err instanceof TsmpiError ? err : new TsmpiError("ERR_TSMPI_OP", err instanceof Error ? `${err.name}: ${err.message}` : String(err), { cause: err });
+    const e = this.failure;
     if (this.remote) return;
     const notice = packObject({ code: e.code, message: e.message, rank: this.rank } satisfies Notice);
     for (let r = 0; r < this.size; r++) {

@@ -70,7 +70,8 @@ class LocalLink implements WorkerLink {
 
   send(tag: number, msg: unknown): void {
     if (tag === OPEN_TAG) {
-      const session = (this.session = new Session(msg as OpenMessage, this.direct));
+      const session = new Session(msg as OpenMessage, this.direct);
+      this.session = session;
       this.tail = session.ready.then(() => this.deliver(session.answer));
     }
     else if (tag === CHUNK_TAG) {

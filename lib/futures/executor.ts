@@ -45,6 +45,7 @@ export type { ExecutorOptions, FirstArg, MapOptions, ShutdownOptions } from "./o
 export type { WorkerLink } from "./scheduler.js";
 
 /** An async iterable that fails on its first `next()`: how `map` reports what `submit` would reject. */
+// biome-ignore lint/correctness/useYield: it exists to reject its first next(), so it never yields
 async function* failing<T>(err: unknown): AsyncGenerator<T> {
   throw err;
 }

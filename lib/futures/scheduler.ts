@@ -168,7 +168,7 @@ export class Scheduler {
    */
   lost(ch: WorkerLink, why: string): boolean {
     const w = this.#workers.find((x) => x.ch === ch);
-    if (!w || !w.alive) return true;
+    if (!w?.alive) return true;
     w.alive = false;
     const answered = !w.opening;
     w.markOpened();
@@ -322,7 +322,10 @@ export class Scheduler {
         return;
       }
       const chunk = batch[0]!;
-      if (chunk.n > 1) return this.#split(chunk);
+      if (chunk.n > 1) {
+        this.#split(chunk);
+        return;
+      }
       this.#finish(chunk, [], new TsmpiError("ERR_TSMPI_TYPE", `the arguments of ${chunk.f}() cannot be sent to a worker: ${(err as Error)?.message ?? err}`, { cause: err }));
       return;
     }

@@ -51,7 +51,8 @@ export class Session {
       const fn = await this.registry.lookup(open.init);
       await fn(...(open.initArgs ?? []));
     } catch (err) {
-      const info = (this.initError = errorInfo(err));
+      const info = errorInfo(err);
+      this.initError = info;
       this.broken = { ...info, m: `the initializer ${open.init} failed on this worker: ${info.m}` };
     }
   }

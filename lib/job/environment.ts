@@ -168,7 +168,7 @@ export function userSecret(env: NodeJS.ProcessEnv = process.env): string {
     if (!fs.existsSync(file)) {
       fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
       const crypto = lazy("node:crypto") as typeof import("node:crypto");
-      writeKeyFile(fs, file, crypto.randomBytes(32).toString("hex") + "\n");
+      writeKeyFile(fs, file, `${crypto.randomBytes(32).toString("hex")}\n`);
     }
     const st = fs.statSync(file);
     if (st.mode & 0o077) {

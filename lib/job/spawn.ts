@@ -137,7 +137,8 @@ export class SpawnedJob {
     for (const [k, v] of Object.entries(opts.env)) args.push("-x", `${k}=${v}`);
     args.push(...opts.program);
     // Our end of its stdin stays open for as long as we live: its close tells tsmpirun we are gone.
-    const child = (this.child = spawn(args[0]!, args.slice(1), { stdio: ["pipe", "inherit", "inherit", "pipe"], env: childEnv(opts) }));
+    const child = spawn(args[0]!, args.slice(1), { stdio: ["pipe", "inherit", "inherit", "pipe"], env: childEnv(opts) });
+    this.child = child;
     this.exited = new Promise((resolve) => {
       child.on("exit", (code, signal) => {
         this.#exitInfo = signal ? `signal ${signal}` : `code ${code}`;
@@ -265,8 +266,14 @@ export class SpawnedJob {
         }
         pipe.destroy();
       });
-      child.on("error", (err) => (clearTimeout(timer), reject(new TsmpiError("ERR_TSMPI_LAUNCH", `could not start tsmpirun for ${this.opts.name}: ${err.message}`, { cause: err }))));
-      child.on("exit", () => (clearTimeout(timer), reject(new TsmpiError("ERR_TSMPI_LAUNCH", `${this.opts.name}'s tsmpirun exited (${this.#exitInfo}) before its job started; its message is above`))));
+      child.on("error", (err) => {
+        clearTimeout(timer);
+        reject(new TsmpiError("ERR_TSMPI_LAUNCH", `could not start tsmpirun for ${this.opts.name}: ${err.message}`, { cause: err }));
+      });
+      child.on("exit", () => {
+        clearTimeout(timer);
+        reject(new TsmpiError("ERR_TSMPI_LAUNCH", `${this.opts.name}'s tsmpirun exited (${this.#exitInfo}) before its job started; its message is above`));
+      });
     });
   }
 }

@@ -184,7 +184,10 @@ export class MatchingEngine {
 
   private static list<T>(map: Map<number, List<T>>, ctx: number): List<T> {
     let l = map.get(ctx);
-    if (!l) map.set(ctx, (l = new List<T>()));
+    if (!l) {
+      l = new List<T>();
+      map.set(ctx, l);
+    }
     return l;
   }
 

@@ -32,6 +32,12 @@
  * messages per sender wait for their bytes (`arrivals.ts`). Turning a matched message into a
  * value or an array is `receive.ts`'s; matching it to a receive, `matching.ts`'s.
  *
+ * Size: over 500 lines (formatted) because the protocol is one state machine: sends, acks,
+ * incoming frames and finishing all read and change the same per-message tables (loans, acks
+ * awaited, undelivered messages, finished peers). What has its own state already left
+ * (`arrivals.ts`, `peer-memory.ts`, `receive.ts`); splitting the rest would make those tables
+ * public to several modules on the hottest path of the library.
+ *
  * @module
  */
 import type { Config } from "../config.js";
@@ -156,7 +162,8 @@ export class PointToPoint {
    * Calls `done` when the send is complete (at once for eager sends).
    */
   send(ctx: number, src: number, dest: number, tag: number, payload: OutPayload, sync: boolean, done: () => void): void {
-    const seq = (this.seq = (this.seq + 1) >>> 0);
+    const seq = (this.seq + 1) >>> 0;
+    this.seq = seq;
     const total = payload.bytes.byteLength;
     let flags = (payload.raw ? FLAG_RAW : 0) | (sync ? FLAG_SYNC : 0);
     if (dest === this.rank) {
@@ -212,7 +219,10 @@ export class PointToPoint {
 
   /** Sends `bytes` from `from` on as CHUNK messages of message `header.seq`; `sent` once the transport took the last. */
   private sendChunks(dest: number, header: Header, bytes: Buffer, from: number, sent?: () => void): void {
-    if (from >= bytes.byteLength) return sent?.();
+    if (from >= bytes.byteLength) {
+      sent?.();
+      return;
+    }
     const chunk = this.cfg.chunkSize;
     const more = encodeHeader({ ...header, kind: KIND_CHUNK });
     for (let off = from; off < bytes.byteLength; off += chunk) {
@@ -292,7 +302,10 @@ export class PointToPoint {
   }
 
   private sendAck(msg: InMsg, flag: number): void {
-    if (msg.wsrc === this.rank) return this.ack(msg.seq, false);
+    if (msg.wsrc === this.rank) {
+      this.ack(msg.seq, false);
+      return;
+    }
     const h: Header = { kind: KIND_ACK, flags: flag, dtype: 0, algo: 0, src: 0, tag: 0, wsrc: this.rank, ctx: 0, seq: msg.seq, total: 0, token0: this.token0, token1: this.token1 };
     this.emit(msg.wsrc, [encodeHeader(h)]);
   }
@@ -391,48 +404,91 @@ export class PointToPoint {
    */
   onFrames = (frames: Buffer[]): void => {
     const head = frames[0];
-    if (!head || head.byteLength < HEADER_BYTES) return this.drop("short", `a frame too short for a header (${head?.byteLength ?? 0} bytes)`);
-    const h = decodeHeader(head);
-    if (h.token0 !== this.token0 || h.token1 !== this.token1) return this.drop("token", `a frame without this job's token (claiming world rank ${h.wsrc})`);
-    const problem = frameProblem(h, frames, this.worldSize) ?? (h.flags & FLAG_RAW && h.kind === KIND_MSG && !isKindCode(h.dtype) ? (["dtype", `a message of unknown element kind ${h.dtype}`] as const) : undefined);
-    if (problem) return this.drop(problem[0], problem[0] === "sender" ? problem[1] : `${problem[1]} from world rank ${h.wsrc}`);
-    if (h.kind === KIND_ACK) return this.ack(h.seq, true);
-    if (h.kind === KIND_RESEND) return this.resend(h.seq);
-    if (h.kind === KIND_BYE) return this.peerFinished(h.wsrc, h.total);
-    let msg: InMsg | undefined;
-    if (h.kind === KIND_MSG) {
-      if (this.arrivals.get(h.wsrc, h.seq)) return this.drop("shape", `a second message ${h.seq} from world rank ${h.wsrc} while the first still arrives`);
-      if (h.flags & FLAG_PEER && !this.local.shares(h.wsrc)) return this.drop("peer", `a single-copy message from world rank ${h.wsrc}, which does not share this rank's host and memory`);
-      if (h.flags & FLAG_PEER && this.arrivals.countFrom(h.wsrc) >= INFLIGHT_PER_SENDER) return this.drop("inflight", `a single-copy message from world rank ${h.wsrc}, which has ${INFLIGHT_PER_SENDER} whose bytes did not come yet`);
-      msg = new InMsg(h.ctx, h.src, h.tag, h.flags, h.dtype, h.wsrc, h.seq, h.total, h.algo);
-      if (h.flags & FLAG_PEER) {
-        const address = frames[1]!.readBigUInt64LE(0);
-        msg.fetcher = (target) => this.fetch(msg!, address, target);
-        this.arrivals.track(msg); // for a RESEND's chunks
-        // Matched now: the receive fetches into its own buffer. Unmatched: fetch at the end of
-        // this event-loop turn, so the sender never waits for a matching receive, yet a receive
-        // that code running now posts (an await that this very batch of frames resolved) still
-        // gets the bytes straight into its buffer, not through a copy of our own.
-        if (!this.engine.arrive(msg)) setImmediate(() => msg!.fetchNow());
-        return;
-      }
-      msg.add(h.flags & FLAG_INLINE ? head.subarray(HEADER_BYTES) : frames[1]!);
-      if (!msg.complete) {
-        this.receivingFrom(msg);
-        this.arrivals.track(msg);
-      }
-      this.engine.arrive(msg);
-    } else {
-      msg = this.arrivals.get(h.wsrc, h.seq);
-      if (!msg) return this.drop("chunk", `a piece of message ${h.seq}, which is not arriving`);
-      const piece = frames[1]!;
-      if (piece.byteLength > msg.total - msg.received) return this.drop("chunk", `a piece of ${piece.byteLength} bytes for message ${h.seq}, which lacks only ${msg.total - msg.received}`);
-      this.receivingFrom(msg);
-      msg.add(piece);
-      if (msg.complete) this.arrivals.untrack(msg);
+    if (!head || head.byteLength < HEADER_BYTES) {
+      this.drop("short", `a frame too short for a header (${head?.byteLength ?? 0} bytes)`);
+      return;
     }
-    if (msg.complete && msg.flags & FLAG_ARRIVAL) this.sendAck(msg, FLAG_ARRIVAL);
+    const h = decodeHeader(head);
+    if (h.token0 !== this.token0 || h.token1 !== this.token1) {
+      this.drop("token", `a frame without this job's token (claiming world rank ${h.wsrc})`);
+      return;
+    }
+    const problem = frameProblem(h, frames, this.worldSize) ?? (h.flags & FLAG_RAW && h.kind === KIND_MSG && !isKindCode(h.dtype) ? (["dtype", `a message of unknown element kind ${h.dtype}`] as const) : undefined);
+    if (problem) {
+      this.drop(problem[0], problem[0] === "sender" ? problem[1] : `${problem[1]} from world rank ${h.wsrc}`);
+      return;
+    }
+    if (h.kind === KIND_ACK) {
+      this.ack(h.seq, true);
+      return;
+    }
+    if (h.kind === KIND_RESEND) {
+      this.resend(h.seq);
+      return;
+    }
+    if (h.kind === KIND_BYE) {
+      this.peerFinished(h.wsrc, h.total);
+      return;
+    }
+    const msg = h.kind === KIND_MSG ? this.onMessage(h, head, frames) : this.onChunk(h, frames[1]!);
+    if (msg?.complete && msg.flags & FLAG_ARRIVAL) this.sendAck(msg, FLAG_ARRIVAL);
   };
+
+  /**
+   * The first frame of a message: checked against what this rank holds from the sender, then
+   * matched. Returns the message when its bytes are here or arriving by chunks, undefined when
+   * it was dropped or fetches its bytes by itself (single copy).
+   */
+  private onMessage(h: Header, head: Buffer, frames: Buffer[]): InMsg | undefined {
+    if (this.arrivals.get(h.wsrc, h.seq)) {
+      this.drop("shape", `a second message ${h.seq} from world rank ${h.wsrc} while the first still arrives`);
+      return undefined;
+    }
+    if (h.flags & FLAG_PEER && !this.local.shares(h.wsrc)) {
+      this.drop("peer", `a single-copy message from world rank ${h.wsrc}, which does not share this rank's host and memory`);
+      return undefined;
+    }
+    if (h.flags & FLAG_PEER && this.arrivals.countFrom(h.wsrc) >= INFLIGHT_PER_SENDER) {
+      this.drop("inflight", `a single-copy message from world rank ${h.wsrc}, which has ${INFLIGHT_PER_SENDER} whose bytes did not come yet`);
+      return undefined;
+    }
+    const msg = new InMsg(h.ctx, h.src, h.tag, h.flags, h.dtype, h.wsrc, h.seq, h.total, h.algo);
+    if (h.flags & FLAG_PEER) {
+      const address = frames[1]!.readBigUInt64LE(0);
+      msg.fetcher = (target) => this.fetch(msg, address, target);
+      this.arrivals.track(msg); // for a RESEND's chunks
+      // Matched now: the receive fetches into its own buffer. Unmatched: fetch at the end of
+      // this event-loop turn, so the sender never waits for a matching receive, yet a receive
+      // that code running now posts (an await that this very batch of frames resolved) still
+      // gets the bytes straight into its buffer, not through a copy of our own.
+      if (!this.engine.arrive(msg)) setImmediate(() => msg.fetchNow());
+      return undefined;
+    }
+    msg.add(h.flags & FLAG_INLINE ? head.subarray(HEADER_BYTES) : frames[1]!);
+    if (!msg.complete) {
+      this.receivingFrom(msg);
+      this.arrivals.track(msg);
+    }
+    this.engine.arrive(msg);
+    return msg;
+  }
+
+  /** A piece of a message that is arriving; undefined when dropped. */
+  private onChunk(h: Header, piece: Buffer): InMsg | undefined {
+    const msg = this.arrivals.get(h.wsrc, h.seq);
+    if (!msg) {
+      this.drop("chunk", `a piece of message ${h.seq}, which is not arriving`);
+      return undefined;
+    }
+    if (piece.byteLength > msg.total - msg.received) {
+      this.drop("chunk", `a piece of ${piece.byteLength} bytes for message ${h.seq}, which lacks only ${msg.total - msg.received}`);
+      return undefined;
+    }
+    this.receivingFrom(msg);
+    msg.add(piece);
+    if (msg.complete) this.arrivals.untrack(msg);
+    return msg;
+  }
 
   /**
    * Drops a malformed frame, or one that does not belong to this job (someone else connected

@@ -32,18 +32,29 @@ export function readObject(msg: InMsg, done: (value: unknown, error?: unknown) =
       discard(msg);
       msg.whenComplete(() => done(undefined, error));
     };
-    if (!isKindCode(msg.dtype)) return fail(new TsmpiError("ERR_TSMPI_TYPE", `message from rank ${msg.src} has unknown element kind ${msg.dtype}`));
+    if (!isKindCode(msg.dtype)) {
+      fail(new TsmpiError("ERR_TSMPI_TYPE", `message from rank ${msg.src} has unknown element kind ${msg.dtype}`));
+      return;
+    }
     const Kind = kindFromCode(msg.dtype);
-    if (msg.total % Kind.BYTES_PER_ELEMENT !== 0) return fail(new TsmpiError("ERR_TSMPI_TYPE", `message of ${msg.total} bytes is not a whole number of ${Kind.name} elements`));
-    if (msg.complete && msg.parts.length === 1) return done(typedArrayFromBytes(msg.dtype, msg.parts[0]!));
+    if (msg.total % Kind.BYTES_PER_ELEMENT !== 0) {
+      fail(new TsmpiError("ERR_TSMPI_TYPE", `message of ${msg.total} bytes is not a whole number of ${Kind.name} elements`));
+      return;
+    }
+    if (msg.complete && msg.parts.length === 1) {
+      done(typedArrayFromBytes(msg.dtype, msg.parts[0]!));
+      return;
+    }
     let out: TypedArray;
     try {
       out = allocateKind(msg.dtype, msg.total / Kind.BYTES_PER_ELEMENT);
     } catch (err) {
-      return fail(new TsmpiError("ERR_TSMPI_TYPE", `cannot allocate ${msg.total} bytes for a message from rank ${msg.src}: ${(err as Error).message}`, { cause: err }));
+      fail(new TsmpiError("ERR_TSMPI_TYPE", `cannot allocate ${msg.total} bytes for a message from rank ${msg.src}: ${(err as Error).message}`, { cause: err }));
+      return;
     }
     msg.fillInto(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
-    return msg.whenComplete(() => done(out));
+    msg.whenComplete(() => done(out));
+    return;
   }
   msg.whenComplete(() => {
     let value: unknown;
@@ -68,19 +79,22 @@ export function readInto(msg: InMsg, buf: TypedArray, done: (count: number, erro
     msg.whenComplete(() => done(0, error));
   };
   if (!(msg.flags & FLAG_RAW)) {
-    return fail(new TsmpiError("ERR_TSMPI_TYPE", `message from rank ${msg.src} (tag ${msg.tag}) was sent as an object; receive it with recv(), not into ${describeValue(buf)}`));
+    fail(new TsmpiError("ERR_TSMPI_TYPE", `message from rank ${msg.src} (tag ${msg.tag}) was sent as an object; receive it with recv(), not into ${describeValue(buf)}`));
+    return;
   }
   if (msg.total > buf.byteLength) {
     const sent = kindFromCode(msg.dtype);
-    return fail(
+    fail(
       new TsmpiError(
         "ERR_TSMPI_TRUNCATE",
         `message of ${msg.total / sent.BYTES_PER_ELEMENT} ${sent.name} elements (${msg.total} bytes) from rank ${msg.src} does not fit the receive buffer ${describeValue(buf)} (${buf.byteLength} bytes)`,
       ),
     );
+    return;
   }
   if (msg.total % buf.BYTES_PER_ELEMENT !== 0) {
-    return fail(new TsmpiError("ERR_TSMPI_TYPE", `message of ${msg.total} bytes is not a whole number of ${buf.constructor.name} elements`));
+    fail(new TsmpiError("ERR_TSMPI_TYPE", `message of ${msg.total} bytes is not a whole number of ${buf.constructor.name} elements`));
+    return;
   }
   msg.fillInto(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
   msg.whenComplete(() => done(msg.total / buf.BYTES_PER_ELEMENT));

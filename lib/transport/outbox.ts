@@ -32,8 +32,14 @@ function listening(endpoint: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(where);
     socket.unref();
-    socket.setTimeout(1000, () => (socket.destroy(), resolve(true)));
-    socket.on("connect", () => (socket.destroy(), resolve(true)));
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.on("error", (err: NodeJS.ErrnoException) => resolve(err.code !== "ECONNREFUSED" && err.code !== "ENOENT"));
   });
 }

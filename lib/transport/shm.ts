@@ -165,7 +165,10 @@ export class ShmTransport implements Transport {
 
   send(dest: number, frames: Buffer[], sent?: () => void, borrowed = false): void {
     if (this.closed) throw new TsmpiError("ERR_TSMPI_FINALIZED", `cannot send to rank ${dest}: the transport is closed`);
-    if (this.gone.has(dest)) return this.count(dest, 1); // never sent, never complete
+    if (this.gone.has(dest)) {
+      this.count(dest, 1); // never sent, never complete
+      return;
+    }
     const queue = this.queues.get(dest);
     const total = recordLength(frames);
     if (queue && queue.length > 0) {
@@ -174,7 +177,10 @@ export class ShmTransport implements Transport {
       return;
     }
     const offset = this.write(dest, frames, 0);
-    if (offset === total) return sent?.();
+    if (offset === total) {
+      sent?.();
+      return;
+    }
     if (borrowed) frames = keep(frames);
     // The ring is full: the rest goes in as the receiver drains it (it wakes us).
     if (queue) queue.push({ frames, total, offset, sent });
@@ -263,7 +269,8 @@ export class ShmTransport implements Transport {
     try {
       got = this.channel.receive(0, false, BUDGET);
     } catch (err) {
-      return this.fail(err, "receiving");
+      this.fail(err, "receiving");
+      return;
     }
     this.deliver(got);
   }

@@ -200,7 +200,10 @@ export class ZmqTransport implements Transport {
   /** Runs `fn` once the queue to `dest` has room (see {@link Outbox.full}), receiving meanwhile. */
   private whenRoom(dest: number, fn: () => void): void {
     const box = this.outboxes[dest];
-    if (!box?.full) return fn();
+    if (!box?.full) {
+      fn();
+      return;
+    }
     this.hold();
     box.whenBelow(
       () => {

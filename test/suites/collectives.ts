@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import type { TypedArray } from "tsmpi";
-import type { Case, CaseContext } from "./types.js";
+import type { AnyTypedArray, Case, CaseContext } from "./types.js";
 
 type Mpi = CaseContext["mpi"];
 /** An element of a typed array: a number, or a BigInt for the 64-bit integer kinds. */
@@ -47,14 +47,14 @@ function el(K: Kind, v: El): El {
 }
 
 /** A new array of kind `K` with `a[i] = f(i)`. */
-function make(K: Kind, length: number, f: (i: number) => El): any {
-  const a = new K(length) as any;
+function make<K extends Kind>(K: K, length: number, f: (i: number) => El): InstanceType<K> {
+  const a = new K(length) as AnyTypedArray;
   for (let i = 0; i < length; i++) a[i] = el(K, f(i));
-  return a;
+  return a as InstanceType<K>;
 }
 
 /** `length` elements of `K` set to {@link SENTINEL}. */
-const sentinels = (K: Kind, length: number): any => make(K, length, () => SENTINEL);
+const sentinels = <K extends Kind>(K: K, length: number): InstanceType<K> => make(K, length, () => SENTINEL);
 
 /** A compact rendering of a typed array or value for assertion messages. */
 function show(v: unknown): string {
@@ -114,34 +114,42 @@ function operand(K: Kind, op: OpName, r: number, i: number): El {
 }
 
 /** Rank r's operand array of `op` on `K`. */
-const operands = (K: Kind, op: OpName, r: number, length: number): any => make(K, length, (i) => operand(K, op, r, i));
+const operands = (K: Kind, op: OpName, r: number, length: number): AnyTypedArray => make(K, length, (i) => operand(K, op, r, i));
 
 /** The largest of `vs` (numbers or BigInts). */
-const maxOf = (vs: any[]): any => vs.reduce((a, b) => (b > a ? b : a));
+const maxOf = (vs: El[]): El => vs.reduce((a, b) => (b > a ? b : a));
 /** The smallest of `vs` (numbers or BigInts). */
-const minOf = (vs: any[]): any => vs.reduce((a, b) => (b < a ? b : a));
+const minOf = (vs: El[]): El => vs.reduce((a, b) => (b < a ? b : a));
+
+/**
+ * `vs` (all numbers, or all BigInts for the 64-bit kinds) folded with one operator, given twice
+ * because TypeScript types an operator on numbers apart from the same operator on BigInts.
+ */
+function fold(vs: readonly El[], num: (a: number, b: number) => number, big: (a: bigint, b: bigint) => bigint): El {
+  return typeof vs[0] === "bigint" ? (vs as readonly bigint[]).reduce(big) : (vs as readonly number[]).reduce(num);
+}
 
 /** MPI's definition of each predefined op (but the LOC ones), as a fold over one element of every rank, in rank order. */
-const DEFINITION: Record<Exclude<OpName, "MAXLOC" | "MINLOC">, (vs: any[]) => El> = {
-  SUM: (vs) => vs.reduce((a, b) => a + b),
-  PROD: (vs) => vs.reduce((a, b) => a * b),
+const DEFINITION: Record<Exclude<OpName, "MAXLOC" | "MINLOC">, (vs: El[]) => El> = {
+  SUM: (vs) => fold(vs, (a, b) => a + b, (a, b) => a + b),
+  PROD: (vs) => fold(vs, (a, b) => a * b, (a, b) => a * b),
   MAX: maxOf,
   MIN: minOf,
   LAND: (vs) => (vs.every(Boolean) ? 1 : 0),
   LOR: (vs) => (vs.some(Boolean) ? 1 : 0),
   LXOR: (vs) => vs.filter(Boolean).length % 2,
-  BAND: (vs) => vs.reduce((a, b) => a & b),
-  BOR: (vs) => vs.reduce((a, b) => a | b),
-  BXOR: (vs) => vs.reduce((a, b) => a ^ b),
-  REPLACE: (vs) => vs[vs.length - 1],
-  NO_OP: (vs) => vs[0],
+  BAND: (vs) => fold(vs, (a, b) => a & b, (a, b) => a & b),
+  BOR: (vs) => fold(vs, (a, b) => a | b, (a, b) => a | b),
+  BXOR: (vs) => fold(vs, (a, b) => a ^ b, (a, b) => a ^ b),
+  REPLACE: (vs) => vs[vs.length - 1]!,
+  NO_OP: (vs) => vs[0]!,
 };
 
 /**
  * The element-wise reduction of the operands of `ranks` (in that order), from the definitions.
  * The reduction of a single operand is that operand: no op is applied (MPI and mpi4py agree).
  */
-function reduced(K: Kind, op: OpName, ranks: readonly number[], length: number): any {
+function reduced(K: Kind, op: OpName, ranks: readonly number[], length: number): AnyTypedArray {
   return make(K, length, (i) => {
     if (ranks.length === 1) return operand(K, op, ranks[0]!, i);
     if (op === "MAXLOC" || op === "MINLOC") {
@@ -204,8 +212,8 @@ export function layout(counts: readonly number[], how: "packed" | "gaps" | "reve
 const vblock = (from: number, to: number, count: number): number[] => range(count).map((k) => from * 100 + to * 10 + k);
 
 /** An array of `length` sentinels with `blocks[i]` placed at `displs[i]`. */
-function placed(K: Kind, length: number, displs: readonly number[], blocks: readonly number[][]): any {
-  const a = sentinels(K, length);
+function placed(K: Kind, length: number, displs: readonly number[], blocks: readonly (readonly number[] | Int32Array)[]): AnyTypedArray {
+  const a: AnyTypedArray = sentinels(K, length);
   blocks.forEach((b, i) => b.forEach((v, k) => (a[displs[i]! + k] = el(K, v))));
   return a;
 }

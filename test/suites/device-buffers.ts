@@ -9,7 +9,8 @@
  * (TSMPI_TEST_BACKEND says which backend the run expects).
  */
 import assert from "node:assert/strict";
-import type { Case, CaseContext } from "./types.js";
+import type { DeviceArray } from "tsmpi";
+import type { AnyTypedArray, Case, CaseContext } from "./types.js";
 
 type Mpi = CaseContext["mpi"];
 type Comm = CaseContext["comm"];
@@ -22,18 +23,18 @@ const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 const ring = (comm: Comm) => ({ right: (comm.rank + 1) % comm.size, left: (comm.rank - 1 + comm.size) % comm.size });
 
 /** `length` elements of `K` that depend on `rank` and `salt`: small, so every kind and op stays exact. */
-function series(rank: number, K: Kind, length: number, salt = 0): any {
-  const a = new K(length) as any;
+function series<K extends Kind>(rank: number, K: K, length: number, salt = 0): InstanceType<K> {
+  const a = new K(length) as AnyTypedArray;
   for (let i = 0; i < length; i++) {
     const v = ((rank * 31 + i * 7 + salt * 13) % 23) - (K.name.includes("Uint") ? 0 : 9);
     a[i] = K === BigInt64Array || K === BigUint64Array ? BigInt(v) : K === Float32Array || K === Float64Array ? v / 4 : v;
   }
-  return a;
+  return a as InstanceType<K>;
 }
 
 /** `length` elements of `K` set to the sentinel. */
-function sentinels(K: Kind, length: number): any {
-  return new K(length).fill((K === BigInt64Array || K === BigUint64Array ? BigInt(SENTINEL) : SENTINEL) as never);
+function sentinels<K extends Kind>(K: K, length: number): InstanceType<K> {
+  return new K(length).fill((K === BigInt64Array || K === BigUint64Array ? BigInt(SENTINEL) : SENTINEL) as never) as InstanceType<K>;
 }
 
 /** How one run places the arrays of a call (argument 0 is the send buffer). */
@@ -45,16 +46,16 @@ const PLACEMENTS = {
 } satisfies Record<string, (i: number, rank: number) => boolean>;
 
 /** The typed array or DeviceArray inside a buffer argument, or null (for IN_PLACE and null). */
-function arrayIn(arg: unknown): any {
+function arrayIn(arg: unknown): AnyTypedArray | DeviceArray | null {
   if (arg === null || typeof arg === "symbol") return null;
-  return Array.isArray(arg) ? arg[0] : arg;
+  return (Array.isArray(arg) ? arg[0] : arg) as AnyTypedArray | DeviceArray;
 }
 
 /** `arg` in the same form with its typed array copied into a new DeviceArray. */
 function onDevice(mpi: Mpi, arg: unknown): unknown {
   const array = arrayIn(arg);
   if (array === null) return arg;
-  const device = mpi.DeviceArray.from(array);
+  const device = mpi.DeviceArray.from(array as AnyTypedArray); // make() builds host arrays
   return Array.isArray(arg) ? [device, ...arg.slice(1)] : device;
 }
 
@@ -68,6 +69,7 @@ function contents(mpi: Mpi, arg: unknown): unknown {
  * Runs `call` on buffers from `make` with host arrays, then once per placement with DeviceArrays,
  * and asserts that every array ends, and `call` returns, as in the host run.
  */
+// biome-ignore lint/suspicious/noExplicitAny: each case's `call` hands its `bufs` (host or device, arrays, tuples, IN_PLACE) to a different tsmpi call; no one type fits them all
 async function mirror({ mpi, comm }: CaseContext, what: string, make: () => unknown[], call: (bufs: any[]) => Promise<unknown>): Promise<void> {
   const reference = make();
   const expected = await call(reference);
@@ -76,7 +78,10 @@ async function mirror({ mpi, comm }: CaseContext, what: string, make: () => unkn
     const got = await call(bufs);
     bufs.forEach((arg, i) => assert.deepEqual(contents(mpi, arg), contents(mpi, reference[i]), `${what}, ${placement}: argument ${i} differs from the host run`));
     assert.deepEqual(got, expected, `${what}, ${placement}: the result differs from the host run`);
-    for (const arg of bufs) if (mpi.isDeviceArray(arrayIn(arg))) arrayIn(arg).free();
+    for (const arg of bufs) {
+      const array = arrayIn(arg);
+      if (mpi.isDeviceArray(array)) array.free();
+    }
   }
 }
 

@@ -9,7 +9,7 @@
  * v-variant counts, and bad sizes.
  */
 import assert from "node:assert/strict";
-import type { Case, CaseContext } from "./types.js";
+import type { AnyTypedArray, Case, CaseContext } from "./types.js";
 
 type Mpi = CaseContext["mpi"];
 type Comm = CaseContext["comm"];
@@ -59,12 +59,12 @@ const KINDS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array
 type Kind = (typeof KINDS)[number];
 const isBig = (K: Kind): boolean => K === BigInt64Array || K === BigUint64Array;
 /** mpi4py's `array(v, typecode, n)`: n elements of value v. */
-function filled(K: Kind, v: number, n: number): any {
-  const a = new K(n) as any;
-  a.fill(isBig(K) ? BigInt(v) : v);
+function filled(K: Kind, v: number, n: number): AnyTypedArray {
+  const a = new K(n) as AnyTypedArray;
+  a.fill((isBig(K) ? BigInt(v) : v) as never);
   return a;
 }
-function allEqual(a: any, v: number, what: string): void {
+function allEqual(a: AnyTypedArray, v: number, what: string): void {
   for (const x of a) assert.equal(Number(x), v, `${what}: ${Array.from(a as ArrayLike<unknown>, String).join(",")}`);
 }
 

@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import type { Prequest, Request } from "tsmpi";
-import type { Case } from "./types.js";
+import type { AnyTypedArray, Case } from "./types.js";
 
 
 const KINDS = [Int8Array, Int32Array, Float32Array, Float64Array, BigInt64Array] as const;
@@ -20,17 +20,17 @@ type Kind = (typeof KINDS)[number];
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 const isBig = (K: Kind): boolean => K === BigInt64Array;
 /** A new `K` of `length` elements, `a[i] = f(i)`. */
-function make(K: Kind, length: number, f: (i: number) => number): any {
-  const a = new K(length) as any;
+function make(K: Kind, length: number, f: (i: number) => number): AnyTypedArray {
+  const a = new K(length) as AnyTypedArray;
   for (let i = 0; i < length; i++) a[i] = isBig(K) ? BigInt(f(i)) : f(i);
   return a;
 }
 /** Refills `a` in place with `f(i)` (persistent requests keep the arrays they were made with). */
-function fill(a: any, f: (i: number) => number): void {
+function fill(a: AnyTypedArray, f: (i: number) => number): void {
   for (let i = 0; i < a.length; i++) a[i] = typeof a[i] === "bigint" ? BigInt(f(i)) : f(i);
 }
 /** Asserts `a[i] == f(i)` for every element. */
-function expect(a: any, f: (i: number) => number, what: string): void {
+function expect(a: AnyTypedArray, f: (i: number) => number, what: string): void {
   const got = Array.from(a as ArrayLike<number | bigint>, Number);
   // the expected values stored in the array's own kind: integer kinds wrap as the reduction does
   const want = Array.from(make(a.constructor as Kind, got.length, f) as ArrayLike<number | bigint>, Number);
@@ -175,11 +175,11 @@ export const cases: Record<string, Case> = {
             const displs = range(size).map((i) => i * size);
             const sbuf = make(K, count, () => root);
             const rarr = make(K, size * size, () => -1);
-            const rv = rank === root ? ([rarr, counts, displs] as [any, number[], number[]]) : null;
+            const rv = rank === root ? ([rarr, counts, displs] as [AnyTypedArray, number[], number[]]) : null;
             const row = (i: number): number => (i % size < count ? root : -1);
             await exercise(mode, () => fill(rarr, () => -1), () => comm.Igatherv(sbuf, rv, root), () => comm.Gatherv_init(sbuf, rv, root), () => rv && expect(rarr, row, `${mode} Gatherv root ${root} count ${count}`));
             const src = make(K, size * size, () => root);
-            const sv = rank === root ? ([src, counts, displs] as [any, number[], number[]]) : null;
+            const sv = rank === root ? ([src, counts, displs] as [AnyTypedArray, number[], number[]]) : null;
             const dst = make(K, size, () => -1);
             await exercise(mode, () => fill(dst, () => -1), () => comm.Iscatterv(sv, [dst, count], root), () => comm.Scatterv_init(sv, [dst, count], root), () => expect(dst, (i) => (i < count ? root : -1), `${mode} Scatterv root ${root} count ${count}`));
             const all = make(K, size * size, () => -1);
@@ -324,7 +324,7 @@ export const cases: Record<string, Case> = {
     // testall / testany / testsome polling, yielding between calls
     reqs = make();
     let all: unknown[] | undefined;
-    for (let spins = 0; ; spins++) {
+    for (;;) {
       const [flag, vals] = mpi.Request.testall(reqs);
       if (flag) {
         all = vals;
@@ -339,8 +339,10 @@ export const cases: Record<string, Case> = {
     let done = 0;
     while (done < reqs.length) {
       const [i, flag, v] = mpi.Request.testany(reqs);
-      if (flag && i !== mpi.UNDEFINED) (values[i] = v), done++;
-      else await turn();
+      if (flag && i !== mpi.UNDEFINED) {
+        values[i] = v;
+        done++;
+      } else await turn();
     }
     check(values, "testany");
     reqs = make();
@@ -439,19 +441,19 @@ export const cases: Record<string, Case> = {
 
   async "persistent collectives: bad arguments at init and at start; Start on an active request"({ comm, mpi }) {
     const { size } = comm;
-    assert.throws(() => comm.Bcast_init(new Int32Array(1), size), (e: any) => e instanceof mpi.TsmpiError && e.code === "ERR_TSMPI_ROOT");
-    assert.throws(() => comm.Reduce_init(new Int32Array(1), new Int32Array(1), mpi.Op.SUM, -5), (e: any) => e.code === "ERR_TSMPI_ROOT");
+    assert.throws(() => comm.Bcast_init(new Int32Array(1), size), (e: unknown) => e instanceof mpi.TsmpiError && e.code === "ERR_TSMPI_ROOT");
+    assert.throws(() => comm.Reduce_init(new Int32Array(1), new Int32Array(1), mpi.Op.SUM, -5), (e: { code?: string }) => e.code === "ERR_TSMPI_ROOT");
     // wrong length: every rank's round fails alike (checked inside the call)
     const bad = comm.Allgather_init(new Int32Array(2), new Int32Array(2 * size + 1));
     bad.Start();
-    await assert.rejects(bad.wait(), (e: any) => e.code === "ERR_TSMPI_COUNT");
+    await assert.rejects(bad.wait(), (e: { code?: string }) => e.code === "ERR_TSMPI_COUNT");
     bad.Free();
     const p = comm.Barrier_init();
     p.Start();
-    assert.throws(() => p.Start(), (e: any) => e.code === "ERR_TSMPI_REQUEST");
+    assert.throws(() => p.Start(), (e: { code?: string }) => e.code === "ERR_TSMPI_REQUEST");
     await p.wait();
     p.Free();
-    assert.throws(() => p.Start(), (e: any) => e.code === "ERR_TSMPI_REQUEST", "Start after Free");
+    assert.throws(() => p.Start(), (e: { code?: string }) => e.code === "ERR_TSMPI_REQUEST", "Start after Free");
   },
 
   async "Alltoallw: bad blocks and types fail with ERR_TSMPI_COUNT / ERR_TSMPI_TYPE on every rank"({ comm, mpi }) {
@@ -459,7 +461,7 @@ export const cases: Record<string, Case> = {
     const ones = new Array<number>(size).fill(1);
     const zeros = new Array<number>(size).fill(0);
     const good = [new Int32Array(size), ones, Array.from({ length: size }, (_, i) => 4 * i), Int32Array] as [Int32Array, number[], number[], Int32ArrayConstructor];
-    const code = async (p: Promise<unknown>, c: string): Promise<void> => assert.rejects(p, (e: any) => e instanceof mpi.TsmpiError && e.code === c, c);
+    const code = async (p: Promise<unknown>, c: string): Promise<void> => assert.rejects(p, (e: unknown) => e instanceof mpi.TsmpiError && e.code === c, c);
     await code(comm.Ialltoallw(good, [new Int32Array(size), ones, zeros.map(() => 4 * size), Int32Array]).wait(), "ERR_TSMPI_COUNT");
     await code(comm.Ialltoallw(good, [new Int32Array(size), ones, zeros, Array as never]).wait(), "ERR_TSMPI_TYPE");
     await code(comm.Alltoallw(good, [new Int32Array(size), ones.slice(1), zeros, Int32Array]), "ERR_TSMPI_COUNT");

@@ -3,7 +3,7 @@
  * world size: each rank talks to its ring neighbours (itself on one rank).
  */
 import assert from "node:assert/strict";
-import type { Case, CaseContext } from "./types.js";
+import type { AnyTypedArray, Case, CaseContext } from "./types.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tick = () => new Promise((r) => setImmediate(r));
@@ -11,8 +11,8 @@ const ring = ({ comm }: CaseContext) => ({ right: (comm.rank + 1) % comm.size, l
 
 const KINDS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array] as const;
 
-function sample(Kind: (typeof KINDS)[number], n: number, seed: number): any {
-  const a = new Kind(n) as any;
+function sample(Kind: (typeof KINDS)[number], n: number, seed: number): AnyTypedArray {
+  const a = new Kind(n) as AnyTypedArray;
   for (let i = 0; i < n; i++) {
     const v = (i * 37 + seed * 11) % 120;
     a[i] = Kind === BigInt64Array ? BigInt(v) - 60n : Kind === BigUint64Array ? BigInt(v) * 1234567890123n : Kind === Float32Array || Kind === Float64Array ? v / 4 - 7 : v;
@@ -94,9 +94,9 @@ export const cases: Record<string, Case> = {
     for (const Kind of KINDS) {
       const out = sample(Kind, 50, comm.rank);
       const reqs = [comm.Isend(out, right, 5), comm.Isend([out, 20], right, 6)];
-      const exact = new Kind(50) as any;
-      const bigger = new Kind(64) as any;
-      bigger.fill(Kind === BigInt64Array || Kind === BigUint64Array ? 9n : 9);
+      const exact = new Kind(50);
+      const bigger = new Kind(64) as AnyTypedArray;
+      bigger.fill((Kind === BigInt64Array || Kind === BigUint64Array ? 9n : 9) as never);
       const st = new mpi.Status();
       await comm.Recv(exact, left, 5, st);
       assert.equal(st.count, 50);

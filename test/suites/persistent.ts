@@ -9,20 +9,20 @@
  * after `Free()` and `testConstructor`'s handle conversions (`fromhandle`, `py2f`: no handles here).
  */
 import assert from "node:assert/strict";
-import type { Case } from "./types.js";
+import type { AnyTypedArray, Case } from "./types.js";
 
 const KINDS = [Int8Array, Uint16Array, Int32Array, Float32Array, Float64Array, BigInt64Array] as const;
 type Kind = (typeof KINDS)[number];
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-function make(K: Kind, length: number, v: number): any {
-  const a = new K(length) as any;
-  a.fill(K === BigInt64Array ? BigInt(v) : v);
+function make(K: Kind, length: number, v: number): AnyTypedArray {
+  const a = new K(length) as AnyTypedArray;
+  a.fill((K === BigInt64Array ? BigInt(v) : v) as never);
   return a;
 }
 /** `rbuf[:s]` all `s`, the rest all -1 (as the kind stores it). */
-function check(rbuf: any, s: number, what: string): void {
-  const want = make(rbuf.constructor, rbuf.length, -1);
-  want.fill(rbuf.constructor === BigInt64Array ? BigInt(s) : s, 0, s);
+function check(rbuf: AnyTypedArray, s: number, what: string): void {
+  const want = make(rbuf.constructor as Kind, rbuf.length, -1);
+  want.fill((rbuf.constructor === BigInt64Array ? BigInt(s) : s) as never, 0, s);
   assert.deepEqual(Array.from(rbuf, Number), Array.from(want, Number), what);
 }
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -194,15 +194,15 @@ export const cases: Record<string, Case> = {
     const a = comm.Recv_init(buf, rank, 8);
     const b = comm.Recv_init(new Int32Array(1), rank, 9);
     a.Start();
-    assert.throws(() => a.Start(), (e: any) => e instanceof mpi.TsmpiError && e.code === "ERR_TSMPI_REQUEST");
-    assert.throws(() => mpi.Prequest.Startall([b, a]), (e: any) => e.code === "ERR_TSMPI_REQUEST");
+    assert.throws(() => a.Start(), (e: unknown) => e instanceof mpi.TsmpiError && e.code === "ERR_TSMPI_REQUEST");
+    assert.throws(() => mpi.Prequest.Startall([b, a]), (e: { code?: string }) => e.code === "ERR_TSMPI_REQUEST");
     assert.equal(b.active, false, "Startall started nothing");
-    assert.throws(() => mpi.Prequest.Startall([b, {} as never]), (e: any) => e.code === "ERR_TSMPI_ARG");
+    assert.throws(() => mpi.Prequest.Startall([b, {} as never]), (e: { code?: string }) => e.code === "ERR_TSMPI_ARG");
     await comm.Send(Int32Array.of(42), rank, 8);
     await a.wait();
     assert.equal(buf[0], 42);
     b.Free();
-    assert.throws(() => b.Start(), (e: any) => e.code === "ERR_TSMPI_REQUEST");
+    assert.throws(() => b.Start(), (e: { code?: string }) => e.code === "ERR_TSMPI_REQUEST");
     a.Free();
   },
 
@@ -225,7 +225,7 @@ export const cases: Record<string, Case> = {
 
   async "bad arguments at init: rank, tag, buffer"({ comm, mpi }) {
     const { size } = comm;
-    const code = (f: () => unknown, c: string): void => assert.throws(f, (e: any) => e instanceof mpi.TsmpiError && e.code === c, c);
+    const code = (f: () => unknown, c: string): void => assert.throws(f, (e: unknown) => e instanceof mpi.TsmpiError && e.code === c, c);
     code(() => comm.Send_init(new Int32Array(1), size), "ERR_TSMPI_RANK");
     code(() => comm.Recv_init(new Int32Array(1), -9), "ERR_TSMPI_RANK");
     code(() => comm.Ssend_init(new Int32Array(1), 0, -1), "ERR_TSMPI_TAG");
@@ -239,7 +239,7 @@ export const cases: Record<string, Case> = {
     const r = comm.Recv_init(new Int8Array(2), rank, 4);
     r.Start();
     await comm.Send(Int8Array.of(1, 2, 3), rank, 4);
-    await assert.rejects(r.wait(), (e: any) => e instanceof mpi.TsmpiError && e.code === "ERR_TSMPI_TRUNCATE");
+    await assert.rejects(r.wait(), (e: unknown) => e instanceof mpi.TsmpiError && e.code === "ERR_TSMPI_TRUNCATE");
     r.Start();
     await comm.Send(Int8Array.of(9), rank, 4);
     const st = new mpi.Status();

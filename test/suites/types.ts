@@ -25,3 +25,9 @@ export interface CaseResult {
   ok: boolean;
   error?: string;
 }
+
+/**
+ * A typed array of a kind chosen at run time, read and written element by element: its elements
+ * are numbers, or BigInts for the 64-bit kinds.
+ */
+export type AnyTypedArray = Tsmpi.TypedArray & { [i: number]: number | bigint };
