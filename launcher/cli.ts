@@ -152,12 +152,20 @@ function programOf(args: CliArgs): { program: Program; rest: string[] } {
   const rest = (args._ as (string | number)[]).map(String);
   if (rest[0] === "--") rest.shift();
   const module = one(args.m);
+  const code = one(args.c);
+  if (module !== undefined && code !== undefined) usageError("-m and -c both name the program: give one");
   if (module !== undefined) {
     if (!module) usageError("-m needs a module name, e.g. -m tsmpi/bench");
     return { program: { module }, rest };
   }
+  if (code !== undefined) {
+    if (!code.trim()) usageError('-c needs the program\'s code, e.g. -c \'import { COMM_WORLD } from "tsmpi"; console.log(COMM_WORLD.rank)\'');
+    return { program: { code, name: "-c" }, rest };
+  }
   const script = rest.shift();
   if (!script) usageError("no program given");
+  // As python -: the program is what stdin holds, read to its end (rank 0's stdin is then empty).
+  if (script === "-") return { program: { code: fs.readFileSync(0, "utf8"), name: "-" }, rest };
   return { program: { script }, rest };
 }
 

@@ -21,6 +21,7 @@ interface OptionSpec {
 export const OPTIONS = {
   n: { alias: ["np"], type: "string", describe: "number of ranks to start (default 1, or the hosts' slots, or the SLURM allocation's tasks)" },
   m: { type: "string", describe: "run a module (e.g. tsmpi/bench) instead of a script, as python -m" },
+  c: { type: "string", describe: "run CODE (JavaScript, as an ES module) instead of a script, as python -c; a script named - is read from stdin" },
   x: { type: "string", describe: "export VAR (or VAR=value) to the ranks; repeatable" },
   host: { alias: ["H"], type: "string", describe: "hosts to run on, as host[:slots],...; repeatable (remote ones are started over ssh)" },
   hostfile: { alias: ["machinefile"], type: "string", describe: "file of hosts: Open MPI `host slots=N` or Hydra `host:N` lines; # comments" },
@@ -48,7 +49,7 @@ export type CliArgs = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"
   _: (string | number)[];
 };
 
-export const USAGE = "usage: tsmpirun [-n N] [options] <script.ts|script.js|program | -m module> [args...] [: [-n N] [part options] <program> [args...]]...";
+export const USAGE = "usage: tsmpirun [-n N] [options] <script.ts|script.js|program | -m module | -c code | -> [args...] [: [-n N] [part options] <program> [args...]]...";
 
 /**
  * Parses `argv`. A clean command line never loads yargs; otherwise yargs parses it again and

@@ -18,7 +18,7 @@ import { TsmpiError } from "../lib/errors.js";
 import { parseCommandLine, type CliArgs } from "./options.js";
 
 /** The options a part may give for itself (with their aliases); the others are the job's. */
-export const PART_OPTIONS: ReadonlySet<string> = new Set(["n", "np", "x", "host", "H", "wdir", "m"]);
+export const PART_OPTIONS: ReadonlySet<string> = new Set(["n", "np", "x", "host", "H", "wdir", "m", "c"]);
 
 /** Part `k` (from 0) of the command line, as messages name it. */
 export function partName(k: number): string {

@@ -20,11 +20,14 @@ const JS = new Set([".js", ".mjs", ".cjs"]);
 const TS = new Set([".ts", ".mts", ".cts"]);
 
 /** What the user asked to run. */
-export type Program = { script: string } | { module: string };
+export type Program = { script: string } | { module: string } | { code: string; name: "-c" | "-" };
 
 /** The argv that runs `program` with `args` from `cwd`, with the Node binary at `node`. */
 export function programArgv(program: Program, args: readonly string[], cwd: string, node = process.execPath): string[] {
   if ("module" in program) return [node, resolveModule(program.module, cwd), ...args];
+  // As python -c: process.argv[1] is "-c" (or "-" for a program read from stdin), so that
+  // `process.argv.slice(2)` are the arguments, as for a script. Imports resolve from `cwd`.
+  if ("code" in program) return [node, "--input-type=module", "--eval", program.code, "--", program.name, ...args];
   const ext = path.extname(program.script).toLowerCase();
   const file = path.resolve(cwd, program.script);
   if (JS.has(ext) || TS.has(ext)) {

@@ -205,6 +205,36 @@ describe("tsmpirun: programs", function () {
     }
   });
 
+  it("-c runs code as python -c: on every rank, with its arguments after argv[1] = -c, imports resolved from the working directory", async function () {
+    const code = 'import { COMM_WORLD as w } from "tsmpi"; const s = await w.allreduce(w.rank + 1); console.log(JSON.stringify({ rank: w.rank, s, argv: process.argv.slice(1) }));';
+    const r = await tsmpirun(["-n", "3", "-c", code, "a b", "--flag"], { cwd: ROOT });
+    await checkJob(r, 0);
+    const seen = jsonLines(r.stdout).sort((a, b) => a.rank - b.rank);
+    assert.deepEqual(seen, [0, 1, 2].map((rank) => ({ rank, s: 6, argv: ["-c", "a b", "--flag"] })));
+  });
+
+  it("a script named - is read from stdin (python -), and its ranks' stdin is then empty", async function () {
+    const program = 'import { COMM_WORLD as w } from "tsmpi";\nlet got = "";\nfor await (const c of process.stdin) got += c;\nconsole.log(JSON.stringify({ rank: w.rank, size: w.size, argv: process.argv.slice(1), got }));\n';
+    const r = await tsmpirun(["-n", "2", "-", "x"], { cwd: ROOT, input: program });
+    await checkJob(r, 0);
+    const seen = jsonLines(r.stdout).sort((a, b) => a.rank - b.rank);
+    assert.deepEqual(seen, [0, 1].map((rank) => ({ rank, size: 2, argv: ["-", "x"], got: "" })));
+  });
+
+  it("-c: a failing program ends the job with its exit code; no code, or -c with -m, is a usage error", async function () {
+    const r = await tsmpirun(["-n", "2", "-c", 'throw new Error("boom from -c")'], { cwd: ROOT });
+    await checkJob(r, 1);
+    assert.match(r.stderr, /boom from -c/);
+    for (const [argv, what] of [
+      [["-n", "1", "-c", " "], /-c needs the program's code/],
+      [["-n", "1", "-m", "tsmpi/bench", "-c", "1"], /-m and -c both name the program: give one/],
+    ] as [string[], RegExp][]) {
+      const bad = await tsmpirun(argv);
+      await checkJob(bad, 2);
+      assert.match(bad.stderr, what);
+    }
+  });
+
   it("a script ends by itself when its work is done, also with main() not awaited and timers pending", async function () {
     const r = await tsmpirun(["-n", "3", fixture("finish.js")], { timeoutMs: 20000 });
     await checkJob(r, 0);
