@@ -166,6 +166,9 @@ async function main(argv: string[]): Promise<number> {
     return runJob({ ...common, argv: [process.execPath, rankInfo], wdir: process.cwd(), output: { tagOutput: false }, timeout: 60 });
   }
   const env = exportedEnv(([] as string[]).concat(args.x ?? []));
+  // The MPI universe's size as the user set it (UNIVERSE_SIZE; otherwise the ranks count the hosts' slots).
+  const usize = one(args["universe-size"]);
+  if (usize !== undefined) env.TSMPI_UNIVERSE_SIZE = String(positiveNumber(usize, "--universe-size", true));
   const { program, rest } = programOf(args);
   const timeoutRaw = one(args.timeout) ?? process.env.MPIEXEC_TIMEOUT;
   const timeout = timeoutRaw === undefined || timeoutRaw === "" ? 0 : positiveNumber(timeoutRaw, one(args.timeout) !== undefined ? "--timeout" : "MPIEXEC_TIMEOUT", false);
@@ -174,6 +177,7 @@ async function main(argv: string[]): Promise<number> {
   if (timeout > 0) setTimeout(() => (timeoutStruck = true), timeout * 1000).unref();
   const wdir = path.resolve(one(args.wdir) ?? ".");
   const spawnerFd = await asUsage(() => numberSetting("TSMPI_SPAWN_FD"));
+  const spawners = await asUsage(() => numberSetting("TSMPI_SPAWN_PARENTS"));
   if (!fs.existsSync(wdir) || !fs.statSync(wdir).isDirectory()) usageError(`--wdir must be an existing directory, got ${JSON.stringify(one(args.wdir))}`);
   return runJob({
     ...common,
@@ -183,6 +187,7 @@ async function main(argv: string[]): Promise<number> {
     output: { tagOutput: Boolean(args["tag-output"]), outputDir: one(args["output-filename"]) },
     timeout,
     spawnerFd,
+    spawners,
   });
 }
 
