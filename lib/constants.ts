@@ -53,3 +53,6 @@ export const WEIGHTS_EMPTY: unique symbol = Symbol("WEIGHTS_EMPTY");
  * and `if (!comm)` both test for it.
  */
 export const COMM_NULL = null;
+
+/** The key of `COMM_WORLD`'s predefined attribute `MPI_UNIVERSE_SIZE` (`COMM_WORLD.Get_attr(UNIVERSE_SIZE)`). */
+export const UNIVERSE_SIZE = -1001;
