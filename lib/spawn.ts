@@ -15,9 +15,10 @@
  * parents out (`index.ts`). The children inherit the job's security: a fresh job key, the
  * parents' environment (and so `TSMPI_INSECURE`, the user's secret inside an allocation).
  *
- * Lifetimes, as Open MPI's: parents and children are connected until `Disconnect()` (or the
- * end of the parents' script, which disconnects): the children's job does not end before (its
- * tsmpirun waits for the parents' bye). A failing child (uncaught error, non-zero exit, killed)
+ * Lifetimes, as Open MPI's: parents and children are connected until `Disconnect()`, or the
+ * end of a script still connected, which disconnects as MPI_Finalize does (a parent's at
+ * `beforeExit`, a child's in `Runtime.beforeFinalize`): the children's job does not end before
+ * (its tsmpirun waits for the parents' bye). A failing child (uncaught error, non-zero exit, killed)
  * ends the children's job, and then the parents' job too, with its exit code (Open MPI's mpirun
  * aborts every job it started when one process fails). The parents' job ends only once the
  * children's has: the root's process waits for it after its script finished, as mpirun waits for
@@ -170,7 +171,6 @@ class Link {
   async leave(): Promise<void> {
     if (this.disconnected) return;
     this.disconnected = true;
-    connected.delete(this);
     this.job?.child.ref();
     await this.rt?.finalize().catch(() => {});
   }
@@ -179,10 +179,27 @@ class Link {
 /** The spawn intercommunicators of this process's parents, by intercommunicator. */
 const links = new WeakMap<Comm, Link>();
 /** The spawns still connected here: the end of the script disconnects them (MPI_Finalize does). */
-const connected = new Set<Link>();
+const connected = new Map<Link, Intercomm>();
 process.on("beforeExit", () => {
-  for (const link of connected) void link.leave();
+  for (const [link, inter] of connected) {
+    connected.delete(link);
+    void implicitDisconnect(inter, () => link.leave());
+  }
 });
+
+/**
+ * The Disconnect that the end of a script does (MPI_Finalize disconnects): the barrier with the
+ * other side (which disconnects too, explicitly or at its end), then `leave`. Its pending barrier
+ * keeps the process alive.
+ */
+async function implicitDisconnect(inter: Intercomm, leave: () => Promise<void>): Promise<void> {
+  try {
+    await inter.Disconnect();
+  } catch {
+    /* the other side is gone: its end was reported */
+  }
+  await leave();
+}
 
 /** The root's part: checks, starts tsmpirun, and waits for its join line. */
 async function launch(req: SpawnRequest, comm: Comm, rt: Runtime, link: Link, root: number): Promise<Told> {
@@ -234,14 +251,16 @@ async function spawn(comm: Comm, rt: Runtime, req: SpawnRequest, root: number): 
   const children = Array.from({ length: got.np }, (_, i) => i);
   const inter = new Intercomm({ rt: link.rt, ctx: SPAWN_CONTEXT, rank: comm.rank, group: parents }, children);
   links.set(inter, link);
-  connected.add(link);
+  connected.set(link, inter);
   return inter;
 }
 
 /** `comm.Disconnect()` after its barrier: a parent leaves the children's job; a child forgets its parent. */
 async function disconnect(comm: Comm): Promise<void> {
   if (comm === spawning.parent) spawning.parent = null;
-  await links.get(comm)?.leave();
+  const link = links.get(comm);
+  if (link) connected.delete(link);
+  await link?.leave();
 }
 
 /**
@@ -266,7 +285,10 @@ export function spawnedWorld(rt: Runtime): { size: number; parent: Intercomm | n
   }
   const group = Array.from({ length: size }, (_, i) => i);
   const remote = Array.from({ length: parents }, (_, i) => size + i);
-  return { size, parent: new Intercomm({ rt, ctx: SPAWN_CONTEXT, rank: rt.rank, group }, remote) };
+  const parent = new Intercomm({ rt, ctx: SPAWN_CONTEXT, rank: rt.rank, group }, remote);
+  // A child that finishes still connected disconnects first (MPI_Finalize does).
+  rt.beforeFinalize.push(() => (spawning.parent === parent ? implicitDisconnect(parent, async () => {}) : Promise.resolve()));
+  return { size, parent };
 }
 
 spawning.spawn = spawn;

@@ -56,6 +56,15 @@ describe("spawn", function () {
     assert.equal(r.stderr, "");
   });
 
+  for (const np of [1, 2]) {
+    it(`children that finish without Disconnect disconnect then, matching their parents' Disconnect (MPI_Finalize's), ${np} parent${np > 1 ? "s" : ""}`, async function () {
+      const r = await tsmpirun(["-n", String(np), fixture("spawn.js"), "child-finishes-first"], { timeoutMs: 60_000 });
+      await checkJob(r);
+      assert.match(r.stdout, /^ok child-finishes-first$/m);
+      assert.equal(r.stderr, "");
+    });
+  }
+
   describe("UNIVERSE_SIZE", function () {
     for (const [args, size] of [
       [["-usize", "7"], 7],
