@@ -57,6 +57,15 @@ describe("spawn", function () {
   });
 
   for (const np of [1, 2]) {
+    it(`children that die before they join: Spawn rejects with ERR_TSMPI_LAUNCH on every parent, ${np} parent${np > 1 ? "s" : ""}`, async function () {
+      const r = await tsmpirun(["-n", String(np), fixture("spawn.js"), "start-fails"], { timeoutMs: 60_000 });
+      await checkJob(r);
+      assert.match(r.stdout, /^ok start-fails$/m);
+      assert.match(r.stderr, /a spawned child dies at start/);
+    });
+  }
+
+  for (const np of [1, 2]) {
     it(`children that finish without Disconnect disconnect then, matching their parents' Disconnect (MPI_Finalize's), ${np} parent${np > 1 ? "s" : ""}`, async function () {
       const r = await tsmpirun(["-n", String(np), fixture("spawn.js"), "child-finishes-first"], { timeoutMs: 60_000 });
       await checkJob(r);
