@@ -66,7 +66,7 @@ export const spawning: {
   spawn?: (comm: Comm, rt: Runtime, request: SpawnRequest, root: number) => Promise<Intercomm>;
   disconnect?: (comm: Comm) => Promise<void>;
   parent: Intercomm | null;
-  attrs: WeakMap<Comm, ReadonlyMap<number, () => unknown>>;
+  attrs: WeakMap<Comm, ReadonlyMap<number, number>>;
 } = { parent: null, attrs: new WeakMap() };
 
 /** @internal A 32-bit FNV-1a hash of integers, for context ids keyed by a member list (also `intercomm.ts`). */
@@ -330,11 +330,11 @@ export class Comm extends CommTopology {
 
   /**
    * The value of a predefined attribute (`MPI_Comm_get_attr`) of `COMM_WORLD`: `UNIVERSE_SIZE`
-   * (how many ranks the job's hosts hold; see `universeSize()`), `TAG_UB`; `undefined` for
-   * another key or another communicator (mpi4py's `None`).
+   * (how many ranks the job's hosts hold; see `universeSize()`), `TAG_UB`; `null` for another
+   * key or another communicator (mpi4py's `None`).
    */
-  Get_attr(keyval: number): unknown {
-    return spawning.attrs.get(this)?.get(keyval)?.();
+  Get_attr(keyval: number): number | null {
+    return spawning.attrs.get(this)?.get(keyval) ?? null;
   }
 
   /** The world ranks of `group`, checked to be members of this communicator. */

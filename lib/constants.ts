@@ -54,5 +54,8 @@ export const WEIGHTS_EMPTY: unique symbol = Symbol("WEIGHTS_EMPTY");
  */
 export const COMM_NULL = null;
 
-/** The key of `COMM_WORLD`'s predefined attribute `MPI_UNIVERSE_SIZE` (`COMM_WORLD.Get_attr(UNIVERSE_SIZE)`). */
-export const UNIVERSE_SIZE = -1001;
+/**
+ * `MPI_UNIVERSE_SIZE`, a key for `COMM_WORLD.Get_attr`: how many ranks the job's hosts hold
+ * (`universeSize()`). The number is Open MPI's (and mpi4py's) key for it.
+ */
+export const UNIVERSE_SIZE = 6;

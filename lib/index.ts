@@ -24,7 +24,8 @@ import "./topology/distgraphcomm.js";
 import "./intercomm.js";
 import { Runtime, SELF_CONTEXT, WORLD_CONTEXT } from "./job/runtime.js";
 // Spawning fills its part of comm.ts when loaded.
-import { spawnedWorld, universeSize } from "./spawn.js";
+import { spawnedWorld } from "./spawn.js";
+import { universeSize } from "./job/spawn.js";
 import { TAG_UB, UNIVERSE_SIZE } from "./constants.js";
 import type { PeerPath } from "./transport/path.js";
 import type { WaitPolicy } from "./transport/polling.js";
@@ -39,9 +40,9 @@ spawning.parent = spawned.parent;
 export const COMM_WORLD: Comm = new Comm(runtime, WORLD_CONTEXT, runtime.rank, Array.from({ length: spawned.size }, (_, i) => i), "MPI_COMM_WORLD");
 spawning.attrs.set(
   COMM_WORLD,
-  new Map<number, () => unknown>([
-    [UNIVERSE_SIZE, universeSize],
-    [TAG_UB, () => TAG_UB],
+  new Map([
+    [UNIVERSE_SIZE, universeSize()],
+    [TAG_UB, TAG_UB],
   ]),
 );
 /** Only this rank (`MPI_COMM_SELF`), named `MPI_COMM_SELF`. */
@@ -59,7 +60,7 @@ export { Distgraphcomm } from "./topology/distgraphcomm.js";
 export { Compute_dims } from "./topology/dims.js";
 export { ANY_SOURCE, ANY_TAG, PROC_NULL, ROOT, UNDEFINED, TAG_UB, IN_PLACE, IDENT, CONGRUENT, SIMILAR, UNEQUAL } from "./constants.js";
 export { UNIVERSE_SIZE } from "./constants.js";
-export { universeSize } from "./spawn.js";
+export { universeSize } from "./job/spawn.js";
 export { COMM_NULL, COMM_TYPE_SHARED, CART, GRAPH, DIST_GRAPH, UNWEIGHTED, WEIGHTS_EMPTY } from "./constants.js";
 export { Op } from "./op.js";
 export { TsmpiError, type TsmpiErrorCode } from "./errors.js";

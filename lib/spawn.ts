@@ -1,8 +1,9 @@
 /**
  * Spawning (`MPI_Comm_spawn`, `MPI_Comm_spawn_multiple`, `MPI_Comm_get_parent`,
- * `MPI_Comm_disconnect`, `MPI_UNIVERSE_SIZE`) behind `comm.Spawn`, `comm.Spawn_multiple`,
- * `Comm.Get_parent()` and `comm.Disconnect()` (`comm.ts` declares them; this module fills
- * `spawning` when `index.ts` loads it).
+ * `MPI_Comm_disconnect`) behind `comm.Spawn`, `comm.Spawn_multiple`, `Comm.Get_parent()` and
+ * `comm.Disconnect()` (`comm.ts` declares them; this module fills `spawning` when `index.ts`
+ * loads it). `MPI_UNIVERSE_SIZE` is `universeSize()` of `job/spawn.ts`, below the API, so that
+ * any layer may read it.
  *
  * How the two sides meet: the root starts `tsmpirun` for the children through `SpawnedJob`
  * (`job/spawn.ts`, the mechanism PoolExecutor's workers use too), with `TSMPI_SPAWN_PARENTS=P`
@@ -31,7 +32,6 @@
  * @module
  */
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { type Comm, spawning, type SpawnRequest } from "./comm.js";
 import { numberSetting, textSetting } from "./config.js";
@@ -48,21 +48,6 @@ interface App {
   command: string;
   args: string[];
   maxprocs: number;
-}
-
-/**
- * The MPI universe's size (`MPI_UNIVERSE_SIZE`): `tsmpirun --universe-size N` (`-usize N`), else
- * the slots of the hosts given to tsmpirun (`--host`, `--hostfile`), else the SLURM allocation's
- * tasks, else this host's cores (as Open MPI counts a host without a hostfile).
- */
-export function universeSize(): number {
-  const set = numberSetting("TSMPI_UNIVERSE_SIZE");
-  if (set !== undefined) return set;
-  const hosts = process.env.TSMPI_UNIVERSE;
-  if (hosts) return hosts.split(",").reduce((n, item) => n + Math.max(1, Number(item.split(":")[1]) || 1), 0);
-  const tasks = Number(process.env.SLURM_NTASKS);
-  if (process.env.SLURM_JOB_ID && Number.isInteger(tasks) && tasks > 0) return tasks;
-  return os.availableParallelism();
 }
 
 function checkCount(value: unknown, name: string): number {

@@ -39,7 +39,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { config } from "../config.js";
+import { config, numberSetting } from "../config.js";
 import { TsmpiError } from "../errors.js";
 import { waitPolicy } from "../transport/polling.js";
 import { Runtime } from "./runtime.js";
@@ -80,6 +80,21 @@ export interface SpawnOptions {
   parents?: number;
   /** Which of the parents this process is (its rank among them; default 0). */
   parentRank?: number;
+}
+
+/**
+ * The MPI universe's size (`MPI_UNIVERSE_SIZE`): `tsmpirun --universe-size N` (`-usize N`), else
+ * the slots of the hosts given to tsmpirun (`--host`, `--hostfile`), else the SLURM allocation's
+ * tasks, else this host's cores (as Open MPI counts a host without a hostfile).
+ */
+export function universeSize(): number {
+  const set = numberSetting("TSMPI_UNIVERSE_SIZE");
+  if (set !== undefined) return set;
+  const hosts = process.env.TSMPI_UNIVERSE;
+  if (hosts) return hosts.split(",").reduce((n, item) => n + Math.max(1, Number(item.split(":")[1]) || 1), 0);
+  const tasks = Number(process.env.SLURM_NTASKS);
+  if (process.env.SLURM_JOB_ID && Number.isInteger(tasks) && tasks > 0) return tasks;
+  return os.availableParallelism();
 }
 
 /** Whether this library runs from its TypeScript source (tsx, the "tsmpi-source" condition) rather than from `dist/`. */
