@@ -5,7 +5,8 @@
  * testArgsOnlyAtRoot, the Spawn_multiple ones with Defaults1/Defaults2, testArgsBad, and
  * spawn_child.py's Barrier/Disconnect/Get_parent checks), run here at 1 to 3 parent ranks and
  * from a plain `node` process; plus the argument errors on every rank, Merge, args per command,
- * a failing child, children outliving their disconnected parents, and the universe size.
+ * a failing child, children that die before joining, a killed parent, implicit disconnects at
+ * either side's end, children outliving their disconnected parents, and the universe size.
  * Left out: testNoArgs (a child script written at run time: the args case covers no args too,
  * and a script path is what every case spawns); MAXPROCS at the root only with a `-1` elsewhere
  * is kept (argsOnlyAtRoot). Every job is checked with checkJob (exit status, time bound, no
@@ -40,6 +41,14 @@ describe("spawn", function () {
       await checkJob(r, 1);
       assert.match(r.stderr, /a child fails on purpose/);
       assert.match(r.stderr, /tsmpi: rank \d: the ranks it spawned \(.*spawn\.js\) failed: .*; ending this job too/);
+    });
+  }
+
+  for (const np of [1, 2]) {
+    it(`a parent killed while connected ends both jobs, no process left, ${np} parent${np > 1 ? "s" : ""}`, async function () {
+      const r = await tsmpirun(["-n", String(np), fixture("spawn.js"), "parent-killed"], { timeoutMs: 60_000 });
+      await checkJob(r, 137);
+      assert.match(r.stderr, new RegExp(`rank ${np - 1} .*killed by signal SIGKILL`));
     });
   }
 
