@@ -2,20 +2,20 @@
  * Spawning (issue 19 item 7): `comm.Spawn`, `Spawn_multiple`, `Comm.Get_parent()`, `Disconnect`,
  * `UNIVERSE_SIZE`. mpi4py's test/test_spawn.py is translated in test/fixtures/spawn.ts (its cases:
  * testCommSpawn on COMM_SELF and COMM_WORLD with MAXPROCS 1 and the world's size, testErrcodes,
- * testArgsOnlyAtRoot, the Spawn_multiple ones with Defaults1/Defaults2, testArgsBad, and
+ * testArgsOnlyAtRoot, testNoArgs, the Spawn_multiple ones with Defaults1/Defaults2, testArgsBad, and
  * spawn_child.py's Barrier/Disconnect/Get_parent checks), run here at 1 to 3 parent ranks and
  * from a plain `node` process; plus the argument errors on every rank, Merge, args per command,
  * a failing child, children that die before joining, a killed parent, implicit disconnects at
  * either side's end, children outliving their disconnected parents, and the universe size.
- * Left out: testNoArgs (a child script written at run time: the args case covers no args too,
- * and a script path is what every case spawns); MAXPROCS at the root only with a `-1` elsewhere
- * is kept (argsOnlyAtRoot). Every job is checked with checkJob (exit status, time bound, no
- * process left).
+ * Changed: testNoArgs spawns this fixture with no args rather than a script written at run
+ * time; `assert parent == COMM_NULL` after Disconnect becomes `Get_parent() === null` (a JS
+ * variable cannot be nulled by the call); testArgsBad's ValueErrors are ERR_TSMPI_ARG. Every job
+ * is checked with checkJob (exit status, time bound, no process left).
  */
 import assert from "node:assert/strict";
 import { checkJob, fixture, runNode, tsmpirun } from "./helpers/launch.js";
 
-const CASES = ["get-parent", "single", "errcodes", "argsOnlyAtRoot", "multiple", "args", "errors", "merge", "universe"];
+const CASES = ["get-parent", "single", "errcodes", "argsOnlyAtRoot", "noArgs", "multiple", "args", "errors", "merge", "universe"];
 
 describe("spawn", function () {
   this.timeout(180_000);
