@@ -230,10 +230,14 @@ async function main(argv: string[]): Promise<number> {
   }
   const parts = later && (await rankParts([args, ...later], plan));
   const env = parts ? {} : exportedEnv(([] as string[]).concat(args.x ?? []));
+  // The MPI universe's size as the user set it (UNIVERSE_SIZE; otherwise the ranks count the hosts' slots).
+  const usize = one(args["universe-size"]);
+  if (usize !== undefined) env.TSMPI_UNIVERSE_SIZE = String(positiveNumber(usize, "--universe-size", true));
   const { program, rest } = parts ? { program: undefined, rest: [] } : programOf(args);
   const timeout = timeoutOf(args);
   const wdir = parts ? parts[0]!.wdir : wdirOf(args);
   const spawnerFd = await asUsage(() => numberSetting("TSMPI_SPAWN_FD"));
+  const spawners = await asUsage(() => numberSetting("TSMPI_SPAWN_PARENTS"));
   return runJob({
     ...common,
     argv: parts ? parts[0]!.argv : await rankArgv(program!, rest, plan),
@@ -243,6 +247,7 @@ async function main(argv: string[]): Promise<number> {
     output: { tagOutput: Boolean(args["tag-output"]), outputDir: one(args["output-filename"]) },
     timeout,
     spawnerFd,
+    spawners,
   });
 }
 

@@ -61,6 +61,11 @@ export interface JobOptions extends AgentOptions {
    * Set from `TSMPI_SPAWN_FD` (tsmpi/futures' PoolExecutor uses it, through `lib/job/spawn.ts`).
    */
   spawnerFd?: number;
+  /**
+   * How many processes join as the spawner's ranks (`np` .. `np + spawners - 1`; default 1): the
+   * parents of `Comm.Spawn`, one per rank of the spawning communicator (`TSMPI_SPAWN_PARENTS`).
+   */
+  spawners?: number;
   /** `--insecure` / `TSMPI_INSECURE=1`: no encryption between hosts. */
   insecure?: boolean;
   /** Seconds a rank may stay stopped by a signal before the job ends (`TSMPI_STOPPED_TIMEOUT`, default 10). */
@@ -116,9 +121,9 @@ class Job {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-"));
   }
 
-  /** Ranks in the job: the planned ones, plus the spawner's when there is one. */
+  /** Ranks in the job: the planned ones, plus the spawner's (or spawners') when there is one. */
   private get size(): number {
-    return this.opts.plan.np + (this.opts.spawnerFd === undefined ? 0 : 1);
+    return this.opts.plan.np + (this.opts.spawnerFd === undefined ? 0 : (this.opts.spawners ?? 1));
   }
 
   /** Tells the spawner how to join (one JSON line on its descriptor), then closes the descriptor. */
@@ -201,6 +206,8 @@ class Job {
         if (code !== 0) this.later(() => this.rankFailed(rank, code));
       },
       lost: (rank: number) => this.later(() => this.rankLost(rank)),
+      // A parent of Comm.Spawn that disconnected or finished: the job may be done (checkDone).
+      bye: () => this.checkDone(),
     };
     if (plan.mode === "local") return RendezvousServer.listen(`unix:${path.join(this.dir, "coord.sock")}`, this.size, this.key, events);
     const peers = plan.mode === "ssh" ? plan.remoteHosts : plan.nodes;
@@ -327,8 +334,8 @@ class Job {
   /** A rank's coordinator connection closed without bye and without an exit report: it was killed. */
   private rankLost(rank: number, waited = false): void {
     if (this.exits.has(rank) || this.aborted.has(rank) || this.stopping) return;
-    if (this.opts.spawnerFd !== undefined && rank === this.opts.plan.np) {
-      this.fail(137, `tsmpirun: the process that spawned this job (rank ${rank}, pid ${this.coordinator.helloOf(rank)?.pid}) is gone; stopping the ranks`);
+    if (this.opts.spawnerFd !== undefined && rank >= this.opts.plan.np) {
+      this.fail(137, `tsmpirun: a process that spawned this job (rank ${rank}, pid ${this.coordinator.helloOf(rank)?.pid}) is gone; stopping the ranks`);
       return;
     }
     // A rank's own process here, or its ssh: its exit status will say more (over TLS the
@@ -440,6 +447,19 @@ class Job {
 
   private checkDone(): void {
     // A rank that failed last (or alone) is judged before the job's code is decided.
-    if (this.pendingVerdicts === 0 && this.agents.length > 0 && this.agents.every((a) => a.exited)) this.finish(this.exitCode ?? 0);
+    if (this.pendingVerdicts === 0 && this.agents.length > 0 && this.agents.every((a) => a.exited) && this.parentsDone()) this.finish(this.exitCode ?? 0);
+  }
+
+  /**
+   * The parents of a `Comm.Spawn` job are connected to it until they disconnect (or finish),
+   * as MPI's: the job ends once its ranks exited and every parent said bye, or when it fails.
+   * (A pool's worker job, `spawners` unset, ends with its ranks: its parent replaces a worker
+   * that exits.)
+   */
+  private parentsDone(): boolean {
+    if (this.opts.spawners === undefined || this.stopping || !this.coordinator) return true;
+    const { np } = this.opts.plan;
+    for (let r = np; r < this.size; r++) if (!this.coordinator.hasFinished(r)) return false;
+    return true;
   }
 }

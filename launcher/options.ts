@@ -26,6 +26,7 @@ export const OPTIONS = {
   host: { alias: ["H"], type: "string", describe: "hosts to run on, as host[:slots],...; repeatable (remote ones are started over ssh)" },
   hostfile: { alias: ["machinefile"], type: "string", describe: "file of hosts: Open MPI `host slots=N` or Hydra `host:N` lines; # comments" },
   ppn: { alias: ["npernode"], type: "string", describe: "ranks per host (replaces the hosts' slot counts)" },
+  "universe-size": { alias: ["usize"], type: "string", describe: "the MPI universe size (UNIVERSE_SIZE) that Spawn reads (default: the hosts' slots, the SLURM allocation's tasks, or this host's cores)" },
   "map-by": { type: "string", choices: ["slot", "node"], describe: "fill each host's slots first (slot, default) or deal ranks round-robin (node)" },
   oversubscribe: { type: "boolean", describe: "allow more ranks than slots (locally ranks are never limited to cores)" },
   "tag-output": { type: "boolean", describe: "prefix each output line with [rank]" },

@@ -17,7 +17,7 @@
  * delegating to plain functions would leave every method's signature and TSDoc in `comm.ts`, as
  * long as before.
  *
- * Attributes: `Get_attr` reads MPI's predefined attributes of `COMM_WORLD` (`TAG_UB`, `APPNUM`),
+ * Attributes: `Get_attr` reads MPI's predefined attributes of `COMM_WORLD` (`TAG_UB`, `APPNUM`, `UNIVERSE_SIZE`),
  * which `dup` copies (as Open MPI's `MPI_Comm_dup` does) and other constructors do not.
  *
  * Not supported yet: error handlers (`Set_errhandler`: an error always throws or rejects),
@@ -26,11 +26,12 @@
  *
  * @module
  */
-import { APPNUM, TAG_UB, UNDEFINED, type IN_PLACE } from "./constants.js";
+import { APPNUM, TAG_UB, UNDEFINED, UNIVERSE_SIZE, type IN_PLACE } from "./constants.js";
 import type { DeviceArray } from "./gpu/device-array.js";
 import { TsmpiError, describeValue } from "./errors.js";
 import { Group } from "./group.js";
 import { deriveContext, SELF_CONTEXT, WORLD_CONTEXT, type Runtime } from "./job/runtime.js";
+import { universeSize } from "./job/spawn.js";
 import type { TypedArray, TypedArrayConstructor } from "./serializer.js";
 
 /**
@@ -53,6 +54,7 @@ export type WBufferArg = [ArrayBufferView | ArrayBuffer, readonly number[], read
 const KEYVALS: ReadonlyMap<number, string> = new Map([
   [TAG_UB, "TAG_UB"],
   [APPNUM, "APPNUM"],
+  [UNIVERSE_SIZE, "UNIVERSE_SIZE"],
 ]);
 
 /** The attributes MPI caches on `COMM_WORLD`, by key. */
@@ -60,6 +62,7 @@ function worldAttributes(rt: Runtime): ReadonlyMap<number, number> {
   return new Map([
     [TAG_UB, TAG_UB],
     [APPNUM, rt.appnum],
+    [UNIVERSE_SIZE, universeSize()],
   ]);
 }
 

@@ -48,6 +48,26 @@ export const intercomms: {
   create?: (local: Comm, init: CommInit, localLeader: number, peerComm: Comm, remoteLeader: number, tag: number) => Promise<Intercomm>;
 } = {};
 
+/** The arguments of `Spawn_multiple` as given (checked at the root by `spawn.ts`). */
+export interface SpawnRequest {
+  command: unknown;
+  args: unknown;
+  maxprocs: unknown;
+  info: unknown;
+  multiple: boolean;
+  errcodes: unknown;
+}
+
+/**
+ * @internal Spawning: `spawn.ts` fills `spawn` and `disconnect` when loaded, `index.ts` the
+ * children's `parent` intercommunicator.
+ */
+export const spawning: {
+  spawn?: (comm: Comm, rt: Runtime, request: SpawnRequest, root: number) => Promise<Intercomm>;
+  disconnect?: (comm: Comm) => Promise<void>;
+  parent: Intercomm | null;
+} = { parent: null };
+
 /** @internal A 32-bit FNV-1a hash of integers, for context ids keyed by a member list (also `intercomm.ts`). */
 export function hashInts(values: readonly number[]): number {
   let h = 0x811c9dc5;
@@ -247,6 +267,67 @@ export class Comm extends CommTopology {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * Starts `maxprocs` new ranks running `command` with `args` (`MPI_Comm_spawn`) and returns the
+   * intercommunicator to them: local group this communicator, remote group the children, whose
+   * own `COMM_WORLD` has `maxprocs` ranks and who reach the parents through `Comm.Get_parent()`.
+   * `command` is a script (`.ts`, `.js`) or a program, as tsmpirun's first argument, or
+   * `"-m module"`. Collective; `command`, `args` and `maxprocs` count at `root` only; `info` is
+   * ignored; `errcodes`, an array, gets one 0 per child. The children run on this host; a job's
+   * end waits for its children (see the README).
+   * @throws TsmpiError on every rank: `ERR_TSMPI_ROOT` (bad root), `ERR_TSMPI_ARG` (bad
+   * `maxprocs`, `args`), `ERR_TSMPI_LAUNCH` (a command that does not exist, ranks on other hosts,
+   * children that could not start).
+   * @example
+   * ```ts
+   * const workers = await COMM_WORLD.Spawn("worker.ts", ["--size", "10"], 4);
+   * const all = await workers.Merge(false);   // parents first, then the 4 workers
+   * ```
+   */
+  Spawn(command: string, args: readonly string[] | null = null, maxprocs = 1, info: unknown = null, root = 0, errcodes?: number[]): Promise<Intercomm> {
+    return this.#spawn({ command, args, maxprocs, info, multiple: false, errcodes }, root);
+  }
+
+  /**
+   * {@link Spawn} for several commands at once (`MPI_Comm_spawn_multiple`): `maxprocs[i]` ranks
+   * (default 1) run `command[i]` with `args[i]`, numbered in that order in the children's one
+   * `COMM_WORLD`. `errcodes`, an array, gets one array of zeros per command.
+   * Not supported yet: different commands (the same command with different args is).
+   */
+  Spawn_multiple(command: readonly string[], args: readonly (readonly string[])[] | null = null, maxprocs: number | readonly number[] | null = null, info: unknown = null, root = 0, errcodes?: number[][]): Promise<Intercomm> {
+    return this.#spawn({ command, args, maxprocs, info, multiple: true, errcodes }, root);
+  }
+
+  #spawn(request: SpawnRequest, root: number): Promise<Intercomm> {
+    try {
+      this._usable(request.multiple ? "Spawn_multiple" : "Spawn");
+      if (this.Is_inter()) throw new TsmpiError("ERR_TSMPI_COMM", "Spawn needs an intracommunicator, got an Intercomm");
+      checkRoot(root, this.size, "root");
+      if (!spawning.spawn) throw new TsmpiError("ERR_TSMPI_INTERNAL", "spawning is not loaded (import tsmpi, not lib/comm.js)");
+      return spawning.spawn(this, this._rt, request, root);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Disconnects (`MPI_Comm_disconnect`): waits until every rank of both groups called it, then
+   * frees the communicator. On the intercommunicator of a `Spawn`, the parents leave the
+   * children's job: from then on neither waits for the other (the children's end no longer
+   * ends the parents' job), and on the children `Comm.Get_parent()` returns `null`. Collective.
+   */
+  async Disconnect(): Promise<void> {
+    this._usable("Disconnect");
+    await this.barrier();
+    this.free();
+    await spawning.disconnect?.(this);
+  }
+
+  /** The intercommunicator to the parents of a spawned job (`MPI_Comm_get_parent`); `null` (`COMM_NULL`) when not spawned, or after it was disconnected. */
+  static Get_parent(): Intercomm | null {
+    return spawning.parent;
   }
 
   /** The world ranks of `group`, checked to be members of this communicator. */

@@ -60,3 +60,9 @@ export const WEIGHTS_EMPTY: unique symbol = Symbol("WEIGHTS_EMPTY");
  * and `if (!comm)` both test for it.
  */
 export const COMM_NULL = null;
+
+/**
+ * `MPI_UNIVERSE_SIZE`, a key for `COMM_WORLD.Get_attr`: how many ranks the job's hosts hold
+ * (`universeSize()`). The number is Open MPI's (and mpi4py's) key for it.
+ */
+export const UNIVERSE_SIZE = 6;

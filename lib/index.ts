@@ -13,8 +13,9 @@
  * @module
  */
 import os from "node:os";
-import { Comm } from "./comm.js";
+import { Comm, spawning } from "./comm.js";
 import { emptyGroup, type Group } from "./group.js";
+import type { Intercomm } from "./intercomm.js";
 // The topology communicators extend Comm and register their constructors with comm.ts when loaded.
 import "./topology/cartcomm.js";
 import "./topology/graphcomm.js";
@@ -22,13 +23,19 @@ import "./topology/distgraphcomm.js";
 // So does the intercommunicator (Create_intercomm).
 import "./intercomm.js";
 import { Runtime, SELF_CONTEXT, WORLD_CONTEXT } from "./job/runtime.js";
+// Spawning fills its part of comm.ts when loaded.
+import { spawnedWorld } from "./spawn.js";
 import type { PeerPath } from "./transport/path.js";
 import type { WaitPolicy } from "./transport/polling.js";
 
 const runtime = await Runtime.init();
 
-/** All ranks of the job (`MPI_COMM_WORLD`), named `MPI_COMM_WORLD`. */
-export const COMM_WORLD: Comm = new Comm(runtime, WORLD_CONTEXT, runtime.rank, Array.from({ length: runtime.size }, (_, i) => i), "MPI_COMM_WORLD");
+// A spawned job's last ranks are its parents: not in its COMM_WORLD, reached through Get_parent().
+const spawned = spawnedWorld(runtime);
+spawning.parent = spawned.parent;
+
+/** All ranks of the job (`MPI_COMM_WORLD`), named `MPI_COMM_WORLD`; in spawned ranks, the ranks spawned together. */
+export const COMM_WORLD: Comm = new Comm(runtime, WORLD_CONTEXT, runtime.rank, Array.from({ length: spawned.size }, (_, i) => i), "MPI_COMM_WORLD");
 /** Only this rank (`MPI_COMM_SELF`), named `MPI_COMM_SELF`. */
 export const COMM_SELF: Comm = new Comm(runtime, SELF_CONTEXT, 0, [runtime.rank], "MPI_COMM_SELF");
 /** The group with no members (`MPI_GROUP_EMPTY`). */
@@ -43,6 +50,8 @@ export { Graphcomm } from "./topology/graphcomm.js";
 export { Distgraphcomm } from "./topology/distgraphcomm.js";
 export { Compute_dims } from "./topology/dims.js";
 export { ANY_SOURCE, ANY_TAG, PROC_NULL, ROOT, UNDEFINED, TAG_UB, APPNUM, IN_PLACE, IDENT, CONGRUENT, SIMILAR, UNEQUAL } from "./constants.js";
+export { UNIVERSE_SIZE } from "./constants.js";
+export { universeSize } from "./job/spawn.js";
 export { COMM_NULL, COMM_TYPE_SHARED, CART, GRAPH, DIST_GRAPH, UNWEIGHTED, WEIGHTS_EMPTY } from "./constants.js";
 export { Op } from "./op.js";
 export { TsmpiError, type TsmpiErrorCode } from "./errors.js";
@@ -55,6 +64,14 @@ export type { WaitPolicy } from "./transport/polling.js";
 // The GPU API of `tsmpi/cuda`, also here. Nothing is loaded or probed by importing it: the native
 // addon loads, and CUDA is probed, on the first use of `cuda` or a DeviceArray.
 export { cuda, DeviceArray, isDeviceArray, CudaCompileError, CudaEvent, type CudaApi, type DeviceInfo, type TypedArrayKind, type Backend, type PiCountOptions, type FloatOperand } from "./gpu/cuda.js";
+
+/**
+ * The intercommunicator to the ranks that spawned this one (`Comm.Get_parent()`); `null`
+ * (`COMM_NULL`) when this rank was not spawned, or after `Disconnect()`.
+ */
+export function getParent(): Intercomm | null {
+  return Comm.Get_parent();
+}
 
 /** Seconds since an arbitrary point in the past, with sub-microsecond resolution (`MPI_Wtime`). */
 export function wtime(): number {

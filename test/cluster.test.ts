@@ -600,6 +600,24 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     });
   });
 
+  describe("Comm.Spawn in a job across hosts (issue 19 item 7)", function () {
+    it("over ssh: COMM_WORLD across node1 and node2 refuses to spawn on every rank; each rank's COMM_SELF spawns on its own host", async function () {
+      const r = await tsmpirun(["-n", "2", "--host", "node1:1,node2:1", ...MARK, fixture("spawn.js"), "hosts"], { timeoutMs: 120_000 });
+      await checkJob(r, 0, 5000);
+      assert.deepEqual(r.stdout.split("\n").filter((l) => /^ok hosts \d/.test(l)).sort(), ["ok hosts 0 node1", "ok hosts 1 node2"]);
+    });
+    it("ranks started by a direct srun: the same", async function () {
+      const r = await srun(["-N", "2", "-n", "2"], [fixture("spawn.js"), "hosts"]);
+      await checkJob(r, 0, 5000);
+      assert.deepEqual(r.stdout.split("\n").filter((l) => /^ok hosts \d/.test(l)).sort(), ["ok hosts 0 node1", "ok hosts 1 node2"]);
+    });
+    it("tsmpirun inside an allocation: the same", async function () {
+      const r = await salloc(["-N", "2", "-n", "2"], ["-n", "2", "--ppn", "1", fixture("spawn.js"), "hosts"], 120_000);
+      await checkJob(r, 0, 5000);
+      assert.deepEqual(r.stdout.split("\n").filter((l) => /^ok hosts \d/.test(l)).sort(), ["ok hosts 0 node1", "ok hosts 1 node2"]);
+    });
+  });
+
   describe("tsmpi/futures: a PoolExecutor's workers over ssh hosts and through srun", function () {
     it(`tsmpirun -n 1 --host localhost:1,${HOSTS}: 4 workers on the free slots, over ssh, remote stacks name their host`, async function () {
       const r = await tsmpirun(["-n", "1", "--host", `localhost:1,${HOSTS}`, ...MARK, fixture("futures-cluster.js"), "4"], { timeoutMs: 120_000 });

@@ -27,6 +27,7 @@ const EXPECT: Record<string, (np: number) => RegExp[]> = {
       : new RegExp(`^heat-gpu: ${np > 1 ? "rank 0 has" : "this machine has"} no usable GPU \\(.*(libcuda|libnvrtc|addon|CUDA|TSMPI_CUDA).*\\); this example needs one on every rank, nothing to check here$`, "m"),
   ],
   "fib-primes.ts": (np) => [/^serial: 21 Fibonacci primes among the first 1000 /m, new RegExp(`^executor, ${np > 1 ? np - 1 : "\\d+"} workers?, chunksize 10: 21 primes in`, "m")],
+  "spawn.ts": (np) => [new RegExp(`^sum of k\\^2 for k = 1\\.\\.100000 on ${np} masters? and 3 spawned workers: 333338333350000\\nidentical to n\\(n\\+1\\)\\(2n\\+1\\)/6$`, "m")],
   "julia.ts": (np) => [new RegExp(`^julia set 320x240 on ${Math.max(1, np - 1)} workers?: .* identical to the serial image`, "m")],
 };
 

@@ -31,7 +31,9 @@
  * job, and all would take the first core). A pool running from source (tsx) starts tsmpirun and
  * its workers from source too.
  *
- * Not supported yet: `MPI_Comm_spawn` as an API of its own; growing or shrinking the pool.
+ * `Comm.Spawn` (`lib/spawn.ts`) starts its children through the same `SpawnedJob`.
+ *
+ * Not supported yet: growing or shrinking the pool.
  *
  * @module
  */

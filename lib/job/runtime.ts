@@ -347,6 +347,13 @@ export class Runtime {
   private installHooks(): void {
     process.on("beforeExit", () => {
       if (this.finalizing) return;
+      // What must happen before this rank leaves (a spawned child's implicit Disconnect): one at
+      // a time; its pending operations keep the process alive, and beforeExit comes again.
+      const step = this.beforeFinalize.shift();
+      if (step) {
+        void step().catch(() => {});
+        return;
+      }
       this.phases.beforeExit = uptimeMs();
       void this.finalize().then(() => (this.phases.finalized = uptimeMs()));
     });
@@ -363,6 +370,12 @@ export class Runtime {
       this.client?.report({ t: "error", reason: `${what}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}` });
     });
   }
+
+  /**
+   * Steps run when the script has nothing left to do, before the runtime finalizes by itself
+   * (`Comm.Get_parent()`'s implicit Disconnect, as MPI_Finalize disconnects): one at a time.
+   */
+  readonly beforeFinalize: (() => Promise<void>)[] = [];
 
   /** True once the runtime shut down; every communication call then rejects. */
   get finalized(): boolean {

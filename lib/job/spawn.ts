@@ -20,19 +20,26 @@
  * with the "tsmpi-source" condition, so that they load the same files as their parent (one copy
  * of tsmpi in each process), and nothing needs building first.
  *
- * lib/job/ is below the API, so this module gives a `Runtime`, not a `Comm`: the caller (the
- * API side: `PoolExecutor` today, `Comm.Spawn` later) builds its communicator over it, as the
- * API builds `COMM_WORLD` over the runtime it joined at start-up.
+ * Several parents (`Comm.Spawn` over a communicator of P ranks, {@link SpawnOptions.parents}):
+ * tsmpirun is told `TSMPI_SPAWN_PARENTS=P` and its job has P ranks after the children's; the
+ * process that started it joins as one of them, and the other parents join with the same join
+ * line ({@link SpawnedJob.joinLine}, passed on by the caller) through {@link attachSpawner}. The
+ * children see `TSMPI_SPAWN_PARENTS` too: their `COMM_WORLD` leaves the parents out.
  *
- * Not supported yet: more than one program (`MPI_Comm_spawn_multiple`), `MPI_Info` keys, an
- * intercommunicator (the children's job is one world, the parent its last rank).
+ * lib/job/ is below the API, so this module gives a `Runtime`, not a `Comm`: the caller (the
+ * API side: `PoolExecutor`, `Comm.Spawn` in `lib/spawn.ts`) builds its communicators over it, as
+ * the API builds `COMM_WORLD` over the runtime it joined at start-up.
+ *
+ * Not supported yet: more than one program in one job (`MPI_Comm_spawn_multiple` with different
+ * commands), `MPI_Info` keys.
  *
  * @module
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { config } from "../config.js";
+import { config, numberSetting } from "../config.js";
 import { TsmpiError } from "../errors.js";
 import { waitPolicy } from "../transport/polling.js";
 import { Runtime } from "./runtime.js";
@@ -66,6 +73,28 @@ export interface SpawnOptions {
    * size in their job.
    */
   ranksHere: number;
+  /**
+   * `Comm.Spawn`: how many parent ranks join the job after the children (the children's
+   * `COMM_WORLD` leaves them out). Unset: one, which belongs to the children's world (a pool).
+   */
+  parents?: number;
+  /** Which of the parents this process is (its rank among them; default 0). */
+  parentRank?: number;
+}
+
+/**
+ * The MPI universe's size (`MPI_UNIVERSE_SIZE`): `tsmpirun --universe-size N` (`-usize N`), else
+ * the slots of the hosts given to tsmpirun (`--host`, `--hostfile`), else the SLURM allocation's
+ * tasks, else this host's cores (as Open MPI counts a host without a hostfile).
+ */
+export function universeSize(): number {
+  const set = numberSetting("TSMPI_UNIVERSE_SIZE");
+  if (set !== undefined) return set;
+  const hosts = process.env.TSMPI_UNIVERSE;
+  if (hosts) return hosts.split(",").reduce((n, item) => n + Math.max(1, Number(item.split(":")[1]) || 1), 0);
+  const tasks = Number(process.env.SLURM_NTASKS);
+  if (process.env.SLURM_JOB_ID && Number.isInteger(tasks) && tasks > 0) return tasks;
+  return os.availableParallelism();
 }
 
 /** Whether this library runs from its TypeScript source (tsx, the "tsmpi-source" condition) rather than from `dist/`. */
@@ -97,7 +126,8 @@ function childEnv(opts: SpawnOptions): NodeJS.ProcessEnv {
     if (wait.mode === "yield") env.TSMPI_SPIN_MODE = "yield";
   }
   // Not this process's job.
-  for (const k of ["TSMPI_COORD", "TSMPI_RANK", "TSMPI_SIZE", "TSMPI_JOB_KEY", "TSMPI_JOB_DIR", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_TCP"]) delete env[k];
+  for (const k of ["TSMPI_COORD", "TSMPI_RANK", "TSMPI_SIZE", "TSMPI_JOB_KEY", "TSMPI_JOB_DIR", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_TCP", "TSMPI_SPAWN_PARENTS", "TSMPI_SPAWN_ARGS"]) delete env[k];
+  if (opts.parents !== undefined) env.TSMPI_SPAWN_PARENTS = String(opts.parents);
   // From source: the children run tsmpi's source too, through tsx rather than compiled into one
   // bundle (TSMPI_TSX=1), and resolve "tsmpi" to it (the tsmpi-source condition), so that a child
   // holds one copy of tsmpi, the files its parent runs.
@@ -122,6 +152,8 @@ export class SpawnedJob {
   readonly exited: Promise<void>;
   /** Joins the job (see {@link join}); set by `start`. */
   readonly joined: Promise<Runtime>;
+  /** What tsmpirun said on how to join (for the other parents of a `Comm.Spawn`). */
+  readonly joinLine: Promise<SpawnerJoin>;
   #ended = false;
   #rt: Runtime | undefined;
   #exitInfo = "";
@@ -131,7 +163,7 @@ export class SpawnedJob {
 
   private constructor(
     private readonly opts: SpawnOptions,
-    private readonly onEnd: (why: string) => void,
+    private readonly onEnd: (why: string, code?: number) => void,
   ) {
     const args = [...launcherArgv(), ...opts.placement, "-n", String(opts.count)];
     for (const [k, v] of Object.entries(opts.env)) args.push("-x", `${k}=${v}`);
@@ -142,7 +174,7 @@ export class SpawnedJob {
     this.exited = new Promise((resolve) => {
       child.on("exit", (code, signal) => {
         this.#exitInfo = signal ? `signal ${signal}` : `code ${code}`;
-        this.end(`its tsmpirun exited with ${this.#exitInfo}`);
+        this.end(`its tsmpirun exited with ${this.#exitInfo}`, code ?? 128 + (os.constants.signals[signal!] ?? 0));
         resolve();
       });
       child.on("error", () => resolve());
@@ -154,15 +186,18 @@ export class SpawnedJob {
     // A spawned job does not keep this process alive; its owner refs it to wait for its end (`stop`).
     child.unref();
     (child.stdin as unknown as { unref?: () => void }).unref?.();
+    this.joinLine = this.#readJoinLine();
+    this.joinLine.catch(() => {});
     this.joined = this.#join();
     this.joined.catch(() => {});
   }
 
   /**
-   * Starts tsmpirun for `opts`; `onEnd(why)` is called once when the job ends (not when the
-   * owner ends it with `end` and asks not to hear it back: see `end`).
+   * Starts tsmpirun for `opts`; `onEnd(why, code)` is called once when the job ends (not when
+   * the owner stops it with `stop`); `code` is tsmpirun's exit code, or the code the job was
+   * aborted with, when known.
    */
-  static start(opts: SpawnOptions, onEnd: (why: string) => void): SpawnedJob {
+  static start(opts: SpawnOptions, onEnd: (why: string, code?: number) => void): SpawnedJob {
     return new SpawnedJob(opts, onEnd);
   }
 
@@ -193,13 +228,13 @@ export class SpawnedJob {
    * Ends the job (once): tsmpirun is stopped (SIGTERM) if it runs, this process leaves the job,
    * a start in progress rejects, and `onEnd(why)` is called.
    */
-  end(why: string): void {
+  end(why: string, code?: number): void {
     if (this.#ended) return;
     this.#ended = true;
     if (this.child.exitCode === null && this.child.signalCode === null) signal(this.child, "SIGTERM");
     if (this.#rt) leave(this.#rt);
     this.#failStart?.(new TsmpiError("ERR_TSMPI_LAUNCH", `${this.opts.name}'s job ended before the worker started (${why}); its message is above`));
-    this.onEnd(why);
+    this.onEnd(why, code);
   }
 
   /**
@@ -224,12 +259,10 @@ export class SpawnedJob {
   /** Reads the join line, then joins the job; rejects (`ERR_TSMPI_LAUNCH`) when the job ends first. */
   async #join(): Promise<Runtime> {
     try {
-      const join = await this.#readJoinLine();
+      const join = await this.joinLine;
       if (this.#ended) throw new TsmpiError("ERR_TSMPI_LAUNCH", `${this.opts.name}'s job ended before the worker started`);
-      const attaching = Runtime.attach(
-        { mode: "tsmpirun", rank: join.rank, size: join.size, localRank: 0, localSize: this.opts.placement.length === 0 ? this.opts.ranksHere : 1, coordinator: join.coordinator, key: join.key, jobDir: join.jobDir, tcp: join.tcp, iface: process.env.TSMPI_IFACE || undefined, secure: process.env.TSMPI_INSECURE !== "1" },
-        (_code, why) => this.end(why),
-      );
+      const localSize = this.opts.placement.length === 0 ? this.opts.ranksHere : 1;
+      const attaching = attachSpawner(join, this.opts.parentRank ?? 0, localSize, (code, why) => this.end(why, code));
       attaching.then(
         (rt) => {
           this.#rt = rt;
@@ -276,6 +309,17 @@ export class SpawnedJob {
       });
     });
   }
+}
+
+/**
+ * Joins a spawned job as its parent number `parentRank` (rank `join.rank + parentRank`), with
+ * `localSize` ranks sharing this host's cores; `onEnd` hears what ends the job from outside.
+ */
+export function attachSpawner(join: SpawnerJoin, parentRank: number, localSize: number, onEnd: (code: number, why: string) => void): Promise<Runtime> {
+  return Runtime.attach(
+    { mode: "tsmpirun", rank: join.rank + parentRank, size: join.size, localRank: 0, localSize, coordinator: join.coordinator, key: join.key, jobDir: join.jobDir, tcp: join.tcp, iface: process.env.TSMPI_IFACE || undefined, secure: process.env.TSMPI_INSECURE !== "1" },
+    onEnd,
+  );
 }
 
 /**
