@@ -12,8 +12,8 @@
  *
  * @module
  */
-import os from "node:os";
 import { Comm } from "./comm.js";
+import { Get_processor_name, Wtick, Wtime } from "./environ.js";
 import { emptyGroup, type Group } from "./group.js";
 // The topology communicators extend Comm and register their constructors with comm.ts when loaded.
 import "./topology/cartcomm.js";
@@ -44,7 +44,9 @@ export { Distgraphcomm } from "./topology/distgraphcomm.js";
 export { Compute_dims } from "./topology/dims.js";
 export { ANY_SOURCE, ANY_TAG, PROC_NULL, ROOT, UNDEFINED, TAG_UB, IN_PLACE, IDENT, CONGRUENT, SIMILAR, UNEQUAL } from "./constants.js";
 export { COMM_NULL, COMM_TYPE_SHARED, CART, GRAPH, DIST_GRAPH, UNWEIGHTED, WEIGHTS_EMPTY } from "./constants.js";
-export { Op } from "./op.js";
+export { Op, type LocalBufferArg } from "./op.js";
+export { THREAD_SINGLE, THREAD_FUNNELED, THREAD_SERIALIZED, THREAD_MULTIPLE, VERSION, SUBVERSION } from "./constants.js";
+export { Get_version, Get_library_version, Query_thread, Is_thread_main, Get_processor_name, Wtime, Wtick } from "./environ.js";
 export { TsmpiError, type TsmpiErrorCode } from "./errors.js";
 export { Request } from "./request.js";
 export { Prequest } from "./prequest.js";
@@ -56,19 +58,19 @@ export type { WaitPolicy } from "./transport/polling.js";
 // addon loads, and CUDA is probed, on the first use of `cuda` or a DeviceArray.
 export { cuda, DeviceArray, isDeviceArray, CudaCompileError, CudaEvent, type CudaApi, type DeviceInfo, type TypedArrayKind, type Backend, type PiCountOptions, type FloatOperand } from "./gpu/cuda.js";
 
-/** Seconds since an arbitrary point in the past, with sub-microsecond resolution (`MPI_Wtime`). */
+/** Seconds since an arbitrary point in the past, with sub-microsecond resolution (`MPI_Wtime`; mpi4py's name: `Wtime`). */
 export function wtime(): number {
-  return performance.now() / 1000;
+  return Wtime();
 }
 
-/** The resolution of {@link wtime} in seconds (`MPI_Wtick`). */
+/** The resolution of {@link wtime} in seconds (`MPI_Wtick`; mpi4py's name: `Wtick`). */
 export function wtick(): number {
-  return 1e-9;
+  return Wtick();
 }
 
-/** The name of the host this rank runs on (`MPI_Get_processor_name`). */
+/** The name of the host this rank runs on (`MPI_Get_processor_name`; mpi4py's name: `Get_processor_name`). */
 export function processorName(): string {
-  return os.hostname();
+  return Get_processor_name();
 }
 
 /** This rank's index among the ranks on its host, and how many ranks share the host. */
@@ -113,5 +115,15 @@ export function transportInfo(): TransportInfo {
 
 /** True once tsmpi finalized (`MPI_Finalized`). */
 export function isFinalized(): boolean {
+  return runtime.finalized;
+}
+
+/** Whether tsmpi is initialized (`MPI_Initialized`, mpi4py's `Is_initialized`): true once imported, also after finalizing, as in MPI. */
+export function Is_initialized(): boolean {
+  return true;
+}
+
+/** Whether tsmpi finalized (`MPI_Finalized`, mpi4py's `Is_finalized`), as {@link isFinalized}. */
+export function Is_finalized(): boolean {
   return runtime.finalized;
 }
