@@ -44,7 +44,7 @@ export { Distgraphcomm } from "./topology/distgraphcomm.js";
 export { Compute_dims } from "./topology/dims.js";
 export { ANY_SOURCE, ANY_TAG, PROC_NULL, ROOT, UNDEFINED, TAG_UB, IN_PLACE, IDENT, CONGRUENT, SIMILAR, UNEQUAL } from "./constants.js";
 export { COMM_NULL, COMM_TYPE_SHARED, CART, GRAPH, DIST_GRAPH, UNWEIGHTED, WEIGHTS_EMPTY } from "./constants.js";
-export { Op, type LocalBufferArg } from "./op.js";
+export { Op, type LocalBufferArg, type UserFunction } from "./op.js";
 export { THREAD_SINGLE, THREAD_FUNNELED, THREAD_SERIALIZED, THREAD_MULTIPLE, VERSION, SUBVERSION } from "./constants.js";
 export { Get_version, Get_library_version, Query_thread, Is_thread_main, Get_processor_name, Wtime, Wtick } from "./environ.js";
 export { TsmpiError, type TsmpiErrorCode } from "./errors.js";

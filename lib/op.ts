@@ -30,7 +30,7 @@ type Scalar = (a: unknown, b: unknown) => unknown;
  * `null` for object-tier values that are not typed arrays (mpi4py passes `None`).
  */
 // biome-ignore lint/suspicious/noExplicitAny: `any` as in Op.create, for the caller's convenience
-type UserFunction<T = any> = (inbuf: T, inoutbuf: T, datatype: TypedArrayConstructor | null) => T | undefined;
+export type UserFunction<T = any> = (inbuf: T, inoutbuf: T, datatype: TypedArrayConstructor | null) => T | undefined;
 /** A buffer argument of {@link Op.Reduce_local}: a typed array or `[array, count]` (its first `count` elements). */
 export type LocalBufferArg = TypedArray | [TypedArray, number];
 
