@@ -66,3 +66,22 @@ export const COMM_NULL = null;
  * (`universeSize()`). The number is Open MPI's (and mpi4py's) key for it.
  */
 export const UNIVERSE_SIZE = 6;
+
+/**
+ * Levels of thread support (`MPI_THREAD_SINGLE` < `FUNNELED` < `SERIALIZED` < `MULTIPLE`), as
+ * `Query_thread()` reports them. tsmpi provides `THREAD_FUNNELED`: a rank is one Node process
+ * whose main thread imported tsmpi and makes every call (many may be outstanding at once, as
+ * promises on its event loop); worker threads may exist but must not use tsmpi.
+ */
+export const THREAD_SINGLE = 0;
+export const THREAD_FUNNELED = 1;
+export const THREAD_SERIALIZED = 2;
+export const THREAD_MULTIPLE = 3;
+
+/**
+ * The version of the MPI standard whose names and semantics tsmpi's API follows
+ * (`MPI_VERSION`, `MPI_SUBVERSION`; `Get_version()`): MPI 4.0, through mpi4py 4.x's names, for
+ * the parts it implements (see the README for what is not there yet).
+ */
+export const VERSION = 4;
+export const SUBVERSION = 0;

@@ -12,8 +12,8 @@
  *
  * @module
  */
-import os from "node:os";
 import { Comm, spawning } from "./comm.js";
+import { Get_processor_name, Wtick, Wtime } from "./environ.js";
 import { emptyGroup, type Group } from "./group.js";
 import type { Intercomm } from "./intercomm.js";
 // The topology communicators extend Comm and register their constructors with comm.ts when loaded.
@@ -53,7 +53,9 @@ export { ANY_SOURCE, ANY_TAG, PROC_NULL, ROOT, UNDEFINED, TAG_UB, APPNUM, IN_PLA
 export { UNIVERSE_SIZE } from "./constants.js";
 export { universeSize } from "./job/spawn.js";
 export { COMM_NULL, COMM_TYPE_SHARED, CART, GRAPH, DIST_GRAPH, UNWEIGHTED, WEIGHTS_EMPTY } from "./constants.js";
-export { Op } from "./op.js";
+export { Op, type LocalBufferArg, type UserFunction } from "./op.js";
+export { THREAD_SINGLE, THREAD_FUNNELED, THREAD_SERIALIZED, THREAD_MULTIPLE, VERSION, SUBVERSION } from "./constants.js";
+export { Get_version, Get_library_version, Query_thread, Is_thread_main, Get_processor_name, Wtime, Wtick } from "./environ.js";
 export { TsmpiError, type TsmpiErrorCode } from "./errors.js";
 export { Request } from "./request.js";
 export { Prequest } from "./prequest.js";
@@ -73,19 +75,19 @@ export function getParent(): Intercomm | null {
   return Comm.Get_parent();
 }
 
-/** Seconds since an arbitrary point in the past, with sub-microsecond resolution (`MPI_Wtime`). */
+/** Seconds since an arbitrary point in the past, with sub-microsecond resolution (`MPI_Wtime`; mpi4py's name: `Wtime`). */
 export function wtime(): number {
-  return performance.now() / 1000;
+  return Wtime();
 }
 
-/** The resolution of {@link wtime} in seconds (`MPI_Wtick`). */
+/** The resolution of {@link wtime} in seconds (`MPI_Wtick`; mpi4py's name: `Wtick`). */
 export function wtick(): number {
-  return 1e-9;
+  return Wtick();
 }
 
-/** The name of the host this rank runs on (`MPI_Get_processor_name`). */
+/** The name of the host this rank runs on (`MPI_Get_processor_name`; mpi4py's name: `Get_processor_name`). */
 export function processorName(): string {
-  return os.hostname();
+  return Get_processor_name();
 }
 
 /** This rank's index among the ranks on its host, and how many ranks share the host. */
@@ -130,5 +132,15 @@ export function transportInfo(): TransportInfo {
 
 /** True once tsmpi finalized (`MPI_Finalized`). */
 export function isFinalized(): boolean {
+  return runtime.finalized;
+}
+
+/** Whether tsmpi is initialized (`MPI_Initialized`, mpi4py's `Is_initialized`): true once imported, also after finalizing, as in MPI. */
+export function Is_initialized(): boolean {
+  return true;
+}
+
+/** Whether tsmpi finalized (`MPI_Finalized`, mpi4py's `Is_finalized`), as {@link isFinalized}. */
+export function Is_finalized(): boolean {
   return runtime.finalized;
 }

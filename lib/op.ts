@@ -9,16 +9,30 @@
  * `[value, index]` pairs and give ties to the lower index; on typed arrays they take interleaved
  * `(value, index)` pairs. Buffer-tier reductions are element-wise on typed arrays of one kind.
  *
- * Not supported: ops on DataView or mixed typed-array kinds; bitwise ops on float arrays.
+ * `Op.Reduce_local` applies an op to two local typed arrays, as one step of a reduction, and
+ * `Op.Create` makes an op from an mpi4py-style function `(inbuf, inoutbuf, datatype)`.
+ *
+ * Not supported: ops on DataView or mixed typed-array kinds; bitwise ops on float arrays;
+ * `Reduce_local` on DeviceArrays (this layer knows no GPU: copy to a typed array first).
  *
  * @module
  */
 import { TsmpiError, describeValue } from "./errors.js";
-import { isTypedArray, type TypedArray } from "./serializer.js";
+import { isTypedArray, type TypedArray, type TypedArrayConstructor } from "./serializer.js";
 
 type Pair = readonly [unknown, unknown];
 /** An op on object-tier values: `op(lower rank's, higher rank's)`. */
 type Scalar = (a: unknown, b: unknown) => unknown;
+/**
+ * An mpi4py-style user function ({@link Op.Create}): combines `inbuf` (the lower rank's) into
+ * `inoutbuf` (the higher rank's), in place or by returning the result. `datatype` is the
+ * typed-array constructor of the operands (standing for the datatype, as in `Alltoallw`), or
+ * `null` for object-tier values that are not typed arrays (mpi4py passes `None`).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: `any` as in Op.create, for the caller's convenience
+export type UserFunction<T = any> = (inbuf: T, inoutbuf: T, datatype: TypedArrayConstructor | null) => T | undefined;
+/** A buffer argument of {@link Op.Reduce_local}: a typed array or `[array, count]` (its first `count` elements). */
+export type LocalBufferArg = TypedArray | [TypedArray, number];
 
 /**
  * A value handed to a JavaScript operator as it is. The ops apply `+`, `*`, `>`, `&`, ... to
@@ -39,7 +53,8 @@ function loc(better: (u: unknown, v: unknown) => boolean, name: string): Scalar 
     const [v, j] = asPair(y, name);
     if (better(u, v)) return x;
     if (better(v, u)) return y;
-    return [u, (i as number) <= (j as number) ? i : j];
+    // a tie: the pair with the lower index, itself (mpi4py returns the winning (value, index))
+    return js(j) < js(i) ? y : x;
   };
 }
 
@@ -180,7 +195,12 @@ export class Op {
     readonly itemSize = 1,
     /** Defined on integer kinds only (the bitwise ops). */
     private readonly integersOnly = false,
+    /** The function of an op made by {@link Op.Create}, called as mpi4py calls it. */
+    private readonly inout?: UserFunction,
   ) {}
+
+  /** Set by {@link Op.Free}: the op may no longer be used. */
+  #freed = false;
 
   /**
    * A user-defined op (`MPI_Op_create`): `fn(a, b)` combines the lower rank's value `a` with the
@@ -199,9 +219,99 @@ export class Op {
     return new Op("user", Boolean(commute), fn as Scalar, undefined);
   }
 
+  /**
+   * A user-defined op from an mpi4py-style function (`MPI_Op_create`, mpi4py's `Op.Create`):
+   * `fn(inbuf, inoutbuf, datatype)` combines `inbuf` (the lower rank's operand) into `inoutbuf`
+   * (the higher rank's), as MPI's `inoutbuf = inbuf op inoutbuf`. It either writes `inoutbuf` in
+   * place and returns nothing, or returns the result. For typed arrays (both tiers) `datatype`
+   * is the operands' constructor (`Float64Array`, ...: the stand-in for a datatype, as in
+   * `Alltoallw`) and `inoutbuf` is an array tsmpi owns, never a caller's send array; for other
+   * object-tier values `datatype` is `null` (mpi4py's `None`) and the function should return the
+   * result (returning nothing keeps `inoutbuf`). `commute` as in {@link Op.create}.
+   * @throws TsmpiError `ERR_TSMPI_ARG` when `fn` is not a function.
+   * @example
+   * ```ts
+   * const mysum = Op.Create((a: Int32Array, b: Int32Array) => { for (let i = 0; i < a.length; i++) b[i]! += a[i]!; }, true);
+   * await comm.Allreduce(send, recv, mysum);
+   * ```
+   */
+  static Create(fn: UserFunction, commute = false): Op {
+    if (typeof fn !== "function") throw new TsmpiError("ERR_TSMPI_ARG", `function must be a function, got ${describeValue(fn)}`);
+    const scalar: Scalar = (a, b) => {
+      const arrays = isTypedArray(a) && isTypedArray(b);
+      const inout = arrays ? b.slice() : b;
+      const result = fn(a, inout, arrays ? (a.constructor as TypedArrayConstructor) : null);
+      return result === undefined ? inout : result;
+    };
+    return new Op("user", Boolean(commute), scalar, undefined, 1, false, fn);
+  }
+
+  /**
+   * Frees a user-defined op (`MPI_Op_free`): later reductions with it are `ERR_TSMPI_OP`. Nothing
+   * else is released (the function is garbage-collected).
+   * @throws TsmpiError `ERR_TSMPI_OP` for a predefined op (as MPI's `MPI_ERR_OP`) or one already freed.
+   */
+  Free(): void {
+    if (this.isPredefined) throw new TsmpiError("ERR_TSMPI_OP", `${this} is predefined and cannot be freed`);
+    this.checkUsable();
+    this.#freed = true;
+  }
+
+  /** @internal Throws `ERR_TSMPI_OP` when the op was freed. */
+  checkUsable(): void {
+    if (this.#freed) throw new TsmpiError("ERR_TSMPI_OP", `${this} was freed`);
+  }
+
   /** True for a predefined op. */
   get isPredefined(): boolean {
     return this.kernel !== undefined;
+  }
+
+  /** True for a predefined op (mpi4py's `Op.is_predefined`). */
+  get is_predefined(): boolean {
+    return this.isPredefined;
+  }
+
+  /**
+   * Whether the op is commutative (`MPI_Op_commutative`): true for every predefined op but
+   * `REPLACE` and `NO_OP`, and for a user op made with `commute = true`.
+   */
+  Is_commutative(): boolean {
+    return this.commute;
+  }
+
+  /** Whether the op is commutative (mpi4py's `Op.is_commutative`): {@link Op.Is_commutative}. */
+  get is_commutative(): boolean {
+    return this.commute;
+  }
+
+  /**
+   * Applies the op to local data (`MPI_Reduce_local`): `inoutbuf[i] = op(inbuf[i], inoutbuf[i])`
+   * element-wise, with `inbuf` in the lower rank's place, as one step of a reduction (so a
+   * non-commutative op, and `REPLACE`/`NO_OP`, give what `Reduce` gives for `[inbuf, inoutbuf]`
+   * on ranks 0 and 1: `REPLACE` keeps `inoutbuf`, `NO_OP` copies `inbuf`). Each argument is a
+   * typed array or `[array, count]` (its first `count` elements); both must be of one kind and
+   * count. Synchronous: it moves no message.
+   * @throws TsmpiError `ERR_TSMPI_TYPE` for an argument that is not a typed array or for two
+   *   kinds, `ERR_TSMPI_COUNT` for two counts or a count out of range, `ERR_TSMPI_OP` where the op
+   *   is not defined on the kind (bitwise ops on floats, MAXLOC/MINLOC on an odd count) or was freed.
+   * @example
+   * ```ts
+   * const acc = new Float64Array([0, 1, 2]);
+   * Op.SUM.Reduce_local(new Float64Array([1, 2, 3]), acc); // acc is [1, 3, 5]
+   * ```
+   */
+  Reduce_local(inbuf: LocalBufferArg, inoutbuf: LocalBufferArg): void {
+    this.checkUsable();
+    const a = localBuffer(inbuf, "inbuf");
+    const b = localBuffer(inoutbuf, "inoutbuf");
+    if (a.constructor !== b.constructor) {
+      throw new TsmpiError("ERR_TSMPI_TYPE", `inbuf and inoutbuf must be of one kind, got ${a.constructor.name} and ${b.constructor.name}`);
+    }
+    if (a.length !== b.length) {
+      throw new TsmpiError("ERR_TSMPI_COUNT", `inbuf and inoutbuf must have one count, got ${a.length} and ${b.length}`);
+    }
+    this.combine(b, a, b);
   }
 
   /**
@@ -249,6 +359,10 @@ export class Op {
       this.kernel(out, lower, higher);
       return;
     }
+    if (this.inout) {
+      this.combineInout(this.inout, out, lower, higher);
+      return;
+    }
     const result = this.scalar(lower, higher);
     if (!isTypedArray(result) || result.length !== out.length) {
       throw new TsmpiError("ERR_TSMPI_OP", `user op must return a typed array of length ${out.length}, got ${describeValue(result)}`);
@@ -256,9 +370,41 @@ export class Op {
     if (result !== out) cells(out).set(cells(result));
   }
 
+  /**
+   * {@link combine} for an {@link Op.Create} function: `out` takes `higher`'s values and is passed
+   * as `inoutbuf` (a copy of `lower` first where `out` is `lower`, so the function reads its input
+   * as it was).
+   */
+  private combineInout(fn: UserFunction, out: TypedArray, lower: TypedArray, higher: TypedArray): void {
+    let input = lower;
+    if (out !== higher) {
+      if (out === lower) input = lower.slice();
+      cells(out).set(cells(higher));
+    }
+    const result = fn(input, out, out.constructor as TypedArrayConstructor);
+    if (result === undefined || result === out) return;
+    if (!isTypedArray(result) || result.length !== out.length) {
+      throw new TsmpiError("ERR_TSMPI_OP", `user op must return nothing or a typed array of length ${out.length}, got ${describeValue(result)}`);
+    }
+    cells(out).set(cells(result));
+  }
+
   toString(): string {
     return `Op.${this.name}`;
   }
+}
+
+/** A {@link Op.Reduce_local} argument as the typed array it names (`[array, count]`: a view of its prefix). */
+function localBuffer(arg: LocalBufferArg, name: string): TypedArray {
+  if (isTypedArray(arg)) return arg;
+  if (Array.isArray(arg) && arg.length === 2 && isTypedArray(arg[0])) {
+    const [array, count] = arg;
+    if (!Number.isInteger(count) || count < 0 || count > array.length) {
+      throw new TsmpiError("ERR_TSMPI_COUNT", `${name} count must be an integer in [0, ${array.length}], got ${describeValue(count)}`);
+    }
+    return array.subarray(0, count);
+  }
+  throw new TsmpiError("ERR_TSMPI_TYPE", `${name} must be a typed array or [typedArray, count], got ${describeValue(arg)}`);
 }
 
 function checkSameShape(a: TypedArray, b: TypedArray, name: string): void {
@@ -267,8 +413,11 @@ function checkSameShape(a: TypedArray, b: TypedArray, name: string): void {
   }
 }
 
-/** Checks that `op` is an {@link Op}. */
+/** Checks that `op` is an {@link Op} that was not freed. */
 export function checkOp(op: unknown, name = "op"): Op {
-  if (op instanceof Op) return op;
+  if (op instanceof Op) {
+    op.checkUsable();
+    return op;
+  }
   throw new TsmpiError("ERR_TSMPI_OP", `${name} must be an Op (e.g. Op.SUM), got ${describeValue(op)}`);
 }
