@@ -31,9 +31,9 @@ import { rendezvousPsk } from "../lib/job/keys.js";
 import { RendezvousServer } from "../lib/job/rendezvous-server.js";
 import type { SpawnerJoin } from "../lib/job/spawn.js";
 import { TsmpiError } from "../lib/errors.js";
-import { forwardSignal, isPid, kill, killAgents, rankProgram, startAgents, type Agent, type AgentOptions } from "./agents.js";
+import { forwardSignal, isPid, kill, killAgents, startAgents, type Agent, type AgentOptions } from "./agents.js";
 import { onStdoutClosed } from "./output.js";
-import type { Placement } from "./plan.js";
+import { commonEnv, parentEnv, rankEnv, type JobFacts } from "./rank-env.js";
 import { Heartbeat } from "./heartbeat.js";
 import { trace, tracing } from "../lib/trace.js";
 
@@ -128,7 +128,7 @@ class Job {
 
   /** Tells the spawner how to join (one JSON line on its descriptor), then closes the descriptor. */
   private tellSpawner(fd: number): void {
-    const join: SpawnerJoin = { coordinator: this.coordinator.address, key: this.key, rank: this.opts.plan.np, size: this.size, jobDir: this.dir, tcp: this.commonEnv().TSMPI_TCP === "1" };
+    const join: SpawnerJoin = { coordinator: this.coordinator.address, key: this.key, rank: this.opts.plan.np, size: this.size, jobDir: this.dir, tcp: commonEnv(this.opts, this.facts()).TSMPI_TCP === "1" };
     fs.writeSync(fd, `${JSON.stringify(join)}\n`);
     fs.closeSync(fd);
   }
@@ -163,7 +163,7 @@ class Job {
         timer = setTimeout(() => this.fail(TIMEOUT_EXIT, `tsmpirun: the job did not finish within ${this.opts.timeout} s (--timeout); stopping it`), this.opts.timeout * 1000);
       }
       const started = process.uptime() * 1000;
-      startAgents(this.opts, { parent: () => this.parentEnv(), common: () => this.commonEnv(), rank: (p) => this.rankEnv(p) }, (agent) => this.track(agent), this.dir);
+      startAgents(this.opts, { parent: parentEnv, common: () => commonEnv(this.opts, this.facts()), rank: (p) => rankEnv(this.opts, this.facts(), p) }, (agent) => this.track(agent), this.dir);
       const spawned = process.uptime() * 1000;
       watchdog = setInterval(() => this.checkStopped(), 1000);
       watchdog.unref();
@@ -228,46 +228,9 @@ class Job {
     }, REPORT_WAIT_MS);
   }
 
-  /** Variables every rank gets. */
-  private commonEnv(): Record<string, string> {
-    const { plan, iface } = this.opts;
-    return {
-      ...this.opts.env,
-      TSMPI_SIZE: String(this.size),
-      TSMPI_COORD: this.coordinator.address,
-      ...(this.nonce ? { TSMPI_JOB_NONCE: this.nonce } : { TSMPI_JOB_KEY: this.key }),
-      // Ranks on other hosts give up on a launcher silent this long, as it gives up on them.
-      TSMPI_HEARTBEAT_TIMEOUT: String(this.opts.heartbeatTimeout ?? 10),
-      TSMPI_TCP: plan.mode === "local" || (plan.mode === "slurm" && plan.nodes.length < 2) ? "0" : "1",
-      ...(this.opts.insecure ? { TSMPI_INSECURE: "1" } : {}),
-      ...(iface ? { TSMPI_IFACE: iface } : {}),
-      // The hosts given and their slots (the MPI universe), where a PoolExecutor places its workers.
-      ...(plan.mode !== "slurm" && plan.universe?.length ? { TSMPI_UNIVERSE: plan.universe.map((u) => `${u.host}:${u.slots}`).join(",") } : {}),
-    };
-  }
-
-  private rankEnv(p: Placement): Record<string, string> {
-    // An MPMD job: the part's -x variables, and which part (APPNUM).
-    const part = this.opts.parts ? rankProgram(this.opts, p.rank) : undefined;
-    return {
-      ...part?.env,
-      ...this.commonEnv(),
-      ...(part ? { TSMPI_APPNUM: String(part.appnum) } : {}),
-      TSMPI_RANK: String(p.rank),
-      TSMPI_LOCAL_RANK: String(p.localRank),
-      TSMPI_LOCAL_SIZE: String(p.localSize),
-      // Ranks of this host name tsmpirun as the one process that may read their memory (`transport/host.ts`).
-      ...(p.local ? { TSMPI_JOB_DIR: this.dir, TSMPI_LAUNCHER_PID: String(process.pid) } : {}),
-    };
-  }
-
-  /** tsmpirun's environment without what was meant for tsmpirun alone. */
-  private parentEnv(): NodeJS.ProcessEnv {
-    const env = { ...process.env };
-    delete env.TSMPI_SPAWN_FD;
-    // A tsmpirun started by a rank of an MPMD job: its ranks' part is their own (set per rank, or 0).
-    delete env.TSMPI_APPNUM;
-    return env;
+  /** What the ranks' environment says of this job (`rank-env.ts`). */
+  private facts(): JobFacts {
+    return { size: this.size, coordinator: this.coordinator.address, key: this.key, nonce: this.nonce, dir: this.dir };
   }
 
   private track(agent: Agent): void {
