@@ -90,7 +90,6 @@ export const SETTINGS: readonly Setting[] = [
   { name: "TSMPI_APPNUM", kind: "integer", min: 0, max: 2 ** 20, code: "ERR_TSMPI_RENDEZVOUS", internal: true, meaning: "the part of an MPMD command line (`a.js : b.js`) the rank runs, from 0 (`APPNUM`); 0 when unset" },
   { name: "TSMPI_UNIVERSE", kind: "text", internal: true, meaning: "the hosts given to tsmpirun (`host:slots,...`), for a pool's workers" },
   { name: "TSMPI_SPAWN_PARENTS", kind: "integer", min: 1, max: 1_000_000, internal: true, meaning: "a job started by `Comm.Spawn`: how many parent ranks joined it after its own (its last ranks)" },
-  { name: "TSMPI_SPAWN_ARGS", kind: "text", internal: true, meaning: "a job started by `Comm.Spawn_multiple`: each command's rank count and args (JSON)" },
   { name: "TSMPI_UNIVERSE_SIZE", kind: "integer", min: 1, max: 1_000_000, internal: true, meaning: "the MPI universe size (`UNIVERSE_SIZE`) set by `tsmpirun --universe-size N`" },
   { name: "TSMPI_SPAWN_FD", kind: "integer", min: 1, max: Number.MAX_SAFE_INTEGER, internal: true, meaning: "a pool's tsmpirun: the descriptor it writes the join line to" },
 ];

@@ -27,14 +27,14 @@
  *
  * Not supported yet: children on other hosts (every rank of the spawning communicator must be on
  * one host; the children start there, whatever `--host` or SLURM gave), `MPI_Info` keys,
- * `Spawn_multiple` with different commands, `MPI_Comm_accept`/`connect`/`join`.
+ * `MPI_Comm_accept`/`connect`/`join`.
  *
  * @module
  */
 import fs from "node:fs";
 import path from "node:path";
 import { type Comm, spawning, type SpawnRequest } from "./comm.js";
-import { numberSetting, textSetting } from "./config.js";
+import { numberSetting } from "./config.js";
 import { TsmpiError, describeValue, type TsmpiErrorCode } from "./errors.js";
 import { Intercomm } from "./intercomm.js";
 import type { Runtime } from "./job/runtime.js";
@@ -86,8 +86,6 @@ function checkApps(req: SpawnRequest): App[] {
   const args = perCommand(req.args, n, "args", (v) => v === null || v === undefined, (v, i) => checkArgs(v, `args[${i}]`));
   const maxprocs = perCommand(req.maxprocs, n, "maxprocs", (v) => v === null || v === undefined || typeof v === "number", (v, i) => (v === null || v === undefined ? 1 : checkCount(v, `maxprocs[${i}]`)));
   perCommand(req.info, n, "info", () => true, (v, i) => checkInfo(v, `info[${i}]`));
-  const other = cmds.find((c) => c !== cmds[0]);
-  if (other !== undefined) throw new TsmpiError("ERR_TSMPI_ARG", `Spawn_multiple with different commands (${JSON.stringify(cmds[0])}, ${JSON.stringify(other)}) is not supported yet; the same command with different args is`);
   return cmds.map((command, i) => ({ command, args: args[i]!, maxprocs: maxprocs[i]! }));
 }
 
@@ -190,12 +188,11 @@ async function implicitDisconnect(inter: Intercomm, leave: () => Promise<void>):
 async function launch(req: SpawnRequest, comm: Comm, rt: Runtime, link: Link, root: number): Promise<Told> {
   try {
     const apps = checkApps(req);
-    const program = programOf(apps[0]!.command);
+    // Several commands run as the parts of one MPMD line, each child's APPNUM its command's index.
+    const parts = apps.map((a) => ({ count: a.maxprocs, program: [...programOf(a.command), ...a.args] }));
     const np = apps.reduce((n, a) => n + a.maxprocs, 0);
-    const same = apps.every((a) => a.args.join("\0") === apps[0]!.args.join("\0"));
-    const env: Record<string, string> = same ? {} : { TSMPI_SPAWN_ARGS: JSON.stringify(apps.map((a) => [a.maxprocs, a.args])) };
     const job = SpawnedJob.start(
-      { name: `Spawn of ${apps[0]!.command}`, placement: ["--launcher", "local"], count: np, program: [...program, ...(same ? apps[0]!.args : [])], env, ranksHere: rt.localSize + np, parents: comm.size, parentRank: root },
+      { name: `Spawn of ${apps.map((a) => a.command).join(", ")}`, placement: ["--launcher", "local"], count: np, program: parts[0]!.program, parts, env: {}, ranksHere: rt.localSize + np, parents: comm.size, parentRank: root },
       (why, code) => link.ended(why, code),
     );
     link.job = job;
@@ -250,24 +247,12 @@ async function disconnect(comm: Comm): Promise<void> {
 
 /**
  * A spawned child's `COMM_WORLD` size and parent intercommunicator (`index.ts`): the job's last
- * `TSMPI_SPAWN_PARENTS` ranks are the parents. Also gives this child the args of its command
- * when `Spawn_multiple` gave different ones (`TSMPI_SPAWN_ARGS`), before the script's body runs.
+ * `TSMPI_SPAWN_PARENTS` ranks are the parents.
  */
 export function spawnedWorld(rt: Runtime): { size: number; parent: Intercomm | null } {
   const parents = rt.mode === "tsmpirun" ? numberSetting("TSMPI_SPAWN_PARENTS") : undefined;
   if (parents === undefined || parents >= rt.size) return { size: rt.size, parent: null };
   const size = rt.size - parents;
-  const spec = textSetting("TSMPI_SPAWN_ARGS");
-  if (spec) {
-    let first = 0;
-    for (const [count, args] of JSON.parse(spec) as [number, string[]][]) {
-      if (rt.rank < first + count) {
-        process.argv.splice(2, process.argv.length - 2, ...args);
-        break;
-      }
-      first += count;
-    }
-  }
   const group = Array.from({ length: size }, (_, i) => i);
   const remote = Array.from({ length: parents }, (_, i) => size + i);
   const parent = new Intercomm({ rt, ctx: SPAWN_CONTEXT, rank: rt.rank, group }, remote);

@@ -30,8 +30,10 @@
  * API side: `PoolExecutor`, `Comm.Spawn` in `lib/spawn.ts`) builds its communicators over it, as
  * the API builds `COMM_WORLD` over the runtime it joined at start-up.
  *
- * Not supported yet: more than one program in one job (`MPI_Comm_spawn_multiple` with different
- * commands), `MPI_Info` keys.
+ * Several programs in one job (`MPI_Comm_spawn_multiple`) are started as one MPMD command line
+ * (`-n 2 a.js : -n 3 b.js`, `launcher/parts.ts`), so each child's `APPNUM` is its command's index.
+ *
+ * Not supported yet: `MPI_Info` keys.
  *
  * @module
  */
@@ -65,6 +67,11 @@ export interface SpawnOptions {
   count: number;
   /** The program and its arguments (the program as {@link packageFile} gives it, or a user's script). */
   program: readonly string[];
+  /**
+   * Several programs (`Spawn_multiple`): each with its number of children, in rank order, instead
+   * of `count` and `program` (then their sum and the first).
+   */
+  parts?: readonly { count: number; program: readonly string[] }[];
   /** Extra environment variables for the children (tsmpirun's `-x`). */
   env: Readonly<Record<string, string>>;
   /**
@@ -126,7 +133,7 @@ function childEnv(opts: SpawnOptions): NodeJS.ProcessEnv {
     if (wait.mode === "yield") env.TSMPI_SPIN_MODE = "yield";
   }
   // Not this process's job.
-  for (const k of ["TSMPI_COORD", "TSMPI_RANK", "TSMPI_SIZE", "TSMPI_JOB_KEY", "TSMPI_JOB_DIR", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_TCP", "TSMPI_SPAWN_PARENTS", "TSMPI_SPAWN_ARGS"]) delete env[k];
+  for (const k of ["TSMPI_COORD", "TSMPI_RANK", "TSMPI_SIZE", "TSMPI_JOB_KEY", "TSMPI_JOB_DIR", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_TCP", "TSMPI_SPAWN_PARENTS"]) delete env[k];
   if (opts.parents !== undefined) env.TSMPI_SPAWN_PARENTS = String(opts.parents);
   // From source: the children run tsmpi's source too, through tsx rather than compiled into one
   // bundle (TSMPI_TSX=1), and resolve "tsmpi" to it (the tsmpi-source condition), so that a child
@@ -165,9 +172,13 @@ export class SpawnedJob {
     private readonly opts: SpawnOptions,
     private readonly onEnd: (why: string, code?: number) => void,
   ) {
-    const args = [...launcherArgv(), ...opts.placement, "-n", String(opts.count)];
-    for (const [k, v] of Object.entries(opts.env)) args.push("-x", `${k}=${v}`);
-    args.push(...opts.program);
+    const args = [...launcherArgv(), ...opts.placement];
+    const exported = Object.entries(opts.env).flatMap(([k, v]) => ["-x", `${k}=${v}`]);
+    // Each part of an MPMD line takes its own -x (those before the first program are part 1's).
+    for (const [i, part] of (opts.parts ?? [{ count: opts.count, program: opts.program }]).entries()) {
+      if (i > 0) args.push(":");
+      args.push("-n", String(part.count), ...exported, ...part.program);
+    }
     // Our end of its stdin stays open for as long as we live: its close tells tsmpirun we are gone.
     const child = spawn(args[0]!, args.slice(1), { stdio: ["pipe", "inherit", "inherit", "pipe"], env: childEnv(opts) });
     this.child = child;
