@@ -1,29 +1,32 @@
 /**
  * `CommP2P`: the point-to-point methods of `Comm` (MPI's chapter 3), as in mpi4py: `send`,
- * `recv`, `isend`, `irecv`, `ssend`, `sendrecv`, `probe`, `iprobe` move any value msgpackr can
- * carry; `Send`, `Recv`, `Isend`, `Irecv`, `Ssend`, `Sendrecv`, `Sendrecv_replace` move typed
- * arrays (or DeviceArrays, staged through host memory by `device-staging.ts`) without
- * serializing. Each validates its arguments and hands the message to the point-to-point layer
- * (`rt.p2p`); `PROC_NULL` is a valid peer and moves nothing. On an intercommunicator the ranks
- * name the remote group (`_peers`). Part of the `Comm` chain, see `comm-base.ts`.
+ * `recv`, `isend`, `irecv`, `ssend`, `bsend`, `sendrecv`, `probe`, `iprobe`, `mprobe` move any
+ * value msgpackr can carry; `Send`, `Recv`, `Isend`, `Irecv`, `Ssend`, `Bsend`, `Rsend`,
+ * `Sendrecv`, `Isendrecv`, `Sendrecv_replace`, `Mprobe` move typed arrays (or DeviceArrays,
+ * staged through host memory by `device-staging.ts`) without serializing. Each validates its
+ * arguments and hands the message to the point-to-point layer (`rt.p2p`); `PROC_NULL` is a valid
+ * peer and moves nothing. On an intercommunicator the ranks name the remote group (`_peers`).
+ * Matched probes return a `Message` (`message.ts`); buffered sends take room from the attached
+ * buffer (`bsend.ts`). Part of the `Comm` chain, see `comm-base.ts`.
  *
- * Not supported yet: matched probes (`mprobe`/`improbe`), buffered (`bsend`) and ready
- * (`rsend`) sends (the persistent `Bsend_init`/`Rsend_init` exist, see `comm-persistent.ts`).
+ * Not supported yet: an object-tier ready send (mpi4py has none either: `Rsend` is buffer-tier).
  *
  * @module
  */
+import { BufferSlot, requestOf, takeBuffered, type AttachedBuffer } from "./bsend.js";
 import { CommBase, type BufferArg } from "./comm-base.js";
 import { ANY_SOURCE, ANY_TAG, PROC_NULL } from "./constants.js";
-import { Staging, hostSendBuffer } from "./gpu/device-staging.js";
+import { hostSendBuffer } from "./gpu/device-staging.js";
+import { Message, NULL_COMPLETION, completion, intoBuffer, intoValue } from "./message.js";
 import type { InMsg } from "./p2p/matching.js";
 import type { OutPayload } from "./p2p/protocol.js";
-import { messageCount, readInto, readObject } from "./p2p/receive.js";
-import { Request, type Completion } from "./request.js";
+import { Request } from "./request.js";
 import { allocateKind, bytesOf, isTypedArray, kindCode, packObject, type TypedArray } from "./serializer.js";
-import type { Status } from "./status.js";
+import { Status } from "./status.js";
 import { checkBuffer, checkDest, checkRecvTag, checkSendTag, checkSource } from "./validate.js";
 
-const NULL_COMPLETION: Completion = { source: PROC_NULL, tag: ANY_TAG, count: 0, byteCount: 0 };
+/** How a send completes: `standard` (eager), `synchronous` (once matched), `buffered` (at once, its bytes accounted in the attached buffer until they left). */
+type Mode = "standard" | "synchronous" | "buffered";
 
 /** The payload of an object-tier value: typed arrays raw (copied now), anything else msgpack. */
 function objectPayload(value: unknown): OutPayload {
@@ -36,22 +39,33 @@ function bufferPayload(buf: TypedArray): OutPayload {
   return { raw: true, dtype: kindCode(buf), bytes: bytesOf(buf), mode: "borrow" };
 }
 
-function completion(msg: InMsg, count = messageCount(msg)): Completion {
-  return { source: msg.src, tag: msg.tag, count, byteCount: msg.total };
-}
-
 /** @internal The point-to-point chapter of `Comm` (see `comm-base.ts`). */
 export abstract class CommP2P extends CommBase {
+  /** The buffer attached to this communicator for buffered sends (MPI-4.1), if any. */
+  readonly #buffer = new BufferSlot("this communicator");
+
   // ---------------------------------------------------------------- sends
 
-  #isend(payload: () => OutPayload, dest: number, tag: number, sync: boolean, what: string): Request<void> {
+  #isend(payload: () => OutPayload, dest: number, tag: number, mode: Mode, what: string): Request<void> {
     this._usable(what);
     checkDest(dest, this._peers.length);
     checkSendTag(tag);
     if (dest === PROC_NULL) return Request.completed(undefined);
+    const p = payload();
+    if (mode === "buffered") {
+      // Complete now, as the bytes are copied (never borrowed); the room is given back once they left.
+      const release = this._takeBuffered(p.bytes.byteLength, what);
+      this._rt.p2p.send(this.context, this.rank, this._peers[dest]!, tag, p.mode === "borrow" ? { ...p, mode: "copy" } : p, false, release);
+      return Request.completed(undefined);
+    }
     const req = new Request<void>();
-    this._rt.p2p.send(this.context, this.rank, this._peers[dest]!, tag, payload(), sync, () => req._complete(undefined));
+    this._rt.p2p.send(this.context, this.rank, this._peers[dest]!, tag, p, mode === "synchronous", () => req._complete(undefined));
     return req;
+  }
+
+  /** @internal Takes room for a buffered message of `size` bytes (this communicator's buffer, else the process's); returns what gives it back. */
+  protected _takeBuffered(size: number, what: string): () => void {
+    return takeBuffered(this.#buffer, size, what);
   }
 
   /**
@@ -65,22 +79,22 @@ export abstract class CommP2P extends CommBase {
    *   or is a DeviceArray: use {@link Send} or send `value.toHost()`).
    */
   async send(value: unknown, dest: number, tag = 0): Promise<void> {
-    return this.#isend(() => objectPayload(value), dest, tag, false, "send").wait();
+    return this.#isend(() => objectPayload(value), dest, tag, "standard", "send").wait();
   }
 
   /** Nonblocking {@link send}: the value is serialized now; the request is already complete. */
   isend(value: unknown, dest: number, tag = 0): Request<void> {
-    return this.#isend(() => objectPayload(value), dest, tag, false, "isend");
+    return this.#isend(() => objectPayload(value), dest, tag, "standard", "isend");
   }
 
   /** Synchronous send (`MPI_Ssend`): resolves only once the receiver has matched the message. */
   async ssend(value: unknown, dest: number, tag = 0): Promise<void> {
-    return this.#isend(() => objectPayload(value), dest, tag, true, "ssend").wait();
+    return this.#isend(() => objectPayload(value), dest, tag, "synchronous", "ssend").wait();
   }
 
   /** Nonblocking {@link ssend}: the request completes once the receiver matched the message. */
   issend(value: unknown, dest: number, tag = 0): Request<void> {
-    return this.#isend(() => objectPayload(value), dest, tag, true, "issend");
+    return this.#isend(() => objectPayload(value), dest, tag, "synchronous", "issend");
   }
 
   /**
@@ -101,7 +115,7 @@ export abstract class CommP2P extends CommBase {
    */
   Isend(buf: BufferArg, dest: number, tag = 0): Request<void> {
     const data = checkBuffer(hostSendBuffer(buf), "buf");
-    return this.#isend(() => bufferPayload(data), dest, tag, false, "Isend");
+    return this.#isend(() => bufferPayload(data), dest, tag, "standard", "Isend");
   }
 
   /** Synchronous {@link Send} (`MPI_Ssend`): resolves once the receiver matched it and has the data. */
@@ -112,7 +126,58 @@ export abstract class CommP2P extends CommBase {
   /** Nonblocking {@link Ssend}. */
   Issend(buf: BufferArg, dest: number, tag = 0): Request<void> {
     const data = checkBuffer(hostSendBuffer(buf), "buf");
-    return this.#isend(() => bufferPayload(data), dest, tag, true, "Issend");
+    return this.#isend(() => bufferPayload(data), dest, tag, "synchronous", "Issend");
+  }
+
+  /**
+   * Sends `value` in buffered mode (`MPI_Bsend`, mpi4py's `bsend`): completes at once, whether or
+   * not a receive was posted; the serialized value takes its size + `BSEND_OVERHEAD` bytes from
+   * the attached buffer (this communicator's, else the process's) until it has left.
+   * @throws TsmpiError `ERR_TSMPI_BUFFER` when no buffer is attached or the message does not fit, as a rejection.
+   */
+  async bsend(value: unknown, dest: number, tag = 0): Promise<void> {
+    return this.#isend(() => objectPayload(value), dest, tag, "buffered", "bsend").wait();
+  }
+
+  /** Nonblocking {@link bsend} (`MPI_Ibsend`): the request is already complete. @throws TsmpiError `ERR_TSMPI_BUFFER`. */
+  ibsend(value: unknown, dest: number, tag = 0): Request<void> {
+    return this.#isend(() => objectPayload(value), dest, tag, "buffered", "ibsend");
+  }
+
+  /**
+   * Buffer-tier {@link bsend} (`MPI_Bsend`): `buf` is copied now, so it may be reused at once;
+   * its bytes + `BSEND_OVERHEAD` are taken from the attached buffer until the message has left.
+   * @throws TsmpiError `ERR_TSMPI_BUFFER` (no buffer attached, or no room: the message names the sizes), and `Send`'s errors.
+   *
+   * @example
+   * ```ts
+   * Attach_buffer(new Uint8Array(data.byteLength + BSEND_OVERHEAD));
+   * await comm.Bsend(data, right);
+   * await Detach_buffer();
+   * ```
+   */
+  async Bsend(buf: BufferArg, dest: number, tag = 0): Promise<void> {
+    return this.Ibsend(buf, dest, tag).wait();
+  }
+
+  /** Nonblocking {@link Bsend} (`MPI_Ibsend`): the request is already complete. */
+  Ibsend(buf: BufferArg, dest: number, tag = 0): Request<void> {
+    const data = checkBuffer(hostSendBuffer(buf), "buf");
+    return this.#isend(() => bufferPayload(data), dest, tag, "buffered", "Ibsend");
+  }
+
+  /**
+   * Ready-mode send (`MPI_Rsend`): correct only when the matching receive is already posted (MPI
+   * leaves it erroneous otherwise); tsmpi sends it as {@link Send}, which MPI allows.
+   */
+  async Rsend(buf: BufferArg, dest: number, tag = 0): Promise<void> {
+    return this.Irsend(buf, dest, tag).wait();
+  }
+
+  /** Nonblocking {@link Rsend} (`MPI_Irsend`). */
+  Irsend(buf: BufferArg, dest: number, tag = 0): Request<void> {
+    const data = checkBuffer(hostSendBuffer(buf), "buf");
+    return this.#isend(() => bufferPayload(data), dest, tag, "standard", "Irsend");
   }
 
   // ------------------------------------------------------------- receives
@@ -136,9 +201,7 @@ export abstract class CommP2P extends CommBase {
   // as in mpi4py; `recv<number>()` states what is expected.
   // biome-ignore lint/suspicious/noExplicitAny: the default above, for the caller's convenience
   irecv<T = any>(source: number = ANY_SOURCE, tag: number = ANY_TAG): Request<T> {
-    return this.#irecv<T>(source, tag, "irecv", (msg, req) =>
-      readObject(msg, (value, err) => (err ? req._fail(err) : req._complete(value as T, completion(msg)))),
-    );
+    return this.#irecv<T>(source, tag, "irecv", intoValue);
   }
 
   /**
@@ -151,9 +214,7 @@ export abstract class CommP2P extends CommBase {
   // as in mpi4py; `recv<number>()` states what is expected.
   // biome-ignore lint/suspicious/noExplicitAny: the default above, for the caller's convenience
   async recv<T = any>(source: number = ANY_SOURCE, tag: number = ANY_TAG, status?: Status): Promise<T> {
-    return this.#irecv<T>(source, tag, "recv", (msg, req) =>
-      readObject(msg, (value, err) => (err ? req._fail(err) : req._complete(value as T, completion(msg)))),
-    ).wait(status);
+    return this.#irecv<T>(source, tag, "recv", intoValue).wait(status);
   }
 
   /**
@@ -161,13 +222,7 @@ export abstract class CommP2P extends CommBase {
    * `status.count` says how many elements arrived (into a DeviceArray: only those are written).
    */
   Irecv(buf: BufferArg, source: number = ANY_SOURCE, tag: number = ANY_TAG): Request<void> {
-    const staging = Staging.now([buf], ["out"]);
-    const data = checkBuffer(staging.args[0], "buf");
-    return this.#irecv<void>(source, tag, "Irecv", (msg, req) =>
-      readInto(msg, data, (count, err) =>
-        err ? req._fail(err) : staging.writeBack((e) => (e ? req._fail(e) : req._complete(undefined, completion(msg, count))), count),
-      ),
-    );
+    return this.#irecv<void>(source, tag, "Irecv", intoBuffer(buf));
   }
 
   /**
@@ -190,16 +245,43 @@ export abstract class CommP2P extends CommBase {
   // as in mpi4py; `recv<number>()` states what is expected.
   // biome-ignore lint/suspicious/noExplicitAny: the default above, for the caller's convenience
   async sendrecv<T = any>(value: unknown, dest: number, sendtag = 0, source: number = ANY_SOURCE, recvtag: number = ANY_TAG, status?: Status): Promise<T> {
-    return this.#exchange(() => this.irecv<T>(source, recvtag), () => this.isend(value, dest, sendtag), status);
+    return this.#both(
+      () => this.irecv<T>(source, recvtag),
+      () => this.isend(value, dest, sendtag),
+    ).wait(status);
   }
 
   /** Buffer-tier {@link sendrecv} (`MPI_Sendrecv`): sends `sendbuf`, receives into `recvbuf`. */
   async Sendrecv(sendbuf: BufferArg, dest: number, sendtag: number, recvbuf: BufferArg, source: number = ANY_SOURCE, recvtag: number = ANY_TAG, status?: Status): Promise<void> {
-    return this.#exchange(() => this.Irecv(recvbuf, source, recvtag), () => this.Isend(sendbuf, dest, sendtag), status);
+    return this.Isendrecv(sendbuf, dest, sendtag, recvbuf, source, recvtag).wait(status);
   }
 
-  /** Posts the receive, then the send; a send that cannot start withdraws the receive. */
-  async #exchange<T>(receive: () => Request<T>, send: () => Request<void>, status: Status | undefined): Promise<T> {
+  /**
+   * Nonblocking {@link Sendrecv} (`MPI_Isendrecv`, MPI-4): the request completes once the send
+   * and the receive have; its status is the receive's.
+   */
+  Isendrecv(sendbuf: BufferArg, dest: number, sendtag: number, recvbuf: BufferArg, source: number = ANY_SOURCE, recvtag: number = ANY_TAG): Request<void> {
+    return this.#both(
+      () => this.Irecv(recvbuf, source, recvtag),
+      () => this.Isend(sendbuf, dest, sendtag),
+    );
+  }
+
+  /** `MPI_Sendrecv_replace`: sends `buf`, then overwrites it with the received data. */
+  async Sendrecv_replace(buf: BufferArg, dest: number, sendtag = 0, source: number = ANY_SOURCE, recvtag: number = ANY_TAG, status?: Status): Promise<void> {
+    return this.Isendrecv_replace(buf, dest, sendtag, source, recvtag).wait(status);
+  }
+
+  /** Nonblocking {@link Sendrecv_replace} (`MPI_Isendrecv_replace`, MPI-4): `buf` is sent as it is now and holds the received data once the request completes. */
+  Isendrecv_replace(buf: BufferArg, dest: number, sendtag = 0, source: number = ANY_SOURCE, recvtag: number = ANY_TAG): Request<void> {
+    const data = checkBuffer(hostSendBuffer(buf), "buf");
+    const copy = allocateKind(kindCode(data), data.length);
+    copy.set(data as never);
+    return this.Isendrecv(copy, dest, sendtag, buf, source, recvtag);
+  }
+
+  /** Posts the receive, then the send (a send that cannot start withdraws the receive); completes when both did, with the receive's value and status. */
+  #both<T>(receive: () => Request<T>, send: () => Request<void>): Request<T> {
     const r = receive();
     let s: Request<void>;
     try {
@@ -208,16 +290,13 @@ export abstract class CommP2P extends CommBase {
       r.cancel();
       throw err;
     }
-    const [got] = await Promise.all([r.wait(status), s.wait()]);
-    return got;
-  }
-
-  /** `MPI_Sendrecv_replace`: sends `buf`, then overwrites it with the received data. */
-  async Sendrecv_replace(buf: BufferArg, dest: number, sendtag = 0, source: number = ANY_SOURCE, recvtag: number = ANY_TAG, status?: Status): Promise<void> {
-    const data = checkBuffer(hostSendBuffer(buf), "buf");
-    const copy = allocateKind(kindCode(data), data.length);
-    copy.set(data as never);
-    await this.Sendrecv(copy, dest, sendtag, buf, source, recvtag, status);
+    const req = new Request<T>();
+    const st = new Status();
+    Promise.all([r.wait(st), s.wait()]).then(
+      ([got]) => req._complete(got, { source: st.source, tag: st.tag, count: st.count, byteCount: st.byteCount, cancelled: st.cancelled }),
+      (err) => req._fail(err),
+    );
+    return req;
   }
 
   // -------------------------------------------------------------- probes
@@ -233,13 +312,7 @@ export abstract class CommP2P extends CommBase {
    * (`MPI_Probe`), and fills `status`. Resolves `true`, as mpi4py's `probe`.
    */
   async probe(source: number = ANY_SOURCE, tag: number = ANY_TAG, status?: Status): Promise<boolean> {
-    this._usable("probe");
-    checkSource(source, this._peers.length);
-    checkRecvTag(tag);
-    if (source === PROC_NULL) {
-      if (status) Object.assign(status, { ...NULL_COMPLETION, cancelled: false, error: 0 });
-      return true;
-    }
+    if (this.#probeNull("probe", source, tag, status)) return true;
     this.#fillProbe(await this._rt.p2p.probe(this.context, source, tag), status);
     return true;
   }
@@ -250,13 +323,7 @@ export abstract class CommP2P extends CommBase {
    * `await new Promise(r => setImmediate(r))`) so that messages can arrive.
    */
   iprobe(source: number = ANY_SOURCE, tag: number = ANY_TAG, status?: Status): boolean {
-    this._usable("iprobe");
-    checkSource(source, this._peers.length);
-    checkRecvTag(tag);
-    if (source === PROC_NULL) {
-      if (status) Object.assign(status, { ...NULL_COMPLETION, cancelled: false, error: 0 });
-      return true;
-    }
+    if (this.#probeNull("iprobe", source, tag, status)) return true;
     const msg = this._rt.p2p.iprobe(this.context, source, tag);
     if (msg) this.#fillProbe(msg, status);
     return msg !== undefined;
@@ -270,5 +337,86 @@ export abstract class CommP2P extends CommBase {
   /** Alias of {@link iprobe}. */
   Iprobe(source: number = ANY_SOURCE, tag: number = ANY_TAG, status?: Status): boolean {
     return this.iprobe(source, tag, status);
+  }
+
+  /**
+   * Waits for a message from `source` with `tag` and takes it out of matching (`MPI_Mprobe`): it
+   * is received only through the returned {@link Message}, so no other receive or probe, even one
+   * already waiting, can take it. Fills `status`. From `PROC_NULL`: a no-proc message at once.
+   * @throws TsmpiError `ERR_TSMPI_RANK`, `ERR_TSMPI_TAG`.
+   *
+   * @example
+   * ```ts
+   * const st = new Status();
+   * const m = await comm.Mprobe(ANY_SOURCE, ANY_TAG, st);
+   * const buf = new Int32Array(st.count);
+   * await m.Recv(buf);
+   * ```
+   */
+  async Mprobe(source: number = ANY_SOURCE, tag: number = ANY_TAG, status?: Status): Promise<Message> {
+    if (this.#probeNull("Mprobe", source, tag, status)) return Message._noProc();
+    const p2p = this._rt.p2p;
+    const msg = await new Promise<InMsg>((resolve) => p2p.mprobe(this.context, source, tag, resolve));
+    this.#fillProbe(msg, status);
+    return Message._matched(p2p, msg);
+  }
+
+  /**
+   * The first message from `source` with `tag` that has arrived, taken out of matching
+   * (`MPI_Improbe`), or `null` (then `status` is untouched). Never waits: a polling loop must
+   * `await` between calls.
+   */
+  Improbe(source: number = ANY_SOURCE, tag: number = ANY_TAG, status?: Status): Message | null {
+    if (this.#probeNull("Improbe", source, tag, status)) return Message._noProc();
+    const msg = this._rt.p2p.improbe(this.context, source, tag);
+    if (!msg) return null;
+    this.#fillProbe(msg, status);
+    return Message._matched(this._rt.p2p, msg);
+  }
+
+  /** Alias of {@link Mprobe} (mpi4py's `mprobe`; receive with the message's `recv`). */
+  mprobe(source: number = ANY_SOURCE, tag: number = ANY_TAG, status?: Status): Promise<Message> {
+    return this.Mprobe(source, tag, status);
+  }
+
+  /** Alias of {@link Improbe} (mpi4py's `improbe`). */
+  improbe(source: number = ANY_SOURCE, tag: number = ANY_TAG, status?: Status): Message | null {
+    return this.Improbe(source, tag, status);
+  }
+
+  /** Checks a probe's arguments; true (status filled) when `source` is `PROC_NULL`. */
+  #probeNull(what: string, source: number, tag: number, status: Status | undefined): boolean {
+    this._usable(what);
+    checkSource(source, this._peers.length);
+    checkRecvTag(tag);
+    if (source !== PROC_NULL) return false;
+    if (status) Object.assign(status, { ...NULL_COMPLETION, cancelled: false, error: 0 });
+    return true;
+  }
+
+  // ------------------------------------------------------ buffered sends
+
+  /**
+   * Attaches `buf` to this communicator for its buffered sends (`MPI_Comm_attach_buffer`,
+   * MPI-4.1); they use it instead of the process's (`Attach_buffer`).
+   * @throws TsmpiError `ERR_TSMPI_BUFFER` when one is attached already.
+   */
+  Attach_buffer(buf: AttachedBuffer): void {
+    this.#buffer.attach(buf, "Attach_buffer");
+  }
+
+  /** Detaches this communicator's buffer: resolves with it once its buffered messages have left (null when none was attached). */
+  Detach_buffer(): Promise<AttachedBuffer | null> {
+    return this.#buffer.detach();
+  }
+
+  /** Resolves once the buffered messages in this communicator's buffer have left (`MPI_Comm_flush_buffer`). */
+  Flush_buffer(): Promise<void> {
+    return this.#buffer.flush();
+  }
+
+  /** Nonblocking {@link Flush_buffer} (`MPI_Comm_iflush_buffer`). */
+  Iflush_buffer(): Request<void> {
+    return requestOf(this.#buffer.flush());
   }
 }

@@ -28,7 +28,7 @@ import { checkBuffer, checkDest, checkRecvTag, checkRoot, checkSendTag, checkSou
 export abstract class CommPersistent extends CommCollectives {
   /** @internal What a persistent point-to-point request binds of this communicator. */
   #endpoint(): Endpoint {
-    return { rt: this._rt, ctx: this.context, rank: this.rank, group: this.worldRanks, usable: (what) => this._usable(what) };
+    return { rt: this._rt, ctx: this.context, rank: this.rank, group: this.worldRanks, usable: (what) => this._usable(what), takeBuffered: (size, what) => this._takeBuffered(size, what) };
   }
 
   #sendInit(buf: BufferArg, dest: number, tag: number, mode: SendMode, what: string): Prequest<void> {
@@ -37,7 +37,8 @@ export abstract class CommPersistent extends CommCollectives {
     checkSendTag(tag);
     if (isDeviceArray(buf) || (Array.isArray(buf) && isDeviceArray(buf[0]))) {
       // copied to the host at each start, as Isend does
-      return new Prequest<void>(requestRound(() => (mode === "synchronous" ? this.Issend(buf, dest, tag) : this.Isend(buf, dest, tag))));
+      const start = { standard: this.Isend, synchronous: this.Issend, buffered: this.Ibsend, ready: this.Irsend }[mode];
+      return new Prequest<void>(requestRound(() => start.call(this, buf, dest, tag)));
     }
     return new Prequest<void>(sendRound(this.#endpoint(), checkBuffer(buf, "buf"), dest, tag, mode));
   }
@@ -63,8 +64,10 @@ export abstract class CommPersistent extends CommCollectives {
   }
 
   /**
-   * A persistent buffered send (`MPI_Bsend_init`): each `Start()` copies `buf`, so the round
-   * completes without waiting for the receiver. No attached buffer is needed or accounted yet.
+   * A persistent buffered send (`MPI_Bsend_init`): each `Start()` copies `buf` and completes at
+   * once, as {@link Bsend}; the message takes its bytes + `BSEND_OVERHEAD` from the attached
+   * buffer until it has left.
+   * @throws TsmpiError `ERR_TSMPI_BUFFER` from `Start()` when no buffer is attached or it has no room.
    */
   Bsend_init(buf: BufferArg, dest: number, tag = 0): Prequest<void> {
     return this.#sendInit(buf, dest, tag, "buffered", "Bsend_init");

@@ -19,7 +19,8 @@ export type TsmpiErrorCode =
   | "ERR_TSMPI_OP" // an op that cannot apply to the given data
   | "ERR_TSMPI_TRUNCATE" // a receive buffer too small for the message
   | "ERR_TSMPI_COMM" // a freed or otherwise unusable communicator
-  | "ERR_TSMPI_REQUEST" // misuse of a Request
+  | "ERR_TSMPI_REQUEST" // misuse of a Request or a Message (e.g. receiving a matched message twice)
+  | "ERR_TSMPI_BUFFER" // a buffered send that does not fit the attached buffer, or finds none; attaching twice
   | "ERR_TSMPI_FINALIZED" // a call after the runtime shut down
   | "ERR_TSMPI_TIMEOUT" // an operation or rendezvous that did not finish in time
   | "ERR_TSMPI_ABORT" // the job is being aborted (another rank failed or called abort)

@@ -15,7 +15,7 @@
  *
  * Send modes: `Ssend_init` completes once the receiver matched the message. `Bsend_init` copies
  * the buffer when started, so it completes without waiting for the receiver, as a buffered send;
- * no buffer needs attaching and none is accounted (`Attach_buffer` is not there yet).
+ * the message takes its room in the attached buffer until it has left (`bsend.ts`).
  * `Rsend_init` is a standard-mode send (MPI allows that: a ready send whose receive was posted
  * behaves as a standard one).
  *
@@ -136,6 +136,8 @@ export interface Endpoint {
   readonly group: readonly number[];
   /** Throws when the communicator was freed or the job is ending. */
   readonly usable: (what: string) => void;
+  /** Takes room for a buffered message of `size` bytes from the attached buffer (throws `ERR_TSMPI_BUFFER`); returns what gives it back. */
+  readonly takeBuffered: (size: number, what: string) => () => void;
 }
 
 /** @internal The send mode of a persistent send. */
@@ -151,11 +153,18 @@ export function sendRound(ep: Endpoint, buf: TypedArray, dest: number, tag: numb
   const dtype = kindCode(buf);
   const bytes = bytesOf(buf);
   const sync = mode === "synchronous";
-  // buffered: copied at start, so the send completes without the receiver's help
-  const owner = mode === "buffered" ? "copy" : "borrow";
+  if (mode === "buffered") {
+    // copied at start, so the round completes at once; its room in the attached buffer is given back once it left
+    return (req) => {
+      ep.usable("Start");
+      const release = ep.takeBuffered(bytes.byteLength, "Start");
+      ep.rt.p2p.send(ep.ctx, ep.rank, wdest, tag, { raw: true, dtype, bytes, mode: "copy" }, false, release);
+      req._complete(undefined);
+    };
+  }
   return (req) => {
     ep.usable("Start");
-    ep.rt.p2p.send(ep.ctx, ep.rank, wdest, tag, { raw: true, dtype, bytes, mode: owner }, sync, () => req._complete(undefined));
+    ep.rt.p2p.send(ep.ctx, ep.rank, wdest, tag, { raw: true, dtype, bytes, mode: "borrow" }, sync, () => req._complete(undefined));
   };
 }
 

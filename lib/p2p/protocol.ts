@@ -505,6 +505,47 @@ export class PointToPoint {
    * Returns a cancel function (true when the receive was withdrawn before matching).
    */
   receive(ctx: number, src: number, tag: number, onMatch: (msg: InMsg) => void): () => boolean {
+    return this.post(ctx, src, tag, (msg) => this.receiveMatched(msg, onMatch, true));
+  }
+
+  /**
+   * Posts a matched probe (`MPI_Mprobe`): it matches as a receive does, in order with them, and
+   * hands `onMatch` the message, taken out of matching, for {@link receiveMatched} to receive.
+   * Until then a same-host message's bytes stay at the sender only for this event-loop turn
+   * (then copied here), so a sender never waits for the receive, as with unexpected messages.
+   */
+  mprobe(ctx: number, src: number, tag: number, onMatch: (msg: InMsg) => void): () => boolean {
+    return this.post(ctx, src, tag, (msg) => {
+      this.transport?.release(); // the post's hold: the receive holds again
+      onMatch(msg);
+      if (msg.fetcher) setImmediate(() => msg.fetchNow());
+    });
+  }
+
+  /** The first message that has arrived and fits, taken out of matching (`MPI_Improbe`), or undefined. */
+  improbe(ctx: number, src: number, tag: number): InMsg | undefined {
+    const msg = this.iprobe(ctx, src, tag);
+    if (msg) this.engine.take(msg);
+    return msg;
+  }
+
+  /**
+   * Receives a message that a receive or matched probe matched: `onMatch` reads it (see
+   * `receive.ts`). The transport is held until the last byte is in; `held`: the caller's hold
+   * (a posted receive's) is that hold.
+   */
+  receiveMatched(msg: InMsg, onMatch: (msg: InMsg) => void, held = false): void {
+    const t = this.transport;
+    if (t && !held) t.hold();
+    if (msg.wsrc !== this.rank && msg.ctx % 2 === 0) this.matchedFrom[msg.wsrc] = (this.matchedFrom[msg.wsrc] ?? 0) + 1;
+    if (msg.flags & FLAG_SYNC) this.sendAck(msg, FLAG_SYNC);
+    onMatch(msg);
+    msg.fetchNow(); // bytes still at the sender that onMatch did not fetch itself
+    if (t) msg.whenComplete(() => t.release());
+  }
+
+  /** Posts `deliver` as a receive, the transport held from now; `deliver` takes over the hold. Returns a cancel function. */
+  private post(ctx: number, src: number, tag: number, deliver: (msg: InMsg) => void): () => boolean {
     const t = this.transport;
     t?.hold();
     let matched = false;
@@ -514,11 +555,7 @@ export class PointToPoint {
       tag,
       deliver: (msg) => {
         matched = true;
-        if (msg.wsrc !== this.rank && msg.ctx % 2 === 0) this.matchedFrom[msg.wsrc] = (this.matchedFrom[msg.wsrc] ?? 0) + 1;
-        if (msg.flags & FLAG_SYNC) this.sendAck(msg, FLAG_SYNC);
-        onMatch(msg);
-        msg.fetchNow(); // bytes still at the sender that onMatch did not fetch itself
-        if (t) msg.whenComplete(() => t.release());
+        deliver(msg);
       },
     });
     return () => {

@@ -3,8 +3,7 @@
  * test_p2p_buf.py `testPersistent` and `testProcNullPersistent`, plus MPI's rules for inactive
  * requests, reuse, `Startall`, cancellation and bad arguments.
  *
- * Left out of mpi4py's files: `Attach_buffer`/`Detach_buffer` around `Bsend_init` (no buffered
- * mode yet: `Bsend_init` copies at start, see lib/prequest.ts), `None` as the buffer of a
+ * Left out of mpi4py's files: `None` as the buffer of a
  * `PROC_NULL` request (a buffer is required, as `Isend` requires it), `REQUEST_NULL` comparisons
  * after `Free()` and `testConstructor`'s handle conversions (`fromhandle`, `py2f`: no handles here).
  */
@@ -71,6 +70,9 @@ export const cases: Record<string, Case> = {
             ["Ssend_init", () => comm.Ssend_init(sbuf, dest, 0)],
             ["Bsend_init", () => comm.Bsend_init(sbuf, dest, 0)],
           ] as const) {
+            // mpi4py attaches s + BSEND_OVERHEAD elements around Bsend_init
+            const mem = how === "Bsend_init" ? new K(s + mpi.BSEND_OVERHEAD) : undefined;
+            if (mem) mpi.Attach_buffer(mem);
             sbuf = make(K, s, s);
             rbuf = make(K, s + xs, -1);
             sendreq = init();
@@ -79,6 +81,7 @@ export const cases: Record<string, Case> = {
             recvreq.Start();
             await sendreq.wait();
             await recvreq.wait();
+            if (mem) assert.equal(await mpi.Detach_buffer(), mem);
             sendreq.Free();
             recvreq.Free();
             check(rbuf, s, `${at} ${how}`);
