@@ -59,7 +59,7 @@ export { Get_version, Get_library_version, Query_thread, Is_thread_main, Get_pro
 export { TsmpiError, type TsmpiErrorCode } from "./errors.js";
 export { Request } from "./request.js";
 export { Prequest } from "./prequest.js";
-export { Message, MESSAGE_NULL, MESSAGE_NO_PROC } from "./message.js";
+export { Message, MESSAGE_NULL, MESSAGE_NO_PROC, type MatchedProber } from "./message.js";
 export { Attach_buffer, Detach_buffer, Flush_buffer, Iflush_buffer, BSEND_OVERHEAD, BUFFER_AUTOMATIC, type AttachedBuffer } from "./bsend.js";
 export { Status } from "./status.js";
 export type { TypedArray, TypedArrayConstructor } from "./serializer.js";
