@@ -93,9 +93,16 @@ export class BufferSlot {
 
   attach(buf: AttachedBuffer, what: string): void {
     if (buf !== BUFFER_AUTOMATIC && !ArrayBuffer.isView(buf) && !(buf instanceof ArrayBuffer)) {
-      throw new TsmpiError("ERR_TSMPI_TYPE", `${what}: buf must be a typed array, DataView, Buffer, ArrayBuffer or BUFFER_AUTOMATIC, got ${describeValue(buf)}`);
+      throw new TsmpiError(
+        "ERR_TSMPI_TYPE",
+        `${what}: buf must be a typed array, DataView, Buffer, ArrayBuffer or BUFFER_AUTOMATIC, got ${describeValue(buf)}`,
+      );
     }
-    if (this.#current) throw new TsmpiError("ERR_TSMPI_BUFFER", `${what}: a buffer of ${this.#current.capacity} bytes is already attached to ${this.where}; detach it first (Detach_buffer)`);
+    if (this.#current)
+      throw new TsmpiError(
+        "ERR_TSMPI_BUFFER",
+        `${what}: a buffer of ${this.#current.capacity} bytes is already attached to ${this.where}; detach it first (Detach_buffer)`,
+      );
     this.#current = new Attachment(buf);
   }
 

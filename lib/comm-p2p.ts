@@ -244,7 +244,14 @@ export abstract class CommP2P extends CommBase {
   // `T` defaults to `any`, as `JSON.parse`'s result, so that a received value is used without a cast,
   // as in mpi4py; `recv<number>()` states what is expected.
   // biome-ignore lint/suspicious/noExplicitAny: the default above, for the caller's convenience
-  async sendrecv<T = any>(value: unknown, dest: number, sendtag = 0, source: number = ANY_SOURCE, recvtag: number = ANY_TAG, status?: Status): Promise<T> {
+  async sendrecv<T = any>(
+    value: unknown,
+    dest: number,
+    sendtag = 0,
+    source: number = ANY_SOURCE,
+    recvtag: number = ANY_TAG,
+    status?: Status,
+  ): Promise<T> {
     return this.#both(
       () => this.irecv<T>(source, recvtag),
       () => this.isend(value, dest, sendtag),
@@ -252,7 +259,15 @@ export abstract class CommP2P extends CommBase {
   }
 
   /** Buffer-tier {@link sendrecv} (`MPI_Sendrecv`): sends `sendbuf`, receives into `recvbuf`. */
-  async Sendrecv(sendbuf: BufferArg, dest: number, sendtag: number, recvbuf: BufferArg, source: number = ANY_SOURCE, recvtag: number = ANY_TAG, status?: Status): Promise<void> {
+  async Sendrecv(
+    sendbuf: BufferArg,
+    dest: number,
+    sendtag: number,
+    recvbuf: BufferArg,
+    source: number = ANY_SOURCE,
+    recvtag: number = ANY_TAG,
+    status?: Status,
+  ): Promise<void> {
     return this.Isendrecv(sendbuf, dest, sendtag, recvbuf, source, recvtag).wait(status);
   }
 
@@ -260,7 +275,14 @@ export abstract class CommP2P extends CommBase {
    * Nonblocking {@link Sendrecv} (`MPI_Isendrecv`, MPI-4): the request completes once the send
    * and the receive have; its status is the receive's.
    */
-  Isendrecv(sendbuf: BufferArg, dest: number, sendtag: number, recvbuf: BufferArg, source: number = ANY_SOURCE, recvtag: number = ANY_TAG): Request<void> {
+  Isendrecv(
+    sendbuf: BufferArg,
+    dest: number,
+    sendtag: number,
+    recvbuf: BufferArg,
+    source: number = ANY_SOURCE,
+    recvtag: number = ANY_TAG,
+  ): Request<void> {
     return this.#both(
       () => this.Irecv(recvbuf, source, recvtag),
       () => this.Isend(sendbuf, dest, sendtag),
@@ -268,7 +290,14 @@ export abstract class CommP2P extends CommBase {
   }
 
   /** `MPI_Sendrecv_replace`: sends `buf`, then overwrites it with the received data. */
-  async Sendrecv_replace(buf: BufferArg, dest: number, sendtag = 0, source: number = ANY_SOURCE, recvtag: number = ANY_TAG, status?: Status): Promise<void> {
+  async Sendrecv_replace(
+    buf: BufferArg,
+    dest: number,
+    sendtag = 0,
+    source: number = ANY_SOURCE,
+    recvtag: number = ANY_TAG,
+    status?: Status,
+  ): Promise<void> {
     return this.Isendrecv_replace(buf, dest, sendtag, source, recvtag).wait(status);
   }
 

@@ -117,7 +117,10 @@ export class Message {
       return Request.completed(undefined as T, NULL_COMPLETION);
     }
     if (s.kind === "null" || s.m.received) {
-      throw new TsmpiError("ERR_TSMPI_REQUEST", `${what} on ${s.kind === "null" ? "MESSAGE_NULL" : "a message that was already received"}: a matched message is received once`);
+      throw new TsmpiError(
+        "ERR_TSMPI_REQUEST",
+        `${what} on ${s.kind === "null" ? "MESSAGE_NULL" : "a message that was already received"}: a matched message is received once`,
+      );
     }
     const req = new Request<T>();
     s.m.received = true;

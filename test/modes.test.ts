@@ -27,7 +27,13 @@ describe("attached buffer accounting (in process)", function () {
     slot.attach(new Uint8Array(2 * (100 + BSEND_OVERHEAD)), "Attach_buffer");
     const a = takeBuffered(slot, 100, "Bsend");
     const b = takeBuffered(slot, 100, "Bsend");
-    assert.throws(() => takeBuffered(slot, 0, "Bsend"), (e: unknown) => isBufferError(e) && /needs 512 bytes/.test((e as Error).message) && /0 of its 1224 bytes free \(2 buffered/.test((e as Error).message));
+    assert.throws(
+      () => takeBuffered(slot, 0, "Bsend"),
+      (e: unknown) =>
+        isBufferError(e) &&
+        /needs 512 bytes/.test((e as Error).message) &&
+        /0 of its 1224 bytes free \(2 buffered/.test((e as Error).message),
+    );
     a();
     a(); // giving back twice gives back once
     assert.throws(() => takeBuffered(slot, 101, "Bsend"), isBufferError);

@@ -304,7 +304,10 @@ export const cases: Record<string, Case> = {
         const st2 = new mpi.Status();
         await m.Recv(buf, st2);
         assert.equal(st2.count, st.count);
-        assert.ok(buf.every((v) => v === buf.length), `message of ${buf.length} elements holds its own length`);
+        assert.ok(
+          buf.every((v) => v === buf.length),
+          `message of ${buf.length} elements holds its own length`,
+        );
         got.push(buf.length);
       }
       return got;
@@ -315,8 +318,17 @@ export const cases: Record<string, Case> = {
       if (i % 5 === 0) await turn();
     }
     const [a, b] = await both;
-    assert.deepEqual([...a, ...b].sort((x, y) => x - y), range(2 * ROUNDS).map((i) => i + 1), "every message received once");
-    for (const list of [a, b]) assert.deepEqual(list, [...list].sort((x, y) => x - y), "each receiver sees them in order");
+    assert.deepEqual(
+      [...a, ...b].sort((x, y) => x - y),
+      range(2 * ROUNDS).map((i) => i + 1),
+      "every message received once",
+    );
+    for (const list of [a, b])
+      assert.deepEqual(
+        list,
+        [...list].sort((x, y) => x - y),
+        "each receiver sees them in order",
+      );
   },
 
   async "a synchronous send completes only once its matched message is received"({ comm }) {
@@ -342,7 +354,10 @@ export const cases: Record<string, Case> = {
     const rbuf = new Float64Array(st.count);
     await m.Recv(rbuf);
     await sreq.wait();
-    assert.ok(rbuf.every((v, i) => v === i * 0.5 + left), "Mprobe'd array intact");
+    assert.ok(
+      rbuf.every((v, i) => v === i * 0.5 + left),
+      "Mprobe'd array intact",
+    );
     // the same as an object, received after the matched probe had to wait
     const sobj = comm.isend({ big, tail: "end" }, right, 7);
     let n2 = comm.improbe(left, 7);
@@ -354,6 +369,9 @@ export const cases: Record<string, Case> = {
     const got = await n2.recv();
     await sobj.wait();
     assert.equal(got.tail, "end");
-    assert.ok(got.big.every((v: number, i: number) => v === i * 0.5 + left), "improbe'd object intact");
+    assert.ok(
+      got.big.every((v: number, i: number) => v === i * 0.5 + left),
+      "improbe'd object intact",
+    );
   },
 };

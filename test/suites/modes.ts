@@ -20,7 +20,10 @@ const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 const KINDS = [Int8Array, Int16Array, Int32Array, Float32Array, Float64Array, BigInt64Array] as const;
 
 export const cases: Record<string, Case> = {
-  async "testSendRecv: Ibsend/Bsend with an attached buffer of 2*(s+BSEND_OVERHEAD) elements, then Send/Ssend; Rsend/Irsend to self"({ mpi, comm }) {
+  async "testSendRecv: Ibsend/Bsend with an attached buffer of 2*(s+BSEND_OVERHEAD) elements, then Send/Ssend; Rsend/Irsend to self"({
+    mpi,
+    comm,
+  }) {
     const { size } = comm;
     let { rank } = comm;
     for (const K of KINDS)
@@ -185,7 +188,10 @@ export const cases: Record<string, Case> = {
       for (const smess of MESSAGES) {
         const [req1, req2, req3] = [1, 2, 3].map((t) => comm.irecv(rank, t));
         const sends = [3, 2, 1].map((t) => comm.ibsend(smess, rank, t));
-        assert.ok(sends.every((r) => r.done), "a buffered send is complete once made");
+        assert.ok(
+          sends.every((r) => r.done),
+          "a buffered send is complete once made",
+        );
         await mpi.Request.waitall(sends);
         assert.deepEqual(await req3!.wait(), smess);
         assert.deepEqual(await req2!.wait(), smess);
@@ -226,7 +232,10 @@ export const cases: Record<string, Case> = {
     assert.throws(() => comm.ibsend("x", rank, 5), codeIs(mpi, "ERR_TSMPI_BUFFER"));
     mpi.Attach_buffer(new ArrayBuffer(80 + mpi.BSEND_OVERHEAD - 1));
     assert.throws(() => mpi.Attach_buffer(new Uint8Array(10)), codeIs(mpi, "ERR_TSMPI_BUFFER"), "attached twice");
-    await assert.rejects(comm.Bsend(data, rank, 5), (e: unknown) => codeIs(mpi, "ERR_TSMPI_BUFFER")(e) && /80 bytes/.test((e as Error).message) && /591/.test((e as Error).message));
+    await assert.rejects(
+      comm.Bsend(data, rank, 5),
+      (e: unknown) => codeIs(mpi, "ERR_TSMPI_BUFFER")(e) && /80 bytes/.test((e as Error).message) && /591/.test((e as Error).message),
+    );
     await mpi.Detach_buffer();
     mpi.Attach_buffer(new DataView(new ArrayBuffer(80 + mpi.BSEND_OVERHEAD)));
     await comm.Bsend(data.fill(2.5), rank, 5); // fits exactly
