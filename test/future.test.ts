@@ -289,6 +289,14 @@ describe("Future (test_future.py)", function () {
     assert.throws(() => f.setRunningOrNotifyCancel(), code("ERR_TSMPI_INTERNAL"));
   });
 
+  it("a bad timeout rejects with ERR_TSMPI_ARG, also on a done future", async function () {
+    const F = fixtures();
+    await assert.rejects(F.PENDING.result(-1), code("ERR_TSMPI_ARG"));
+    await assert.rejects(F.SUCCESSFUL.result(Number.NaN), code("ERR_TSMPI_ARG"));
+    await assert.rejects(F.SUCCESSFUL.exception("1" as never), code("ERR_TSMPI_ARG"));
+    assert.throws(() => F.PENDING.addDoneCallback(5 as never), code("ERR_TSMPI_ARG"));
+  });
+
   it("setRunningOrNotifyCancel: false for a cancelled future (now notified), true for a pending one", function () {
     const c = createFuture("CANCELLED");
     assert.equal(c.setRunningOrNotifyCancel(), false);

@@ -113,8 +113,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** Resolves once done, or rejects with `ERR_TSMPI_TIMEOUT` after `timeout` seconds. */
   async #wait(timeout: number | undefined, what: string): Promise<void> {
-    if (this.done()) return;
     const secs = timeout === undefined ? undefined : checkTimeout(timeout);
+    if (this.done()) return;
     await new Promise<void>((resolve, reject) => {
       const w = {
         fn: () => {
