@@ -44,7 +44,6 @@ import { Scheduler, type Chunk, type WorkerLink } from "./scheduler.js";
 import { taskName, type TaskFunction } from "./tasks.js";
 
 export { AsyncResult } from "./async-result.js";
-export { Future, type FutureState, type DoneCallback } from "./future.js";
 export type { ExecutorOptions, FirstArg, MapOptions, ShutdownOptions } from "./options.js";
 export type { WorkerLink } from "./scheduler.js";
 

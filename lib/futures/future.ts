@@ -58,9 +58,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #error: Error | undefined;
   #cancelMessage: string | undefined;
   /** The done callbacks, bound to this future (so that `Future<T>` stays covariant in T: a `Future<number>` is a `Future<unknown>`). */
-  #callbacks: (() => void)[] = [];
+  #callbacks: (() => void)[] | undefined;
   /** Internal listeners (wait, asCompleted, result): called once FINISHED or CANCELLED_AND_NOTIFIED, or on cancel() for `anyDone` ones. */
-  #waiters: Waiter[] = [];
+  #waiters: Waiter[] | undefined;
   #promise: Promise<T> | undefined;
   readonly #onCancel: (() => void) | undefined;
 
@@ -130,7 +130,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
               this.#removeWaiter(w.fn);
               reject(new TsmpiError("ERR_TSMPI_TIMEOUT", `${what} was not ready within ${secs} s`));
             }, secs * 1000);
-      this.#waiters.push(w);
+      this.#listen(w);
     });
   }
 
@@ -163,6 +163,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   addDoneCallback(fn: DoneCallback<T>): void {
     if (typeof fn !== "function") throw new TsmpiError("ERR_TSMPI_ARG", `the done callback must be a function, got ${typeof fn}`);
     if (!this.done()) {
+      if (!this.#callbacks) this.#callbacks = [];
       this.#callbacks.push(() => fn(this));
       return;
     }
@@ -213,7 +214,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * (not at once if it already is: the caller checks). Remove it with {@link removeWaiter}.
    */
   addWaiter(fn: () => void): void {
-    this.#waiters.push({ fn, anyDone: false });
+    this.#listen({ fn, anyDone: false });
   }
 
   /** @internal Removes a waiter added by {@link addWaiter}. */
@@ -231,9 +232,15 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return this.#state === "FINISHED" && this.#error !== undefined;
   }
 
+  /** Adds an internal listener (the list is made on first use: most futures are never waited on). */
+  #listen(w: Waiter): void {
+    if (!this.#waiters) this.#waiters = [];
+    this.#waiters.push(w);
+  }
+
   #removeWaiter(fn: () => void): void {
-    const i = this.#waiters.findIndex((w) => w.fn === fn);
-    if (i >= 0) this.#waiters.splice(i, 1);
+    const i = this.#waiters?.findIndex((w) => w.fn === fn) ?? -1;
+    if (i >= 0) this.#waiters!.splice(i, 1);
   }
 
   #cancelledError(): TsmpiError {
@@ -247,7 +254,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** Done (finished or cancelled): wakes the waiters, then runs the callbacks once. */
   #settled(): void {
     this.#notify(true);
-    for (const fn of this.#callbacks.splice(0)) {
+    const callbacks = this.#callbacks ?? [];
+    this.#callbacks = undefined;
+    for (const fn of callbacks) {
       try {
         fn();
       } catch (err) {
@@ -258,19 +267,30 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** Wakes the waiters that this state change concerns (all when `finished`; else those waiting for any done state). */
   #notify(settledNow: boolean): void {
+    const waiters = this.#waiters;
+    if (!waiters) return;
     const all = this.finished;
-    const keep: Waiter[] = [];
-    for (const w of this.#waiters.splice(0)) {
+    this.#waiters = undefined;
+    for (const w of waiters) {
       if (all || (settledNow && w.anyDone)) w.fn();
-      else keep.push(w);
+      else this.#listen(w);
     }
-    this.#waiters.push(...keep);
   }
+
 
   // ------------------------------------------------------------ thenable
 
+  /** One promise per future, made on the first `then` (a future nobody awaits costs none, and rejects unhandled nowhere). */
   #asPromise(): Promise<T> {
-    this.#promise ??= this.result();
+    this.#promise ??= new Promise<T>((resolve, reject) => {
+      const settle = (): void => {
+        if (this.cancelled()) reject(this.#cancelledError());
+        else if (this.#error !== undefined) reject(this.#error);
+        else resolve(this.#value as T);
+      };
+      if (this.done()) settle();
+      else this.#listen({ fn: settle, anyDone: true });
+    });
     return this.#promise;
   }
 
