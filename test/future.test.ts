@@ -4,8 +4,8 @@
  * assertion for assertion where the semantics carry over. Unit tests drive futures by hand
  * through the executor-side API (setRunningOrNotifyCancel, setResult, setException), as
  * CPython's util.create_future does; the executor tests run the same checks against a
- * PoolExecutor (2 spawned workers) and a CommExecutor (tsmpirun -n 3) in
- * test/fixtures/futures-future.ts.
+ * PoolExecutor (2 spawned workers, and over the workers of `tsmpirun -m tsmpi/futures`) and a
+ * CommExecutor (tsmpirun -n 3) in test/fixtures/futures-future.ts.
  *
  * Left out: test_repr's memory address (JavaScript has none), test_class_str, _get_snapshot
  * and the thread-safety tests (one thread here), test_free_reference_yielded_future's weakref
@@ -497,6 +497,11 @@ const CHECKS = 14;
 describe("Future, wait, asCompleted and cancel with executors", function () {
   it("PoolExecutor, 2 spawned workers, and futures of a second PoolExecutor in one wait", async function () {
     const r = await runNode([fixture("futures-future.js"), "pool"], { timeoutMs: 120000, env: { TSMPI_FUTURES_MAX_WORKERS: "2" } });
+    await passed(r, CHECKS);
+  });
+
+  it("PoolExecutor under tsmpirun -n 3 -m tsmpi/futures (the job's 2 workers, shared by two executors)", async function () {
+    const r = await tsmpirun(["-n", "3", "-m", "tsmpi/futures", fixture("futures-future.js"), "pool"], { timeoutMs: 120000 });
     await passed(r, CHECKS);
   });
 
