@@ -71,7 +71,9 @@ function progressBar(label: string): ((done: number, total: number | undefined) 
     if (!total) return;
     const width = 30;
     const filled = Math.round((done / total) * width);
-    process.stdout.write(`\r${label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}${done === total ? "\r\x1b[K" : ""}`);
+    process.stdout.write(
+      `\r${label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}${done === total ? "\r\x1b[K" : ""}`,
+    );
   };
 }
 
@@ -93,7 +95,9 @@ async function run(ex: Executor, count: number): Promise<void> {
     }
     const dt = wtime() - t;
     assert.deepEqual(found, expected, `the executor (chunksize ${chunksize}) found other primes`);
-    console.log(`executor, ${ex.numWorkers} worker${ex.numWorkers > 1 ? "s" : ""}, chunksize ${chunksize}: ${found.length} primes in ${dt.toFixed(3)} s (speed-up ${(tSerial / dt).toFixed(2)})`);
+    console.log(
+      `executor, ${ex.numWorkers} worker${ex.numWorkers > 1 ? "s" : ""}, chunksize ${chunksize}: ${found.length} primes in ${dt.toFixed(3)} s (speed-up ${(tSerial / dt).toFixed(2)})`,
+    );
   }
   console.log(`F(n) is prime for n = ${expected.join(", ")}`);
 }

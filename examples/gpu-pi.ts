@@ -24,7 +24,9 @@ const counts = cuda.toDevice(new Float64Array([inside, mine]));
 const totals = rank === 0 ? cuda.empty(Float64Array, 2) : null;
 await comm.Reduce(counts, totals, Op.SUM, 0);
 
-const backend = cuda.available ? `cuda device ${cuda.device} (${cuda.deviceInfo().name})` : `cpu (${cuda.info().addon === "loaded" ? "C++ addon" : "JavaScript"})`;
+const backend = cuda.available
+  ? `cuda device ${cuda.device} (${cuda.deviceInfo().name})`
+  : `cpu (${cuda.info().addon === "loaded" ? "C++ addon" : "JavaScript"})`;
 const rate = seconds > 0 ? (mine / seconds).toExponential(2) : "-";
 const lines = await comm.gather(`rank ${rank}: ${backend}, ${mine} samples, ${rate} samples/s`, 0);
 
@@ -34,6 +36,8 @@ if (rank === 0) {
   if (drawn !== samples) throw new Error(`the ranks counted ${drawn} samples, expected ${samples}`);
   const pi = (4 * total!) / samples;
   const sigma = 4 * Math.sqrt(((Math.PI / 4) * (1 - Math.PI / 4)) / samples);
-  console.log(`pi is approximately ${pi.toFixed(6)} (error ${(pi - Math.PI).toExponential(2)}) from ${samples} samples on ${size} rank${size > 1 ? "s" : ""}`);
+  console.log(
+    `pi is approximately ${pi.toFixed(6)} (error ${(pi - Math.PI).toExponential(2)}) from ${samples} samples on ${size} rank${size > 1 ? "s" : ""}`,
+  );
   if (Math.abs(pi - Math.PI) > 6 * sigma) throw new Error(`estimate ${pi} is more than 6 sigma (${sigma}) from pi`);
 }

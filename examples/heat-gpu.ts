@@ -21,7 +21,8 @@ import { COMM_WORLD as comm, Op, PROC_NULL, TsmpiError, cuda, wtime } from "tsmp
 
 const n = Number(process.argv[2] ?? 32);
 const tolerance = Number(process.argv[3] ?? 1e-3);
-if (!Number.isInteger(n) || n < comm.size) throw new Error(`grid size must be an integer >= the number of ranks (${comm.size}), got ${process.argv[2]}`);
+if (!Number.isInteger(n) || n < comm.size)
+  throw new Error(`grid size must be an integer >= the number of ranks (${comm.size}), got ${process.argv[2]}`);
 const width = n + 2; // one boundary column (held at 0) on each side of the n interior columns
 
 const SOURCE = String.raw`
@@ -129,7 +130,10 @@ function solveOnCpu(): { cells: Float64Array; iterations: number } {
 }
 
 if (without >= 0) {
-  if (rank === 0) console.log(`heat-gpu: ${size > 1 ? `rank ${without} has` : "this machine has"} no usable GPU (${reasons[without]}); this example needs one on every rank, nothing to check here`);
+  if (rank === 0)
+    console.log(
+      `heat-gpu: ${size > 1 ? `rank ${without} has` : "this machine has"} no usable GPU (${reasons[without]}); this example needs one on every rank, nothing to check here`,
+    );
 } else {
   const { plate, iterations, seconds } = await solveOnGpus(step!);
   const devices = await comm.gather(`${cuda.deviceInfo().name} #${cuda.device}`, 0);
@@ -139,7 +143,9 @@ if (without >= 0) {
     const differ = plate!.findIndex((v, i) => v !== cpu.cells[i]);
     if (differ >= 0) throw new Error(`cell ${differ} differs: ${plate![differ]} on the GPUs, ${cpu.cells[differ]} on the CPU`);
     const centre = plate![Math.floor(n / 2) * n + Math.floor(n / 2)]!;
-    console.log(`heat-gpu: ${n}x${n} plate on ${size} rank${size > 1 ? "s" : ""} (GPUs ${devices!.join(", ")}) converged after ${iterations} iterations (largest change < ${tolerance}) in ${(seconds * 1e3).toFixed(1)} ms`);
+    console.log(
+      `heat-gpu: ${n}x${n} plate on ${size} rank${size > 1 ? "s" : ""} (GPUs ${devices!.join(", ")}) converged after ${iterations} iterations (largest change < ${tolerance}) in ${(seconds * 1e3).toFixed(1)} ms`,
+    );
     console.log(`heat-gpu: centre temperature ${centre.toFixed(4)}; identical to the CPU run in every cell`);
   }
 }

@@ -103,12 +103,15 @@ const blocks = await COMM_WORLD.gather(mine.block, 0);
 if (COMM_WORLD.rank === 0) {
   const plate = assemble(blocks!);
   const alone = await solve(COMM_SELF);
-  if (alone.iterations !== mine.iterations) throw new Error(`${COMM_WORLD.size} ranks took ${mine.iterations} iterations, one rank ${alone.iterations}`);
+  if (alone.iterations !== mine.iterations)
+    throw new Error(`${COMM_WORLD.size} ranks took ${mine.iterations} iterations, one rank ${alone.iterations}`);
   const single = assemble([alone.block]);
   const differ = plate.findIndex((v, i) => v !== single[i]);
   if (differ >= 0) throw new Error(`cell ${differ} differs: ${plate[differ]} on ${COMM_WORLD.size} ranks, ${single[differ]} on one`);
   const centre = plate[Math.floor(n / 2) * n + Math.floor(n / 2)]!;
   const [py, px] = Compute_dims(COMM_WORLD.size, 2);
-  console.log(`heat: ${n}x${n} plate on ${COMM_WORLD.size} rank${COMM_WORLD.size > 1 ? "s" : ""} converged after ${mine.iterations} iterations (largest change < ${tolerance}) in ${(elapsed * 1e3).toFixed(1)} ms, as ${py}x${px} blocks`);
+  console.log(
+    `heat: ${n}x${n} plate on ${COMM_WORLD.size} rank${COMM_WORLD.size > 1 ? "s" : ""} converged after ${mine.iterations} iterations (largest change < ${tolerance}) in ${(elapsed * 1e3).toFixed(1)} ms, as ${py}x${px} blocks`,
+  );
   console.log(`heat: centre temperature ${centre.toFixed(4)}; identical to the single-rank run in every cell`);
 }

@@ -16,7 +16,8 @@ import { CommExecutor } from "tsmpi/futures";
 const width = Number(process.argv[2] ?? 640);
 const height = Number(process.argv[3] ?? 480);
 const file = process.argv[4] ?? path.join(os.tmpdir(), `julia-${process.pid}.pgm`);
-if (!Number.isInteger(width) || width < 1 || !Number.isInteger(height) || height < 1) throw new Error(`width and height must be positive integers, got ${width} x ${height}`);
+if (!Number.isInteger(width) || width < 1 || !Number.isInteger(height) || height < 1)
+  throw new Error(`width and height must be positive integers, got ${width} x ${height}`);
 
 const [X1, X2, Y1, Y2] = [-2.0, 2.0, -1.5, 1.5];
 const [CR, CI] = [0.0, 0.65];
@@ -44,7 +45,11 @@ if (ex) {
   let t = wtime();
   const image = new Uint8Array(width * height);
   let k = 0;
-  for await (const line of ex.starmap(juliaLine, Array.from({ length: height }, (_, y) => [y, width, height]))) image.set(line, width * k++);
+  for await (const line of ex.starmap(
+    juliaLine,
+    Array.from({ length: height }, (_, y) => [y, width, height]),
+  ))
+    image.set(line, width * k++);
   const tParallel = wtime() - t;
   t = wtime();
   const serial = new Uint8Array(width * height);
@@ -53,6 +58,8 @@ if (ex) {
   assert.ok(Buffer.from(image).equals(Buffer.from(serial)), "the executor's image differs from the serial one");
   fs.writeFileSync(file, Buffer.concat([Buffer.from(`P5\n${width} ${height}\n255\n`), image]));
   const inside = image.reduce((a, v) => a + (v === MAX_IT ? 1 : 0), 0);
-  console.log(`julia set ${width}x${height} on ${ex.numWorkers} worker${ex.numWorkers > 1 ? "s" : ""}: ${tParallel.toFixed(3)} s (serial ${tSerial.toFixed(3)} s); ${inside} pixels inside; identical to the serial image; written to ${file}`);
+  console.log(
+    `julia set ${width}x${height} on ${ex.numWorkers} worker${ex.numWorkers > 1 ? "s" : ""}: ${tParallel.toFixed(3)} s (serial ${tSerial.toFixed(3)} s); ${inside} pixels inside; identical to the serial image; written to ${file}`,
+  );
   if (process.argv[4] === undefined) fs.rmSync(file);
 }

@@ -43,7 +43,7 @@ const elapsed = wtime() - t0;
 if (rank === 0) {
   if (drawn !== samples) throw new Error(`the ranks drew ${drawn} samples, expected ${samples}`);
   const pi = (4 * total!) / samples;
-  const sigma = 4 * Math.sqrt((Math.PI / 4) * (1 - Math.PI / 4) / samples);
+  const sigma = 4 * Math.sqrt(((Math.PI / 4) * (1 - Math.PI / 4)) / samples);
   console.log(`pi is approximately ${pi.toFixed(6)} (error ${(pi - Math.PI).toExponential(2)}) from ${samples} samples`);
   console.log(`time between barriers: ${(elapsed * 1e3).toFixed(1)} ms on ${size} rank${size > 1 ? "s" : ""}`);
   if (Math.abs(pi - Math.PI) > 6 * sigma) throw new Error(`estimate ${pi} is more than 6 sigma (${sigma}) from pi`);

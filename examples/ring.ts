@@ -33,5 +33,7 @@ for (let lap = 0; lap < laps; lap++) {
   }
 }
 if (rank === 0) {
-  console.log(`ring: the token went ${laps} laps around ${size} ranks (path ${token.path.join(" -> ")} -> 0) in ${((wtime() - start) * 1e3).toFixed(2)} ms`);
+  console.log(
+    `ring: the token went ${laps} laps around ${size} ranks (path ${token.path.join(" -> ")} -> 0) in ${((wtime() - start) * 1e3).toFixed(2)} ms`,
+  );
 }

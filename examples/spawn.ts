@@ -27,7 +27,9 @@ const total = await all.allreduce(mine, Op.SUM);
 
 if (!parent && all.rank === 0) {
   const expected = (n * (n + 1) * (2 * n + 1)) / 6;
-  console.log(`sum of k^2 for k = 1..${n} on ${world.size} master${world.size > 1 ? "s" : ""} and ${inter.remote_size} spawned workers: ${total}`);
+  console.log(
+    `sum of k^2 for k = 1..${n} on ${world.size} master${world.size > 1 ? "s" : ""} and ${inter.remote_size} spawned workers: ${total}`,
+  );
   if (total !== expected) throw new Error(`expected ${expected}, got ${total}`);
   console.log("identical to n(n+1)(2n+1)/6");
 }

@@ -41,7 +41,10 @@ export interface AgentOptions {
 }
 
 /** What rank `rank` runs: its part's command, variables and directory (an MPMD job), else the job's; and its part's index. */
-export function rankProgram(opts: AgentOptions, rank: number): { argv: string[]; env: Record<string, string>; wdir: string; appnum: number } {
+export function rankProgram(
+  opts: AgentOptions,
+  rank: number,
+): { argv: string[]; env: Record<string, string>; wdir: string; appnum: number } {
   if (!opts.parts) return { argv: opts.argv, env: opts.env, wdir: opts.wdir, appnum: 0 };
   const { part, appnum } = partOfRank(opts.parts, rank);
   return { argv: part.argv, env: part.env, wdir: part.wdir, appnum };
@@ -82,7 +85,16 @@ export function startAgents(opts: AgentOptions, envs: AgentEnv, track: (agent: A
   if (plan.mode === "slurm") {
     const env: NodeJS.ProcessEnv = { ...envs.parent(), ...envs.common() };
     // Only the nonce goes to srun: the ranks derive the key from the user's secret themselves.
-    for (const k of ["TSMPI_RANK", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_JOB_DIR", "TSMPI_LAUNCHER_PID", "TSMPI_JOB_KEY", "TSMPI_APPNUM"]) delete env[k];
+    for (const k of [
+      "TSMPI_RANK",
+      "TSMPI_LOCAL_RANK",
+      "TSMPI_LOCAL_SIZE",
+      "TSMPI_JOB_DIR",
+      "TSMPI_LAUNCHER_PID",
+      "TSMPI_JOB_KEY",
+      "TSMPI_APPNUM",
+    ])
+      delete env[k];
     let argv = opts.argv;
     if (opts.parts) {
       // An MPMD job: one srun step, each part's ranks running its line of a --multi-prog file.
@@ -90,8 +102,20 @@ export function startAgents(opts: AgentOptions, envs: AgentEnv, track: (agent: A
       fs.writeFileSync(file, multiProg(opts.parts, wdir), { mode: 0o600 });
       argv = ["--multi-prog", file];
     }
-    const child = spawnLocal({ argv: srunArgv(plan.np, argv, { ppn: plan.ppn, oversubscribe: opts.oversubscribe }), cwd: wdir, env, stdin: opts.spawnerFd === undefined });
-    track({ kind: "srun", child, ranks: Array.from({ length: plan.np }, (_, i) => i), host: os.hostname(), exited: false, drained: forwardLabelled(child.stdout!, child.stderr!, opts.output) });
+    const child = spawnLocal({
+      argv: srunArgv(plan.np, argv, { ppn: plan.ppn, oversubscribe: opts.oversubscribe }),
+      cwd: wdir,
+      env,
+      stdin: opts.spawnerFd === undefined,
+    });
+    track({
+      kind: "srun",
+      child,
+      ranks: Array.from({ length: plan.np }, (_, i) => i),
+      host: os.hostname(),
+      exited: false,
+      drained: forwardLabelled(child.stdout!, child.stderr!, opts.output),
+    });
     return;
   }
   for (const p of plan.placements) {
@@ -107,12 +131,24 @@ export function startAgents(opts: AgentOptions, envs: AgentEnv, track: (agent: A
       const secret = new Set(["TSMPI_JOB_KEY", ...Object.keys(exported)]);
       const shown = Object.fromEntries(Object.entries(env).filter(([k]) => !secret.has(k)));
       const hidden = Object.fromEntries(Object.entries(env).filter(([k]) => secret.has(k)));
-      child = spawnLocal({ argv: sshArgv({ agent: opts.sshAgent, host: p.host, argv, env: shown, secrets: true, wdir, nodePath: opts.nodePath, stdin }), cwd: wdir, env: envs.parent(), stdin: true });
+      child = spawnLocal({
+        argv: sshArgv({ agent: opts.sshAgent, host: p.host, argv, env: shown, secrets: true, wdir, nodePath: opts.nodePath, stdin }),
+        cwd: wdir,
+        env: envs.parent(),
+        stdin: true,
+      });
       child.stdin!.on("error", () => {});
       child.stdin!.write(secretLine(hidden));
       if (!stdin) child.stdin!.end();
     }
-    track({ kind: p.local ? "local" : "ssh", child, ranks: [p.rank], host: p.host, exited: false, drained: forwardRank(p.rank, child.stdout!, child.stderr!, opts.output) });
+    track({
+      kind: p.local ? "local" : "ssh",
+      child,
+      ranks: [p.rank],
+      host: p.host,
+      exited: false,
+      drained: forwardRank(p.rank, child.stdout!, child.stderr!, opts.output),
+    });
   }
 }
 
@@ -121,7 +157,12 @@ export function startAgents(opts: AgentOptions, envs: AgentEnv, track: (agent: A
  * group: a user's child processes are theirs to signal), to srun (which passes it to its
  * tasks), and over one ssh per remote host to the pids the ranks there said hello with.
  */
-export function forwardSignal(agents: readonly Agent[], signal: NodeJS.Signals, sshAgent: readonly string[], pidOf: (rank: number) => number | undefined): void {
+export function forwardSignal(
+  agents: readonly Agent[],
+  signal: NodeJS.Signals,
+  sshAgent: readonly string[],
+  pidOf: (rank: number) => number | undefined,
+): void {
   const remote = new Map<string, number[]>();
   for (const a of agents) {
     if (a.exited || a.child.pid === undefined) continue;
@@ -138,7 +179,11 @@ export function forwardSignal(agents: readonly Agent[], signal: NodeJS.Signals, 
   }
   for (const [host, pids] of remote) {
     const name = signal.replace(/^SIG/, "");
-    const sender = spawn(sshAgent[0]!, [...sshAgent.slice(1), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-n", "--", host, `kill -s ${name} ${pids.join(" ")}`], { stdio: "ignore", detached: true });
+    const sender = spawn(
+      sshAgent[0]!,
+      [...sshAgent.slice(1), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-n", "--", host, `kill -s ${name} ${pids.join(" ")}`],
+      { stdio: "ignore", detached: true },
+    );
     sender.on("error", () => {});
     setTimeout(() => kill(sender, "SIGKILL"), 10_000).unref();
   }
@@ -151,7 +196,11 @@ export function killAgents(agents: readonly Agent[], sshAgent: readonly string[]
     if (a.kind === "ssh") {
       const pid = pidOf(a.ranks[0]!);
       if (isPid(pid)) {
-        const killer = spawn(sshAgent[0]!, [...sshAgent.slice(1), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-n", "--", a.host, `kill -KILL ${pid}`], { stdio: "ignore", detached: true });
+        const killer = spawn(
+          sshAgent[0]!,
+          [...sshAgent.slice(1), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-n", "--", a.host, `kill -KILL ${pid}`],
+          { stdio: "ignore", detached: true },
+        );
         killer.on("error", () => {});
         setTimeout(() => kill(killer, "SIGKILL"), 5000).unref();
       }

@@ -23,7 +23,6 @@ import { compiledArgv, programArgv, type Program } from "./spawn.js";
 import { compilable, compileProgram } from "./typescript.js";
 import { trace, tracing } from "../lib/trace.js";
 
-
 // SIGUSR1 would open Node's inspector on 127.0.0.1:9229 (any local user could then run code as
 // this user, who holds the job key), and Node 20 has no --disable-sigusr1: a listener of our own
 // keeps Node's default action from ever running. While a job runs, job.ts passes the signal on
@@ -56,7 +55,8 @@ function exportedEnv(entries: readonly string[]): Record<string, string> {
   for (const entry of entries) {
     const eq = entry.indexOf("=");
     const name = eq < 0 ? entry : entry.slice(0, eq);
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) usageError(`-x needs VAR or VAR=value with a valid variable name, got ${JSON.stringify(entry)}`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      usageError(`-x needs VAR or VAR=value with a valid variable name, got ${JSON.stringify(entry)}`);
     const value = eq < 0 ? process.env[name] : entry.slice(eq + 1);
     if (value !== undefined) env[name] = value;
   }
@@ -113,7 +113,8 @@ async function inPart<T>(k: number, step: () => T | Promise<T>): Promise<T> {
  */
 async function planOf(args: CliArgs, parts?: CliArgs[]): Promise<{ plan: Plan; np?: number }> {
   const np = parts ? undefined : nOf(args);
-  const partHosts = parts && (await Promise.all(parts.map(async (a, k) => ({ np: await inPart(k, () => nOf(a)), hosts: strings(a.host) }))));
+  const partHosts =
+    parts && (await Promise.all(parts.map(async (a, k) => ({ np: await inPart(k, () => nOf(a)), hosts: strings(a.host) }))));
   // The ranks' settings, checked here: a bad value is one line and exit code 2, not an error
   // with a stack trace from every rank.
   await asUsage(() => checkSettings());
@@ -159,7 +160,8 @@ function programOf(args: CliArgs): { program: Program; rest: string[] } {
     return { program: { module }, rest };
   }
   if (code !== undefined) {
-    if (!code.trim()) usageError('-c needs the program\'s code, e.g. -c \'import { COMM_WORLD } from "tsmpi"; console.log(COMM_WORLD.rank)\'');
+    if (!code.trim())
+      usageError("-c needs the program's code, e.g. -c 'import { COMM_WORLD } from \"tsmpi\"; console.log(COMM_WORLD.rank)'");
     return { program: { code, name: "-c" }, rest };
   }
   const script = rest.shift();
@@ -183,14 +185,18 @@ async function rankArgv(program: Program, rest: string[], plan: Plan): Promise<s
 /** The working directory of the ranks (`--wdir`, else this one), checked. */
 function wdirOf(args: CliArgs): string {
   const wdir = path.resolve(one(args.wdir) ?? ".");
-  if (!fs.existsSync(wdir) || !fs.statSync(wdir).isDirectory()) usageError(`--wdir must be an existing directory, got ${JSON.stringify(one(args.wdir))}`);
+  if (!fs.existsSync(wdir) || !fs.statSync(wdir).isDirectory())
+    usageError(`--wdir must be an existing directory, got ${JSON.stringify(one(args.wdir))}`);
   return wdir;
 }
 
 /** `--timeout` (else `$MPIEXEC_TIMEOUT`) in seconds, 0 for none; arms the flag that shortens the output's wait at exit. */
 function timeoutOf(args: CliArgs): number {
   const timeoutRaw = one(args.timeout) ?? process.env.MPIEXEC_TIMEOUT;
-  const timeout = timeoutRaw === undefined || timeoutRaw === "" ? 0 : positiveNumber(timeoutRaw, one(args.timeout) !== undefined ? "--timeout" : "MPIEXEC_TIMEOUT", false);
+  const timeout =
+    timeoutRaw === undefined || timeoutRaw === ""
+      ? 0
+      : positiveNumber(timeoutRaw, one(args.timeout) !== undefined ? "--timeout" : "MPIEXEC_TIMEOUT", false);
   // The job's own timer (job.ts) stops the ranks; this one only says, at exit, that the output
   // may no longer wait for its readers.
   if (timeout > 0) setTimeout(() => (timeoutStruck = true), timeout * 1000).unref();
@@ -260,7 +266,10 @@ const TIMEOUT_FLUSH_MS = 2000;
 main(process.argv.slice(2)).then(
   async (code) => {
     const dropped = await flushOutput(timeoutStruck ? TIMEOUT_FLUSH_MS : Infinity);
-    if (dropped > 0) process.stderr.write(`tsmpirun: dropped ${dropped} bytes of the ranks' output that its reader did not take within ${TIMEOUT_FLUSH_MS / 1000} s after --timeout\n`);
+    if (dropped > 0)
+      process.stderr.write(
+        `tsmpirun: dropped ${dropped} bytes of the ranks' output that its reader did not take within ${TIMEOUT_FLUSH_MS / 1000} s after --timeout\n`,
+      );
     process.exit(code);
   },
   (err) => {

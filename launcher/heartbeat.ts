@@ -50,7 +50,8 @@ export interface HostWatch {
  */
 export function heartbeatScript(pids: readonly number[]): string {
   for (const pid of pids) {
-    if (!Number.isSafeInteger(pid) || pid < 2 || pid > 2 ** 22) throw new TsmpiError("ERR_TSMPI_INTERNAL", `a heartbeat needs process ids in [2, ${2 ** 22}], got ${JSON.stringify(pid)}`);
+    if (!Number.isSafeInteger(pid) || pid < 2 || pid > 2 ** 22)
+      throw new TsmpiError("ERR_TSMPI_INTERNAL", `a heartbeat needs process ids in [2, ${2 ** 22}], got ${JSON.stringify(pid)}`);
   }
   const list = pids.join(" ");
   return (
@@ -84,7 +85,17 @@ export class Heartbeat {
    * decides that the host is gone.
    */
   private connect(): ChildProcess {
-    const args = [...this.w.agent.slice(1), "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-n", "--", this.w.host, heartbeatScript([...this.rankOf.keys()])];
+    const args = [
+      ...this.w.agent.slice(1),
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "ConnectTimeout=10",
+      "-n",
+      "--",
+      this.w.host,
+      heartbeatScript([...this.rankOf.keys()]),
+    ];
     const child = spawn(this.w.agent[0]!, args, { stdio: ["ignore", "pipe", "ignore"], detached: true });
     child.on("error", () => {});
     readline.createInterface({ input: child.stdout! }).on("line", (line) => this.onLine(line));

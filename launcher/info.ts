@@ -35,7 +35,9 @@ function packageVersion(name: string): string {
 /** The lines describing the native addon and the CUDA stack this process sees. */
 export function nativeLines(info: NativeInfo): [string, string][] {
   const addon = info.addon === "loaded" ? "loaded" : `${info.addon}${info.reason ? ` (${info.reason})` : ""}; JavaScript fallback in use`;
-  const devices = info.devices.map((d) => `${d.index}: ${d.name}, ${(d.totalMemory / 2 ** 30).toFixed(1)} GiB, compute ${d.computeCapability}`);
+  const devices = info.devices.map(
+    (d) => `${d.index}: ${d.name}, ${(d.totalMemory / 2 ** 30).toFixed(1)} GiB, compute ${d.computeCapability}`,
+  );
   return [
     ["native addon", addon],
     ["cuda compiled in", info.cudaCompiled ? `yes (runtime ${info.runtimeVersion ?? "unknown"})` : "no"],
@@ -43,7 +45,12 @@ export function nativeLines(info: NativeInfo): [string, string][] {
     ["nvrtc", info.nvrtc ? `${info.nvrtc} (${info.nvrtcLibrary})` : "not found"],
     ["CUDA_VISIBLE_DEVICES", info.visibleDevices ?? "(unset)"],
     ["devices", devices.length ? `${devices.length}: ${devices.join("; ")}` : "0"],
-    ["gpu backend", info.backend === "cuda" ? `cuda (device ${info.device} for local rank ${info.localRank})` : `cpu${info.gpuReason ? ` (${info.gpuReason})` : ""}`],
+    [
+      "gpu backend",
+      info.backend === "cuda"
+        ? `cuda (device ${info.device} for local rank ${info.localRank})`
+        : `cpu${info.gpuReason ? ` (${info.gpuReason})` : ""}`,
+    ],
   ];
 }
 
@@ -55,7 +62,13 @@ export async function printInfo(): Promise<void> {
     ["node", process.version],
     ["zeromq.js", packageVersion("zeromq")],
     ["libzmq", zmq.version],
-    ["zeromq capabilities", Object.entries(zmq.capability).filter(([, on]) => on).map(([k]) => k).join(" ")],
+    [
+      "zeromq capabilities",
+      Object.entries(zmq.capability)
+        .filter(([, on]) => on)
+        .map(([k]) => k)
+        .join(" "),
+    ],
     ["msgpackr", `${packageVersion("msgpackr")} (native acceleration: ${msgpackrNative() ? "yes" : "no"})`],
     ...nativeLines(nativeInfo()),
   ];

@@ -128,7 +128,14 @@ class Job {
 
   /** Tells the spawner how to join (one JSON line on its descriptor), then closes the descriptor. */
   private tellSpawner(fd: number): void {
-    const join: SpawnerJoin = { coordinator: this.coordinator.address, key: this.key, rank: this.opts.plan.np, size: this.size, jobDir: this.dir, tcp: commonEnv(this.opts, this.facts()).TSMPI_TCP === "1" };
+    const join: SpawnerJoin = {
+      coordinator: this.coordinator.address,
+      key: this.key,
+      rank: this.opts.plan.np,
+      size: this.size,
+      jobDir: this.dir,
+      tcp: commonEnv(this.opts, this.facts()).TSMPI_TCP === "1",
+    };
     fs.writeSync(fd, `${JSON.stringify(join)}\n`);
     fs.closeSync(fd);
   }
@@ -146,10 +153,15 @@ class Job {
     };
     for (const s of FORWARDED) process.on(s, onForward);
     // `tsmpirun ... | head`: once the reader is gone, end the job as SIGPIPE ends a pipeline.
-    const offStdout = onStdoutClosed(() => this.fail(signalExitCode("SIGPIPE"), "tsmpirun: standard output was closed by its reader (EPIPE); stopping the job"));
+    const offStdout = onStdoutClosed(() =>
+      this.fail(signalExitCode("SIGPIPE"), "tsmpirun: standard output was closed by its reader (EPIPE); stopping the job"),
+    );
     let timer: NodeJS.Timeout | undefined;
     let watchdog: NodeJS.Timeout | undefined;
-    if (this.opts.insecure) process.stderr.write("tsmpirun: warning: --insecure (or TSMPI_INSECURE=1): traffic between hosts is not encrypted, and anyone who can reach the hosts can read it\n");
+    if (this.opts.insecure)
+      process.stderr.write(
+        "tsmpirun: warning: --insecure (or TSMPI_INSECURE=1): traffic between hosts is not encrypted, and anyone who can reach the hosts can read it\n",
+      );
     try {
       this.coordinator = await this.listen();
       if (this.opts.spawnerFd !== undefined) {
@@ -160,10 +172,18 @@ class Job {
         process.stdin.resume();
       }
       if (this.opts.timeout > 0) {
-        timer = setTimeout(() => this.fail(TIMEOUT_EXIT, `tsmpirun: the job did not finish within ${this.opts.timeout} s (--timeout); stopping it`), this.opts.timeout * 1000);
+        timer = setTimeout(
+          () => this.fail(TIMEOUT_EXIT, `tsmpirun: the job did not finish within ${this.opts.timeout} s (--timeout); stopping it`),
+          this.opts.timeout * 1000,
+        );
       }
       const started = process.uptime() * 1000;
-      startAgents(this.opts, { parent: parentEnv, common: () => commonEnv(this.opts, this.facts()), rank: (p) => rankEnv(this.opts, this.facts(), p) }, (agent) => this.track(agent), this.dir);
+      startAgents(
+        this.opts,
+        { parent: parentEnv, common: () => commonEnv(this.opts, this.facts()), rank: (p) => rankEnv(this.opts, this.facts(), p) },
+        (agent) => this.track(agent),
+        this.dir,
+      );
       const spawned = process.uptime() * 1000;
       watchdog = setInterval(() => this.checkStopped(), 1000);
       watchdog.unref();
@@ -213,7 +233,10 @@ class Job {
     const peers = plan.mode === "ssh" ? plan.remoteHosts : plan.nodes;
     const address = await advertisedAddress(peers, this.opts.iface);
     // Only the interface the ranks dial, not every interface of this host; over TLS-PSK.
-    return RendezvousServer.listen(`tcp:${hostPort(address, 0)}`, this.size, this.key, events, { advertise: address, psk: this.opts.insecure ? undefined : rendezvousPsk(this.key) });
+    return RendezvousServer.listen(`tcp:${hostPort(address, 0)}`, this.size, this.key, events, {
+      advertise: address,
+      psk: this.opts.insecure ? undefined : rendezvousPsk(this.key),
+    });
   }
 
   /** Failure verdicts waiting for a rank's last reports: the job is not done while one is pending. */
@@ -265,17 +288,30 @@ class Job {
         // ssh's own code after the rank joined and reported no exit: sshd saw it killed by a
         // signal, or the link to its host broke.
         this.later(() => {
-          if (!this.exits.has(rank)) this.fail(137, `tsmpirun: ${this.describe(rank)} died without a word (killed by a signal, or its host became unreachable); stopping the other ranks`);
+          if (!this.exits.has(rank))
+            this.fail(
+              137,
+              `tsmpirun: ${this.describe(rank)} died without a word (killed by a signal, or its host became unreachable); stopping the other ranks`,
+            );
           else this.rankFailed(rank, this.exits.get(rank)!);
         });
       } else if (code === 255 && !this.coordinator.hasJoined(rank)) {
-        this.fail(255, `tsmpirun: could not start rank ${rank} on ${agent.host} with ${this.opts.sshAgent.join(" ")} (exit code 255: host unreachable or login refused; ssh's message is above)`);
+        this.fail(
+          255,
+          `tsmpirun: could not start rank ${rank} on ${agent.host} with ${this.opts.sshAgent.join(" ")} (exit code 255: host unreachable or login refused; ssh's message is above)`,
+        );
       } else if (code !== 0 || signal) {
         this.later(() => this.rankFailed(rank, this.exits.get(rank) ?? code ?? signalExitCode(signal!)));
       } else this.checkStragglers();
       return;
     }
-    if (code !== 0 || signal) this.later(() => this.fail(code ?? signalExitCode(signal!), `tsmpirun: srun exited with ${signal ? `signal ${signal}` : `code ${code}`}; its message is above`));
+    if (code !== 0 || signal)
+      this.later(() =>
+        this.fail(
+          code ?? signalExitCode(signal!),
+          `tsmpirun: srun exited with ${signal ? `signal ${signal}` : `code ${code}`}; its message is above`,
+        ),
+      );
   }
 
   private describe(rank: number): string {
@@ -298,7 +334,10 @@ class Job {
   private rankLost(rank: number, waited = false): void {
     if (this.exits.has(rank) || this.aborted.has(rank) || this.stopping) return;
     if (this.opts.spawnerFd !== undefined && rank >= this.opts.plan.np) {
-      this.fail(137, `tsmpirun: a process that spawned this job (rank ${rank}, pid ${this.coordinator.helloOf(rank)?.pid}) is gone; stopping the ranks`);
+      this.fail(
+        137,
+        `tsmpirun: a process that spawned this job (rank ${rank}, pid ${this.coordinator.helloOf(rank)?.pid}) is gone; stopping the ranks`,
+      );
       return;
     }
     // A rank's own process here, or its ssh: its exit status will say more (over TLS the
@@ -346,7 +385,10 @@ class Job {
   }
 
   private rankStopped(rank: number, ms: number): void {
-    this.fail(1, `tsmpirun: ${this.describe(rank)} has been stopped by a signal (SIGSTOP?) for ${Math.round(ms / 1000)} s and answers no other rank (TSMPI_STOPPED_TIMEOUT); stopping the job`);
+    this.fail(
+      1,
+      `tsmpirun: ${this.describe(rank)} has been stopped by a signal (SIGSTOP?) for ${Math.round(ms / 1000)} s and answers no other rank (TSMPI_STOPPED_TIMEOUT); stopping the job`,
+    );
   }
 
   /**
@@ -372,7 +414,10 @@ class Job {
           silentMs,
           stoppedMs: (this.opts.stoppedTimeout ?? 10) * 1000,
           onSilent: (ms) =>
-            this.fail(255, `tsmpirun: host ${host} (rank${ranks.length > 1 ? "s" : ""} ${ranks.join(", ")}) stopped answering: no heartbeat for ${Math.round(ms / 1000)} s (its link is down, or it is frozen or gone; TSMPI_HEARTBEAT_TIMEOUT); stopping the job`),
+            this.fail(
+              255,
+              `tsmpirun: host ${host} (rank${ranks.length > 1 ? "s" : ""} ${ranks.join(", ")}) stopped answering: no heartbeat for ${Math.round(ms / 1000)} s (its link is down, or it is frozen or gone; TSMPI_HEARTBEAT_TIMEOUT); stopping the job`,
+            ),
           onStopped: (rank, ms) => this.rankStopped(rank, ms),
         }),
       );
@@ -388,7 +433,10 @@ class Job {
     if (!this.coordinator || this.coordinator.joinedCount === 0 || this.coordinator.joinedCount === this.size) return;
     const gone = this.agents.find((a) => a.kind !== "srun" && a.exited && !this.coordinator.hasJoined(a.ranks[0]!));
     if (gone) {
-      this.fail(1, `tsmpirun: rank ${gone.ranks[0]} exited without joining the job (did its script import tsmpi?), while other ranks wait for it; stopping them`);
+      this.fail(
+        1,
+        `tsmpirun: rank ${gone.ranks[0]} exited without joining the job (did its script import tsmpi?), while other ranks wait for it; stopping them`,
+      );
     }
   }
 
@@ -410,7 +458,8 @@ class Job {
 
   private checkDone(): void {
     // A rank that failed last (or alone) is judged before the job's code is decided.
-    if (this.pendingVerdicts === 0 && this.agents.length > 0 && this.agents.every((a) => a.exited) && this.parentsDone()) this.finish(this.exitCode ?? 0);
+    if (this.pendingVerdicts === 0 && this.agents.length > 0 && this.agents.every((a) => a.exited) && this.parentsDone())
+      this.finish(this.exitCode ?? 0);
   }
 
   /**

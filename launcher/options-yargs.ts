@@ -11,7 +11,9 @@ import { CONFIGURATION, OPTIONS, USAGE, type CliArgs } from "./options.js";
 export async function parseWithYargs(argv: string[]): Promise<CliArgs> {
   const args = await yargs(argv)
     .scriptName("tsmpirun")
-    .usage(`${USAGE}\n\nRuns an SPMD program as N ranked processes (an mpiexec for tsmpi); several programs as one job (MPMD) are separated by ":", each with its own -n, -x, --host, --wdir.`)
+    .usage(
+      `${USAGE}\n\nRuns an SPMD program as N ranked processes (an mpiexec for tsmpi); several programs as one job (MPMD) are separated by ":", each with its own -n, -x, --host, --wdir.`,
+    )
     .parserConfiguration(CONFIGURATION)
     .version(false) // before the options: tsmpirun's own --version is one of them
     .options(OPTIONS)

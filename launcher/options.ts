@@ -19,15 +19,35 @@ interface OptionSpec {
 
 /** Every option of tsmpirun. */
 export const OPTIONS = {
-  n: { alias: ["np"], type: "string", describe: "number of ranks to start (default 1, or the hosts' slots, or the SLURM allocation's tasks)" },
+  n: {
+    alias: ["np"],
+    type: "string",
+    describe: "number of ranks to start (default 1, or the hosts' slots, or the SLURM allocation's tasks)",
+  },
   m: { type: "string", describe: "run a module (e.g. tsmpi/bench) instead of a script, as python -m" },
-  c: { type: "string", describe: "run CODE (JavaScript, as an ES module) instead of a script, as python -c; a script named - is read from stdin" },
+  c: {
+    type: "string",
+    describe: "run CODE (JavaScript, as an ES module) instead of a script, as python -c; a script named - is read from stdin",
+  },
   x: { type: "string", describe: "export VAR (or VAR=value) to the ranks; repeatable" },
   host: { alias: ["H"], type: "string", describe: "hosts to run on, as host[:slots],...; repeatable (remote ones are started over ssh)" },
-  hostfile: { alias: ["machinefile"], type: "string", describe: "file of hosts: Open MPI `host slots=N` or Hydra `host:N` lines; # comments" },
+  hostfile: {
+    alias: ["machinefile"],
+    type: "string",
+    describe: "file of hosts: Open MPI `host slots=N` or Hydra `host:N` lines; # comments",
+  },
   ppn: { alias: ["npernode"], type: "string", describe: "ranks per host (replaces the hosts' slot counts)" },
-  "universe-size": { alias: ["usize"], type: "string", describe: "the MPI universe size (UNIVERSE_SIZE) that Spawn reads (default: the hosts' slots, the SLURM allocation's tasks, or this host's cores)" },
-  "map-by": { type: "string", choices: ["slot", "node"], describe: "fill each host's slots first (slot, default) or deal ranks round-robin (node)" },
+  "universe-size": {
+    alias: ["usize"],
+    type: "string",
+    describe:
+      "the MPI universe size (UNIVERSE_SIZE) that Spawn reads (default: the hosts' slots, the SLURM allocation's tasks, or this host's cores)",
+  },
+  "map-by": {
+    type: "string",
+    choices: ["slot", "node"],
+    describe: "fill each host's slots first (slot, default) or deal ranks round-robin (node)",
+  },
   oversubscribe: { type: "boolean", describe: "allow more ranks than slots (locally ranks are never limited to cores)" },
   "tag-output": { type: "boolean", describe: "prefix each output line with [rank]" },
   insecure: { type: "boolean", describe: "do not encrypt traffic between hosts (ZeroMQ CURVE, TLS rendezvous); also TSMPI_INSECURE=1" },
@@ -35,22 +55,41 @@ export const OPTIONS = {
   timeout: { type: "string", describe: "end the job after SEC seconds (default: $MPIEXEC_TIMEOUT, or none); exit code 124" },
   wdir: { type: "string", describe: "working directory of the ranks (default: the current one)" },
   "launch-agent": { type: "string", describe: 'command that reaches remote hosts (default $TSMPI_SSH or ssh), e.g. "ssh -p 2222"' },
-  "node-path": { type: "string", describe: "node binary on remote hosts (default: this node's path if it exists there, else node on the remote PATH)" },
-  iface: { type: "string", describe: "interface name or subnet (CIDR) to advertise to other hosts (default $TSMPI_IFACE, else the route to them)" },
-  launcher: { type: "string", choices: ["auto", "local", "ssh", "slurm"], describe: "how to start ranks (default auto: ssh with --host/--hostfile, srun inside a SLURM allocation, else local)" },
-  info: { type: "boolean", describe: "print versions, transport and native addon status (with -n N: the GPU each rank would use), then exit" },
+  "node-path": {
+    type: "string",
+    describe: "node binary on remote hosts (default: this node's path if it exists there, else node on the remote PATH)",
+  },
+  iface: {
+    type: "string",
+    describe: "interface name or subnet (CIDR) to advertise to other hosts (default $TSMPI_IFACE, else the route to them)",
+  },
+  launcher: {
+    type: "string",
+    choices: ["auto", "local", "ssh", "slurm"],
+    describe: "how to start ranks (default auto: ssh with --host/--hostfile, srun inside a SLURM allocation, else local)",
+  },
+  info: {
+    type: "boolean",
+    describe: "print versions, transport and native addon status (with -n N: the GPU each rank would use), then exit",
+  },
   version: { alias: ["V"], type: "boolean", describe: "print tsmpirun's version and exit" },
 } satisfies Record<string, OptionSpec>;
 
 /** Parser settings shared by both readings (mpiexec habits: `-np 4`, the script ends the options). */
-export const CONFIGURATION = { "short-option-groups": false, "halt-at-non-option": true, "camel-case-expansion": false, "boolean-negation": false } as const;
+export const CONFIGURATION = {
+  "short-option-groups": false,
+  "halt-at-non-option": true,
+  "camel-case-expansion": false,
+  "boolean-negation": false,
+} as const;
 
 /** The parsed command line. */
 export type CliArgs = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"] extends "boolean" ? boolean : string | string[] } & {
   _: (string | number)[];
 };
 
-export const USAGE = "usage: tsmpirun [-n N] [options] <script.ts|script.js|program | -m module | -c code | -> [args...] [: [-n N] [part options] <program> [args...]]...";
+export const USAGE =
+  "usage: tsmpirun [-n N] [options] <script.ts|script.js|program | -m module | -c code | -> [args...] [: [-n N] [part options] <program> [args...]]...";
 
 /**
  * Parses `argv`. A clean command line never loads yargs; otherwise yargs parses it again and

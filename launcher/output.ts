@@ -253,12 +253,14 @@ export function forwardRank(rank: number, stdout: Readable, stderr: Readable, op
     const out = fs.openSync(path.join(dir, "stdout"), "w");
     const err = fs.openSync(path.join(dir, "stderr"), "w");
     const name = (what: string): string => `rank ${rank}'s ${what} to ${path.join(dir, what)}`;
-    return Promise.all([forwardLines(stdout, out, undefined, name("stdout")), forwardLines(stderr, err, undefined, name("stderr"))]).then(() => {
-      sinks.delete(out);
-      sinks.delete(err);
-      fs.closeSync(out);
-      fs.closeSync(err);
-    });
+    return Promise.all([forwardLines(stdout, out, undefined, name("stdout")), forwardLines(stderr, err, undefined, name("stderr"))]).then(
+      () => {
+        sinks.delete(out);
+        sinks.delete(err);
+        fs.closeSync(out);
+        fs.closeSync(err);
+      },
+    );
   }
   const tag = opts.tagOutput ? (l: string) => `[${rank}] ${l}` : undefined;
   return Promise.all([forwardLines(stdout, 1, tag), forwardLines(stderr, 2, tag)]).then(() => {});

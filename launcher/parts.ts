@@ -54,7 +54,10 @@ export async function parseLaterParts(segments: readonly string[][]): Promise<Cl
     const job = Object.keys(args).filter((key) => key !== "_" && key !== "--" && !PART_OPTIONS.has(key));
     if (job.length > 0) {
       const flag = job[0]!.length === 1 ? `-${job[0]}` : `--${job[0]}`;
-      throw new TsmpiError("ERR_TSMPI_ARG", `${partName(k)}: ${flag} is an option of the whole job: give it before the first program (a part may give only -n, -x, --host, --wdir and -m)`);
+      throw new TsmpiError(
+        "ERR_TSMPI_ARG",
+        `${partName(k)}: ${flag} is an option of the whole job: give it before the first program (a part may give only -n, -x, --host, --wdir and -m)`,
+      );
     }
     parsed.push(args);
   }
@@ -90,7 +93,10 @@ export function partOfRank(parts: readonly RankPart[], rank: number): { part: Ra
  */
 function multiProgQuote(s: string): string {
   if (/['\n\r]/.test(s)) {
-    throw new TsmpiError("ERR_TSMPI_ARG", `inside a SLURM allocation an MPMD part's command and -x values cannot hold a single quote or a newline (srun --multi-prog), got ${JSON.stringify(s)}`);
+    throw new TsmpiError(
+      "ERR_TSMPI_ARG",
+      `inside a SLURM allocation an MPMD part's command and -x values cannot hold a single quote or a newline (srun --multi-prog), got ${JSON.stringify(s)}`,
+    );
   }
   return `'${s}'`;
 }

@@ -99,7 +99,8 @@ function hostfileSlots(hostfile: string | undefined): HostSlots[] {
 function modeOf(opts: PlanOptions, slots: readonly HostSlots[]): "local" | "ssh" | "slurm" {
   const inAllocation = process.env.SLURM_JOB_ID !== undefined && process.env.SLURM_STEP_ID === undefined;
   const mode = opts.launcher !== "auto" ? opts.launcher : slots.length > 0 ? "ssh" : inAllocation ? "slurm" : "local";
-  if (mode === "slurm" && process.env.SLURM_JOB_ID === undefined) throw new TsmpiError("ERR_TSMPI_ARG", "--launcher slurm needs a SLURM allocation (run inside sbatch or salloc)");
+  if (mode === "slurm" && process.env.SLURM_JOB_ID === undefined)
+    throw new TsmpiError("ERR_TSMPI_ARG", "--launcher slurm needs a SLURM allocation (run inside sbatch or salloc)");
   return mode;
 }
 
@@ -157,7 +158,9 @@ async function planParts(opts: PlanOptions, parts: readonly PartHosts[]): Promis
   const pool = mergeSlots([hostfileSlots(opts.hostfile), ...own]);
   const mode = modeOf(opts, pool);
   const sum = (list: readonly HostSlots[]): number => list.reduce((a, s) => a + s.slots, 0);
-  const sizes = parts.map((p, k) => p.np ?? (own[k]!.length > 0 ? sum(own[k]!) : pool.length > 0 ? sum(pool) : mode === "slurm" ? (allocatedTasks() ?? 1) : 1));
+  const sizes = parts.map(
+    (p, k) => p.np ?? (own[k]!.length > 0 ? sum(own[k]!) : pool.length > 0 ? sum(pool) : mode === "slurm" ? (allocatedTasks() ?? 1) : 1),
+  );
   const np = sizes.reduce((a, b) => a + b, 0);
   if (mode === "slurm") return { mode, np, nodes: slurmNodes(), ppn: opts.ppn, parts: sizes };
   if (mode === "local" || pool.length === 0) return { ...here(np), parts: sizes };
@@ -178,10 +181,20 @@ function placeParts(pool: readonly HostSlots[], own: readonly HostSlots[][], siz
     const room = free.reduce((a, s) => a + s.slots, 0);
     if (np > room && !opts.oversubscribe) {
       const shown = names.map((h) => `${h}:${capacity.get(h)! - (used.get(h) ?? 0)}`).join(", ");
-      throw new TsmpiError("ERR_TSMPI_ARG", `part ${k + 1}: ${np} ranks requested but its hosts have ${room} free slots (${shown}); use --oversubscribe to allow it`);
+      throw new TsmpiError(
+        "ERR_TSMPI_ARG",
+        `part ${k + 1}: ${np} ranks requested but its hosts have ${room} free slots (${shown}); use --oversubscribe to allow it`,
+      );
     }
     const mine = room > 0 ? mapRanks(free, Math.min(np, room), { mapBy: opts.mapBy, oversubscribe: false }) : [];
-    if (np > room) mine.push(...mapRanks(names.map((host) => ({ host, slots: capacity.get(host)! })), np - room, { mapBy: opts.mapBy, oversubscribe: true }));
+    if (np > room)
+      mine.push(
+        ...mapRanks(
+          names.map((host) => ({ host, slots: capacity.get(host)! })),
+          np - room,
+          { mapBy: opts.mapBy, oversubscribe: true },
+        ),
+      );
     for (const h of mine) used.set(h, (used.get(h) ?? 0) + 1);
     hosts.push(...mine);
   });

@@ -44,7 +44,9 @@ export function commonEnv(opts: EnvOptions, job: JobFacts): Record<string, strin
     ...(opts.insecure ? { TSMPI_INSECURE: "1" } : {}),
     ...(iface ? { TSMPI_IFACE: iface } : {}),
     // The hosts given and their slots (the MPI universe), where a PoolExecutor places its workers.
-    ...(plan.mode !== "slurm" && plan.universe?.length ? { TSMPI_UNIVERSE: plan.universe.map((u) => `${u.host}:${u.slots}`).join(",") } : {}),
+    ...(plan.mode !== "slurm" && plan.universe?.length
+      ? { TSMPI_UNIVERSE: plan.universe.map((u) => `${u.host}:${u.slots}`).join(",") }
+      : {}),
   };
 }
 

@@ -34,7 +34,8 @@ export function programArgv(program: Program, args: readonly string[], cwd: stri
     if (!fs.existsSync(file)) throw new TsmpiError("ERR_TSMPI_LAUNCH", `script not found: ${program.script}`);
     return TS.has(ext) ? [node, "--import", tsxLoader(), file, ...args] : [node, file, ...args];
   }
-  if (program.script.includes("/") && !fs.existsSync(file)) throw new TsmpiError("ERR_TSMPI_LAUNCH", `program not found: ${program.script}`);
+  if (program.script.includes("/") && !fs.existsSync(file))
+    throw new TsmpiError("ERR_TSMPI_LAUNCH", `program not found: ${program.script}`);
   return [program.script, ...args];
 }
 
@@ -147,7 +148,9 @@ export function sshArgv(l: SshLaunch): string[] {
  */
 export function secretLine(vars: Record<string, string>): string {
   const names = Object.keys(vars);
-  for (const k of names) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new TsmpiError("ERR_TSMPI_ARG", `-x needs a variable name of letters, digits and _, got ${JSON.stringify(k)}`);
+  for (const k of names)
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
+      throw new TsmpiError("ERR_TSMPI_ARG", `-x needs a variable name of letters, digits and _, got ${JSON.stringify(k)}`);
   if (names.length === 0) return ":\n";
   const value = (v: string): string => shellQuote(v).replace(/\n/g, `'"$NL"'`);
   const nl = Object.values(vars).some((v) => v.includes("\n")) ? `NL=$(printf '\\nx'); NL=\${NL%x}; ` : "";

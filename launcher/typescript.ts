@@ -48,9 +48,7 @@ const JAVASCRIPT = /\.(js|mjs|cjs|jsx)$/;
 const FORMAT = 3;
 
 /** A program compiled for the ranks, or why it runs through tsx instead. */
-export type Compiled =
-  | { file: string; source: string; cached: boolean; ms: number }
-  | { fallback: string; ms: number };
+export type Compiled = { file: string; source: string; cached: boolean; ms: number } | { fallback: string; ms: number };
 
 /** The state of a file the compiled program depends on: `[path, sha256 of its content]`, or `[path]` for one that must stay absent. */
 type Stamp = [string, string?];
@@ -108,7 +106,8 @@ function privateCache(dir: string): string | undefined {
     st = fs.lstatSync(dir);
   }
   if (!st.isDirectory()) return `the cache directory ${dir} is not a directory (a symbolic link?); remove it`;
-  if (uid !== undefined && st.uid !== uid) return `the cache directory ${dir} belongs to another user (uid ${st.uid}); remove it or set TSMPI_CACHE_DIR`;
+  if (uid !== undefined && st.uid !== uid)
+    return `the cache directory ${dir} belongs to another user (uid ${st.uid}); remove it or set TSMPI_CACHE_DIR`;
   if (st.mode & 0o022) {
     for (const name of fs.readdirSync(dir)) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
   }
@@ -188,12 +187,21 @@ export async function compileProgram(source: string, dir = cacheDir()): Promise<
   try {
     let outputs: Stamp[] | undefined;
     if ("text" in result) {
-      const files = [[`${bundle}.map`, result.map], [bundle, result.text], [output, stub(source, bundle, result.imports)]] as const;
+      const files = [
+        [`${bundle}.map`, result.map],
+        [bundle, result.text],
+        [output, stub(source, bundle, result.imports)],
+      ] as const;
       for (const [file, text] of files) put(file, text);
       outputs = files.map(([file, text]) => [file, sha256(text)]);
     }
     // The manifest last: it says the entry is complete, and what its files hold.
-    const manifest: Manifest = { format: FORMAT, stamps: result.stamps, ...(outputs ? { outputs } : {}), ...("fallback" in result ? { fallback: result.fallback } : {}) };
+    const manifest: Manifest = {
+      format: FORMAT,
+      stamps: result.stamps,
+      ...(outputs ? { outputs } : {}),
+      ...("fallback" in result ? { fallback: result.fallback } : {}),
+    };
     put(manifestFile, JSON.stringify(manifest));
     prune(dir);
   } catch (err) {
@@ -280,9 +288,17 @@ function ranksPlugin(source: string, state: BuildState): Plugin {
     setup(b) {
       b.onResolve({ filter: /.*/ }, async (args) => {
         if (args.kind === "entry-point" || args.pluginData === "inner") return undefined;
-        if (args.kind === "require-call" || args.kind === "require-resolve") refuse(`${path.relative(path.dirname(source), args.importer)} calls require()`);
-        const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: "inner", with: args.with });
-        if (r.errors.length > 0) refuse(`cannot resolve ${JSON.stringify(args.path)} from ${path.relative(path.dirname(source), args.importer)}`);
+        if (args.kind === "require-call" || args.kind === "require-resolve")
+          refuse(`${path.relative(path.dirname(source), args.importer)} calls require()`);
+        const r = await b.resolve(args.path, {
+          kind: args.kind,
+          resolveDir: args.resolveDir,
+          importer: args.importer,
+          pluginData: "inner",
+          with: args.with,
+        });
+        if (r.errors.length > 0)
+          refuse(`cannot resolve ${JSON.stringify(args.path)} from ${path.relative(path.dirname(source), args.importer)}`);
         if (r.external || !path.isAbsolute(r.path)) return { path: r.path, external: true };
         const inPackage = r.path.split(path.sep).includes("node_modules");
         if (/\.(cts|cjs)$/.test(r.path) && !inPackage) refuse(`imports CommonJS ${path.basename(r.path)}`);
@@ -335,7 +351,11 @@ async function build(source: string, output: string): Promise<Built | { fallback
       sourcesContent: false,
       keepNames: true,
       logLevel: "silent",
-      define: { "import.meta.url": "__tsmpi_meta_url", "import.meta.dirname": "__tsmpi_meta_dirname", "import.meta.filename": "__tsmpi_meta_filename" },
+      define: {
+        "import.meta.url": "__tsmpi_meta_url",
+        "import.meta.dirname": "__tsmpi_meta_dirname",
+        "import.meta.filename": "__tsmpi_meta_filename",
+      },
       plugins: [ranksPlugin(source, state)],
       metafile: true,
     });

@@ -48,7 +48,12 @@ export type VBufferArg = [TypedArray | DeviceArray, number[]] | [TypedArray | De
  * elements of `types[i]` at byte `displs[i]` of `buf`; a typed-array constructor stands for a
  * datatype (one may stand for all ranks).
  */
-export type WBufferArg = [ArrayBufferView | ArrayBuffer, readonly number[], readonly number[], TypedArrayConstructor | readonly TypedArrayConstructor[]];
+export type WBufferArg = [
+  ArrayBufferView | ArrayBuffer,
+  readonly number[],
+  readonly number[],
+  TypedArrayConstructor | readonly TypedArrayConstructor[],
+];
 
 /** The keys of MPI's predefined attributes {@link CommBase.Get_attr} knows, with their names (for messages). */
 const KEYVALS: ReadonlyMap<number, string> = new Map([
@@ -170,7 +175,10 @@ export abstract class CommBase {
   Get_attr(keyval: number): number | null {
     this.#usable("Get_attr");
     if (!KEYVALS.has(keyval)) {
-      throw new TsmpiError("ERR_TSMPI_ARG", `keyval must be one of ${[...KEYVALS.values()].join(", ")} (keys of one's own are not supported yet), got ${describeValue(keyval)}`);
+      throw new TsmpiError(
+        "ERR_TSMPI_ARG",
+        `keyval must be one of ${[...KEYVALS.values()].join(", ")} (keys of one's own are not supported yet), got ${describeValue(keyval)}`,
+      );
     }
     return this.#attrs?.get(keyval) ?? null;
   }
@@ -260,7 +268,12 @@ export abstract class CommBase {
     if (color === UNDEFINED) return null;
     const members: number[] = [];
     for (let r = 0; r < this.#size; r++) if (colorOf(r) === color) members.push(r);
-    return { rt: this.#rt, ctx: deriveContext(this.#ctx, seq, color), rank: members.indexOf(this.#rank), group: members.map((r) => this.#group[r]!) };
+    return {
+      rt: this.#rt,
+      ctx: deriveContext(this.#ctx, seq, color),
+      rank: members.indexOf(this.#rank),
+      group: members.map((r) => this.#group[r]!),
+    };
   }
 
   /**

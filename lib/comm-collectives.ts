@@ -89,7 +89,12 @@ export abstract class CommCollectives extends CommP2P {
    * are staged through host memory inside the call (see `device-staging.ts`), `body` gets the
    * host arguments. `root` is the call's root (0 where it has none).
    */
-  #buffers(name: StagedCollective, bufs: unknown[], root: number, body: (ch: CollectiveChannel, host: readonly unknown[]) => Promise<void>): Promise<void> {
+  #buffers(
+    name: StagedCollective,
+    bufs: unknown[],
+    root: number,
+    body: (ch: CollectiveChannel, host: readonly unknown[]) => Promise<void>,
+  ): Promise<void> {
     return this.#collective(name, (ch) => stagedCollective(name, bufs, ch.rank, root, (host) => body(ch, host)));
   }
 

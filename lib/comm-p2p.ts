@@ -189,13 +189,36 @@ export abstract class CommP2P extends CommBase {
   // `T` defaults to `any`, as `JSON.parse`'s result, so that a received value is used without a cast,
   // as in mpi4py; `recv<number>()` states what is expected.
   // biome-ignore lint/suspicious/noExplicitAny: the default above, for the caller's convenience
-  async sendrecv<T = any>(value: unknown, dest: number, sendtag = 0, source: number = ANY_SOURCE, recvtag: number = ANY_TAG, status?: Status): Promise<T> {
-    return this.#exchange(() => this.irecv<T>(source, recvtag), () => this.isend(value, dest, sendtag), status);
+  async sendrecv<T = any>(
+    value: unknown,
+    dest: number,
+    sendtag = 0,
+    source: number = ANY_SOURCE,
+    recvtag: number = ANY_TAG,
+    status?: Status,
+  ): Promise<T> {
+    return this.#exchange(
+      () => this.irecv<T>(source, recvtag),
+      () => this.isend(value, dest, sendtag),
+      status,
+    );
   }
 
   /** Buffer-tier {@link sendrecv} (`MPI_Sendrecv`): sends `sendbuf`, receives into `recvbuf`. */
-  async Sendrecv(sendbuf: BufferArg, dest: number, sendtag: number, recvbuf: BufferArg, source: number = ANY_SOURCE, recvtag: number = ANY_TAG, status?: Status): Promise<void> {
-    return this.#exchange(() => this.Irecv(recvbuf, source, recvtag), () => this.Isend(sendbuf, dest, sendtag), status);
+  async Sendrecv(
+    sendbuf: BufferArg,
+    dest: number,
+    sendtag: number,
+    recvbuf: BufferArg,
+    source: number = ANY_SOURCE,
+    recvtag: number = ANY_TAG,
+    status?: Status,
+  ): Promise<void> {
+    return this.#exchange(
+      () => this.Irecv(recvbuf, source, recvtag),
+      () => this.Isend(sendbuf, dest, sendtag),
+      status,
+    );
   }
 
   /** Posts the receive, then the send; a send that cannot start withdraws the receive. */
@@ -213,7 +236,14 @@ export abstract class CommP2P extends CommBase {
   }
 
   /** `MPI_Sendrecv_replace`: sends `buf`, then overwrites it with the received data. */
-  async Sendrecv_replace(buf: BufferArg, dest: number, sendtag = 0, source: number = ANY_SOURCE, recvtag: number = ANY_TAG, status?: Status): Promise<void> {
+  async Sendrecv_replace(
+    buf: BufferArg,
+    dest: number,
+    sendtag = 0,
+    source: number = ANY_SOURCE,
+    recvtag: number = ANY_TAG,
+    status?: Status,
+  ): Promise<void> {
     const data = checkBuffer(hostSendBuffer(buf), "buf");
     const copy = allocateKind(kindCode(data), data.length);
     copy.set(data as never);

@@ -84,7 +84,8 @@ export abstract class CommPersistent extends CommCollectives {
     this._usable("Recv_init");
     checkSource(source, this.size);
     checkRecvTag(tag);
-    if (isDeviceArray(buf) || (Array.isArray(buf) && isDeviceArray(buf[0]))) return new Prequest<void>(requestRound(() => this.Irecv(buf, source, tag)));
+    if (isDeviceArray(buf) || (Array.isArray(buf) && isDeviceArray(buf[0])))
+      return new Prequest<void>(requestRound(() => this.Irecv(buf, source, tag)));
     return new Prequest<void>(recvRound(this.#endpoint(), checkBuffer(buf, "buf"), source, tag));
   }
 
@@ -105,7 +106,12 @@ export abstract class CommPersistent extends CommCollectives {
   }
 
   /** {@link #persistent} of a buffer-tier call, DeviceArrays among `bufs` staged at each start. */
-  #persistentBuffers(name: StagedCollective, bufs: unknown[], root: number | null, body: (ch: CollectiveChannel, host: readonly unknown[]) => Promise<void>): Prequest<void> {
+  #persistentBuffers(
+    name: StagedCollective,
+    bufs: unknown[],
+    root: number | null,
+    body: (ch: CollectiveChannel, host: readonly unknown[]) => Promise<void>,
+  ): Prequest<void> {
     return this.#persistent(name, root, (ch) => stagedCollective(name, bufs, ch.rank, root ?? 0, (host) => body(ch, host)));
   }
 
@@ -200,13 +206,17 @@ export abstract class CommPersistent extends CommCollectives {
   /** A persistent {@link Reduce_scatter_block} (`MPI_Reduce_scatter_block_init`). */
   Reduce_scatter_block_init(sendbuf: SendBufferArg, recvbuf: BufferArg, op: Op = Op.SUM, info?: unknown): Prequest<void> {
     void info;
-    return this.#persistentBuffers("Reduce_scatter_block", [sendbuf, recvbuf], null, (ch, [s, r]) => coll.Reduce_scatter_block(ch, s, r, op));
+    return this.#persistentBuffers("Reduce_scatter_block", [sendbuf, recvbuf], null, (ch, [s, r]) =>
+      coll.Reduce_scatter_block(ch, s, r, op),
+    );
   }
 
   /** A persistent {@link Reduce_scatter} (`MPI_Reduce_scatter_init`). */
   Reduce_scatter_init(sendbuf: SendBufferArg, recvbuf: BufferArg, recvcounts: number[], op: Op = Op.SUM, info?: unknown): Prequest<void> {
     void info;
-    return this.#persistentBuffers("Reduce_scatter", [sendbuf, recvbuf], null, (ch, [s, r]) => coll.Reduce_scatter(ch, s, r, recvcounts, op));
+    return this.#persistentBuffers("Reduce_scatter", [sendbuf, recvbuf], null, (ch, [s, r]) =>
+      coll.Reduce_scatter(ch, s, r, recvcounts, op),
+    );
   }
 
   /** A persistent {@link Scan} (`MPI_Scan_init`). */

@@ -53,7 +53,10 @@ function checkInts(value: unknown, name: string, min = 0, max = Infinity): numbe
   if (!Array.isArray(value)) throw new TsmpiError("ERR_TSMPI_ARG", `${name} must be an array of integers, got ${describeValue(value)}`);
   value.forEach((v, i) => {
     if (!Number.isInteger(v) || v < min || v > max) {
-      throw new TsmpiError("ERR_TSMPI_ARG", `${name}[${i}] must be an integer in [${min}, ${max === Infinity ? "∞" : max}${max === Infinity ? ")" : "]"}, got ${describeValue(v)}`);
+      throw new TsmpiError(
+        "ERR_TSMPI_ARG",
+        `${name}[${i}] must be an integer in [${min}, ${max === Infinity ? "∞" : max}${max === Infinity ? ")" : "]"}, got ${describeValue(v)}`,
+      );
     }
   });
   return [...(value as number[])];
@@ -78,7 +81,10 @@ export abstract class CommTopology extends CommPersistent {
     if (periods === null || periods === undefined) return new Array<boolean>(ndims).fill(false);
     if (typeof periods === "boolean") return new Array<boolean>(ndims).fill(periods);
     if (!Array.isArray(periods) || periods.length !== ndims) {
-      throw new TsmpiError("ERR_TSMPI_ARG", `periods must be a boolean or an array of ${ndims} booleans (one per dimension), got ${describeValue(periods)}`);
+      throw new TsmpiError(
+        "ERR_TSMPI_ARG",
+        `periods must be a boolean or an array of ${ndims} booleans (one per dimension), got ${describeValue(periods)}`,
+      );
     }
     return periods.map((p) => Boolean(p));
   }
@@ -86,7 +92,8 @@ export abstract class CommTopology extends CommPersistent {
   #cartSize(dims: unknown): number[] {
     const d = checkInts(dims, "dims", 1);
     const n = d.reduce((a, b) => a * b, 1);
-    if (n > this.size) throw new TsmpiError("ERR_TSMPI_ARG", `dims ${describeValue(d)} need ${n} ranks, more than the communicator's ${this.size}`);
+    if (n > this.size)
+      throw new TsmpiError("ERR_TSMPI_ARG", `dims ${describeValue(d)} need ${n} ranks, more than the communicator's ${this.size}`);
     return d;
   }
 
@@ -128,9 +135,14 @@ export abstract class CommTopology extends CommPersistent {
     let ix = checkInts(index, "index");
     const ed = checkInts(edges, "edges");
     if (ix.length > 0 && ix[0] === 0 && ix[ix.length - 1] === ed.length) ix = ix.slice(1);
-    if (ix.length > this.size) throw new TsmpiError("ERR_TSMPI_ARG", `the graph has ${ix.length} nodes, more than the communicator's ${this.size} ranks`);
+    if (ix.length > this.size)
+      throw new TsmpiError("ERR_TSMPI_ARG", `the graph has ${ix.length} nodes, more than the communicator's ${this.size} ranks`);
     ix.forEach((v, i) => {
-      if (v < (i > 0 ? ix[i - 1]! : 0) || v > ed.length) throw new TsmpiError("ERR_TSMPI_ARG", `index must be non-decreasing and at most the number of edges (${ed.length}), got ${describeValue(index)}`);
+      if (v < (i > 0 ? ix[i - 1]! : 0) || v > ed.length)
+        throw new TsmpiError(
+          "ERR_TSMPI_ARG",
+          `index must be non-decreasing and at most the number of edges (${ed.length}), got ${describeValue(index)}`,
+        );
     });
     if ((ix.length > 0 ? ix[ix.length - 1]! : 0) !== ed.length) {
       throw new TsmpiError("ERR_TSMPI_ARG", `index's last entry must be the number of edges (${ed.length}), got ${describeValue(index)}`);
@@ -214,10 +226,12 @@ export abstract class CommTopology extends CommPersistent {
     try {
       const src = this.#neighbors(sources, "sources");
       const deg = checkInts(degrees, "degrees");
-      if (deg.length !== src.length) throw new TsmpiError("ERR_TSMPI_ARG", `degrees must have one entry per source (${src.length}), got ${deg.length}`);
+      if (deg.length !== src.length)
+        throw new TsmpiError("ERR_TSMPI_ARG", `degrees must have one entry per source (${src.length}), got ${deg.length}`);
       const total = deg.reduce((a, b) => a + b, 0);
       const dst = this.#neighbors(destinations, "destinations");
-      if (dst.length !== total) throw new TsmpiError("ERR_TSMPI_ARG", `destinations must have sum(degrees) = ${total} entries, got ${dst.length}`);
+      if (dst.length !== total)
+        throw new TsmpiError("ERR_TSMPI_ARG", `destinations must have sum(degrees) = ${total} entries, got ${dst.length}`);
       const w = checkWeights(weights, total, "weights");
       weighted = w !== null;
       let e = 0;
@@ -231,7 +245,8 @@ export abstract class CommTopology extends CommPersistent {
     }
     const all = await this.allgather({ edges: mine, weighted, bad: bad ? bad.message : null });
     const failed = all.findIndex((a) => a.bad !== null);
-    if (failed >= 0) throw bad ?? new TsmpiError("ERR_TSMPI_ARG", `Create_dist_graph: bad arguments on rank ${failed}: ${all[failed]!.bad}`);
+    if (failed >= 0)
+      throw bad ?? new TsmpiError("ERR_TSMPI_ARG", `Create_dist_graph: bad arguments on rank ${failed}: ${all[failed]!.bad}`);
     const edges: DistGraphEdges = { sources: [], destinations: [], weights: null };
     const sw: number[] = [];
     const dw: number[] = [];

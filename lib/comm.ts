@@ -111,7 +111,12 @@ export class Comm extends CommTopology {
    */
   dup(): this {
     this._usable("dup");
-    const copy = this._like({ rt: this._rt, ctx: deriveContext(this.context, this._nextDerive(), 0), rank: this.rank, group: this.worldRanks }) as this;
+    const copy = this._like({
+      rt: this._rt,
+      ctx: deriveContext(this.context, this._nextDerive(), 0),
+      rank: this.rank,
+      group: this.worldRanks,
+    }) as this;
     this._copyAttrs(copy);
     return copy;
   }
@@ -152,7 +157,11 @@ export class Comm extends CommTopology {
       }
       if (!Number.isInteger(k)) throw new TsmpiError("ERR_TSMPI_ARG", `key must be an integer, got ${describeValue(k)} on rank ${r}`);
     });
-    return this.#byColor(seq, all.map(([c]) => c), all.map(([, k]) => k));
+    return this.#byColor(
+      seq,
+      all.map(([c]) => c),
+      all.map(([, k]) => k),
+    );
   }
 
   /** The communicator of the ranks with this rank's color, ordered by key, then rank (`null` for `UNDEFINED`). */
@@ -164,7 +173,12 @@ export class Comm extends CommTopology {
       .filter((m) => m.c === color)
       .sort((a, b) => a.k - b.k || a.r - b.r);
     const group = members.map((m) => this.worldRanks[m.r]!);
-    return new Comm(this._rt, deriveContext(this.context, seq, color), members.findIndex((m) => m.r === this.rank), group);
+    return new Comm(
+      this._rt,
+      deriveContext(this.context, seq, color),
+      members.findIndex((m) => m.r === this.rank),
+      group,
+    );
   }
 
   /** Alias of {@link split}. */
@@ -199,7 +213,11 @@ export class Comm extends CommTopology {
     // a host's color: the world rank of its first rank (hosts are named alike by all ranks)
     const hosts = this._rt.hosts;
     const colors = all.map(([t], r) => (t === UNDEFINED ? UNDEFINED : hosts.indexOf(hosts[this.worldRanks[r]!] ?? "")));
-    return this.#byColor(seq, colors, all.map(([, k]) => k));
+    return this.#byColor(
+      seq,
+      colors,
+      all.map(([, k]) => k),
+    );
   }
 
   /**
@@ -286,7 +304,14 @@ export class Comm extends CommTopology {
    * const all = await workers.Merge(false);   // parents first, then the 4 workers
    * ```
    */
-  Spawn(command: string, args: readonly string[] | null = null, maxprocs = 1, info: unknown = null, root = 0, errcodes?: number[]): Promise<Intercomm> {
+  Spawn(
+    command: string,
+    args: readonly string[] | null = null,
+    maxprocs = 1,
+    info: unknown = null,
+    root = 0,
+    errcodes?: number[],
+  ): Promise<Intercomm> {
     return this.#spawn({ command, args, maxprocs, info, multiple: false, errcodes }, root);
   }
 
@@ -296,7 +321,14 @@ export class Comm extends CommTopology {
    * `COMM_WORLD`. `errcodes`, an array, gets one array of zeros per command.
    * Not supported yet: different commands (the same command with different args is).
    */
-  Spawn_multiple(command: readonly string[], args: readonly (readonly string[])[] | null = null, maxprocs: number | readonly number[] | null = null, info: unknown = null, root = 0, errcodes?: number[][]): Promise<Intercomm> {
+  Spawn_multiple(
+    command: readonly string[],
+    args: readonly (readonly string[])[] | null = null,
+    maxprocs: number | readonly number[] | null = null,
+    info: unknown = null,
+    root = 0,
+    errcodes?: number[][],
+  ): Promise<Intercomm> {
     return this.#spawn({ command, args, maxprocs, info, multiple: true, errcodes }, root);
   }
 
@@ -335,7 +367,8 @@ export class Comm extends CommTopology {
     const members = checkGroup(group, "group").worldRanks;
     const mine = new Set(this.worldRanks);
     const stray = members.find((w) => !mine.has(w));
-    if (stray !== undefined) throw new TsmpiError("ERR_TSMPI_ARG", `group must be a subgroup of the communicator's group: world rank ${stray} is not in it`);
+    if (stray !== undefined)
+      throw new TsmpiError("ERR_TSMPI_ARG", `group must be a subgroup of the communicator's group: world rank ${stray} is not in it`);
     return members;
   }
 

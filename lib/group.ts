@@ -98,7 +98,8 @@ export class Group {
 
   /** The ranks `ranges` name, in order: each `[first, last, stride]` with `last` included (MPI's rule). */
   #expand(ranges: unknown, name: string): number[] {
-    if (!Array.isArray(ranges)) throw new TsmpiError("ERR_TSMPI_ARG", `${name} must be an array of [first, last, stride], got ${describeValue(ranges)}`);
+    if (!Array.isArray(ranges))
+      throw new TsmpiError("ERR_TSMPI_ARG", `${name} must be an array of [first, last, stride], got ${describeValue(ranges)}`);
     const out: number[] = [];
     for (const range of ranges) {
       if (!Array.isArray(range) || range.length !== 3 || !range.every((v) => Number.isInteger(v))) {
@@ -107,7 +108,10 @@ export class Group {
       const [first, last, stride] = range as [number, number, number];
       if (stride === 0) throw new TsmpiError("ERR_TSMPI_ARG", `${name} stride must not be 0, got ${describeValue(range)}`);
       if (first < 0 || first >= this.#members.length || last < 0 || last >= this.#members.length) {
-        throw new TsmpiError("ERR_TSMPI_RANK", `${name} first and last must be in [0, ${this.#members.length}), got ${describeValue(range)}`);
+        throw new TsmpiError(
+          "ERR_TSMPI_RANK",
+          `${name} first and last must be in [0, ${this.#members.length}), got ${describeValue(range)}`,
+        );
       }
       for (let r = first; stride > 0 ? r <= last : r >= last; r += stride) out.push(r);
     }
@@ -117,27 +121,39 @@ export class Group {
   /** A new group of the members whose ranks are `ranks`, in that order (`MPI_Group_incl`). */
   Incl(ranks: readonly number[]): Group {
     this.#usable("Incl");
-    return new Group(this.#ranks(ranks, "ranks").map((r) => this.#members[r]!), this.#world);
+    return new Group(
+      this.#ranks(ranks, "ranks").map((r) => this.#members[r]!),
+      this.#world,
+    );
   }
 
   /** A new group without the members whose ranks are `ranks`, the others in order (`MPI_Group_excl`). */
   Excl(ranks: readonly number[]): Group {
     this.#usable("Excl");
     const out = new Set(this.#ranks(ranks, "ranks"));
-    return new Group(this.#members.filter((_, r) => !out.has(r)), this.#world);
+    return new Group(
+      this.#members.filter((_, r) => !out.has(r)),
+      this.#world,
+    );
   }
 
   /** {@link Incl} of the ranks that `[first, last, stride]` triplets name (`MPI_Group_range_incl`). */
   Range_incl(ranks: readonly RankRange[]): Group {
     this.#usable("Range_incl");
-    return new Group(this.#expand(ranks, "ranks").map((r) => this.#members[r]!), this.#world);
+    return new Group(
+      this.#expand(ranks, "ranks").map((r) => this.#members[r]!),
+      this.#world,
+    );
   }
 
   /** {@link Excl} of the ranks that `[first, last, stride]` triplets name (`MPI_Group_range_excl`). */
   Range_excl(ranks: readonly RankRange[]): Group {
     this.#usable("Range_excl");
     const out = new Set(this.#expand(ranks, "ranks"));
-    return new Group(this.#members.filter((_, r) => !out.has(r)), this.#world);
+    return new Group(
+      this.#members.filter((_, r) => !out.has(r)),
+      this.#world,
+    );
   }
 
   /** A copy of this group (`Group.Dup` in mpi4py): compares `IDENT`. */
@@ -161,7 +177,10 @@ export class Group {
     return list.map((r) => {
       if (r === PROC_NULL) return PROC_NULL;
       if (!Number.isInteger(r) || r < 0 || r >= this.#members.length) {
-        throw new TsmpiError("ERR_TSMPI_RANK", `ranks entries must be integers in [0, ${this.#members.length}) or PROC_NULL, got ${describeValue(r)}`);
+        throw new TsmpiError(
+          "ERR_TSMPI_RANK",
+          `ranks entries must be integers in [0, ${this.#members.length}) or PROC_NULL, got ${describeValue(r)}`,
+        );
       }
       const w = this.#members[r]!;
       if (target === null) return w;
@@ -204,13 +223,19 @@ export class Group {
   /** The members of `group1` that are in `group2`, in `group1`'s order (`MPI_Group_intersection`). */
   static Intersection(group1: Group, group2: Group): Group {
     const b = new Set(checkGroup(group2, "group2").worldRanks);
-    return new Group(checkGroup(group1, "group1").worldRanks.filter((w) => b.has(w)), group1.world);
+    return new Group(
+      checkGroup(group1, "group1").worldRanks.filter((w) => b.has(w)),
+      group1.world,
+    );
   }
 
   /** The members of `group1` that are not in `group2`, in `group1`'s order (`MPI_Group_difference`). */
   static Difference(group1: Group, group2: Group): Group {
     const b = new Set(checkGroup(group2, "group2").worldRanks);
-    return new Group(checkGroup(group1, "group1").worldRanks.filter((w) => !b.has(w)), group1.world);
+    return new Group(
+      checkGroup(group1, "group1").worldRanks.filter((w) => !b.has(w)),
+      group1.world,
+    );
   }
 
   /** `group1.Translate_ranks(ranks, group2)`, as mpi4py's `Group.Translate_ranks(group1, ranks, group2)`. */

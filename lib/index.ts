@@ -35,7 +35,13 @@ const spawned = spawnedWorld(runtime);
 spawning.parent = spawned.parent;
 
 /** All ranks of the job (`MPI_COMM_WORLD`), named `MPI_COMM_WORLD`; in spawned ranks, the ranks spawned together. */
-export const COMM_WORLD: Comm = new Comm(runtime, WORLD_CONTEXT, runtime.rank, Array.from({ length: spawned.size }, (_, i) => i), "MPI_COMM_WORLD");
+export const COMM_WORLD: Comm = new Comm(
+  runtime,
+  WORLD_CONTEXT,
+  runtime.rank,
+  Array.from({ length: spawned.size }, (_, i) => i),
+  "MPI_COMM_WORLD",
+);
 /** Only this rank (`MPI_COMM_SELF`), named `MPI_COMM_SELF`. */
 export const COMM_SELF: Comm = new Comm(runtime, SELF_CONTEXT, 0, [runtime.rank], "MPI_COMM_SELF");
 /** The group with no members (`MPI_GROUP_EMPTY`). */
@@ -49,7 +55,20 @@ export { Cartcomm } from "./topology/cartcomm.js";
 export { Graphcomm } from "./topology/graphcomm.js";
 export { Distgraphcomm } from "./topology/distgraphcomm.js";
 export { Compute_dims } from "./topology/dims.js";
-export { ANY_SOURCE, ANY_TAG, PROC_NULL, ROOT, UNDEFINED, TAG_UB, APPNUM, IN_PLACE, IDENT, CONGRUENT, SIMILAR, UNEQUAL } from "./constants.js";
+export {
+  ANY_SOURCE,
+  ANY_TAG,
+  PROC_NULL,
+  ROOT,
+  UNDEFINED,
+  TAG_UB,
+  APPNUM,
+  IN_PLACE,
+  IDENT,
+  CONGRUENT,
+  SIMILAR,
+  UNEQUAL,
+} from "./constants.js";
 export { UNIVERSE_SIZE } from "./constants.js";
 export { universeSize } from "./job/spawn.js";
 export { COMM_NULL, COMM_TYPE_SHARED, CART, GRAPH, DIST_GRAPH, UNWEIGHTED, WEIGHTS_EMPTY } from "./constants.js";
@@ -65,7 +84,19 @@ export type { PeerPath } from "./transport/path.js";
 export type { WaitPolicy } from "./transport/polling.js";
 // The GPU API of `tsmpi/cuda`, also here. Nothing is loaded or probed by importing it: the native
 // addon loads, and CUDA is probed, on the first use of `cuda` or a DeviceArray.
-export { cuda, DeviceArray, isDeviceArray, CudaCompileError, CudaEvent, type CudaApi, type DeviceInfo, type TypedArrayKind, type Backend, type PiCountOptions, type FloatOperand } from "./gpu/cuda.js";
+export {
+  cuda,
+  DeviceArray,
+  isDeviceArray,
+  CudaCompileError,
+  CudaEvent,
+  type CudaApi,
+  type DeviceInfo,
+  type TypedArrayKind,
+  type Backend,
+  type PiCountOptions,
+  type FloatOperand,
+} from "./gpu/cuda.js";
 
 /**
  * The intercommunicator to the ranks that spawned this one (`Comm.Get_parent()`); `null`
@@ -127,7 +158,12 @@ export interface TransportInfo {
  */
 export function transportInfo(): TransportInfo {
   const t = runtime.transport;
-  return { paths: t ? t.paths : ["self"], wait: t?.shared?.waitPolicy ?? null, refused: Object.fromEntries(t?.shmRefused ?? []), endpoints: t?.endpoints ?? [] };
+  return {
+    paths: t ? t.paths : ["self"],
+    wait: t?.shared?.waitPolicy ?? null,
+    refused: Object.fromEntries(t?.shmRefused ?? []),
+    endpoints: t?.endpoints ?? [],
+  };
 }
 
 /** True once tsmpi finalized (`MPI_Finalized`). */

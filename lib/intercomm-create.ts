@@ -24,7 +24,7 @@ import { checkRoot, checkSendTag } from "./validate.js";
  */
 function pairContext(a: readonly [number, readonly number[]], b: readonly [number, readonly number[]]): number {
   const [lo, hi] = a[0] < b[0] || (a[0] === b[0] && (a[1][0] ?? 0) < (b[1][0] ?? 0)) ? [a, b] : [b, a];
-  const base = deriveContext(lo[0], hi[0] % 2 ** 32 | 0, Math.floor(hi[0] / 2 ** 32));
+  const base = deriveContext(lo[0], (hi[0] % 2 ** 32) | 0, Math.floor(hi[0] / 2 ** 32));
   return deriveContext(base, hashInts(lo[1]) | 0, hashInts(hi[1]));
 }
 
@@ -38,7 +38,11 @@ function checkOffer(value: unknown): Offer {
     Number.isSafeInteger(value[0]) &&
     Array.isArray(value[1]) &&
     (value[1] as unknown[]).every((w) => Number.isInteger(w) && (w as number) >= 0);
-  if (!ok) throw new TsmpiError("ERR_TSMPI_ARG", `Create_intercomm: the remote leader sent ${describeValue(value)}, not a context and a group (is it calling Create_intercomm with this tag?)`);
+  if (!ok)
+    throw new TsmpiError(
+      "ERR_TSMPI_ARG",
+      `Create_intercomm: the remote leader sent ${describeValue(value)}, not a context and a group (is it calling Create_intercomm with this tag?)`,
+    );
   return value as Offer;
 }
 
@@ -60,13 +64,15 @@ export async function createIntercomm<I>(
   let told: Told | null = null;
   if (local.rank === localLeader) {
     try {
-      if (!(peerComm instanceof Comm) || peerComm.Is_inter()) throw new TsmpiError("ERR_TSMPI_ARG", `peer_comm must be an intracommunicator, got ${describeValue(peerComm)}`);
+      if (!(peerComm instanceof Comm) || peerComm.Is_inter())
+        throw new TsmpiError("ERR_TSMPI_ARG", `peer_comm must be an intracommunicator, got ${describeValue(peerComm)}`);
       checkRoot(remoteLeader, peerComm.size, "remote_leader");
       checkSendTag(tag);
       const mine: Offer = [init.ctx, [...init.group]];
       const theirs = checkOffer(await peerComm.sendrecv(mine, remoteLeader, tag, remoteLeader, tag));
       const overlap = theirs[1].find((w) => init.group.includes(w));
-      if (overlap !== undefined) throw new TsmpiError("ERR_TSMPI_ARG", `Create_intercomm: the groups must be disjoint, world rank ${overlap} is in both`);
+      if (overlap !== undefined)
+        throw new TsmpiError("ERR_TSMPI_ARG", `Create_intercomm: the groups must be disjoint, world rank ${overlap} is in both`);
       told = { ctx: pairContext(mine, theirs), remote: theirs[1] };
     } catch (err) {
       const e = err instanceof TsmpiError ? err : new TsmpiError("ERR_TSMPI_INTERNAL", String(err), { cause: err });
@@ -74,6 +80,7 @@ export async function createIntercomm<I>(
     }
   }
   const got = await local.bcast(told, localLeader);
-  if (!got || "code" in got) throw new TsmpiError(got?.code ?? "ERR_TSMPI_INTERNAL", got?.message ?? "Create_intercomm: the leader sent nothing");
+  if (!got || "code" in got)
+    throw new TsmpiError(got?.code ?? "ERR_TSMPI_INTERNAL", got?.message ?? "Create_intercomm: the leader sent nothing");
   return make({ rt: init.rt, ctx: got.ctx, rank: init.rank, group: init.group }, got.remote);
 }

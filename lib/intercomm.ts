@@ -155,17 +155,19 @@ export class Intercomm extends Comm {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#local.run<T>(name, (local) => body(ch, local)).then(
-      (value) => {
-        ch.close();
-        return value;
-      },
-      (err) => {
-        ch.fail(err);
-        ch.close();
-        throw err;
-      },
-    );
+    return this.#local
+      .run<T>(name, (local) => body(ch, local))
+      .then(
+        (value) => {
+          ch.close();
+          return value;
+        },
+        (err) => {
+          ch.fail(err);
+          ch.close();
+          throw err;
+        },
+      );
   }
 
   /**
@@ -173,7 +175,11 @@ export class Intercomm extends Comm {
    * leaders' exchange, a local barrier.
    */
   override barrier(): Promise<void> {
-    return this.#run("barrier", () => {}, (x, local) => inter.barrier(x, local));
+    return this.#run(
+      "barrier",
+      () => {},
+      (x, local) => inter.barrier(x, local),
+    );
   }
 
   /**
@@ -184,7 +190,11 @@ export class Intercomm extends Comm {
    * @throws TsmpiError `ERR_TSMPI_ROOT` for a root that is none of these.
    */
   override bcast<T>(value: T, root = 0): Promise<T> {
-    return this.#run("bcast", () => checkInterRoot(root, this.#remote.length), (x, local) => inter.bcast(x, local, value, root) as Promise<T>);
+    return this.#run(
+      "bcast",
+      () => checkInterRoot(root, this.#remote.length),
+      (x, local) => inter.bcast(x, local, value, root) as Promise<T>,
+    );
   }
 
   /**
@@ -193,7 +203,11 @@ export class Intercomm extends Comm {
    * group's other ranks pass `PROC_NULL`; everyone but the root gets `undefined`.
    */
   override gather<T>(value: T, root = 0): Promise<T[] | undefined> {
-    return this.#run("gather", () => checkInterRoot(root, this.#remote.length), (x, local) => inter.gather(x, local, value, root) as Promise<T[] | undefined>);
+    return this.#run(
+      "gather",
+      () => checkInterRoot(root, this.#remote.length),
+      (x, local) => inter.gather(x, local, value, root) as Promise<T[] | undefined>,
+    );
   }
 
   /**
@@ -206,7 +220,10 @@ export class Intercomm extends Comm {
     const check = (): void => {
       checkInterRoot(root, this.#remote.length);
       if (root === ROOT && (!Array.isArray(values) || values.length !== this.#remote.length)) {
-        throw new TsmpiError("ERR_TSMPI_COUNT", `the scatter list must be an array of remote_size (${this.#remote.length}) values, got ${describeValue(values)}`);
+        throw new TsmpiError(
+          "ERR_TSMPI_COUNT",
+          `the scatter list must be an array of remote_size (${this.#remote.length}) values, got ${describeValue(values)}`,
+        );
       }
     };
     return this.#run("scatter", check, (x, local) => inter.scatter(x, local, values, root) as Promise<T>);
@@ -214,7 +231,11 @@ export class Intercomm extends Comm {
 
   /** Every rank gets the values of the remote group's ranks, in their rank order (`MPI_Allgather` on an intercommunicator). */
   override allgather<T>(value: T): Promise<T[]> {
-    return this.#run("allgather", () => {}, (x, local) => inter.allgather(x, local, value) as Promise<T[]>);
+    return this.#run(
+      "allgather",
+      () => {},
+      (x, local) => inter.allgather(x, local, value) as Promise<T[]>,
+    );
   }
 
   /** Sends `values[i]` to rank i of the remote group; returns what each remote rank sent here (`MPI_Alltoall` on an intercommunicator). */
@@ -233,12 +254,20 @@ export class Intercomm extends Comm {
    * intercommunicator; roots as {@link gather}); everyone but the root gets `undefined`.
    */
   override reduce<T>(value: T, op: Op = Op.SUM, root = 0): Promise<T | undefined> {
-    return this.#run("reduce", () => checkInterRoot(root, this.#remote.length), (x, local) => inter.reduce(x, local, value, op, root) as Promise<T | undefined>);
+    return this.#run(
+      "reduce",
+      () => checkInterRoot(root, this.#remote.length),
+      (x, local) => inter.reduce(x, local, value, op, root) as Promise<T | undefined>,
+    );
   }
 
   /** Every rank gets `op` over the remote group's values (`MPI_Allreduce` on an intercommunicator). */
   override allreduce<T>(value: T, op: Op = Op.SUM): Promise<T> {
-    return this.#run("allreduce", () => {}, (x, local) => inter.allreduce(x, local, value, op) as Promise<T>);
+    return this.#run(
+      "allreduce",
+      () => {},
+      (x, local) => inter.allreduce(x, local, value, op) as Promise<T>,
+    );
   }
 
   // ---------------------------------------------------------------- buffer tier
@@ -268,8 +297,7 @@ export class Intercomm extends Comm {
       if (root === ROOT) {
         r = hostArray(recvbuf, "recvbuf");
         blocksOf(r, this.#remote.length, "recvbuf");
-      }
-      else if (root !== PROC_NULL) s = hostArray(sendbuf, "sendbuf");
+      } else if (root !== PROC_NULL) s = hostArray(sendbuf, "sendbuf");
     };
     return this.#run("Gather", check, (x, local) => inter.Gather(x, local, s, r, root));
   }
@@ -286,8 +314,7 @@ export class Intercomm extends Comm {
       if (root === ROOT) {
         s = hostArray(sendbuf, "sendbuf");
         blocksOf(s, this.#remote.length, "sendbuf");
-      }
-      else if (root !== PROC_NULL) r = hostArray(recvbuf, "recvbuf");
+      } else if (root !== PROC_NULL) r = hostArray(recvbuf, "recvbuf");
     };
     return this.#run("Scatter", check, (x, local) => inter.Scatter(x, local, s, r, root));
   }
@@ -359,7 +386,11 @@ export class Intercomm extends Comm {
 
   /** Every local rank's `value` and every remote rank's, in rank order (one collective). */
   #exchange<T>(value: T, name: string): Promise<[T[], T[]]> {
-    return this.#run(name, () => {}, (x, local) => inter.exchange(x, local, value) as Promise<[T[], T[]]>);
+    return this.#run(
+      name,
+      () => {},
+      (x, local) => inter.exchange(x, local, value) as Promise<[T[], T[]]>,
+    );
   }
 
   /**
@@ -373,12 +404,19 @@ export class Intercomm extends Comm {
     this.#usable("split");
     const seq = ++this.#makeSeq;
     const [mine, theirs] = await this.#exchange<[number, number]>([color, key], "split");
-    for (const [side, all] of [["local", mine], ["remote", theirs]] as const) {
+    for (const [side, all] of [
+      ["local", mine],
+      ["remote", theirs],
+    ] as const) {
       all.forEach(([c, k], r) => {
         if (!(Number.isInteger(c) && (c >= 0 || c === UNDEFINED))) {
-          throw new TsmpiError("ERR_TSMPI_ARG", `color must be a non-negative integer or UNDEFINED, got ${describeValue(c)} on ${side} rank ${r}`);
+          throw new TsmpiError(
+            "ERR_TSMPI_ARG",
+            `color must be a non-negative integer or UNDEFINED, got ${describeValue(c)} on ${side} rank ${r}`,
+          );
         }
-        if (!Number.isInteger(k)) throw new TsmpiError("ERR_TSMPI_ARG", `key must be an integer, got ${describeValue(k)} on ${side} rank ${r}`);
+        if (!Number.isInteger(k))
+          throw new TsmpiError("ERR_TSMPI_ARG", `key must be an integer, got ${describeValue(k)} on ${side} rank ${r}`);
       });
     }
     if (color === UNDEFINED) return null;
@@ -396,7 +434,10 @@ export class Intercomm extends Comm {
       rank: localMembers.findIndex((m) => m.r === this.rank),
       group: localMembers.map((m) => m.w),
     };
-    return new Intercomm(init, remoteMembers.map((m) => m.w));
+    return new Intercomm(
+      init,
+      remoteMembers.map((m) => m.w),
+    );
   }
 
   /** Alias of {@link split}. */
@@ -422,7 +463,8 @@ export class Intercomm extends Comm {
     const members = checkGroup(group, "group").worldRanks;
     const mine = new Set(this.#init.group);
     const stray = members.find((w) => !mine.has(w));
-    if (stray !== undefined) throw new TsmpiError("ERR_TSMPI_ARG", `group must be a subgroup of the local group: world rank ${stray} is not in it`);
+    if (stray !== undefined)
+      throw new TsmpiError("ERR_TSMPI_ARG", `group must be a subgroup of the local group: world rank ${stray} is not in it`);
     const seq = ++this.#makeSeq;
     const [theirs] = (await this.allgather([...members])) as number[][];
     const remote = theirs ?? [];

@@ -130,7 +130,12 @@ export interface NativeBinding {
   tcpKeepalive(fd: number, idleS: number, intervalS: number, count: number, userTimeoutMs: number): boolean;
   /** Makes this rank's inbox: `slots` ranks on this host, this one in `slot`, `ringBytes` per sender. */
   /** `maxRecord` bounds one message's bytes in a ring (a longer one is a corrupt ring; default 2^31). */
-  ShmChannel: new (slots: number, slot: number, ringBytes: number, maxRecord?: number) => NativeShmChannel;
+  ShmChannel: new (
+    slots: number,
+    slot: number,
+    ringBytes: number,
+    maxRecord?: number,
+  ) => NativeShmChannel;
 }
 
 /** How the addon fared: loaded, turned off (`TSMPI_NATIVE=0`), not built, or failed to load. */
@@ -166,7 +171,11 @@ function load(): LoadResult {
     return { binding: null, addon: "failed", reason: `loading ${file} failed: ${(error as Error).message}` };
   }
   if (binding.abi !== ABI) {
-    return { binding: null, addon: "failed", reason: `stale build: the addon has ABI ${binding.abi}, tsmpi expects ${ABI} (run \`npm rebuild tsmpi\`)` };
+    return {
+      binding: null,
+      addon: "failed",
+      reason: `stale build: the addon has ABI ${binding.abi}, tsmpi expects ${ABI} (run \`npm rebuild tsmpi\`)`,
+    };
   }
   binding.setErrorFactory(errorFactory);
   return { binding, addon: "loaded" };

@@ -116,33 +116,47 @@ function locKernel(better: (u: number, v: number) => boolean): Kernel {
 /** Fast loops for the common arithmetic ops (one per op, kept monomorphic per call site). */
 const KERNELS: Record<string, Kernel> = {
   SUM: (out, a, b) => {
-    const o = cells(out), x = cells(a), y = cells(b);
+    const o = cells(out),
+      x = cells(a),
+      y = cells(b);
     for (let i = 0; i < x.length; i++) o[i] = x[i]! + y[i]!;
   },
   PROD: (out, a, b) => {
-    const o = cells(out), x = cells(a), y = cells(b);
+    const o = cells(out),
+      x = cells(a),
+      y = cells(b);
     // a 32-bit product can exceed 2^53, where a double loses the low bits that wrapping keeps
     if (a instanceof Int32Array || a instanceof Uint32Array) for (let i = 0; i < x.length; i++) o[i] = Math.imul(x[i]!, y[i]!);
     else for (let i = 0; i < x.length; i++) o[i] = x[i]! * y[i]!;
   },
   MAX: (out, a, b) => {
-    const o = cells(out), x = cells(a), y = cells(b);
+    const o = cells(out),
+      x = cells(a),
+      y = cells(b);
     for (let i = 0; i < x.length; i++) o[i] = y[i]! > x[i]! ? y[i]! : x[i]!;
   },
   MIN: (out, a, b) => {
-    const o = cells(out), x = cells(a), y = cells(b);
+    const o = cells(out),
+      x = cells(a),
+      y = cells(b);
     for (let i = 0; i < x.length; i++) o[i] = y[i]! < x[i]! ? y[i]! : x[i]!;
   },
   LAND: (out, a, b) => {
-    const o = cells(out), x = cells(a), y = cells(b);
+    const o = cells(out),
+      x = cells(a),
+      y = cells(b);
     for (let i = 0; i < x.length; i++) o[i] = truth(a, Boolean(x[i]) && Boolean(y[i]));
   },
   LOR: (out, a, b) => {
-    const o = cells(out), x = cells(a), y = cells(b);
+    const o = cells(out),
+      x = cells(a),
+      y = cells(b);
     for (let i = 0; i < x.length; i++) o[i] = truth(a, Boolean(x[i]) || Boolean(y[i]));
   },
   LXOR: (out, a, b) => {
-    const o = cells(out), x = cells(a), y = cells(b);
+    const o = cells(out),
+      x = cells(a),
+      y = cells(b);
     for (let i = 0; i < x.length; i++) o[i] = truth(a, Boolean(x[i]) !== Boolean(y[i]));
   },
   BAND: elementwise((p, q) => p & q),
@@ -384,7 +398,10 @@ export class Op {
     const result = fn(input, out, out.constructor as TypedArrayConstructor);
     if (result === undefined || result === out) return;
     if (!isTypedArray(result) || result.length !== out.length) {
-      throw new TsmpiError("ERR_TSMPI_OP", `user op must return nothing or a typed array of length ${out.length}, got ${describeValue(result)}`);
+      throw new TsmpiError(
+        "ERR_TSMPI_OP",
+        `user op must return nothing or a typed array of length ${out.length}, got ${describeValue(result)}`,
+      );
     }
     cells(out).set(cells(result));
   }
@@ -409,7 +426,10 @@ function localBuffer(arg: LocalBufferArg, name: string): TypedArray {
 
 function checkSameShape(a: TypedArray, b: TypedArray, name: string): void {
   if (a.constructor !== b.constructor || a.length !== b.length) {
-    throw new TsmpiError("ERR_TSMPI_COUNT", `${name} needs operands of one kind and length, got ${describeValue(a)} and ${describeValue(b)}`);
+    throw new TsmpiError(
+      "ERR_TSMPI_COUNT",
+      `${name} needs operands of one kind and length, got ${describeValue(a)} and ${describeValue(b)}`,
+    );
   }
 }
 

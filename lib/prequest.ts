@@ -92,7 +92,11 @@ export class Prequest<T = void> extends Request<T> {
 
   #startable(what: string): void {
     if (this.#freed) throw new TsmpiError("ERR_TSMPI_REQUEST", `${what} on a freed persistent request`);
-    if (this.active) throw new TsmpiError("ERR_TSMPI_REQUEST", `${what} on an active persistent request: complete it first (wait, or a test that returned true)`);
+    if (this.active)
+      throw new TsmpiError(
+        "ERR_TSMPI_REQUEST",
+        `${what} on an active persistent request: complete it first (wait, or a test that returned true)`,
+      );
   }
 
   /**
@@ -101,7 +105,8 @@ export class Prequest<T = void> extends Request<T> {
    * @throws TsmpiError `ERR_TSMPI_ARG` for an entry that is not a Prequest; `ERR_TSMPI_REQUEST`.
    */
   static Startall(requests: readonly Prequest<unknown>[]): void {
-    if (!Array.isArray(requests)) throw new TsmpiError("ERR_TSMPI_ARG", `requests must be an array of Prequest, got ${describeValue(requests)}`);
+    if (!Array.isArray(requests))
+      throw new TsmpiError("ERR_TSMPI_ARG", `requests must be an array of Prequest, got ${describeValue(requests)}`);
     requests.forEach((r, i) => {
       if (!(r instanceof Prequest)) throw new TsmpiError("ERR_TSMPI_ARG", `requests[${i}] must be a Prequest, got ${describeValue(r)}`);
       r.#startable(`Startall (requests[${i}])`);
@@ -167,7 +172,9 @@ export function recvRound(ep: Endpoint, buf: TypedArray, source: number, tag: nu
   return (req) => {
     ep.usable("Start");
     return ep.rt.p2p.receive(ep.ctx, source, tag, (msg) =>
-      readInto(msg, buf, (count, err) => (err ? req._fail(err) : req._complete(undefined, { source: msg.src, tag: msg.tag, count, byteCount: msg.total }))),
+      readInto(msg, buf, (count, err) =>
+        err ? req._fail(err) : req._complete(undefined, { source: msg.src, tag: msg.tag, count, byteCount: msg.total }),
+      ),
     );
   };
 }

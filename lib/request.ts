@@ -194,7 +194,10 @@ export class Request<T = unknown> {
    * Waits for all requests (`MPI_Waitall`); resolves with each one's value (`undefined` for
    * sends and inactive requests), in order. Rejects with the first error, after all finished.
    */
-  static async waitall<R extends readonly Request<unknown>[]>(requests: R, statuses?: Status[]): Promise<{ [K in keyof R]: R[K] extends Request<infer V> ? V : never }> {
+  static async waitall<R extends readonly Request<unknown>[]>(
+    requests: R,
+    statuses?: Status[],
+  ): Promise<{ [K in keyof R]: R[K] extends Request<infer V> ? V : never }> {
     checkList(requests, "requests");
     await Promise.all(requests.map((r) => (r.#done ? undefined : new Promise<void>((res) => r.#waiters.push(res)))));
     let firstError: unknown;
@@ -233,7 +236,10 @@ export class Request<T = unknown> {
    * `[indices, values]` of all completed active ones, or `[undefined, undefined]` when all
    * are inactive.
    */
-  static async waitsome<V>(requests: readonly Request<V>[], statuses?: Status[]): Promise<[number[] | undefined, (V | undefined)[] | undefined]> {
+  static async waitsome<V>(
+    requests: readonly Request<V>[],
+    statuses?: Status[],
+  ): Promise<[number[] | undefined, (V | undefined)[] | undefined]> {
     checkList(requests, "requests");
     if (!requests.some((r) => r.#active)) return [undefined, undefined];
     await Request.#anyDone(requests.filter((r) => r.#active));

@@ -74,7 +74,8 @@ function perCommand<T>(value: unknown, n: number, name: string, single: (v: unkn
 /** The commands of a spawn, checked (at the root: the arguments count there only). */
 function checkApps(req: SpawnRequest): App[] {
   if (!req.multiple) {
-    if (typeof req.command !== "string" || req.command === "") throw new TsmpiError("ERR_TSMPI_ARG", `command must be a non-empty string, got ${describeValue(req.command)}`);
+    if (typeof req.command !== "string" || req.command === "")
+      throw new TsmpiError("ERR_TSMPI_ARG", `command must be a non-empty string, got ${describeValue(req.command)}`);
     checkInfo(req.info, "info");
     return [{ command: req.command, args: checkArgs(req.args, "args"), maxprocs: checkCount(req.maxprocs, "maxprocs") }];
   }
@@ -83,9 +84,27 @@ function checkApps(req: SpawnRequest): App[] {
     throw new TsmpiError("ERR_TSMPI_ARG", `command must be a non-empty array of commands (strings), got ${describeValue(cmds)}`);
   }
   const n = cmds.length;
-  const args = perCommand(req.args, n, "args", (v) => v === null || v === undefined, (v, i) => checkArgs(v, `args[${i}]`));
-  const maxprocs = perCommand(req.maxprocs, n, "maxprocs", (v) => v === null || v === undefined || typeof v === "number", (v, i) => (v === null || v === undefined ? 1 : checkCount(v, `maxprocs[${i}]`)));
-  perCommand(req.info, n, "info", () => true, (v, i) => checkInfo(v, `info[${i}]`));
+  const args = perCommand(
+    req.args,
+    n,
+    "args",
+    (v) => v === null || v === undefined,
+    (v, i) => checkArgs(v, `args[${i}]`),
+  );
+  const maxprocs = perCommand(
+    req.maxprocs,
+    n,
+    "maxprocs",
+    (v) => v === null || v === undefined || typeof v === "number",
+    (v, i) => (v === null || v === undefined ? 1 : checkCount(v, `maxprocs[${i}]`)),
+  );
+  perCommand(
+    req.info,
+    n,
+    "info",
+    () => true,
+    (v, i) => checkInfo(v, `info[${i}]`),
+  );
   return cmds.map((command, i) => ({ command, args: args[i]!, maxprocs: maxprocs[i]! }));
 }
 
@@ -112,7 +131,11 @@ function programOf(command: string): string[] {
       return false;
     }
   });
-  if (!onPath) throw new TsmpiError("ERR_TSMPI_LAUNCH", `command ${JSON.stringify(command)} does not exist (not a script here, nor a program on PATH)`);
+  if (!onPath)
+    throw new TsmpiError(
+      "ERR_TSMPI_LAUNCH",
+      `command ${JSON.stringify(command)} does not exist (not a script here, nor a program on PATH)`,
+    );
   return [command];
 }
 
@@ -192,11 +215,26 @@ async function launch(req: SpawnRequest, comm: Comm, rt: Runtime, link: Link, ro
     const parts = apps.map((a) => ({ count: a.maxprocs, program: [...programOf(a.command), ...a.args] }));
     const np = apps.reduce((n, a) => n + a.maxprocs, 0);
     const job = SpawnedJob.start(
-      { name: `Spawn of ${apps.map((a) => a.command).join(", ")}`, placement: ["--launcher", "local"], count: np, program: parts[0]!.program, parts, env: {}, ranksHere: rt.localSize + np, parents: comm.size, parentRank: root },
+      {
+        name: `Spawn of ${apps.map((a) => a.command).join(", ")}`,
+        placement: ["--launcher", "local"],
+        count: np,
+        program: parts[0]!.program,
+        parts,
+        env: {},
+        ranksHere: rt.localSize + np,
+        parents: comm.size,
+        parentRank: root,
+      },
       (why, code) => link.ended(why, code),
     );
     link.job = job;
-    if (Array.isArray(req.errcodes)) req.errcodes.splice(0, req.errcodes.length, ...(req.multiple ? apps.map((a) => new Array<number>(a.maxprocs).fill(0)) : new Array<number>(np).fill(0)));
+    if (Array.isArray(req.errcodes))
+      req.errcodes.splice(
+        0,
+        req.errcodes.length,
+        ...(req.multiple ? apps.map((a) => new Array<number>(a.maxprocs).fill(0)) : new Array<number>(np).fill(0)),
+      );
     return { join: await job.joinLine, np, what: link.what };
   } catch (err) {
     const e = err instanceof TsmpiError ? err : new TsmpiError("ERR_TSMPI_INTERNAL", String(err), { cause: err });
@@ -210,17 +248,25 @@ async function spawn(comm: Comm, rt: Runtime, req: SpawnRequest, root: number): 
   const here = rt.hosts[group[root]!];
   const away = group.find((w) => rt.hosts[w] !== here);
   if (away !== undefined) {
-    throw new TsmpiError("ERR_TSMPI_LAUNCH", `Spawn from ranks on several hosts is not supported yet: world rank ${away} runs on ${rt.hosts[away]}, the root on ${here} (spawn from a communicator of one host, e.g. Split_type(COMM_TYPE_SHARED))`);
+    throw new TsmpiError(
+      "ERR_TSMPI_LAUNCH",
+      `Spawn from ranks on several hosts is not supported yet: world rank ${away} runs on ${rt.hosts[away]}, the root on ${here} (spawn from a communicator of one host, e.g. Split_type(COMM_TYPE_SHARED))`,
+    );
   }
   const link = new Link(rt, comm.rank, String(req.multiple ? (req.command as string[])[0] : req.command));
   const told: Told | null = comm.rank === root ? await launch(req, comm, rt, link, root) : null;
   const got = await comm.bcast(told, root);
   if (!got || "code" in got) {
     link.job?.end("the spawn failed");
-    throw new TsmpiError(got?.code ?? "ERR_TSMPI_INTERNAL", `${req.multiple ? "Spawn_multiple" : "Spawn"}: ${got?.message ?? "the root sent nothing"}`);
+    throw new TsmpiError(
+      got?.code ?? "ERR_TSMPI_INTERNAL",
+      `${req.multiple ? "Spawn_multiple" : "Spawn"}: ${got?.message ?? "the root sent nothing"}`,
+    );
   }
   try {
-    const joining = link.job ? link.job.joined : attachSpawner(got.join, comm.rank, rt.localSize + got.np, (code, why) => link.ended(why, code));
+    const joining = link.job
+      ? link.job.joined
+      : attachSpawner(got.join, comm.rank, rt.localSize + got.np, (code, why) => link.ended(why, code));
     link.what = got.what;
     link.rt = await Promise.race([joining, link.failed]);
     link.job?.started();

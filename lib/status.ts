@@ -63,7 +63,14 @@ export class Status {
   constructor(status?: Status) {
     if (status === undefined) return;
     if (!(status instanceof Status)) throw new TsmpiError("ERR_TSMPI_ARG", `status must be a Status, got ${describeValue(status)}`);
-    Object.assign(this, { source: status.source, tag: status.tag, count: status.count, cancelled: status.cancelled, error: status.error, byteCount: status.byteCount });
+    Object.assign(this, {
+      source: status.source,
+      tag: status.tag,
+      count: status.count,
+      cancelled: status.cancelled,
+      error: status.error,
+      byteCount: status.byteCount,
+    });
   }
 
   /** The message source (`MPI_Status.MPI_SOURCE`). */
@@ -126,7 +133,8 @@ export class Status {
    */
   Set_elements(datatype: TypedArrayConstructor, count: number): void {
     const bytes = unitBytes(datatype);
-    if (!Number.isSafeInteger(count) || count < 0) throw new TsmpiError("ERR_TSMPI_COUNT", `count must be a non-negative integer, got ${describeValue(count)}`);
+    if (!Number.isSafeInteger(count) || count < 0)
+      throw new TsmpiError("ERR_TSMPI_COUNT", `count must be a non-negative integer, got ${describeValue(count)}`);
     this.count = count;
     this.byteCount = count * bytes;
   }

@@ -20,7 +20,10 @@ export function checkSource(value: unknown, size: number, name = "source"): numb
   if (Number.isInteger(value) && (((value as number) >= 0 && (value as number) < size) || value === PROC_NULL || value === ANY_SOURCE)) {
     return value as number;
   }
-  throw new TsmpiError("ERR_TSMPI_RANK", `${name} must be an integer in [0, ${size}), ANY_SOURCE or PROC_NULL, got ${describeValue(value)}`);
+  throw new TsmpiError(
+    "ERR_TSMPI_RANK",
+    `${name} must be an integer in [0, ${size}), ANY_SOURCE or PROC_NULL, got ${describeValue(value)}`,
+  );
 }
 
 /** A root rank of a collective: `[0, size)`. */
@@ -80,16 +83,23 @@ export interface VBuffer {
  */
 export function checkVBuffer(value: unknown, size: number, name: string): VBuffer {
   if (!Array.isArray(value) || (value.length !== 2 && value.length !== 3) || !isTypedArray(value[0]) || !Array.isArray(value[1])) {
-    throw new TsmpiError("ERR_TSMPI_TYPE", `${name} must be [array, counts] or [array, counts, displs] (a typed array or a DeviceArray), got ${describeValue(value)}`);
+    throw new TsmpiError(
+      "ERR_TSMPI_TYPE",
+      `${name} must be [array, counts] or [array, counts, displs] (a typed array or a DeviceArray), got ${describeValue(value)}`,
+    );
   }
   const array = value[0] as TypedArray;
   const counts = value[1] as unknown[];
-  if (counts.length !== size) throw new TsmpiError("ERR_TSMPI_COUNT", `${name} counts must have one entry per rank (${size}), got ${counts.length}`);
+  if (counts.length !== size)
+    throw new TsmpiError("ERR_TSMPI_COUNT", `${name} counts must have one entry per rank (${size}), got ${counts.length}`);
   counts.forEach((c, i) => checkCount(c, array.length, `${name} counts[${i}]`, `the length of ${describeValue(array)}`));
   let displs: unknown[];
   if (value.length === 3) {
     if (!Array.isArray(value[2]) || value[2].length !== size) {
-      throw new TsmpiError("ERR_TSMPI_COUNT", `${name} displs must be an array with one entry per rank (${size}), got ${describeValue(value[2])}`);
+      throw new TsmpiError(
+        "ERR_TSMPI_COUNT",
+        `${name} displs must be an array with one entry per rank (${size}), got ${describeValue(value[2])}`,
+      );
     }
     displs = value[2];
   } else {
@@ -117,5 +127,6 @@ export function checkLength(array: TypedArray, expected: number, name: string, w
 export function checkSameKind(a: TypedArray, b: TypedArray, what: string): void {
   const ka = Buffer.isBuffer(a) ? Uint8Array : a.constructor;
   const kb = Buffer.isBuffer(b) ? Uint8Array : b.constructor;
-  if (ka !== kb) throw new TsmpiError("ERR_TSMPI_TYPE", `${what} must be typed arrays of one kind, got ${describeValue(a)} and ${describeValue(b)}`);
+  if (ka !== kb)
+    throw new TsmpiError("ERR_TSMPI_TYPE", `${what} must be typed arrays of one kind, got ${describeValue(a)} and ${describeValue(b)}`);
 }

@@ -15,7 +15,10 @@ import { fileURLToPath } from "node:url";
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const outputs = {
   // The addon, or the log of a build that failed (it would fail again: tsmpi runs without it).
-  native: [["build", "Release", "tsmpi_native.node"], ["build", "tsmpi-native-build.log"]],
+  native: [
+    ["build", "Release", "tsmpi_native.node"],
+    ["build", "tsmpi-native-build.log"],
+  ],
   dist: [["dist", "launcher", "cli.js"]],
 };
 const step = process.argv[2];

@@ -29,10 +29,23 @@ for (const f of readdirSync("dist/lib")) if (f.startsWith("chunk-")) rmSync(`dis
 for (const f of readdirSync("dist/launcher")) if (f.startsWith("chunk-")) rmSync(`dist/launcher/${f}`);
 // Split, so that what only --help, a bad option (yargs) or --info needs is not parsed by every
 // job's launcher before it starts the ranks (~3-5 ms of CPU).
-await build({ ...common, entryPoints: { cli: "launcher/cli.ts" }, outdir: "dist/launcher", splitting: true, chunkNames: "chunk-[hash]", allowOverwrite: true });
 await build({
   ...common,
-  entryPoints: { index: "lib/index.ts", bench: "lib/bench/index.ts", cuda: "lib/gpu/cuda.ts", futures: "lib/futures/index.ts", "futures-bench": "lib/bench/futures.ts" },
+  entryPoints: { cli: "launcher/cli.ts" },
+  outdir: "dist/launcher",
+  splitting: true,
+  chunkNames: "chunk-[hash]",
+  allowOverwrite: true,
+});
+await build({
+  ...common,
+  entryPoints: {
+    index: "lib/index.ts",
+    bench: "lib/bench/index.ts",
+    cuda: "lib/gpu/cuda.ts",
+    futures: "lib/futures/index.ts",
+    "futures-bench": "lib/bench/futures.ts",
+  },
   outdir: "dist/lib",
   splitting: true,
   chunkNames: "chunk-[hash]",

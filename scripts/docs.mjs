@@ -89,4 +89,6 @@ app.validate(project);
 if (app.logger.hasErrors() || app.logger.hasWarnings()) process.exit(1);
 await app.generateOutputs(project);
 if (app.logger.hasErrors() || app.logger.hasWarnings()) process.exit(1);
-process.stdout.write(`docs: ${[...entries.keys()].join(", ")} -> ${path.relative(process.cwd(), path.join(root, "dist", "docs", "index.html"))}\n`);
+process.stdout.write(
+  `docs: ${[...entries.keys()].join(", ")} -> ${path.relative(process.cwd(), path.join(root, "dist", "docs", "index.html"))}\n`,
+);

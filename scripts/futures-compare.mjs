@@ -31,13 +31,34 @@ function mpi4py() {
     fib_serial_s: num(/fib-primes serial F=\d+: \d+ primes in ([\d.]+) s/),
     fib_cs1_s: num(/chunksize=1: \d+ primes in ([\d.]+) s/),
     fib_cs10_s: num(/chunksize=10: \d+ primes in ([\d.]+) s/),
-    startup_s: JSON.parse(run("mpiexec", ["-n", "1", "--oversubscribe", python, path.join(root, "scripts", "mpi4py-futures-startup.py"), "4"])).startup_s,
+    startup_s: JSON.parse(
+      run("mpiexec", ["-n", "1", "--oversubscribe", python, path.join(root, "scripts", "mpi4py-futures-startup.py"), "4"]),
+    ).startup_s,
   };
 }
 
 function tsmpi() {
-  const out = JSON.parse(run(process.execPath, [cli, "-n", "5", "-m", "tsmpi/futures", "tsmpi/futures/bench", String(tasks), String(fib), "--json", "--repeat", "5"]).trim().split("\n").pop());
-  out.startup_s = JSON.parse(run(process.execPath, [path.join(root, "dist", "lib", "futures-bench.js"), "--startup", "4", "--json"]).trim()).startup_s;
+  const out = JSON.parse(
+    run(process.execPath, [
+      cli,
+      "-n",
+      "5",
+      "-m",
+      "tsmpi/futures",
+      "tsmpi/futures/bench",
+      String(tasks),
+      String(fib),
+      "--json",
+      "--repeat",
+      "5",
+    ])
+      .trim()
+      .split("\n")
+      .pop(),
+  );
+  out.startup_s = JSON.parse(
+    run(process.execPath, [path.join(root, "dist", "lib", "futures-bench.js"), "--startup", "4", "--json"]).trim(),
+  ).startup_s;
   return out;
 }
 
@@ -53,7 +74,11 @@ for (let r = 0; r < rounds; r++) {
 }
 const keys = ["noop_cs1_per_s", "noop_cs100_per_s", "fib_serial_s", "fib_cs1_s", "fib_cs10_s", "startup_s"];
 const med = (side) => Object.fromEntries(keys.map((k) => [k, median(samples[side].map((s) => s[k]))]));
-const t = { ...med("tsmpi"), noop_cs1_median_per_s: median(samples.tsmpi.map((s) => s.noop_cs1_median_per_s)), noop_cs100_median_per_s: median(samples.tsmpi.map((s) => s.noop_cs100_median_per_s)) };
+const t = {
+  ...med("tsmpi"),
+  noop_cs1_median_per_s: median(samples.tsmpi.map((s) => s.noop_cs1_median_per_s)),
+  noop_cs100_median_per_s: median(samples.tsmpi.map((s) => s.noop_cs100_median_per_s)),
+};
 const m = med("mpi4py");
 const result = {
   rounds,
@@ -71,5 +96,6 @@ const result = {
     startup: t.startup_s / m.startup_s,
   },
 };
-for (const k of keys) process.stderr.write(`${k.padEnd(18)} tsmpi ${t[k].toFixed(3).padStart(12)}   mpi4py ${m[k].toFixed(3).padStart(12)}\n`);
+for (const k of keys)
+  process.stderr.write(`${k.padEnd(18)} tsmpi ${t[k].toFixed(3).padStart(12)}   mpi4py ${m[k].toFixed(3).padStart(12)}\n`);
 console.log(JSON.stringify(result));

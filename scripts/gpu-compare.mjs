@@ -37,7 +37,9 @@ let failed = false;
 const pi = rows.filter((r) => r.bench === "pi");
 if (pi.length) {
   console.log("# Monte Carlo pi (Philox-4x32-10): samples/s per rank, medians over all calls; ratio = tsmpi / CuPy");
-  console.log("# impl    ranks rank  device                          samples      calls  wall ms    wall samples/s  kernel ms  kernel samples/s  count");
+  console.log(
+    "# impl    ranks rank  device                          samples      calls  wall ms    wall samples/s  kernel ms  kernel samples/s  count",
+  );
   const cupy = pi.filter((r) => r.impl === "cupy");
   const cupyWall = median(cupy.flatMap((r) => r.wallS));
   const cupyKernel = median(cupy.flatMap((r) => r.kernelS ?? []));

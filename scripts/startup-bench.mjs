@@ -64,7 +64,9 @@ const rows = commands.map((command, i) => ({
 if (json) process.stdout.write(`${JSON.stringify({ runs, rows })}\n`);
 else {
   for (const r of rows) {
-    process.stdout.write(`${r.median.toFixed(1).padStart(8)} ms  [${r.q1.toFixed(1)} .. ${r.q3.toFixed(1)}]  ${r.ratio.toFixed(3)}x  ${r.command}\n`);
+    process.stdout.write(
+      `${r.median.toFixed(1).padStart(8)} ms  [${r.q1.toFixed(1)} .. ${r.q3.toFixed(1)}]  ${r.ratio.toFixed(3)}x  ${r.command}\n`,
+    );
   }
   process.stdout.write(`(medians of ${runs} interleaved rounds; ratio: median / the last command's median)\n`);
 }

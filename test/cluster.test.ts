@@ -15,7 +15,18 @@ import { cases as intercommCases } from "./suites/intercomm.js";
 import { cases as p2pCases } from "./suites/p2p.js";
 import { clusterAvailable, rigDown, rigUp, run, type RigInfo } from "./cluster/rig.js";
 import { describeSuite } from "./helpers/suites.js";
-import { checkJob, fixture, jsonLines, leftovers, ROOT, runProgram, settledLeftovers, tsmpirun, waitForRankPids, type JobResult } from "./helpers/launch.js";
+import {
+  checkJob,
+  fixture,
+  jsonLines,
+  leftovers,
+  ROOT,
+  runProgram,
+  settledLeftovers,
+  tsmpirun,
+  waitForRankPids,
+  type JobResult,
+} from "./helpers/launch.js";
 
 const HOSTS = "node1:2,node2:2";
 /** Forwards the test's marker to remote ranks (ssh passes only TSMPI_* it is told about). */
@@ -74,7 +85,7 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     it(`ssh ${host} hostname prints ${host}`, async function () {
       const r = await run("ssh", [host, "hostname"], { timeoutMs: 20_000 });
       assert.equal(r.timedOut, false, r.stderr);
-    assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 0, r.stderr);
       if (!rig!.ownHostnames) {
         console.log(`    no own hostnames here (no CAP_SYS_ADMIN): ${host} reports ${r.stdout.trim()}`);
         this.skip();
@@ -108,7 +119,10 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     const r = await run("srun", ["-N", "2", "--ntasks-per-node=2", "bash", "-c", script], { timeoutMs: 60_000 });
     assert.equal(r.timedOut, false, r.stderr);
     assert.equal(r.code, 0, r.stderr);
-    const rows = r.stdout.split("\n").filter((l) => l !== "").map((l) => l.split(" "));
+    const rows = r.stdout
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => l.split(" "));
     assert.equal(rows.length, 4);
     for (const [rank, node, nodelist, perNode] of rows) {
       const hosts = expandHostlist(nodelist!);
@@ -123,7 +137,9 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
   describe("tsmpirun --host / --hostfile: ranks over ssh", function () {
     for (const [example, expect] of Object.entries(EXAMPLES)) {
       it(`examples/${example} on 4 ranks across node1 and node2 with --host ${HOSTS}`, async function () {
-        const r = await tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, path.join(ROOT, "dist", "examples", example)], { timeoutMs: 60_000 });
+        const r = await tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, path.join(ROOT, "dist", "examples", example)], {
+          timeoutMs: 60_000,
+        });
         await checkJob(r, 0, 5000);
         assert.match(r.stdout, expect);
       });
@@ -159,13 +175,30 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
           .sort((a, b) => a.rank - b.rank);
       };
       const bySlot = await place(["-n", "4", "--host", HOSTS]);
-      assert.deepEqual(bySlot.map((s) => s.host), ["node1", "node1", "node2", "node2"]);
-      assert.deepEqual(bySlot.map((s) => [s.local.rank, s.local.size]), [[0, 2], [1, 2], [0, 2], [1, 2]]);
+      assert.deepEqual(
+        bySlot.map((s) => s.host),
+        ["node1", "node1", "node2", "node2"],
+      );
+      assert.deepEqual(
+        bySlot.map((s) => [s.local.rank, s.local.size]),
+        [
+          [0, 2],
+          [1, 2],
+          [0, 2],
+          [1, 2],
+        ],
+      );
       assert.ok(bySlot.every((s) => s.cwd === ROOT));
       const byNode = await place(["-n", "4", "--host", HOSTS, "--map-by", "node"]);
-      assert.deepEqual(byNode.map((s) => s.host), ["node1", "node2", "node1", "node2"]);
+      assert.deepEqual(
+        byNode.map((s) => s.host),
+        ["node1", "node2", "node1", "node2"],
+      );
       const ppn = await place(["-n", "2", "--host", HOSTS, "--ppn", "1"]);
-      assert.deepEqual(ppn.map((s) => s.host), ["node1", "node2"]);
+      assert.deepEqual(
+        ppn.map((s) => s.host),
+        ["node1", "node2"],
+      );
     });
 
     it("more ranks than slots is an error naming the numbers, unless --oversubscribe", async function () {
@@ -179,14 +212,19 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
 
     it("this machine's name resolves to 127.0.0.1 here, yet a job across it and node1 works (no loopback address reaches a remote peer)", async function () {
       const name = os.hostname();
-      const r = await tsmpirun(["-n", "3", "--host", `${name}:1,node1:2`, ...MARK, fixture("run-suite.js"), "p2p", "world"], { timeoutMs: 120_000 });
+      const r = await tsmpirun(["-n", "3", "--host", `${name}:1,node1:2`, ...MARK, fixture("run-suite.js"), "p2p", "world"], {
+        timeoutMs: 120_000,
+      });
       await checkJob(r, 0, 5000);
       assert.ok(!r.stdout.includes('"ok":false'), r.stdout);
       assert.equal(r.stdout.split("\n").filter((l) => l.includes('"ok":true')).length, 3 * Object.keys(p2pCases).length);
     });
 
     it("--iface picks the advertised subnet; an unknown interface is a clear error", async function () {
-      const r = await tsmpirun(["-n", "2", "--host", "node1,node2", "--iface", `${rig!.subnet}.0/24`, ...MARK, path.join(ROOT, "dist", "examples", "ring.js")], { timeoutMs: 60_000 });
+      const r = await tsmpirun(
+        ["-n", "2", "--host", "node1,node2", "--iface", `${rig!.subnet}.0/24`, ...MARK, path.join(ROOT, "dist", "examples", "ring.js")],
+        { timeoutMs: 60_000 },
+      );
       await checkJob(r, 0, 5000);
       const bad = await tsmpirun(["-n", "2", "--host", "node1,node2", "--iface", "nosuch0", fixture("env.js")], { timeoutMs: 60_000 });
       assert.notEqual(bad.code, 0);
@@ -196,13 +234,16 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
 
   describe("failures across hosts end the job, with no process left on any host", function () {
     it("an unreachable host (nothing listens on the ssh port) is a clear error naming the host, fast", async function () {
-      const r = await tsmpirun(["-n", "2", "--host", "node1,node2", "--launch-agent", "ssh -p 2999", fixture("env.js")], { timeoutMs: 30_000 });
+      const r = await tsmpirun(["-n", "2", "--host", "node1,node2", "--launch-agent", "ssh -p 2999", fixture("env.js")], {
+        timeoutMs: 30_000,
+      });
       await checkJob(r, 255, 5000);
       assert.match(r.stderr, /could not start rank \d on node[12]/);
     });
 
     it("an ssh login that is refused is a clear error naming the host", async function () {
-      const agent = "ssh -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o IdentityFile=/nonexistent";
+      const agent =
+        "ssh -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o IdentityFile=/nonexistent";
       const r = await tsmpirun(["-n", "2", "--host", "node1,node2", "--launch-agent", agent, fixture("env.js")], { timeoutMs: 30_000 });
       await checkJob(r, 255, 5000);
       assert.match(r.stderr, /Permission denied/);
@@ -224,11 +265,17 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     for (const signal of ["SIGINT", "SIGKILL"] as const) {
       it(`${signal} to tsmpirun stops the remote ranks too`, async function () {
         let pid = 0;
-        const job = tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, fixture("fail.js"), "hang"], { timeoutMs: 30_000, onStart: (p) => (pid = p) });
+        const job = tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, fixture("fail.js"), "hang"], {
+          timeoutMs: 30_000,
+          onStart: (p) => (pid = p),
+        });
         const deadline = Date.now() + 15_000;
         let marker = "";
         while (Date.now() < deadline) {
-          const mark = fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").find((e) => e.startsWith("TSMPI_TEST_MARK="));
+          const mark = fs
+            .readFileSync(`/proc/${pid}/environ`, "latin1")
+            .split("\0")
+            .find((e) => e.startsWith("TSMPI_TEST_MARK="));
           if (mark && leftovers(mark).length >= 5) {
             marker = mark;
             break;
@@ -251,7 +298,11 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     /** Starts a job of 4 ranks over node1 and node2 that wait forever; resolves once all run. */
     async function hangingJob(): Promise<{ job: Promise<JobResult>; marker: string; pids: number[] }> {
       let marker = "";
-      const job = tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, fixture("fail.js"), "hang"], { timeoutMs: 60_000, env: BEAT, onStart: (_p, m) => (marker = m) });
+      const job = tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, fixture("fail.js"), "hang"], {
+        timeoutMs: 60_000,
+        env: BEAT,
+        onStart: (_p, m) => (marker = m),
+      });
       const pids = await waitForRankPids(marker, 4, 20_000);
       await new Promise((res) => setTimeout(res, 1500)); // the rendezvous is done and the heartbeats beat
       return { job, marker, pids };
@@ -322,7 +373,10 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     });
 
     it("a long computation on a remote rank is not taken for a dead host", async function () {
-      const r = await tsmpirun(["-n", "2", "--host", "node1,node2", ...MARK, fixture("compute.js"), "6000"], { timeoutMs: 60_000, env: BEAT });
+      const r = await tsmpirun(["-n", "2", "--host", "node1,node2", ...MARK, fixture("compute.js"), "6000"], {
+        timeoutMs: 60_000,
+        env: BEAT,
+      });
       await checkJob(r, 0, 5000);
       assert.equal(r.stdout.split("\n").filter((l) => l.endsWith("done after the computation")).length, 2, r.stdout);
     });
@@ -336,7 +390,11 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
       }
       const timeoutS = 3;
       let marker = "";
-      const job = tsmpirun(["-n", "2", "--host", "node2:2", ...MARK, fixture("fail.js"), "hang"], { timeoutMs: 90_000, env: { TSMPI_HEARTBEAT_TIMEOUT: String(timeoutS) }, onStart: (_p, m) => (marker = m) });
+      const job = tsmpirun(["-n", "2", "--host", "node2:2", ...MARK, fixture("fail.js"), "hang"], {
+        timeoutMs: 90_000,
+        env: { TSMPI_HEARTBEAT_TIMEOUT: String(timeoutS) },
+        onStart: (_p, m) => (marker = m),
+      });
       await waitForRankPids(marker, 2, 20_000);
       await new Promise((res) => setTimeout(res, 1500)); // the rendezvous is done: both ranks wait in recv
       const r2 = await run("ip", ["netns", "pids", "tsmpi-node2"], { timeoutMs: 10_000 });
@@ -378,16 +436,29 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-usr1-"));
       try {
         let launcher = 0;
-        const job = tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, fixture("signals.js"), "listen", dir], { timeoutMs: 60_000, onStart: (p) => (launcher = p) });
+        const job = tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, fixture("signals.js"), "listen", dir], {
+          timeoutMs: 60_000,
+          onStart: (p) => (launcher = p),
+        });
         const end = Date.now() + 30_000;
-        while ([0, 1, 2, 3].some((r) => !fs.existsSync(path.join(dir, `ready.${r}`)) || fs.readFileSync(path.join(dir, `ready.${r}`), "utf8") === "")) {
+        while (
+          [0, 1, 2, 3].some(
+            (r) => !fs.existsSync(path.join(dir, `ready.${r}`)) || fs.readFileSync(path.join(dir, `ready.${r}`), "utf8") === "",
+          )
+        ) {
           assert.ok(Date.now() < end, "the ranks did not get ready");
           await new Promise((res) => setTimeout(res, 50));
         }
         process.kill(launcher, "SIGUSR1");
         const r = await job;
         await checkJob(r, 0, 5000);
-        assert.deepEqual(r.stdout.split("\n").filter((l) => l.endsWith("got SIGUSR1")).sort(), [0, 1, 2, 3].map((k) => `rank ${k} got SIGUSR1`));
+        assert.deepEqual(
+          r.stdout
+            .split("\n")
+            .filter((l) => l.endsWith("got SIGUSR1"))
+            .sort(),
+          [0, 1, 2, 3].map((k) => `rank ${k} got SIGUSR1`),
+        );
         assert.doesNotMatch(r.stderr, /Debugger listening|Starting inspector/);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
@@ -400,13 +471,21 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
       let pid = 0;
       const secret = `s3cr3t-${crypto.randomBytes(8).toString("hex")}`;
       // `-x NAME` takes the value from tsmpirun's environment: `-x NAME=value` would show it on tsmpirun's own command line.
-      const job = tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, "-x", "TSMPI_TEST_SECRET", fixture("fail.js"), "hang"], { timeoutMs: 40_000, env: { TSMPI_TEST_SECRET: secret }, onStart: (p) => (pid = p) });
+      const job = tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, "-x", "TSMPI_TEST_SECRET", fixture("fail.js"), "hang"], {
+        timeoutMs: 40_000,
+        env: { TSMPI_TEST_SECRET: secret },
+        onStart: (p) => (pid = p),
+      });
       const deadline = Date.now() + 20_000;
       let key = "";
       let got = "";
       let marker = "";
       while (!(key && got) && Date.now() < deadline) {
-        marker = fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").find((e) => e.startsWith("TSMPI_TEST_MARK=")) ?? "";
+        marker =
+          fs
+            .readFileSync(`/proc/${pid}/environ`, "latin1")
+            .split("\0")
+            .find((e) => e.startsWith("TSMPI_TEST_MARK=")) ?? "";
         for (const p of marker ? leftovers(marker) : []) {
           try {
             // The environment the rank started with (the runtime takes the key out of process.env).
@@ -440,8 +519,10 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     });
 
     it("remote ranks and their child processes: no TSMPI_JOB_KEY in process.env or a child's; -x values arrive intact", async function () {
-      const secret = "it's \"quoted\" $HOME `x`";
-      const r = await tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, "-x", `TSMPI_TEST_SECRET=${secret}`, fixture("child-env.js")], { timeoutMs: 60_000 });
+      const secret = 'it\'s "quoted" $HOME `x`';
+      const r = await tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, "-x", `TSMPI_TEST_SECRET=${secret}`, fixture("child-env.js")], {
+        timeoutMs: 60_000,
+      });
       await checkJob(r, 0, 5000);
       const lines = jsonLines(r.stdout);
       assert.equal(lines.length, 4, r.stdout + r.stderr);
@@ -453,7 +534,10 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     });
 
     it("flood over CURVE between hosts: 3 senders, 300,000 messages with 1 MiB arrays, exactly once and in order; senders wait", async function () {
-      const r = await tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, fixture("flood.js"), "100000", "1000", "300"], { timeoutMs: 170_000, env: { TSMPI_SEND_HWM: String(4 * 2 ** 20) } });
+      const r = await tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, fixture("flood.js"), "100000", "1000", "300"], {
+        timeoutMs: 170_000,
+        env: { TSMPI_SEND_HWM: String(4 * 2 ** 20) },
+      });
       await checkJob(r, 0, 5000);
       const lines = jsonLines(r.stdout);
       const rx = lines.find((l) => l.rank === 0);
@@ -471,21 +555,30 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     it("a rank whose isends nobody receives still ends across hosts (issue 17, point 1): exit 0 within TSMPI_LINGER_MS, with the warning", async function () {
       // Rank 0 (node1) isends 20,000 x 1 KiB to each of ranks 1 (node1) and 2, 3 (node2, over CURVE); nobody receives.
       const linger = 2000;
-      const r = await tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, "-x", `TSMPI_LINGER_MS=${linger}`, fixture("unreceived.js")], { timeoutMs: 60_000 });
+      const r = await tsmpirun(["-n", "4", "--host", HOSTS, ...MARK, "-x", `TSMPI_LINGER_MS=${linger}`, fixture("unreceived.js")], {
+        timeoutMs: 60_000,
+      });
       const end = Date.now();
       await checkJob(r, 0, 5000);
       const done = jsonLines(r.stdout).find((l) => l.rank === 0)?.done as number;
       assert.ok(done, r.stdout + r.stderr);
-      const warning = r.stderr.split("\n").find((l) => l.startsWith("tsmpi: warning: rank 0 finished with messages that were never received"));
+      const warning = r.stderr
+        .split("\n")
+        .find((l) => l.startsWith("tsmpi: warning: rank 0 finished with messages that were never received"));
       assert.ok(warning, r.stderr);
       for (const dest of [1, 2, 3]) assert.match(warning, new RegExp(`\\b\\d+ to rank ${dest}\\b`));
       // The launcher's own exit over ssh adds to the linger: generous, yet far from a hang.
       assert.ok(end - done < linger + 6000, `the job ended ${end - done} ms after rank 0's script was done`);
-      console.log(`      ended ${end - done} ms after rank 0's script (TSMPI_LINGER_MS=${linger}): ${warning.replace(/^.*received: /, "").replace(/ \(.*$/, "")}`);
+      console.log(
+        `      ended ${end - done} ms after rank 0's script (TSMPI_LINGER_MS=${linger}): ${warning.replace(/^.*received: /, "").replace(/ \(.*$/, "")}`,
+      );
     });
 
     it("--insecure runs a job across hosts in clear text, with a warning on stderr", async function () {
-      const r = await tsmpirun(["-n", "2", "--host", "node1,node2", "--insecure", ...MARK, path.join(ROOT, "dist", "examples", "ring.js")], { timeoutMs: 60_000 });
+      const r = await tsmpirun(
+        ["-n", "2", "--host", "node1,node2", "--insecure", ...MARK, path.join(ROOT, "dist", "examples", "ring.js")],
+        { timeoutMs: 60_000 },
+      );
       await checkJob(r, 0, 5000);
       assert.match(r.stdout, /went 3 laps around 2 ranks/);
       assert.match(r.stderr, /warning: --insecure .*not encrypted/);
@@ -505,9 +598,24 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     it("srun tasks get local ranks and sizes per node from SLURM", async function () {
       const r = await srun(["-N", "2", "--ntasks-per-node=2"], [fixture("env.js")]);
       await checkJob(r, 0, 5000);
-      const seen = r.stdout.trim().split("\n").map((l) => JSON.parse(l)).sort((a, b) => a.rank - b.rank);
-      assert.deepEqual(seen.map((s) => [s.rank, s.size, s.local.rank, s.local.size]), [[0, 4, 0, 2], [1, 4, 1, 2], [2, 4, 0, 2], [3, 4, 1, 2]]);
-      assert.deepEqual(seen.map((s) => s.env.TSMPI_RANK), ["0", "1", "2", "3"]);
+      const seen = r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l))
+        .sort((a, b) => a.rank - b.rank);
+      assert.deepEqual(
+        seen.map((s) => [s.rank, s.size, s.local.rank, s.local.size]),
+        [
+          [0, 4, 0, 2],
+          [1, 4, 1, 2],
+          [2, 4, 0, 2],
+          [3, 4, 1, 2],
+        ],
+      );
+      assert.deepEqual(
+        seen.map((s) => s.env.TSMPI_RANK),
+        ["0", "1", "2", "3"],
+      );
     });
 
     it("a rank that fails under a direct srun ends the whole step (no hang)", async function () {
@@ -520,7 +628,10 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     it("salloc -N 2 -n 4 tsmpirun (no -n) runs the allocation's 4 tasks through srun", async function () {
       const r = await salloc(["-N", "2", "-n", "4"], ["--tag-output", fixture("env.js")]);
       await checkJob(r, 0, 5000);
-      const lines = r.stdout.trim().split("\n").filter((l) => l.startsWith("["));
+      const lines = r.stdout
+        .trim()
+        .split("\n")
+        .filter((l) => l.startsWith("["));
       assert.equal(lines.length, 4);
       const seen = lines.map((l) => ({ tag: Number(/^\[(\d+)\] /.exec(l)![1]), ...JSON.parse(l.replace(/^\[\d+\] /, "")) }));
       for (const s of seen) assert.equal(s.tag, s.rank);
@@ -540,7 +651,10 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     });
 
     it("a direct srun launch refuses a TSMPI_JOB_KEY of less than 128 bits, with a clear message and no hang (issue 17)", async function () {
-      const r = await runProgram("srun", ["-N", "2", "-n", "2", process.execPath, fixture("env.js")], { timeoutMs: 60_000, env: { TSMPI_JOB_KEY: "hunter2" } });
+      const r = await runProgram("srun", ["-N", "2", "-n", "2", process.execPath, fixture("env.js")], {
+        timeoutMs: 60_000,
+        env: { TSMPI_JOB_KEY: "hunter2" },
+      });
       assert.equal(r.timedOut, false, r.stderr);
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, /TSMPI_JOB_KEY must hold at least 128 bits/);
@@ -569,9 +683,20 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
         squatter.stdout!.on("data", (d) => (out += d));
         for (let i = 0; i < 100 && !out.includes("ready"); i++) await new Promise((res) => setTimeout(res, 100));
         assert.ok(out.includes("ready"), "the squatter listens");
-        const r = await runProgram("srun", [`--jobid=${jobId}`, "-N", "2", "-n", "2", process.execPath, path.join(ROOT, "dist", "examples", "hello.js")], { timeoutMs: 90_000 });
+        const r = await runProgram(
+          "srun",
+          [`--jobid=${jobId}`, "-N", "2", "-n", "2", process.execPath, path.join(ROOT, "dist", "examples", "hello.js")],
+          { timeoutMs: 90_000 },
+        );
         await checkJob(r, 0, 5000);
-        assert.equal(r.stdout.trim().split("\n").filter((l) => l.startsWith("Hello, World!")).length, 2, r.stdout + r.stderr);
+        assert.equal(
+          r.stdout
+            .trim()
+            .split("\n")
+            .filter((l) => l.startsWith("Hello, World!")).length,
+          2,
+          r.stdout + r.stderr,
+        );
         squatter.kill("SIGTERM");
         await new Promise((res) => squatter!.once("exit", res));
         assert.ok(Number(/connections (\d+)/.exec(out)?.[1]) > 0, `the ranks tried the squatted ports first (${out.trim()})`);
@@ -590,7 +715,9 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     it("sbatch runs tsmpirun inside the batch script", async function () {
       const out = path.join(os.tmpdir(), `tsmpi-sbatch-${process.pid}.out`);
       const script = `${process.execPath} ${path.join(ROOT, "dist", "launcher", "cli.js")} ${path.join(ROOT, "dist", "examples", "ring.js")}`;
-      const sub = await runProgram("sbatch", ["--parsable", "--wait", "-N", "2", "-n", "4", "-o", out, "--wrap", script], { timeoutMs: 120_000 });
+      const sub = await runProgram("sbatch", ["--parsable", "--wait", "-N", "2", "-n", "4", "-o", out, "--wrap", script], {
+        timeoutMs: 120_000,
+      });
       try {
         await checkJob(sub, 0, 5000);
         assert.match(fs.readFileSync(out, "utf8"), /went 3 laps around 4 ranks/);
@@ -604,23 +731,43 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     it("over ssh: COMM_WORLD across node1 and node2 refuses to spawn on every rank; each rank's COMM_SELF spawns on its own host", async function () {
       const r = await tsmpirun(["-n", "2", "--host", "node1:1,node2:1", ...MARK, fixture("spawn.js"), "hosts"], { timeoutMs: 120_000 });
       await checkJob(r, 0, 5000);
-      assert.deepEqual(r.stdout.split("\n").filter((l) => /^ok hosts \d/.test(l)).sort(), ["ok hosts 0 node1", "ok hosts 1 node2"]);
+      assert.deepEqual(
+        r.stdout
+          .split("\n")
+          .filter((l) => /^ok hosts \d/.test(l))
+          .sort(),
+        ["ok hosts 0 node1", "ok hosts 1 node2"],
+      );
     });
     it("ranks started by a direct srun: the same", async function () {
       const r = await srun(["-N", "2", "-n", "2"], [fixture("spawn.js"), "hosts"]);
       await checkJob(r, 0, 5000);
-      assert.deepEqual(r.stdout.split("\n").filter((l) => /^ok hosts \d/.test(l)).sort(), ["ok hosts 0 node1", "ok hosts 1 node2"]);
+      assert.deepEqual(
+        r.stdout
+          .split("\n")
+          .filter((l) => /^ok hosts \d/.test(l))
+          .sort(),
+        ["ok hosts 0 node1", "ok hosts 1 node2"],
+      );
     });
     it("tsmpirun inside an allocation: the same", async function () {
       const r = await salloc(["-N", "2", "-n", "2"], ["-n", "2", "--ppn", "1", fixture("spawn.js"), "hosts"], 120_000);
       await checkJob(r, 0, 5000);
-      assert.deepEqual(r.stdout.split("\n").filter((l) => /^ok hosts \d/.test(l)).sort(), ["ok hosts 0 node1", "ok hosts 1 node2"]);
+      assert.deepEqual(
+        r.stdout
+          .split("\n")
+          .filter((l) => /^ok hosts \d/.test(l))
+          .sort(),
+        ["ok hosts 0 node1", "ok hosts 1 node2"],
+      );
     });
   });
 
   describe("tsmpi/futures: a PoolExecutor's workers over ssh hosts and through srun", function () {
     it(`tsmpirun -n 1 --host localhost:1,${HOSTS}: 4 workers on the free slots, over ssh, remote stacks name their host`, async function () {
-      const r = await tsmpirun(["-n", "1", "--host", `localhost:1,${HOSTS}`, ...MARK, fixture("futures-cluster.js"), "4"], { timeoutMs: 120_000 });
+      const r = await tsmpirun(["-n", "1", "--host", `localhost:1,${HOSTS}`, ...MARK, fixture("futures-cluster.js"), "4"], {
+        timeoutMs: 120_000,
+      });
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
       const out = JSON.parse(r.stdout.trim().split("\n").pop()!);
       if (rig!.ownHostnames) assert.deepEqual(out.hosts, ["node1", "node2"]);
@@ -631,7 +778,14 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     it("salloc -N 2 -n 4 tsmpirun -n 1: 3 workers started with srun inside the allocation", async function () {
       const r = await salloc(["-N", "2", "-n", "4"], ["-n", "1", fixture("futures-cluster.js"), "3"], 120_000);
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-      const out = JSON.parse(r.stdout.trim().split("\n").filter((l) => l.includes('"hosts"')).pop()!.replace(/^\[\d+\] /, ""));
+      const out = JSON.parse(
+        r.stdout
+          .trim()
+          .split("\n")
+          .filter((l) => l.includes('"hosts"'))
+          .pop()!
+          .replace(/^\[\d+\] /, ""),
+      );
       assert.ok(out.hosts.length >= 1, r.stdout);
       if (rig!.ownHostnames) for (const h of out.hosts) assert.ok(["node1", "node2"].includes(h), h);
       await checkJob(r, 0, 5000);
@@ -649,14 +803,37 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
         assert.equal(s.appnum, parts[rank]);
         assert.equal(s.program, programs[rank]);
         // one COMM_WORLD: the allgather spans every part on every host
-        assert.deepEqual(s.world, parts.map((p, q) => [q, p, programs[q]]));
+        assert.deepEqual(
+          s.world,
+          parts.map((p, q) => [q, p, programs[q]]),
+        );
         assert.deepEqual(s.attrs, { tagUb: 2 ** 31 - 1, dup: parts[rank], split: null, self: null, badKey: "ERR_TSMPI_ARG" });
         if (rig!.ownHostnames) assert.equal(s.host, hosts[rank], `rank ${rank}`);
       });
     }
 
     it(`--host ${HOSTS} -n 1 mpmd.js : -n 3 mpmd.ts (TypeScript on the remote host): one COMM_WORLD, the parts' ranks in order on the slots, each part's arguments and -x`, async function () {
-      const r = await tsmpirun(["--host", HOSTS, ...MARK, "-n", "1", fixture("mpmd.js"), "first", ":", "-n", "3", "-x", "TEST_PART=one", ...MARK, SOURCE, "second", "c d"], { timeoutMs: 90_000 });
+      const r = await tsmpirun(
+        [
+          "--host",
+          HOSTS,
+          ...MARK,
+          "-n",
+          "1",
+          fixture("mpmd.js"),
+          "first",
+          ":",
+          "-n",
+          "3",
+          "-x",
+          "TEST_PART=one",
+          ...MARK,
+          SOURCE,
+          "second",
+          "c d",
+        ],
+        { timeoutMs: 90_000 },
+      );
       await checkJob(r, 0, 5000);
       const seen = rankLines(r);
       checkRanks(seen, [0, 1, 1, 1], ["js", "ts", "ts", "ts"], ["node1", "node1", "node2", "node2"]);
@@ -671,7 +848,9 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
       try {
         const hostfile = path.join(dir, "hosts");
         fs.writeFileSync(hostfile, "node1 slots=1\nnode2 slots=3\n");
-        const r = await tsmpirun(["--hostfile", hostfile, "-n", "2", ...MARK, SOURCE, ":", "-n", "2", ...MARK, fixture("mpmd.js")], { timeoutMs: 90_000 });
+        const r = await tsmpirun(["--hostfile", hostfile, "-n", "2", ...MARK, SOURCE, ":", "-n", "2", ...MARK, fixture("mpmd.js")], {
+          timeoutMs: 90_000,
+        });
         await checkJob(r, 0, 5000);
         checkRanks(rankLines(r), [0, 0, 1, 1], ["ts", "ts", "js", "js"], ["node1", "node2", "node2", "node2"]);
       } finally {
@@ -680,13 +859,20 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
     });
 
     it("each part on hosts of its own: -n 2 --host node2:2 mpmd.js : -n 2 --host node1:2 mpmd.ts", async function () {
-      const r = await tsmpirun(["-n", "2", "--host", "node2:2", ...MARK, fixture("mpmd.js"), ":", "-n", "2", "--host", "node1:2", ...MARK, SOURCE], { timeoutMs: 90_000 });
+      const r = await tsmpirun(
+        ["-n", "2", "--host", "node2:2", ...MARK, fixture("mpmd.js"), ":", "-n", "2", "--host", "node1:2", ...MARK, SOURCE],
+        { timeoutMs: 90_000 },
+      );
       await checkJob(r, 0, 5000);
       checkRanks(rankLines(r), [0, 0, 1, 1], ["js", "js", "ts", "ts"], ["node2", "node2", "node1", "node1"]);
     });
 
     it("salloc -N 2 --ntasks-per-node=2 tsmpirun -n 1 mpmd.js : -n 3 mpmd.ts: one srun --multi-prog step, ranks in order on the tasks; arguments with spaces and %t, -x and --wdir per part", async function () {
-      const r = await salloc(["-N", "2", "--ntasks-per-node=2"], ["-n", "1", "-x", "TEST_PART=zero", fixture("mpmd.js"), "a b", "%t", ":", "-n", "3", "--wdir", "/tmp", SOURCE, "second"], 120_000);
+      const r = await salloc(
+        ["-N", "2", "--ntasks-per-node=2"],
+        ["-n", "1", "-x", "TEST_PART=zero", fixture("mpmd.js"), "a b", "%t", ":", "-n", "3", "--wdir", "/tmp", SOURCE, "second"],
+        120_000,
+      );
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
       const seen = rankLines(r);
       checkRanks(seen, [0, 1, 1, 1], ["js", "ts", "ts", "ts"], ["node1", "node1", "node2", "node2"]);
@@ -709,7 +895,10 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
         assert.equal(s.size, here.length, `rank ${s.rank}`);
         assert.deepEqual(s.members, [...here].reverse(), `rank ${s.rank}: key -rank orders the host's ranks backwards`);
         assert.equal(s.nodeRank, [...here].reverse().indexOf(s.rank));
-        assert.deepEqual(s.hosts, here.map(() => s.host));
+        assert.deepEqual(
+          s.hosts,
+          here.map(() => s.host),
+        );
         assert.deepEqual(s.inOrder, here, `rank ${s.rank}: the default key keeps world order`);
       }
       if (!rig!.ownHostnames) {

@@ -18,7 +18,14 @@ import { gatherArray, gatherBlobs, gathervArray, scatterArray, scatterBlobs, sca
 import { reduceArrayBinomial, reduceArrayRing, reduceScatterRing, reduceValues } from "../lib/collectives/reduce.js";
 import { reduceScatterArray } from "../lib/collectives/reduce-scatter.js";
 import { scanArray, scanValues } from "../lib/collectives/scan.js";
-import { chooseAllgather, chooseAllreduce, chooseBcast, chooseReduce, chooseReduceScatter, chooseRooted } from "../lib/collectives/select.js";
+import {
+  chooseAllgather,
+  chooseAllreduce,
+  chooseBcast,
+  chooseReduce,
+  chooseReduceScatter,
+  chooseRooted,
+} from "../lib/collectives/select.js";
 import { TsmpiError } from "../lib/errors.js";
 import { Op } from "../lib/op.js";
 import { appendDigits, appended, digitPairs, layout } from "./suites/collectives.js";
@@ -88,7 +95,10 @@ class MemoryNet {
 
   /** Messages delivered but never received, and receives never matched, as "src>dst" keys. */
   leftovers(): string[] {
-    return [...this.arrived].filter(([, q]) => q.length > 0).map(([k, q]) => `${q.length} message(s) ${k}`).concat([...this.waiting].filter(([, w]) => w.length > 0).map(([k]) => `receive ${k}`));
+    return [...this.arrived]
+      .filter(([, q]) => q.length > 0)
+      .map(([k, q]) => `${q.length} message(s) ${k}`)
+      .concat([...this.waiting].filter(([, w]) => w.length > 0).map(([k]) => `receive ${k}`));
   }
 
   private check(rank: number, peer: number, what: string): void {
@@ -108,7 +118,8 @@ class MemoryNet {
       .then(() => this.turns())
       .then(() => {
         const bytes = data.slice();
-        if (snapshot && Buffer.compare(bytes, snapshot) !== 0) this.problems.push(`rank ${rank} changed an owned message to ${dest} before it was delivered`);
+        if (snapshot && Buffer.compare(bytes, snapshot) !== 0)
+          this.problems.push(`rank ${rank} changed an owned message to ${dest} before it was delivered`);
         const waiter = this.waiting.get(key)?.shift();
         if (waiter) waiter(bytes);
         else this.arrived.set(key, [...(this.arrived.get(key) ?? []), bytes]);
@@ -149,7 +160,13 @@ class MemoryNet {
 async function world<T>(n: number, seed: number, body: (ch: Channel) => Promise<T>): Promise<{ results: T[]; net: MemoryNet }> {
   const net = new MemoryNet(n, seed);
   let timer: NodeJS.Timeout | undefined;
-  const deadlock = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no result within 5 s on ${n} ranks: ${net.leftovers().join(", ") || "nothing in flight"}`)), 5000)));
+  const deadlock = new Promise<never>(
+    (_, reject) =>
+      (timer = setTimeout(
+        () => reject(new Error(`no result within 5 s on ${n} ranks: ${net.leftovers().join(", ") || "nothing in flight"}`)),
+        5000,
+      )),
+  );
   try {
     const results = await Promise.race([Promise.all(range(n).map((r) => body(net.channel(r)))), deadlock]);
     await net.flushed();
@@ -163,17 +180,23 @@ async function world<T>(n: number, seed: number, body: (ch: Channel) => Promise<
 
 /** Asserts that no rank sent or received more than `bound` messages. */
 function atMost(net: MemoryNet, bound: number, what: string): void {
-  for (const r of range(net.size)) assert.ok(Math.max(net.sends[r]!, net.recvs[r]!) <= bound, `${what}: rank ${r} sent ${net.sends[r]}, received ${net.recvs[r]} (bound ${bound})`);
+  for (const r of range(net.size))
+    assert.ok(
+      Math.max(net.sends[r]!, net.recvs[r]!) <= bound,
+      `${what}: rank ${r} sent ${net.sends[r]}, received ${net.recvs[r]} (bound ${bound})`,
+    );
 }
 
 /** Rank r's Int32 operand: values with negatives, so sums and maxima depend on every rank. */
 const ints = (r: number, length: number): Int32Array => Int32Array.from(range(length), (i) => ((r * 31 + i * 7) % 97) - 40);
 
 /** Element-wise sum of {@link ints} over `ranks`. */
-const intSum = (ranks: readonly number[], length: number): Int32Array => Int32Array.from(range(length), (i) => ranks.reduce((s, r) => s + ints(r, length)[i]!, 0));
+const intSum = (ranks: readonly number[], length: number): Int32Array =>
+  Int32Array.from(range(length), (i) => ranks.reduce((s, r) => s + ints(r, length)[i]!, 0));
 
 /** Rank r's MAXLOC operand: interleaved (value, index) pairs with many ties. */
-const pairs = (r: number, length: number): Float64Array => Float64Array.from(range(length), (i) => (i % 2 ? (r * 5 + i) % 11 : (r + i) % 3));
+const pairs = (r: number, length: number): Float64Array =>
+  Float64Array.from(range(length), (i) => (i % 2 ? (r * 5 + i) % 11 : (r + i) % 3));
 
 /** MAXLOC over `ranks` of {@link pairs}: the largest value, with the lowest index among its ties. */
 function maxloc(ranks: readonly number[], length: number): Float64Array {
@@ -205,7 +228,10 @@ describe("collective algorithms, in process (N = 1..9, every root, random interl
             assert.equal(offsets[0], 0);
             assert.equal(offsets[parts], total);
             const sizes = range(parts).map((i) => offsets[i + 1]! - offsets[i]!);
-            assert.ok(sizes.every((s) => s % unit === 0 && s >= 0), `blocks of ${total} in ${parts} by ${unit}: ${sizes}`);
+            assert.ok(
+              sizes.every((s) => s % unit === 0 && s >= 0),
+              `blocks of ${total} in ${parts} by ${unit}: ${sizes}`,
+            );
             assert.ok(Math.max(...sizes) - Math.min(...sizes) <= unit, `near-equal: ${sizes}`);
           }
         }
@@ -221,7 +247,10 @@ describe("collective algorithms, in process (N = 1..9, every root, random interl
       assert.deepEqual(a, Float64Array.of(2, 7, 8));
       assert.equal(bytesOfRange(a, 3, 3).byteLength, 0);
       const parts = [Uint8Array.of(1, 2), new Uint8Array(0), Uint8Array.of(3)];
-      assert.deepEqual(unbundle(bundle(parts)).map((p) => [...p]), [[1, 2], [], [3]]);
+      assert.deepEqual(
+        unbundle(bundle(parts)).map((p) => [...p]),
+        [[1, 2], [], [3]],
+      );
       assert.deepEqual(unbundle(bundle([])), []);
     });
 
@@ -281,7 +310,11 @@ describe("collective algorithms, in process (N = 1..9, every root, random interl
           for (const len of [0, 5]) {
             const data = Uint8Array.from(range(len), (i) => i + root);
             const { results, net } = await world(n, root + len, (ch) =>
-              ch.rank === root ? bcastBinomial(ch, root, data.slice()) : len % 2 ? bcastBinomial(ch, root, undefined, new Uint8Array(len)) : bcastBinomial(ch, root, undefined, undefined, true),
+              ch.rank === root
+                ? bcastBinomial(ch, root, data.slice())
+                : len % 2
+                  ? bcastBinomial(ch, root, undefined, new Uint8Array(len))
+                  : bcastBinomial(ch, root, undefined, undefined, true),
             );
             for (const got of results) assert.deepEqual([...got], [...data], `root ${root}, ${len} bytes`);
             atMost(net, log2(n), "bcastBinomial");
@@ -306,9 +339,17 @@ describe("collective algorithms, in process (N = 1..9, every root, random interl
       it("gatherBlobs and scatterBlobs of blocks of any length, every root", async function () {
         for (const root of range(n)) {
           const g = await world(n, root, (ch) => gatherBlobs(ch, root, blob(ch.rank, 0)));
-          g.results.forEach((got, r) => assert.deepEqual(got?.map((b) => [...b]), r === root ? range(n).map((i) => [...blob(i, 0)]) : undefined, `gather at ${root}, rank ${r}`));
+          g.results.forEach((got, r) =>
+            assert.deepEqual(
+              got?.map((b) => [...b]),
+              r === root ? range(n).map((i) => [...blob(i, 0)]) : undefined,
+              `gather at ${root}, rank ${r}`,
+            ),
+          );
           atMost(g.net, log2(n), "gatherBlobs");
-          const s = await world(n, root + 1, (ch) => scatterBlobs(ch, root, ch.rank === root ? range(n).map((i) => blob(root, i)) : undefined));
+          const s = await world(n, root + 1, (ch) =>
+            scatterBlobs(ch, root, ch.rank === root ? range(n).map((i) => blob(root, i)) : undefined),
+          );
           s.results.forEach((got, r) => assert.deepEqual([...got], [...blob(root, r)], `scatter from ${root}, rank ${r}`));
           atMost(s.net, log2(n), "scatterBlobs");
         }
@@ -319,10 +360,19 @@ describe("collective algorithms, in process (N = 1..9, every root, random interl
           for (const count of [0, 1, 3]) {
             const g = await world(n, root + count, async (ch) => {
               const recv = ch.rank === root ? new Int16Array(n * count).fill(-1) : null;
-              await gatherArray(ch, root, Int16Array.from(range(count), (k) => ch.rank * 10 + k), recv);
+              await gatherArray(
+                ch,
+                root,
+                Int16Array.from(range(count), (k) => ch.rank * 10 + k),
+                recv,
+              );
               return recv;
             });
-            assert.deepEqual(g.results[root], Int16Array.from(range(n * count), (i) => Math.floor(i / count) * 10 + (i % count)), `gather ${count} at ${root}`);
+            assert.deepEqual(
+              g.results[root],
+              Int16Array.from(range(n * count), (i) => Math.floor(i / count) * 10 + (i % count)),
+              `gather ${count} at ${root}`,
+            );
             atMost(g.net, log2(n), "gatherArray");
             const whole = Float64Array.from(range(n * count), (i) => i + 0.5);
             const s = await world(n, root * 3 + count, async (ch) => {
@@ -330,7 +380,9 @@ describe("collective algorithms, in process (N = 1..9, every root, random interl
               await scatterArray(ch, root, ch.rank === root ? whole : null, recv);
               return recv;
             });
-            s.results.forEach((got, r) => assert.deepEqual(got, whole.slice(r * count, (r + 1) * count), `scatter ${count} from ${root} to ${r}`));
+            s.results.forEach((got, r) =>
+              assert.deepEqual(got, whole.slice(r * count, (r + 1) * count), `scatter ${count} from ${root} to ${r}`),
+            );
             atMost(s.net, log2(n), "scatterArray");
           }
         }
@@ -340,40 +392,82 @@ describe("collective algorithms, in process (N = 1..9, every root, random interl
         const counts = range(n).map((i) => i % 3);
         const { displs, length } = layout(counts, "reversed");
         const placed = new Int32Array(length).fill(-1);
-        counts.forEach((c, i) => placed.set(Int32Array.from(range(c), (k) => i * 100 + k), displs[i]!));
+        counts.forEach((c, i) =>
+          placed.set(
+            Int32Array.from(range(c), (k) => i * 100 + k),
+            displs[i]!,
+          ),
+        );
         for (const root of range(n)) {
           const g = await world(n, root, async (ch) => {
             const recv = ch.rank === root ? new Int32Array(length).fill(-1) : null;
-            await gathervArray(ch, root, Int32Array.from(range(counts[ch.rank]!), (k) => ch.rank * 100 + k), recv, counts, displs);
+            await gathervArray(
+              ch,
+              root,
+              Int32Array.from(range(counts[ch.rank]!), (k) => ch.rank * 100 + k),
+              recv,
+              counts,
+              displs,
+            );
             return recv;
           });
           assert.deepEqual(g.results[root], placed, `gatherv at ${root}`);
           const s = await world(n, root + 7, async (ch) => {
             const recv = new Int32Array(counts[ch.rank]!);
-            await scattervArray(ch, root, ch.rank === root ? placed : null, recv, ch.rank === root ? counts : null, ch.rank === root ? displs : null);
+            await scattervArray(
+              ch,
+              root,
+              ch.rank === root ? placed : null,
+              recv,
+              ch.rank === root ? counts : null,
+              ch.rank === root ? displs : null,
+            );
             return recv;
           });
-          s.results.forEach((got, r) => assert.deepEqual(got, Int32Array.from(range(counts[r]!), (k) => r * 100 + k), `scatterv from ${root} to ${r}`));
+          s.results.forEach((got, r) =>
+            assert.deepEqual(
+              got,
+              Int32Array.from(range(counts[r]!), (k) => r * 100 + k),
+              `scatterv from ${root} to ${r}`,
+            ),
+          );
         }
       });
 
       it("allgatherBlobs, allgatherBruck (0, 1, 3 elements) and allgatherRing (any counts, displacements, shifts)", async function () {
         const b = await world(n, 3, (ch) => allgatherBlobs(ch, blob(ch.rank, 1)));
-        for (const got of b.results) assert.deepEqual(got.map((x) => [...x]), range(n).map((r) => [...blob(r, 1)]));
+        for (const got of b.results)
+          assert.deepEqual(
+            got.map((x) => [...x]),
+            range(n).map((r) => [...blob(r, 1)]),
+          );
         atMost(b.net, log2(n), "allgatherBlobs");
         for (const count of [0, 1, 3]) {
           const k = await world(n, count, async (ch) => {
             const recv = new BigInt64Array(n * count);
-            await allgatherBruck(ch, BigInt64Array.from(range(count), (i) => BigInt(ch.rank) * 2n ** 40n + BigInt(i)), recv);
+            await allgatherBruck(
+              ch,
+              BigInt64Array.from(range(count), (i) => BigInt(ch.rank) * 2n ** 40n + BigInt(i)),
+              recv,
+            );
             return recv;
           });
-          for (const got of k.results) assert.deepEqual(got, BigInt64Array.from(range(n * count), (i) => BigInt(Math.floor(i / count)) * 2n ** 40n + BigInt(i % count)));
+          for (const got of k.results)
+            assert.deepEqual(
+              got,
+              BigInt64Array.from(range(n * count), (i) => BigInt(Math.floor(i / count)) * 2n ** 40n + BigInt(i % count)),
+            );
           atMost(k.net, log2(n), "allgatherBruck");
         }
         const counts = range(n).map((i) => (i * 2) % 3);
         const { displs, length } = layout(counts, "reversed");
         const want = new Float32Array(length).fill(-1);
-        counts.forEach((c, i) => want.set(Float32Array.from(range(c), (j) => i + j / 4), displs[i]!));
+        counts.forEach((c, i) =>
+          want.set(
+            Float32Array.from(range(c), (j) => i + j / 4),
+            displs[i]!,
+          ),
+        );
         for (const shift of [0, 1, n + 2]) {
           const { results } = await world(n, shift, async (ch) => {
             const recv = new Float32Array(length).fill(-1);
@@ -387,8 +481,18 @@ describe("collective algorithms, in process (N = 1..9, every root, random interl
       });
 
       it("alltoallBlobs and alltoallArray (per-pair counts, zero included)", async function () {
-        const b = await world(n, 5, (ch) => alltoallBlobs(ch, range(n).map((to) => blob(ch.rank, to))));
-        b.results.forEach((got, me) => assert.deepEqual(got.map((x) => [...x]), range(n).map((from) => [...blob(from, me)])));
+        const b = await world(n, 5, (ch) =>
+          alltoallBlobs(
+            ch,
+            range(n).map((to) => blob(ch.rank, to)),
+          ),
+        );
+        b.results.forEach((got, me) =>
+          assert.deepEqual(
+            got.map((x) => [...x]),
+            range(n).map((from) => [...blob(from, me)]),
+          ),
+        );
         const count = (from: number, to: number) => (from + 2 * to) % 3;
         const { results } = await world(n, 6, async (ch) => {
           const me = ch.rank;
@@ -396,12 +500,22 @@ describe("collective algorithms, in process (N = 1..9, every root, random interl
           const rc = range(n).map((from) => count(from, me));
           const sd = packedDispls(sc);
           const send = new Uint16Array(sc.reduce((a, c) => a + c, 0));
-          sc.forEach((c, to) => send.set(range(c).map((k) => me * 100 + to * 10 + k), sd[to]!));
+          sc.forEach((c, to) =>
+            send.set(
+              range(c).map((k) => me * 100 + to * 10 + k),
+              sd[to]!,
+            ),
+          );
           const recv = new Uint16Array(rc.reduce((a, c) => a + c, 0));
           await alltoallArray(ch, send, sc, sd, recv, rc, packedDispls(rc));
           return recv;
         });
-        results.forEach((got, me) => assert.deepEqual([...got], range(n).flatMap((from) => range(count(from, me)).map((k) => from * 100 + me * 10 + k))));
+        results.forEach((got, me) =>
+          assert.deepEqual(
+            [...got],
+            range(n).flatMap((from) => range(count(from, me)).map((k) => from * 100 + me * 10 + k)),
+          ),
+        );
       });
 
       it("reduceValues folds in rank order at every root (non-commutative, and SUM of strings)", async function () {
@@ -439,7 +553,12 @@ describe("collective algorithms, in process (N = 1..9, every root, random interl
 
       it("reduceScatterRing leaves rank r with block r + shift fully reduced, for uneven and empty blocks, in place or not", async function () {
         for (const len of lengthsFor(n)) {
-          for (const [shift, inPlace] of [[0, false], [1, false], [0, true], [1, true]] as const) {
+          for (const [shift, inPlace] of [
+            [0, false],
+            [1, false],
+            [0, true],
+            [1, true],
+          ] as const) {
             const offsets = splitEven(len, n);
             const { results } = await world(n, len + shift, async (ch) => {
               const src = ints(ch.rank, len);
@@ -451,7 +570,11 @@ describe("collective algorithms, in process (N = 1..9, every root, random interl
             const want = intSum(range(n), len);
             results.forEach((got, r) => {
               const b = (r + shift) % n;
-              assert.deepEqual(got.subarray(offsets[b]!, offsets[b + 1]!), want.subarray(offsets[b]!, offsets[b + 1]!), `${len} elements, shift ${shift}, rank ${r}`);
+              assert.deepEqual(
+                got.subarray(offsets[b]!, offsets[b + 1]!),
+                want.subarray(offsets[b]!, offsets[b + 1]!),
+                `${len} elements, shift ${shift}, rank ${r}`,
+              );
             });
           }
         }
@@ -486,14 +609,18 @@ describe("collective algorithms, in process (N = 1..9, every root, random interl
             await reduceScatterArray(ch, ints(ch.rank, total), recv, counts, Op.SUM);
             return recv;
           });
-          sum.results.forEach((got, r) => assert.deepEqual(got, intSum(range(n), total).slice(displs[r]!, displs[r]! + counts[r]!), `SUM, rank ${r}, counts ${counts}`));
+          sum.results.forEach((got, r) =>
+            assert.deepEqual(got, intSum(range(n), total).slice(displs[r]!, displs[r]! + counts[r]!), `SUM, rank ${r}, counts ${counts}`),
+          );
           const pairCounts = counts.map((c) => 2 * c);
           const ordered = await world(n, total + 1, async (ch) => {
             const recv = new Float64Array(pairCounts[ch.rank]!);
             await reduceScatterArray(ch, digitPairs(ch.rank, total), recv, pairCounts, APPEND);
             return recv;
           });
-          ordered.results.forEach((got, r) => assert.deepEqual(got, appended(range(n), total).slice(2 * displs[r]!, 2 * (displs[r]! + counts[r]!)), `append, rank ${r}`));
+          ordered.results.forEach((got, r) =>
+            assert.deepEqual(got, appended(range(n), total).slice(2 * displs[r]!, 2 * (displs[r]! + counts[r]!)), `append, rank ${r}`),
+          );
         }
       });
 
@@ -502,7 +629,11 @@ describe("collective algorithms, in process (N = 1..9, every root, random interl
         for (const got of v.results) assert.equal(got, range(n).join(""));
         atMost(v.net, log2(n), "allreduceValues");
         for (const len of lengthsFor(n)) {
-          for (const [name, algo] of [["gather", allreduceArrayGather], ["ring", allreduceArrayRing], ["reduce-bcast", allreduceArrayReduceBcast]] as const) {
+          for (const [name, algo] of [
+            ["gather", allreduceArrayGather],
+            ["ring", allreduceArrayRing],
+            ["reduce-bcast", allreduceArrayReduceBcast],
+          ] as const) {
             const sum = await world(n, len, async (ch) => {
               const recv = new Int32Array(len).fill(-1);
               await algo(ch, ints(ch.rank, len), recv, Op.SUM);
@@ -535,14 +666,22 @@ describe("collective algorithms, in process (N = 1..9, every root, random interl
       it("scanValues and scanArray, inclusive and exclusive, in rank order", async function () {
         for (const exclusive of [false, true]) {
           const v = await world(n, 1, (ch) => scanValues(ch, String(ch.rank), CONCAT, exclusive));
-          v.results.forEach((got, r) => assert.equal(got, exclusive ? (r === 0 ? undefined : range(r).join("")) : range(r + 1).join(""), `rank ${r}`));
+          v.results.forEach((got, r) =>
+            assert.equal(got, exclusive ? (r === 0 ? undefined : range(r).join("")) : range(r + 1).join(""), `rank ${r}`),
+          );
           atMost(v.net, log2(n), "scanValues");
           const a = await world(n, 2, async (ch) => {
             const recv = new Float64Array(6).fill(-1);
             await scanArray(ch, digitPairs(ch.rank, 3), recv, APPEND, exclusive);
             return recv;
           });
-          a.results.forEach((got, r) => assert.deepEqual(got, exclusive && r === 0 ? new Float64Array(6).fill(-1) : appended(range(exclusive ? r : r + 1), 3), `rank ${r}`));
+          a.results.forEach((got, r) =>
+            assert.deepEqual(
+              got,
+              exclusive && r === 0 ? new Float64Array(6).fill(-1) : appended(range(exclusive ? r : r + 1), 3),
+              `rank ${r}`,
+            ),
+          );
           atMost(a.net, log2(n), "scanArray");
         }
       });

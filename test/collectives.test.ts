@@ -12,16 +12,31 @@ import { fixture, settledLeftovers, tsmpirun } from "./helpers/launch.js";
 describeSuite("collectives", cases, { sizes: [1, 2, 3, 4, 5, 8], timeoutMs: 90_000 });
 // The same over ZeroMQ's ipc:// sockets instead of shared memory.
 describeSuite("collectives", cases, { sizes: [2, 3, 5], env: { TSMPI_SHM: "0" }, timeoutMs: 90_000 });
-for (const TSMPI_COLL of ["allreduce:ring,bcast:scatter-ring,allgather:ring,reduce:ring,gather:linear,scatter:linear", "allreduce:reduce-bcast"]) {
+for (const TSMPI_COLL of [
+  "allreduce:ring,bcast:scatter-ring,allgather:ring,reduce:ring,gather:linear,scatter:linear",
+  "allreduce:reduce-bcast",
+]) {
   describeSuite("collectives", cases, { sizes: [2, 3, 5], env: { TSMPI_COLL }, timeoutMs: 90_000 });
 }
 // Same-host ranks reading each other's memory: forced at every size (small, uneven and empty
 // blocks); and with that access turned off, where the large-payload choices fall back to messages.
-describeSuite("collectives", cases, { sizes: [2, 3, 5], env: { TSMPI_COLL: "allreduce:peer,bcast:peer,allgather:peer,reduce_scatter:peer" }, timeoutMs: 90_000 });
-describeSuite("collectives", cases, { sizes: [3], env: { TSMPI_COLL: "allreduce:peer,bcast:peer,allgather:peer,reduce_scatter:peer", TSMPI_CMA: "0" }, timeoutMs: 90_000 });
+describeSuite("collectives", cases, {
+  sizes: [2, 3, 5],
+  env: { TSMPI_COLL: "allreduce:peer,bcast:peer,allgather:peer,reduce_scatter:peer" },
+  timeoutMs: 90_000,
+});
+describeSuite("collectives", cases, {
+  sizes: [3],
+  env: { TSMPI_COLL: "allreduce:peer,bcast:peer,allgather:peer,reduce_scatter:peer", TSMPI_CMA: "0" },
+  timeoutMs: 90_000,
+});
 // Reads between the ranks failing (as where the kernel forbids them): the ranks find out on
 // their first call, agree, and every call falls back to messages.
-describeSuite("collectives", cases, { sizes: [3], env: { TSMPI_COLL: "allreduce:peer,bcast:peer,allgather:peer,reduce_scatter:peer", TSMPI_CMA: "fail-reads" }, timeoutMs: 90_000 });
+describeSuite("collectives", cases, {
+  sizes: [3],
+  env: { TSMPI_COLL: "allreduce:peer,bcast:peer,allgather:peer,reduce_scatter:peer", TSMPI_CMA: "fail-reads" },
+  timeoutMs: 90_000,
+});
 
 /** One trace line: what one rank did in one collective call. */
 interface Trace {
@@ -38,7 +53,10 @@ describe("collective message counts: small messages take ceil(log2 N) rounds (TS
   this.timeout(60_000);
   for (const np of [2, 3, 4, 5, 8]) {
     it(`${np} ranks: no rank sends or receives more than ceil(log2 ${np}) messages per call, nor sends more than twice that`, async function () {
-      const r = await tsmpirun(["-n", String(np), fixture("count-messages.js")], { timeoutMs: 45_000, env: { TSMPI_TRACE: "collectives", TSMPI_COLL: "" } });
+      const r = await tsmpirun(["-n", String(np), fixture("count-messages.js")], {
+        timeoutMs: 45_000,
+        env: { TSMPI_TRACE: "collectives", TSMPI_COLL: "" },
+      });
       assert.deepEqual(await settledLeftovers(r.marker), [], "no process of the job may be left");
       assert.equal(r.code, 0, `tsmpirun exited ${r.code}; stderr:\n${r.stderr.slice(-3000)}`);
       const calls = JSON.parse(/^@@calls (.*)$/m.exec(r.stdout)?.[1] ?? "null") as string[] | null;
@@ -51,7 +69,11 @@ describe("collective message counts: small messages take ceil(log2 N) rounds (TS
       const rounds = Math.ceil(Math.log2(np));
       for (let rank = 0; rank < np; rank++) {
         const traces = byRank.get(rank) ?? [];
-        assert.deepEqual(traces.map((t) => t.name), calls.map((c) => c.split("@")[0]), `rank ${rank}: one trace line per call, in call order`);
+        assert.deepEqual(
+          traces.map((t) => t.name),
+          calls.map((c) => c.split("@")[0]),
+          `rank ${rank}: one trace line per call, in call order`,
+        );
         traces.forEach((t, i) => {
           const what = `rank ${rank} in ${calls[i]} on ${np} ranks (${t.sends} sends, ${t.recvs} receives)`;
           assert.equal(t.size, np, what);
@@ -66,7 +88,10 @@ describe("collective message counts: small messages take ceil(log2 N) rounds (TS
 describe("same-host ranks read large collective payloads from each other's memory (single copy)", function () {
   this.timeout(60_000);
   const run = async (np: number, env: NodeJS.ProcessEnv) => {
-    const r = await tsmpirun(["-n", String(np), fixture("single-copy.js")], { timeoutMs: 45_000, env: { TSMPI_TRACE: "collectives", TSMPI_COLL: "", ...env } });
+    const r = await tsmpirun(["-n", String(np), fixture("single-copy.js")], {
+      timeoutMs: 45_000,
+      env: { TSMPI_TRACE: "collectives", TSMPI_COLL: "", ...env },
+    });
     assert.deepEqual(await settledLeftovers(r.marker), [], "no process of the job may be left");
     assert.equal(r.code, 0, `tsmpirun exited ${r.code}; stderr:\n${r.stderr.slice(-3000)}`);
     const calls = JSON.parse(/^@@calls (.*)$/m.exec(r.stdout)?.[1] ?? "null") as string[] | null;

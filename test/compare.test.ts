@@ -20,7 +20,15 @@ const PLOTS: Record<string, string[]> = {
   "startup.svg": ["tsmpi .js", "tsmpi .ts", "mpi4py shm", "mpi4py tcp"],
   "pi-speedup.svg": SYSTEMS,
 };
-const SECTION_HEADINGS = ["## Start-up", "## Ping-pong", "## Ring test", "## Collectives", "## Allreduce of 1M doubles", "## Monte Carlo pi", "## Task pool"];
+const SECTION_HEADINGS = [
+  "## Start-up",
+  "## Ping-pong",
+  "## Ring test",
+  "## Collectives",
+  "## Allreduce of 1M doubles",
+  "## Monte Carlo pi",
+  "## Task pool",
+];
 
 interface XmlNode {
   name: string;
@@ -33,7 +41,9 @@ interface XmlNode {
 function parseXml(xml: string): XmlNode {
   const valid = XMLValidator.validate(xml);
   assert.equal(valid, true, `not well-formed XML: ${JSON.stringify(valid)}`);
-  const ordered = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: "", trimValues: false }).parse(xml) as Record<string, unknown>[];
+  const ordered = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: "", trimValues: false }).parse(
+    xml,
+  ) as Record<string, unknown>[];
   const convert = (item: Record<string, unknown>): XmlNode | null => {
     const name = Object.keys(item).find((k) => k !== ":@");
     if (!name || name === "#text") return null;
@@ -59,15 +69,24 @@ function checkSvg(file: string, series: string[]): void {
   assert.ok(Number(root.attrs.width) > 0 && Number(root.attrs.height) > 0, `${file}: width and height`);
   const nodes = [...walk(root)];
   const axes = nodes.filter((n) => n.attrs["aria-label"]?.match(/^[XY]-axis titled/));
-  for (const xy of ["X", "Y"]) assert.ok(axes.some((a) => a.attrs["aria-label"]!.startsWith(`${xy}-axis`)), `${file}: an ${xy} axis with a title`);
+  for (const xy of ["X", "Y"])
+    assert.ok(
+      axes.some((a) => a.attrs["aria-label"]!.startsWith(`${xy}-axis`)),
+      `${file}: an ${xy} axis with a title`,
+    );
   assert.ok(nodes.filter((n) => hasClass(n, "role-axis-label")).length >= 2, `${file}: axis tick labels`);
   // The legend names each series once.
-  const legend = nodes.filter((n) => hasClass(n, "role-legend-label")).flatMap((g) => g.children.filter((c) => c.name === "text").map((t) => t.text));
+  const legend = nodes
+    .filter((n) => hasClass(n, "role-legend-label"))
+    .flatMap((g) => g.children.filter((c) => c.name === "text").map((t) => t.text));
   assert.deepEqual([...legend].sort(), [...series].sort(), `${file}: legend entries`);
   // Data marks: every series has points of its own (each point's aria-label ends with its system).
   const drawn = new Set(nodes.map((n) => /; system: (.+)$/.exec(n.attrs["aria-label"] ?? "")?.[1]).filter(Boolean));
   assert.deepEqual([...drawn].sort(), [...series].sort(), `${file}: series drawn`);
-  assert.ok(nodes.some((n) => hasClass(n, "mark-line") || hasClass(n, "mark-symbol")), `${file}: line or point marks`);
+  assert.ok(
+    nodes.some((n) => hasClass(n, "mark-line") || hasClass(n, "mark-symbol")),
+    `${file}: line or point marks`,
+  );
 }
 
 function npmCompare(args: string[], timeoutMs: number): Promise<JobResult> {
@@ -112,7 +131,9 @@ describe("npm run compare (tsmpi against mpi4py)", function () {
     assert.ok(/## Task pool[^\n]*\n\n(Skipped: .+|.*tsmpi\/futures)/.test(report), "the task pool section ran or gives its reason");
     // Table rows: a label, three figures with their spread, two ratios.
     const figure = String.raw`[\d.]+ (µs|ms|s) \[[\d.]+–[\d.]+\]`;
-    const rows = report.split("\n").filter((l) => new RegExp(String.raw`^\| [^|]+ \| ${figure} \| ${figure} \| ${figure} \| [\d.]+× \| [\d.]+× \|`).test(l));
+    const rows = report
+      .split("\n")
+      .filter((l) => new RegExp(String.raw`^\| [^|]+ \| ${figure} \| ${figure} \| ${figure} \| [\d.]+× \| [\d.]+× \|`).test(l));
     assert.ok(rows.length >= 30, `table rows with medians, spreads and ratios: ${rows.length}\n${report}`);
     for (const [file, series] of Object.entries(PLOTS)) {
       assert.ok(report.includes(`](${file})`), `report links ${file}`);

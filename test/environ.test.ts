@@ -61,9 +61,12 @@ describe("environment inquiries (issue 20 item 6)", function () {
     // the compiled module (npm run build), loaded by a worker that has no TypeScript loader
     const built = new URL("../dist/lib/environ.js", import.meta.url);
     if (!fs.existsSync(built)) this.skip();
-    const worker = new Worker(`import(${JSON.stringify(built.href)}).then((m) => require("node:worker_threads").parentPort.postMessage(m.Is_thread_main()))`, {
-      eval: true,
-    });
+    const worker = new Worker(
+      `import(${JSON.stringify(built.href)}).then((m) => require("node:worker_threads").parentPort.postMessage(m.Is_thread_main()))`,
+      {
+        eval: true,
+      },
+    );
     const answer = await new Promise((resolve, reject) => {
       worker.once("message", resolve);
       worker.once("error", reject);

@@ -12,29 +12,54 @@ import { ROOT, settledLeftovers, tsmpirun } from "./helpers/launch.js";
 
 /** What the output of an example must contain at `np` ranks (beyond exiting 0). */
 const EXPECT: Record<string, (np: number) => RegExp[]> = {
-  "hello.ts": (np) => [new RegExp(`^${Array.from({ length: np }, (_, i) => `Hello, World! I am process ${i} of ${np} on [^\\n]+\\.\\n`).join("")}$`)],
+  "hello.ts": (np) => [
+    new RegExp(`^${Array.from({ length: np }, (_, i) => `Hello, World! I am process ${i} of ${np} on [^\\n]+\\.\\n`).join("")}$`),
+  ],
   "ring.ts": (np) => [new RegExp(`went 3 laps around ${np} ranks`)],
   "pi.ts": (np) => [/pi is approximately 3\.14\d+/, new RegExp(`time between barriers: [\\d.]+ ms on ${np} rank`)],
   "gpu-pi.ts": (np) => [
-    new RegExp(`^${Array.from({ length: np }, (_, i) => `rank ${i}: (cuda device \\d+ \\(.+\\)|cpu \\((C\\+\\+ addon|JavaScript)\\)), \\d+ samples, \\S+ samples/s\\n`).join("")}`, "m"),
+    new RegExp(
+      `^${Array.from({ length: np }, (_, i) => `rank ${i}: (cuda device \\d+ \\(.+\\)|cpu \\((C\\+\\+ addon|JavaScript)\\)), \\d+ samples, \\S+ samples/s\\n`).join("")}`,
+      "m",
+    ),
     new RegExp(`pi is approximately 3\\.1\\d+ \\(error \\S+\\) from 20000000 samples on ${np} ranks?$`, "m"),
   ],
-  "heat.ts": (np) => [new RegExp(`32x32 plate on ${np} ranks? converged after \\d+ iterations`), /identical to the single-rank run in every cell/],
+  "heat.ts": (np) => [
+    new RegExp(`32x32 plate on ${np} ranks? converged after \\d+ iterations`),
+    /identical to the single-rank run in every cell/,
+  ],
   // with a GPU and NVRTC the GPU run and its check against the CPU; elsewhere the line saying why not
   "heat-gpu.ts": (np) => [
     cuda.available && cuda.info().nvrtc !== null
-      ? new RegExp(`^heat-gpu: 32x32 plate on ${np} ranks? \\(GPUs ${Array.from({ length: np }, () => ".+ #\\d+").join(", ")}\\) converged after 1149 iterations[^\\n]*\\nheat-gpu: centre temperature 23\\.5176; identical to the CPU run in every cell$`, "m")
-      : new RegExp(`^heat-gpu: ${np > 1 ? "rank 0 has" : "this machine has"} no usable GPU \\(.*(libcuda|libnvrtc|addon|CUDA|TSMPI_CUDA).*\\); this example needs one on every rank, nothing to check here$`, "m"),
+      ? new RegExp(
+          `^heat-gpu: 32x32 plate on ${np} ranks? \\(GPUs ${Array.from({ length: np }, () => ".+ #\\d+").join(", ")}\\) converged after 1149 iterations[^\\n]*\\nheat-gpu: centre temperature 23\\.5176; identical to the CPU run in every cell$`,
+          "m",
+        )
+      : new RegExp(
+          `^heat-gpu: ${np > 1 ? "rank 0 has" : "this machine has"} no usable GPU \\(.*(libcuda|libnvrtc|addon|CUDA|TSMPI_CUDA).*\\); this example needs one on every rank, nothing to check here$`,
+          "m",
+        ),
   ],
-  "fib-primes.ts": (np) => [/^serial: 21 Fibonacci primes among the first 1000 /m, new RegExp(`^executor, ${np > 1 ? np - 1 : "\\d+"} workers?, chunksize 10: 21 primes in`, "m")],
-  "spawn.ts": (np) => [new RegExp(`^sum of k\\^2 for k = 1\\.\\.100000 on ${np} masters? and 3 spawned workers: 333338333350000\\nidentical to n\\(n\\+1\\)\\(2n\\+1\\)/6$`, "m")],
+  "fib-primes.ts": (np) => [
+    /^serial: 21 Fibonacci primes among the first 1000 /m,
+    new RegExp(`^executor, ${np > 1 ? np - 1 : "\\d+"} workers?, chunksize 10: 21 primes in`, "m"),
+  ],
+  "spawn.ts": (np) => [
+    new RegExp(
+      `^sum of k\\^2 for k = 1\\.\\.100000 on ${np} masters? and 3 spawned workers: 333338333350000\\nidentical to n\\(n\\+1\\)\\(2n\\+1\\)/6$`,
+      "m",
+    ),
+  ],
   "julia.ts": (np) => [new RegExp(`^julia set 320x240 on ${Math.max(1, np - 1)} workers?: .* identical to the serial image`, "m")],
 };
 
 /** Arguments that keep an example's run short here. */
 const ARGS: Record<string, string[]> = { "fib-primes.ts": ["1000"], "julia.ts": ["320", "240"] };
 
-const examples = fs.readdirSync(path.join(ROOT, "examples")).filter((f) => f.endsWith(".ts")).sort();
+const examples = fs
+  .readdirSync(path.join(ROOT, "examples"))
+  .filter((f) => f.endsWith(".ts"))
+  .sort();
 
 describe("examples", function () {
   it("the examples this test knows are all present", function () {

@@ -18,7 +18,10 @@ import { checkJob, fixture, jsonLines, leftovers, tsmpirun } from "./helpers/lau
 async function rankPid(launcher: number, rank: number, ms = 20_000): Promise<number> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    const mark = fs.readFileSync(`/proc/${launcher}/environ`, "latin1").split("\0").find((e) => e.startsWith("TSMPI_TEST_MARK="));
+    const mark = fs
+      .readFileSync(`/proc/${launcher}/environ`, "latin1")
+      .split("\0")
+      .find((e) => e.startsWith("TSMPI_TEST_MARK="));
     for (const pid of mark ? leftovers(mark) : []) {
       try {
         if (fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(`TSMPI_RANK=${rank}`)) return pid;
@@ -65,8 +68,14 @@ describe("fault matrix: a rank killed with SIGKILL mid-work ends the job", funct
         assert.match(r.stderr, /rank 2 \(pid \d+ on [^)]+\) was killed by signal SIGKILL/);
         if (mode === "single-copy") {
           // Each rank's first read straight out of its left neighbour's memory is traced.
-          const readers = jsonLines(r.stderr).filter((l) => l.tsmpi === "transport" && l.singleCopy).map((l) => `${l.rank}<-${l.singleCopy.from}`);
-          assert.deepEqual(readers.sort(), ["0<-3", "1<-0", "2<-1", "3<-2"], `single copy was used by every rank:\n${r.stderr.slice(-2000)}`);
+          const readers = jsonLines(r.stderr)
+            .filter((l) => l.tsmpi === "transport" && l.singleCopy)
+            .map((l) => `${l.rank}<-${l.singleCopy.from}`);
+          assert.deepEqual(
+            readers.sort(),
+            ["0<-3", "1<-0", "2<-1", "3<-2"],
+            `single copy was used by every rank:\n${r.stderr.slice(-2000)}`,
+          );
         }
         console.log(`      the job ended ${ms} ms after the kill`);
       } finally {
@@ -81,7 +90,11 @@ describe("fault matrix: a rank that stops answering", function () {
   it("a rank stopped with SIGSTOP while the others wait in a collective ends the job after TSMPI_STOPPED_TIMEOUT, naming it", async function () {
     let launcher = 0;
     const ready = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-ready-"));
-    const job = tsmpirun(["-n", "4", fixture("busy.js"), "collective", ready], { timeoutMs: 50_000, env: { TSMPI_STOPPED_TIMEOUT: "2" }, onStart: (p) => (launcher = p) });
+    const job = tsmpirun(["-n", "4", fixture("busy.js"), "collective", ready], {
+      timeoutMs: 50_000,
+      env: { TSMPI_STOPPED_TIMEOUT: "2" },
+      onStart: (p) => (launcher = p),
+    });
     const victim = await rankPid(launcher, 2);
     await allReady(ready, 4).finally(() => fs.rmSync(ready, { recursive: true, force: true }));
     const t0 = Date.now();
@@ -104,27 +117,40 @@ describe("fault matrix: a rank that stops answering", function () {
 describe("a rank whose sends nobody receives still ends (finalize is bounded)", function () {
   this.timeout(60_000);
   const LINGER = 2000;
-  for (const [path, env] of [["shared memory", {}], ["ZeroMQ (TSMPI_SHM=0)", { TSMPI_SHM: "0" }]] as const) {
+  for (const [path, env] of [
+    ["shared memory", {}],
+    ["ZeroMQ (TSMPI_SHM=0)", { TSMPI_SHM: "0" }],
+  ] as const) {
     for (const np of [2, 4]) {
       it(`${np} ranks over ${path}: exit 0 within TSMPI_LINGER_MS, with the warning naming every receiver`, async function () {
-        const r = await tsmpirun(["-n", String(np), fixture("unreceived.js")], { timeoutMs: 40_000, env: { ...env, TSMPI_LINGER_MS: String(LINGER) } });
+        const r = await tsmpirun(["-n", String(np), fixture("unreceived.js")], {
+          timeoutMs: 40_000,
+          env: { ...env, TSMPI_LINGER_MS: String(LINGER) },
+        });
         const end = Date.now();
         await checkJob(r);
         const done = jsonLines(r.stdout).find((l) => l.rank === 0)?.done as number;
         assert.ok(done, r.stdout);
         const ms = end - done;
         assert.ok(ms < LINGER + 4000, `the job ended ${ms} ms after rank 0's script was done (TSMPI_LINGER_MS=${LINGER})`);
-        const warning = r.stderr.split("\n").find((l) => l.startsWith("tsmpi: warning: rank 0 finished with messages that were never received"));
+        const warning = r.stderr
+          .split("\n")
+          .find((l) => l.startsWith("tsmpi: warning: rank 0 finished with messages that were never received"));
         assert.ok(warning, r.stderr);
         for (let dest = 1; dest < np; dest++) assert.match(warning, new RegExp(`\\b\\d+ to rank ${dest}\\b`));
-        console.log(`      ended ${ms} ms after rank 0's script (TSMPI_LINGER_MS=${LINGER}): ${warning.replace(/^.*received: /, "").replace(/ \(.*$/, "")}`);
+        console.log(
+          `      ended ${ms} ms after rank 0's script (TSMPI_LINGER_MS=${LINGER}): ${warning.replace(/^.*received: /, "").replace(/ \(.*$/, "")}`,
+        );
       });
     }
   }
 
   it("a correct program over ZeroMQ is not held at exit by the finishing ranks' BYEs (none waits for a rank that exited)", async function () {
     // With TSMPI_LINGER_MS=20000, a BYE left in ZeroMQ for a rank that already exited would keep its sender 20 s.
-    const r = await tsmpirun(["-n", "4", fixture("../../examples/ring.js")], { timeoutMs: 50_000, env: { TSMPI_SHM: "0", TSMPI_LINGER_MS: "20000" } });
+    const r = await tsmpirun(["-n", "4", fixture("../../examples/ring.js")], {
+      timeoutMs: 50_000,
+      env: { TSMPI_SHM: "0", TSMPI_LINGER_MS: "20000" },
+    });
     await checkJob(r);
     assert.ok(r.ms < 12_000, `the job took ${r.ms} ms`);
     assert.doesNotMatch(r.stderr, /never received/);

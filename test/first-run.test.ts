@@ -44,13 +44,16 @@ function sh(file: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, m
 function npxEntries(cache: string, dir: string): string[] {
   const root = path.join(cache, "_npx");
   if (!fs.existsSync(root)) return [];
-  return fs.readdirSync(root).map((h) => path.join(root, h)).filter((d) => {
-    try {
-      return fs.readFileSync(path.join(d, "package.json"), "utf8").includes(JSON.stringify(dir).slice(1, -1));
-    } catch {
-      return false;
-    }
-  });
+  return fs
+    .readdirSync(root)
+    .map((h) => path.join(root, h))
+    .filter((d) => {
+      try {
+        return fs.readFileSync(path.join(d, "package.json"), "utf8").includes(JSON.stringify(dir).slice(1, -1));
+      } catch {
+        return false;
+      }
+    });
 }
 
 describe("first run on a fresh clone (the README's first command)", function () {
@@ -84,7 +87,10 @@ describe("first run on a fresh clone (the README's first command)", function () 
     assert.equal(run.code, 0, run.out);
     const host = os.hostname();
     const hello = run.out.split("\n").filter((l) => l.startsWith("Hello, World!"));
-    assert.deepEqual(hello, [0, 1, 2, 3].map((i) => `Hello, World! I am process ${i} of 4 on ${host}.`));
+    assert.deepEqual(
+      hello,
+      [0, 1, 2, 3].map((i) => `Hello, World! I am process ${i} of 4 on ${host}.`),
+    );
     // npx installed the checkout into its cache and re-ran its scripts: they must have skipped the builds.
     if (npxEntries(npmCache, dir).length > 0) {
       assert.doesNotMatch(run.out, /> tsc -p tsconfig.json/, "npx must not rebuild the checkout");

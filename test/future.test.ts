@@ -122,7 +122,10 @@ describe("Future (test_future.py)", function () {
     });
     assert.equal(raisingCalls, 1);
     assert.equal(fnCalls, 1);
-    assert.ok(seen.some((m) => m.includes("Error: doh!")), String(seen));
+    assert.ok(
+      seen.some((m) => m.includes("Error: doh!")),
+      String(seen),
+    );
   });
 
   it("test_done_callback_already_successful / already_failed / already_cancelled: called at once", async function () {
@@ -157,7 +160,10 @@ describe("Future (test_future.py)", function () {
         throw new Error("doh!");
       }),
     );
-    assert.ok(seen.some((m) => m.includes("exception calling callback for") && m.includes("doh!")), String(seen));
+    assert.ok(
+      seen.some((m) => m.includes("exception calling callback for") && m.includes("doh!")),
+      String(seen),
+    );
   });
 
   it("test_repr (without the address)", function () {
@@ -249,13 +255,19 @@ describe("Future (test_future.py)", function () {
   it("test_multiple_set_result / test_multiple_set_exception: an invalid state", async function () {
     const f = createFuture<number>("PENDING");
     f.setResult(1);
-    assert.throws(() => f.setResult(2), (e: unknown) => code("ERR_TSMPI_INTERNAL")(e) && /FINISHED: <Future state=finished returned number>/.test((e as Error).message));
+    assert.throws(
+      () => f.setResult(2),
+      (e: unknown) => code("ERR_TSMPI_INTERNAL")(e) && /FINISHED: <Future state=finished returned number>/.test((e as Error).message),
+    );
     assert.equal(f.done(), true);
     assert.equal(await f.result(), 1);
     const g = createFuture("PENDING");
     const e = new RangeError();
     g.setException(e);
-    assert.throws(() => g.setException(new Error()), (x: unknown) => code("ERR_TSMPI_INTERNAL")(x) && /FINISHED: <Future state=finished raised RangeError>/.test((x as Error).message));
+    assert.throws(
+      () => g.setException(new Error()),
+      (x: unknown) => code("ERR_TSMPI_INTERNAL")(x) && /FINISHED: <Future state=finished raised RangeError>/.test((x as Error).message),
+    );
     assert.equal(await g.exception(), e);
   });
 
@@ -464,7 +476,10 @@ describe("wait (test_wait.py, futures by hand)", function () {
   it("test_timeout", async function () {
     const F = fixtures();
     const future = createFuture("RUNNING");
-    const { done, notDone } = await wait([F.CANCELLED_AND_NOTIFIED, F.EXCEPTION, F.SUCCESSFUL, future], { timeout: 0.05, returnWhen: ALL_COMPLETED });
+    const { done, notDone } = await wait([F.CANCELLED_AND_NOTIFIED, F.EXCEPTION, F.SUCCESSFUL, future], {
+      timeout: 0.05,
+      returnWhen: ALL_COMPLETED,
+    });
     assert.deepEqual(done, new Set([F.CANCELLED_AND_NOTIFIED, F.EXCEPTION, F.SUCCESSFUL]));
     assert.deepEqual(notDone, new Set([future]));
   });

@@ -26,7 +26,12 @@ async function passed(r: JobResult, expectOk: number): Promise<void> {
 const CHECKS = 15;
 
 describe("tsmpi/futures: CommExecutor", function () {
-  for (const [np, root] of [[1, 0], [2, 0], [3, 2], [5, 0]] as const) {
+  for (const [np, root] of [
+    [1, 0],
+    [2, 0],
+    [3, 2],
+    [5, 0],
+  ] as const) {
     it(`on ${np} rank${np > 1 ? "s" : ""}, root ${root}: every check; the other ranks serve and get null`, async function () {
       const r = await tsmpirun(["-n", String(np), fixture("futures-comm.js"), String(root)], { timeoutMs: 90000 });
       await passed(r, CHECKS);
@@ -37,7 +42,10 @@ describe("tsmpi/futures: CommExecutor", function () {
 
 describe("tsmpi/futures: PoolExecutor", function () {
   it("from plain node, 2 spawned workers: every check, env and initializer, a killed worker is replaced", async function () {
-    const r = await runNode([fixture("futures-pool.js"), "2", "kill"], { timeoutMs: 90000, env: { TSMPI_FUTURES_MAX_WORKERS: "2", FUTURES_EXPECT_ENV: "1" } });
+    const r = await runNode([fixture("futures-pool.js"), "2", "kill"], {
+      timeoutMs: 90000,
+      env: { TSMPI_FUTURES_MAX_WORKERS: "2", FUTURES_EXPECT_ENV: "1" },
+    });
     await passed(r, CHECKS + 4);
     assert.match(r.stdout, /^ok a killed worker: its task rejects, a replacement starts$/m);
     assert.match(r.stdout, /^pool done$/m);
@@ -67,7 +75,9 @@ describe("tsmpi/futures: PoolExecutor", function () {
     const bad = await tsmpirun(["-n", "3", "-m", "tsmpi/futures", "tsmpi/futures/bench", "1000", "zz"], { timeoutMs: 30000 });
     await checkJob(bad, 2);
     assert.match(bad.stderr, /tsmpi\/futures\/bench: FIB must be an integer >= 1, got "zz"\nusage:/);
-    const startup = await runNode([path.join(ROOT, "dist", "lib", "futures-bench.js"), "--startup", "2", "--repeat", "x"], { timeoutMs: 30000 });
+    const startup = await runNode([path.join(ROOT, "dist", "lib", "futures-bench.js"), "--startup", "2", "--repeat", "x"], {
+      timeoutMs: 30000,
+    });
     assert.equal(startup.code, 2);
     assert.match(startup.stderr, /--repeat must be an integer >= 0, got "x"/);
     const ok = await tsmpirun(["-n", "3", "-m", "tsmpi/futures", "tsmpi/futures/bench", "200", "100", "--json"], { timeoutMs: 60000 });
@@ -80,7 +90,10 @@ describe("tsmpi/futures: PoolExecutor", function () {
     it(`a parent killed by SIGKILL ${when} takes its workers with it`, async function () {
       const ready = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-futures-")), "ready");
       let parent = 0;
-      const job = runNode([fixture("futures-orphan.js"), ready, when.startsWith("after") ? "answered" : "starting"], { timeoutMs: 60000, onStart: (pid) => (parent = pid) });
+      const job = runNode([fixture("futures-orphan.js"), ready, when.startsWith("after") ? "answered" : "starting"], {
+        timeoutMs: 60000,
+        onStart: (pid) => (parent = pid),
+      });
       for (let i = 0; i < 600 && !fs.existsSync(ready); i++) await new Promise((r) => setTimeout(r, 100));
       assert.ok(fs.existsSync(ready), "the fixture never got ready");
       process.kill(parent, "SIGKILL");
@@ -120,10 +133,26 @@ describe("tsmpi/futures: scheduling (PoolExecutor of 2 spawned workers)", functi
 
 describe("tsmpi/futures: broken pools end, as concurrent.futures' BrokenProcessPool", function () {
   const cases: [string, string, RegExp][] = [
-    ["initargs", "initargs that cannot be serialized: ERR_TSMPI_TYPE at construction", /^ok initargs that cannot be sent are refused at construction$/m],
-    ["start", "a worker that dies during start-up: its tasks and later ones reject with ERR_TSMPI_LAUNCH, shutdown resolves", /^ok a worker that dies while starting/m],
-    ["exit", "a task module that ends every worker: the pool breaks (ERR_TSMPI_BROKEN) instead of respawning forever", /^ok workers that keep dying: the pool is broken/m],
-    ["initializer", "a failing initializer: bootup rejects with ERR_TSMPI_BROKEN (its error as cause), so do pending and later tasks", /^ok a failing initializer: bootup rejects/m],
+    [
+      "initargs",
+      "initargs that cannot be serialized: ERR_TSMPI_TYPE at construction",
+      /^ok initargs that cannot be sent are refused at construction$/m,
+    ],
+    [
+      "start",
+      "a worker that dies during start-up: its tasks and later ones reject with ERR_TSMPI_LAUNCH, shutdown resolves",
+      /^ok a worker that dies while starting/m,
+    ],
+    [
+      "exit",
+      "a task module that ends every worker: the pool breaks (ERR_TSMPI_BROKEN) instead of respawning forever",
+      /^ok workers that keep dying: the pool is broken/m,
+    ],
+    [
+      "initializer",
+      "a failing initializer: bootup rejects with ERR_TSMPI_BROKEN (its error as cause), so do pending and later tasks",
+      /^ok a failing initializer: bootup rejects/m,
+    ],
   ];
   for (const [which, what, line] of cases) {
     it(what, async function () {
@@ -154,7 +183,9 @@ describe("tsmpi/futures: what a pool leaves of its parent", function () {
 
 describe("tsmpi/futures: a pool running from source", function () {
   it("under tsx with the tsmpi-source condition: tsmpirun and the worker run from source (launcher/cli.ts, lib/futures/index.ts), one copy of tsmpi in the worker", async function () {
-    const r = await runNode(["--import", "tsx", "--conditions=tsmpi-source", path.join(ROOT, "test", "fixtures", "futures-source.ts")], { timeoutMs: 90000 });
+    const r = await runNode(["--import", "tsx", "--conditions=tsmpi-source", path.join(ROOT, "test", "fixtures", "futures-source.ts")], {
+      timeoutMs: 90000,
+    });
     await checkJob(r);
     const [got] = jsonLines(r.stdout);
     assert.ok(got, `${r.stdout}\n${r.stderr}`);

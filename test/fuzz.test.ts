@@ -22,7 +22,16 @@ import { MatchingEngine } from "../lib/p2p/matching.js";
 import { PointToPoint } from "../lib/p2p/protocol.js";
 import { readObject } from "../lib/p2p/receive.js";
 import { packObject } from "../lib/serializer.js";
-import { FLAG_INLINE, FLAG_PEER, HEADER_BYTES, KIND_MSG, decodeHeader, encodeHeader, frameProblem, type Header } from "../lib/transport/frame.js";
+import {
+  FLAG_INLINE,
+  FLAG_PEER,
+  HEADER_BYTES,
+  KIND_MSG,
+  decodeHeader,
+  encodeHeader,
+  frameProblem,
+  type Header,
+} from "../lib/transport/frame.js";
 import type { Transport } from "../lib/transport/transport.js";
 import { ROOT } from "./helpers/launch.js";
 
@@ -77,7 +86,9 @@ describe("fuzz: the shared-memory ring (native/fuzz/shm_ring_fuzz.cc, ASan + UBS
       const binary = path.join(out, `shm_ring_fuzz-${engine === "libFuzzer" ? "libfuzzer" : `standalone-${cxx}`}`);
       const r = spawnSync(cxx, [...flags, ...extra, source, "-o", binary], { encoding: "utf8" });
       if (r.status === 0) return { binary, engine };
-      failed.push(`${cxx} ${extra[0]}: ${r.error ? (r.error as NodeJS.ErrnoException).code : (r.stderr.trim().split("\n").at(-1) ?? `exit ${r.status}`)}`);
+      failed.push(
+        `${cxx} ${extra[0]}: ${r.error ? (r.error as NodeJS.ErrnoException).code : (r.stderr.trim().split("\n").at(-1) ?? `exit ${r.status}`)}`,
+      );
     }
     return { why: failed.join("; ") };
   }
@@ -91,7 +102,11 @@ describe("fuzz: the shared-memory ring (native/fuzz/shm_ring_fuzz.cc, ASan + UBS
     const { binary, engine } = built;
     const r =
       engine === "libFuzzer"
-        ? spawnSync(binary, [`-max_total_time=${SECONDS}`, `-seed=${SEED}`, `-artifact_prefix=${out}/`, "-print_final_stats=1", corpus(), regressions], { encoding: "utf8", maxBuffer: 64 << 20 })
+        ? spawnSync(
+            binary,
+            [`-max_total_time=${SECONDS}`, `-seed=${SEED}`, `-artifact_prefix=${out}/`, "-print_final_stats=1", corpus(), regressions],
+            { encoding: "utf8", maxBuffer: 64 << 20 },
+          )
         : spawnSync(binary, [String(SEED), String(SECONDS), regressions], { encoding: "utf8", maxBuffer: 64 << 20 });
     const output = `${r.stdout}${r.stderr}`;
     assert.equal(r.status, 0, `${engine} (seed ${SEED}) found a crash:\n${output.slice(-4000)}`);
@@ -103,7 +118,15 @@ describe("fuzz: the shared-memory ring (native/fuzz/shm_ring_fuzz.cc, ASan + UBS
 
 /** A transport that records what the rank sends; nothing crosses a socket. */
 function recordingTransport(rank: number): Transport {
-  return { rank, send: (_dest, _frames, done) => done?.(), copiesBorrowed: () => false, hold: () => {}, release: () => {}, poke: () => {}, close: async () => {} };
+  return {
+    rank,
+    send: (_dest, _frames, done) => done?.(),
+    copiesBorrowed: () => false,
+    hold: () => {},
+    release: () => {},
+    poke: () => {},
+    close: async () => {},
+  };
 }
 
 const TOKEN: [number, number] = [0x0a0b0c0d, 0x01020304];
@@ -135,14 +158,35 @@ describe("fuzz: the frame decoder and the point-to-point layer's acceptance of f
       if (r < 0.15) return Array.from({ length: rnd.int(4) }, () => rnd.bytes(rnd.int(80)));
       if (r < 0.75) {
         const h = header();
-        const inline = rnd.next() < 0.5 ? (Number.isSafeInteger(h.total) && h.total >= 0 && h.total < 300 && rnd.next() < 0.7 ? h.total : rnd.int(64)) : 0;
+        const inline =
+          rnd.next() < 0.5
+            ? Number.isSafeInteger(h.total) && h.total >= 0 && h.total < 300 && rnd.next() < 0.7
+              ? h.total
+              : rnd.int(64)
+            : 0;
         const frames = [encodeHeader(h, inline)];
         for (let k = rnd.int(3); k > 0; k--) frames.push(rnd.bytes(rnd.pick([0, 1, 8, 8, rnd.int(300)])));
         return frames;
       }
       const value = rnd.pick<unknown>([1, "text", [1, 2, 3], { a: new Float64Array(3) }, null]);
       const bytes = packObject(value);
-      const frame = encodeHeader({ kind: KIND_MSG, flags: FLAG_INLINE, dtype: 0, algo: 0, src: rnd.int(WORLD), tag: 7, wsrc: rnd.int(WORLD), ctx: 2, seq: rnd.int(2 ** 32), total: bytes.byteLength, token0: TOKEN[0], token1: TOKEN[1] }, bytes.byteLength);
+      const frame = encodeHeader(
+        {
+          kind: KIND_MSG,
+          flags: FLAG_INLINE,
+          dtype: 0,
+          algo: 0,
+          src: rnd.int(WORLD),
+          tag: 7,
+          wsrc: rnd.int(WORLD),
+          ctx: 2,
+          seq: rnd.int(2 ** 32),
+          total: bytes.byteLength,
+          token0: TOKEN[0],
+          token1: TOKEN[1],
+        },
+        bytes.byteLength,
+      );
       bytes.copy(frame, HEADER_BYTES);
       for (let k = 1 + rnd.int(4); k > 0; k--) frame[rnd.int(frame.byteLength)] = rnd.int(256);
       return [frame];
@@ -167,9 +211,13 @@ describe("fuzz: the frame decoder and the point-to-point layer's acceptance of f
             const h = decodeHeader(head);
             const problem = frameProblem(h, frames, WORLD);
             assert.ok(problem === undefined || (problem.length === 2 && typeof problem[0] === "string" && typeof problem[1] === "string"));
-            if (!problem && h.kind === KIND_MSG) assert.ok(Number.isSafeInteger(h.total) && h.total >= 0 && Number.isSafeInteger(h.ctx) && h.ctx >= 0 && h.wsrc < WORLD);
+            if (!problem && h.kind === KIND_MSG)
+              assert.ok(Number.isSafeInteger(h.total) && h.total >= 0 && Number.isSafeInteger(h.ctx) && h.ctx >= 0 && h.wsrc < WORLD);
           } else if (head) {
-            assert.throws(() => decodeHeader(head), (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_TRANSPORT");
+            assert.throws(
+              () => decodeHeader(head),
+              (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_TRANSPORT",
+            );
           }
           p2p.onFrames(frames);
         }
@@ -181,9 +229,27 @@ describe("fuzz: the frame decoder and the point-to-point layer's acceptance of f
       process.stderr.write = write;
     }
     // The receiver still works: a correct message after all that arrives intact.
-    const got = new Promise((resolve, reject) => p2p.receive(2, 3, 99, (msg) => readObject(msg, (v, err) => (err ? reject(err) : resolve(v)))));
+    const got = new Promise((resolve, reject) =>
+      p2p.receive(2, 3, 99, (msg) => readObject(msg, (v, err) => (err ? reject(err) : resolve(v)))),
+    );
     const bytes = packObject({ still: "fine" });
-    const frame = encodeHeader({ kind: KIND_MSG, flags: FLAG_INLINE, dtype: 0, algo: 0, src: 3, tag: 99, wsrc: 3, ctx: 2, seq: 2 ** 32 - 7, total: bytes.byteLength, token0: TOKEN[0], token1: TOKEN[1] }, bytes.byteLength);
+    const frame = encodeHeader(
+      {
+        kind: KIND_MSG,
+        flags: FLAG_INLINE,
+        dtype: 0,
+        algo: 0,
+        src: 3,
+        tag: 99,
+        wsrc: 3,
+        ctx: 2,
+        seq: 2 ** 32 - 7,
+        total: bytes.byteLength,
+        token0: TOKEN[0],
+        token1: TOKEN[1],
+      },
+      bytes.byteLength,
+    );
     bytes.copy(frame, HEADER_BYTES);
     p2p.onFrames([frame]);
     assert.deepEqual(await got, { still: "fine" });
@@ -195,7 +261,20 @@ describe("found by fuzzing, kept as regressions", function () {
   it("a message flagged both INLINE and PEER (single copy) is dropped as a bad shape, not thrown from onFrames (a TypeError before)", function () {
     const p2p = new PointToPoint(1, new MatchingEngine(), config());
     p2p.attach(recordingTransport(1), TOKEN, WORLD);
-    const h: Header = { kind: KIND_MSG, flags: FLAG_INLINE | FLAG_PEER, dtype: 0, algo: 0, src: 0, tag: 7, wsrc: 0, ctx: 2, seq: 1, total: 0, token0: TOKEN[0], token1: TOKEN[1] };
+    const h: Header = {
+      kind: KIND_MSG,
+      flags: FLAG_INLINE | FLAG_PEER,
+      dtype: 0,
+      algo: 0,
+      src: 0,
+      tag: 7,
+      wsrc: 0,
+      ctx: 2,
+      seq: 1,
+      total: 0,
+      token0: TOKEN[0],
+      token1: TOKEN[1],
+    };
     assert.deepEqual(frameProblem(h, [encodeHeader(h)], WORLD)?.[0], "shape");
     const write = process.stderr.write;
     process.stderr.write = (() => true) as typeof process.stderr.write;
@@ -230,7 +309,12 @@ describe("fuzz: the rendezvous line splitter (onLines in lib/job/rendezvous.ts)"
     const end = Date.now() + SECONDS * 1000;
     const lineOf = (): string => {
       const r = rnd.next();
-      if (r < 0.4) return JSON.stringify({ t: rnd.pick(["hello", "bye", "error", "exit", "table"]), rank: rnd.int(8), reason: "x".repeat(rnd.int(40)) });
+      if (r < 0.4)
+        return JSON.stringify({
+          t: rnd.pick(["hello", "bye", "error", "exit", "table"]),
+          rank: rnd.int(8),
+          reason: "x".repeat(rnd.int(40)),
+        });
       if (r < 0.5) return JSON.stringify({ big: "y".repeat(maxLine + rnd.int(maxLine)) });
       if (r < 0.6) return rnd.pick(["1", "null", '"s"', "[1,2]", "true", "", "  {} "]);
       if (r < 0.7) return JSON.stringify({ t: "hello", key: "k", pid: rnd.pick<unknown>([1, -1, "1; kill -KILL -1", null, 1e300]) });
@@ -264,7 +348,11 @@ describe("fuzz: the rendezvous line splitter (onLines in lib/job/rendezvous.ts)"
         if (stopAt < 0 && complete.length < lines.length && lines.at(-1)!.length > maxLine) stopAt = complete.length;
         const socket = new FakeSocket();
         const got: unknown[] = [];
-        onLines(socket as unknown as net.Socket, (m) => got.push(m), () => maxLine);
+        onLines(
+          socket as unknown as net.Socket,
+          (m) => got.push(m),
+          () => maxLine,
+        );
         for (let at = 0; at < stream.length && !socket.destroyed; ) {
           const n = 1 + rnd.int(rnd.next() < 0.5 ? 16 : 400);
           socket.emit("data", stream.slice(at, at + n));
@@ -285,8 +373,16 @@ describe("fuzz: the rendezvous line splitter (onLines in lib/job/rendezvous.ts)"
           assert.deepEqual(got, expected, `seed ${SEED ^ 0x5bd1e995}: a correct stream lost messages:\n${JSON.stringify(stream)}`);
           assert.equal(socket.destroyed, false, `seed ${SEED ^ 0x5bd1e995}: a correct stream was cut: ${JSON.stringify(stream)}`);
         } else {
-          assert.deepEqual(got, expected, `seed ${SEED ^ 0x5bd1e995}: messages before line ${stopAt} lost, or a line at or past it accepted: ${JSON.stringify(stream)}`);
-          assert.equal(socket.destroyed, true, `seed ${SEED ^ 0x5bd1e995}: line ${stopAt} (${JSON.stringify(lines[stopAt]!.slice(0, 80))}) did not end the connection: ${JSON.stringify(stream)}`);
+          assert.deepEqual(
+            got,
+            expected,
+            `seed ${SEED ^ 0x5bd1e995}: messages before line ${stopAt} lost, or a line at or past it accepted: ${JSON.stringify(stream)}`,
+          );
+          assert.equal(
+            socket.destroyed,
+            true,
+            `seed ${SEED ^ 0x5bd1e995}: line ${stopAt} (${JSON.stringify(lines[stopAt]!.slice(0, 80))}) did not end the connection: ${JSON.stringify(stream)}`,
+          );
         }
       }
     }

@@ -26,7 +26,21 @@ describe("hostfile", () => {
     for (const [spec, want] of cases) {
       it(`parses ${JSON.stringify(spec)}`, () => assert.deepEqual(parseHostSpec(spec), want));
     }
-    for (const spec of ["", " ", "node1,", ",node1", "node1:", "node1:0", "node1:x", "node1:-1", "node1:1.5", ":2", "a b", "node[1-2]", "node1:2:3"]) {
+    for (const spec of [
+      "",
+      " ",
+      "node1,",
+      ",node1",
+      "node1:",
+      "node1:0",
+      "node1:x",
+      "node1:-1",
+      "node1:1.5",
+      ":2",
+      "a b",
+      "node[1-2]",
+      "node1:2:3",
+    ]) {
       it(`rejects ${JSON.stringify(spec)}`, () => assert.throws(() => parseHostSpec(spec), isArgError));
     }
   });
@@ -95,12 +109,27 @@ describe("hostfile", () => {
       ["ppn replaces slots (blocks)", two(1, 1), 4, { ...slot, ppn: 2 }, ["node1", "node1", "node2", "node2"]],
       ["ppn caps a big host", two(8, 8), 4, { ...slot, ppn: 2 }, ["node1", "node1", "node2", "node2"]],
       ["ppn with map-by node", two(1, 1), 4, { ...node, ppn: 2 }, ["node1", "node2", "node1", "node2"]],
-      ["oversubscribe repeats the slot pattern", two(2, 1), 7, { ...slot, oversubscribe: true },
-        ["node1", "node1", "node2", "node1", "node1", "node2", "node1"]],
-      ["oversubscribe repeats the node pattern", two(2, 1), 5, { ...node, oversubscribe: true },
-        ["node1", "node2", "node1", "node1", "node2"]],
-      ["oversubscribe with ppn wraps in blocks (Hydra)", two(1, 1), 6, { ...slot, ppn: 2, oversubscribe: true },
-        ["node1", "node1", "node2", "node2", "node1", "node1"]],
+      [
+        "oversubscribe repeats the slot pattern",
+        two(2, 1),
+        7,
+        { ...slot, oversubscribe: true },
+        ["node1", "node1", "node2", "node1", "node1", "node2", "node1"],
+      ],
+      [
+        "oversubscribe repeats the node pattern",
+        two(2, 1),
+        5,
+        { ...node, oversubscribe: true },
+        ["node1", "node2", "node1", "node1", "node2"],
+      ],
+      [
+        "oversubscribe with ppn wraps in blocks (Hydra)",
+        two(1, 1),
+        6,
+        { ...slot, ppn: 2, oversubscribe: true },
+        ["node1", "node1", "node2", "node2", "node1", "node1"],
+      ],
       ["oversubscribe not needed", two(2, 2), 4, { ...slot, oversubscribe: true }, ["node1", "node1", "node2", "node2"]],
       ["one rank", two(2, 2), 1, node, ["node1"]],
     ];

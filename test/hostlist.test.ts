@@ -110,7 +110,14 @@ describe("hostlist", () => {
       assert.deepEqual(expandHostlist("r[1-2]n[1-2]"), ["r1n1", "r1n2", "r2n1", "r2n2"]);
       // three groups: last fastest, then the first, the middle slowest (as scontrol prints)
       assert.deepEqual(expandHostlist("a[1-2]b[1-2]c[1-2]"), [
-        "a1b1c1", "a1b1c2", "a2b1c1", "a2b1c2", "a1b2c1", "a1b2c2", "a2b2c1", "a2b2c2",
+        "a1b1c1",
+        "a1b1c2",
+        "a2b1c1",
+        "a2b1c2",
+        "a1b2c1",
+        "a1b2c2",
+        "a2b2c1",
+        "a2b2c2",
       ]);
     });
 

@@ -46,7 +46,9 @@ describe("tsmpirun: what ranks see", function () {
   it("-x VAR=value and -x VAR export variables; --wdir sets the ranks' directory", async function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-wdir-"));
     try {
-      const r = await tsmpirun(["-n", "2", "-x", "TEST_A=1=2", "-x", "TEST_B", "--wdir", dir, fixture("env.js")], { env: { TEST_B: "from env" } });
+      const r = await tsmpirun(["-n", "2", "-x", "TEST_A=1=2", "-x", "TEST_B", "--wdir", dir, fixture("env.js")], {
+        env: { TEST_B: "from env" },
+      });
       await checkJob(r, 0);
       for (const s of jsonLines(r.stdout)) {
         assert.equal(s.env.TEST_A, "1=2");
@@ -99,7 +101,8 @@ describe("tsmpirun: output", function () {
       const r = await tsmpirun(["-n", "2", "--output-filename", dir, fixture("env.js")]);
       await checkJob(r, 0);
       assert.equal(r.stdout, "");
-      for (const rank of [0, 1]) assert.equal(JSON.parse(fs.readFileSync(path.join(dir, "1", `rank.${rank}`, "stdout"), "utf8")).rank, rank);
+      for (const rank of [0, 1])
+        assert.equal(JSON.parse(fs.readFileSync(path.join(dir, "1", `rank.${rank}`, "stdout"), "utf8")).rank, rank);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -153,12 +156,20 @@ describe("tsmpirun: output", function () {
 });
 
 describe("tsmpirun: programs", function () {
-  const ways: [string, NodeJS.ProcessEnv][] = [["compiled once by the launcher", {}], ["through tsx from tsmpi's own install (TSMPI_TSX=1)", { TSMPI_TSX: "1" }]];
+  const ways: [string, NodeJS.ProcessEnv][] = [
+    ["compiled once by the launcher", {}],
+    ["through tsx from tsmpi's own install (TSMPI_TSX=1)", { TSMPI_TSX: "1" }],
+  ];
   for (const [how, env] of ways) {
     it(`runs a .ts script ${how}`, async function () {
-      const r = await tsmpirun(["-n", "2", path.join(ROOT, "test", "fixtures", "env.ts"), "ts"], { env: { ...env, TSMPI_TRACE: "startup" } });
+      const r = await tsmpirun(["-n", "2", path.join(ROOT, "test", "fixtures", "env.ts"), "ts"], {
+        env: { ...env, TSMPI_TRACE: "startup" },
+      });
       await checkJob(r, 0);
-      assert.deepEqual(jsonLines(r.stdout).map((s) => s.argv), [["ts"], ["ts"]]);
+      assert.deepEqual(
+        jsonLines(r.stdout).map((s) => s.argv),
+        [["ts"], ["ts"]],
+      );
       assert.equal(r.stderr.includes('"launcher":"typescript"'), !env.TSMPI_TSX, r.stderr);
     });
   }
@@ -166,7 +177,10 @@ describe("tsmpirun: programs", function () {
   it("runs a .mjs script and any executable on PATH", async function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-mjs-"));
     try {
-      fs.writeFileSync(path.join(dir, "p.mjs"), `import { COMM_WORLD } from ${JSON.stringify(path.join(ROOT, "dist", "lib", "index.js"))};\nconsole.log("mjs", COMM_WORLD.rank);\n`);
+      fs.writeFileSync(
+        path.join(dir, "p.mjs"),
+        `import { COMM_WORLD } from ${JSON.stringify(path.join(ROOT, "dist", "lib", "index.js"))};\nconsole.log("mjs", COMM_WORLD.rank);\n`,
+      );
       const r = await tsmpirun(["-n", "2", path.join(dir, "p.mjs")]);
       await checkJob(r, 0);
       assert.deepEqual(r.stdout.trim().split("\n").sort(), ["mjs 0", "mjs 1"]);
@@ -206,19 +220,27 @@ describe("tsmpirun: programs", function () {
   });
 
   it("-c runs code as python -c: on every rank, with its arguments after argv[1] = -c, imports resolved from the working directory", async function () {
-    const code = 'import { COMM_WORLD as w } from "tsmpi"; const s = await w.allreduce(w.rank + 1); console.log(JSON.stringify({ rank: w.rank, s, argv: process.argv.slice(1) }));';
+    const code =
+      'import { COMM_WORLD as w } from "tsmpi"; const s = await w.allreduce(w.rank + 1); console.log(JSON.stringify({ rank: w.rank, s, argv: process.argv.slice(1) }));';
     const r = await tsmpirun(["-n", "3", "-c", code, "a b", "--flag"], { cwd: ROOT });
     await checkJob(r, 0);
     const seen = jsonLines(r.stdout).sort((a, b) => a.rank - b.rank);
-    assert.deepEqual(seen, [0, 1, 2].map((rank) => ({ rank, s: 6, argv: ["-c", "a b", "--flag"] })));
+    assert.deepEqual(
+      seen,
+      [0, 1, 2].map((rank) => ({ rank, s: 6, argv: ["-c", "a b", "--flag"] })),
+    );
   });
 
   it("a script named - is read from stdin (python -), and its ranks' stdin is then empty", async function () {
-    const program = 'import { COMM_WORLD as w } from "tsmpi";\nlet got = "";\nfor await (const c of process.stdin) got += c;\nconsole.log(JSON.stringify({ rank: w.rank, size: w.size, argv: process.argv.slice(1), got }));\n';
+    const program =
+      'import { COMM_WORLD as w } from "tsmpi";\nlet got = "";\nfor await (const c of process.stdin) got += c;\nconsole.log(JSON.stringify({ rank: w.rank, size: w.size, argv: process.argv.slice(1), got }));\n';
     const r = await tsmpirun(["-n", "2", "-", "x"], { cwd: ROOT, input: program });
     await checkJob(r, 0);
     const seen = jsonLines(r.stdout).sort((a, b) => a.rank - b.rank);
-    assert.deepEqual(seen, [0, 1].map((rank) => ({ rank, size: 2, argv: ["-", "x"], got: "" })));
+    assert.deepEqual(
+      seen,
+      [0, 1].map((rank) => ({ rank, size: 2, argv: ["-", "x"], got: "" })),
+    );
   });
 
   it("-c: a failing program ends the job with its exit code; no code, or -c with -m, is a usage error", async function () {
@@ -239,7 +261,11 @@ describe("tsmpirun: programs", function () {
     const r = await tsmpirun(["-n", "3", fixture("finish.js")], { timeoutMs: 20000 });
     await checkJob(r, 0);
     const lines = r.stdout.trim().split("\n").sort();
-    assert.deepEqual(lines, ["rank 0: late 2; allreduce after a timer = 3", "rank 1: late 0; allreduce after a timer = 3", "rank 2: late 1; allreduce after a timer = 3"]);
+    assert.deepEqual(lines, [
+      "rank 0: late 2; allreduce after a timer = 3",
+      "rank 1: late 0; allreduce after a timer = 3",
+      "rank 2: late 1; allreduce after a timer = 3",
+    ]);
   });
 });
 
@@ -255,7 +281,10 @@ describe("tsmpirun: a failed rank ends the job", function () {
   for (const np of [2, 4]) {
     for (const [mode, code, message] of cases) {
       it(`${mode} in rank 1 of ${np}: exit code ${code}, the rank and cause named, no process left`, async function () {
-        const r = await tsmpirun(["-n", String(np), fixture("fail.js"), mode], { timeoutMs: 20000, env: { TSMPI_RENDEZVOUS_TIMEOUT: "600" } });
+        const r = await tsmpirun(["-n", String(np), fixture("fail.js"), mode], {
+          timeoutMs: 20000,
+          env: { TSMPI_RENDEZVOUS_TIMEOUT: "600" },
+        });
         // The rendezvous timeout is far away: a job that waited for it would hit the harness's bound.
         await checkJob(r, code);
         assert.match(r.stderr, message);
@@ -288,7 +317,10 @@ describe("tsmpirun: a failed rank ends the job", function () {
   it("a reader of tsmpirun's output that stalls freezes neither --timeout nor stopping the ranks", async function () {
     // Nothing reads tsmpirun's stdout until it says the timeout struck: the ranks' 64 MiB each
     // fill the pipe long before that.
-    const r = await tsmpirun(["-n", "2", "--timeout", "3", fixture("chatty.js"), "64"], { timeoutMs: 40000, holdStdoutUntil: /did not finish within 3 s/ });
+    const r = await tsmpirun(["-n", "2", "--timeout", "3", fixture("chatty.js"), "64"], {
+      timeoutMs: 40000,
+      holdStdoutUntil: /did not finish within 3 s/,
+    });
     await checkJob(r, 124);
     assert.match(r.stderr, /did not finish within 3 s/);
     const lines = r.stdout.split("\n").filter(Boolean);
@@ -317,7 +349,10 @@ describe("tsmpirun: a failed rank ends the job", function () {
     assert.match(r.stderr, /standard output was closed by its reader \(EPIPE\); stopping the job/);
   });
 
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
     it(`${signal} to tsmpirun stops every rank (exit ${code})`, async function () {
       let pid = 0;
       const job = tsmpirun(["-n", "3", fixture("fail.js"), "hang"], { timeoutMs: 20000, onStart: (p) => (pid = p) });
@@ -347,7 +382,15 @@ describe("tsmpirun: a failed rank ends the job", function () {
     const sock = path.join(dir, "coord.sock");
     await new Promise<void>((res) => server.listen(sock, res));
     try {
-      const env = { TSMPI_COORD: `unix:${sock}`, TSMPI_RANK: "1", TSMPI_SIZE: "2", TSMPI_LOCAL_RANK: "1", TSMPI_LOCAL_SIZE: "2", TSMPI_JOB_DIR: dir, TSMPI_RENDEZVOUS_TIMEOUT: "60" };
+      const env = {
+        TSMPI_COORD: `unix:${sock}`,
+        TSMPI_RANK: "1",
+        TSMPI_SIZE: "2",
+        TSMPI_LOCAL_RANK: "1",
+        TSMPI_LOCAL_SIZE: "2",
+        TSMPI_JOB_DIR: dir,
+        TSMPI_RENDEZVOUS_TIMEOUT: "60",
+      };
       const r = await runNode([fixture("fail.js"), "hang"], { env, timeoutMs: 20_000 });
       await checkJob(r, 1);
       // Not the rendezvous timeout (60 s, beyond the harness's 20 s bound): the closed connection.
@@ -375,7 +418,10 @@ async function waitForRanks(pid: () => number, n: number): Promise<string> {
   const end = Date.now() + 10000;
   while (Date.now() < end) {
     try {
-      const mark = fs.readFileSync(`/proc/${pid()}/environ`, "latin1").split("\0").find((e) => e.startsWith("TSMPI_TEST_MARK="));
+      const mark = fs
+        .readFileSync(`/proc/${pid()}/environ`, "latin1")
+        .split("\0")
+        .find((e) => e.startsWith("TSMPI_TEST_MARK="));
       if (mark && leftovers(mark).filter((p) => isRank(p)).length >= n) {
         await new Promise((r) => setTimeout(r, 300)); // let them join and block
         return mark;
@@ -390,7 +436,10 @@ async function waitForRanks(pid: () => number, n: number): Promise<string> {
 
 function isRank(pid: number): boolean {
   try {
-    return fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").some((e) => e.startsWith("TSMPI_RANK="));
+    return fs
+      .readFileSync(`/proc/${pid}/environ`, "latin1")
+      .split("\0")
+      .some((e) => e.startsWith("TSMPI_RANK="));
   } catch {
     return false;
   }
@@ -455,13 +504,15 @@ describe("tsmpirun: bad arguments", function () {
   it("--help prints the options and exits 0", async function () {
     const r = await tsmpirun(["--help"]);
     await checkJob(r, 0);
-    for (const opt of ["-n", "--tag-output", "--timeout", "-x", "--wdir", "--oversubscribe", "--info", "--version", "-m"]) assert.ok(r.stdout.includes(opt), opt);
+    for (const opt of ["-n", "--tag-output", "--timeout", "-x", "--wdir", "--oversubscribe", "--info", "--version", "-m"])
+      assert.ok(r.stdout.includes(opt), opt);
   });
 
   it("--info reports versions of tsmpi, node, zeromq/libzmq, msgpackr and the native addon", async function () {
     const r = await tsmpirun(["--info"]);
     await checkJob(r, 0);
-    for (const key of ["tsmpi", "node", "zeromq.js", "libzmq", "msgpackr", "native addon"]) assert.match(r.stdout, new RegExp(`^${key}: \\S`, "m"), key);
+    for (const key of ["tsmpi", "node", "zeromq.js", "libzmq", "msgpackr", "native addon"])
+      assert.match(r.stdout, new RegExp(`^${key}: \\S`, "m"), key);
     assert.match(r.stdout, /^libzmq: 4\.\d+\.\d+$/m);
     assert.match(r.stdout, /^msgpackr: \d+\.\d+\.\d+ \(native acceleration: (yes|no)\)$/m);
   });
@@ -481,7 +532,8 @@ describe("tsmpirun: SIGUSR1 opens no inspector (issue 17)", function () {
     const end = Date.now() + 30_000;
     for (;;) {
       const files = Array.from({ length: np }, (_, r) => path.join(dir, `ready.${r}`));
-      if (files.every((f) => fs.existsSync(f) && fs.readFileSync(f, "utf8") !== "")) return files.map((f) => Number(fs.readFileSync(f, "utf8")));
+      if (files.every((f) => fs.existsSync(f) && fs.readFileSync(f, "utf8") !== ""))
+        return files.map((f) => Number(fs.readFileSync(f, "utf8")));
       if (Date.now() > end) throw new Error("the ranks did not get ready");
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -517,7 +569,13 @@ describe("tsmpirun: SIGUSR1 opens no inspector (issue 17)", function () {
       process.kill(launcher, "SIGUSR1");
       const r = await job;
       await checkJob(r, 0);
-      assert.deepEqual(r.stdout.split("\n").filter((l) => l.endsWith("got SIGUSR1")).sort(), ["rank 0 got SIGUSR1", "rank 1 got SIGUSR1", "rank 2 got SIGUSR1"]);
+      assert.deepEqual(
+        r.stdout
+          .split("\n")
+          .filter((l) => l.endsWith("got SIGUSR1"))
+          .sort(),
+        ["rank 0 got SIGUSR1", "rank 1 got SIGUSR1", "rank 2 got SIGUSR1"],
+      );
       assert.doesNotMatch(r.stderr, /Debugger listening|Starting inspector/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -583,7 +641,11 @@ describe("direct launch (simulated srun): a rank's private directory never stays
       assert.equal(r0!.timedOut || r1!.timedOut, false, "the job hung");
       assert.equal(r1!.signal, signal, `rank 1 should end by ${signal}: ${r1!.stderr}`);
       assert.notEqual(r0!.code, 0);
-      assert.deepEqual(rankDirs().filter((n) => !before.has(n)), [], "no private directory may be left");
+      assert.deepEqual(
+        rankDirs().filter((n) => !before.has(n)),
+        [],
+        "no private directory may be left",
+      );
     });
   }
 

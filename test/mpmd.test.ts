@@ -17,13 +17,21 @@ const SOURCE = path.join(ROOT, "test", "fixtures", "mpmd.ts");
 
 describe("MPMD: the parts of a command line", function () {
   it("splits at each ':' that stands alone, as Open MPI does", function () {
-    assert.deepEqual(splitParts(["-n", "1", "a.js", "x:y", ":", "-n", "2", "b.js", ":", "c"]), [["-n", "1", "a.js", "x:y"], ["-n", "2", "b.js"], ["c"]]);
+    assert.deepEqual(splitParts(["-n", "1", "a.js", "x:y", ":", "-n", "2", "b.js", ":", "c"]), [
+      ["-n", "1", "a.js", "x:y"],
+      ["-n", "2", "b.js"],
+      ["c"],
+    ]);
     assert.deepEqual(splitParts(["-n", "2", "a.js"]), [["-n", "2", "a.js"]]);
     assert.deepEqual(splitParts(["a.js", ":"]), [["a.js"], []]);
   });
 
   it("a later part takes -n/-np, -x, --host/-H, --wdir and -m, each for itself; its program's own options stay its arguments", async function () {
-    const [b, c] = await parseLaterParts([["a.js"], ["-np", "2", "-x", "A=1", "-x", "B", "-H", "h1:2", "--wdir", "/tmp", "b.js", "-n", "9", "--tag-output"], ["-m", "tsmpi/bench", "helloworld"]]);
+    const [b, c] = await parseLaterParts([
+      ["a.js"],
+      ["-np", "2", "-x", "A=1", "-x", "B", "-H", "h1:2", "--wdir", "/tmp", "b.js", "-n", "9", "--tag-output"],
+      ["-m", "tsmpi/bench", "helloworld"],
+    ]);
     assert.equal(b!.n, "2");
     assert.deepEqual(b!.x, ["A=1", "B"]);
     assert.equal(b!.host, "h1:2");
@@ -64,7 +72,9 @@ describe("MPMD: the parts of a command line", function () {
       { argv: ["/usr/bin/node", "/w/a.js", "x y", "%t"], env: {}, wdir: "/w", np: 1 },
       { argv: ["/usr/bin/node", "/w/b.js"], env: { A: "1 2" }, wdir: "/tmp", np: 3 },
     ];
-    const lines = multiProg(parts, "/w").split("\n").filter((l) => l && !l.startsWith("#"));
+    const lines = multiProg(parts, "/w")
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"));
     assert.deepEqual(lines, [
       "0 '/usr/bin/env' 'TSMPI_APPNUM=0' '/usr/bin/node' '/w/a.js' 'x y' '%t'",
       "1-3 '/usr/bin/env' '-C' '/tmp' 'A=1 2' 'TSMPI_APPNUM=1' '/usr/bin/node' '/w/b.js'",
@@ -86,21 +96,49 @@ describe("MPMD: placement of the parts (plan.ts)", function () {
   };
 
   it("without hosts: every part here, a part without -n runs one rank", async function () {
-    const plan = await planJob({ ...base, parts: [{ np: 2, hosts: [] }, { np: undefined, hosts: [] }, { np: 3, hosts: [] }] });
+    const plan = await planJob({
+      ...base,
+      parts: [
+        { np: 2, hosts: [] },
+        { np: undefined, hosts: [] },
+        { np: 3, hosts: [] },
+      ],
+    });
     assert.equal(plan.mode, "local");
     assert.equal(plan.np, 6);
     assert.deepEqual(plan.parts, [2, 1, 3]);
   });
 
   it("the first part's --host gives the hosts; a later part without --host takes the slots left free, in order", async function () {
-    const got = await hostsOf({ ...base, parts: [{ np: 1, hosts: [`${A}:2,${B}:2`] }, { np: 3, hosts: [] }] });
+    const got = await hostsOf({
+      ...base,
+      parts: [
+        { np: 1, hosts: [`${A}:2,${B}:2`] },
+        { np: 3, hosts: [] },
+      ],
+    });
     assert.deepEqual(got, { hosts: [A, A, B, B], parts: [1, 3] });
   });
 
   it("a part with hosts of its own runs there; --map-by node deals each part's ranks round-robin", async function () {
-    const got = await hostsOf({ ...base, parts: [{ np: 1, hosts: [`${B}:1`] }, { np: 2, hosts: [`${A}:2`] }, { np: 1, hosts: [] }] , oversubscribe: true });
+    const got = await hostsOf({
+      ...base,
+      parts: [
+        { np: 1, hosts: [`${B}:1`] },
+        { np: 2, hosts: [`${A}:2`] },
+        { np: 1, hosts: [] },
+      ],
+      oversubscribe: true,
+    });
     assert.deepEqual(got.hosts, [B, A, A, B]);
-    const dealt = await hostsOf({ ...base, mapBy: "node", parts: [{ np: 2, hosts: [`${A}:2,${B}:2`] }, { np: 2, hosts: [] }] });
+    const dealt = await hostsOf({
+      ...base,
+      mapBy: "node",
+      parts: [
+        { np: 2, hosts: [`${A}:2,${B}:2`] },
+        { np: 2, hosts: [] },
+      ],
+    });
     assert.deepEqual(dealt.hosts, [A, B, A, B]);
   });
 
@@ -109,7 +147,14 @@ describe("MPMD: placement of the parts (plan.ts)", function () {
     try {
       const hostfile = path.join(dir, "hosts");
       fs.writeFileSync(hostfile, `${A} slots=2\n${B} slots=2\n`);
-      const got = await hostsOf({ ...base, hostfile, parts: [{ np: undefined, hosts: [`${B}:2`] }, { np: 2, hosts: [] }] });
+      const got = await hostsOf({
+        ...base,
+        hostfile,
+        parts: [
+          { np: undefined, hosts: [`${B}:2`] },
+          { np: 2, hosts: [] },
+        ],
+      });
       assert.deepEqual(got, { hosts: [B, B, A, A], parts: [2, 2] });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -117,7 +162,10 @@ describe("MPMD: placement of the parts (plan.ts)", function () {
   });
 
   it("more ranks than the slots a part finds free: an error naming the part, unless --oversubscribe", async function () {
-    const parts = [{ np: 2, hosts: [`${A}:2`] }, { np: 1, hosts: [] }];
+    const parts = [
+      { np: 2, hosts: [`${A}:2`] },
+      { np: 1, hosts: [] },
+    ];
     await assert.rejects(planJob({ ...base, parts }), (err: Error & { code?: string }) => {
       assert.equal(err.code, "ERR_TSMPI_ARG");
       assert.match(err.message, /^part 2: 1 ranks requested but its hosts have 0 free slots \(localhost:0\); use --oversubscribe/);
@@ -134,7 +182,33 @@ describe("MPMD: jobs of several programs", function () {
     const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "tsmpi-mpmd-")));
     try {
       const r = await tsmpirun(
-        ["-n", "1", "-x", "TEST_PART=zero", fixture("mpmd.js"), "first", ":", "-np", "2", "-x", "TEST_PART=one", "-x", "TEST_ONLY_ONE=1", "--wdir", dir, SOURCE, "second", "c d", "-n", "7", ":", "-n", "2", fixture("mpmd.js"), "third"],
+        [
+          "-n",
+          "1",
+          "-x",
+          "TEST_PART=zero",
+          fixture("mpmd.js"),
+          "first",
+          ":",
+          "-np",
+          "2",
+          "-x",
+          "TEST_PART=one",
+          "-x",
+          "TEST_ONLY_ONE=1",
+          "--wdir",
+          dir,
+          SOURCE,
+          "second",
+          "c d",
+          "-n",
+          "7",
+          ":",
+          "-n",
+          "2",
+          fixture("mpmd.js"),
+          "third",
+        ],
         { env: { TEST_INHERITED: "every rank" } },
       );
       await checkJob(r, 0);
@@ -148,9 +222,19 @@ describe("MPMD: jobs of several programs", function () {
         assert.equal(s.appnum, parts[rank]);
         assert.equal(s.program, programs[rank]);
         // the allgather spans every part
-        assert.deepEqual(s.world, parts.map((p, q) => [q, p, programs[q]]));
+        assert.deepEqual(
+          s.world,
+          parts.map((p, q) => [q, p, programs[q]]),
+        );
         assert.deepEqual(s.argv, [["first"], ["second", "c d", "-n", "7"], ["third"]][parts[rank]!]);
-        assert.deepEqual(s.env, [{ TEST_PART: "zero", TEST_INHERITED: "every rank" }, { TEST_PART: "one", TEST_ONLY_ONE: "1", TEST_INHERITED: "every rank" }, { TEST_INHERITED: "every rank" }][parts[rank]!]);
+        assert.deepEqual(
+          s.env,
+          [
+            { TEST_PART: "zero", TEST_INHERITED: "every rank" },
+            { TEST_PART: "one", TEST_ONLY_ONE: "1", TEST_INHERITED: "every rank" },
+            { TEST_INHERITED: "every rank" },
+          ][parts[rank]!],
+        );
         assert.equal(s.cwd, parts[rank] === 1 ? dir : ROOT);
         // predefined attributes: COMM_WORLD's, copied by dup, on no other communicator (as Open
         // MPI); a key that is none of them is an error
@@ -174,16 +258,25 @@ describe("MPMD: jobs of several programs", function () {
     // tsmpirun's environment as a rank of part 3 would hand it on
     const r = await tsmpirun(["-n", "2", fixture("mpmd.js")], { env: { TSMPI_APPNUM: "3" } });
     await checkJob(r, 0);
-    assert.deepEqual(jsonLines(r.stdout).map((s) => s.appnum), [0, 0]);
+    assert.deepEqual(
+      jsonLines(r.stdout).map((s) => s.appnum),
+      [0, 0],
+    );
     const single = await runNode([fixture("mpmd.js")]);
     await checkJob(single, 0);
-    assert.deepEqual(jsonLines(single.stdout).map((s) => [s.appnum, s.attrs.dup]), [[0, 0]]);
+    assert.deepEqual(
+      jsonLines(single.stdout).map((s) => [s.appnum, s.attrs.dup]),
+      [[0, 0]],
+    );
   });
 
   it("-m module in a part: -n 1 -m tsmpi/bench helloworld : -n 2 -m tsmpi/bench helloworld is one world of 3", async function () {
     const r = await tsmpirun(["-n", "1", "-m", "tsmpi/bench", "helloworld", ":", "-n", "2", "-m", "tsmpi/bench", "helloworld"]);
     await checkJob(r, 0);
-    assert.deepEqual(r.stdout.trim().split("\n"), [0, 1, 2].map((k) => `Hello, World! I am process ${k} of 3 on ${os.hostname()}.`));
+    assert.deepEqual(
+      r.stdout.trim().split("\n"),
+      [0, 1, 2].map((k) => `Hello, World! I am process ${k} of 3 on ${os.hostname()}.`),
+    );
   });
 
   it("a rank of one part that fails ends the whole job, naming the rank", async function () {

@@ -65,9 +65,18 @@ function sample(kind: TypedArrayKind, length: number, salt = 0): TypedArray {
 }
 
 const KAT: [number[], number[]][] = [
-  [[0, 0, 0, 0, 0, 0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]],
-  [[0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]],
-  [[0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0], [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]],
+  [
+    [0, 0, 0, 0, 0, 0],
+    [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8],
+  ],
+  [
+    [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff],
+    [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd],
+  ],
+  [
+    [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0],
+    [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1],
+  ],
 ];
 
 /** (seed, stream, offset, n) cases: odd/even ends, one sample, offsets near 2^64, big seeds. */
@@ -87,11 +96,16 @@ describe("native addon", () => {
     assert.ok(["loaded", "disabled", "missing", "failed"].includes(status.addon));
     if (status.addon === "loaded") assert.equal(getBinding()!.abi, ABI, "the addon built is the surface lib/native.ts declares");
     else assert.match(status.reason ?? "", /\S/);
-    console.log(`      addon: ${status.addon}${status.reason ? ` (${status.reason})` : ""}; backend ${cuda.backend}${cuda.reason ? ` (${cuda.reason})` : ""}`);
+    console.log(
+      `      addon: ${status.addon}${status.reason ? ` (${status.reason})` : ""}; backend ${cuda.backend}${cuda.reason ? ` (${cuda.reason})` : ""}`,
+    );
   });
 
   it("TSMPI_NATIVE=0 turns it off: the child reports 'disabled' and the cpu backend", () => {
-    const info = child<ReturnType<typeof nativeInfo> & { reason: string }>(`import { nativeInfo } from ${JSON.stringify(nativeInfoModule)}; console.log(JSON.stringify(nativeInfo()))`, { TSMPI_NATIVE: "0" });
+    const info = child<ReturnType<typeof nativeInfo> & { reason: string }>(
+      `import { nativeInfo } from ${JSON.stringify(nativeInfoModule)}; console.log(JSON.stringify(nativeInfo()))`,
+      { TSMPI_NATIVE: "0" },
+    );
     assert.equal(info.addon, "disabled");
     assert.equal(info.backend, "cpu");
     assert.equal(info.cudaCompiled, false);
@@ -100,7 +114,10 @@ describe("native addon", () => {
   });
 
   it("TSMPI_CUDA=0 at run time keeps the addon but uses the cpu backend", () => {
-    const info = child<ReturnType<typeof nativeInfo> & { gpuReason: string }>(`import { nativeInfo } from ${JSON.stringify(nativeInfoModule)}; console.log(JSON.stringify(nativeInfo()))`, { TSMPI_CUDA: "0" });
+    const info = child<ReturnType<typeof nativeInfo> & { gpuReason: string }>(
+      `import { nativeInfo } from ${JSON.stringify(nativeInfoModule)}; console.log(JSON.stringify(nativeInfo()))`,
+      { TSMPI_CUDA: "0" },
+    );
     assert.equal(info.addon, bindingStatus().addon);
     assert.equal(info.backend, "cpu");
     assert.match(info.gpuReason, /TSMPI_CUDA=0/);
@@ -127,7 +144,9 @@ describe("native addon", () => {
   it("a CUDA build without a usable GPU reports cudaCompiled, the runtime version and why there is no device", function () {
     const info = nativeInfo();
     if (!info.cudaCompiled || info.backend === "cuda") {
-      console.log(`      skipped: needs an addon built with CUDA on a machine without a usable GPU (cudaCompiled ${info.cudaCompiled}, backend ${info.backend})`);
+      console.log(
+        `      skipped: needs an addon built with CUDA on a machine without a usable GPU (cudaCompiled ${info.cudaCompiled}, backend ${info.backend})`,
+      );
       this.skip();
     }
     assert.match(info.runtimeVersion ?? "", /^\d+\.\d+$/);
@@ -175,7 +194,11 @@ describe("the addon is built where it can be", function () {
       this.skip();
     }
     const status = bindingStatus();
-    assert.equal(status.addon, "loaded", `${cxx} exists, yet the addon is ${status.addon} (${status.reason}); see build/tsmpi-native-build.log`);
+    assert.equal(
+      status.addon,
+      "loaded",
+      `${cxx} exists, yet the addon is ${status.addon} (${status.reason}); see build/tsmpi-native-build.log`,
+    );
   });
 });
 
@@ -210,7 +233,10 @@ describe("driver and NVRTC probes through dlopen (fake libraries)", () => {
     const script = `import { cuda, nativeInfo } from ${JSON.stringify(cudaModule)};
       let code = null; try { cuda.kernel('extern "C" __global__ void k() {}', "k"); } catch (e) { code = e.code; }
       console.log(JSON.stringify({ info: nativeInfo(), code }));`;
-    const { info, code } = child<{ info: ReturnType<typeof nativeInfo>; code: string | null }>(script, { LD_LIBRARY_PATH: dir, TSMPI_NVRTC: path.join(dir, "libnvrtc.so.13") });
+    const { info, code } = child<{ info: ReturnType<typeof nativeInfo>; code: string | null }>(script, {
+      LD_LIBRARY_PATH: dir,
+      TSMPI_NVRTC: path.join(dir, "libnvrtc.so.13"),
+    });
     assert.equal(info.driverVersion, "12.4");
     assert.equal(info.driverLibrary, "libcuda.so.1");
     assert.deepEqual(info.devices, [{ index: 0, name: "Fake GPU", totalMemory: 2 ** 30, computeCapability: "8.0" }]);
@@ -319,7 +345,10 @@ describe("single-copy reads (process_vm_readv, here on this process's own memory
     const b = getBinding()!;
     assert.throws(
       () => b.peerRead(process.pid, 8n, 16, new Uint8Array(16), 0),
-      (e: unknown) => e instanceof Error && (e as TsmpiError).code === "ERR_TSMPI_TRANSPORT" && /process_vm_readv from pid \d+: Bad address/.test(e.message),
+      (e: unknown) =>
+        e instanceof Error &&
+        (e as TsmpiError).code === "ERR_TSMPI_TRANSPORT" &&
+        /process_vm_readv from pid \d+: Bad address/.test(e.message),
     );
   });
 
@@ -327,7 +356,12 @@ describe("single-copy reads (process_vm_readv, here on this process's own memory
     it(`peerReduce ${kind.name}: SUM, PROD, MAX, MIN equal Op's JavaScript bit for bit, or decline`, () => {
       const b = getBinding()!;
       const n = 40_000; // several bounce buffers' worth
-      for (const [code, op] of [[0, Op.SUM], [1, Op.PROD], [2, Op.MAX], [3, Op.MIN]] as const) {
+      for (const [code, op] of [
+        [0, Op.SUM],
+        [1, Op.PROD],
+        [2, Op.MAX],
+        [3, Op.MIN],
+      ] as const) {
         const peer = wide(kind, n, 1);
         const mine = wide(kind, n, 2);
         const want = mine.slice() as TypedArray;
@@ -439,11 +473,30 @@ describe(`cuda API on the ${cuda.backend} backend`, () => {
     await assert.rejects(cuda.saxpy("2" as never, f, f), hasCode("ERR_TSMPI_ARG"));
     // host arrays are checked the same way, alone or mixed with DeviceArrays
     await assert.rejects(cuda.saxpy(1, new Int32Array(3) as never, new Int32Array(3) as never), hasCode("ERR_TSMPI_TYPE"));
-    await assert.rejects(cuda.saxpy(1, new Float64Array(3), f), (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && /x Float64Array of 3 and y Float32Array DeviceArray of 3/.test((e as Error).message));
-    await assert.rejects(cuda.saxpy(1, f, new Float32Array(4)), (e: unknown) => hasCode("ERR_TSMPI_COUNT")(e) && /x\.length 3 and y\.length 4/.test((e as Error).message));
-    for (const [bad, label] of [[[1, 2, 3], "Array(3)"], [new DataView(new ArrayBuffer(12)), "DataView"], [3, "3"], [null, "null"]] as const) {
-      await assert.rejects(cuda.saxpy(1, bad as never, f), (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && (e as Error).message.startsWith(`x must be a DeviceArray or a typed array, got ${label}`));
-      await assert.rejects(cuda.saxpy(1, f, bad as never), (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && (e as Error).message.startsWith(`y must be a DeviceArray or a typed array, got ${label}`));
+    await assert.rejects(
+      cuda.saxpy(1, new Float64Array(3), f),
+      (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && /x Float64Array of 3 and y Float32Array DeviceArray of 3/.test((e as Error).message),
+    );
+    await assert.rejects(
+      cuda.saxpy(1, f, new Float32Array(4)),
+      (e: unknown) => hasCode("ERR_TSMPI_COUNT")(e) && /x\.length 3 and y\.length 4/.test((e as Error).message),
+    );
+    for (const [bad, label] of [
+      [[1, 2, 3], "Array(3)"],
+      [new DataView(new ArrayBuffer(12)), "DataView"],
+      [3, "3"],
+      [null, "null"],
+    ] as const) {
+      await assert.rejects(
+        cuda.saxpy(1, bad as never, f),
+        (e: unknown) =>
+          hasCode("ERR_TSMPI_TYPE")(e) && (e as Error).message.startsWith(`x must be a DeviceArray or a typed array, got ${label}`),
+      );
+      await assert.rejects(
+        cuda.saxpy(1, f, bad as never),
+        (e: unknown) =>
+          hasCode("ERR_TSMPI_TYPE")(e) && (e as Error).message.startsWith(`y must be a DeviceArray or a typed array, got ${label}`),
+      );
     }
   });
 
@@ -495,7 +548,10 @@ describe(`cuda API on the ${cuda.backend} backend`, () => {
     assert.equal(await cuda.sum(cuda.empty(Float64Array, 0)), 0);
     assert.equal(await cuda.sum(new Float64Array(0)), 0);
     for (const bad of [[1, 2], new DataView(new ArrayBuffer(8)), "12", undefined]) {
-      await assert.rejects(cuda.sum(bad as never), (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && /^x must be a DeviceArray or a typed array, got /.test((e as Error).message));
+      await assert.rejects(
+        cuda.sum(bad as never),
+        (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && /^x must be a DeviceArray or a typed array, got /.test((e as Error).message),
+      );
     }
   });
 
@@ -533,10 +589,20 @@ describe(`cuda API on the ${cuda.backend} backend`, () => {
   it("the object tier refuses a DeviceArray through the serializer's generic brand; the serializer imports nothing from lib/gpu", async () => {
     const d = cuda.toDevice(new Float64Array([1, 2]));
     assert.equal(typeof (d as unknown as Record<symbol, unknown>)[unserializable], "function");
-    assert.throws(() => packObject(d), (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && /DeviceArray\(Float64Array, 2, \w+\).*buffer-tier call/.test((e as Error).message));
+    assert.throws(
+      () => packObject(d),
+      (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && /DeviceArray\(Float64Array, 2, \w+\).*buffer-tier call/.test((e as Error).message),
+    );
     // any class can carry the brand: the serializer knows nothing of devices
-    class Handle { [unserializable]() { return "a Handle stays in its process"; } }
-    assert.throws(() => packObject(new Handle()), (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && (e as Error).message === "a Handle stays in its process");
+    class Handle {
+      [unserializable]() {
+        return "a Handle stays in its process";
+      }
+    }
+    assert.throws(
+      () => packObject(new Handle()),
+      (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && (e as Error).message === "a Handle stays in its process",
+    );
     assert.deepEqual(unpackObject(packObject(d.toHost())), new Float64Array([1, 2]));
     const source = readFileSync(fileURLToPath(new URL("../lib/serializer.ts", import.meta.url)), "utf8");
     assert.deepEqual(source.match(/from "[^"]*gpu[^"]*"/g), null, "lib/serializer.ts imports from the GPU side");
@@ -605,10 +671,20 @@ describe("user kernels", () => {
     const params = parseKernelSignature(src, "saxpy")!;
     assert.deepEqual(
       params.map((p) => (p.kind === "pointer" ? [p.name, p.accepts] : [p.name, p.type])),
-      [["y", ["Float32Array"]], ["x", ["Float32Array"]], ["a", "f32"], ["n", "i32"], ["m", "u64"], ["k", "u64"]],
+      [
+        ["y", ["Float32Array"]],
+        ["x", ["Float32Array"]],
+        ["a", "f32"],
+        ["n", "i32"],
+        ["m", "u64"],
+        ["k", "u64"],
+      ],
     );
     const other = parseKernelSignature(src, "other")!;
-    assert.deepEqual(other.map((p) => (p.kind === "pointer" ? p.accepts : p.type)), [null, undefined, "u32"]);
+    assert.deepEqual(
+      other.map((p) => (p.kind === "pointer" ? p.accepts : p.type)),
+      [null, undefined, "u32"],
+    );
     assert.equal(parseKernelSignature(src, "tmpl"), null);
     assert.equal(parseKernelSignature(src, "missing"), null);
     assert.equal(parseKernelSignature(src, "tmpl<float>"), null);
@@ -620,18 +696,30 @@ describe("user kernels", () => {
       console.log("      skipped: this machine has a GPU and NVRTC");
       this.skip();
     }
-    assert.throws(() => cuda.kernel(`extern "C" __global__ void k() {}`, "k"), (error: unknown) => {
-      hasCode("ERR_TSMPI_NO_GPU")(error);
-      const message = (error as Error).message;
-      assert.match(message, /libcuda\.so\.1 not found|libnvrtc not found|no CUDA device visible|addon is (disabled|missing|failed)|not compiled|TSMPI_CUDA=0/);
-      return true;
-    });
+    assert.throws(
+      () => cuda.kernel(`extern "C" __global__ void k() {}`, "k"),
+      (error: unknown) => {
+        hasCode("ERR_TSMPI_NO_GPU")(error);
+        const message = (error as Error).message;
+        assert.match(
+          message,
+          /libcuda\.so\.1 not found|libnvrtc not found|no CUDA device visible|addon is (disabled|missing|failed)|not compiled|TSMPI_CUDA=0/,
+        );
+        return true;
+      },
+    );
   });
 
   it("timing events: elapsedTime checks its arguments; without a GPU cuda.event() is ERR_TSMPI_NO_GPU", async function () {
-    await assert.rejects(cuda.elapsedTime("start" as never, "end" as never), (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && /^start must be a CudaEvent/.test((e as Error).message));
+    await assert.rejects(
+      cuda.elapsedTime("start" as never, "end" as never),
+      (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && /^start must be a CudaEvent/.test((e as Error).message),
+    );
     if (cuda.available) {
-      await assert.rejects(cuda.elapsedTime(cuda.event(), {} as never), (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && /^end must be a CudaEvent/.test((e as Error).message));
+      await assert.rejects(
+        cuda.elapsedTime(cuda.event(), {} as never),
+        (e: unknown) => hasCode("ERR_TSMPI_TYPE")(e) && /^end must be a CudaEvent/.test((e as Error).message),
+      );
       return;
     }
     assert.throws(() => cuda.event(), hasCode("ERR_TSMPI_NO_GPU"));
@@ -656,7 +744,9 @@ describe("on a GPU", function () {
       console.log(`      skipped: ${cuda.available ? "NVRTC not found" : `no usable GPU: ${cuda.reason}`}`);
       this.skip();
     }
-    console.log(`      GPU ${cuda.device}: ${cuda.deviceInfo().name}, CC ${cuda.deviceInfo().computeCapability}, driver ${info.driverVersion}, runtime ${info.runtimeVersion}, NVRTC ${info.nvrtc}`);
+    console.log(
+      `      GPU ${cuda.device}: ${cuda.deviceInfo().name}, CC ${cuda.deviceInfo().computeCapability}, driver ${info.driverVersion}, runtime ${info.runtimeVersion}, NVRTC ${info.nvrtc}`,
+    );
   });
 
   it("a user saxpy kernel from source matches the built-in and the JS reference", async () => {
@@ -773,7 +863,11 @@ describe("on a GPU", function () {
     assert.equal(await cuda.sum(d), await cuda.sum(cuda.toDevice(d)));
     // many calls in flight at once, each with its own temporaries
     const ys = [0, 1, 2, 3].map((k) => sample(Float64Array, 4097, k) as Float64Array);
-    const wants = ys.map((v) => { const w = v.slice(); saxpyJs(3, d.subarray(0, 4097), w); return w; });
+    const wants = ys.map((v) => {
+      const w = v.slice();
+      saxpyJs(3, d.subarray(0, 4097), w);
+      return w;
+    });
     await Promise.all(ys.map((v) => cuda.saxpy(3, d.subarray(0, 4097), v)));
     assert.deepEqual(ys, wants);
   });
@@ -794,9 +888,12 @@ describe("on a GPU", function () {
   it("each rank uses device TSMPI_LOCAL_RANK % deviceCount", () => {
     const count = cuda.deviceCount;
     for (const localRank of [0, 1, 2, 3]) {
-      const got = child(`import { cuda } from ${JSON.stringify(cudaModule)}; console.log(JSON.stringify({ device: cuda.device, count: cuda.deviceCount }))`, {
-        TSMPI_LOCAL_RANK: String(localRank),
-      });
+      const got = child(
+        `import { cuda } from ${JSON.stringify(cudaModule)}; console.log(JSON.stringify({ device: cuda.device, count: cuda.deviceCount }))`,
+        {
+          TSMPI_LOCAL_RANK: String(localRank),
+        },
+      );
       assert.deepEqual(got, { device: localRank % count, count });
     }
   });

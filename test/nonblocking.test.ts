@@ -11,4 +11,8 @@ import { describeSuite } from "./helpers/suites.js";
 describeSuite("nonblocking", cases, { sizes: [1, 2, 3, 4, 5], timeoutMs: 120_000 });
 // over ipc:// sockets, and with the single-copy algorithms forced (a persistent request reuses its tag on every start)
 describeSuite("nonblocking", cases, { sizes: [3], env: { TSMPI_SHM: "0" }, timeoutMs: 120_000 });
-describeSuite("nonblocking", cases, { sizes: [3], env: { TSMPI_COLL: "allreduce:peer,bcast:peer,allgather:peer,reduce_scatter:peer" }, timeoutMs: 120_000 });
+describeSuite("nonblocking", cases, {
+  sizes: [3],
+  env: { TSMPI_COLL: "allreduce:peer,bcast:peer,allgather:peer,reduce_scatter:peer" },
+  timeoutMs: 120_000,
+});

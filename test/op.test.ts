@@ -62,7 +62,7 @@ function reference(op: Op, x: number, y: number): number {
     case "LOR":
       return bool(x !== 0 || y !== 0);
     case "LXOR":
-      return bool(x !== 0 !== (y !== 0));
+      return bool((x !== 0) !== (y !== 0));
     case "BAND":
       return x & y;
     case "BOR":
@@ -300,7 +300,10 @@ describe("Op (issue 20 item 6)", function () {
       };
       {
         const [x, i, y, j] = [[1], [2], [2], [1]];
-        const [u, v] = [[x, i], [y, j]];
+        const [u, v] = [
+          [x, i],
+          [y, j],
+        ];
         pick(Op.MINLOC, u, v, [x, i], "MINLOC(u, v)");
         pick(Op.MINLOC, v, u, [x, i], "MINLOC(v, u)");
         pick(Op.MAXLOC, u, v, [y, j], "MAXLOC(u, v)");

@@ -66,7 +66,14 @@ describe("rendezvous: strangers and bad lines", function () {
 
   it("malformed lines: not JSON, a wrong key, a rank out of range; each is refused and ranks still join", async function () {
     server = await RendezvousServer.listen("tcp:127.0.0.1:0", 2, KEY, {}, { helloTimeoutMs: 20_000 });
-    const lines = ["{not json\n", `${JSON.stringify(hello(0, 2, "wrong"))}\n`, `${JSON.stringify(hello(5, 2))}\n`, `${JSON.stringify({ t: "bye" })}\n`, "[]\n", "null\n"];
+    const lines = [
+      "{not json\n",
+      `${JSON.stringify(hello(0, 2, "wrong"))}\n`,
+      `${JSON.stringify(hello(5, 2))}\n`,
+      `${JSON.stringify({ t: "bye" })}\n`,
+      "[]\n",
+      "null\n",
+    ];
     for (let round = 0; round < 50; round++) {
       for (const line of lines) {
         const s = await connect(server.address);
@@ -121,7 +128,10 @@ describe("rendezvous: strangers and bad lines", function () {
     await new Promise((r) => setTimeout(r, 200));
     const states = await Promise.all(gone.map((g) => Promise.race([g, new Promise<boolean>((r) => setTimeout(() => r(false), 50))])));
     assert.ok(states.slice(0, 30).every(Boolean), "the oldest pending handshakes were closed");
-    assert.ok(states.filter((x) => !x).length <= 2 + 64, `no more than size + 64 strangers stay open, got ${states.filter((x) => !x).length}`);
+    assert.ok(
+      states.filter((x) => !x).length <= 2 + 64,
+      `no more than size + 64 strangers stay open, got ${states.filter((x) => !x).length}`,
+    );
     for (const s of crowd) s.destroy();
   });
 
@@ -130,7 +140,13 @@ describe("rendezvous: strangers and bad lines", function () {
     const lost: number[] = [];
     server = await RendezvousServer.listen("tcp:127.0.0.1:0", 1, KEY, { lost: (r) => lost.push(r) }, { helloTimeoutMs: 300, psk });
     let gone = false;
-    const client = await RendezvousClient.connect(server.address, Date.now() + 20_000, { abort: () => {}, lost: () => (gone = true) }, false, psk);
+    const client = await RendezvousClient.connect(
+      server.address,
+      Date.now() + 20_000,
+      { abort: () => {}, lost: () => (gone = true) },
+      false,
+      psk,
+    );
     await client.join(hello(0, 1), Date.now() + 20_000);
     await new Promise((r) => setTimeout(r, 1500));
     assert.deepEqual(lost, []);
@@ -161,7 +177,10 @@ describe("rendezvous: a hello's fields are checked before use (issue 17)", funct
       const joined: number[] = [];
       server = await RendezvousServer.listen("tcp:127.0.0.1:0", 1, KEY, { join: (r) => joined.push(r) }, { helloTimeoutMs: 20_000 });
       const client = await RendezvousClient.connect(server.address, Date.now() + 20_000, { abort: () => {}, lost: () => {} }, false);
-      await assert.rejects(client.join({ ...hello(0, 1), pid: pid as number }, Date.now() + 20_000), (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_RENDEZVOUS" && e.message.includes(`pid ${JSON.stringify(pid)}`));
+      await assert.rejects(
+        client.join({ ...hello(0, 1), pid: pid as number }, Date.now() + 20_000),
+        (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_RENDEZVOUS" && e.message.includes(`pid ${JSON.stringify(pid)}`),
+      );
       assert.deepEqual(joined, [], "the coordinator never took it as a rank");
       await join(server.address, 0, 1);
     });
@@ -170,7 +189,10 @@ describe("rendezvous: a hello's fields are checked before use (issue 17)", funct
   it("a hello whose host name holds spaces or control characters is refused", async function () {
     server = await RendezvousServer.listen("tcp:127.0.0.1:0", 1, KEY, {}, { helloTimeoutMs: 20_000 });
     const client = await RendezvousClient.connect(server.address, Date.now() + 20_000, { abort: () => {}, lost: () => {} }, false);
-    await assert.rejects(client.join({ ...hello(0, 1), host: "node1; kill -KILL -1" }, Date.now() + 20_000), (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_RENDEZVOUS");
+    await assert.rejects(
+      client.join({ ...hello(0, 1), host: "node1; kill -KILL -1" }, Date.now() + 20_000),
+      (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_RENDEZVOUS",
+    );
     assert.equal(server.joinedCount, 0);
   });
 });
@@ -215,7 +237,13 @@ describe("rendezvous: a predictable port held by someone else (direct srun, issu
     const server = await RendezvousServer.listen("tcp:127.0.0.1:0", 1, KEY, {}, { psk, ports });
     closers.push(() => server.close());
     assert.equal(server.address, `tcp:127.0.0.1:${free}`);
-    const client = await RendezvousClient.connect(`tcp:127.0.0.1:${ports.join(",")}`, Date.now() + 30_000, { abort: () => {}, lost: () => {} }, true, psk);
+    const client = await RendezvousClient.connect(
+      `tcp:127.0.0.1:${ports.join(",")}`,
+      Date.now() + 30_000,
+      { abort: () => {}, lost: () => {} },
+      true,
+      psk,
+    );
     assert.equal((await client.join(hello(0, 1), Date.now() + 20_000)).hosts.length, 1);
     assert.equal(other.joinedCount, 0);
     client.bye();
@@ -225,7 +253,11 @@ describe("rendezvous: a predictable port held by someone else (direct srun, issu
     const ports = [await squatter(), await squatter()];
     await assert.rejects(
       RendezvousServer.listen("tcp:127.0.0.1:0", 1, KEY, {}, { psk, ports }),
-      (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_RENDEZVOUS" && e.message.includes(`ports ${ports.join(", ")} are all in use`) && e.message.includes("TSMPI_SLURM_PORT"),
+      (e: unknown) =>
+        e instanceof TsmpiError &&
+        e.code === "ERR_TSMPI_RENDEZVOUS" &&
+        e.message.includes(`ports ${ports.join(", ")} are all in use`) &&
+        e.message.includes("TSMPI_SLURM_PORT"),
     );
   });
 
@@ -234,7 +266,11 @@ describe("rendezvous: a predictable port held by someone else (direct srun, issu
     const t0 = Date.now();
     await assert.rejects(
       RendezvousClient.connect(`tcp:127.0.0.1:${ports.join(",")}`, Date.now() + 3000, { abort: () => {}, lost: () => {} }, true, psk),
-      (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_RENDEZVOUS" && e.message.includes(`port ${ports[0]}: a listener that failed the TLS handshake`) && e.message.includes("does not hold this job's key"),
+      (e: unknown) =>
+        e instanceof TsmpiError &&
+        e.code === "ERR_TSMPI_RENDEZVOUS" &&
+        e.message.includes(`port ${ports[0]}: a listener that failed the TLS handshake`) &&
+        e.message.includes("does not hold this job's key"),
     );
     assert.ok(Date.now() - t0 < 20_000, "bounded by the deadline (plus one handshake wait)");
   });
@@ -311,13 +347,28 @@ describe("direct srun launch: the job key comes from the user's secret", functio
   });
 
   it("under tsmpirun the job key is taken out of the environment once read", function () {
-    const env: NodeJS.ProcessEnv = { TSMPI_COORD: "unix:/nonexistent", TSMPI_SIZE: "2", TSMPI_RANK: "1", TSMPI_LOCAL_RANK: "1", TSMPI_LOCAL_SIZE: "2", TSMPI_JOB_KEY: "0123456789abcdef0123456789abcdef" };
+    const env: NodeJS.ProcessEnv = {
+      TSMPI_COORD: "unix:/nonexistent",
+      TSMPI_SIZE: "2",
+      TSMPI_RANK: "1",
+      TSMPI_LOCAL_RANK: "1",
+      TSMPI_LOCAL_SIZE: "2",
+      TSMPI_JOB_KEY: "0123456789abcdef0123456789abcdef",
+    };
     assert.equal(launchInfo(env).key, "0123456789abcdef0123456789abcdef");
     assert.equal("TSMPI_JOB_KEY" in env, false);
   });
 
   it("inside an allocation the key comes from the nonce and the user's key file (never TSMPI_JOB_KEY), and the nonce leaves the environment too", function () {
-    const base: NodeJS.ProcessEnv = { XDG_CONFIG_HOME: home, TSMPI_COORD: "tcp:node1:1234", TSMPI_SIZE: "2", SLURM_PROCID: "1", SLURM_LOCALID: "0", SLURM_NODEID: "1", SLURM_STEP_TASKS_PER_NODE: "1(x2)" };
+    const base: NodeJS.ProcessEnv = {
+      XDG_CONFIG_HOME: home,
+      TSMPI_COORD: "tcp:node1:1234",
+      TSMPI_SIZE: "2",
+      SLURM_PROCID: "1",
+      SLURM_LOCALID: "0",
+      SLURM_NODEID: "1",
+      SLURM_STEP_TASKS_PER_NODE: "1(x2)",
+    };
     const env = { ...base, TSMPI_JOB_NONCE: "00112233445566778899aabbccddeeff", TSMPI_JOB_KEY: "0123456789abcdef0123456789abcdef" };
     const key = launchInfo(env).key;
     assert.equal("TSMPI_JOB_KEY" in env || "TSMPI_JOB_NONCE" in env, false);
@@ -340,14 +391,29 @@ describe("direct srun launch: the job key comes from the user's secret", functio
     it(`TSMPI_JOB_KEY ${JSON.stringify(secret)} is ${ok ? "accepted" : "refused with ERR_TSMPI_RENDEZVOUS (at least 128 bits)"}`, function () {
       const run = (): unknown => launchInfo(slurm({ TSMPI_JOB_KEY: secret }));
       if (ok) run();
-      else assert.throws(run, (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_RENDEZVOUS" && /at least 128 bits/.test(e.message) && !e.message.includes(secret));
+      else
+        assert.throws(
+          run,
+          (e: unknown) =>
+            e instanceof TsmpiError &&
+            e.code === "ERR_TSMPI_RENDEZVOUS" &&
+            /at least 128 bits/.test(e.message) &&
+            !e.message.includes(secret),
+        );
     });
   }
 
   it("a key file with a weak secret is refused, naming the file", function () {
     launchInfo(slurm());
     fs.writeFileSync(keyFilePath(slurm()), "password1234567890\n", { mode: 0o600 });
-    assert.throws(() => launchInfo(slurm()), (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_RENDEZVOUS" && e.message.includes(keyFilePath(slurm())) && /128 bits/.test(e.message));
+    assert.throws(
+      () => launchInfo(slurm()),
+      (e: unknown) =>
+        e instanceof TsmpiError &&
+        e.code === "ERR_TSMPI_RENDEZVOUS" &&
+        e.message.includes(keyFilePath(slurm())) &&
+        /128 bits/.test(e.message),
+    );
   });
 
   it("a key file that cannot be written (file size limit, as on a full disk) leaves nothing behind", function () {
@@ -355,14 +421,20 @@ describe("direct srun launch: the job key comes from the user's secret", functio
     const code = `import(${JSON.stringify(path.join(ROOT, "dist", "lib", "job", "environment.js"))}).then((m) => {
       try { m.launchInfo(${JSON.stringify(slurm())}); console.log("made"); } catch (e) { console.log(e.code); }
     })`;
-    const r = spawnSync("sh", ["-c", `trap '' XFSZ; ulimit -f 0; exec "$0" -e "$1"`, process.execPath, code], { encoding: "utf8", timeout: 20_000 });
+    const r = spawnSync("sh", ["-c", `trap '' XFSZ; ulimit -f 0; exec "$0" -e "$1"`, process.execPath, code], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
     assert.equal(r.stdout.trim(), "ERR_TSMPI_RENDEZVOUS", r.stderr);
     assert.deepEqual(fs.readdirSync(path.dirname(keyFilePath(slurm()))), [], "no key file, no temporary file");
   });
 
   it("the rendezvous port: a few distinct candidates per job and step below the ephemeral range; TSMPI_SLURM_PORT names one", function () {
     const a = launchInfo(slurm({ SLURM_PROCID: "0" }));
-    const ports = a.coordinator!.replace(/^tcp:node1:/, "").split(",").map(Number);
+    const ports = a
+      .coordinator!.replace(/^tcp:node1:/, "")
+      .split(",")
+      .map(Number);
     assert.equal(ports.length, SLURM_PORT_TRIES);
     assert.equal(new Set(ports).size, ports.length);
     for (const p of ports) assert.ok(p >= 10000 && p < 30000, String(p));
@@ -377,7 +449,11 @@ describe("direct srun launch: the job key comes from the user's secret", functio
     fs.chmodSync(keyFilePath(slurm()), 0o644);
     assert.throws(
       () => launchInfo(slurm()),
-      (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_RENDEZVOUS" && e.message.includes(keyFilePath(slurm())) && /mode 600\), got mode 644/.test(e.message),
+      (e: unknown) =>
+        e instanceof TsmpiError &&
+        e.code === "ERR_TSMPI_RENDEZVOUS" &&
+        e.message.includes(keyFilePath(slurm())) &&
+        /mode 600\), got mode 644/.test(e.message),
     );
   });
 });

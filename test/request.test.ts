@@ -12,7 +12,10 @@ describe("Request: waitany/waitsome/testsome", function () {
     reqs[0]!._complete(10);
     reqs[1]!._fail(new TsmpiError("ERR_TSMPI_TRUNCATE", "too long"));
     reqs[2]!._complete(30);
-    assert.throws(() => Request.testsome(reqs), (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_TRUNCATE");
+    assert.throws(
+      () => Request.testsome(reqs),
+      (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_TRUNCATE",
+    );
     assert.deepEqual(Request.testsome(reqs), [
       [0, 2],
       [10, 30],

@@ -15,7 +15,17 @@ import { PointToPoint } from "../lib/p2p/protocol.js";
 import { readObject } from "../lib/p2p/receive.js";
 import { commonAncestor } from "../lib/transport/host.js";
 import { kindCode, packObject } from "../lib/serializer.js";
-import { FLAG_INLINE, FLAG_PEER, FLAG_RAW, HEADER_BYTES, KIND_CHUNK, KIND_MSG, decodeHeader, encodeHeader, type Header } from "../lib/transport/frame.js";
+import {
+  FLAG_INLINE,
+  FLAG_PEER,
+  FLAG_RAW,
+  HEADER_BYTES,
+  KIND_CHUNK,
+  KIND_MSG,
+  decodeHeader,
+  encodeHeader,
+  type Header,
+} from "../lib/transport/frame.js";
 import type { Transport } from "../lib/transport/transport.js";
 
 const TOKEN: [number, number] = [0x01020304, 0x05060708];
@@ -40,7 +50,21 @@ function recordingTransport(rank: number): Transport & { sent: Buffer[][] } {
 }
 
 function header(over: Partial<Header> = {}): Header {
-  return { kind: KIND_MSG, flags: FLAG_INLINE, dtype: 0, algo: 0, src: 0, tag: 7, wsrc: 0, ctx: 2, seq: 1, total: 0, token0: TOKEN[0], token1: TOKEN[1], ...over };
+  return {
+    kind: KIND_MSG,
+    flags: FLAG_INLINE,
+    dtype: 0,
+    algo: 0,
+    src: 0,
+    tag: 7,
+    wsrc: 0,
+    ctx: 2,
+    seq: 1,
+    total: 0,
+    token0: TOKEN[0],
+    token1: TOKEN[1],
+    ...over,
+  };
 }
 
 /** An inline object-tier message carrying `value`. */
@@ -122,7 +146,10 @@ describe("receive path: malformed frames carrying the job's token", function () 
   });
 
   it("decodeHeader refuses a frame shorter than a header with ERR_TSMPI_TRANSPORT", function () {
-    assert.throws(() => decodeHeader(Buffer.alloc(47)), (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_TRANSPORT" && /at least 48 bytes, got 47/.test(e.message));
+    assert.throws(
+      () => decodeHeader(Buffer.alloc(47)),
+      (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_TRANSPORT" && /at least 48 bytes, got 47/.test(e.message),
+    );
   });
 });
 
@@ -132,7 +159,11 @@ describe("single-copy reads: who may read a rank's memory", function () {
     try {
       assert.equal(commonAncestor(kids[0]!.pid!, [kids[1]!.pid!]), process.pid, "two children of this process: this process");
       assert.equal(commonAncestor(process.pid, [kids[0]!.pid!]), process.ppid, "a process and its child: the process's parent");
-      assert.equal(commonAncestor(kids[0]!.pid!, [2 ** 22 + 12345]), undefined, "a peer whose ancestry cannot be read: none (any process of the user)");
+      assert.equal(
+        commonAncestor(kids[0]!.pid!, [2 ** 22 + 12345]),
+        undefined,
+        "a peer whose ancestry cannot be read: none (any process of the user)",
+      );
     } finally {
       for (const k of kids) k.kill("SIGKILL");
     }
@@ -185,7 +216,11 @@ describe("bogus single-copy frames, and pieces that never come (issue 17, points
     const engine = (p2p as unknown as { engine: MatchingEngine }).engine;
     const inflight = (p2p as unknown as { arrivals: { inflight: Map<number, unknown> } }).arrivals.inflight;
     const warnings = captured(() => {
-      for (let seq = 1; seq <= 1000; seq++) p2p.onFrames([encodeHeader(header({ flags: FLAG_RAW, dtype: kindCode(new Uint8Array()), total: 1 << 20, seq })), Buffer.alloc(1024, seq % 256)]);
+      for (let seq = 1; seq <= 1000; seq++)
+        p2p.onFrames([
+          encodeHeader(header({ flags: FLAG_RAW, dtype: kindCode(new Uint8Array()), total: 1 << 20, seq })),
+          Buffer.alloc(1024, seq % 256),
+        ]);
     });
     assert.equal(inflight.size, 1, "only the last one may still get its pieces");
     assert.equal(engine.pendingCount(2), 1, "the others left the unexpected queue, and their pieces with them");

@@ -35,11 +35,17 @@ describe("bad input never crashes a rank (a peer with the job's key, and an outs
     assert.deepEqual(seen.garbage, Array(5).fill("ERR_TSMPI_TYPE"), "garbage msgpack fails that receive, with a clear code");
     const warnings = r.stderr.split("\n").filter((l) => l.startsWith("tsmpi: rank 1 dropped"));
     const kinds = warnings.map((l) => /\((\w+)\) are dropped silently$/.exec(l)?.[1]);
-    assert.deepEqual([...kinds].sort(), ["chunk", "dtype", "kind", "sender", "shape", "short", "token"], `one warning per kind of problem:\n${warnings.join("\n")}`);
+    assert.deepEqual(
+      [...kinds].sort(),
+      ["chunk", "dtype", "kind", "sender", "shape", "short", "token"],
+      `one warning per kind of problem:\n${warnings.join("\n")}`,
+    );
     // TSMPI_MAX_FRAME (chunk size + 64 KiB) stops ZeroMQ before it allocates the frame: the
     // peak resident memory does not grow by the frame's 256 MiB (without the limit it does).
     assert.ok(seen.rssAfter - seen.rssBefore < 128 * 1024 * 1024, `peak RSS grew from ${seen.rssBefore} to ${seen.rssAfter} bytes`);
-    console.log(`      ${perKind * seen.kinds} malformed frames; rank 1 peak RSS ${(seen.rssBefore / 2 ** 20).toFixed(0)} -> ${(seen.rssAfter / 2 ** 20).toFixed(0)} MiB around the 256 MiB frame`);
+    console.log(
+      `      ${perKind * seen.kinds} malformed frames; rank 1 peak RSS ${(seen.rssBefore / 2 ** 20).toFixed(0)} -> ${(seen.rssAfter / 2 ** 20).toFixed(0)} MiB around the 256 MiB frame`,
+    );
   });
 });
 
@@ -75,7 +81,11 @@ describe("garbage written straight into a rank's shared-memory ring by a process
     const inbox = mine.find((f) => f.link.includes("memfd:tsmpi-inbox"));
     assert.ok(inbox, "rank 1 holds its inbox memfd");
     // The peer opened the victim's pipe with open(2) through /proc (O_LARGEFILE set), its own with pipe2(2).
-    const opened = new Set(fds(peer).filter((f) => f.link.startsWith("pipe:") && (f.flags & 0o100000) !== 0).map((f) => f.link));
+    const opened = new Set(
+      fds(peer)
+        .filter((f) => f.link.startsWith("pipe:") && (f.flags & 0o100000) !== 0)
+        .map((f) => f.link),
+    );
     const wake = mine.find((f) => opened.has(f.link));
     assert.ok(wake, "rank 1's wake-up pipe, as rank 0 opened it");
     return {
@@ -133,8 +143,18 @@ describe("garbage written straight into a rank's shared-memory ring by a process
   async function attacked(attack: (x: Intrusion) => void, victim = 1, env: NodeJS.ProcessEnv = {}) {
     const traces = path.join(os.tmpdir(), `shm-victim-${process.pid}-${Date.now()}.jsonl`);
     try {
-      const job = tsmpirun(["-n", "2", fixture("shm-victim.js")], { timeoutMs: 40_000, env: { SHM_VICTIM_TRACES: traces, TSMPI_SHM_RING_BYTES: String(R), ...env } });
-      const read = (): Trace[] => (fs.existsSync(traces) ? fs.readFileSync(traces, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Trace) : []);
+      const job = tsmpirun(["-n", "2", fixture("shm-victim.js")], {
+        timeoutMs: 40_000,
+        env: { SHM_VICTIM_TRACES: traces, TSMPI_SHM_RING_BYTES: String(R), ...env },
+      });
+      const read = (): Trace[] =>
+        fs.existsSync(traces)
+          ? fs
+              .readFileSync(traces, "utf8")
+              .split("\n")
+              .filter(Boolean)
+              .map((l) => JSON.parse(l) as Trace)
+          : [];
       const end = Date.now() + 20_000;
       while (read().length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
       const t = read().sort((a, b) => a.rank - b.rank);
@@ -181,19 +201,31 @@ describe("garbage written straight into a rank's shared-memory ring by a process
   it("sizes: a write position 8 GiB ahead and a 2 GiB fragment (a SIGSEGV before the checks)", async function () {
     skipWithoutAddon(this);
     const x = await attacked((i) => i.fragment(u32s(2 ** 31, 3), 2n ** 33n));
-    await endedCleanly(x, /the shared-memory ring that rank 0 writes into this rank's inbox is corrupt: its write position \d+ is not within/);
+    await endedCleanly(
+      x,
+      /the shared-memory ring that rank 0 writes into this rank's inbox is corrupt: its write position \d+ is not within/,
+    );
   });
 
   it("the same, found by a rank polling with iprobe (not woken): the job ends the same way", async function () {
     skipWithoutAddon(this);
     const x = await attacked((i) => i.fragment(u32s(2 ** 31, 3), 2n ** 33n), 1, { SHM_VICTIM_IPROBE: "1" });
-    await endedCleanly(x, /the shared-memory ring that rank 0 writes into this rank's inbox is corrupt: its write position \d+ is not within/);
+    await endedCleanly(
+      x,
+      /the shared-memory ring that rank 0 writes into this rank's inbox is corrupt: its write position \d+ is not within/,
+    );
   });
 
   it("fragment header: a length past what was written, then unknown flags", async function () {
     skipWithoutAddon(this);
-    await endedCleanly(await attacked((i) => i.fragment(Buffer.concat([u32s(100_000, 3), Buffer.alloc(56)]))), /rank 0 writes into this rank's inbox is corrupt: a fragment of 100000 bytes where 56 were written/);
-    await endedCleanly(await attacked((i) => i.fragment(Buffer.concat([u32s(8, 0xff00 | 3), u32s(1, 0)]))), /rank 0 writes into this rank's inbox is corrupt: fragment flags 65283/);
+    await endedCleanly(
+      await attacked((i) => i.fragment(Buffer.concat([u32s(100_000, 3), Buffer.alloc(56)]))),
+      /rank 0 writes into this rank's inbox is corrupt: a fragment of 100000 bytes where 56 were written/,
+    );
+    await endedCleanly(
+      await attacked((i) => i.fragment(Buffer.concat([u32s(8, 0xff00 | 3), u32s(1, 0)]))),
+      /rank 0 writes into this rank's inbox is corrupt: fragment flags 65283/,
+    );
   });
 
   it("fragments: a message that never ends (past 2 x TSMPI_MAX_FRAME), and a record whose lengths lie", async function () {
@@ -241,25 +273,39 @@ describe("bogus single-copy frames (issue 17, point 3)", function () {
     const [seen] = jsonLines(r.stdout);
     assert.equal(seen?.got, "after the bogus frames", r.stderr);
     // The sizes no buffer can hold: one warning for their kind (shape), naming the size.
-    assert.match(r.stderr, /tsmpi: rank 1 dropped a message announcing 8589934592 payload bytes .* from world rank 0; further ones of this kind \(shape\)/);
+    assert.match(
+      r.stderr,
+      /tsmpi: rank 1 dropped a message announcing 8589934592 payload bytes .* from world rank 0; further ones of this kind \(shape\)/,
+    );
   });
 });
 
 describe("isends that nobody awaits (issue 17, point 7)", function () {
   this.timeout(120_000);
-  for (const [path, env] of [["shared memory", {}], ["ZeroMQ (TSMPI_SHM=0)", { TSMPI_SHM: "0" }]] as const) {
+  for (const [path, env] of [
+    ["shared memory", {}],
+    ["ZeroMQ (TSMPI_SHM=0)", { TSMPI_SHM: "0" }],
+  ] as const) {
     it(`two ranks isend 50,000 x 1 KiB to each other without waiting, over ${path}: past the high-water mark the requests wait; neither rank waits for the other for ever`, async function () {
       // Rank 1 freezes its event loop for a while: until then rank 0's requests may complete only
       // as far as the bounds between them hold (TSMPI_SEND_HWM = 1 MiB, a 1 MiB ring, ZeroMQ's
       // 1000 messages each way): a few thousand of the 50,000.
-      const r = await tsmpirun(["-n", "2", fixture("isend-flood.js"), "50000", "1024", "1000"], { timeoutMs: 110_000, env: { ...env, TSMPI_SEND_HWM: String(2 ** 20) } });
+      const r = await tsmpirun(["-n", "2", fixture("isend-flood.js"), "50000", "1024", "1000"], {
+        timeoutMs: 110_000,
+        env: { ...env, TSMPI_SEND_HWM: String(2 ** 20) },
+      });
       await checkJob(r);
       const lines = jsonLines(r.stdout);
       assert.equal(lines.length, 2, r.stderr);
       for (const l of lines) assert.ok(l.inOrder, `rank ${l.rank}: every message, in order`);
       const sender = lines.find((l) => l.rank === 0)!;
-      assert.ok(sender.early < sender.count / 4, `rank 0: ${sender.early} of ${sender.count} requests completed while rank 1 took nothing in`);
-      console.log(`      rank 0's requests complete while rank 1 is frozen: ${sender.early} of 50000; peak RSS ${lines.map((l) => (l.rss / 2 ** 20).toFixed(0)).join("/")} MiB`);
+      assert.ok(
+        sender.early < sender.count / 4,
+        `rank 0: ${sender.early} of ${sender.count} requests completed while rank 1 took nothing in`,
+      );
+      console.log(
+        `      rank 0's requests complete while rank 1 is frozen: ${sender.early} of 50000; peak RSS ${lines.map((l) => (l.rss / 2 ** 20).toFixed(0)).join("/")} MiB`,
+      );
     });
   }
 });
@@ -280,7 +326,10 @@ for (const path of PATHS) {
     this.timeout(LONG ? 1_200_000 : 180_000);
 
     it(`${4 * perSender} messages (1 in 1000 a 1 MiB Float64Array) arrive exactly once, in order per sender, checksum equal; senders wait at the high-water mark`, async function () {
-      const r = await tsmpirun(["-n", "5", fixture("flood.js"), String(perSender), "1000", "300"], { timeoutMs: LONG ? 1_190_000 : 170_000, env: { ...env, TSMPI_SEND_HWM: String(4 * 2 ** 20) } });
+      const r = await tsmpirun(["-n", "5", fixture("flood.js"), String(perSender), "1000", "300"], {
+        timeoutMs: LONG ? 1_190_000 : 170_000,
+        env: { ...env, TSMPI_SEND_HWM: String(4 * 2 ** 20) },
+      });
       await checkJob(r);
       const lines = jsonLines(r.stdout);
       const rx = lines.find((l) => l.rank === 0);
@@ -293,14 +342,20 @@ for (const path of PATHS) {
       assert.ok(rx.checksumOk, "checksum");
       const senders = lines.filter((l) => l.rank > 0);
       assert.equal(senders.length, 4);
-      for (const s of senders) assert.ok(s.waited > 0, `rank ${s.rank}: no send waited for room, so its queue grew unchecked (${JSON.stringify(s)})`);
-      console.log(`      ${rx.rate} messages/s; receiver peak RSS ${(rx.rss / 2 ** 20).toFixed(0)} MiB, senders ${senders.map((s) => (s.rss / 2 ** 20).toFixed(0)).join("/")} MiB (TSMPI_SEND_HWM=4 MiB)`);
+      for (const s of senders)
+        assert.ok(s.waited > 0, `rank ${s.rank}: no send waited for room, so its queue grew unchecked (${JSON.stringify(s)})`);
+      console.log(
+        `      ${rx.rate} messages/s; receiver peak RSS ${(rx.rss / 2 ** 20).toFixed(0)} MiB, senders ${senders.map((s) => (s.rss / 2 ** 20).toFixed(0)).join("/")} MiB (TSMPI_SEND_HWM=4 MiB)`,
+      );
     });
 
     // The control is the ZeroMQ path's: the shared-memory path bounds its senders by its ring.
     if (env.TSMPI_SHM !== "0") return;
     it("control (ZeroMQ path): with TSMPI_SEND_HWM out of reach no send waits (the knob is what bounds the queue)", async function () {
-      const r = await tsmpirun(["-n", "3", fixture("flood.js"), "50000", "1000", "600"], { timeoutMs: 120_000, env: { ...env, TSMPI_SEND_HWM: String(2 ** 40) } });
+      const r = await tsmpirun(["-n", "3", fixture("flood.js"), "50000", "1000", "600"], {
+        timeoutMs: 120_000,
+        env: { ...env, TSMPI_SEND_HWM: String(2 ** 40) },
+      });
       await checkJob(r);
       const senders = jsonLines(r.stdout).filter((l) => l.rank > 0);
       assert.equal(senders.length, 2);

@@ -90,8 +90,20 @@ for (const secure of [true, false]) {
 
     beforeEach(async function () {
       got = [];
-      receiver = await ZmqTransport.bind(1, ["tcp://127.0.0.1:*"], (frames) => void got.push(frames), (err) => assert.fail(String(err)), { curve });
-      sender = await ZmqTransport.bind(0, ["tcp://127.0.0.1:*"], () => {}, (err) => assert.fail(String(err)), { curve });
+      receiver = await ZmqTransport.bind(
+        1,
+        ["tcp://127.0.0.1:*"],
+        (frames) => void got.push(frames),
+        (err) => assert.fail(String(err)),
+        { curve },
+      );
+      sender = await ZmqTransport.bind(
+        0,
+        ["tcp://127.0.0.1:*"],
+        () => {},
+        (err) => assert.fail(String(err)),
+        { curve },
+      );
       proxy = await recordingProxy(receiver.endpoints[0]!);
       sender.setPeers(["", proxy.endpoint]);
       receiver.hold(); // keep its receive loop running
@@ -118,7 +130,10 @@ for (const secure of [true, false]) {
       sender.send(1, [Buffer.from("legit")]);
       assert.ok(await until(() => got.some((f) => f[0]!.toString() === "legit"), 10_000));
       await until(() => got.length >= 2, PROBE_WAIT_MS);
-      assert.equal(got.some((f) => f[0]!.toString() === "injected"), !secure);
+      assert.equal(
+        got.some((f) => f[0]!.toString() === "injected"),
+        !secure,
+      );
       outsider.close();
     });
 
@@ -126,7 +141,12 @@ for (const secure of [true, false]) {
       /** The probe: a DEALER with the CURVE keys of job `probeKey`; resolves whether its message arrived within the wait. */
       async function probeWithKeysOf(probeKey: string): Promise<boolean> {
         const other = curveKeys(probeKey);
-        const outsider = new zmq.Dealer({ linger: 0, curveServerKey: other.publicKey, curvePublicKey: other.publicKey, curveSecretKey: other.secretKey });
+        const outsider = new zmq.Dealer({
+          linger: 0,
+          curveServerKey: other.publicKey,
+          curvePublicKey: other.publicKey,
+          curveSecretKey: other.secretKey,
+        });
         try {
           outsider.connect(receiver.endpoints[0]!);
           void outsider.send(Buffer.from("injected with its keys")).catch(() => {});
@@ -162,7 +182,13 @@ describe("rendezvous between hosts over TLS-PSK", function () {
     const m = /^tcp:(.+):(\d+)$/.exec(server.address)!;
     const proxy = await recordingProxy(`tcp://${m[1]}:${m[2]}`);
     try {
-      const client = await RendezvousClient.connect(`tcp:${proxy.endpoint.slice(6)}`, Date.now() + 10_000, { abort: () => {}, lost: () => {} }, false, psk);
+      const client = await RendezvousClient.connect(
+        `tcp:${proxy.endpoint.slice(6)}`,
+        Date.now() + 10_000,
+        { abort: () => {}, lost: () => {} },
+        false,
+        psk,
+      );
       const table = await client.join(hello, Date.now() + 10_000);
       assert.deepEqual(table.hosts, [os.hostname()]);
       client.bye();
@@ -177,7 +203,13 @@ describe("rendezvous between hosts over TLS-PSK", function () {
   it("a client with another key fails the handshake with ERR_TSMPI_RENDEZVOUS; plain TCP gets nothing", async function () {
     server = await RendezvousServer.listen("tcp:127.0.0.1:0", 1, JOB_KEY, {}, { psk });
     await assert.rejects(
-      RendezvousClient.connect(server.address, Date.now() + 10_000, { abort: () => {}, lost: () => {} }, false, rendezvousPsk("another job")),
+      RendezvousClient.connect(
+        server.address,
+        Date.now() + 10_000,
+        { abort: () => {}, lost: () => {} },
+        false,
+        rendezvousPsk("another job"),
+      ),
       (e: { code?: string }) => e.code === "ERR_TSMPI_RENDEZVOUS",
     );
     const m = /^tcp:(.+):(\d+)$/.exec(server.address)!;
@@ -203,7 +235,15 @@ describe("rendezvous between hosts over TLS-PSK", function () {
     server = await RendezvousServer.listen("tcp:127.0.0.1:0", 1, JOB_KEY, {}, { psk });
     const m = /^tcp:(.+):(\d+)$/.exec(server.address)!;
     const outcome = await new Promise<string>((resolve) => {
-      const s = tls.connect({ host: m[1]!, port: Number(m[2]), ciphers: "PSK-AES256-GCM-SHA384:PSK-CHACHA20-POLY1305", minVersion: "TLSv1.2", maxVersion: "TLSv1.2", pskCallback: () => ({ psk, identity: PSK_IDENTITY }), checkServerIdentity: () => undefined });
+      const s = tls.connect({
+        host: m[1]!,
+        port: Number(m[2]),
+        ciphers: "PSK-AES256-GCM-SHA384:PSK-CHACHA20-POLY1305",
+        minVersion: "TLSv1.2",
+        maxVersion: "TLSv1.2",
+        pskCallback: () => ({ psk, identity: PSK_IDENTITY }),
+        checkServerIdentity: () => undefined,
+      });
       s.on("secureConnect", () => {
         resolve(`connected with ${s.getCipher().name}`);
         s.destroy();
@@ -219,8 +259,20 @@ describe("secrets stay out of command lines and child processes (issue 17)", fun
   this.timeout(60_000);
 
   it("sshArgv with secrets: no -x value or key on the command line; the remote shell gets them all from stdin, intact", function () {
-    const vars = { TSMPI_JOB_KEY: JOB_KEY, SECRET: "it's a \"secret\" $HOME `x` \\ ;\nsecond line", EMPTY: "" };
-    const argv = sshArgv({ agent: ["ssh"], host: "node1", argv: [process.execPath, "-e", "process.stdout.write(JSON.stringify([process.env.TSMPI_JOB_KEY, process.env.SECRET, process.env.EMPTY, process.env.TSMPI_RANK]))"], env: { TSMPI_RANK: "3" }, secrets: true, wdir: os.tmpdir(), stdin: false });
+    const vars = { TSMPI_JOB_KEY: JOB_KEY, SECRET: 'it\'s a "secret" $HOME `x` \\ ;\nsecond line', EMPTY: "" };
+    const argv = sshArgv({
+      agent: ["ssh"],
+      host: "node1",
+      argv: [
+        process.execPath,
+        "-e",
+        "process.stdout.write(JSON.stringify([process.env.TSMPI_JOB_KEY, process.env.SECRET, process.env.EMPTY, process.env.TSMPI_RANK]))",
+      ],
+      env: { TSMPI_RANK: "3" },
+      secrets: true,
+      wdir: os.tmpdir(),
+      stdin: false,
+    });
     const remote = argv[argv.length - 1]!;
     for (const v of [JOB_KEY, "secret", "second line"]) assert.ok(!argv.join(" ").includes(v), `the command line shows ${v}`);
     // What sshd's shell would do with it: run the remote command with the secret line on stdin.
@@ -245,7 +297,10 @@ describe("secrets stay out of command lines and child processes (issue 17)", fun
 describe("the heartbeat and kill commands take only process ids (issue 17)", function () {
   for (const pid of [-1, 0, 1, 1.5, Number.NaN, "1; kill -KILL -1"]) {
     it(`heartbeatScript refuses ${JSON.stringify(pid)}`, function () {
-      assert.throws(() => heartbeatScript([1234, pid as number]), (e: { code?: string }) => e.code === "ERR_TSMPI_INTERNAL");
+      assert.throws(
+        () => heartbeatScript([1234, pid as number]),
+        (e: { code?: string }) => e.code === "ERR_TSMPI_INTERNAL",
+      );
     });
   }
 

@@ -13,7 +13,10 @@ import { ROOT } from "./helpers/launch.js";
 
 /** The `.ts` files under `dir`. */
 function sources(dir: string): string[] {
-  return fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts")).map((f) => path.join(dir, f));
+  return fs
+    .readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => path.join(dir, f));
 }
 
 /** Asserts that `fn` throws a TsmpiError with `code` whose message matches `message`. */
@@ -23,7 +26,10 @@ function throwsSetting(fn: () => unknown, message: RegExp, code = "ERR_TSMPI_ARG
 
 describe("settings registry (lib/config.ts)", function () {
   it("README.md's settings tables are the ones npm run settings-table writes", function () {
-    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "settings-table.mjs"), "--check"], { cwd: ROOT, encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "settings-table.mjs"), "--check"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
     assert.equal(r.status, 0, r.stderr);
   });
 
@@ -36,8 +42,16 @@ describe("settings registry (lib/config.ts)", function () {
       for (const m of text.matchAll(/(?:env\.|env\["|")(TSMPI_[A-Z0-9_]+)/g)) read.add(m[1]!);
     }
     const declared = new Set(SETTINGS.map((s) => s.name));
-    assert.deepEqual([...read].filter((n) => !declared.has(n)), [], "read but not declared in lib/config.ts");
-    assert.deepEqual([...declared].filter((n) => !read.has(n)), [], "declared but read nowhere");
+    assert.deepEqual(
+      [...read].filter((n) => !declared.has(n)),
+      [],
+      "read but not declared in lib/config.ts",
+    );
+    assert.deepEqual(
+      [...declared].filter((n) => !read.has(n)),
+      [],
+      "declared but read nowhere",
+    );
     assert.equal(declared.size, SETTINGS.length, "each setting is declared once");
   });
 
@@ -51,14 +65,40 @@ describe("settings registry (lib/config.ts)", function () {
     assert.equal(numberSetting("TSMPI_EAGER_LIMIT", { TSMPI_EAGER_LIMIT: "0" }), 0);
     assert.equal(numberSetting("TSMPI_SPIN_US", {}), undefined);
     assert.equal(numberSetting("TSMPI_HEARTBEAT_TIMEOUT", { TSMPI_HEARTBEAT_TIMEOUT: "0.5" }), 0.5);
-    throwsSetting(() => numberSetting("TSMPI_EAGER_LIMIT", { TSMPI_EAGER_LIMIT: "abc" }), /^TSMPI_EAGER_LIMIT must be an integer in \[0, 1073741824\], got "abc"$/);
-    throwsSetting(() => numberSetting("TSMPI_SPIN_US", { TSMPI_SPIN_US: "-1" }), /^TSMPI_SPIN_US must be an integer in \[0, 1000000\] \(microseconds\), got "-1"$/);
-    throwsSetting(() => numberSetting("TSMPI_SHM_RING_BYTES", { TSMPI_SHM_RING_BYTES: "5000" }), /^TSMPI_SHM_RING_BYTES must be a multiple of 4096 in \[4096, 1073741824\], got "5000"$/);
-    throwsSetting(() => numberSetting("TSMPI_FUTURES_MAX_WORKERS", { TSMPI_FUTURES_MAX_WORKERS: "0" }), /^TSMPI_FUTURES_MAX_WORKERS must be an integer >= 1, got "0"$/);
-    throwsSetting(() => numberSetting("TSMPI_STOPPED_TIMEOUT", { TSMPI_STOPPED_TIMEOUT: "-2" }), /^TSMPI_STOPPED_TIMEOUT must be a positive number, got "-2"$/);
-    throwsSetting(() => numberSetting("TSMPI_HEARTBEAT_TIMEOUT", { TSMPI_HEARTBEAT_TIMEOUT: "100000" }), /^TSMPI_HEARTBEAT_TIMEOUT must be at most 86400 \(seconds\), got "100000"$/);
-    throwsSetting(() => numberSetting("TSMPI_SLURM_PORT", { TSMPI_SLURM_PORT: "70000" }), /^TSMPI_SLURM_PORT must be an integer in \[1, 65535\]/, "ERR_TSMPI_RENDEZVOUS");
-    throwsSetting(() => parseInteger("TSMPI_RANK", "4", 0, 3, { code: "ERR_TSMPI_RENDEZVOUS" }), /^TSMPI_RANK must be an integer in \[0, 3\], got "4"$/, "ERR_TSMPI_RENDEZVOUS");
+    throwsSetting(
+      () => numberSetting("TSMPI_EAGER_LIMIT", { TSMPI_EAGER_LIMIT: "abc" }),
+      /^TSMPI_EAGER_LIMIT must be an integer in \[0, 1073741824\], got "abc"$/,
+    );
+    throwsSetting(
+      () => numberSetting("TSMPI_SPIN_US", { TSMPI_SPIN_US: "-1" }),
+      /^TSMPI_SPIN_US must be an integer in \[0, 1000000\] \(microseconds\), got "-1"$/,
+    );
+    throwsSetting(
+      () => numberSetting("TSMPI_SHM_RING_BYTES", { TSMPI_SHM_RING_BYTES: "5000" }),
+      /^TSMPI_SHM_RING_BYTES must be a multiple of 4096 in \[4096, 1073741824\], got "5000"$/,
+    );
+    throwsSetting(
+      () => numberSetting("TSMPI_FUTURES_MAX_WORKERS", { TSMPI_FUTURES_MAX_WORKERS: "0" }),
+      /^TSMPI_FUTURES_MAX_WORKERS must be an integer >= 1, got "0"$/,
+    );
+    throwsSetting(
+      () => numberSetting("TSMPI_STOPPED_TIMEOUT", { TSMPI_STOPPED_TIMEOUT: "-2" }),
+      /^TSMPI_STOPPED_TIMEOUT must be a positive number, got "-2"$/,
+    );
+    throwsSetting(
+      () => numberSetting("TSMPI_HEARTBEAT_TIMEOUT", { TSMPI_HEARTBEAT_TIMEOUT: "100000" }),
+      /^TSMPI_HEARTBEAT_TIMEOUT must be at most 86400 \(seconds\), got "100000"$/,
+    );
+    throwsSetting(
+      () => numberSetting("TSMPI_SLURM_PORT", { TSMPI_SLURM_PORT: "70000" }),
+      /^TSMPI_SLURM_PORT must be an integer in \[1, 65535\]/,
+      "ERR_TSMPI_RENDEZVOUS",
+    );
+    throwsSetting(
+      () => parseInteger("TSMPI_RANK", "4", 0, 3, { code: "ERR_TSMPI_RENDEZVOUS" }),
+      /^TSMPI_RANK must be an integer in \[0, 3\], got "4"$/,
+      "ERR_TSMPI_RENDEZVOUS",
+    );
   });
 
   it("refuses a name nobody declared (a typo in tsmpi, not the user's mistake)", function () {
@@ -69,9 +109,16 @@ describe("settings registry (lib/config.ts)", function () {
   it("checkSettings checks every number setting a user sets, TSMPI_MAX_FRAME against the chunk size", function () {
     checkSettings({});
     for (const s of SETTINGS.filter((s) => !s.internal && (s.kind === "integer" || s.kind === "seconds"))) {
-      assert.throws(() => checkSettings({ [s.name]: "x" }), (e: unknown) => e instanceof TsmpiError && e.message.startsWith(`${s.name} must be`), s.name);
+      assert.throws(
+        () => checkSettings({ [s.name]: "x" }),
+        (e: unknown) => e instanceof TsmpiError && e.message.startsWith(`${s.name} must be`),
+        s.name,
+      );
     }
     checkSettings({ TSMPI_CHUNK_SIZE: "4096", TSMPI_MAX_FRAME: String(8192 + 48) });
-    throwsSetting(() => checkSettings({ TSMPI_CHUNK_SIZE: "65536", TSMPI_MAX_FRAME: "65536" }), /^TSMPI_MAX_FRAME must be an integer in \[65584, /);
+    throwsSetting(
+      () => checkSettings({ TSMPI_CHUNK_SIZE: "65536", TSMPI_MAX_FRAME: "65536" }),
+      /^TSMPI_MAX_FRAME must be an integer in \[65584, /,
+    );
   });
 });

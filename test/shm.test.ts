@@ -55,7 +55,10 @@ describe("shared memory: every size class arrives complete and in order per send
   for (const [np, env, what] of runs) {
     it(`${np} ranks, ${what}`, async function () {
       if (env.TSMPI_SHM !== "0") skipWithoutAddon(this);
-      const r = await tsmpirun(["-n", String(np), fixture("shm-order.js")], { timeoutMs: 180_000, env: { ...env, SHM_ORDER_PHASES: np >= 8 ? "1" : "3" } });
+      const r = await tsmpirun(["-n", String(np), fixture("shm-order.js")], {
+        timeoutMs: 180_000,
+        env: { ...env, SHM_ORDER_PHASES: np >= 8 ? "1" : "3" },
+      });
       await okJob(r);
       assert.equal(r.stdout.trim(), expected(np, np >= 8 ? 1 : 3));
     });
@@ -69,7 +72,10 @@ describe("shared memory: a rank that finished before its peers connected to it",
     // Regression: a receiver read only the rings of peers whose own inbox it could open, and a
     // peer that had already exited left its message unread; about one job in four hung.
     for (let i = 0; i < 10; i++) {
-      const r = await tsmpirun(["-n", "4", path.join(ROOT, "dist", "examples", "hello.js")], { timeoutMs: 20_000, env: { TSMPI_SPIN_US: "0" } });
+      const r = await tsmpirun(["-n", "4", path.join(ROOT, "dist", "examples", "hello.js")], {
+        timeoutMs: 20_000,
+        env: { TSMPI_SPIN_US: "0" },
+      });
       await checkJob(r);
       assert.equal(r.stdout.split("\n").filter(Boolean).length, 4, r.stdout);
     }
@@ -79,7 +85,10 @@ describe("shared memory: a rank that finished before its peers connected to it",
 describe("shared memory: which path each peer uses, and how ranks wait", function () {
   this.timeout(60_000);
   const traces = (r: JobResult) =>
-    [...r.stderr.matchAll(/^\{"tsmpi":"transport".*\}$/gm)].map((m) => JSON.parse(m[0]) as { rank: number; paths: string[]; wait: { mode: string; spinUs: number; ranksHere: number }; heapKept: boolean });
+    [...r.stderr.matchAll(/^\{"tsmpi":"transport".*\}$/gm)].map(
+      (m) =>
+        JSON.parse(m[0]) as { rank: number; paths: string[]; wait: { mode: string; spinUs: number; ranksHere: number }; heapKept: boolean },
+    );
 
   it("TSMPI_TRACE=transport: every same-host peer on shm, polling mode chosen from ranks and cores, malloc keeps freed memory", async function () {
     skipWithoutAddon(this);
@@ -88,18 +97,33 @@ describe("shared memory: which path each peer uses, and how ranks wait", functio
     const t = traces(r);
     assert.equal(t.length, 3, r.stderr);
     for (const { rank, paths, wait } of t) {
-      assert.deepEqual(paths, [0, 1, 2].map((p) => (p === rank ? "self" : "shm")));
+      assert.deepEqual(
+        paths,
+        [0, 1, 2].map((p) => (p === rank ? "self" : "shm")),
+      );
       assert.deepEqual(wait, waitPolicy(3, {}, usableCores()) as unknown as typeof wait);
     }
-    assert.deepEqual(t.map((x) => x.heapKept), [true, true, true]);
+    assert.deepEqual(
+      t.map((x) => x.heapKept),
+      [true, true, true],
+    );
   });
 
   it("TSMPI_SHM=0: same-host peers on ipc://; TSMPI_KEEP_HEAP=0: malloc left alone", async function () {
-    const r = await tsmpirun(["-n", "2", fixture("shm-idle.js"), "0"], { timeoutMs: 30_000, env: { TSMPI_TRACE: "transport", TSMPI_SHM: "0", TSMPI_KEEP_HEAP: "0" } });
+    const r = await tsmpirun(["-n", "2", fixture("shm-idle.js"), "0"], {
+      timeoutMs: 30_000,
+      env: { TSMPI_TRACE: "transport", TSMPI_SHM: "0", TSMPI_KEEP_HEAP: "0" },
+    });
     await okJob(r);
     const t = traces(r);
-    assert.deepEqual(t.map((x) => x.paths).sort(), [["ipc", "self"], ["self", "ipc"]]);
-    assert.deepEqual(t.map((x) => x.heapKept), [false, false]);
+    assert.deepEqual(t.map((x) => x.paths).sort(), [
+      ["ipc", "self"],
+      ["self", "ipc"],
+    ]);
+    assert.deepEqual(
+      t.map((x) => x.heapKept),
+      [false, false],
+    );
   });
 
   it("tsmpirun --info -n 2 names the path to each peer and the polling mode", async function () {
@@ -128,10 +152,17 @@ describe("shared memory: the wait policy (lib/transport/polling.ts)", function (
   });
   it("rejects a bad TSMPI_SPIN_US or TSMPI_SHM_RING_BYTES with a TsmpiError naming it", function () {
     for (const bad of ["-1", "1.5", "fast"]) {
-      assert.throws(() => waitPolicy(2, { TSMPI_SPIN_US: bad }, 2), (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_ARG" && e.message.includes("TSMPI_SPIN_US") && e.message.includes(bad));
+      assert.throws(
+        () => waitPolicy(2, { TSMPI_SPIN_US: bad }, 2),
+        (e: unknown) =>
+          e instanceof TsmpiError && e.code === "ERR_TSMPI_ARG" && e.message.includes("TSMPI_SPIN_US") && e.message.includes(bad),
+      );
     }
     for (const bad of ["1000", "4097", "x"]) {
-      assert.throws(() => ringBytes(2, { TSMPI_SHM_RING_BYTES: bad }), (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_ARG" && e.message.includes("TSMPI_SHM_RING_BYTES"));
+      assert.throws(
+        () => ringBytes(2, { TSMPI_SHM_RING_BYTES: bad }),
+        (e: unknown) => e instanceof TsmpiError && e.code === "ERR_TSMPI_ARG" && e.message.includes("TSMPI_SHM_RING_BYTES"),
+      );
     }
     assert.equal(ringBytes(2, {}), 1 << 20);
     assert.equal(ringBytes(1000, {}), 64 * 1024);
@@ -144,14 +175,26 @@ describe("shared memory: a ring's bytes are checked, never trusted (issue 17, po
   // as any process of the same user can. Before the checks, tail-far and ring-wrap died of
   // SIGSEGV, truncate of SIGBUS, and flags, orphan, endless and head-ahead were swallowed.
   const corruptions: [string, string, RegExp][] = [
-    ["tail-far", "the ring's write position far ahead, a 2 GiB fragment", /rank 1 writes .*write position 8589934\d+ is not within the 4096 bytes/],
+    [
+      "tail-far",
+      "the ring's write position far ahead, a 2 GiB fragment",
+      /rank 1 writes .*write position 8589934\d+ is not within the 4096 bytes/,
+    ],
     ["fragment-len", "a fragment longer than what was written", /rank 1 writes .*a fragment of 4000 bytes where 8 were written/],
     ["flags", "unknown fragment flags", /rank 1 writes .*fragment flags 131/],
     ["orphan", "a last fragment without a first", /rank 1 writes .*continues no message/],
     ["record", "a record whose frame lengths lie", /rank 1 writes .*16 bytes says its 1 frames .* take 108/],
     ["endless", "a message that never ends, past the bound", /rank 1 writes .*a message longer than 65536 bytes/],
-    ["ring-wrap", "an inbox header whose slots x ring size wraps in 64 bits (connect)", /inbox of rank 0 \(pid \d+\) is corrupt: ring size 9223372036854779904/],
-    ["head-ahead", "a read position ahead of what the sender wrote (send)", /inbox of rank 0 is corrupt: its ring's read position \d+ is not within/],
+    [
+      "ring-wrap",
+      "an inbox header whose slots x ring size wraps in 64 bits (connect)",
+      /inbox of rank 0 \(pid \d+\) is corrupt: ring size 9223372036854779904/,
+    ],
+    [
+      "head-ahead",
+      "a read position ahead of what the sender wrote (send)",
+      /inbox of rank 0 is corrupt: its ring's read position \d+ is not within/,
+    ],
   ];
   for (const [name, what, message] of corruptions) {
     it(`${what}: ERR_TSMPI_TRANSPORT naming the peer, no signal`, async function () {
@@ -159,7 +202,11 @@ describe("shared memory: a ring's bytes are checked, never trusted (issue 17, po
       const r = await runNode([fixture("shm-garbage.js"), name], { timeoutMs: 30_000 });
       await checkJob(r);
       const [seen] = jsonLines(r.stdout);
-      assert.deepEqual({ outcome: seen?.outcome, code: seen?.code }, { outcome: "error", code: "ERR_TSMPI_TRANSPORT" }, r.stdout + r.stderr);
+      assert.deepEqual(
+        { outcome: seen?.outcome, code: seen?.code },
+        { outcome: "error", code: "ERR_TSMPI_TRANSPORT" },
+        r.stdout + r.stderr,
+      );
       assert.match(seen.message, message);
     });
   }
@@ -207,7 +254,8 @@ describe("shared memory: nothing of a job is left after any ending", function ()
         }
         for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
           const link = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
-          if (link.includes("memfd:tsmpi-inbox") && inodes.has(fs.statSync(`/proc/${pid}/fd/${fd}`).ino)) found.push(`pid ${pid} holds fd ${fd}`);
+          if (link.includes("memfd:tsmpi-inbox") && inodes.has(fs.statSync(`/proc/${pid}/fd/${fd}`).ino))
+            found.push(`pid ${pid} holds fd ${fd}`);
         }
       } catch {
         /* exited, or not ours */
@@ -225,7 +273,10 @@ describe("shared memory: nothing of a job is left after any ending", function ()
     assert.equal(dirs.size, 1, "one job directory");
     const dir = [...dirs][0]!;
     assert.ok(dir.startsWith(os.tmpdir()), dir);
-    assert.ok(t[0]!.dirEntries.some((e) => e.endsWith(".sock")), `the job directory held the ranks' sockets: ${t[0]!.dirEntries.join(", ")}`);
+    assert.ok(
+      t[0]!.dirEntries.some((e) => e.endsWith(".sock")),
+      `the job directory held the ranks' sockets: ${t[0]!.dirEntries.join(", ")}`,
+    );
     return { dir, inodes };
   };
   const nothingLeft = async (marker: string, t: Traces[], ms = 3000): Promise<void> => {

@@ -38,7 +38,9 @@ describe("Compute_dims gives Open MPI's answers", function () {
       env: { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1", OMPI_MCA_btl: "self" },
     });
     if (r.error || r.status !== 0) {
-      console.log(`      skipped: /usr/bin/python3 with mpi4py on Open MPI is needed (apt-get install openmpi-bin python3-mpi4py): ${r.error?.message ?? r.stderr.trim().split("\n").pop()}`);
+      console.log(
+        `      skipped: /usr/bin/python3 with mpi4py on Open MPI is needed (apt-get install openmpi-bin python3-mpi4py): ${r.error?.message ?? r.stderr.trim().split("\n").pop()}`,
+      );
       this.skip();
     }
     const [library, json] = r.stdout.split("\n", 2) as [string, string];
@@ -93,7 +95,10 @@ describeSuite("neighbor", neighbor, { sizes: [4], env: { TSMPI_SHM: "0" }, timeo
 // examples.test.ts runs every example on 1 to 3 ranks, where Compute_dims(n, 2) is [n, 1]; here
 // the heat example runs on grids cut both ways, and still matches its one-rank run bit for bit.
 describe("examples/heat.ts on a 2-D grid of ranks", function () {
-  for (const [np, grid] of [[4, "2x2"], [6, "3x2"]] as const) {
+  for (const [np, grid] of [
+    [4, "2x2"],
+    [6, "3x2"],
+  ] as const) {
     it(`${np} ranks as ${grid} blocks match the one-rank run in every cell`, async function () {
       this.timeout(100_000);
       const r = await tsmpirun(["-n", String(np), "examples/heat.ts", "13", "1e-2"], { timeoutMs: 90_000 });

@@ -18,7 +18,9 @@ import { ROOT, settledLeftovers, tsmpirun, type JobResult } from "./helpers/laun
 
 const FILES: Record<string, string> = {
   "package.json": JSON.stringify({ name: "ts-user", type: "module", private: true }),
-  "tsconfig.json": JSON.stringify({ compilerOptions: { module: "NodeNext", strict: true, baseUrl: ".", paths: { "@util/*": ["./util/*"] } } }),
+  "tsconfig.json": JSON.stringify({
+    compilerOptions: { module: "NodeNext", strict: true, baseUrl: ".", paths: { "@util/*": ["./util/*"] } },
+  }),
   "data.txt": "read through import.meta.url\n",
   "main.ts": `import fs from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -115,9 +117,17 @@ describe("TypeScript programs: compiled once by the launcher", function () {
       assert.equal(seen.length, np);
       seen.forEach((s, rank) => {
         assert.deepEqual(s, {
-          rank, size: np, greeting: `HELLO FROM RANK ${rank}`, data: "read through import.meta.url", total: np * (np - 1), color: 2,
-          self: path.join(dir, "main.ts"), dirname: dir, argv1: path.join(dir, "main.ts"),
-          helperUrl: pathToFileURL(path.join(dir, "lib", "greet.ts")).href, args: ["a", "b c"],
+          rank,
+          size: np,
+          greeting: `HELLO FROM RANK ${rank}`,
+          data: "read through import.meta.url",
+          total: np * (np - 1),
+          color: 2,
+          self: path.join(dir, "main.ts"),
+          dirname: dir,
+          argv1: path.join(dir, "main.ts"),
+          helperUrl: pathToFileURL(path.join(dir, "lib", "greet.ts")).href,
+          args: ["a", "b c"],
         });
       });
       await settledLeftovers(fast.marker).then((left) => assert.deepEqual(left, []));
@@ -157,7 +167,11 @@ describe("TypeScript programs: compiled once by the launcher", function () {
 
   const unsupported: [string, string, RegExp][] = [
     ["import.meta.resolve", `console.log("resolved", import.meta.resolve("./data.txt").endsWith("/data.txt"));\n`, /import\.meta beyond/],
-    ["a computed import()", `const name = "./lib/twice.mts";\nconst m = await import(name);\nconsole.log("resolved", m.twice(2) === 4);\n`, /computed specifier/],
+    [
+      "a computed import()",
+      `const name = "./lib/twice.mts";\nconst m = await import(name);\nconsole.log("resolved", m.twice(2) === 4);\n`,
+      /computed specifier/,
+    ],
     ["a syntax error tsx reports", `const x: number = ;\n`, /esbuild: /],
   ];
   for (const [what, text, why] of unsupported) {
@@ -255,7 +269,9 @@ describe("the compile cache is private and trusted by content (issue 17)", funct
     // What another user could do in such a directory: a new program and a manifest that vouches for it.
     const stub = stubIn(cache);
     fs.writeFileSync(stub, `console.log("planted");\n`);
-    if (entry.outputs) for (const o of entry.outputs) if (o[0] === stub) o[1] = crypto.createHash("sha256").update(`console.log("planted");\n`).digest("hex");
+    if (entry.outputs)
+      for (const o of entry.outputs)
+        if (o[0] === stub) o[1] = crypto.createHash("sha256").update(`console.log("planted");\n`).digest("hex");
     fs.writeFileSync(path.join(cache, manifest), JSON.stringify(entry));
     const r = await run(["main.ts"], cache);
     assert.equal(r.code, 0, r.stderr);
@@ -289,7 +305,10 @@ describe("the compile cache is private and trusted by content (issue 17)", funct
     }
     try {
       const big = path.join(dir, "big.ts");
-      fs.writeFileSync(big, `import { COMM_WORLD } from "tsmpi";\nconst text: string = ${JSON.stringify("x".repeat(100_000))};\nconsole.log("length", text.length, COMM_WORLD.size);\n`);
+      fs.writeFileSync(
+        big,
+        `import { COMM_WORLD } from "tsmpi";\nconst text: string = ${JSON.stringify("x".repeat(100_000))};\nconsole.log("length", text.length, COMM_WORLD.size);\n`,
+      );
       const r = await run(["big.ts"], cache);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.trim(), "length 100000 1");

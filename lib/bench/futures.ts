@@ -116,7 +116,9 @@ export async function runBench(tasks: number, fib: number, json: boolean, repeat
     const count = flags.filter(Boolean).length;
     if (count !== serial.length) throw new Error(`fib-primes chunksize=${cs}: ${count} primes, serially ${serial.length}`);
     out[`fib_cs${cs}_s`] = dt;
-    say(`fib-primes executor F=${fib} chunksize=${cs}: ${count} primes in ${dt.toFixed(3)} s (speed-up ${(out.fib_serial_s / dt).toFixed(2)})`);
+    say(
+      `fib-primes executor F=${fib} chunksize=${cs}: ${count} primes in ${dt.toFixed(3)} s (speed-up ${(out.fib_serial_s / dt).toFixed(2)})`,
+    );
   }
   out.workers = pool.numWorkers;
   if (json) console.log(JSON.stringify(out));
@@ -129,7 +131,9 @@ export async function runStartup(workers: number, json: boolean): Promise<number
   await using pool = new PoolExecutor({ maxWorkers: workers });
   if ((await pool.submit(noop, 42)) !== 42) throw new Error("start-up: wrong result");
   const s = (performance.now() - t) / 1000;
-  console.log(json ? JSON.stringify({ startup_s: s, workers }) : `PoolExecutor start-up to first result (${workers} workers): ${s.toFixed(3)} s`);
+  console.log(
+    json ? JSON.stringify({ startup_s: s, workers }) : `PoolExecutor start-up to first result (${workers} workers): ${s.toFixed(3)} s`,
+  );
   return s;
 }
 
@@ -138,17 +142,35 @@ const USAGE = `usage: tsmpirun -n N -m tsmpi/futures tsmpi/futures/bench [TASKS=
 
 /** The command line: positional counts and flags, checked (a bad one is a usage error, exit 2). */
 function commandLine(argv: string[]): { pos: number[]; json: boolean; repeat: number; startup: boolean; help: boolean } {
-  const { values, positionals } = parseOptions(argv, { json: { type: "boolean" }, repeat: { type: "string", default: "0" }, startup: { type: "boolean" }, help: { type: "boolean", short: "h" } }, true);
+  const { values, positionals } = parseOptions(
+    argv,
+    {
+      json: { type: "boolean" },
+      repeat: { type: "string", default: "0" },
+      startup: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    true,
+  );
   const count = (raw: string, what: string, min: number): number => {
     const n = Number(raw);
-    if (raw === "" || !Number.isSafeInteger(n) || n < min) throw new TsmpiError("ERR_TSMPI_ARG", `${what} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+    if (raw === "" || !Number.isSafeInteger(n) || n < min)
+      throw new TsmpiError("ERR_TSMPI_ARG", `${what} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
     return n;
   };
-  if (positionals.length > 2) throw new TsmpiError("ERR_TSMPI_ARG", `at most two counts, got ${positionals.length}: ${positionals.join(" ")}`);
+  if (positionals.length > 2)
+    throw new TsmpiError("ERR_TSMPI_ARG", `at most two counts, got ${positionals.length}: ${positionals.join(" ")}`);
   const names = values.startup ? ["WORKERS"] : ["TASKS", "FIB"];
   const pos = positionals.map((p, i) => count(p, names[i] ?? "a count", 1));
-  if (values.startup && pos.length > 1) throw new TsmpiError("ERR_TSMPI_ARG", `--startup takes one count (workers), got ${positionals.join(" ")}`);
-  return { pos, json: Boolean(values.json), repeat: count(String(values.repeat), "--repeat", 0), startup: Boolean(values.startup), help: Boolean(values.help) };
+  if (values.startup && pos.length > 1)
+    throw new TsmpiError("ERR_TSMPI_ARG", `--startup takes one count (workers), got ${positionals.join(" ")}`);
+  return {
+    pos,
+    json: Boolean(values.json),
+    repeat: count(String(values.repeat), "--repeat", 0),
+    startup: Boolean(values.startup),
+    help: Boolean(values.help),
+  };
 }
 
 if (isMainModule(import.meta)) {

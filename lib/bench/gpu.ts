@@ -29,7 +29,8 @@ function parse(args: string[], spec: OptionSpec): Options {
 
 function count(opts: Options, name: string, min = 0): number {
   const n = Number(opts[name]);
-  if (!Number.isSafeInteger(n) || n < min) throw new TsmpiError("ERR_TSMPI_ARG", `--${name} must be an integer >= ${min}, got ${JSON.stringify(opts[name])}`);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new TsmpiError("ERR_TSMPI_ARG", `--${name} must be an integer >= ${min}, got ${JSON.stringify(opts[name])}`);
   return n;
 }
 
@@ -90,7 +91,19 @@ export async function gpupi(comm: Comm, args: string[]): Promise<GpuPiResult[]> 
     wallS.push(wall);
     if (start && end) kernelS.push((await cuda.elapsedTime(start, end)) / 1e3);
   }
-  const mine: GpuPiResult = { bench: "pi", impl: "tsmpi", rank: comm.rank, size: comm.size, device: where(), n, seed, stream, count: inside, wallS, kernelS: cuda.available ? kernelS : null };
+  const mine: GpuPiResult = {
+    bench: "pi",
+    impl: "tsmpi",
+    rank: comm.rank,
+    size: comm.size,
+    device: where(),
+    n,
+    seed,
+    stream,
+    count: inside,
+    wallS,
+    kernelS: cuda.available ? kernelS : null,
+  };
   const all = await comm.gather(mine, 0);
   if (comm.rank !== 0) return [];
   for (const r of all!) {
@@ -149,7 +162,10 @@ export async function gpucopy(comm: Comm, args: string[]): Promise<GpuCopyResult
   const [min, max, loop, skip] = [count(opts, "min-size", 4), count(opts, "max-size", 4), count(opts, "loop", 1), count(opts, "skip")];
   const results: GpuCopyResult[] = [];
   if (comm.rank === 0) {
-    if (!opts.json && !opts.quiet) process.stdout.write(`# tsmpi host<->device copies on ${where()}: GB/s (medians of ${loop}; pageable host memory)\n#        bytes  op         GB/s\n`);
+    if (!opts.json && !opts.quiet)
+      process.stdout.write(
+        `# tsmpi host<->device copies on ${where()}: GB/s (medians of ${loop}; pageable host memory)\n#        bytes  op         GB/s\n`,
+      );
     for (let bytes = 4; bytes <= max; bytes *= 2) {
       if (bytes < min) continue;
       const host = new Float32Array(bytes / 4).map((_, i) => i % 1000);
@@ -166,7 +182,8 @@ export async function gpucopy(comm: Comm, args: string[]): Promise<GpuCopyResult
         results.push(r);
         if (opts.quiet) continue;
         if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
-        else process.stdout.write(`${String(bytes).padStart(14)}  ${op.padEnd(10)}${(bytes / median(timesS) / 1e9).toFixed(2).padStart(8)}\n`);
+        else
+          process.stdout.write(`${String(bytes).padStart(14)}  ${op.padEnd(10)}${(bytes / median(timesS) / 1e9).toFixed(2).padStart(8)}\n`);
       }
       if (out.some((v, i) => v !== i % 1000)) throw new Error("d2h-into copied the wrong data");
       d.free();

@@ -84,7 +84,8 @@ function summary(xs: ArrayLike<number>): { us: number; q1: number; q3: number } 
 function sizeList(opts: Options, fallback: number[]): number[] {
   if (opts.sizes === undefined) return fallback;
   const list = String(opts.sizes).split(",").map(Number);
-  if (list.length === 0 || !list.every((n) => Number.isInteger(n) && n >= 0)) throw usageError(`--sizes must be a comma-separated list of non-negative integers, got ${JSON.stringify(opts.sizes)}`);
+  if (list.length === 0 || !list.every((n) => Number.isInteger(n) && n >= 0))
+    throw usageError(`--sizes must be a comma-separated list of non-negative integers, got ${JSON.stringify(opts.sizes)}`);
   return list;
 }
 
@@ -111,7 +112,11 @@ export async function helloworld(comm: Comm = COMM_WORLD, args: string[] = []): 
 
 /** Times a message of `-n` bytes going `-l` times around the ring; returns seconds. */
 export async function ringtest(comm: Comm = COMM_WORLD, args: string[] = []): Promise<number> {
-  const opts = options(args, { size: { type: "string", short: "n", default: "1" }, loop: { type: "string", short: "l", default: "1" }, skip: { type: "string", short: "s", default: "0" } });
+  const opts = options(args, {
+    size: { type: "string", short: "n", default: "1" },
+    loop: { type: "string", short: "l", default: "1" },
+    skip: { type: "string", short: "s", default: "0" },
+  });
   const [n, loop, skip] = [int(opts, "size"), int(opts, "loop"), int(opts, "skip")];
   const { rank, size } = comm;
   const source = (rank - 1 + size) % size;
@@ -133,7 +138,8 @@ export async function ringtest(comm: Comm = COMM_WORLD, args: string[] = []): Pr
   }
   const elapsed = wtime() - tic;
   if (rank === 0 && !recvmsg.every((b) => b === 42)) comm.abort(2);
-  if (!opts.quiet && rank === 0) process.stdout.write(`time for ${loop} loops = ${elapsed.toPrecision(6)} seconds (${size} processes, ${n} bytes)\n`);
+  if (!opts.quiet && rank === 0)
+    process.stdout.write(`time for ${loop} loops = ${elapsed.toPrecision(6)} seconds (${size} processes, ${n} bytes)\n`);
   return elapsed;
 }
 
@@ -218,13 +224,23 @@ export async function pingpong(comm: Comm = COMM_WORLD, args: string[] = []): Pr
     const warm = Math.max(2, bytes > 1 << 20 ? Math.min(skip, 3) : skip);
     const samples = await sampleInterleaved(comm, peer, pingPongMethods(comm, peer, bytes, bare), iters, warm);
     const [buf, obj] = [summary(samples.buffer!), summary(samples.object!)];
-    const row: PingPongJson = { bytes, bufferUs: buf.us, objectUs: obj.us, bufferQ1: buf.q1, bufferQ3: buf.q3, objectQ1: obj.q1, objectQ3: obj.q3, samples: samples.buffer!.length };
+    const row: PingPongJson = {
+      bytes,
+      bufferUs: buf.us,
+      objectUs: obj.us,
+      bufferQ1: buf.q1,
+      bufferQ3: buf.q3,
+      objectQ1: obj.q1,
+      objectQ3: obj.q3,
+      samples: samples.buffer!.length,
+    };
     if (bare) {
       const b = summary(samples.bare!);
       Object.assign(row, { bareUs: b.us, bareQ1: b.q1, bareQ3: b.q3 });
     }
     rows.push({ bytes, bufferUs: row.bufferUs, objectUs: row.objectUs, ...(bare ? { bareUs: row.bareUs } : {}) });
-    if (rank === 0 && !opts.quiet) printPingPong(row, rows.length === 1, Boolean(opts.json), transportInfo().paths[comm.worldRanks[peer]!]!);
+    if (rank === 0 && !opts.quiet)
+      printPingPong(row, rows.length === 1, Boolean(opts.json), transportInfo().paths[comm.worldRanks[peer]!]!);
   }
   await comm.barrier(); // the peer may still be receiving our last bare message
   bare?.close();
@@ -275,7 +291,13 @@ function pingPongMethods(comm: Comm, peer: number, bytes: number, bare: BareSock
  * Times each method `iters` times in 10 interleaved rounds (so that a slow moment of the machine
  * falls on all of them), after `warm` untimed calls each; one-way times in µs, per method.
  */
-async function sampleInterleaved(comm: Comm, peer: number, methods: Record<string, () => Promise<void>>, iters: number, warm: number): Promise<Record<string, number[]>> {
+async function sampleInterleaved(
+  comm: Comm,
+  peer: number,
+  methods: Record<string, () => Promise<void>>,
+  iters: number,
+  warm: number,
+): Promise<Record<string, number[]>> {
   const samples: Record<string, number[]> = Object.fromEntries(Object.keys(methods).map((m) => [m, []]));
   const rounds = 10;
   const perRound = Math.max(1, Math.ceil(iters / rounds));
@@ -301,12 +323,21 @@ function printPingPong(row: PingPongJson, header: boolean, json: boolean, path: 
   }
   const mbs = (us: number) => (row.bytes / us).toFixed(1).padStart(9);
   if (header) {
-    process.stdout.write(`# tsmpi PingPong Test: one-way time = round trip / 2, medians; tsmpi path between the ranks: ${path}; bare = two zeromq.js sockets (DEALER->ROUTER) between the same processes\n`);
-    process.stdout.write(`#  Size [B] | Send/Recv [us]   [MB/s] | send/recv [us]   [MB/s] | bare zmq [us]   [MB/s] | Send/bare send/bare  Samples\n`);
+    process.stdout.write(
+      `# tsmpi PingPong Test: one-way time = round trip / 2, medians; tsmpi path between the ranks: ${path}; bare = two zeromq.js sockets (DEALER->ROUTER) between the same processes\n`,
+    );
+    process.stdout.write(
+      `#  Size [B] | Send/Recv [us]   [MB/s] | send/recv [us]   [MB/s] | bare zmq [us]   [MB/s] | Send/bare send/bare  Samples\n`,
+    );
   }
   const f = (us: number) => us.toFixed(2).padStart(14);
-  const bare = row.bareUs === undefined ? `${"-".padStart(13)}${"-".padStart(9)} |${"-".padStart(9)}${"-".padStart(10)}` : `${f(row.bareUs).slice(1)}${mbs(row.bareUs)} |${(row.bufferUs / row.bareUs).toFixed(2).padStart(9)}${(row.objectUs / row.bareUs).toFixed(2).padStart(10)}`;
-  process.stdout.write(`${String(row.bytes).padStart(11)} |${f(row.bufferUs)}${mbs(row.bufferUs)} |${f(row.objectUs)}${mbs(row.objectUs)} |${bare}${String(row.samples).padStart(9)}\n`);
+  const bare =
+    row.bareUs === undefined
+      ? `${"-".padStart(13)}${"-".padStart(9)} |${"-".padStart(9)}${"-".padStart(10)}`
+      : `${f(row.bareUs).slice(1)}${mbs(row.bareUs)} |${(row.bufferUs / row.bareUs).toFixed(2).padStart(9)}${(row.objectUs / row.bareUs).toFixed(2).padStart(10)}`;
+  process.stdout.write(
+    `${String(row.bytes).padStart(11)} |${f(row.bufferUs)}${mbs(row.bufferUs)} |${f(row.objectUs)}${mbs(row.objectUs)} |${bare}${String(row.samples).padStart(9)}\n`,
+  );
 }
 
 /** The collectives `collectiveLatency` times. */
@@ -335,8 +366,14 @@ async function collectiveLatency(name: Collective, comm: Comm, args: string[]): 
   const json = Boolean(opts.json);
   const { rank, size } = comm;
   if (rank === 0 && !opts.quiet && !json) {
-    const tier = object ? " (object tier)" : device ? ` (DeviceArrays, ${cuda.available ? `cuda:${cuda.device} ${cuda.deviceInfo().name}` : "cpu backend"})` : "";
-    process.stdout.write(`# tsmpi ${name}${tier}: ${size} processes; latency per call = median over iterations of the slowest rank\n#   Size [B]  Latency [us]  Iterations\n`);
+    const tier = object
+      ? " (object tier)"
+      : device
+        ? ` (DeviceArrays, ${cuda.available ? `cuda:${cuda.device} ${cuda.deviceInfo().name}` : "cpu backend"})`
+        : "";
+    process.stdout.write(
+      `# tsmpi ${name}${tier}: ${size} processes; latency per call = median over iterations of the slowest rank\n#   Size [B]  Latency [us]  Iterations\n`,
+    );
   }
   const todo = name === "barrier" ? [0] : sizeList(opts, sizes(min, max)).filter((b) => b >= 8);
   for (const bytes of todo) {
@@ -369,8 +406,14 @@ async function collectiveLatency(name: Collective, comm: Comm, args: string[]): 
     const slowest = await comm.reduce(new Float64Array(times), Op.MAX, 0);
     if (rank !== 0 || opts.quiet) continue;
     const s = summary(slowest as Float64Array);
-    if (json) process.stdout.write(`${JSON.stringify({ name, tier: object ? "object" : "buffer", size, bytes, ...s, iterations: iters })}\n`);
-    else process.stdout.write(`${String(bytes).padStart(12)}${median(slowest as Float64Array).toFixed(2).padStart(14)}${String(iters).padStart(12)}\n`);
+    if (json)
+      process.stdout.write(`${JSON.stringify({ name, tier: object ? "object" : "buffer", size, bytes, ...s, iterations: iters })}\n`);
+    else
+      process.stdout.write(
+        `${String(bytes).padStart(12)}${median(slowest as Float64Array)
+          .toFixed(2)
+          .padStart(14)}${String(iters).padStart(12)}\n`,
+      );
   }
 }
 
@@ -398,7 +441,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   // A bench never waits forever: past the limit it ends the job with an error (exit 124).
   const limit = numberSetting("TSMPI_BENCH_TIMEOUT")!;
   const watchdog = setTimeout(() => {
-    process.stderr.write(`tsmpi bench: rank ${COMM_WORLD.rank}: ${command} did not finish within ${limit} s (TSMPI_BENCH_TIMEOUT); ending the job\n`);
+    process.stderr.write(
+      `tsmpi bench: rank ${COMM_WORLD.rank}: ${command} did not finish within ${limit} s (TSMPI_BENCH_TIMEOUT); ending the job\n`,
+    );
     COMM_WORLD.abort(124);
   }, limit * 1000);
   watchdog.unref();

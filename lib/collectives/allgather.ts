@@ -15,7 +15,10 @@ export async function allgatherBlobs(ch: Channel, mine: Uint8Array): Promise<Uin
   const { rank, size: n } = ch;
   const parts = [mine]; // parts[i] belongs to rank (rank + i) % n
   for (let d = 1; d < n; d *= 2) {
-    const [, got] = await Promise.all([ch.send((rank - d + n) % n, bundle(parts.slice(0, Math.min(d, n - d))), true), ch.recv((rank + d) % n)]);
+    const [, got] = await Promise.all([
+      ch.send((rank - d + n) % n, bundle(parts.slice(0, Math.min(d, n - d))), true),
+      ch.recv((rank + d) % n),
+    ]);
     parts.push(...unbundle(got));
   }
   const out = new Array<Uint8Array>(n);
@@ -44,7 +47,13 @@ export async function allgatherBruck(ch: Channel, send: TypedArray, recv: TypedA
  * Ring allgather over blocks of `recv` (block i: `counts[i]` elements at `displs[i]`); each rank's
  * own block must already be in place. Step s passes block (rank - s) to the right neighbour.
  */
-export async function allgatherRing(ch: Channel, recv: TypedArray, counts: readonly number[], displs: readonly number[], shift = 0): Promise<void> {
+export async function allgatherRing(
+  ch: Channel,
+  recv: TypedArray,
+  counts: readonly number[],
+  displs: readonly number[],
+  shift = 0,
+): Promise<void> {
   const { rank, size: n } = ch;
   const right = (rank + 1) % n;
   const left = (rank - 1 + n) % n;

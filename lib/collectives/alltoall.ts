@@ -17,7 +17,10 @@ export async function alltoallBlobs(ch: Channel, blobs: readonly Uint8Array[]): 
   for (let i = 1; i < n; i++) {
     const to = (rank + i) % n;
     const from = (rank - i + n) % n;
-    ops.push(ch.send(to, blobs[to]!, true), ch.recv(from).then((b) => (out[from] = b)));
+    ops.push(
+      ch.send(to, blobs[to]!, true),
+      ch.recv(from).then((b) => (out[from] = b)),
+    );
   }
   await Promise.all(ops);
   return out;

@@ -15,7 +15,19 @@ import { TsmpiError, describeValue } from "../errors.js";
 import type { TypedArrayConstructor } from "../serializer.js";
 import type { Channel } from "./channel.js";
 
-const KINDS = new Set<unknown>([Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array]);
+const KINDS = new Set<unknown>([
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+]);
 
 /** The byte block of each rank in a checked `[buf, counts, displs, types]` argument. */
 function wblocks(value: unknown, size: number, name: string): { bytes: Uint8Array; blocks: Uint8Array[] } {
@@ -28,7 +40,8 @@ function wblocks(value: unknown, size: number, name: string): { bytes: Uint8Arra
   else if (ArrayBuffer.isView(buf)) bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   else throw new TsmpiError("ERR_TSMPI_TYPE", `${name} buf must be a typed array, DataView or ArrayBuffer, got ${describeValue(buf)}`);
   const list = (v: unknown, what: string): unknown[] => {
-    if (!Array.isArray(v) || v.length !== size) throw new TsmpiError("ERR_TSMPI_COUNT", `${name} ${what} must have one entry per rank (${size}), got ${describeValue(v)}`);
+    if (!Array.isArray(v) || v.length !== size)
+      throw new TsmpiError("ERR_TSMPI_COUNT", `${name} ${what} must have one entry per rank (${size}), got ${describeValue(v)}`);
     return v;
   };
   const c = list(counts, "counts");
@@ -41,12 +54,20 @@ function wblocks(value: unknown, size: number, name: string): { bytes: Uint8Arra
     bytes,
     blocks: c.map((n, i) => {
       const kind = t[i];
-      if (!KINDS.has(kind)) throw new TsmpiError("ERR_TSMPI_TYPE", `${name} types[${i}] must be a typed-array constructor (Float64Array, Int32Array, ...), got ${describeValue(kind)}`);
+      if (!KINDS.has(kind))
+        throw new TsmpiError(
+          "ERR_TSMPI_TYPE",
+          `${name} types[${i}] must be a typed-array constructor (Float64Array, Int32Array, ...), got ${describeValue(kind)}`,
+        );
       const off = d[i];
-      if (!Number.isInteger(n) || (n as number) < 0) throw new TsmpiError("ERR_TSMPI_COUNT", `${name} counts[${i}] must be a non-negative integer, got ${describeValue(n)}`);
+      if (!Number.isInteger(n) || (n as number) < 0)
+        throw new TsmpiError("ERR_TSMPI_COUNT", `${name} counts[${i}] must be a non-negative integer, got ${describeValue(n)}`);
       const length = (n as number) * (kind as TypedArrayConstructor).BYTES_PER_ELEMENT;
       if (!Number.isInteger(off) || (off as number) < 0 || (off as number) + length > bytes.byteLength) {
-        throw new TsmpiError("ERR_TSMPI_COUNT", `${name} displs[${i}] must be a byte offset in [0, ${bytes.byteLength - length}] (block ${i} of ${length} bytes in ${bytes.byteLength}), got ${describeValue(off)}`);
+        throw new TsmpiError(
+          "ERR_TSMPI_COUNT",
+          `${name} displs[${i}] must be a byte offset in [0, ${bytes.byteLength - length}] (block ${i} of ${length} bytes in ${bytes.byteLength}), got ${describeValue(off)}`,
+        );
       }
       return bytes.subarray(off as number, (off as number) + length);
     }),
@@ -68,7 +89,10 @@ export async function Alltoallw(ch: Channel, sendbuf: unknown, recvbuf: unknown)
     s = wblocks(sendbuf, n, "sendbuf").blocks;
   }
   if (s[rank]!.byteLength !== r.blocks[rank]!.byteLength) {
-    throw new TsmpiError("ERR_TSMPI_COUNT", `sendbuf block ${rank} (${s[rank]!.byteLength} bytes) and recvbuf block ${rank} (${r.blocks[rank]!.byteLength} bytes) must match`);
+    throw new TsmpiError(
+      "ERR_TSMPI_COUNT",
+      `sendbuf block ${rank} (${s[rank]!.byteLength} bytes) and recvbuf block ${rank} (${r.blocks[rank]!.byteLength} bytes) must match`,
+    );
   }
   const ops: Promise<unknown>[] = [];
   for (let i = 1; i < n; i++) {

@@ -38,7 +38,8 @@ function uniform(n: number, count: number): { counts: number[]; displs: number[]
 }
 
 function checkList(values: unknown, n: number, name: string): unknown[] {
-  if (!Array.isArray(values)) throw new TsmpiError("ERR_TSMPI_TYPE", `${name} must be an array with one entry per rank (${n}), got ${describeValue(values)}`);
+  if (!Array.isArray(values))
+    throw new TsmpiError("ERR_TSMPI_TYPE", `${name} must be an array with one entry per rank (${n}), got ${describeValue(values)}`);
   if (values.length !== n) throw new TsmpiError("ERR_TSMPI_COUNT", `${name} must have one entry per rank (${n}), got ${values.length}`);
   return values;
 }
@@ -112,7 +113,8 @@ export function Scatter(ch: Channel, sendbuf: unknown, recvbuf: unknown, root: n
   if (ch.rank === root && recvbuf === IN_PLACE) {
     // the root's block stays where it is in sendbuf; what it "receives" goes nowhere
     const send = checkBuffer(sendbuf, "sendbuf");
-    if (send.length % ch.size !== 0) throw new TsmpiError("ERR_TSMPI_COUNT", `sendbuf length ${send.length} is not a multiple of the ${ch.size} ranks`);
+    if (send.length % ch.size !== 0)
+      throw new TsmpiError("ERR_TSMPI_COUNT", `sendbuf length ${send.length} is not a multiple of the ${ch.size} ranks`);
     return scatterBlocks(ch, root, send, scratch(send, send.length / ch.size));
   }
   const recv = checkBuffer(recvbuf, "recvbuf");
@@ -145,7 +147,8 @@ export function Gather(ch: Channel, sendbuf: unknown, recvbuf: unknown, root: nu
   const recv = checkBuffer(recvbuf, "recvbuf");
   let send: TypedArray;
   if (sendbuf === IN_PLACE) {
-    if (recv.length % ch.size !== 0) throw new TsmpiError("ERR_TSMPI_COUNT", `recvbuf length ${recv.length} is not a multiple of the ${ch.size} ranks`);
+    if (recv.length % ch.size !== 0)
+      throw new TsmpiError("ERR_TSMPI_COUNT", `recvbuf length ${recv.length} is not a multiple of the ${ch.size} ranks`);
     const count = recv.length / ch.size;
     send = copyOf(recv.subarray(root * count, (root + 1) * count) as TypedArray);
   } else {
@@ -160,7 +163,8 @@ export async function Allgather(ch: Channel, sendbuf: unknown, recvbuf: unknown)
   const recv = checkBuffer(recvbuf, "recvbuf");
   let send: TypedArray;
   if (sendbuf === IN_PLACE) {
-    if (recv.length % ch.size !== 0) throw new TsmpiError("ERR_TSMPI_COUNT", `recvbuf length ${recv.length} is not a multiple of the ${ch.size} ranks`);
+    if (recv.length % ch.size !== 0)
+      throw new TsmpiError("ERR_TSMPI_COUNT", `recvbuf length ${recv.length} is not a multiple of the ${ch.size} ranks`);
     const count = recv.length / ch.size;
     send = copyOf(recv.subarray(ch.rank * count, (ch.rank + 1) * count) as TypedArray);
   } else {
@@ -180,7 +184,8 @@ export function Alltoall(ch: Channel, sendbuf: unknown, recvbuf: unknown): Promi
   const recv = checkBuffer(recvbuf, "recvbuf");
   const send = sendbuf === IN_PLACE ? copyOf(recv) : checkBuffer(sendbuf, "sendbuf");
   checkSameKind(send, recv, "sendbuf and recvbuf");
-  if (send.length % ch.size !== 0) throw new TsmpiError("ERR_TSMPI_COUNT", `sendbuf length ${send.length} is not a multiple of the ${ch.size} ranks`);
+  if (send.length % ch.size !== 0)
+    throw new TsmpiError("ERR_TSMPI_COUNT", `sendbuf length ${send.length} is not a multiple of the ${ch.size} ranks`);
   checkLength(recv, send.length, "recvbuf", "the length of sendbuf");
   const { counts, displs } = uniform(ch.size, send.length / ch.size);
   return alltoallArray(ch, send, counts, displs, recv, counts, displs);
@@ -235,7 +240,8 @@ export function Reduce_scatter_block(ch: Channel, sendbuf: unknown, recvbuf: unk
   let send: TypedArray;
   if (sendbuf === IN_PLACE) {
     // recvbuf holds every rank's block of the operand; this rank's result goes to its start
-    if (recv.length % ch.size !== 0) throw new TsmpiError("ERR_TSMPI_COUNT", `recvbuf length ${recv.length} is not a multiple of the ${ch.size} ranks`);
+    if (recv.length % ch.size !== 0)
+      throw new TsmpiError("ERR_TSMPI_COUNT", `recvbuf length ${recv.length} is not a multiple of the ${ch.size} ranks`);
     send = copyOf(recv);
     recv = recv.subarray(0, recv.length / ch.size) as TypedArray;
   } else {
@@ -255,10 +261,15 @@ export function Reduce_scatter(ch: Channel, sendbuf: unknown, recvbuf: unknown, 
   const send = sendbuf === IN_PLACE ? copyOf(recv) : checkBuffer(sendbuf, "sendbuf");
   checkSameKind(send, recv, "sendbuf and recvbuf");
   const counts = checkList(recvcounts, ch.size, "recvcounts") as number[];
-  if (!counts.every((c) => Number.isInteger(c) && c >= 0)) throw new TsmpiError("ERR_TSMPI_COUNT", `recvcounts must be non-negative integers, got [${counts.join(", ")}]`);
+  if (!counts.every((c) => Number.isInteger(c) && c >= 0))
+    throw new TsmpiError("ERR_TSMPI_COUNT", `recvcounts must be non-negative integers, got [${counts.join(", ")}]`);
   const total = counts.reduce((a, b) => a + b, 0);
   checkLength(send, total, "sendbuf", `the sum of recvcounts`);
-  if (recv.length < counts[ch.rank]!) throw new TsmpiError("ERR_TSMPI_COUNT", `recvbuf must hold recvcounts[${ch.rank}] = ${counts[ch.rank]} elements, got ${describeValue(recv)}`);
+  if (recv.length < counts[ch.rank]!)
+    throw new TsmpiError(
+      "ERR_TSMPI_COUNT",
+      `recvbuf must hold recvcounts[${ch.rank}] = ${counts[ch.rank]} elements, got ${describeValue(recv)}`,
+    );
   for (const c of counts) o.checkOperand(send.subarray(0, c) as TypedArray); // every block: whole items of a kind the op takes
   return reduceScatter(ch, send, recv, counts, o);
 }
@@ -296,7 +307,10 @@ export function Gatherv(ch: Channel, sendbuf: unknown, recvbuf: unknown, root: n
   checkRoot(root, ch.size);
   if (ch.rank !== root) return gathervArray(ch, root, checkBuffer(sendbuf, "sendbuf"), null, [], []);
   const v = checkVBuffer(recvbuf, ch.size, "recvbuf");
-  const send = sendbuf === IN_PLACE ? copyOf(v.array.subarray(v.displs[root], v.displs[root]! + v.counts[root]!) as TypedArray) : checkBuffer(sendbuf, "sendbuf");
+  const send =
+    sendbuf === IN_PLACE
+      ? copyOf(v.array.subarray(v.displs[root], v.displs[root]! + v.counts[root]!) as TypedArray)
+      : checkBuffer(sendbuf, "sendbuf");
   checkSameKind(send, v.array, "sendbuf and recvbuf");
   checkLength(send, v.counts[root]!, "sendbuf", `recvbuf counts[${root}]`);
   return gathervArray(ch, root, send, v.array, v.counts, v.displs);
@@ -320,8 +334,10 @@ export function Alltoallv(ch: Channel, sendbuf: unknown, recvbuf: unknown): Prom
   const s = sendbuf === IN_PLACE ? { ...r, array: copyOf(r.array) } : checkVBuffer(sendbuf, ch.size, "sendbuf");
   checkSameKind(s.array, r.array, "sendbuf and recvbuf");
   if (s.counts[ch.rank] !== r.counts[ch.rank]) {
-    throw new TsmpiError("ERR_TSMPI_COUNT", `sendbuf counts[${ch.rank}] (${s.counts[ch.rank]}) and recvbuf counts[${ch.rank}] (${r.counts[ch.rank]}) must match`);
+    throw new TsmpiError(
+      "ERR_TSMPI_COUNT",
+      `sendbuf counts[${ch.rank}] (${s.counts[ch.rank]}) and recvbuf counts[${ch.rank}] (${r.counts[ch.rank]}) must match`,
+    );
   }
   return alltoallArray(ch, s.array, s.counts, s.displs, r.array, r.counts, r.displs);
 }
-

@@ -11,7 +11,13 @@ import type { Channel } from "./channel.js";
  * Binomial broadcast of bytes from `root`: the root passes `data`, the others get what they
  * received (into `into` when given). `owned`: the bytes may be forwarded without copying.
  */
-export async function bcastBinomial(ch: Channel, root: number, data: Uint8Array | undefined, into?: Uint8Array, owned = false): Promise<Uint8Array> {
+export async function bcastBinomial(
+  ch: Channel,
+  root: number,
+  data: Uint8Array | undefined,
+  into?: Uint8Array,
+  owned = false,
+): Promise<Uint8Array> {
   const n = ch.size;
   const vr = (ch.rank - root + n) % n;
   let buf = data;

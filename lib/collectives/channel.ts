@@ -98,7 +98,15 @@ export class CollectiveChannel implements Channel {
     this.bytes += data.byteLength;
     const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     return new Promise((resolve) => {
-      this.p2p.send(this.ctx, this.rank, this.group[dest]!, this.tag, { raw: true, dtype: UINT8, bytes, mode: owned ? "owned" : "borrow", algo: this.algorithm }, false, resolve);
+      this.p2p.send(
+        this.ctx,
+        this.rank,
+        this.group[dest]!,
+        this.tag,
+        { raw: true, dtype: UINT8, bytes, mode: owned ? "owned" : "borrow", algo: this.algorithm },
+        false,
+        resolve,
+      );
     });
   }
 
@@ -122,13 +130,19 @@ export class CollectiveChannel implements Channel {
       cancel = this.p2p.receive(this.ctx, src, this.tag, (msg) => {
         if (msg.algo !== this.algorithm) {
           msg.drainTo(() => {});
-          const err = new TsmpiError("ERR_TSMPI_COUNT", `${this.name}: rank ${src} chose another algorithm than rank ${this.rank} (mismatched buffer sizes or arguments across ranks?)`);
+          const err = new TsmpiError(
+            "ERR_TSMPI_COUNT",
+            `${this.name}: rank ${src} chose another algorithm than rank ${this.rank} (mismatched buffer sizes or arguments across ranks?)`,
+          );
           return msg.whenComplete(() => settle(err));
         }
         if (!into) return readObject(msg, (value, err) => settle(err, value as Uint8Array));
         readInto(msg, into, (count, err) => {
           if (!err && count !== into.byteLength) {
-            err = new TsmpiError("ERR_TSMPI_COUNT", `${this.name}: rank ${src} sent ${count} bytes where rank ${this.rank} expected ${into.byteLength} (mismatched buffer sizes?)`);
+            err = new TsmpiError(
+              "ERR_TSMPI_COUNT",
+              `${this.name}: rank ${src} sent ${count} bytes where rank ${this.rank} expected ${into.byteLength} (mismatched buffer sizes?)`,
+            );
           }
           settle(err, into);
         });
@@ -156,14 +170,25 @@ export class CollectiveChannel implements Channel {
    * operator on objects), so the others see it as `ERR_TSMPI_OP`.
    */
   fail(err: unknown): void {
-    this.failure ??= err instanceof TsmpiError ? err : new TsmpiError("ERR_TSMPI_OP", err instanceof Error ? `${err.name}: ${err.message}` : String(err), { cause: err });
+    this.failure ??=
+      err instanceof TsmpiError
+        ? err
+        : new TsmpiError("ERR_TSMPI_OP", err instanceof Error ? `${err.name}: ${err.message}` : String(err), { cause: err });
     const e = this.failure;
     if (this.remote) return;
     const notice = packObject({ code: e.code, message: e.message, rank: this.rank } satisfies Notice);
     for (let r = 0; r < this.size; r++) {
       // not to itself (by world rank: an intercommunicator's channel spans the remote group, where rank r is another process)
       if (this.group[r] === this.p2p.rank) continue;
-      this.p2p.send(this.ctx, this.rank, this.group[r]!, this.tag + 1, { raw: true, dtype: UINT8, bytes: notice, mode: "owned" }, false, () => {});
+      this.p2p.send(
+        this.ctx,
+        this.rank,
+        this.group[r]!,
+        this.tag + 1,
+        { raw: true, dtype: UINT8, bytes: notice, mode: "owned" },
+        false,
+        () => {},
+      );
     }
   }
 
@@ -179,7 +204,16 @@ export class CollectiveChannel implements Channel {
       for (const fail of this.waiting) fail(failure);
       this.waiting.clear();
     }
-    if (TRACE) trace("collectives", { name: this.name, rank: this.rank, size: this.size, algorithm: algorithmName(this.algorithm), sends: this.sends, recvs: this.recvs, bytes: this.bytes });
+    if (TRACE)
+      trace("collectives", {
+        name: this.name,
+        rank: this.rank,
+        size: this.size,
+        algorithm: algorithmName(this.algorithm),
+        sends: this.sends,
+        recvs: this.recvs,
+        bytes: this.bytes,
+      });
   }
 }
 

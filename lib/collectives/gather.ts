@@ -86,24 +86,34 @@ export async function scatterArray(ch: Channel, root: number, send: TypedArray |
     await ch.recv((vr - subtree + root) % n, bytesOfRange(recv));
     return;
   }
-  if (vr === 0 && root === 0) tmp = send!.subarray(0, n * count); // already in relative order
+  if (vr === 0 && root === 0)
+    tmp = send!.subarray(0, n * count); // already in relative order
   else if (vr === 0) {
     tmp = scratch(recv, n * count);
-    for (let i = 0; i < n; i++) (tmp as Uint8Array).set(send!.subarray(((i + root) % n) * count, ((i + root) % n + 1) * count) as Uint8Array, i * count);
+    for (let i = 0; i < n; i++)
+      (tmp as Uint8Array).set(send!.subarray(((i + root) % n) * count, (((i + root) % n) + 1) * count) as Uint8Array, i * count);
   } else {
     tmp = scratch(recv, have * count);
     await ch.recv((vr - subtree + root) % n, bytesOfRange(tmp));
   }
   const sends: Promise<void>[] = [];
   for (let mask = subtree >> 1; mask > 0; mask >>= 1) {
-    if (vr + mask < n) sends.push(ch.send((vr + mask + root) % n, bytesOfRange(tmp, mask * count, (mask + Math.min(mask, n - vr - mask)) * count), true));
+    if (vr + mask < n)
+      sends.push(ch.send((vr + mask + root) % n, bytesOfRange(tmp, mask * count, (mask + Math.min(mask, n - vr - mask)) * count), true));
   }
   (recv as Uint8Array).set(tmp.subarray(0, count) as Uint8Array);
   await Promise.all(sends);
 }
 
 /** Gatherv: each rank's `send` goes to the root's `recv` at `displs[rank]` (counts[rank] elements). */
-export async function gathervArray(ch: Channel, root: number, send: TypedArray, recv: TypedArray | null, counts: readonly number[], displs: readonly number[]): Promise<void> {
+export async function gathervArray(
+  ch: Channel,
+  root: number,
+  send: TypedArray,
+  recv: TypedArray | null,
+  counts: readonly number[],
+  displs: readonly number[],
+): Promise<void> {
   if (ch.rank !== root) return ch.send(root, bytesOfRange(send));
   await Promise.all(
     counts.map((c, i) => {
@@ -115,7 +125,14 @@ export async function gathervArray(ch: Channel, root: number, send: TypedArray, 
 }
 
 /** Scatterv: the root's `send` block at `displs[i]` (counts[i] elements) goes to rank i's `recv`. */
-export async function scattervArray(ch: Channel, root: number, send: TypedArray | null, recv: TypedArray, counts: readonly number[] | null, displs: readonly number[] | null): Promise<void> {
+export async function scattervArray(
+  ch: Channel,
+  root: number,
+  send: TypedArray | null,
+  recv: TypedArray,
+  counts: readonly number[] | null,
+  displs: readonly number[] | null,
+): Promise<void> {
   if (ch.rank !== root) {
     await ch.recv(root, bytesOfRange(recv));
     return;

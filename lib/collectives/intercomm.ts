@@ -25,7 +25,10 @@ import type { Channel } from "./channel.js";
 export function checkInterRoot(root: unknown, remoteSize: number): number {
   if (root === ROOT || root === PROC_NULL) return root;
   if (Number.isInteger(root) && (root as number) >= 0 && (root as number) < remoteSize) return root as number;
-  throw new TsmpiError("ERR_TSMPI_ROOT", `root must be ROOT, PROC_NULL or an integer in [0, ${remoteSize}) (a rank of the remote group), got ${describeValue(root)}`);
+  throw new TsmpiError(
+    "ERR_TSMPI_ROOT",
+    `root must be ROOT, PROC_NULL or an integer in [0, ${remoteSize}) (a rank of the remote group), got ${describeValue(root)}`,
+  );
 }
 
 /** The host typed array of a buffer argument (`[array, count]`: its first count elements). */
@@ -42,7 +45,10 @@ export function hostArray(value: unknown, name: string): TypedArray {
 /** `n` equal blocks of `array`. */
 export function blocksOf(array: TypedArray, n: number, name: string): number {
   if (n === 0 ? array.length !== 0 : array.length % n !== 0) {
-    throw new TsmpiError("ERR_TSMPI_COUNT", `${name} must hold ${n} equal blocks (one per rank of the remote group), got ${array.length} elements`);
+    throw new TsmpiError(
+      "ERR_TSMPI_COUNT",
+      `${name} must hold ${n} equal blocks (one per rank of the remote group), got ${array.length} elements`,
+    );
   }
   return n === 0 ? 0 : array.length / n;
 }
@@ -158,7 +164,14 @@ export async function Alltoall(x: Channel, s: TypedArray, r: TypedArray, n: numb
   await Promise.all(got);
 }
 
-export async function Reduce(x: Channel, local: Channel, s: TypedArray | null, r: TypedArray | null, op: unknown, root: number): Promise<void> {
+export async function Reduce(
+  x: Channel,
+  local: Channel,
+  s: TypedArray | null,
+  r: TypedArray | null,
+  op: unknown,
+  root: number,
+): Promise<void> {
   if (root === ROOT) return void (await x.recv(0, bytesOf(r!)));
   if (root === PROC_NULL) return;
   const acc = local.rank === 0 ? allocateKind(kindCode(s!), s!.length) : null;

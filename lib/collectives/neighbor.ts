@@ -34,7 +34,12 @@ export interface NeighborPlan {
  * them by receive block (`undefined` for `PROC_NULL`). `shared` says the blobs may be one array
  * sent several times (then each send borrows it).
  */
-export async function neighborBlobs(ch: Channel, plan: NeighborPlan, blobs: readonly Uint8Array[], shared = false): Promise<(Uint8Array | undefined)[]> {
+export async function neighborBlobs(
+  ch: Channel,
+  plan: NeighborPlan,
+  blobs: readonly Uint8Array[],
+  shared = false,
+): Promise<(Uint8Array | undefined)[]> {
   const out = new Array<Uint8Array | undefined>(plan.sources.length).fill(undefined);
   const ops: Promise<unknown>[] = [];
   for (const j of plan.recvOrder) {

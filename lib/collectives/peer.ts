@@ -70,7 +70,10 @@ function checkLengths({ lengths }: Published, like: number, what: string): void 
   const want = lengths[like]!;
   const odd = lengths.findIndex((l) => l !== want);
   if (odd < 0) return;
-  throw new TsmpiError("ERR_TSMPI_COUNT", `rank ${odd}'s ${what} has ${lengths[odd]} bytes, rank ${like}'s ${want}; every rank must pass the same size`);
+  throw new TsmpiError(
+    "ERR_TSMPI_COUNT",
+    `rank ${odd}'s ${what} has ${lengths[odd]} bytes, rank ${like}'s ${want}; every rank must pass the same size`,
+  );
 }
 
 /** Element range `[lo, hi)` of rank `r`'s block. */
@@ -151,7 +154,14 @@ export async function allreducePeer(ch: Channel, send: TypedArray, recv: TypedAr
 }
 
 /** Reduce-scatter: rank r reduces block r (`counts[r]` elements at `displs[r]`) of everyone's `send` into `recv`. */
-export async function reduceScatterPeer(ch: Channel, send: TypedArray, recv: TypedArray, counts: readonly number[], displs: readonly number[], op: Op): Promise<boolean> {
+export async function reduceScatterPeer(
+  ch: Channel,
+  send: TypedArray,
+  recv: TypedArray,
+  counts: readonly number[],
+  displs: readonly number[],
+  op: Op,
+): Promise<boolean> {
   const mem = ch.peerMemory!;
   const pub = await publish(ch, [mem.addressOf(send)], send.byteLength);
   if (!pub) return false;
@@ -184,7 +194,13 @@ export async function bcastPeer(ch: Channel, root: number, buf: Uint8Array): Pro
 }
 
 /** Allgather: every rank reads block r (`counts[r]` at `displs[r]`) from rank r's `send`. */
-export async function allgatherPeer(ch: Channel, send: TypedArray, recv: TypedArray, counts: readonly number[], displs: readonly number[]): Promise<boolean> {
+export async function allgatherPeer(
+  ch: Channel,
+  send: TypedArray,
+  recv: TypedArray,
+  counts: readonly number[],
+  displs: readonly number[],
+): Promise<boolean> {
   const mem = ch.peerMemory!;
   const pub = await publish(ch, [mem.addressOf(send)], send.byteLength);
   if (!pub) return false;

@@ -13,7 +13,13 @@ import { scattervArray } from "./gather.js";
 import { reduceArrayBinomial, reduceScatterRing } from "./reduce.js";
 
 /** Reduce-scatter with per-rank block sizes `counts` (their sum is `send.length`). */
-export async function reduceScatterArray(ch: Channel, send: TypedArray, recv: TypedArray, counts: readonly number[], op: Op): Promise<void> {
+export async function reduceScatterArray(
+  ch: Channel,
+  send: TypedArray,
+  recv: TypedArray,
+  counts: readonly number[],
+  op: Op,
+): Promise<void> {
   const displs = packedDispls(counts);
   if (op.commute) {
     const acc = borrowScratch(send);

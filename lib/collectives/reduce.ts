@@ -80,7 +80,14 @@ export async function reduceArrayBinomial(ch: Channel, root: number, send: Typed
  * `src`). Each step combines the incoming partial block with this rank's own block of `src`,
  * so `acc` needs no copy of `src` first; blocks of `acc` not reduced here are left as they were.
  */
-export async function reduceScatterRing(ch: Channel, src: TypedArray, acc: TypedArray, offsets: readonly number[], op: Op, shift: number): Promise<void> {
+export async function reduceScatterRing(
+  ch: Channel,
+  src: TypedArray,
+  acc: TypedArray,
+  offsets: readonly number[],
+  op: Op,
+  shift: number,
+): Promise<void> {
   const { rank, size: n } = ch;
   if (n === 1) {
     if (acc !== src) (acc as Uint8Array).set(src as Uint8Array); // one operand is its own reduction
@@ -99,7 +106,10 @@ export async function reduceScatterRing(ch: Channel, src: TypedArray, acc: Typed
       const into = idx(rank + shift - 2 - s);
       const view = tmp.subarray(0, offsets[into + 1]! - offsets[into]!) as TypedArray;
       // Step 0 sends this rank's own operand; later steps the block reduced in the step before.
-      await Promise.all([ch.send(right, bytesOfRange(s === 0 ? src : acc, offsets[out]!, offsets[out + 1]!)), ch.recv(left, bytesOfRange(view))]);
+      await Promise.all([
+        ch.send(right, bytesOfRange(s === 0 ? src : acc, offsets[out]!, offsets[out + 1]!)),
+        ch.recv(left, bytesOfRange(view)),
+      ]);
       op.combine(block(acc, into), view, block(src, into));
     }
   } finally {
@@ -116,7 +126,9 @@ export async function reduceArrayRing(ch: Channel, root: number, send: TypedArra
     await reduceScatterRing(ch, send, acc, offsets, op, 0);
     if (rank !== root) return await ch.send(root, bytesOfRange(acc, offsets[rank]!, offsets[rank + 1]!));
     (recv as Uint8Array).set(acc.subarray(offsets[rank]!, offsets[rank + 1]!) as Uint8Array, offsets[rank]!);
-    await Promise.all(Array.from({ length: n }, (_, i) => (i === root ? undefined : ch.recv(i, bytesOfRange(recv!, offsets[i]!, offsets[i + 1]!)))));
+    await Promise.all(
+      Array.from({ length: n }, (_, i) => (i === root ? undefined : ch.recv(i, bytesOfRange(recv!, offsets[i]!, offsets[i + 1]!)))),
+    );
   } finally {
     giveBack(acc);
   }

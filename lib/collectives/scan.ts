@@ -19,7 +19,7 @@ export async function scanValues(ch: Channel, value: unknown, op: Op, exclusive:
   const { rank, size: n } = ch;
   let packed: Uint8Array | undefined = packObject(value); // `partial` serialized, until it changes
   let partial = unpackObject(packed);
-  let result: unknown ;
+  let result: unknown;
   let have = false;
   for (let d = 1; d < n; d *= 2) {
     let send: Promise<void> | undefined;

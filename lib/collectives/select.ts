@@ -72,7 +72,12 @@ function force<C extends Collective>(name: C): Choice<C> | undefined {
       const [coll, algo] = item.split(":");
       const allowed = (CHOICES as Record<string, readonly string[]>)[coll ?? ""];
       if (!allowed?.includes(algo ?? "")) {
-        throw new TsmpiError("ERR_TSMPI_ARG", `TSMPI_COLL entries must be collective:algorithm with ${Object.entries(CHOICES).map(([c, a]) => `${c}:${a.join("|")}`).join(", ")}; got ${JSON.stringify(item)}`);
+        throw new TsmpiError(
+          "ERR_TSMPI_ARG",
+          `TSMPI_COLL entries must be collective:algorithm with ${Object.entries(CHOICES)
+            .map(([c, a]) => `${c}:${a.join("|")}`)
+            .join(", ")}; got ${JSON.stringify(item)}`,
+        );
       }
       forced.set(coll!, algo!);
     }

@@ -28,7 +28,8 @@ export class AsyncResult<T> {
 
   /** True when the task finished without an error. @throws TsmpiError `ERR_TSMPI_ARG` when not ready yet, as Pool's. */
   successful(): boolean {
-    if (this.#state === "pending") throw new TsmpiError("ERR_TSMPI_ARG", "successful() needs a ready result (call ready() or await wait() first)");
+    if (this.#state === "pending")
+      throw new TsmpiError("ERR_TSMPI_ARG", "successful() needs a ready result (call ready() or await wait() first)");
     return this.#state === "ok";
   }
 

@@ -57,7 +57,8 @@ export function* zipped(iterables: readonly Iterable<unknown>[]): Generator<unkn
 
 /** The length of an input when it is known without consuming it (arrays, typed arrays, Sets, Maps). */
 export function knownLength(iterable: Iterable<unknown>): number | undefined {
-  if (Array.isArray(iterable) || ArrayBuffer.isView(iterable) || typeof iterable === "string") return (iterable as { length: number }).length;
+  if (Array.isArray(iterable) || ArrayBuffer.isView(iterable) || typeof iterable === "string")
+    return (iterable as { length: number }).length;
   if (iterable instanceof Set || iterable instanceof Map) return iterable.size;
   return undefined;
 }

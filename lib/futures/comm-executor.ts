@@ -20,7 +20,16 @@ import { Comm } from "../comm.js";
 import { TsmpiError, describeValue } from "../errors.js";
 import { checkRoot } from "../validate.js";
 import { Executor, type WorkerLink, type ExecutorOptions } from "./executor.js";
-import { OPEN_TAG, RESULT_TAG, STOP_TAG, CHUNK_TAG, type BatchMessage, type BatchResult, type OpenMessage, type WorkerPlace } from "./protocol.js";
+import {
+  OPEN_TAG,
+  RESULT_TAG,
+  STOP_TAG,
+  CHUNK_TAG,
+  type BatchMessage,
+  type BatchResult,
+  type OpenMessage,
+  type WorkerPlace,
+} from "./protocol.js";
 import { initializerOption, moduleUrl, taskName, type TaskFunction } from "./tasks.js";
 import { Session, sendable, serve } from "./worker.js";
 import { packObject, unpackObject } from "../serializer.js";
@@ -73,8 +82,7 @@ class LocalLink implements WorkerLink {
       const session = new Session(msg as OpenMessage, this.direct);
       this.session = session;
       this.tail = session.ready.then(() => this.deliver(session.answer));
-    }
-    else if (tag === CHUNK_TAG) {
+    } else if (tag === CHUNK_TAG) {
       const session = this.session!;
       const batch = unpackObject(packObject(msg)) as BatchMessage;
       this.tail = this.tail
@@ -123,12 +131,20 @@ export async function placesOf(comm: Comm): Promise<WorkerPlace[]> {
 /** Splits a `tasks` option into functions known directly and module URLs. */
 export function splitTasks(tasks: unknown, allowFunctions: boolean): { direct: TaskFunction[]; modules: string[] } {
   if (tasks === undefined) return { direct: [], modules: [] };
-  if (!Array.isArray(tasks)) throw new TsmpiError("ERR_TSMPI_ARG", `tasks must be an array of ${allowFunctions ? "functions, " : ""}module URLs or paths, got ${describeValue(tasks)}`);
+  if (!Array.isArray(tasks))
+    throw new TsmpiError(
+      "ERR_TSMPI_ARG",
+      `tasks must be an array of ${allowFunctions ? "functions, " : ""}module URLs or paths, got ${describeValue(tasks)}`,
+    );
   const direct: TaskFunction[] = [];
   const modules: string[] = [];
   tasks.forEach((t, i) => {
     if (typeof t === "function") {
-      if (!allowFunctions) throw new TsmpiError("ERR_TSMPI_ARG", `tasks[${i}] is a function; a PoolExecutor's workers import modules: give module URLs (e.g. import.meta.url)`);
+      if (!allowFunctions)
+        throw new TsmpiError(
+          "ERR_TSMPI_ARG",
+          `tasks[${i}] is a function; a PoolExecutor's workers import modules: give module URLs (e.g. import.meta.url)`,
+        );
       taskName(t, `tasks[${i}]`);
       direct.push(t as TaskFunction);
     } else modules.push(moduleUrl(t as string | URL, `tasks[${i}]`));
@@ -152,7 +168,11 @@ export function splitTasks(tasks: unknown, allowFunctions: boolean): { direct: T
 export class CommExecutor extends Executor {
   readonly #workers: WorkerLink[];
 
-  private constructor(workers: WorkerLink[], private readonly open: OpenMessage, opts: ExecutorOptions) {
+  private constructor(
+    workers: WorkerLink[],
+    private readonly open: OpenMessage,
+    opts: ExecutorOptions,
+  ) {
     super(opts);
     this.#workers = workers;
   }
@@ -171,7 +191,8 @@ export class CommExecutor extends Executor {
       const hint = typeof (comm as { then?: unknown } | null)?.then === "function" ? " (a promise: await it first)" : "";
       throw new TsmpiError("ERR_TSMPI_ARG", `comm must be a Comm, got ${describeValue(comm)}${hint}`);
     }
-    if (opts === null || typeof opts !== "object") throw new TsmpiError("ERR_TSMPI_ARG", `options must be an object, got ${describeValue(opts)}`);
+    if (opts === null || typeof opts !== "object")
+      throw new TsmpiError("ERR_TSMPI_ARG", `options must be an object, got ${describeValue(opts)}`);
     const root = checkRoot(opts.root ?? 0, comm.size);
     const { direct, modules } = splitTasks(opts.tasks, true);
     const init = initializerOption(opts.initializer, opts.initargs);

@@ -37,7 +37,15 @@ import { TsmpiError } from "../errors.js";
 import { AsyncResult } from "./async-result.js";
 import { checkChunksize, checkIterable, knownLength, poolChunksize, zipped } from "./chunking.js";
 import { MapIterator } from "./map-iterator.js";
-import { checkMapOptions, executorSettings, isMapOptions, type ExecutorOptions, type FirstArg, type MapOptions, type ShutdownOptions } from "./options.js";
+import {
+  checkMapOptions,
+  executorSettings,
+  isMapOptions,
+  type ExecutorOptions,
+  type FirstArg,
+  type MapOptions,
+  type ShutdownOptions,
+} from "./options.js";
 import type { OpenMessage } from "./protocol.js";
 import { Future } from "./future.js";
 import { Scheduler, type Chunk, type WorkerLink } from "./scheduler.js";
@@ -149,7 +157,10 @@ export abstract class Executor {
   #ensureStarted(): void {
     this.#started ??= this.startWorkers().catch((err) => {
       // No worker could start: the executor is broken; everything queued and later fails with the reason.
-      const e = err instanceof TsmpiError ? err : new TsmpiError("ERR_TSMPI_LAUNCH", `the executor's workers could not start: ${(err as Error)?.message ?? err}`, { cause: err });
+      const e =
+        err instanceof TsmpiError
+          ? err
+          : new TsmpiError("ERR_TSMPI_LAUNCH", `the executor's workers could not start: ${(err as Error)?.message ?? err}`, { cause: err });
       this.breakExecutor(e);
       throw e;
     });
@@ -255,7 +266,10 @@ export abstract class Executor {
    * for await (const flag of pool.map(isPrime, numbers, { chunksize: 10 })) count += flag ? 1 : 0;
    * ```
    */
-  map<F extends TaskFunction>(fn: F, ...iterablesAndOptions: [...Iterable<unknown>[], MapOptions] | Iterable<unknown>[]): AsyncIterableIterator<Awaited<ReturnType<F>>> {
+  map<F extends TaskFunction>(
+    fn: F,
+    ...iterablesAndOptions: [...Iterable<unknown>[], MapOptions] | Iterable<unknown>[]
+  ): AsyncIterableIterator<Awaited<ReturnType<F>>> {
     const last = iterablesAndOptions[iterablesAndOptions.length - 1];
     const opts = isMapOptions(last) ? last : {};
     const iterables = (isMapOptions(last) ? iterablesAndOptions.slice(0, -1) : iterablesAndOptions) as Iterable<unknown>[];
@@ -270,7 +284,11 @@ export abstract class Executor {
   }
 
   /** `starmap`: maps `fn` over argument lists, `fn(...args)` for each. Options as `map`'s. */
-  starmap<F extends TaskFunction>(fn: F, argLists: Iterable<Parameters<F> | unknown[]>, opts: MapOptions = {}): AsyncIterableIterator<Awaited<ReturnType<F>>> {
+  starmap<F extends TaskFunction>(
+    fn: F,
+    argLists: Iterable<Parameters<F> | unknown[]>,
+    opts: MapOptions = {},
+  ): AsyncIterableIterator<Awaited<ReturnType<F>>> {
     try {
       checkIterable(argLists, "argLists");
       return this.#run(fn, argLists as Iterable<unknown>, true, opts, "starmap()");
@@ -285,7 +303,11 @@ export abstract class Executor {
   }
 
   /** `Pool.imap_unordered`: `map` of one iterable, results as they complete. */
-  imapUnordered<F extends TaskFunction>(fn: F, iterable: Iterable<FirstArg<F>>, chunksize = 1): AsyncIterableIterator<Awaited<ReturnType<F>>> {
+  imapUnordered<F extends TaskFunction>(
+    fn: F,
+    iterable: Iterable<FirstArg<F>>,
+    chunksize = 1,
+  ): AsyncIterableIterator<Awaited<ReturnType<F>>> {
     return this.map(fn, iterable, { chunksize, unordered: true });
   }
 
@@ -302,7 +324,11 @@ export abstract class Executor {
   }
 
   /** `Pool.starmap` (`starmap_async`): all results as one array, with Pool's chunk size rule. */
-  async starmapAsync<F extends TaskFunction>(fn: F, argLists: Iterable<Parameters<F> | unknown[]>, chunksize?: number): Promise<Awaited<ReturnType<F>>[]> {
+  async starmapAsync<F extends TaskFunction>(
+    fn: F,
+    argLists: Iterable<Parameters<F> | unknown[]>,
+    chunksize?: number,
+  ): Promise<Awaited<ReturnType<F>>[]> {
     checkIterable(argLists, "argLists");
     const items = [...argLists];
     const out: Awaited<ReturnType<F>>[] = [];
@@ -332,7 +358,12 @@ export abstract class Executor {
     }
     // Nothing pending and the workers up: the stop messages go out now, synchronously (at
     // beforeExit they must precede tsmpi's own finalization).
-    if (this.#shut === undefined && this.#s.outstanding === 0 && this.#s.unopened === 0 && (this.#startedOk || this.#started === undefined)) {
+    if (
+      this.#shut === undefined &&
+      this.#s.outstanding === 0 &&
+      this.#s.unopened === 0 &&
+      (this.#startedOk || this.#started === undefined)
+    ) {
       live.delete(this);
       this.#stopping = true;
       this.#shut = this.#started ? this.stopWorkers() : Promise.resolve();

@@ -40,7 +40,6 @@ function reportCallbackError(err: unknown, future: string): void {
   process.emitWarning(`exception calling callback for ${future}: ${e.stack ?? e.message}`, { type: "TsmpiFutureCallbackWarning" });
 }
 
-
 /**
  * The result of a task submitted to an executor (`concurrent.futures.Future`). Await it, or
  * poll it (`done`, `running`, `cancelled`), wait for it with a timeout (`result`,
@@ -277,7 +276,6 @@ export class Future<T = unknown> implements PromiseLike<T> {
     }
   }
 
-
   // ------------------------------------------------------------ thenable
 
   /** One promise per future, made on the first `then` (a future nobody awaits costs none, and rejects unhandled nowhere). */
@@ -297,7 +295,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** Awaiting a future awaits its result (rejects as `result()` does). */
   // biome-ignore lint/suspicious/noThenProperty: a Future is a thenable on purpose, so that `await pool.submit(...)` keeps working
   // biome-ignore lint/suspicious/noExplicitAny: as Promise's own typing, so handlers written for promises (`(e: Error) => ...`) fit
-  then<R1 = T, R2 = never>(onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null, onrejected?: ((reason: any) => R2 | PromiseLike<R2>) | null): Promise<R1 | R2> {
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
     return this.#asPromise().then(onfulfilled, onrejected);
   }
 

@@ -33,7 +33,16 @@ import { worldWorkers } from "./world.js";
 
 export { Executor, AsyncResult, type MapOptions, type ShutdownOptions, type ExecutorOptions, type FirstArg } from "./executor.js";
 export { Future, type FutureState, type DoneCallback } from "./future.js";
-export { wait, asCompleted, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type ReturnWhen, type DoneAndNotDone, type CompletedFuture } from "./wait.js";
+export {
+  wait,
+  asCompleted,
+  FIRST_COMPLETED,
+  FIRST_EXCEPTION,
+  ALL_COMPLETED,
+  type ReturnWhen,
+  type DoneAndNotDone,
+  type CompletedFuture,
+} from "./wait.js";
 export { PoolExecutor, defaultWorkers, type PoolExecutorOptions } from "./pool-executor.js";
 export { CommExecutor, type CommExecutorOptions } from "./comm-executor.js";
 export { isMainModule, type TaskFunction } from "./tasks.js";

@@ -116,15 +116,21 @@ export class MapIterator<T> implements AsyncIterableIterator<T> {
     if (opts.unordered) this.#unconsumed.add(slot);
     else this.#slots.push(slot);
     this.#pendingSlots++;
-    slot.chunk = this.#s.enqueue(name, star ? { a: items as unknown[][] } : { x: items }, items.length, (values, error) => {
-      slot.values = values;
-      slot.error = error;
-      slot.settled = true;
-      if (opts.unordered) this.#completed.push(slot);
-      this.#done += error ? items.length : values.length;
-      opts.onProgress?.(this.#done, this.#total);
-      this.#wake?.();
-    }, false);
+    slot.chunk = this.#s.enqueue(
+      name,
+      star ? { a: items as unknown[][] } : { x: items },
+      items.length,
+      (values, error) => {
+        slot.values = values;
+        slot.error = error;
+        slot.settled = true;
+        if (opts.unordered) this.#completed.push(slot);
+        this.#done += error ? items.length : values.length;
+        opts.onProgress?.(this.#done, this.#total);
+        this.#wake?.();
+      },
+      false,
+    );
     return true;
   }
 
@@ -173,7 +179,10 @@ export class MapIterator<T> implements AsyncIterableIterator<T> {
       const waited = new Promise<void>((resolve, reject) => {
         this.#wake = resolve;
         if (deadline !== undefined) {
-          timer = setTimeout(() => reject(new TsmpiError("ERR_TSMPI_TIMEOUT", `${this.#job.what}: results not all in within ${this.#job.opts.timeout} s`)), Math.max(0, deadline - Date.now()));
+          timer = setTimeout(
+            () => reject(new TsmpiError("ERR_TSMPI_TIMEOUT", `${this.#job.what}: results not all in within ${this.#job.opts.timeout} s`)),
+            Math.max(0, deadline - Date.now()),
+          );
         }
       });
       try {

@@ -58,32 +58,43 @@ export type FirstArg<F extends TaskFunction> = Parameters<F> extends [] ? unknow
 /** `prefetch` and `maxBatch` with their defaults, validated. */
 export function executorSettings(opts: ExecutorOptions): { prefetch: number; maxBatch: number } {
   const prefetch = opts.prefetch ?? 2;
-  if (!Number.isSafeInteger(prefetch) || prefetch < 1) throw new TsmpiError("ERR_TSMPI_ARG", `prefetch must be an integer >= 1, got ${describeValue(prefetch)}`);
+  if (!Number.isSafeInteger(prefetch) || prefetch < 1)
+    throw new TsmpiError("ERR_TSMPI_ARG", `prefetch must be an integer >= 1, got ${describeValue(prefetch)}`);
   const maxBatch = opts.maxBatch ?? 256;
-  if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) throw new TsmpiError("ERR_TSMPI_ARG", `maxBatch must be an integer >= 1, got ${describeValue(maxBatch)}`);
+  if (!Number.isSafeInteger(maxBatch) || maxBatch < 1)
+    throw new TsmpiError("ERR_TSMPI_ARG", `maxBatch must be an integer >= 1, got ${describeValue(maxBatch)}`);
   return { prefetch, maxBatch };
 }
 
 /** Validates a number of seconds (`timeout`). */
 export function checkTimeout(value: unknown, name = "timeout"): number {
-  if (typeof value !== "number" || !(value >= 0)) throw new TsmpiError("ERR_TSMPI_ARG", `${name} must be a number of seconds >= 0, got ${describeValue(value)}`);
+  if (typeof value !== "number" || !(value >= 0))
+    throw new TsmpiError("ERR_TSMPI_ARG", `${name} must be a number of seconds >= 0, got ${describeValue(value)}`);
   return value;
 }
 
 /** Validates the options of a map call: known keys only, each in its range. */
 export function checkMapOptions(opts: MapOptions): void {
-  if (opts === null || typeof opts !== "object") throw new TsmpiError("ERR_TSMPI_ARG", `options must be an object, got ${describeValue(opts)}`);
+  if (opts === null || typeof opts !== "object")
+    throw new TsmpiError("ERR_TSMPI_ARG", `options must be an object, got ${describeValue(opts)}`);
   const known = new Set(["chunksize", "unordered", "timeout", "buffersize", "onProgress"]);
-  for (const k of Object.keys(opts)) if (!known.has(k)) throw new TsmpiError("ERR_TSMPI_ARG", `unknown map option ${JSON.stringify(k)} (known: ${[...known].join(", ")})`);
+  for (const k of Object.keys(opts))
+    if (!known.has(k)) throw new TsmpiError("ERR_TSMPI_ARG", `unknown map option ${JSON.stringify(k)} (known: ${[...known].join(", ")})`);
   checkChunksize(opts.chunksize);
   if (opts.timeout !== undefined) checkTimeout(opts.timeout);
   if (opts.buffersize !== undefined && (!Number.isSafeInteger(opts.buffersize) || opts.buffersize < 1)) {
     throw new TsmpiError("ERR_TSMPI_ARG", `buffersize must be an integer >= 1, got ${describeValue(opts.buffersize)}`);
   }
-  if (opts.onProgress !== undefined && typeof opts.onProgress !== "function") throw new TsmpiError("ERR_TSMPI_ARG", `onProgress must be a function, got ${describeValue(opts.onProgress)}`);
+  if (opts.onProgress !== undefined && typeof opts.onProgress !== "function")
+    throw new TsmpiError("ERR_TSMPI_ARG", `onProgress must be a function, got ${describeValue(opts.onProgress)}`);
 }
 
 /** Whether `map`'s last argument is its options (a plain object, not an iterable). */
 export function isMapOptions(value: unknown): value is MapOptions {
-  return value !== null && typeof value === "object" && !(Symbol.iterator in (value as object)) && Object.getPrototypeOf(value) === Object.prototype;
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    !(Symbol.iterator in (value as object)) &&
+    Object.getPrototypeOf(value) === Object.prototype
+  );
 }

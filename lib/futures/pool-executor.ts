@@ -73,7 +73,8 @@ export interface PoolExecutorOptions extends ExecutorOptions {
 
 function positiveInt(value: unknown, name: string): number {
   const n = typeof value === "string" ? Number(value) : value;
-  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1) throw new TsmpiError("ERR_TSMPI_ARG", `${name} must be an integer >= 1, got ${describeValue(value)}`);
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1)
+    throw new TsmpiError("ERR_TSMPI_ARG", `${name} must be an integer >= 1, got ${describeValue(value)}`);
   return n;
 }
 
@@ -139,13 +140,15 @@ export class PoolExecutor extends Executor {
    * @throws TsmpiError `ERR_TSMPI_ARG` for bad options.
    */
   constructor(opts: PoolExecutorOptions = {}) {
-    if (opts === null || typeof opts !== "object") throw new TsmpiError("ERR_TSMPI_ARG", `options must be an object, got ${describeValue(opts)}`);
+    if (opts === null || typeof opts !== "object")
+      throw new TsmpiError("ERR_TSMPI_ARG", `options must be an object, got ${describeValue(opts)}`);
     refuseInTaskModuleLoad("a PoolExecutor");
     super(opts);
     const { modules } = splitTasks(opts.tasks, false);
     const main = mainModuleUrl();
     const init = initializerOption(opts.initializer, opts.initargs);
-    if (opts.env !== undefined && (opts.env === null || typeof opts.env !== "object")) throw new TsmpiError("ERR_TSMPI_ARG", `env must be an object of strings, got ${describeValue(opts.env)}`);
+    if (opts.env !== undefined && (opts.env === null || typeof opts.env !== "object"))
+      throw new TsmpiError("ERR_TSMPI_ARG", `env must be an object of strings, got ${describeValue(opts.env)}`);
     this.#env = Object.fromEntries(Object.entries(opts.env ?? {}).map(([k, v]) => [k, String(v)]));
     this.#world = worldWorkers();
     const worldSize = this.#world?.places.length ?? 0;
@@ -217,7 +220,12 @@ export class PoolExecutor extends Executor {
     this.#jobs.add(job);
     try {
       const rt = await spawned.joined;
-      const comm = new Comm(rt, WORLD_CONTEXT, rt.rank, Array.from({ length: rt.size }, (_, i) => i));
+      const comm = new Comm(
+        rt,
+        WORLD_CONTEXT,
+        rt.rank,
+        Array.from({ length: rt.size }, (_, i) => i),
+      );
       job.comm = comm;
       const places = await spawned.until(placesOf(comm));
       spawned.started();
@@ -246,15 +254,31 @@ export class PoolExecutor extends Executor {
     const quick = !answered || performance.now() - job.attachedAt < QUICK_DEATH_MS;
     this.#quickDeaths = quick ? this.#quickDeaths + 1 : 0;
     if (!answered && job.replacement) {
-      this.breakExecutor(new TsmpiError("ERR_TSMPI_BROKEN", `the pool is broken: pool worker ${job.index}, started to replace a worker that died, died too before it was ready (${why})`));
+      this.breakExecutor(
+        new TsmpiError(
+          "ERR_TSMPI_BROKEN",
+          `the pool is broken: pool worker ${job.index}, started to replace a worker that died, died too before it was ready (${why})`,
+        ),
+      );
       return;
     }
     if (this.#quickDeaths >= QUICK_DEATHS) {
-      this.breakExecutor(new TsmpiError("ERR_TSMPI_BROKEN", `the pool is broken: ${QUICK_DEATHS} workers in a row died within ${QUICK_DEATH_MS / 1000} s of their start, the last one pool worker ${job.index} (${why})`));
+      this.breakExecutor(
+        new TsmpiError(
+          "ERR_TSMPI_BROKEN",
+          `the pool is broken: ${QUICK_DEATHS} workers in a row died within ${QUICK_DEATH_MS / 1000} s of their start, the last one pool worker ${job.index} (${why})`,
+        ),
+      );
       return;
     }
     this.#startJob(job.index, true).catch((err) => {
-      this.breakExecutor(new TsmpiError("ERR_TSMPI_BROKEN", `the pool is broken: the worker started to replace pool worker ${job.index} could not start: ${(err as Error)?.message ?? err}`, { cause: err }));
+      this.breakExecutor(
+        new TsmpiError(
+          "ERR_TSMPI_BROKEN",
+          `the pool is broken: the worker started to replace pool worker ${job.index} could not start: ${(err as Error)?.message ?? err}`,
+          { cause: err },
+        ),
+      );
     });
   }
 

@@ -16,7 +16,18 @@
  * @module
  */
 import { TsmpiError } from "../errors.js";
-import { BATCH_TARGET_US, CHUNK_TAG, OPEN_TAG, describePlace, remoteError, type BatchResult, type ChunkMessage, type ErrorInfo, type OpenMessage, type WorkerPlace } from "./protocol.js";
+import {
+  BATCH_TARGET_US,
+  CHUNK_TAG,
+  OPEN_TAG,
+  describePlace,
+  remoteError,
+  type BatchResult,
+  type ChunkMessage,
+  type ErrorInfo,
+  type OpenMessage,
+  type WorkerPlace,
+} from "./protocol.js";
 
 /**
  * The link from an executor to one of its workers: where the worker runs, a way to send to it,
@@ -155,7 +166,13 @@ export class Scheduler {
       ch.send(OPEN_TAG, this.#host.openMessage());
     } catch (err) {
       markOpened();
-      this.breakWith(new TsmpiError("ERR_TSMPI_BROKEN", `the executor is broken: its open message could not be sent to ${describePlace(ch.place)}: ${(err as Error)?.message ?? err}`, { cause: err }));
+      this.breakWith(
+        new TsmpiError(
+          "ERR_TSMPI_BROKEN",
+          `the executor is broken: its open message could not be sent to ${describePlace(ch.place)}: ${(err as Error)?.message ?? err}`,
+          { cause: err },
+        ),
+      );
       return;
     }
     this.#workers.push(w);
@@ -187,7 +204,14 @@ export class Scheduler {
     }
     this.#queue.splice(this.#head, 0, ...again);
     for (const c of running?.chunks ?? []) {
-      this.#finish(c, [], new TsmpiError("ERR_TSMPI_WORKER_LOST", `${describePlace(ch.place)} died while running this task's message (${why}); it was not retried`));
+      this.#finish(
+        c,
+        [],
+        new TsmpiError(
+          "ERR_TSMPI_WORKER_LOST",
+          `${describePlace(ch.place)} died while running this task's message (${why}); it was not retried`,
+        ),
+      );
     }
     this.dispatch();
     return answered;
@@ -234,7 +258,11 @@ export class Scheduler {
   cancelAll(why: string): void {
     this.cancel(this.#queue.slice(this.#head), why);
     // Those a worker holds behind the message it runs (quick ones): if they come back.
-    for (const w of this.#workers) this.cancel(w.sent.slice(1).flatMap((s) => s.chunks), why);
+    for (const w of this.#workers)
+      this.cancel(
+        w.sent.slice(1).flatMap((s) => s.chunks),
+        why,
+      );
   }
 
   /** A chunk's estimated work in microseconds, from what its function's tasks took so far (Infinity: not measured yet). */
@@ -332,7 +360,13 @@ export class Scheduler {
         this.#split(chunk);
         return;
       }
-      this.#finish(chunk, [], new TsmpiError("ERR_TSMPI_TYPE", `the arguments of ${chunk.f}() cannot be sent to a worker: ${(err as Error)?.message ?? err}`, { cause: err }));
+      this.#finish(
+        chunk,
+        [],
+        new TsmpiError("ERR_TSMPI_TYPE", `the arguments of ${chunk.f}() cannot be sent to a worker: ${(err as Error)?.message ?? err}`, {
+          cause: err,
+        }),
+      );
       return;
     }
     for (const chunk of batch) {
@@ -441,7 +475,13 @@ export class Scheduler {
   #initializerFailed(info: ErrorInfo, place: WorkerPlace): void {
     const init = this.#host.openMessage().init;
     const cause = remoteError(info, place);
-    this.breakWith(new TsmpiError("ERR_TSMPI_BROKEN", `the executor is broken: its initializer ${init}() failed on ${describePlace(place)}: ${info.n}: ${info.m}`, { cause }));
+    this.breakWith(
+      new TsmpiError(
+        "ERR_TSMPI_BROKEN",
+        `the executor is broken: its initializer ${init}() failed on ${describePlace(place)}: ${info.n}: ${info.m}`,
+        { cause },
+      ),
+    );
   }
 
   #failQueued(err: Error): void {

@@ -107,7 +107,8 @@ export function resolvePackageModule(spec: string): string | undefined {
 /** A module given by URL, file URL object, path, or package specifier, as a URL string. */
 export function moduleUrl(spec: string | URL, name: string): string {
   if (spec instanceof URL) return spec.href;
-  if (typeof spec !== "string" || spec === "") throw new TsmpiError("ERR_TSMPI_ARG", `${name} must be module URLs, paths or package names, got ${describeValue(spec)}`);
+  if (typeof spec !== "string" || spec === "")
+    throw new TsmpiError("ERR_TSMPI_ARG", `${name} must be module URLs, paths or package names, got ${describeValue(spec)}`);
   if (/^[a-z][a-z0-9+.-]*:/i.test(spec) && !/^[a-z]:[\\/]/i.test(spec)) return spec;
   if (spec.startsWith(".") || path.isAbsolute(spec) || fs.existsSync(spec)) return pathToFileURL(path.resolve(spec)).href;
   const file = resolvePackageModule(spec);
@@ -117,10 +118,14 @@ export function moduleUrl(spec: string | URL, name: string): string {
 
 /** The name a task function travels by; refuses what a worker could never find. */
 export function taskName(fn: unknown, what = "fn"): string {
-  if (typeof fn !== "function") throw new TsmpiError("ERR_TSMPI_ARG", `${what} must be an exported function of a task module, got ${describeValue(fn)}`);
+  if (typeof fn !== "function")
+    throw new TsmpiError("ERR_TSMPI_ARG", `${what} must be an exported function of a task module, got ${describeValue(fn)}`);
   const name = fn.name;
   if (!name || name.startsWith("bound ") || !/^[A-Za-z_$][\w$]*$/.test(name)) {
-    throw new TsmpiError("ERR_TSMPI_ARG", `${what} must be a named function exported by a task module (workers find it by name), got ${name ? JSON.stringify(name) : "an anonymous function"}`);
+    throw new TsmpiError(
+      "ERR_TSMPI_ARG",
+      `${what} must be a named function exported by a task module (workers find it by name), got ${name ? JSON.stringify(name) : "an anonymous function"}`,
+    );
   }
   return name;
 }
@@ -133,14 +138,17 @@ export function taskName(fn: unknown, what = "fn"): string {
  *   `ERR_TSMPI_TYPE` for initargs that cannot be serialized.
  */
 export function initializerOption(initializer: unknown, initargs: unknown): { init?: string; initArgs?: unknown[] } {
-  if (initargs !== undefined && !Array.isArray(initargs)) throw new TsmpiError("ERR_TSMPI_ARG", `initargs must be an array, got ${describeValue(initargs)}`);
+  if (initargs !== undefined && !Array.isArray(initargs))
+    throw new TsmpiError("ERR_TSMPI_ARG", `initargs must be an array, got ${describeValue(initargs)}`);
   if (initializer === undefined) return {};
   const init = taskName(initializer, "initializer");
   const initArgs = initargs ?? [];
   try {
     packObject(initArgs);
   } catch (err) {
-    throw new TsmpiError("ERR_TSMPI_TYPE", `initargs cannot be sent to the workers: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    throw new TsmpiError("ERR_TSMPI_TYPE", `initargs cannot be sent to the workers: ${(err as Error)?.message ?? String(err)}`, {
+      cause: err,
+    });
   }
   return { init, initArgs };
 }
@@ -155,7 +163,10 @@ let loadingTaskModules = 0;
  */
 export function refuseInTaskModuleLoad(what: string): void {
   if (workerProcess && loadingTaskModules > 0) {
-    throw new TsmpiError("ERR_TSMPI_TASK", `${what} was created while a worker imported its task modules: guard the script's main part with if (isMainModule(import.meta)) { ... }`);
+    throw new TsmpiError(
+      "ERR_TSMPI_TASK",
+      `${what} was created while a worker imported its task modules: guard the script's main part with if (isMainModule(import.meta)) { ... }`,
+    );
   }
 }
 
@@ -176,7 +187,11 @@ async function importTaskModule(url: string): Promise<Record<string, unknown>> {
   try {
     return (await import(url)) as Record<string, unknown>;
   } catch (err) {
-    throw new TsmpiError("ERR_TSMPI_TASK", `task module ${url} could not be loaded on the worker: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    throw new TsmpiError(
+      "ERR_TSMPI_TASK",
+      `task module ${url} could not be loaded on the worker: ${(err as Error)?.message ?? String(err)}`,
+      { cause: err },
+    );
   } finally {
     loadingTaskModules--;
   }
@@ -238,8 +253,14 @@ export class TaskRegistry {
     }
     const where = [...this.urls, ...(this.main ? [this.main] : [])];
     if (where.length === 0) {
-      throw new TsmpiError("ERR_TSMPI_TASK", `task function ${JSON.stringify(name)} cannot be found: the executor lists no task module; give it a tasks option with the module that exports ${name} (e.g. tasks: [new URL("./tasks.js", import.meta.url)])`);
+      throw new TsmpiError(
+        "ERR_TSMPI_TASK",
+        `task function ${JSON.stringify(name)} cannot be found: the executor lists no task module; give it a tasks option with the module that exports ${name} (e.g. tasks: [new URL("./tasks.js", import.meta.url)])`,
+      );
     }
-    throw new TsmpiError("ERR_TSMPI_TASK", `task function ${JSON.stringify(name)} is not exported by the task modules (${where.join(", ")}); export it from one of them, or add its module to the tasks option`);
+    throw new TsmpiError(
+      "ERR_TSMPI_TASK",
+      `task function ${JSON.stringify(name)} is not exported by the task modules (${where.join(", ")}); export it from one of them, or add its module to the tasks option`,
+    );
   }
 }

@@ -39,7 +39,8 @@ function checkFutures<T>(futures: Iterable<Future<T>>, what: string): Set<Future
   }
   const fs = new Set(futures);
   for (const f of fs) {
-    if (typeof (f as Future<T>)?.addWaiter !== "function") throw new TsmpiError("ERR_TSMPI_ARG", `${what}: futures must hold only Future objects (from submit), got ${typeof f}`);
+    if (typeof (f as Future<T>)?.addWaiter !== "function")
+      throw new TsmpiError("ERR_TSMPI_ARG", `${what}: futures must hold only Future objects (from submit), got ${typeof f}`);
   }
   return fs;
 }
@@ -72,11 +73,17 @@ function until(pending: Set<Future<unknown>>, ready: () => boolean, timeout: num
  * const { done, notDone } = await wait(fs, { returnWhen: FIRST_COMPLETED });
  * ```
  */
-export async function wait<T>(futures: Iterable<Future<T>>, opts: { timeout?: number; returnWhen?: ReturnWhen } = {}): Promise<DoneAndNotDone<T>> {
+export async function wait<T>(
+  futures: Iterable<Future<T>>,
+  opts: { timeout?: number; returnWhen?: ReturnWhen } = {},
+): Promise<DoneAndNotDone<T>> {
   const fs = checkFutures(futures, "wait()");
   const { returnWhen = ALL_COMPLETED } = opts;
   if (returnWhen !== FIRST_COMPLETED && returnWhen !== FIRST_EXCEPTION && returnWhen !== ALL_COMPLETED) {
-    throw new TsmpiError("ERR_TSMPI_ARG", `returnWhen must be FIRST_COMPLETED, FIRST_EXCEPTION or ALL_COMPLETED, got ${String(returnWhen)}`);
+    throw new TsmpiError(
+      "ERR_TSMPI_ARG",
+      `returnWhen must be FIRST_COMPLETED, FIRST_EXCEPTION or ALL_COMPLETED, got ${String(returnWhen)}`,
+    );
   }
   const timeout = opts.timeout === undefined ? undefined : checkTimeout(opts.timeout);
   const split = (): DoneAndNotDone<T> => {

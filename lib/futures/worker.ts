@@ -21,7 +21,20 @@ import { ANY_TAG } from "../constants.js";
 import { TsmpiError } from "../errors.js";
 import { packObject } from "../serializer.js";
 import { Status } from "../status.js";
-import { CHUNK_TAG, CLOSE_TAG, OPEN_TAG, RESULT_TAG, STOP_TAG, errorInfo, type BatchMessage, type BatchResult, type ChunkMessage, type ErrorInfo, type OpenMessage, type ResultMessage } from "./protocol.js";
+import {
+  CHUNK_TAG,
+  CLOSE_TAG,
+  OPEN_TAG,
+  RESULT_TAG,
+  STOP_TAG,
+  errorInfo,
+  type BatchMessage,
+  type BatchResult,
+  type ChunkMessage,
+  type ErrorInfo,
+  type OpenMessage,
+  type ResultMessage,
+} from "./protocol.js";
 import { TaskRegistry, type TaskFunction } from "./tasks.js";
 
 /** One executor's state on a worker. */
@@ -116,11 +129,17 @@ export function unserializable(result: ResultMessage, chunk: ChunkMessage, cause
     try {
       packObject(result.r[k]);
     } catch (err) {
-      const e = new TsmpiError("ERR_TSMPI_TYPE", `the result of ${chunk.f}() (task ${k + 1} of its chunk) cannot be sent back: ${(err as Error).message}`);
+      const e = new TsmpiError(
+        "ERR_TSMPI_TYPE",
+        `the result of ${chunk.f}() (task ${k + 1} of its chunk) cannot be sent back: ${(err as Error).message}`,
+      );
       return { c: result.c, r: [], e: errorInfo(e) };
     }
   }
-  const e = new TsmpiError("ERR_TSMPI_TYPE", `the results of ${chunk.f}() cannot be sent back: ${(cause as Error)?.message ?? String(cause)}`);
+  const e = new TsmpiError(
+    "ERR_TSMPI_TYPE",
+    `the results of ${chunk.f}() cannot be sent back: ${(cause as Error)?.message ?? String(cause)}`,
+  );
   return { c: result.c, r: [], e: errorInfo(e) };
 }
 
@@ -151,7 +170,14 @@ export async function serve(comm: Comm, root: number, direct: readonly TaskFunct
       const session = sessions.get(batch.s);
       const result: BatchResult = session
         ? await session.runBatch(batch)
-        : { t: 0, r: batch.k.map((c) => ({ c: c.c, r: [], e: errorInfo(new TsmpiError("ERR_TSMPI_INTERNAL", `a chunk for session ${batch.s}, which this worker never opened`)) })) };
+        : {
+            t: 0,
+            r: batch.k.map((c) => ({
+              c: c.c,
+              r: [],
+              e: errorInfo(new TsmpiError("ERR_TSMPI_INTERNAL", `a chunk for session ${batch.s}, which this worker never opened`)),
+            })),
+          };
       try {
         comm.isend(result, root, RESULT_TAG + batch.s);
       } catch {

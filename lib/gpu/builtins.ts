@@ -103,7 +103,8 @@ function operand(value: unknown, name: string): Operand {
     return { name, kind: value.kind, length: value.length, device: value };
   }
   const kind = kindOf(value);
-  if (kind === undefined) throw new TsmpiError("ERR_TSMPI_TYPE", `${name} must be a DeviceArray or a typed array, got ${describeValue(value)}`);
+  if (kind === undefined)
+    throw new TsmpiError("ERR_TSMPI_TYPE", `${name} must be a DeviceArray or a typed array, got ${describeValue(value)}`);
   return { name, kind, length: (value as TypedArray).length, host: value as TypedArray };
 }
 
@@ -120,7 +121,11 @@ type Storage = ReturnType<typeof deviceStorage>;
  * the ones in `written` are copied back into the caller's array after `run` (as numba does with
  * numpy arguments); the temporaries are freed however it ends.
  */
-async function onBackend<R>(operands: readonly Operand[], written: readonly Operand[], run: (storage: Storage[]) => Promise<R>): Promise<R> {
+async function onBackend<R>(
+  operands: readonly Operand[],
+  written: readonly Operand[],
+  run: (storage: Storage[]) => Promise<R>,
+): Promise<R> {
   const staged = new Map<Operand, DeviceArray>();
   try {
     if (getBackend() === "cuda") {
@@ -174,7 +179,10 @@ export async function saxpy(a: number, x: FloatOperand, y: FloatOperand): Promis
   const ox = operand(x, "x");
   const oy = operand(y, "y");
   if (ox.kind !== oy.kind || (ox.kind !== Float32Array && ox.kind !== Float64Array)) {
-    throw new TsmpiError("ERR_TSMPI_TYPE", `x and y must both be Float32Arrays or both Float64Arrays (host or DeviceArray), got ${described(ox)} and ${described(oy)}`);
+    throw new TsmpiError(
+      "ERR_TSMPI_TYPE",
+      `x and y must both be Float32Arrays or both Float64Arrays (host or DeviceArray), got ${described(ox)} and ${described(oy)}`,
+    );
   }
   if (ox.length !== oy.length) {
     throw new TsmpiError("ERR_TSMPI_COUNT", `x and y must have the same length, got x.length ${ox.length} and y.length ${oy.length}`);

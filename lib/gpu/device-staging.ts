@@ -73,11 +73,14 @@ export class Staging {
 
   private constructor(bufs: readonly unknown[], slots: Slot[]) {
     let next = 0;
-    this.args = slots.length === 0 ? bufs : bufs.map((arg) => {
-      if (deviceOf(arg) === undefined) return arg;
-      const host = slots[next++]!.host;
-      return Array.isArray(arg) ? [host, ...arg.slice(1)] : host;
-    });
+    this.args =
+      slots.length === 0
+        ? bufs
+        : bufs.map((arg) => {
+            if (deviceOf(arg) === undefined) return arg;
+            const host = slots[next++]!.host;
+            return Array.isArray(arg) ? [host, ...arg.slice(1)] : host;
+          });
     this.#slots = slots;
   }
 
@@ -98,7 +101,10 @@ export class Staging {
    * @throws {TsmpiError} `ERR_TSMPI_ARG` for a freed DeviceArray.
    */
   static now(bufs: readonly unknown[], roles: readonly Role[]): Staging {
-    const slots = Staging.#find(bufs, roles).map((slot) => ({ ...slot, host: reads(slot.role) ? slot.device.toHost() : blank(slot.device, slot.role) }));
+    const slots = Staging.#find(bufs, roles).map((slot) => ({
+      ...slot,
+      host: reads(slot.role) ? slot.device.toHost() : blank(slot.device, slot.role),
+    }));
     return new Staging(bufs, slots);
   }
 
@@ -109,7 +115,10 @@ export class Staging {
    */
   static async later(bufs: readonly unknown[], roles: readonly Role[]): Promise<Staging> {
     const slots = await Promise.all(
-      Staging.#find(bufs, roles).map(async (slot) => ({ ...slot, host: reads(slot.role) ? await slot.device.stageToHost() : blank(slot.device, slot.role) })),
+      Staging.#find(bufs, roles).map(async (slot) => ({
+        ...slot,
+        host: reads(slot.role) ? await slot.device.stageToHost() : blank(slot.device, slot.role),
+      })),
     );
     return new Staging(bufs, slots);
   }
@@ -165,7 +174,10 @@ const COLLECTIVE_ROLES = {
   Reduce_scatter: (): Role[] => ["in", "inout"],
   Scan: (_rank: number, _root: number, [send]: readonly unknown[]): Role[] => ["in", result(send)],
   // rank 0 gets no result; with IN_PLACE its receive array is its operand
-  Exscan: (rank: number, _root: number, [send]: readonly unknown[]): Role[] => ["in", rank > 0 ? result(send) : send === IN_PLACE ? "in" : "none"],
+  Exscan: (rank: number, _root: number, [send]: readonly unknown[]): Role[] => [
+    "in",
+    rank > 0 ? result(send) : send === IN_PLACE ? "in" : "none",
+  ],
 } satisfies Record<string, (rank: number, root: number, bufs: readonly unknown[]) => Role[]>;
 
 /** A buffer-tier collective that takes DeviceArrays. */
@@ -179,7 +191,13 @@ export type StagedCollective = keyof typeof COLLECTIVE_ROLES;
  *
  * @throws {TsmpiError} `ERR_TSMPI_ARG` for a freed DeviceArray, or what `run` throws (as rejections).
  */
-export async function stagedCollective(name: StagedCollective, bufs: readonly unknown[], rank: number, root: number, run: (host: readonly unknown[]) => Promise<void>): Promise<void> {
+export async function stagedCollective(
+  name: StagedCollective,
+  bufs: readonly unknown[],
+  rank: number,
+  root: number,
+  run: (host: readonly unknown[]) => Promise<void>,
+): Promise<void> {
   if (!bufs.some((arg) => deviceOf(arg) !== undefined)) return run(bufs);
   const staging = await Staging.later(bufs, COLLECTIVE_ROLES[name](rank, root, bufs));
   await run(staging.args);

@@ -63,8 +63,12 @@ export function event(): CudaEvent {
  *   on the `"cpu"` backend (as rejections).
  */
 export async function elapsedTime(start: CudaEvent, end: CudaEvent): Promise<number> {
-  for (const [name, value] of [["start", start], ["end", end]] as const) {
-    if (!(value instanceof CudaEvent)) throw new TsmpiError("ERR_TSMPI_TYPE", `${name} must be a CudaEvent from cuda.event(), got ${describeValue(value)}`);
+  for (const [name, value] of [
+    ["start", start],
+    ["end", end],
+  ] as const) {
+    if (!(value instanceof CudaEvent))
+      throw new TsmpiError("ERR_TSMPI_TYPE", `${name} must be a CudaEvent from cuda.event(), got ${describeValue(value)}`);
   }
   const binding = gpuBinding();
   await binding.synchronizeGpu();

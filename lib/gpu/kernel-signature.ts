@@ -110,7 +110,11 @@ function parseParam(text: string, index: number): KernelParam {
   const star = bare.search(/[*[]/);
   if (star >= 0) {
     const base = bare.slice(0, star).trim();
-    const name = bare.slice(star).replace(/\[[^\]]*\]/g, "").replace(/[*\s]/g, "") || `#${index}`;
+    const name =
+      bare
+        .slice(star)
+        .replace(/\[[^\]]*\]/g, "")
+        .replace(/[*\s]/g, "") || `#${index}`;
     const type = base === "char" ? undefined : SCALARS[base]; // char*: bytes of anything
     return { kind: "pointer", name, accepts: type ? ARRAY_KINDS[type] : undefined, ctype };
   }
@@ -147,7 +151,9 @@ export function parseKernelSignature(source: string, name: string): KernelParam[
   const found: string[] = [];
   for (const match of code.matchAll(new RegExp(`\\b${name}\\s*\\(`, "g"))) {
     const before = code.slice(0, match.index);
-    const declaration = before.slice(Math.max(before.lastIndexOf(";"), before.lastIndexOf("}"), before.lastIndexOf("{"), before.lastIndexOf("#")) + 1);
+    const declaration = before.slice(
+      Math.max(before.lastIndexOf(";"), before.lastIndexOf("}"), before.lastIndexOf("{"), before.lastIndexOf("#")) + 1,
+    );
     if (!/\b__global__\b/.test(declaration)) continue;
     if (/\btemplate\b/.test(declaration)) return null;
     const open = match.index + match[0].length - 1;

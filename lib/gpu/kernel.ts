@@ -63,7 +63,10 @@ function checkScalar(type: ScalarType, value: unknown, what: string): number | b
   }
   const isInteger = typeof v === "bigint" || (typeof v === "number" && Number.isSafeInteger(v));
   if (isInteger && BigInt(v as number | bigint) >= info.min && BigInt(v as number | bigint) <= info.max) return v as number | bigint;
-  throw new TsmpiError("ERR_TSMPI_ARG", `${what} must be an integer in [${info.min}, ${info.max}] for ${type}, got ${describeValue(value)}`);
+  throw new TsmpiError(
+    "ERR_TSMPI_ARG",
+    `${what} must be an integer in [${info.min}, ${info.max}] for ${type}, got ${describeValue(value)}`,
+  );
 }
 
 /**
@@ -79,7 +82,8 @@ export class KernelScalar {
     readonly type: ScalarType,
     readonly value: number | bigint,
   ) {
-    if (!(type in SCALAR_INFO)) throw new TsmpiError("ERR_TSMPI_TYPE", `type must be one of ${Object.keys(SCALAR_INFO).join(", ")}, got ${describeValue(type)}`);
+    if (!(type in SCALAR_INFO))
+      throw new TsmpiError("ERR_TSMPI_TYPE", `type must be one of ${Object.keys(SCALAR_INFO).join(", ")}, got ${describeValue(type)}`);
     this.value = checkScalar(type, value, `cuda.${type} value`);
   }
 
@@ -140,7 +144,8 @@ function launchDims(config: LaunchConfig): { dims: Uint32Array; sharedMem: numbe
   const grid = dims(config.grid, "grid", GRID_MAX);
   const block = dims(config.block, "block", BLOCK_MAX);
   const threads = block[0]! * block[1]! * block[2]!;
-  if (threads > 1024) throw new TsmpiError("ERR_TSMPI_ARG", `block must have at most 1024 threads in all, got ${block.join(" x ")} = ${threads}`);
+  if (threads > 1024)
+    throw new TsmpiError("ERR_TSMPI_ARG", `block must have at most 1024 threads in all, got ${block.join(" x ")} = ${threads}`);
   const sharedMem = config.sharedMem ?? 0;
   if (!Number.isInteger(sharedMem) || sharedMem < 0 || sharedMem > 2 ** 32 - 1) {
     throw new TsmpiError("ERR_TSMPI_ARG", `sharedMem must be an integer number of bytes in [0, 2^32), got ${describeValue(sharedMem)}`);
@@ -170,18 +175,29 @@ function packOne(kernel: string, index: number, arg: unknown, param: KernelParam
     return { type: arg.type, value: arg.value };
   }
   if (typeof arg === "number" || typeof arg === "bigint" || typeof arg === "boolean") {
-    if (param?.kind === "pointer") throw new TsmpiError("ERR_TSMPI_TYPE", `${what} is a pointer: pass a DeviceArray, got ${describeValue(arg)}`);
+    if (param?.kind === "pointer")
+      throw new TsmpiError("ERR_TSMPI_TYPE", `${what} is a pointer: pass a DeviceArray, got ${describeValue(arg)}`);
     if (param?.kind !== "scalar" || param.type === null) {
       const why = param ? `its type ${param.ctype} is not a plain scalar` : "the kernel's signature could not be read from the source";
-      throw new TsmpiError("ERR_TSMPI_TYPE", `${what} is a plain ${typeof arg} but ${why}: give it a type, e.g. cuda.f32(x) or cuda.i32(n)`);
+      throw new TsmpiError(
+        "ERR_TSMPI_TYPE",
+        `${what} is a plain ${typeof arg} but ${why}: give it a type, e.g. cuda.f32(x) or cuda.i32(n)`,
+      );
     }
     return { type: param.type, value: checkScalar(param.type, arg, what) };
   }
-  throw new TsmpiError("ERR_TSMPI_TYPE", `${what} must be a DeviceArray, a number or a typed scalar such as cuda.f32(x), got ${describeValue(arg)}`);
+  throw new TsmpiError(
+    "ERR_TSMPI_TYPE",
+    `${what} must be a DeviceArray, a number or a typed scalar such as cuda.f32(x), got ${describeValue(arg)}`,
+  );
 }
 
 /** Packs arguments into one buffer, each aligned to its size, with each argument's offset. */
-function packArguments(kernel: string, args: readonly unknown[], params: readonly KernelParam[] | null): { bytes: Uint8Array; offsets: Uint32Array } {
+function packArguments(
+  kernel: string,
+  args: readonly unknown[],
+  params: readonly KernelParam[] | null,
+): { bytes: Uint8Array; offsets: Uint32Array } {
   const packed = args.map((arg, i) => packOne(kernel, i, arg, params?.[i]));
   const offsets = new Uint32Array(Math.max(packed.length, 1));
   let end = 0;
@@ -252,7 +268,8 @@ export class Kernel {
 const cache = new Map<string, Kernel>();
 
 function checkString(value: unknown, name: string): string {
-  if (typeof value !== "string" || value.length === 0) throw new TsmpiError("ERR_TSMPI_ARG", `${name} must be a non-empty string, got ${describeValue(value)}`);
+  if (typeof value !== "string" || value.length === 0)
+    throw new TsmpiError("ERR_TSMPI_ARG", `${name} must be a non-empty string, got ${describeValue(value)}`);
   return value;
 }
 

@@ -125,8 +125,14 @@ export function checkSecret(secret: string, where: string): void {
   const bits = hex ? digits * 4 : base64 ? digits * 6 : 0;
   const kinds = new Set(secret).size;
   if (bits >= MIN_SECRET_BITS && kinds >= 8) return;
-  const found = hex || base64 ? `${digits} ${hex ? "hex digits" : "base64 characters"} (${bits} bits${kinds < 8 ? `, only ${kinds} different characters` : ""})` : `${secret.length} characters that are neither hex nor base64`;
-  throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `${where} must hold at least ${MIN_SECRET_BITS} bits of random key material, written as at least 32 hex digits or 22 base64 characters (e.g. openssl rand -hex 16), got ${found}`);
+  const found =
+    hex || base64
+      ? `${digits} ${hex ? "hex digits" : "base64 characters"} (${bits} bits${kinds < 8 ? `, only ${kinds} different characters` : ""})`
+      : `${secret.length} characters that are neither hex nor base64`;
+  throw new TsmpiError(
+    "ERR_TSMPI_RENDEZVOUS",
+    `${where} must hold at least ${MIN_SECRET_BITS} bits of random key material, written as at least 32 hex digits or 22 base64 characters (e.g. openssl rand -hex 16), got ${found}`,
+  );
 }
 
 /**
@@ -172,14 +178,21 @@ export function userSecret(env: NodeJS.ProcessEnv = process.env): string {
     }
     const st = fs.statSync(file);
     if (st.mode & 0o077) {
-      throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `the job key file ${file} must be readable by its owner only (mode 600), got mode ${(st.mode & 0o777).toString(8)}; run chmod 600 ${file}`);
+      throw new TsmpiError(
+        "ERR_TSMPI_RENDEZVOUS",
+        `the job key file ${file} must be readable by its owner only (mode 600), got mode ${(st.mode & 0o777).toString(8)}; run chmod 600 ${file}`,
+      );
     }
     const secret = fs.readFileSync(file, "utf8").trim();
     checkSecret(secret, `the job key file ${file}`);
     return secret;
   } catch (err) {
     if (err instanceof TsmpiError) throw err;
-    throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `cannot read or create the job key file ${file} (${(err as Error).message}); set TSMPI_JOB_KEY to a secret instead`, { cause: err });
+    throw new TsmpiError(
+      "ERR_TSMPI_RENDEZVOUS",
+      `cannot read or create the job key file ${file} (${(err as Error).message}); set TSMPI_JOB_KEY to a secret instead`,
+      { cause: err },
+    );
   }
 }
 
@@ -200,7 +213,9 @@ export function allocationKey(secret: string, nonce: string): string {
  * tsmpirun it starts makes its own).
  */
 function takeKey(env: NodeJS.ProcessEnv): string {
-  const key = env.TSMPI_JOB_NONCE ? allocationKey(userSecret({ ...env, TSMPI_JOB_KEY: "" }), env.TSMPI_JOB_NONCE) : (env.TSMPI_JOB_KEY ?? "");
+  const key = env.TSMPI_JOB_NONCE
+    ? allocationKey(userSecret({ ...env, TSMPI_JOB_KEY: "" }), env.TSMPI_JOB_NONCE)
+    : (env.TSMPI_JOB_KEY ?? "");
   delete env.TSMPI_JOB_KEY;
   delete env.TSMPI_JOB_NONCE;
   return key;
@@ -220,7 +235,19 @@ export function launchInfo(env: NodeJS.ProcessEnv = process.env): LaunchInfo {
       ? slurmLocal(env)
       : { localRank: int(env, ["TSMPI_LOCAL_RANK"], 0, size - 1), localSize: int(env, ["TSMPI_LOCAL_SIZE"], 1, size) };
     const appnum = numberSetting("TSMPI_APPNUM", env) ?? 0;
-    return { mode: "tsmpirun", rank, size, ...local, coordinator: env.TSMPI_COORD, key: takeKey(env), jobDir: env.TSMPI_JOB_DIR || undefined, tcp: env.TSMPI_TCP === "1", iface, secure: env.TSMPI_INSECURE !== "1", appnum };
+    return {
+      mode: "tsmpirun",
+      rank,
+      size,
+      ...local,
+      coordinator: env.TSMPI_COORD,
+      key: takeKey(env),
+      jobDir: env.TSMPI_JOB_DIR || undefined,
+      tcp: env.TSMPI_TCP === "1",
+      iface,
+      secure: env.TSMPI_INSECURE !== "1",
+      appnum,
+    };
   }
   if (env.SLURM_STEP_ID !== undefined && env.SLURM_PROCID !== undefined) {
     const size = int(env, ["SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "SLURM_NPROCS"], 1, 2 ** 20);

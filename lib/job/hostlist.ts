@@ -197,8 +197,7 @@ export function expandHostlist(expr: string): string[] {
  * ```
  */
 export function expandTasksPerNode(expr: string): number[] {
-  const fail = (detail: string): TsmpiError =>
-    new TsmpiError("ERR_TSMPI_ARG", `tasks per node ${describeValue(expr)}: ${detail}`);
+  const fail = (detail: string): TsmpiError => new TsmpiError("ERR_TSMPI_ARG", `tasks per node ${describeValue(expr)}: ${detail}`);
   if (typeof expr !== "string") {
     throw new TsmpiError("ERR_TSMPI_ARG", `tasks per node must be a string, got ${describeValue(expr)}`);
   }

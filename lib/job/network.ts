@@ -52,7 +52,7 @@ function inSubnet(address: string, cidr: string): boolean {
   const bits = Number(bitsText);
   if (!net.isIPv4(base ?? "") || !net.isIPv4(address) || !Number.isInteger(bits) || bits < 0 || bits > 32) return false;
   const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return ((ipv4ToInt(address) & mask) >>> 0) === ((ipv4ToInt(base!) & mask) >>> 0);
+  return (ipv4ToInt(address) & mask) >>> 0 === (ipv4ToInt(base!) & mask) >>> 0;
 }
 
 /**
@@ -74,7 +74,10 @@ export function interfaceAddress(spec: string): string {
   const have = Object.keys(all)
     .map((n) => `${n} (${v4(n).join(", ") || "no IPv4"})`)
     .join(", ");
-  throw new TsmpiError("ERR_TSMPI_ARG", `iface must name an interface or a subnet of this host (${os.hostname()}): ${have}; got ${JSON.stringify(spec)}`);
+  throw new TsmpiError(
+    "ERR_TSMPI_ARG",
+    `iface must name an interface or a subnet of this host (${os.hostname()}): ${have}; got ${JSON.stringify(spec)}`,
+  );
 }
 
 /**
@@ -85,7 +88,11 @@ export async function routeTo(host: string): Promise<string> {
   const dns = lazy("node:dns/promises") as typeof import("node:dns/promises");
   const dgram = lazy("node:dgram") as typeof import("node:dgram");
   const { address, family } = await dns.lookup(host).catch((err: NodeJS.ErrnoException) => {
-    throw new TsmpiError("ERR_TSMPI_LAUNCH", `cannot resolve the host name ${JSON.stringify(host)} (${err.code ?? err.message}); check --host/--hostfile, or name this host's interface with --iface`, { cause: err });
+    throw new TsmpiError(
+      "ERR_TSMPI_LAUNCH",
+      `cannot resolve the host name ${JSON.stringify(host)} (${err.code ?? err.message}); check --host/--hostfile, or name this host's interface with --iface`,
+      { cause: err },
+    );
   });
   const socket = dgram.createSocket(family === 6 ? "udp6" : "udp4");
   try {
@@ -111,7 +118,10 @@ export async function advertisedAddress(hosts: readonly string[], iface: string 
   if (!remote) return "127.0.0.1";
   const address = await routeTo(remote);
   if (isLoopback(address)) {
-    throw new TsmpiError("ERR_TSMPI_LAUNCH", `the route from ${me} to ${remote} leaves through a loopback address (${address}); is ${remote} this host? Pick the interface with --iface`);
+    throw new TsmpiError(
+      "ERR_TSMPI_LAUNCH",
+      `the route from ${me} to ${remote} leaves through a loopback address (${address}); is ${remote} this host? Pick the interface with --iface`,
+    );
   }
   return address;
 }
@@ -137,7 +147,10 @@ export async function listenAddresses(host: string, remote: string | undefined, 
   }
   if (remote) found.add(await routeTo(remote));
   if (found.size === 0) {
-    throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `${host} resolves to no address of this host (${os.hostname()}), so ranks dialling it cannot reach the rendezvous here; set TSMPI_IFACE to an interface or subnet`);
+    throw new TsmpiError(
+      "ERR_TSMPI_RENDEZVOUS",
+      `${host} resolves to no address of this host (${os.hostname()}), so ranks dialling it cannot reach the rendezvous here; set TSMPI_IFACE to an interface or subnet`,
+    );
   }
   return [...found];
 }

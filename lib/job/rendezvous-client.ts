@@ -13,7 +13,18 @@ import { config } from "../config.js";
 import { TsmpiError } from "../errors.js";
 import { PSK_IDENTITY, RENDEZVOUS_TLS } from "./keys.js";
 import { keepAlive } from "./network.js";
-import { MAX_RANK_LINE, maxTableLine, onLines, parseAddress, tls, write, type CoordinatorMessage, type Hello, type RankReport, type Table } from "./rendezvous.js";
+import {
+  MAX_RANK_LINE,
+  maxTableLine,
+  onLines,
+  parseAddress,
+  tls,
+  write,
+  type CoordinatorMessage,
+  type Hello,
+  type RankReport,
+  type Table,
+} from "./rendezvous.js";
 
 /** What a rank does when the coordinator orders an abort or disappears. */
 export interface ClientHandlers {
@@ -42,15 +53,19 @@ export class RendezvousClient {
         this.pending?.reject(this.closedEarly);
       } else if (!this.closing) handlers.lost();
     });
-    onLines(socket, (msg) => {
-      const m = msg as unknown as CoordinatorMessage;
-      if (m.t === "table" && !this.joined) {
-        this.joined = true;
-        socket.unref();
-        this.pending?.resolve({ addrs: m.addrs, hosts: m.hosts, pids: m.pids, cma: m.cma });
-      } else if (m.t === "reject") this.pending?.reject(this.failure(m.reason));
-      else if (m.t === "abort") handlers.abort(Number(m.code), String(m.reason ?? ""));
-    }, () => maxTableLine(this.size));
+    onLines(
+      socket,
+      (msg) => {
+        const m = msg as unknown as CoordinatorMessage;
+        if (m.t === "table" && !this.joined) {
+          this.joined = true;
+          socket.unref();
+          this.pending?.resolve({ addrs: m.addrs, hosts: m.hosts, pids: m.pids, cma: m.cma });
+        } else if (m.t === "reject") this.pending?.reject(this.failure(m.reason));
+        else if (m.t === "abort") handlers.abort(Number(m.code), String(m.reason ?? ""));
+      },
+      () => maxTableLine(this.size),
+    );
   }
 
   /** The job's size, once join() was called (bounds the table's line). */
@@ -69,9 +84,16 @@ export class RendezvousClient {
    * (a launcher listens before starting any rank), a refused connection means the launcher is gone.
    * @throws TsmpiError `ERR_TSMPI_RENDEZVOUS` when no connection could be made (in time).
    */
-  static async connect(address: string, deadline: number, handlers: ClientHandlers, retry: boolean, psk?: Buffer): Promise<RendezvousClient> {
+  static async connect(
+    address: string,
+    deadline: number,
+    handlers: ClientHandlers,
+    retry: boolean,
+    psk?: Buffer,
+  ): Promise<RendezvousClient> {
     const where = parseAddress(address);
-    const candidates: ({ path: string } | { host: string; port: number })[] = "ports" in where ? where.ports.map((port) => ({ host: where.host, port })) : [where];
+    const candidates: ({ path: string } | { host: string; port: number })[] =
+      "ports" in where ? where.ports.map((port) => ({ host: where.host, port })) : [where];
     for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
       const failures: string[] = [];
       let last: unknown;
@@ -88,18 +110,24 @@ export class RendezvousClient {
           const again = retry && (code === "ECONNREFUSED" || code === "ENOENT" || code === "EHOSTUNREACH" || code === "ETIMEDOUT");
           const stranger = retry && psk !== undefined && "port" in to && !again;
           if (!again && !stranger) {
-            throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `could not reach the job's coordinator at ${address}: ${(err as Error).message}`, { cause: err });
+            throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `could not reach the job's coordinator at ${address}: ${(err as Error).message}`, {
+              cause: err,
+            });
           }
           last = err;
           foreign ||= stranger;
-          failures.push(`${"port" in to ? `port ${to.port}` : to.path}: ${stranger ? `a listener that failed the TLS handshake (${(err as Error).message})` : (err as Error).message}`);
+          failures.push(
+            `${"port" in to ? `port ${to.port}` : to.path}: ${stranger ? `a listener that failed the TLS handshake (${(err as Error).message})` : (err as Error).message}`,
+          );
         }
       }
       if (Date.now() + delay > deadline) {
         const hint = foreign
           ? "; a listener that fails the handshake does not hold this job's key: another job's coordinator, another user's program holding the port (set TSMPI_SLURM_PORT to a free one), or ranks that read different TSMPI_JOB_KEY / job-key files"
           : "";
-        throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `could not reach the job's coordinator at ${address}: ${failures.join("; ")}${hint}`, { cause: last });
+        throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `could not reach the job's coordinator at ${address}: ${failures.join("; ")}${hint}`, {
+          cause: last,
+        });
       }
       await new Promise((r) => setTimeout(r, delay));
     }
@@ -109,14 +137,26 @@ export class RendezvousClient {
   private static readonly HANDSHAKE_MS = 5000;
 
   /** Opens one connection (over TLS-PSK to a TCP address when `psk` is given). */
-  private static dial(to: { path: string } | { host: string; port: number }, psk: Buffer | undefined, deadline: number): Promise<net.Socket> {
+  private static dial(
+    to: { path: string } | { host: string; port: number },
+    psk: Buffer | undefined,
+    deadline: number,
+  ): Promise<net.Socket> {
     return new Promise<net.Socket>((resolve, reject) => {
       if (psk && "port" in to) {
-        const s = tls().connect({ ...to, ...RENDEZVOUS_TLS, pskCallback: () => ({ psk, identity: PSK_IDENTITY }), checkServerIdentity: () => undefined });
-        const timer = setTimeout(() => {
-          s.destroy();
-          reject(Object.assign(new Error("no TLS handshake within 5 s"), { code: "ETLSSILENT" }));
-        }, Math.max(100, Math.min(RendezvousClient.HANDSHAKE_MS, deadline - Date.now())));
+        const s = tls().connect({
+          ...to,
+          ...RENDEZVOUS_TLS,
+          pskCallback: () => ({ psk, identity: PSK_IDENTITY }),
+          checkServerIdentity: () => undefined,
+        });
+        const timer = setTimeout(
+          () => {
+            s.destroy();
+            reject(Object.assign(new Error("no TLS handshake within 5 s"), { code: "ETLSSILENT" }));
+          },
+          Math.max(100, Math.min(RendezvousClient.HANDSHAKE_MS, deadline - Date.now())),
+        );
         s.once("secureConnect", () => {
           clearTimeout(timer);
           resolve(s);
@@ -127,7 +167,11 @@ export class RendezvousClient {
         });
         s.once("close", () => {
           clearTimeout(timer);
-          reject(Object.assign(new Error("the coordinator closed the connection during the TLS handshake (another job key?)"), { code: "ETLSCLOSED" }));
+          reject(
+            Object.assign(new Error("the coordinator closed the connection during the TLS handshake (another job key?)"), {
+              code: "ETLSCLOSED",
+            }),
+          );
         });
         return;
       }
@@ -155,10 +199,13 @@ export class RendezvousClient {
     if (this.closedEarly) return Promise.reject(this.closedEarly);
     this.size = hello.size;
     return new Promise<Table>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(this.failure(`not all ${hello.size} ranks joined within ${Math.round((deadline - Date.now() + 500) / 1000)} s`));
-        this.socket.destroy();
-      }, Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          reject(this.failure(`not all ${hello.size} ranks joined within ${Math.round((deadline - Date.now() + 500) / 1000)} s`));
+          this.socket.destroy();
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       this.pending = {
         resolve: (t) => {
           clearTimeout(timer);

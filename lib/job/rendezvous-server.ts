@@ -28,10 +28,13 @@ const MAX_PID = 2 ** 22;
  * less, or anything but an integer, would name other processes there (`kill -KILL -1`).
  */
 function helloProblem(h: Hello): string {
-  if (!Number.isSafeInteger(h.pid) || h.pid < 2 || h.pid > MAX_PID) return `rank ${h.rank} sent pid ${JSON.stringify(h.pid)}, not a process id in [2, ${MAX_PID}]`;
+  if (!Number.isSafeInteger(h.pid) || h.pid < 2 || h.pid > MAX_PID)
+    return `rank ${h.rank} sent pid ${JSON.stringify(h.pid)}, not a process id in [2, ${MAX_PID}]`;
   // biome-ignore lint/suspicious/noControlCharactersInRegex: the class names the control characters (and space) a host name must not hold
-  if (typeof h.host !== "string" || h.host.length === 0 || h.host.length > 255 || /[\x00-\x20\x7f]/.test(h.host)) return `rank ${h.rank} sent host ${JSON.stringify(h.host)}, not a host name`;
-  if (!Array.isArray(h.addrs) || h.addrs.length > 16 || !h.addrs.every((a) => typeof a === "string" && a.length <= 4096)) return `rank ${h.rank} sent malformed endpoints`;
+  if (typeof h.host !== "string" || h.host.length === 0 || h.host.length > 255 || /[\x00-\x20\x7f]/.test(h.host))
+    return `rank ${h.rank} sent host ${JSON.stringify(h.host)}, not a host name`;
+  if (!Array.isArray(h.addrs) || h.addrs.length > 16 || !h.addrs.every((a) => typeof a === "string" && a.length <= 4096))
+    return `rank ${h.rank} sent malformed endpoints`;
   if (h.cma !== undefined && (typeof h.cma !== "string" || h.cma.length > 4096)) return `rank ${h.rank} sent a malformed memory domain`;
   return "";
 }
@@ -138,7 +141,13 @@ export class RendezvousServer {
    * interface): a coordinator is no public service.
    * @throws TsmpiError `ERR_TSMPI_RENDEZVOUS` when it cannot listen (naming every port tried).
    */
-  static async listen(listen: string | readonly string[], size: number, key: string, events: CoordinatorEvents, options: ServerOptions = {}): Promise<RendezvousServer> {
+  static async listen(
+    listen: string | readonly string[],
+    size: number,
+    key: string,
+    events: CoordinatorEvents,
+    options: ServerOptions = {},
+  ): Promise<RendezvousServer> {
     const all = typeof listen === "string" ? [listen] : listen;
     if (all.length === 0) throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", "a coordinator needs at least one address to listen on");
     const helloTimeoutMs = options.helloTimeoutMs ?? config().rendezvousTimeout * 1000;
@@ -163,7 +172,12 @@ export class RendezvousServer {
   }
 
   /** Binds every address of `all` (TCP ones on `port` when given); closes what it bound on failure. */
-  private static async bind(all: readonly string[], fixed: number | undefined, options: ServerOptions, helloTimeoutMs: number): Promise<{ servers: net.Server[]; address: string }> {
+  private static async bind(
+    all: readonly string[],
+    fixed: number | undefined,
+    options: ServerOptions,
+    helloTimeoutMs: number,
+  ): Promise<{ servers: net.Server[]; address: string }> {
     const servers: net.Server[] = [];
     let address = all[0]!;
     let port = fixed ?? 0;
@@ -175,7 +189,12 @@ export class RendezvousServer {
         const psk = options.psk;
         const server =
           psk && "port" in where
-            ? tls().createServer({ ...RENDEZVOUS_TLS, handshakeTimeout: helloTimeoutMs, pskIdentityHint: PSK_IDENTITY, pskCallback: (_s, id) => (id === PSK_IDENTITY ? psk : null) })
+            ? tls().createServer({
+                ...RENDEZVOUS_TLS,
+                handshakeTimeout: helloTimeoutMs,
+                pskIdentityHint: PSK_IDENTITY,
+                pskCallback: (_s, id) => (id === PSK_IDENTITY ? psk : null),
+              })
             : net.createServer();
         server.on("tlsClientError", () => {}); // a peer without the key: its connection is closed
         servers.push(server);
@@ -234,46 +253,59 @@ export class RendezvousServer {
         if (!this.finished.has(rank)) this.events.lost?.(rank);
       }
     });
-    onLines(socket, (msg) => {
-      if (rank < 0) {
-        const hello = msg as unknown as Hello;
-        const reject = (reason: string): void => {
-          write(socket, { t: "reject", reason });
-          socket.end();
-        };
-        if (hello.t !== "hello" || !sameKey(hello.key, this.key)) return reject("wrong job key (ranks of a direct srun launch must all read the same TSMPI_JOB_KEY or ~/.config/tsmpi/job-key)");
-        if (!Number.isInteger(hello.rank) || hello.rank < 0 || hello.rank >= this.size) return reject(`rank ${hello.rank} is not in [0, ${this.size})`);
-        if (hello.size !== this.size) return reject(`rank ${hello.rank} believes the job has ${hello.size} ranks, but it has ${this.size}`);
-        const problem = helloProblem(hello);
-        if (problem) return reject(problem);
-        if (this.hellos[hello.rank]) return reject(`rank ${hello.rank} already joined (pid ${this.hellos[hello.rank]!.pid})`);
-        if (this.aborting) {
-          write(socket, { t: "abort", ...this.aborting });
+    onLines(
+      socket,
+      (msg) => {
+        if (rank < 0) {
+          const hello = msg as unknown as Hello;
+          const reject = (reason: string): void => {
+            write(socket, { t: "reject", reason });
+            socket.end();
+          };
+          if (hello.t !== "hello" || !sameKey(hello.key, this.key))
+            return reject("wrong job key (ranks of a direct srun launch must all read the same TSMPI_JOB_KEY or ~/.config/tsmpi/job-key)");
+          if (!Number.isInteger(hello.rank) || hello.rank < 0 || hello.rank >= this.size)
+            return reject(`rank ${hello.rank} is not in [0, ${this.size})`);
+          if (hello.size !== this.size)
+            return reject(`rank ${hello.rank} believes the job has ${hello.size} ranks, but it has ${this.size}`);
+          const problem = helloProblem(hello);
+          if (problem) return reject(problem);
+          if (this.hellos[hello.rank]) return reject(`rank ${hello.rank} already joined (pid ${this.hellos[hello.rank]!.pid})`);
+          if (this.aborting) {
+            write(socket, { t: "abort", ...this.aborting });
+            return;
+          }
+          rank = hello.rank;
+          if (raw) this.welcomes.get(raw)?.();
+          this.sockets[rank] = socket;
+          this.hellos[rank] = hello;
+          this.joined++;
+          this.events.join?.(rank, hello);
+          if (this.joined === this.size) this.sendTable();
           return;
         }
-        rank = hello.rank;
-        if (raw) this.welcomes.get(raw)?.();
-        this.sockets[rank] = socket;
-        this.hellos[rank] = hello;
-        this.joined++;
-        this.events.join?.(rank, hello);
-        if (this.joined === this.size) this.sendTable();
-        return;
-      }
-      const report = msg as unknown as RankReport;
-      if (report.t === "bye") {
-        this.finished.add(rank);
-        this.events.bye?.(rank);
-        if (this.finished.size === this.size) for (const w of this.finishWaiters.splice(0)) w();
-      } else if (report.t === "abort") this.events.abort?.(rank, Number(report.code), String(report.reason ?? ""));
-      else if (report.t === "error") this.events.error?.(rank, String(report.reason ?? ""));
-      else if (report.t === "exit") this.events.exit?.(rank, Number(report.code));
-    }, () => MAX_RANK_LINE);
+        const report = msg as unknown as RankReport;
+        if (report.t === "bye") {
+          this.finished.add(rank);
+          this.events.bye?.(rank);
+          if (this.finished.size === this.size) for (const w of this.finishWaiters.splice(0)) w();
+        } else if (report.t === "abort") this.events.abort?.(rank, Number(report.code), String(report.reason ?? ""));
+        else if (report.t === "error") this.events.error?.(rank, String(report.reason ?? ""));
+        else if (report.t === "exit") this.events.exit?.(rank, Number(report.code));
+      },
+      () => MAX_RANK_LINE,
+    );
   }
 
   private sendTable(): void {
     const hosts = this.hellos.map((h) => h!.host);
-    const table = { t: "table", addrs: this.hellos.map((h) => h!.addrs ?? []), hosts, pids: this.hellos.map((h) => h!.pid), cma: this.hellos.map((h) => (typeof h!.cma === "string" ? h!.cma : "")) };
+    const table = {
+      t: "table",
+      addrs: this.hellos.map((h) => h!.addrs ?? []),
+      hosts,
+      pids: this.hellos.map((h) => h!.pid),
+      cma: this.hellos.map((h) => (typeof h!.cma === "string" ? h!.cma : "")),
+    };
     for (const s of this.sockets) if (s) write(s, table);
     this.events.ready?.(hosts);
   }

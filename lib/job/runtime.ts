@@ -230,14 +230,20 @@ export class Runtime {
       this.server.hold(false);
     }
     const psk = launch.secure ? rendezvousPsk(launch.key) : undefined;
-    this.client = await RendezvousClient.connect(launch.coordinator!, deadline, {
-      abort: (code, reason) => this.end(code, reason || `the job was aborted with code ${code}`, true),
-      lost: () => {
-        // The launcher that made the job directory is gone (killed): nobody else will remove it.
-        if (launch.jobDir) fs.rmSync(launch.jobDir, { recursive: true, force: true });
-        this.end(1, `rank ${this.rank} lost its coordinator (the launcher or rank 0 is gone); exiting`);
+    this.client = await RendezvousClient.connect(
+      launch.coordinator!,
+      deadline,
+      {
+        abort: (code, reason) => this.end(code, reason || `the job was aborted with code ${code}`, true),
+        lost: () => {
+          // The launcher that made the job directory is gone (killed): nobody else will remove it.
+          if (launch.jobDir) fs.rmSync(launch.jobDir, { recursive: true, force: true });
+          this.end(1, `rank ${this.rank} lost its coordinator (the launcher or rank 0 is gone); exiting`);
+        },
       },
-    }, launch.mode === "srun", psk);
+      launch.mode === "srun",
+      psk,
+    );
     this.phases.connected = uptimeMs();
     const host = os.hostname();
     let addrs: string[] = [];
@@ -247,7 +253,13 @@ export class Runtime {
       const { sendHwm, zmqHwm, maxFrame } = config();
       const curve = launch.tcp && launch.secure ? curveKeys(launch.key) : undefined;
       const heartbeatMs = Math.round(config().heartbeatTimeout * 1000);
-      const zmq = await ZmqTransport.bind(this.rank, binds, this.p2p.onFrames, (err) => this.fail(err), { sendHwm, zmqHwm, maxFrame, curve, heartbeatMs });
+      const zmq = await ZmqTransport.bind(this.rank, binds, this.p2p.onFrames, (err) => this.fail(err), {
+        sendHwm,
+        zmqHwm,
+        maxFrame,
+        curve,
+        heartbeatMs,
+      });
       this.transport = new PathTransport(this.rank, zmq, this.sharedMemory(launch));
       this.p2p.attach(this.transport, jobToken(launch.key), this.size);
       addrs = this.transport.endpoints;
@@ -255,14 +267,27 @@ export class Runtime {
     this.phases.bound = uptimeMs();
     // The memory domain rides in the hello's `cma` field: single copy and shared memory need it.
     const domain = memoryDomain();
-    const table = await this.client.join({ t: "hello", key: launch.key, rank: this.rank, size: this.size, pid: process.pid, host, addrs, cma: domain }, deadline);
+    const table = await this.client.join(
+      { t: "hello", key: launch.key, rank: this.rank, size: this.size, pid: process.pid, host, addrs, cma: domain },
+      deadline,
+    );
     this.phases.joined = uptimeMs();
     this.hosts = table.hosts;
     this.transport?.setPeers({ addrs: table.addrs, hosts: table.hosts, domains: table.cma });
-    this.p2p.setPeers(table.hosts.map((h, r) => (domain && r !== this.rank && h === host && table.cma[r] === domain ? { pid: table.pids[r]! } : null)));
+    this.p2p.setPeers(
+      table.hosts.map((h, r) => (domain && r !== this.rank && h === host && table.cma[r] === domain ? { pid: table.pids[r]! } : null)),
+    );
     this.bindToCore(table.hosts.slice(0, this.rank).filter((h) => h === host).length);
     this.keepHeap();
-    if (tracing("transport")) trace("transport", { rank: this.rank, paths: this.transport?.paths, wait: this.transport?.shared?.waitPolicy, cpu: this.cpu, heapKept: this.heapKept, refused: Object.fromEntries(this.transport?.shmRefused ?? []) });
+    if (tracing("transport"))
+      trace("transport", {
+        rank: this.rank,
+        paths: this.transport?.paths,
+        wait: this.transport?.shared?.waitPolicy,
+        cpu: this.cpu,
+        heapKept: this.heapKept,
+        refused: Object.fromEntries(this.transport?.shmRefused ?? []),
+      });
   }
 
   /** The CPU this rank's main thread is bound to (-1: not bound). */
@@ -305,7 +330,9 @@ export class Runtime {
     const binding = config().shm ? getBinding() : null;
     if (!binding) return null;
     try {
-      return ShmTransport.create(binding, this.rank, this.size, launch.localSize, waitPolicy(launch.localSize), this.p2p.onFrames, (err) => this.fail(err));
+      return ShmTransport.create(binding, this.rank, this.size, launch.localSize, waitPolicy(launch.localSize), this.p2p.onFrames, (err) =>
+        this.fail(err),
+      );
     } catch (err) {
       if (tracing("transport")) trace("transport", { rank: this.rank, shm: `off: ${(err as Error).message}` });
       return null;
@@ -323,7 +350,10 @@ export class Runtime {
     if (local && !isLoopback(local)) return local;
     const remote = launch.nodes?.find((n) => n !== os.hostname());
     if (remote) return routeTo(remote);
-    throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `rank ${this.rank} found no address other hosts can reach (it reaches the coordinator from ${local}); set TSMPI_IFACE to an interface or subnet`);
+    throw new TsmpiError(
+      "ERR_TSMPI_RENDEZVOUS",
+      `rank ${this.rank} found no address other hosts can reach (it reaches the coordinator from ${local}); set TSMPI_IFACE to an interface or subnet`,
+    );
   }
 
   /** Rank 0 of a direct srun launch serves the rendezvous and ends the job when a rank fails. */
@@ -336,12 +366,21 @@ export class Runtime {
     const port = Number(/:(\d+)$/.exec(launch.serve!)![1]);
     const remote = launch.nodes?.find((n) => n !== launch.nodes![0]);
     const listen = (await listenAddresses(launch.nodes![0]!, remote, launch.iface)).map((a) => `tcp:${hostPort(a, port)}`);
-    if (!launch.secure) process.stderr.write("tsmpi: warning: TSMPI_INSECURE=1: traffic between hosts is not encrypted, and anyone who can reach the nodes can read it\n");
-    return RendezvousServer.listen(listen, this.size, launch.key, {
-      abort: (rank, code) => stop(code, `rank ${rank} called abort(${code})`),
-      exit: (rank, code) => (code !== 0 ? stop(code, `rank ${rank} exited with code ${code}`) : undefined),
-      lost: (rank) => stop(1, `rank ${rank} ended before finishing (killed?)`),
-    }, { psk: launch.secure ? rendezvousPsk(launch.key) : undefined, ports: launch.ports });
+    if (!launch.secure)
+      process.stderr.write(
+        "tsmpi: warning: TSMPI_INSECURE=1: traffic between hosts is not encrypted, and anyone who can reach the nodes can read it\n",
+      );
+    return RendezvousServer.listen(
+      listen,
+      this.size,
+      launch.key,
+      {
+        abort: (rank, code) => stop(code, `rank ${rank} called abort(${code})`),
+        exit: (rank, code) => (code !== 0 ? stop(code, `rank ${rank} exited with code ${code}`) : undefined),
+        lost: (rank) => stop(1, `rank ${rank} ended before finishing (killed?)`),
+      },
+      { psk: launch.secure ? rendezvousPsk(launch.key) : undefined, ports: launch.ports },
+    );
   }
 
   private installHooks(): void {
@@ -418,7 +457,9 @@ export class Runtime {
     const lost = [...this.p2p.unreceived()].sort((a, b) => a[0] - b[0]);
     if (lost.length > 0 && !quiet) {
       const what = lost.map(([r, n]) => `${n.exact ? "" : "at least "}${n.count} to rank ${r}`).join(", ");
-      process.stderr.write(`tsmpi: warning: rank ${this.rank} finished with messages that were never received: ${what} (the receiver finished without receiving them, or took nothing for TSMPI_LINGER_MS=${lingerMs} ms)\n`);
+      process.stderr.write(
+        `tsmpi: warning: rank ${this.rank} finished with messages that were never received: ${what} (the receiver finished without receiving them, or took nothing for TSMPI_LINGER_MS=${lingerMs} ms)\n`,
+      );
     }
     this.client?.bye();
     // Serving the rendezvous, stay until every rank finished, or the others would think rank 0 died.

@@ -133,14 +133,26 @@ function childEnv(opts: SpawnOptions): NodeJS.ProcessEnv {
     if (wait.mode === "yield") env.TSMPI_SPIN_MODE = "yield";
   }
   // Not this process's job.
-  for (const k of ["TSMPI_COORD", "TSMPI_RANK", "TSMPI_SIZE", "TSMPI_JOB_KEY", "TSMPI_JOB_DIR", "TSMPI_LOCAL_RANK", "TSMPI_LOCAL_SIZE", "TSMPI_TCP", "TSMPI_SPAWN_PARENTS"]) delete env[k];
+  for (const k of [
+    "TSMPI_COORD",
+    "TSMPI_RANK",
+    "TSMPI_SIZE",
+    "TSMPI_JOB_KEY",
+    "TSMPI_JOB_DIR",
+    "TSMPI_LOCAL_RANK",
+    "TSMPI_LOCAL_SIZE",
+    "TSMPI_TCP",
+    "TSMPI_SPAWN_PARENTS",
+  ])
+    delete env[k];
   if (opts.parents !== undefined) env.TSMPI_SPAWN_PARENTS = String(opts.parents);
   // From source: the children run tsmpi's source too, through tsx rather than compiled into one
   // bundle (TSMPI_TSX=1), and resolve "tsmpi" to it (the tsmpi-source condition), so that a child
   // holds one copy of tsmpi, the files its parent runs.
   if (FROM_SOURCE) {
     env.TSMPI_TSX = "1";
-    if (!/--conditions[= ]tsmpi-source\b/.test(env.NODE_OPTIONS ?? "")) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ""} --conditions=tsmpi-source`.trim();
+    if (!/--conditions[= ]tsmpi-source\b/.test(env.NODE_OPTIONS ?? ""))
+      env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ""} --conditions=tsmpi-source`.trim();
   }
   // In an allocation: the children's step is one task on one node, sharing the resources of the
   // step this process runs in (srun's --nodes=1 --overlap; without it the step waits for them).
@@ -244,7 +256,9 @@ export class SpawnedJob {
     this.#ended = true;
     if (this.child.exitCode === null && this.child.signalCode === null) signal(this.child, "SIGTERM");
     if (this.#rt) leave(this.#rt);
-    this.#failStart?.(new TsmpiError("ERR_TSMPI_LAUNCH", `${this.opts.name}'s job ended before the worker started (${why}); its message is above`));
+    this.#failStart?.(
+      new TsmpiError("ERR_TSMPI_LAUNCH", `${this.opts.name}'s job ended before the worker started (${why}); its message is above`),
+    );
     this.onEnd(why, code);
   }
 
@@ -296,7 +310,10 @@ export class SpawnedJob {
       const timeout = config().rendezvousTimeout;
       const pipe = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
       let text = "";
-      const timer = setTimeout(() => reject(new TsmpiError("ERR_TSMPI_LAUNCH", `${this.opts.name}'s tsmpirun did not answer within ${timeout} s`)), timeout * 1000);
+      const timer = setTimeout(
+        () => reject(new TsmpiError("ERR_TSMPI_LAUNCH", `${this.opts.name}'s tsmpirun did not answer within ${timeout} s`)),
+        timeout * 1000,
+      );
       pipe.setEncoding("utf8");
       pipe.on("data", (d: string) => {
         text += d;
@@ -316,7 +333,12 @@ export class SpawnedJob {
       });
       child.on("exit", () => {
         clearTimeout(timer);
-        reject(new TsmpiError("ERR_TSMPI_LAUNCH", `${this.opts.name}'s tsmpirun exited (${this.#exitInfo}) before its job started; its message is above`));
+        reject(
+          new TsmpiError(
+            "ERR_TSMPI_LAUNCH",
+            `${this.opts.name}'s tsmpirun exited (${this.#exitInfo}) before its job started; its message is above`,
+          ),
+        );
       });
     });
   }
@@ -326,9 +348,26 @@ export class SpawnedJob {
  * Joins a spawned job as its parent number `parentRank` (rank `join.rank + parentRank`), with
  * `localSize` ranks sharing this host's cores; `onEnd` hears what ends the job from outside.
  */
-export function attachSpawner(join: SpawnerJoin, parentRank: number, localSize: number, onEnd: (code: number, why: string) => void): Promise<Runtime> {
+export function attachSpawner(
+  join: SpawnerJoin,
+  parentRank: number,
+  localSize: number,
+  onEnd: (code: number, why: string) => void,
+): Promise<Runtime> {
   return Runtime.attach(
-    { mode: "tsmpirun", rank: join.rank + parentRank, size: join.size, localRank: 0, localSize, coordinator: join.coordinator, key: join.key, jobDir: join.jobDir, tcp: join.tcp, iface: process.env.TSMPI_IFACE || undefined, secure: process.env.TSMPI_INSECURE !== "1" },
+    {
+      mode: "tsmpirun",
+      rank: join.rank + parentRank,
+      size: join.size,
+      localRank: 0,
+      localSize,
+      coordinator: join.coordinator,
+      key: join.key,
+      jobDir: join.jobDir,
+      tcp: join.tcp,
+      iface: process.env.TSMPI_IFACE || undefined,
+      secure: process.env.TSMPI_INSECURE !== "1",
+    },
     onEnd,
   );
 }

@@ -122,7 +122,8 @@ export class SameHostPeers {
     return {
       addressOf: (array) => native.addressOf(array),
       read: (r, address, byteLength, into, intoByteOffset) => native.peerRead(pid(r), address, byteLength, into, intoByteOffset),
-      reduce: (r, address, into, op) => op in NATIVE_OPS && native.peerReduce(pid(r), address, into.byteLength, into, 0, kindCode(into), NATIVE_OPS[op]!),
+      reduce: (r, address, into, op) =>
+        op in NATIVE_OPS && native.peerReduce(pid(r), address, into.byteLength, into, 0, kindCode(into), NATIVE_OPS[op]!),
       get verified() {
         return verified.get(key);
       },

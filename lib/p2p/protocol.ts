@@ -185,7 +185,20 @@ export class PointToPoint {
     if (large && !borrow) this.undelivered.set(seq, dest);
     const waits = (sync ? 1 : 0) + (borrow ? 1 : 0);
     if (waits > 0) this.expectAcks(seq, waits, done, true, dest);
-    const header: Header = { kind: KIND_MSG, flags, dtype: payload.dtype, algo: payload.algo ?? 0, src, tag, wsrc: this.rank, ctx, seq, total, token0: this.token0, token1: this.token1 };
+    const header: Header = {
+      kind: KIND_MSG,
+      flags,
+      dtype: payload.dtype,
+      algo: payload.algo ?? 0,
+      src,
+      tag,
+      wsrc: this.rank,
+      ctx,
+      seq,
+      total,
+      token0: this.token0,
+      token1: this.token1,
+    };
     const mustCopy = payload.mode === "copy" || (payload.mode === "borrow" && !borrow);
     // An eager send completes once the transport holds the message where it is bounded (its
     // ring, for shared memory): a receiver that falls behind makes its senders wait.
@@ -241,7 +254,20 @@ export class PointToPoint {
   /** Copies a single-copy message's bytes from the sender into `target`; on failure asks for them. */
   private fetch(msg: InMsg, address: bigint, target: Uint8Array | undefined): boolean {
     if (!this.local.read(msg.wsrc, address, msg.total, target)) {
-      const h: Header = { kind: KIND_RESEND, flags: 0, dtype: 0, algo: 0, src: 0, tag: 0, wsrc: this.rank, ctx: 0, seq: msg.seq, total: 0, token0: this.token0, token1: this.token1 };
+      const h: Header = {
+        kind: KIND_RESEND,
+        flags: 0,
+        dtype: 0,
+        algo: 0,
+        src: 0,
+        tag: 0,
+        wsrc: this.rank,
+        ctx: 0,
+        seq: msg.seq,
+        total: 0,
+        token0: this.token0,
+        token1: this.token1,
+      };
       this.emit(msg.wsrc, [encodeHeader(h)]);
       return false;
     }
@@ -276,7 +302,10 @@ export class PointToPoint {
     const before = this.arrivals.receivingFrom(msg);
     if (!before) return;
     this.engine.take(before); // unreceived: its pieces so far are freed
-    this.drop("stale", `message ${before.seq} from world rank ${msg.wsrc}, whose pieces stopped after ${before.received} of ${before.total} bytes`);
+    this.drop(
+      "stale",
+      `message ${before.seq} from world rank ${msg.wsrc}, whose pieces stopped after ${before.received} of ${before.total} bytes`,
+    );
   }
 
   /** Acks received so far (for {@link progress}). */
@@ -306,7 +335,20 @@ export class PointToPoint {
       this.ack(msg.seq, false);
       return;
     }
-    const h: Header = { kind: KIND_ACK, flags: flag, dtype: 0, algo: 0, src: 0, tag: 0, wsrc: this.rank, ctx: 0, seq: msg.seq, total: 0, token0: this.token0, token1: this.token1 };
+    const h: Header = {
+      kind: KIND_ACK,
+      flags: flag,
+      dtype: 0,
+      algo: 0,
+      src: 0,
+      tag: 0,
+      wsrc: this.rank,
+      ctx: 0,
+      seq: msg.seq,
+      total: 0,
+      token0: this.token0,
+      token1: this.token1,
+    };
     this.emit(msg.wsrc, [encodeHeader(h)]);
   }
 
@@ -351,7 +393,20 @@ export class PointToPoint {
     for (let r = 0; r < this.worldSize; r++) if (t.nearby?.(r)) to.add(r);
     for (const r of to) {
       if (r === this.rank || this.finished.has(r)) continue;
-      const h: Header = { kind: KIND_BYE, flags: 0, dtype: 0, algo: 0, src: 0, tag: 0, wsrc: this.rank, ctx: 0, seq: 0, total: this.matchedFrom[r] ?? 0, token0: this.token0, token1: this.token1 };
+      const h: Header = {
+        kind: KIND_BYE,
+        flags: 0,
+        dtype: 0,
+        algo: 0,
+        src: 0,
+        tag: 0,
+        wsrc: this.rank,
+        ctx: 0,
+        seq: 0,
+        total: this.matchedFrom[r] ?? 0,
+        token0: this.token0,
+        token1: this.token1,
+      };
       t.send(r, [encodeHeader(h)]);
     }
   }
@@ -413,7 +468,11 @@ export class PointToPoint {
       this.drop("token", `a frame without this job's token (claiming world rank ${h.wsrc})`);
       return;
     }
-    const problem = frameProblem(h, frames, this.worldSize) ?? (h.flags & FLAG_RAW && h.kind === KIND_MSG && !isKindCode(h.dtype) ? (["dtype", `a message of unknown element kind ${h.dtype}`] as const) : undefined);
+    const problem =
+      frameProblem(h, frames, this.worldSize) ??
+      (h.flags & FLAG_RAW && h.kind === KIND_MSG && !isKindCode(h.dtype)
+        ? (["dtype", `a message of unknown element kind ${h.dtype}`] as const)
+        : undefined);
     if (problem) {
       this.drop(problem[0], problem[0] === "sender" ? problem[1] : `${problem[1]} from world rank ${h.wsrc}`);
       return;
@@ -449,7 +508,10 @@ export class PointToPoint {
       return undefined;
     }
     if (h.flags & FLAG_PEER && this.arrivals.countFrom(h.wsrc) >= INFLIGHT_PER_SENDER) {
-      this.drop("inflight", `a single-copy message from world rank ${h.wsrc}, which has ${INFLIGHT_PER_SENDER} whose bytes did not come yet`);
+      this.drop(
+        "inflight",
+        `a single-copy message from world rank ${h.wsrc}, which has ${INFLIGHT_PER_SENDER} whose bytes did not come yet`,
+      );
       return undefined;
     }
     const msg = new InMsg(h.ctx, h.src, h.tag, h.flags, h.dtype, h.wsrc, h.seq, h.total, h.algo);
@@ -497,7 +559,8 @@ export class PointToPoint {
   private drop(kind: string, what: string): void {
     const n = (this.dropped.get(kind) ?? 0) + 1;
     this.dropped.set(kind, n);
-    if (n === 1) process.stderr.write(`tsmpi: rank ${this.rank} dropped ${what}; further ones of this kind (${kind}) are dropped silently\n`);
+    if (n === 1)
+      process.stderr.write(`tsmpi: rank ${this.rank} dropped ${what}; further ones of this kind (${kind}) are dropped silently\n`);
   }
 
   /**
@@ -549,4 +612,3 @@ export class PointToPoint {
     return this.engine.peek(ctx, src, tag);
   }
 }
-

@@ -49,7 +49,13 @@ export function readObject(msg: InMsg, done: (value: unknown, error?: unknown) =
     try {
       out = allocateKind(msg.dtype, msg.total / Kind.BYTES_PER_ELEMENT);
     } catch (err) {
-      fail(new TsmpiError("ERR_TSMPI_TYPE", `cannot allocate ${msg.total} bytes for a message from rank ${msg.src}: ${(err as Error).message}`, { cause: err }));
+      fail(
+        new TsmpiError(
+          "ERR_TSMPI_TYPE",
+          `cannot allocate ${msg.total} bytes for a message from rank ${msg.src}: ${(err as Error).message}`,
+          { cause: err },
+        ),
+      );
       return;
     }
     msg.fillInto(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
@@ -61,7 +67,12 @@ export function readObject(msg: InMsg, done: (value: unknown, error?: unknown) =
     try {
       value = unpackObject(msg.payload());
     } catch (err) {
-      return done(undefined, new TsmpiError("ERR_TSMPI_TYPE", `cannot deserialize a ${msg.total}-byte message from rank ${msg.src}: ${(err as Error).message}`, { cause: err }));
+      return done(
+        undefined,
+        new TsmpiError("ERR_TSMPI_TYPE", `cannot deserialize a ${msg.total}-byte message from rank ${msg.src}: ${(err as Error).message}`, {
+          cause: err,
+        }),
+      );
     }
     done(value);
   });
@@ -79,7 +90,12 @@ export function readInto(msg: InMsg, buf: TypedArray, done: (count: number, erro
     msg.whenComplete(() => done(0, error));
   };
   if (!(msg.flags & FLAG_RAW)) {
-    fail(new TsmpiError("ERR_TSMPI_TYPE", `message from rank ${msg.src} (tag ${msg.tag}) was sent as an object; receive it with recv(), not into ${describeValue(buf)}`));
+    fail(
+      new TsmpiError(
+        "ERR_TSMPI_TYPE",
+        `message from rank ${msg.src} (tag ${msg.tag}) was sent as an object; receive it with recv(), not into ${describeValue(buf)}`,
+      ),
+    );
     return;
   }
   if (msg.total > buf.byteLength) {

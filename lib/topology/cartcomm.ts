@@ -156,7 +156,10 @@ export class Cartcomm extends Topocomm {
    */
   Sub(remain_dims: readonly boolean[]): Cartcomm {
     if (!Array.isArray(remain_dims) || remain_dims.length !== this.#dims.length) {
-      throw new TsmpiError("ERR_TSMPI_ARG", `remain_dims must be an array of ${this.#dims.length} booleans, got ${describeValue(remain_dims)}`);
+      throw new TsmpiError(
+        "ERR_TSMPI_ARG",
+        `remain_dims must be an array of ${this.#dims.length} booleans, got ${describeValue(remain_dims)}`,
+      );
     }
     const keep = remain_dims.map(Boolean);
     // color: this rank's position in the grid of the dropped dimensions
@@ -189,4 +192,3 @@ export class Cartcomm extends Topocomm {
 }
 
 topologies.cart = (init, dims, periods) => new Cartcomm(init, dims, periods);
-

@@ -36,14 +36,17 @@ function primeFactors(n: number): number[] {
  * ```
  */
 export function Compute_dims(nnodes: number, dims: number | readonly number[]): number[] {
-  if (!Number.isInteger(nnodes) || nnodes < 1) throw new TsmpiError("ERR_TSMPI_ARG", `nnodes must be a positive integer, got ${describeValue(nnodes)}`);
+  if (!Number.isInteger(nnodes) || nnodes < 1)
+    throw new TsmpiError("ERR_TSMPI_ARG", `nnodes must be a positive integer, got ${describeValue(nnodes)}`);
   let out: number[];
   if (typeof dims === "number") {
-    if (!Number.isInteger(dims) || dims < 0) throw new TsmpiError("ERR_TSMPI_ARG", `dims must be a non-negative integer or an array, got ${describeValue(dims)}`);
+    if (!Number.isInteger(dims) || dims < 0)
+      throw new TsmpiError("ERR_TSMPI_ARG", `dims must be a non-negative integer or an array, got ${describeValue(dims)}`);
     out = new Array<number>(dims).fill(0);
   } else if (Array.isArray(dims)) {
     out = dims.map((d, i) => {
-      if (!Number.isInteger(d) || d < 0) throw new TsmpiError("ERR_TSMPI_ARG", `dims[${i}] must be a non-negative integer, got ${describeValue(d)}`);
+      if (!Number.isInteger(d) || d < 0)
+        throw new TsmpiError("ERR_TSMPI_ARG", `dims[${i}] must be a non-negative integer, got ${describeValue(d)}`);
       return d as number;
     });
   } else {
@@ -61,7 +64,8 @@ export function Compute_dims(nnodes: number, dims: number | readonly number[]): 
     } else procs = Math.floor(procs / d);
   }
   if (free === 0) {
-    if (procs !== 1) throw new TsmpiError("ERR_TSMPI_ARG", `dims ${describeValue(dims)} has no free entry and does not multiply to nnodes (${nnodes})`);
+    if (procs !== 1)
+      throw new TsmpiError("ERR_TSMPI_ARG", `dims ${describeValue(dims)} has no free entry and does not multiply to nnodes (${nnodes})`);
     return out;
   }
   const bins = new Array<number>(free).fill(1);

@@ -84,7 +84,12 @@ export abstract class Topocomm extends Comm {
     return this._collective("neighbor_allgather", async (ch) => {
       const plan = this._plan();
       const blob = packObject(sendobj);
-      const got = await neighborBlobs(ch, plan, plan.destinations.map(() => blob), true);
+      const got = await neighborBlobs(
+        ch,
+        plan,
+        plan.destinations.map(() => blob),
+        true,
+      );
       return got.map((b) => (b === undefined ? undefined : unpackObject(b)));
     });
   }
@@ -98,9 +103,16 @@ export abstract class Topocomm extends Comm {
     return this._collective("neighbor_alltoall", async (ch) => {
       const plan = this._plan();
       if (!Array.isArray(sendobj) || sendobj.length !== plan.destinations.length) {
-        throw new TsmpiError("ERR_TSMPI_COUNT", `sendobj must be an array with one entry per outgoing neighbour (${plan.destinations.length}), got ${describeValue(sendobj)}`);
+        throw new TsmpiError(
+          "ERR_TSMPI_COUNT",
+          `sendobj must be an array with one entry per outgoing neighbour (${plan.destinations.length}), got ${describeValue(sendobj)}`,
+        );
       }
-      const got = await neighborBlobs(ch, plan, sendobj.map((v) => packObject(v)));
+      const got = await neighborBlobs(
+        ch,
+        plan,
+        sendobj.map((v) => packObject(v)),
+      );
       return got.map((b) => (b === undefined ? undefined : unpackObject(b)));
     });
   }
@@ -120,11 +132,23 @@ export abstract class Topocomm extends Comm {
       checkSameKind(s, r, "sendbuf and recvbuf");
       const n = plan.sources.length;
       if (r.length !== n * s.length) {
-        throw new TsmpiError("ERR_TSMPI_COUNT", `recvbuf must have indegree × ${s.length} = ${n * s.length} elements, got ${describeValue(r)}`);
+        throw new TsmpiError(
+          "ERR_TSMPI_COUNT",
+          `recvbuf must have indegree × ${s.length} = ${n * s.length} elements, got ${describeValue(r)}`,
+        );
       }
       const recvCounts = new Array<number>(n).fill(s.length);
       const sendCounts = plan.destinations.map(() => s.length);
-      await neighborArray(ch, plan, s, sendCounts, sendCounts.map(() => 0), r, recvCounts, packedDispls(recvCounts));
+      await neighborArray(
+        ch,
+        plan,
+        s,
+        sendCounts,
+        sendCounts.map(() => 0),
+        r,
+        recvCounts,
+        packedDispls(recvCounts),
+      );
     });
   }
 
@@ -139,7 +163,16 @@ export abstract class Topocomm extends Comm {
       const r = checkVBuffer(recvbuf, plan.sources.length, "recvbuf");
       checkSameKind(s, r.array, "sendbuf and recvbuf");
       const sendCounts = plan.destinations.map(() => s.length);
-      await neighborArray(ch, plan, s, sendCounts, sendCounts.map(() => 0), r.array, r.counts, r.displs);
+      await neighborArray(
+        ch,
+        plan,
+        s,
+        sendCounts,
+        sendCounts.map(() => 0),
+        r.array,
+        r.counts,
+        r.displs,
+      );
     });
   }
 

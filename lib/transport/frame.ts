@@ -99,7 +99,8 @@ export function encodeHeader(h: Header, inlineBytes = 0): Buffer {
  * @throws TsmpiError `ERR_TSMPI_TRANSPORT` when `b` is shorter than {@link HEADER_BYTES}.
  */
 export function decodeHeader(b: Buffer): Header {
-  if (b.byteLength < HEADER_BYTES) throw new TsmpiError("ERR_TSMPI_TRANSPORT", `a header frame must have at least ${HEADER_BYTES} bytes, got ${b.byteLength}`);
+  if (b.byteLength < HEADER_BYTES)
+    throw new TsmpiError("ERR_TSMPI_TRANSPORT", `a header frame must have at least ${HEADER_BYTES} bytes, got ${b.byteLength}`);
   return {
     kind: b[0]!,
     flags: b[1]!,
@@ -115,7 +116,6 @@ export function decodeHeader(b: Buffer): Header {
     token1: b.readUInt32LE(44),
   };
 }
-
 
 /**
  * What is wrong with the shape of a message whose header `h` decoded from `frames[0]`: the
@@ -142,17 +142,21 @@ export function frameProblem(h: Header, frames: readonly Buffer[], worldSize: nu
     default:
       return ["kind", `a frame of unknown kind ${h.kind}`];
   }
-  if (!Number.isSafeInteger(h.total) || h.total < 0 || h.total > MAX_TOTAL) return ["shape", `a message announcing ${h.total} payload bytes (at most ${MAX_TOTAL})`];
+  if (!Number.isSafeInteger(h.total) || h.total < 0 || h.total > MAX_TOTAL)
+    return ["shape", `a message announcing ${h.total} payload bytes (at most ${MAX_TOTAL})`];
   if (!Number.isSafeInteger(h.ctx) || h.ctx < 0) return ["shape", `a message on context ${h.ctx}`];
   const rest = frames[0]!.byteLength - HEADER_BYTES;
   // A single-copy message carries its address in a second frame, never an inline payload.
   if (h.flags & FLAG_INLINE && h.flags & FLAG_PEER) return ["shape", `a message flagged both inline and single-copy`];
   if (h.flags & FLAG_INLINE) {
-    if (frames.length !== 1 || rest !== h.total) return ["shape", `an inline message of ${h.total} bytes carrying ${rest} bytes in ${frames.length} frames`];
+    if (frames.length !== 1 || rest !== h.total)
+      return ["shape", `an inline message of ${h.total} bytes carrying ${rest} bytes in ${frames.length} frames`];
     return undefined;
   }
-  if (frames.length !== 2 || rest !== 0) return ["shape", `a message of ${h.total} bytes in ${frames.length} frames with ${rest} bytes after its header`];
-  if (h.flags & FLAG_PEER) return frames[1]!.byteLength === 8 ? undefined : ["shape", `a single-copy message whose address has ${frames[1]!.byteLength} bytes`];
+  if (frames.length !== 2 || rest !== 0)
+    return ["shape", `a message of ${h.total} bytes in ${frames.length} frames with ${rest} bytes after its header`];
+  if (h.flags & FLAG_PEER)
+    return frames[1]!.byteLength === 8 ? undefined : ["shape", `a single-copy message whose address has ${frames[1]!.byteLength} bytes`];
   if (frames[1]!.byteLength > h.total) return ["shape", `a message of ${h.total} bytes whose first piece has ${frames[1]!.byteLength}`];
   return undefined;
 }

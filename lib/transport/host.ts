@@ -39,7 +39,9 @@ function parentOf(pid: number): number {
  */
 export function commonAncestor(self: number, peers: readonly number[]): number | undefined {
   const others = peers.map((p) => new Set(lineage(p).slice(1)));
-  return lineage(self).slice(1).find((a) => others.every((s) => s.has(a)));
+  return lineage(self)
+    .slice(1)
+    .find((a) => others.every((s) => s.has(a)));
 }
 
 /** `pid` and its ancestors below init, nearest first (as far as /proc can be read). */
@@ -67,7 +69,11 @@ function commandOf(pid: number): string {
  * single-copy reads stay off: ranks started over ssh have the system's sshd as their nearest
  * common ancestor, and naming it would let every ssh session of the user read them.
  */
-export function peerTracer(self: number, peers: readonly number[], launcherPid = Number(process.env.TSMPI_LAUNCHER_PID) || 0): number | undefined {
+export function peerTracer(
+  self: number,
+  peers: readonly number[],
+  launcherPid = Number(process.env.TSMPI_LAUNCHER_PID) || 0,
+): number | undefined {
   const others = peers.map((p) => new Set(lineage(p)));
   const nearest = lineage(self).find((a) => others.every((s) => s.has(a)));
   if (nearest === undefined) return undefined;

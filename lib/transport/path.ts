@@ -55,7 +55,11 @@ function zmqEndpoint(addrs: readonly string[], sameHost: boolean, rank: number, 
   const ipc = addrs.find((a) => a.startsWith("ipc://"));
   const tcp = addrs.find((a) => a.startsWith("tcp://"));
   const chosen = sameHost ? (ipc ?? tcp) : tcp;
-  if (!chosen) throw new TsmpiError("ERR_TSMPI_RENDEZVOUS", `rank ${rank} on ${host} has no endpoint reachable from ${os.hostname()} (it offered ${addrs.join(", ") || "none"})`);
+  if (!chosen)
+    throw new TsmpiError(
+      "ERR_TSMPI_RENDEZVOUS",
+      `rank ${rank} on ${host} has no endpoint reachable from ${os.hostname()} (it offered ${addrs.join(", ") || "none"})`,
+    );
   return chosen;
 }
 
@@ -115,7 +119,13 @@ export class PathTransport implements Transport {
     // No peer can write into this rank's inbox (none shares its host and memory domain with an
     // inbox of its own; one that could not open ours back still counts): stop looking at it, or
     // a rank alone on its host pays a pump per wait for nothing.
-    if (!table.hosts.some((h, r) => r !== me && h === host && domain !== "" && table.domains[r] === domain && table.addrs[r]!.some((a) => a.startsWith("shm://")))) this.shm?.unused();
+    if (
+      !table.hosts.some(
+        (h, r) =>
+          r !== me && h === host && domain !== "" && table.domains[r] === domain && table.addrs[r]!.some((a) => a.startsWith("shm://")),
+      )
+    )
+      this.shm?.unused();
     this.shm?.connected();
     this.zmq.setPeers(zmqEndpoints);
     // Poll shared memory only when a peer uses it, and only briefly when ZeroMQ peers may send
@@ -126,7 +136,10 @@ export class PathTransport implements Transport {
     const policy = waitPolicy(ranksHere);
     if (shmPeers > 0) this.zmq.setReceivePoll(SHM_ZMQ_POLL_MS);
     if (shmPeers === 0) this.shm?.setWaitPolicy({ ...policy, mode: "sleep", spinUs: 0 });
-    else this.shm?.setWaitPolicy(zmqPeers > 0 && policy.spinUs > MIXED_SPIN_US && !process.env.TSMPI_SPIN_US ? { ...policy, spinUs: MIXED_SPIN_US } : policy);
+    else
+      this.shm?.setWaitPolicy(
+        zmqPeers > 0 && policy.spinUs > MIXED_SPIN_US && !process.env.TSMPI_SPIN_US ? { ...policy, spinUs: MIXED_SPIN_US } : policy,
+      );
   }
 
   send(dest: number, frames: Buffer[], sent?: () => void, borrowed?: boolean): void {

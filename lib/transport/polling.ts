@@ -54,7 +54,10 @@ function quotaCores(): number {
       let best = Infinity;
       for (let dir = line.slice(3).trim(); ; dir = dir.slice(0, dir.lastIndexOf("/")) || "/") {
         try {
-          const [quota, period] = fs.readFileSync(`/sys/fs/cgroup${dir === "/" ? "" : dir}/cpu.max`, "utf8").trim().split(/\s+/);
+          const [quota, period] = fs
+            .readFileSync(`/sys/fs/cgroup${dir === "/" ? "" : dir}/cpu.max`, "utf8")
+            .trim()
+            .split(/\s+/);
           if (quota !== "max" && Number(period) > 0) best = Math.min(best, Number(quota) / Number(period));
         } catch {
           // no cpu controller at this level

@@ -126,12 +126,22 @@ export class ShmTransport implements Transport {
    * Makes this rank's inbox (world rank `rank` of `size`, sized for `ranksHere` ranks on this
    * host). Throws `ERR_TSMPI_TRANSPORT` when the system refuses (no memfd, no memory).
    */
-  static create(binding: NativeBinding, rank: number, size: number, ranksHere: number, policy: WaitPolicy, onMessage: (frames: Buffer[]) => void, onError: (err: unknown) => void): ShmTransport {
+  static create(
+    binding: NativeBinding,
+    rank: number,
+    size: number,
+    ranksHere: number,
+    policy: WaitPolicy,
+    onMessage: (frames: Buffer[]) => void,
+    onError: (err: unknown) => void,
+  ): ShmTransport {
     let channel: NativeShmChannel;
     try {
       channel = new binding.ShmChannel(size, rank, ringBytes(ranksHere), maxRecord());
     } catch (err) {
-      throw new TsmpiError("ERR_TSMPI_TRANSPORT", `rank ${rank} cannot make its shared-memory inbox: ${(err as Error).message}`, { cause: err });
+      throw new TsmpiError("ERR_TSMPI_TRANSPORT", `rank ${rank} cannot make its shared-memory inbox: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     return new ShmTransport(channel, rank, policy, onMessage, onError);
   }
@@ -325,7 +335,13 @@ export class ShmTransport implements Transport {
   private fail(err: unknown, what: string): void {
     if (this.closed || this.failed) return;
     this.failed = true;
-    this.onError(new TsmpiError("ERR_TSMPI_TRANSPORT", `rank ${this.rank}: shared-memory transport error (ERR_TSMPI_TRANSPORT) while ${what}: ${(err as Error).message}`, { cause: err }));
+    this.onError(
+      new TsmpiError(
+        "ERR_TSMPI_TRANSPORT",
+        `rank ${this.rank}: shared-memory transport error (ERR_TSMPI_TRANSPORT) while ${what}: ${(err as Error).message}`,
+        { cause: err },
+      ),
+    );
   }
 
   /**

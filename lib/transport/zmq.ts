@@ -71,9 +71,16 @@ export interface TransportOptions {
 }
 
 /** ZMTP heartbeat options for a tcp:// endpoint: a ping every third of `ms` (at most 1 s), dead after `ms`. */
-function heartbeats(endpoint: string, ms: number | undefined): Partial<Pick<Zmq.Router, "heartbeatInterval" | "heartbeatTimeout" | "heartbeatTimeToLive">> {
+function heartbeats(
+  endpoint: string,
+  ms: number | undefined,
+): Partial<Pick<Zmq.Router, "heartbeatInterval" | "heartbeatTimeout" | "heartbeatTimeToLive">> {
   if (!ms || !endpoint.startsWith("tcp://")) return {};
-  return { heartbeatInterval: Math.max(100, Math.min(1000, Math.floor(ms / 3))), heartbeatTimeout: ms, heartbeatTimeToLive: Math.min(ms, 6_553_500) };
+  return {
+    heartbeatInterval: Math.max(100, Math.min(1000, Math.floor(ms / 3))),
+    heartbeatTimeout: ms,
+    heartbeatTimeToLive: Math.min(ms, 6_553_500),
+  };
 }
 
 /**
@@ -125,7 +132,12 @@ export class ZmqTransport implements Transport {
     options: TransportOptions = {},
   ): Promise<ZmqTransport> {
     const zmq = loadZmq();
-    const router = new zmq.Router({ receiveHighWaterMark: options.zmqHwm ?? 0, maxMessageSize: options.maxFrame ?? -1, receiveTimeout: RECEIVE_POLL_MS, linger: 0 });
+    const router = new zmq.Router({
+      receiveHighWaterMark: options.zmqHwm ?? 0,
+      maxMessageSize: options.maxFrame ?? -1,
+      receiveTimeout: RECEIVE_POLL_MS,
+      linger: 0,
+    });
     const endpoints: string[] = [];
     for (const address of bindAddresses) {
       try {
@@ -137,7 +149,8 @@ export class ZmqTransport implements Transport {
             if (curve) router.curveSecretKey = options.curve!.secretKey;
           });
         }
-        if (address.startsWith("tcp://") && options.heartbeatMs) quietly(() => Object.assign(router, heartbeats(address, options.heartbeatMs)));
+        if (address.startsWith("tcp://") && options.heartbeatMs)
+          quietly(() => Object.assign(router, heartbeats(address, options.heartbeatMs)));
         await router.bind(address);
       } catch (err) {
         router.close();
@@ -179,8 +192,21 @@ export class ZmqTransport implements Transport {
   private connect(dest: number): Outbox {
     const endpoint = this.peers[dest];
     if (endpoint === undefined) throw new TsmpiError("ERR_TSMPI_INTERNAL", `no endpoint known for rank ${dest}`);
-    const curve = this.options.curve && endpoint.startsWith("tcp://") ? { curveServerKey: this.options.curve.publicKey, curvePublicKey: this.options.curve.publicKey, curveSecretKey: this.options.curve.secretKey } : {};
-    const socket = new this.zmq.Dealer({ sendHighWaterMark: this.options.zmqHwm ?? 0, reconnectInterval: 20, linger: 0, ...curve, ...heartbeats(endpoint, this.options.heartbeatMs) });
+    const curve =
+      this.options.curve && endpoint.startsWith("tcp://")
+        ? {
+            curveServerKey: this.options.curve.publicKey,
+            curvePublicKey: this.options.curve.publicKey,
+            curveSecretKey: this.options.curve.secretKey,
+          }
+        : {};
+    const socket = new this.zmq.Dealer({
+      sendHighWaterMark: this.options.zmqHwm ?? 0,
+      reconnectInterval: 20,
+      linger: 0,
+      ...curve,
+      ...heartbeats(endpoint, this.options.heartbeatMs),
+    });
     socket.connect(endpoint);
     const box = new Outbox(
       socket,
@@ -307,7 +333,9 @@ export class ZmqTransport implements Transport {
 
   private fail(err: unknown, what: string): void {
     if (this.closed) return;
-    this.onError(new TsmpiError("ERR_TSMPI_TRANSPORT", `rank ${this.rank}: transport error while ${what}: ${(err as Error).message}`, { cause: err }));
+    this.onError(
+      new TsmpiError("ERR_TSMPI_TRANSPORT", `rank ${this.rank}: transport error while ${what}: ${(err as Error).message}`, { cause: err }),
+    );
   }
 
   progress(): number {

@@ -17,7 +17,19 @@ import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
 import { writePlots } from "./plots.ts";
 import { writeReport, type Results } from "./report.ts";
-import { BenchLock, buildIsStale, checkPrerequisites, haveFlock, installPrerequisites, killAll, launch, LABEL, lockHolder, ROOT, SYSTEMS } from "./runner.ts";
+import {
+  BenchLock,
+  buildIsStale,
+  checkPrerequisites,
+  haveFlock,
+  installPrerequisites,
+  killAll,
+  launch,
+  LABEL,
+  lockHolder,
+  ROOT,
+  SYSTEMS,
+} from "./runner.ts";
 import { makePlan, schedule, SECTIONS, type SectionId } from "./workloads.ts";
 
 const HELP = `usage: npm run compare -- [options]
@@ -61,9 +73,13 @@ function parse() {
 
 function sections(only: string | undefined): SectionId[] {
   if (only === undefined) return [...SECTIONS];
-  const list = only.split(",").map((s) => s.trim()).filter(Boolean);
+  const list = only
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = list.filter((s) => !(SECTIONS as readonly string[]).includes(s));
-  if (list.length === 0 || bad.length > 0) fail(`--only must be a comma-separated list of ${SECTIONS.join(", ")}; got ${JSON.stringify(only)}`);
+  if (list.length === 0 || bad.length > 0)
+    fail(`--only must be a comma-separated list of ${SECTIONS.join(", ")}; got ${JSON.stringify(only)}`);
   return list as SectionId[];
 }
 
@@ -81,13 +97,26 @@ function git(args: string[]): string {
 function machine(): Results["meta"]["machine"] {
   const cpu = /model name\s*:\s*(.+)/.exec(fs.readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim() ?? os.cpus()[0]?.model ?? "unknown";
   const python = spawnSync("/usr/bin/python3", ["--version"], { encoding: "utf8" }).stdout.trim();
-  return { host: os.hostname(), cpu, cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30), kernel: `${os.type()} ${os.release()}`, node: process.version, python };
+  return {
+    host: os.hostname(),
+    cpu,
+    cores: os.availableParallelism(),
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    python,
+  };
 }
 
 /** Progress: a bar on a terminal, a line per launch otherwise. */
 function progress(total: number) {
   const tty = Boolean(process.stderr.isTTY);
-  const bar = tty ? new cliProgress.SingleBar({ format: "compare {bar} {value}/{total} launches | {eta_formatted} left | {task}", stream: process.stderr, etaBuffer: 20 }, cliProgress.Presets.shades_classic) : null;
+  const bar = tty
+    ? new cliProgress.SingleBar(
+        { format: "compare {bar} {value}/{total} launches | {eta_formatted} left | {task}", stream: process.stderr, etaBuffer: 20 },
+        cliProgress.Presets.shades_classic,
+      )
+    : null;
   bar?.start(total, 0, { task: "" });
   let done = 0;
   return {
@@ -179,7 +208,12 @@ async function measure(opts: ReturnType<typeof parse>, only: SectionId[]): Promi
   for (const sys of SYSTEMS) {
     const task = `warm-up ${LABEL[sys]}`;
     bar.start(task);
-    const r = await launch(sys === "tsmpi" ? { system: sys, np: 2, args: ["dist/examples/hello.js"] } : { system: sys, np: 2, args: ["-m", "mpi4py.bench", "helloworld"] }, timeoutMs);
+    const r = await launch(
+      sys === "tsmpi"
+        ? { system: sys, np: 2, args: ["dist/examples/hello.js"] }
+        : { system: sys, np: 2, args: ["-m", "mpi4py.bench", "helloworld"] },
+      timeoutMs,
+    );
     const error = r.code === 0 ? undefined : `exit ${r.code ?? r.signal}: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`;
     if (error) results.failures.push({ what: task, error });
     bar.finish(task, r.ms / 1000, error);
@@ -258,9 +292,13 @@ async function main(): Promise<void> {
   if (!opts.from) fs.writeFileSync(path.join(out, "results.json"), `${JSON.stringify(results, null, 1)}\n`);
   const plots = await writePlots(results, out);
   const report = writeReport(results, plots, out);
-  process.stdout.write(`compare: report ${path.relative(process.cwd(), report) || report}; plots ${plots.map((p) => p.file).join(", ")}${results.meta.seconds ? `; measured in ${results.meta.seconds} s (${results.meta.lockWaitSeconds ?? 0} s of it waiting for the bench lock)` : ""}\n`);
+  process.stdout.write(
+    `compare: report ${path.relative(process.cwd(), report) || report}; plots ${plots.map((p) => p.file).join(", ")}${results.meta.seconds ? `; measured in ${results.meta.seconds} s (${results.meta.lockWaitSeconds ?? 0} s of it waiting for the bench lock)` : ""}\n`,
+  );
   if (results.failures.length > 0) {
-    process.stderr.write(`compare: ${results.failures.length} launch(es) failed:\n${results.failures.map((f) => `  ${f.what}: ${f.error}`).join("\n")}\n`);
+    process.stderr.write(
+      `compare: ${results.failures.length} launch(es) failed:\n${results.failures.map((f) => `  ${f.what}: ${f.error}`).join("\n")}\n`,
+    );
     process.exitCode = 1;
   }
   if (results.meta.interrupted) {

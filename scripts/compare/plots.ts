@@ -37,7 +37,11 @@ async function render(spec: Spec, file: string): Promise<void> {
   fs.writeFileSync(file, svg);
 }
 
-const base = { $schema: "https://vega.github.io/schema/vega-lite/v6.json", background: "white", config: { font: "sans-serif", legend: { orient: "bottom" } } } as const;
+const base = {
+  $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+  background: "white",
+  config: { font: "sans-serif", legend: { orient: "bottom" } },
+} as const;
 
 /** The error bars (interquartile range) and the median line with points, coloured by system. */
 function medianLayers(x: object, y: object, domain: string[], yTitle: string) {
@@ -62,19 +66,46 @@ export async function writePlots(results: Results, out: string): Promise<Plot[]>
   const pingData = ping.flatMap((r) =>
     SYSTEMS.flatMap((s) => {
       const f = figure(results, r, s);
-      return f ? [{ system: LABEL[s], tier: `${r.tier} tier`, bytes: r.bytes!, median: f.median, q1: f.q1, q3: f.q3, mbs: r.bytes! / f.median, mbsQ1: r.bytes! / f.q3, mbsQ3: r.bytes! / f.q1 }] : [];
+      return f
+        ? [
+            {
+              system: LABEL[s],
+              tier: `${r.tier} tier`,
+              bytes: r.bytes!,
+              median: f.median,
+              q1: f.q1,
+              q3: f.q3,
+              mbs: r.bytes! / f.median,
+              mbsQ1: r.bytes! / f.q3,
+              mbsQ3: r.bytes! / f.q1,
+            },
+          ]
+        : [];
     }),
   );
   if (pingData.length > 0) {
-    const x = { field: "bytes", type: "quantitative", scale: { type: "log", base: 2 }, title: "message size [bytes]", axis: { labelExpr: "datum.value >= 1048576 ? datum.value / 1048576 + ' MiB' : datum.value >= 1024 ? datum.value / 1024 + ' KiB' : datum.value + ' B'", values: [1, 16, 256, 4096, 65536, 1048576, 16777216] } };
+    const x = {
+      field: "bytes",
+      type: "quantitative",
+      scale: { type: "log", base: 2 },
+      title: "message size [bytes]",
+      axis: {
+        labelExpr:
+          "datum.value >= 1048576 ? datum.value / 1048576 + ' MiB' : datum.value >= 1024 ? datum.value / 1024 + ' KiB' : datum.value + ' B'",
+        values: [1, 16, 256, 4096, 65536, 1048576, 16777216],
+      },
+    };
     const facet = { column: { field: "tier", type: "nominal", title: null } };
-    await add({ file: "pingpong-latency.svg", title: "Ping-pong one-way latency against message size", section: "pingpong", series: systems }, {
-      ...base,
-      title: "Ping-pong: one-way latency (median, bars: interquartile range)",
-      data: { values: pingData },
-      facet,
-      spec: { width: 320, height: 260, layer: medianLayers(x, { scale: { type: "log" } }, systems, "one-way latency [µs]") },
-    } as Spec);
+    await add(
+      { file: "pingpong-latency.svg", title: "Ping-pong one-way latency against message size", section: "pingpong", series: systems },
+      {
+        ...base,
+        title: "Ping-pong: one-way latency (median, bars: interquartile range)",
+        data: { values: pingData },
+        facet,
+        spec: { width: 320, height: 260, layer: medianLayers(x, { scale: { type: "log" } }, systems, "one-way latency [µs]") },
+      } as Spec,
+    );
     await add({ file: "pingpong-bandwidth.svg", title: "Ping-pong bandwidth against message size", section: "pingpong", series: systems }, {
       ...base,
       title: "Ping-pong: bandwidth = size / one-way latency",
@@ -90,7 +121,19 @@ export async function writePlots(results: Results, out: string): Promise<Plot[]>
     SYSTEMS.flatMap((s) => {
       const f = figure(results, r, s);
       const panel = r.collective === "barrier" ? "barrier" : `${r.collective} ${bytesLabel(r.bytes!)}`;
-      return f ? [{ system: LABEL[s], panel, ranks: r.np, median: f.median, q1: f.q1, q3: f.q3, order: `${r.collective === "barrier" ? 0 : 1}${String(r.bytes).padStart(9, "0")}${r.collective}` }] : [];
+      return f
+        ? [
+            {
+              system: LABEL[s],
+              panel,
+              ranks: r.np,
+              median: f.median,
+              q1: f.q1,
+              q3: f.q3,
+              order: `${r.collective === "barrier" ? 0 : 1}${String(r.bytes).padStart(9, "0")}${r.collective}`,
+            },
+          ]
+        : [];
     }),
   );
   if (collData.length > 0) {
@@ -99,7 +142,13 @@ export async function writePlots(results: Results, out: string): Promise<Plot[]>
     const small = Math.min(...coll.filter((r) => r.collective !== "barrier").map((r) => r.bytes!));
     const columns = Math.max(1, new Set(coll.filter((r) => r.bytes === small && r.collective !== "barrier").map((r) => r.collective)).size);
     const ranks = [...new Set(collData.map((d) => d.ranks))].sort((a, b) => a - b);
-    const x = { field: "ranks", type: "quantitative", title: "ranks", scale: { domain: [Math.min(...ranks) - 0.5, Math.max(...ranks) + 0.5] }, axis: { values: ranks, format: "d" } };
+    const x = {
+      field: "ranks",
+      type: "quantitative",
+      title: "ranks",
+      scale: { domain: [Math.min(...ranks) - 0.5, Math.max(...ranks) + 0.5] },
+      axis: { values: ranks, format: "d" },
+    };
     await add({ file: "collectives.svg", title: "Collective time per call against rank count", section: "collectives", series: systems }, {
       ...base,
       title: "Collectives: time per call (median of the slowest rank; bars: interquartile range)",
@@ -125,15 +174,24 @@ export async function writePlots(results: Results, out: string): Promise<Plot[]>
   );
   if (startData.length > 0) {
     const ranks = [...new Set(startData.map((d) => d.ranks))].sort((a, b) => a - b);
-    const x = { field: "ranks", type: "quantitative", title: "ranks", scale: { padding: 24, nice: false }, axis: { values: ranks, format: "d" } };
-    await add({ file: "startup.svg", title: "Start-up: helloworld wall time against rank count", section: "startup", series: startSeries }, {
-      ...base,
-      title: "Start-up: helloworld, wall time of the whole job",
-      data: { values: startData },
-      width: 420,
-      height: 260,
-      layer: medianLayers(x, { scale: { zero: true } }, startSeries, "wall time [ms]"),
-    } as Spec);
+    const x = {
+      field: "ranks",
+      type: "quantitative",
+      title: "ranks",
+      scale: { padding: 24, nice: false },
+      axis: { values: ranks, format: "d" },
+    };
+    await add(
+      { file: "startup.svg", title: "Start-up: helloworld wall time against rank count", section: "startup", series: startSeries },
+      {
+        ...base,
+        title: "Start-up: helloworld, wall time of the whole job",
+        data: { values: startData },
+        width: 420,
+        height: 260,
+        layer: medianLayers(x, { scale: { zero: true } }, startSeries, "wall time [ms]"),
+      } as Spec,
+    );
   }
 
   // Pi: measured speed-up over the Amdahl curve of the fitted serial fraction, per system.
@@ -145,21 +203,46 @@ export async function writePlots(results: Results, out: string): Promise<Plot[]>
     const curves = sp.flatMap((s) =>
       s.serialFraction === undefined
         ? []
-        : Array.from({ length: Math.round((maxRanks - 1) * 20) + 1 }, (_, i) => 1 + i / 20).map((p) => ({ system: LABEL[s.system], ranks: p, speedup: amdahl(s.serialFraction!, p, cores), label: `${LABEL[s.system]}: f = ${s.serialFraction!.toFixed(3)}` })),
+        : Array.from({ length: Math.round((maxRanks - 1) * 20) + 1 }, (_, i) => 1 + i / 20).map((p) => ({
+            system: LABEL[s.system],
+            ranks: p,
+            speedup: amdahl(s.serialFraction!, p, cores),
+            label: `${LABEL[s.system]}: f = ${s.serialFraction!.toFixed(3)}`,
+          })),
     );
     const color = { field: "system", type: "nominal", title: "system", scale: colorScale(systems) };
-    const x = { field: "ranks", type: "quantitative", title: "ranks", scale: { domain: [1, maxRanks] }, axis: { values: [...new Set(measured.map((d) => d.ranks))], format: "d" } };
+    const x = {
+      field: "ranks",
+      type: "quantitative",
+      title: "ranks",
+      scale: { domain: [1, maxRanks] },
+      axis: { values: [...new Set(measured.map((d) => d.ranks))], format: "d" },
+    };
     const fits = sp.map((s) => `${LABEL[s.system]} f = ${s.serialFraction?.toFixed(3) ?? "–"}`).join(", ");
-    await add({ file: "pi-speedup.svg", title: "Monte Carlo pi: speed-up against rank count, over Amdahl's law", section: "pi", series: systems }, {
-      ...base,
-      title: { text: "Monte Carlo pi: speed-up (points) and Amdahl's law for the fitted serial fraction (dashed)", subtitle: `${fits}; processors = min(ranks, ${cores} cores)` },
-      width: 420,
-      height: 280,
-      layer: [
-        { data: { values: curves }, mark: { type: "line", strokeDash: [5, 3] }, encoding: { x, y: { field: "speedup", type: "quantitative", title: "speed-up" }, color } },
-        { data: { values: measured }, mark: { type: "point", filled: true, size: 70 }, encoding: { x, y: { field: "speedup", type: "quantitative" }, color } },
-      ],
-    } as Spec);
+    await add(
+      { file: "pi-speedup.svg", title: "Monte Carlo pi: speed-up against rank count, over Amdahl's law", section: "pi", series: systems },
+      {
+        ...base,
+        title: {
+          text: "Monte Carlo pi: speed-up (points) and Amdahl's law for the fitted serial fraction (dashed)",
+          subtitle: `${fits}; processors = min(ranks, ${cores} cores)`,
+        },
+        width: 420,
+        height: 280,
+        layer: [
+          {
+            data: { values: curves },
+            mark: { type: "line", strokeDash: [5, 3] },
+            encoding: { x, y: { field: "speedup", type: "quantitative", title: "speed-up" }, color },
+          },
+          {
+            data: { values: measured },
+            mark: { type: "point", filled: true, size: 70 },
+            encoding: { x, y: { field: "speedup", type: "quantitative" }, color },
+          },
+        ],
+      } as Spec,
+    );
   }
   return plots;
 }

@@ -52,7 +52,9 @@ export function ratio(results: Results, row: Row, ref: SystemId): number | undef
 }
 
 /** Speed-up per system and rank count (time on 1 rank / time on N), and the fitted serial fraction. */
-export function piSpeedups(results: Results): { system: SystemId; points: { ranks: number; speedup: number }[]; serialFraction?: number }[] {
+export function piSpeedups(
+  results: Results,
+): { system: SystemId; points: { ranks: number; speedup: number }[]; serialFraction?: number }[] {
   const rows = results.rows.filter((r) => r.section === "pi").sort((a, b) => a.np - b.np);
   const one = rows.find((r) => r.np === 1);
   if (!one) return [];
@@ -94,7 +96,14 @@ function cell(s: Summary | undefined, unit: Row["unit"]): string {
 const times = (x: number | undefined) => (x === undefined ? "–" : `${x >= 10 ? x.toFixed(0) : x.toFixed(2)}×`);
 
 function rowOrder(a: Row, b: Row): number {
-  return a.table.localeCompare(b.table) || (a.order ?? 0) - (b.order ?? 0) || (a.collective ?? "").localeCompare(b.collective ?? "") || a.np - b.np || (a.bytes ?? 0) - (b.bytes ?? 0) || a.key.localeCompare(b.key);
+  return (
+    a.table.localeCompare(b.table) ||
+    (a.order ?? 0) - (b.order ?? 0) ||
+    (a.collective ?? "").localeCompare(b.collective ?? "") ||
+    a.np - b.np ||
+    (a.bytes ?? 0) - (b.bytes ?? 0) ||
+    a.key.localeCompare(b.key)
+  );
 }
 
 function table(results: Results, rows: Row[]): string[] {
@@ -103,8 +112,21 @@ function table(results: Results, rows: Row[]): string[] {
   if (ping) head.push(...SYSTEMS.map((s) => `${LABEL[s]} MB/s`));
   const lines = [`| ${head.join(" | ")} |`, `|${head.map((_, i) => (i === 0 ? " --- " : " ---: ")).join("|")}|`];
   for (const row of rows) {
-    const cols = [row.label, ...SYSTEMS.map((s) => cell(figure(results, row, s), row.unit)), ...MPI4PY.map((s) => times(ratio(results, row, s)))];
-    if (ping) cols.push(...SYSTEMS.map((s) => (row.bytes ? (figure(results, row, s) ? (row.bytes / figure(results, row, s)!.median).toFixed(row.bytes / figure(results, row, s)!.median >= 10 ? 0 : 2) : "–") : "–")));
+    const cols = [
+      row.label,
+      ...SYSTEMS.map((s) => cell(figure(results, row, s), row.unit)),
+      ...MPI4PY.map((s) => times(ratio(results, row, s))),
+    ];
+    if (ping)
+      cols.push(
+        ...SYSTEMS.map((s) =>
+          row.bytes
+            ? figure(results, row, s)
+              ? (row.bytes / figure(results, row, s)!.median).toFixed(row.bytes / figure(results, row, s)!.median >= 10 ? 0 : 2)
+              : "–"
+            : "–",
+        ),
+      );
     lines.push(`| ${cols.join(" | ")} |`);
   }
   return lines;
@@ -118,7 +140,9 @@ export function writeReport(results: Results, plots: Plot[], out: string): strin
   const md: string[] = [
     `# tsmpi and mpi4py side by side${m.quick ? " (quick run)" : ""}`,
     "",
-    ...(m.interrupted ? ["**Interrupted**: the run was stopped before every launch ran; rows may have fewer launches than planned, or none.", ""] : []),
+    ...(m.interrupted
+      ? ["**Interrupted**: the run was stopped before every launch ran; rows may have fewer launches than planned, or none.", ""]
+      : []),
     `Measured ${m.date.replace("T", " ").slice(0, 16)} UTC on \`${mc.host}\`: ${mc.cpu}, ${mc.cores} cores, ${mc.memoryGiB} GiB, ${mc.kernel}. ` +
       `Node ${mc.node}, tsmpi at commit ${m.commit}; ${mc.python}, mpi4py ${m.mpi4py}, Open MPI ${m.openmpi}. ` +
       `Load average (1, 5, 15 min) ${load(m.loadBefore)} before and ${load(m.loadAfter)} after; the run took ${m.seconds} s${m.lockWaitSeconds ? ` (${m.lockWaitSeconds} s of it waiting for other benchmarks to release the bench lock)` : ""}. Command: \`${m.command}\`.`,
@@ -153,23 +177,40 @@ export function writeReport(results: Results, plots: Plot[], out: string): strin
     const tables = [...new Set(rows.map((r) => r.table))];
     for (const t of tables) {
       if (t) md.push(`**${t}**`, "");
-      md.push(...table(results, rows.filter((r) => r.table === t)), "");
+      md.push(
+        ...table(
+          results,
+          rows.filter((r) => r.table === t),
+        ),
+        "",
+      );
     }
     if (section === "pi") {
       const sp = piSpeedups(results);
       const ranks = [...new Set(sp.flatMap((s) => s.points.map((p) => p.ranks)))].sort((a, b) => a - b);
-      md.push(`Speed-up (time on 1 rank / time on N ranks) and the serial fraction f of Amdahl's law fitted to it (least squares on 1/S, with min(N, ${mc.cores} cores) processors):`, "");
+      md.push(
+        `Speed-up (time on 1 rank / time on N ranks) and the serial fraction f of Amdahl's law fitted to it (least squares on 1/S, with min(N, ${mc.cores} cores) processors):`,
+        "",
+      );
       md.push(`| ranks | ${sp.map((s) => LABEL[s.system]).join(" | ")} |`, `| ---: |${sp.map(() => " ---: ").join("|")}|`);
-      for (const n of ranks) md.push(`| ${n} | ${sp.map((s) => s.points.find((p) => p.ranks === n)?.speedup.toFixed(2) ?? "–").join(" | ")} |`);
+      for (const n of ranks)
+        md.push(`| ${n} | ${sp.map((s) => s.points.find((p) => p.ranks === n)?.speedup.toFixed(2) ?? "–").join(" | ")} |`);
       md.push(`| f | ${sp.map((s) => (s.serialFraction === undefined ? "–" : s.serialFraction.toFixed(3))).join(" | ")} |`, "");
     }
   }
-  const measured = results.rows.filter((r) => ratio(results, r, "mpi4py-tcp") !== undefined).sort((a, b) => SECTIONS.indexOf(a.section) - SECTIONS.indexOf(b.section) || rowOrder(a, b));
+  const measured = results.rows
+    .filter((r) => ratio(results, r, "mpi4py-tcp") !== undefined)
+    .sort((a, b) => SECTIONS.indexOf(a.section) - SECTIONS.indexOf(b.section) || rowOrder(a, b));
   const slower = measured.filter((r) => ratio(results, r, "mpi4py-tcp")! > 1);
   md.push("## Where tsmpi is slower than Open MPI over TCP", "");
   if (slower.length === 0) md.push(`On none of the ${measured.length} rows measured on both.`, "");
   else {
-    md.push(`On ${slower.length} of the ${measured.length} rows measured on both:`, "", "| section | rows where tsmpi is slower | tsmpi / mpi4py tcp there |", "| --- | --- | ---: |");
+    md.push(
+      `On ${slower.length} of the ${measured.length} rows measured on both:`,
+      "",
+      "| section | rows where tsmpi is slower | tsmpi / mpi4py tcp there |",
+      "| --- | --- | ---: |",
+    );
     const groups = new Map<string, Row[]>();
     for (const r of measured) {
       const g = `${SECTION_TITLE[r.section].split(":")[0]}${r.table ? `, ${r.table}` : ""}`;
@@ -179,7 +220,10 @@ export function writeReport(results: Results, plots: Plot[], out: string): strin
       const worse = rows.filter((r) => ratio(results, r, "mpi4py-tcp")! > 1);
       if (worse.length === 0) continue;
       const rs = worse.map((r) => ratio(results, r, "mpi4py-tcp")!);
-      const which = worse.length <= 4 ? worse.map((r) => r.label).join("; ") : `${worse.length} of ${rows.length} (${worse[0]!.label} … ${worse.at(-1)!.label})`;
+      const which =
+        worse.length <= 4
+          ? worse.map((r) => r.label).join("; ")
+          : `${worse.length} of ${rows.length} (${worse[0]!.label} … ${worse.at(-1)!.label})`;
       md.push(`| ${g} | ${which} | ${rs.length > 1 ? `${times(Math.min(...rs))} – ${times(Math.max(...rs))}` : times(rs[0])} |`);
     }
     md.push("");

@@ -120,11 +120,16 @@ export function checkPrerequisites(): Prerequisites {
   const mpiexec = spawnSync("mpiexec", ["--version"], { encoding: "utf8" });
   if (mpiexec.status === 0 && /Open ?MPI|OpenRTE/.test(mpiexec.stdout)) openmpi = /(\d+\.\d+\.\d+)/.exec(mpiexec.stdout)?.[1] ?? "unknown";
   else missing.push("openmpi-bin");
-  const py = fs.existsSync(PYTHON) ? spawnSync(PYTHON, ["-c", "import mpi4py; print(mpi4py.__version__)"], { encoding: "utf8" }) : undefined;
+  const py = fs.existsSync(PYTHON)
+    ? spawnSync(PYTHON, ["-c", "import mpi4py; print(mpi4py.__version__)"], { encoding: "utf8" })
+    : undefined;
   if (py?.status === 0) mpi4py = py.stdout.trim();
   else missing.push("python3-mpi4py");
   if (missing.length === 0) return { ok: true, openmpi, mpi4py };
-  const found = [openmpi ? `Open MPI ${openmpi}` : mpiexec.error ? "no mpiexec on PATH" : "mpiexec is not Open MPI's", mpi4py ? `mpi4py ${mpi4py}` : `no mpi4py in ${PYTHON}`].join(", ");
+  const found = [
+    openmpi ? `Open MPI ${openmpi}` : mpiexec.error ? "no mpiexec on PATH" : "mpiexec is not Open MPI's",
+    mpi4py ? `mpi4py ${mpi4py}` : `no mpi4py in ${PYTHON}`,
+  ].join(", ");
   return {
     ok: false,
     problem: `mpi4py on Open MPI is needed to compare against (${found}). Install Debian's packages: sudo apt-get install ${missing.join(" ")}  (or, as root: npm run compare -- --install)`,
@@ -134,7 +139,8 @@ export function checkPrerequisites(): Prerequisites {
 /** `--install`: apt-get the packages (root only). Throws with the reason when it cannot. */
 export function installPrerequisites(log: (line: string) => void): void {
   if (process.getuid?.() !== 0) throw new Error(`--install needs root (it runs apt-get); as root: apt-get install ${PACKAGES.join(" ")}`);
-  if (spawnSync("apt-get", ["--version"]).status !== 0) throw new Error(`--install needs apt-get (Debian or Ubuntu); install Open MPI and mpi4py for ${PYTHON} by hand`);
+  if (spawnSync("apt-get", ["--version"]).status !== 0)
+    throw new Error(`--install needs apt-get (Debian or Ubuntu); install Open MPI and mpi4py for ${PYTHON} by hand`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   log("apt-get update");
   execFileSync("apt-get", ["update", "-q"], { stdio: "inherit", env });
@@ -204,8 +210,13 @@ export function buildIsStale(): boolean {
 export function lockHolder(file: string): string {
   try {
     const st = fs.statSync(file);
-    const dev = `${(Math.floor(Number(st.dev) / 256)).toString(16).padStart(2, "0")}:${(Number(st.dev) % 256).toString(16).padStart(2, "0")}:${st.ino}`;
-    const line = fs.readFileSync("/proc/locks", "utf8").split("\n").find((l) => l.includes(` ${dev} `) && !l.includes("->"));
+    const dev = `${Math.floor(Number(st.dev) / 256)
+      .toString(16)
+      .padStart(2, "0")}:${(Number(st.dev) % 256).toString(16).padStart(2, "0")}:${st.ino}`;
+    const line = fs
+      .readFileSync("/proc/locks", "utf8")
+      .split("\n")
+      .find((l) => l.includes(` ${dev} `) && !l.includes("->"));
     const pid = line?.trim().split(/\s+/)[4];
     if (!pid) return "by nobody visible";
     const cmd = (p: string) => fs.readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0").join(" ").trim().slice(0, 80);

@@ -104,9 +104,30 @@ interface Settings {
 
 const FULL: Settings = {
   startup: { np: [1, 2, 4], reps: 5 },
-  pingpong: { chunks: [{ min: 0, max: 256 * KiB, loop: 1000 }, { min: 512 * KiB, max: 16 * MiB, loop: 20 }], skip: 200, reps: 2 },
-  ringtest: { np: [2, 4], runs: [{ bytes: 1, loop: 10000, skip: 1000 }, { bytes: 1 * MiB, loop: 200, skip: 20 }], reps: 3 },
-  collectives: { names: ["barrier", "bcast", "allreduce", "gather", "scatter", "alltoall"], np: [2, 4], sizes: [8, 1 * MiB], loop: 10000, skip: 1000, reps: 2 },
+  pingpong: {
+    chunks: [
+      { min: 0, max: 256 * KiB, loop: 1000 },
+      { min: 512 * KiB, max: 16 * MiB, loop: 20 },
+    ],
+    skip: 200,
+    reps: 2,
+  },
+  ringtest: {
+    np: [2, 4],
+    runs: [
+      { bytes: 1, loop: 10000, skip: 1000 },
+      { bytes: 1 * MiB, loop: 200, skip: 20 },
+    ],
+    reps: 3,
+  },
+  collectives: {
+    names: ["barrier", "bcast", "allreduce", "gather", "scatter", "alltoall"],
+    np: [2, 4],
+    sizes: [8, 1 * MiB],
+    loop: 10000,
+    skip: 1000,
+    reps: 2,
+  },
   allreduce: { np: [2, 4], loop: 20, skip: 3, reps: 3 },
   pi: { np: [1, 2, 4], samples: 10_000_000, reps: 3 },
   futures: { np: 5, tasks: 10_000, fib: 2000, reps: 2 },
@@ -131,10 +152,16 @@ const FUTURES_PY = [path.join(ROOT, "..", "shared", "bench", "futures_bench.py")
  */
 export function futuresAvailable(): { ok: true; reference: string } | { ok: false; reason: string } {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { exports?: Record<string, unknown> };
-  if (!pkg.exports?.["./futures"]) return { ok: false, reason: "this checkout has no `tsmpi/futures` yet (package.json exports no ./futures)" };
-  if (!pkg.exports["./futures/bench"]) return { ok: false, reason: "`tsmpi/futures` exists, but not its bench `tsmpi/futures/bench` (package.json exports no ./futures/bench)" };
+  if (!pkg.exports?.["./futures"])
+    return { ok: false, reason: "this checkout has no `tsmpi/futures` yet (package.json exports no ./futures)" };
+  if (!pkg.exports["./futures/bench"])
+    return {
+      ok: false,
+      reason: "`tsmpi/futures` exists, but not its bench `tsmpi/futures/bench` (package.json exports no ./futures/bench)",
+    };
   const reference = FUTURES_PY.find((f) => fs.existsSync(f));
-  if (!reference) return { ok: false, reason: `the mpi4py side, futures_bench.py, is not on this machine (looked at ${FUTURES_PY.join(", ")})` };
+  if (!reference)
+    return { ok: false, reason: `the mpi4py side, futures_bench.py, is not on this machine (looked at ${FUTURES_PY.join(", ")})` };
   return { ok: true, reference };
 }
 
@@ -161,12 +188,16 @@ export function makePlan(quick: boolean, only: readonly SectionId[]): Plan {
         if (lines.length !== np) throw new Error(`${lines.length} hello lines, expected ${np}`);
         return new Map([[key, { value: r.ms }]]);
       };
-      for (const [variant, file] of [["js", "dist/examples/hello.js"], ["ts", "examples/hello.ts"]] as const) {
+      for (const [variant, file] of [
+        ["js", "dist/examples/hello.js"],
+        ["ts", "examples/hello.ts"],
+      ] as const) {
         const key = `startup/${variant}/${np}`;
         row({ key, section: "startup", table: "", label: `hello.${variant}, ${np} rank${np > 1 ? "s" : ""}`, np, unit: "ms", refKey: ref });
         cells.push({ system: "tsmpi", what: `tsmpi .${variant}`, job: { system: "tsmpi", np, args: [file] }, parse: hello(key) });
       }
-      for (const sys of MPI4PY) cells.push({ system: sys, what: sys, job: { system: sys, np, args: ["-m", "mpi4py.bench", "helloworld"] }, parse: hello(ref) });
+      for (const sys of MPI4PY)
+        cells.push({ system: sys, what: sys, job: { system: sys, np, args: ["-m", "mpi4py.bench", "helloworld"] }, parse: hello(ref) });
       groups.push({ section: "startup", title: `helloworld -n ${np}`, reps: s.startup.reps, cells });
     }
   }
@@ -181,8 +212,21 @@ export function makePlan(quick: boolean, only: readonly SectionId[]): Plan {
           const bytes = need(j.bytes as number, "bytes");
           for (const tier of ["buffer", "object"] as const) {
             const key = `pingpong/${tier}/${bytes}`;
-            row({ key, section: "pingpong", table: `${tier} tier (${tier === "buffer" ? "Send/Recv" : "send/recv"})`, label: bytesLabel(bytes), np: 2, unit: "us", bytes, tier });
-            out.set(key, { value: need(j[`${tier}Us`] as number, `${tier}Us`), q1: j[`${tier}Q1`] as number, q3: j[`${tier}Q3`] as number });
+            row({
+              key,
+              section: "pingpong",
+              table: `${tier} tier (${tier === "buffer" ? "Send/Recv" : "send/recv"})`,
+              label: bytesLabel(bytes),
+              np: 2,
+              unit: "us",
+              bytes,
+              tier,
+            });
+            out.set(key, {
+              value: need(j[`${tier}Us`] as number, `${tier}Us`),
+              q1: j[`${tier}Q1`] as number,
+              q3: j[`${tier}Q3`] as number,
+            });
           }
         }
         if (out.size === 0) throw new Error("no JSON rows in the output");
@@ -191,7 +235,10 @@ export function makePlan(quick: boolean, only: readonly SectionId[]): Plan {
       const cells: Cell[] = SYSTEMS.map((sys) => ({
         system: sys,
         what: sys,
-        job: sys === "tsmpi" ? { system: sys, np: 2, args: ["-m", "tsmpi/bench", "pingpong", ...args, "--without-bare"] } : { system: sys, np: 2, args: [MPI4PY_BENCH, "pingpong", ...args] },
+        job:
+          sys === "tsmpi"
+            ? { system: sys, np: 2, args: ["-m", "tsmpi/bench", "pingpong", ...args, "--without-bare"] }
+            : { system: sys, np: 2, args: [MPI4PY_BENCH, "pingpong", ...args] },
         parse,
       }));
       groups.push({ section: "pingpong", title: `pingpong ${bytesLabel(min)}..${bytesLabel(max)}`, reps: s.pingpong.reps, cells });
@@ -221,15 +268,37 @@ export function makePlan(quick: boolean, only: readonly SectionId[]): Plan {
     }
   }
 
-  const collective = (section: "collectives" | "allreduce", name: string, np: number, sizes: number[], loop: number, skip: number, reps: number) => {
+  const collective = (
+    section: "collectives" | "allreduce",
+    name: string,
+    np: number,
+    sizes: number[],
+    loop: number,
+    skip: number,
+    reps: number,
+  ) => {
     const args = [name, "--sizes", sizes.join(","), "-l", String(loop), "-s", String(skip), "--json"];
     const parse = (r: LaunchResult) => {
       const out = new Map<string, Observation>();
       for (const j of jsonLines(r.stdout)) {
         const bytes = need(j.bytes as number, "bytes");
         const key = `${section}/${name}/${np}/${bytes}`;
-        const label = section === "allreduce" ? `${np} ranks` : name === "barrier" ? `barrier, ${np} ranks` : `${name}, ${np} ranks, ${bytesLabel(bytes)}`;
-        row({ key, section, table: section === "allreduce" ? "" : name === "barrier" ? "barrier" : bytes <= 64 ? "small" : "large", label, np, unit: "us", bytes, collective: name });
+        const label =
+          section === "allreduce"
+            ? `${np} ranks`
+            : name === "barrier"
+              ? `barrier, ${np} ranks`
+              : `${name}, ${np} ranks, ${bytesLabel(bytes)}`;
+        row({
+          key,
+          section,
+          table: section === "allreduce" ? "" : name === "barrier" ? "barrier" : bytes <= 64 ? "small" : "large",
+          label,
+          np,
+          unit: "us",
+          bytes,
+          collective: name,
+        });
         out.set(key, { value: need(j.us as number, "us"), q1: j.q1 as number, q3: j.q3 as number });
       }
       if (out.size === 0) throw new Error("no JSON rows in the output");
@@ -246,7 +315,8 @@ export function makePlan(quick: boolean, only: readonly SectionId[]): Plan {
 
   if (on("collectives")) {
     const c = s.collectives;
-    for (const np of c.np) for (const name of c.names) collective("collectives", name, np, name === "barrier" ? [0] : c.sizes, c.loop, c.skip, c.reps);
+    for (const np of c.np)
+      for (const name of c.names) collective("collectives", name, np, name === "barrier" ? [0] : c.sizes, c.loop, c.skip, c.reps);
   }
   if (on("allreduce")) {
     const a = s.allreduce;
@@ -263,7 +333,12 @@ export function makePlan(quick: boolean, only: readonly SectionId[]): Plan {
         return new Map([[key, { value: Number(m[1]) }]]);
       };
       const n = String(s.pi.samples);
-      const cells: Cell[] = SYSTEMS.map((sys) => ({ system: sys, what: sys, job: { system: sys, np, args: sys === "tsmpi" ? ["dist/examples/pi.js", n] : [PI_PY, n] }, parse }));
+      const cells: Cell[] = SYSTEMS.map((sys) => ({
+        system: sys,
+        what: sys,
+        job: { system: sys, np, args: sys === "tsmpi" ? ["dist/examples/pi.js", n] : [PI_PY, n] },
+        parse,
+      }));
       groups.push({ section: "pi", title: `pi -n ${np}`, reps: s.pi.reps, cells });
     }
   }
@@ -279,14 +354,26 @@ export function makePlan(quick: boolean, only: readonly SectionId[]): Plan {
         [/noop map N=\d+ chunksize=100: [\d.]+ s = ([\d.]+) tasks\/s/, "noop-100", "no-op map, chunksize 100", "tasks/s", true],
         [/fib-primes serial F=\d+: \d+ primes in ([\d.]+) s/, "fib-serial", "Fibonacci primes, serial", "s", false],
         [/fib-primes executor F=\d+ chunksize=1: \d+ primes in ([\d.]+) s/, "fib-1", "Fibonacci primes, executor, chunksize 1", "s", false],
-        [/fib-primes executor F=\d+ chunksize=10: \d+ primes in ([\d.]+) s/, "fib-10", "Fibonacci primes, executor, chunksize 10", "s", false],
+        [
+          /fib-primes executor F=\d+ chunksize=10: \d+ primes in ([\d.]+) s/,
+          "fib-10",
+          "Fibonacci primes, executor, chunksize 10",
+          "s",
+          false,
+        ],
       ];
-      metrics.forEach(([, id, label, unit, higherIsBetter], order) => row({ key: `futures/${id}`, section: "futures", table: "", label: `${label} (${np} processes)`, np, unit, higherIsBetter, order }));
-      const parse = (r: LaunchResult) => new Map(metrics.map(([re, id, label]) => [`futures/${id}`, { value: Number(need(re.exec(r.stdout), label)[1]) }]));
+      metrics.forEach(([, id, label, unit, higherIsBetter], order) =>
+        row({ key: `futures/${id}`, section: "futures", table: "", label: `${label} (${np} processes)`, np, unit, higherIsBetter, order }),
+      );
+      const parse = (r: LaunchResult) =>
+        new Map(metrics.map(([re, id, label]) => [`futures/${id}`, { value: Number(need(re.exec(r.stdout), label)[1]) }]));
       const cells: Cell[] = SYSTEMS.map((sys) => ({
         system: sys,
         what: sys,
-        job: sys === "tsmpi" ? { system: sys, np, args: ["-m", "tsmpi/futures", "tsmpi/futures/bench", String(tasks), String(fib)] } : { system: sys, np, args: ["-m", "mpi4py.futures", found.reference, String(tasks), String(fib)] },
+        job:
+          sys === "tsmpi"
+            ? { system: sys, np, args: ["-m", "tsmpi/futures", "tsmpi/futures/bench", String(tasks), String(fib)] }
+            : { system: sys, np, args: ["-m", "mpi4py.futures", found.reference, String(tasks), String(fib)] },
         parse,
       }));
       groups.push({ section: "futures", title: `futures -n ${np}`, reps: s.futures.reps, cells });

@@ -197,7 +197,9 @@ export async function rigUp(options: { timeoutMs?: number; env?: Record<string, 
   if (r.timedOut) return { ok: false, reason: `up.sh took longer than ${timeoutMs} ms:\n${r.stdout}${r.stderr}` };
   const ready = /^cluster: ready \(hosts: ([^,]*), slurm: (yes|no)\)$/m.exec(r.stdout);
   if (r.code !== 0 || !ready) return { ok: false, reason: lastLine(r.stderr) || `up.sh exited ${r.code}:\n${r.stdout}` };
-  const [mode, , subnet, , own] = readFileSync(join(CLUSTER_DIR, "hosts", "mode"), "utf8").trim().split(/\s+/);
+  const [mode, , subnet, , own] = readFileSync(join(CLUSTER_DIR, "hosts", "mode"), "utf8")
+    .trim()
+    .split(/\s+/);
   return {
     ok: true,
     hosts: ready[1]!.split(" "),

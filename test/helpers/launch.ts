@@ -116,8 +116,16 @@ export function runProgram(file: string, args: string[], opts: JobOptions = {}):
  * (a hang fails), with exit status `code` (default 0), and no process of it is left.
  */
 export async function checkJob(r: JobResult, code = 0, settleMs = 3000): Promise<void> {
-  assert.equal(r.timedOut, false, `the job hung (killed by the test harness after ${r.ms} ms); stdout:\n${r.stdout.slice(-1500)}\nstderr:\n${r.stderr.slice(-3000)}`);
-  assert.equal(r.code, code, `exit code ${r.code}${r.signal ? ` (signal ${r.signal})` : ""}, expected ${code}; stderr:\n${r.stderr.slice(-3000)}`);
+  assert.equal(
+    r.timedOut,
+    false,
+    `the job hung (killed by the test harness after ${r.ms} ms); stdout:\n${r.stdout.slice(-1500)}\nstderr:\n${r.stderr.slice(-3000)}`,
+  );
+  assert.equal(
+    r.code,
+    code,
+    `exit code ${r.code}${r.signal ? ` (signal ${r.signal})` : ""}, expected ${code}; stderr:\n${r.stderr.slice(-3000)}`,
+  );
   assert.deepEqual(await settledLeftovers(r.marker, settleMs), [], "no process of the job may be left");
 }
 
@@ -133,7 +141,11 @@ function describeProcesses(pids: number[]): string {
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       const hz = 100;
       const cpu = ((Number(fields[11]) + Number(fields[12])) / hz).toFixed(2);
-      const rank = fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").find((e) => e.startsWith("TSMPI_RANK=")) ?? "launcher";
+      const rank =
+        fs
+          .readFileSync(`/proc/${pid}/environ`, "latin1")
+          .split("\0")
+          .find((e) => e.startsWith("TSMPI_RANK=")) ?? "launcher";
       const wchan = fs.readFileSync(`/proc/${pid}/wchan`, "latin1");
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0").join(" ").trim().slice(0, 120);
       return `  pid ${pid} ${rank} state ${fields[0]} wchan ${wchan || "-"} cpu ${cpu} s: ${cmd}`;
@@ -200,7 +212,10 @@ export function fixture(name: string): string {
 export function rankPids(marker: string): number[] {
   return leftovers(marker).filter((pid) => {
     try {
-      return fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").some((e) => e.startsWith("TSMPI_RANK="));
+      return fs
+        .readFileSync(`/proc/${pid}/environ`, "latin1")
+        .split("\0")
+        .some((e) => e.startsWith("TSMPI_RANK="));
     } catch {
       return false;
     }

@@ -25,8 +25,11 @@ export interface SuiteOptions {
 export function describeSuite(suite: string, cases: Record<string, Case>, opts: SuiteOptions): void {
   const kinds = opts.kinds ?? ["world", "dup", "self"];
   for (const np of opts.sizes) {
-    const title = np === "node" ? "plain node (a world of one, no launcher)" : `${np} rank${np > 1 ? "s" : ""}${opts.where ? ` ${opts.where}` : ""}`;
-    const settings = Object.entries(opts.env ?? {}).filter(([k]) => k.startsWith("TSMPI_")).map(([k, v]) => `${k}=${v}`);
+    const title =
+      np === "node" ? "plain node (a world of one, no launcher)" : `${np} rank${np > 1 ? "s" : ""}${opts.where ? ` ${opts.where}` : ""}`;
+    const settings = Object.entries(opts.env ?? {})
+      .filter(([k]) => k.startsWith("TSMPI_"))
+      .map(([k, v]) => `${k}=${v}`);
     describe(`${suite} on ${title}${settings.length ? ` (${settings.join(" ")})` : ""}`, function () {
       this.timeout((opts.timeoutMs ?? 120000) + 10000);
       const results = new Map<string, CaseResult[]>();
@@ -62,7 +65,11 @@ export function describeSuite(suite: string, cases: Record<string, Case>, opts: 
             const got = results.get(`${name}@${kind}`) ?? [];
             const failed = got.filter((g) => !g.ok);
             assert.equal(failed.length, 0, failed.map((f) => `rank ${f.rank}: ${f.error}`).join("\n"));
-            assert.equal(got.length, np === "node" ? 1 : np, `only ${got.length} of ${np} ranks reported (${exit}); stderr:\n${stderr.slice(-3000)}`);
+            assert.equal(
+              got.length,
+              np === "node" ? 1 : np,
+              `only ${got.length} of ${np} ranks reported (${exit}); stderr:\n${stderr.slice(-3000)}`,
+            );
           });
         }
       }

@@ -14,7 +14,17 @@ type Mpi = CaseContext["mpi"];
 type El = number | bigint;
 
 /** Every typed-array kind, integers (bitwise ops apply) and floats (they do not). */
-const INTEGER_KINDS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, BigInt64Array, BigUint64Array] as const;
+const INTEGER_KINDS = [
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  BigInt64Array,
+  BigUint64Array,
+] as const;
 const FLOAT_KINDS = [Float32Array, Float64Array] as const;
 const KINDS = [...INTEGER_KINDS, ...FLOAT_KINDS] as const;
 type Kind = (typeof KINDS)[number];
@@ -87,10 +97,22 @@ async function rejects(mpi: Mpi, p: Promise<unknown>, code: string, what: string
  * reject with a TsmpiError; a hang fails the case on its timeout), at least one must reject, and
  * the communicator must stay usable (the outcomes are gathered with a collective on it).
  */
-async function settlesEverywhere(t: CaseContext, call: () => Promise<unknown>, what: string, mustReject = t.comm.size > 1): Promise<string[]> {
+async function settlesEverywhere(
+  t: CaseContext,
+  call: () => Promise<unknown>,
+  what: string,
+  mustReject = t.comm.size > 1,
+): Promise<string[]> {
   const all = await t.comm.allgather(await outcome(t.mpi, call()));
-  assert.ok(all.every((o) => o === "ok" || o.startsWith("ERR_TSMPI_")), `${what}: outcomes ${all.join(", ")}`);
-  if (mustReject) assert.ok(all.some((o) => o !== "ok"), `${what}: no rank rejected (${all.join(", ")})`);
+  assert.ok(
+    all.every((o) => o === "ok" || o.startsWith("ERR_TSMPI_")),
+    `${what}: outcomes ${all.join(", ")}`,
+  );
+  if (mustReject)
+    assert.ok(
+      all.some((o) => o !== "ok"),
+      `${what}: no rank rejected (${all.join(", ")})`,
+    );
   return all;
 }
 
@@ -103,7 +125,8 @@ async function settlesEverywhere(t: CaseContext, call: () => Promise<unknown>, w
  */
 function operand(K: Kind, op: OpName, r: number, i: number): El {
   const signed = isSigned(K);
-  if (op === "LAND" || op === "LOR" || op === "LXOR") return el(K, i === 0 ? 0 : i === 1 ? r + 1 : (i * 5 + r * 3) % 4 === 0 ? 0 : ((i + r) % 7) + 1);
+  if (op === "LAND" || op === "LOR" || op === "LXOR")
+    return el(K, i === 0 ? 0 : i === 1 ? r + 1 : (i * 5 + r * 3) % 4 === 0 ? 0 : ((i + r) % 7) + 1);
   if (BITWISE.includes(op)) {
     const v = (r * 37 + i * 11 + 5) & 0x7f;
     return isBig(K) ? (BigInt(v) << 56n) | BigInt(v * 3 + r) : v;
@@ -131,16 +154,41 @@ function fold(vs: readonly El[], num: (a: number, b: number) => number, big: (a:
 
 /** MPI's definition of each predefined op (but the LOC ones), as a fold over one element of every rank, in rank order. */
 const DEFINITION: Record<Exclude<OpName, "MAXLOC" | "MINLOC">, (vs: El[]) => El> = {
-  SUM: (vs) => fold(vs, (a, b) => a + b, (a, b) => a + b),
-  PROD: (vs) => fold(vs, (a, b) => a * b, (a, b) => a * b),
+  SUM: (vs) =>
+    fold(
+      vs,
+      (a, b) => a + b,
+      (a, b) => a + b,
+    ),
+  PROD: (vs) =>
+    fold(
+      vs,
+      (a, b) => a * b,
+      (a, b) => a * b,
+    ),
   MAX: maxOf,
   MIN: minOf,
   LAND: (vs) => (vs.every(Boolean) ? 1 : 0),
   LOR: (vs) => (vs.some(Boolean) ? 1 : 0),
   LXOR: (vs) => vs.filter(Boolean).length % 2,
-  BAND: (vs) => fold(vs, (a, b) => a & b, (a, b) => a & b),
-  BOR: (vs) => fold(vs, (a, b) => a | b, (a, b) => a | b),
-  BXOR: (vs) => fold(vs, (a, b) => a ^ b, (a, b) => a ^ b),
+  BAND: (vs) =>
+    fold(
+      vs,
+      (a, b) => a & b,
+      (a, b) => a & b,
+    ),
+  BOR: (vs) =>
+    fold(
+      vs,
+      (a, b) => a | b,
+      (a, b) => a | b,
+    ),
+  BXOR: (vs) =>
+    fold(
+      vs,
+      (a, b) => a ^ b,
+      (a, b) => a ^ b,
+    ),
   REPLACE: (vs) => vs[vs.length - 1]!,
   NO_OP: (vs) => vs[0]!,
 };
@@ -178,18 +226,22 @@ export function appendDigits(x: Float64Array, y: Float64Array): Float64Array {
 }
 
 /** Rank r's operand of {@link appendDigits}: pair p holds the digit (r + p) % 10. */
-export const digitPairs = (r: number, pairs: number): Float64Array => Float64Array.from(range(2 * pairs), (i) => (i % 2 ? 10 : (r + (i >> 1)) % 10));
+export const digitPairs = (r: number, pairs: number): Float64Array =>
+  Float64Array.from(range(2 * pairs), (i) => (i % 2 ? 10 : (r + (i >> 1)) % 10));
 
 /** {@link appendDigits} folded over `ranks` in order, from the definition (string concatenation). */
 export function appended(ranks: readonly number[], pairs: number): Float64Array {
-  return Float64Array.from(range(2 * pairs), (i) => (i % 2 ? 10 ** ranks.length : Number(ranks.map((r) => (r + (i >> 1)) % 10).join("") || 0)));
+  return Float64Array.from(range(2 * pairs), (i) =>
+    i % 2 ? 10 ** ranks.length : Number(ranks.map((r) => (r + (i >> 1)) % 10).join("") || 0),
+  );
 }
 
 /** The values rank r contributes to the large-array cases: integers, so that sums are exact. */
 const bigOperand = (r: number, length: number): Float64Array => Float64Array.from(range(length), (i) => ((i * 7 + r * 13) % 1000) - 300);
 
 /** Element-wise sum of {@link bigOperand} over `ranks`. */
-const bigSum = (ranks: readonly number[], length: number): Float64Array => Float64Array.from(range(length), (i) => ranks.reduce((s, r) => s + (((i * 7 + r * 13) % 1000) - 300), 0));
+const bigSum = (ranks: readonly number[], length: number): Float64Array =>
+  Float64Array.from(range(length), (i) => ranks.reduce((s, r) => s + (((i * 7 + r * 13) % 1000) - 300), 0));
 
 // ------------------------------------------------------------ v-variant layouts
 
@@ -243,24 +295,56 @@ async function rootedBuffers({ comm, mpi }: CaseContext): Promise<void> {
   const n = comm.size;
   const me = comm.rank;
   for (const root of range(n)) {
-    for (const [K, count] of [[Float64Array, 3], [Int8Array, 1], [BigUint64Array, 2], [Uint16Array, 0]] as const) {
+    for (const [K, count] of [
+      [Float64Array, 3],
+      [Int8Array, 1],
+      [BigUint64Array, 2],
+      [Uint16Array, 0],
+    ] as const) {
       const what = `${K.name} × ${count} at root ${root}`;
       const buf = me === root ? make(K, count + 2, (i) => i * 3 + root) : sentinels(K, count + 2);
       await comm.Bcast(buf, root);
-      same(buf, make(K, count + 2, (i) => i * 3 + root), `Bcast ${what}`);
+      same(
+        buf,
+        make(K, count + 2, (i) => i * 3 + root),
+        `Bcast ${what}`,
+      );
 
       const whole = make(K, n * count, (i) => i + 1);
       const part = sentinels(K, count);
       await comm.Scatter(me === root ? whole : null, part, root);
-      same(part, make(K, count, (k) => me * count + k + 1), `Scatter ${what}`);
+      same(
+        part,
+        make(K, count, (k) => me * count + k + 1),
+        `Scatter ${what}`,
+      );
 
       const into = me === root ? sentinels(K, n * count) : null;
-      await comm.Gather(make(K, count, (k) => me * 10 + k), into, root);
-      if (me === root) same(into, make(K, n * count, (i) => Math.floor(i / count) * 10 + (i % count)), `Gather ${what}`);
+      await comm.Gather(
+        make(K, count, (k) => me * 10 + k),
+        into,
+        root,
+      );
+      if (me === root)
+        same(
+          into,
+          make(K, n * count, (i) => Math.floor(i / count) * 10 + (i % count)),
+          `Gather ${what}`,
+        );
 
       const sum = me === root ? sentinels(K, count) : null;
-      await comm.Reduce(make(K, count, (k) => me + k), sum, mpi.Op.SUM, root);
-      if (me === root) same(sum, make(K, count, (k) => (n * (n - 1)) / 2 + n * k), `Reduce ${what}`);
+      await comm.Reduce(
+        make(K, count, (k) => me + k),
+        sum,
+        mpi.Op.SUM,
+        root,
+      );
+      if (me === root)
+        same(
+          sum,
+          make(K, count, (k) => (n * (n - 1)) / 2 + n * k),
+          `Reduce ${what}`,
+        );
     }
   }
 }
@@ -287,15 +371,42 @@ export const cases: Record<string, Case> = {
   async "allgather and alltoall (object tier), Allgather and Alltoall (buffer tier)"({ comm }) {
     const n = comm.size;
     const me = comm.rank;
-    same(await comm.allgather({ r: me, s: "a".repeat(me) }), range(n).map((r) => ({ r, s: "a".repeat(r) })), "allgather");
-    same(await comm.alltoall(range(n).map((to) => [me, to, "b".repeat(to)])), range(n).map((from) => [from, me, "b".repeat(me)]), "alltoall");
-    for (const [K, count] of [[Int32Array, 3], [Float32Array, 1], [BigInt64Array, 2], [Uint8Array, 0]] as const) {
+    same(
+      await comm.allgather({ r: me, s: "a".repeat(me) }),
+      range(n).map((r) => ({ r, s: "a".repeat(r) })),
+      "allgather",
+    );
+    same(
+      await comm.alltoall(range(n).map((to) => [me, to, "b".repeat(to)])),
+      range(n).map((from) => [from, me, "b".repeat(me)]),
+      "alltoall",
+    );
+    for (const [K, count] of [
+      [Int32Array, 3],
+      [Float32Array, 1],
+      [BigInt64Array, 2],
+      [Uint8Array, 0],
+    ] as const) {
       const all = sentinels(K, n * count);
-      await comm.Allgather(make(K, count, (k) => me * 10 + k), all);
-      same(all, make(K, n * count, (i) => Math.floor(i / count) * 10 + (i % count)), `Allgather ${K.name} × ${count}`);
+      await comm.Allgather(
+        make(K, count, (k) => me * 10 + k),
+        all,
+      );
+      same(
+        all,
+        make(K, n * count, (i) => Math.floor(i / count) * 10 + (i % count)),
+        `Allgather ${K.name} × ${count}`,
+      );
       const got = sentinels(K, n * count);
-      await comm.Alltoall(make(K, n * count, (i) => me * 100 + Math.floor(i / count) * 10 + (i % count)), got);
-      same(got, make(K, n * count, (i) => Math.floor(i / count) * 100 + me * 10 + (i % count)), `Alltoall ${K.name} × ${count}`);
+      await comm.Alltoall(
+        make(K, n * count, (i) => me * 100 + Math.floor(i / count) * 10 + (i % count)),
+        got,
+      );
+      same(
+        got,
+        make(K, n * count, (i) => Math.floor(i / count) * 100 + me * 10 + (i % count)),
+        `Alltoall ${K.name} × ${count}`,
+      );
     }
   },
 
@@ -365,7 +476,16 @@ export const cases: Record<string, Case> = {
         await rejects(mpi, comm.Reduce(a, new K(4), op, n - 1), "ERR_TSMPI_OP", `Reduce ${what}`);
         await rejects(mpi, comm.Scan(a, new K(4), op), "ERR_TSMPI_OP", `Scan ${what}`);
         await rejects(mpi, comm.Exscan(a, new K(4), op), "ERR_TSMPI_OP", `Exscan ${what}`);
-        await rejects(mpi, comm.Reduce_scatter_block(make(K, 2 * n, (i) => i), new K(2), op), "ERR_TSMPI_OP", `Reduce_scatter_block ${what}`);
+        await rejects(
+          mpi,
+          comm.Reduce_scatter_block(
+            make(K, 2 * n, (i) => i),
+            new K(2),
+            op,
+          ),
+          "ERR_TSMPI_OP",
+          `Reduce_scatter_block ${what}`,
+        );
         await rejects(mpi, comm.allreduce(a, op), "ERR_TSMPI_OP", `allreduce ${what}`);
         await rejects(mpi, comm.reduce(a, op, 0), "ERR_TSMPI_OP", `reduce ${what}`);
       }
@@ -374,7 +494,17 @@ export const cases: Record<string, Case> = {
       const op = mpi.Op[name];
       await rejects(mpi, comm.Allreduce(new Int32Array(3), new Int32Array(3), op), "ERR_TSMPI_OP", `Allreduce ${name} of 3 elements`);
       await rejects(mpi, comm.Reduce(new Int32Array(5), new Int32Array(5), op, 0), "ERR_TSMPI_OP", `Reduce ${name} of 5 elements`);
-      await rejects(mpi, comm.Reduce_scatter(new Int32Array(n), new Int32Array(1), range(n).map(() => 1), op), "ERR_TSMPI_OP", `Reduce_scatter ${name} of single elements`);
+      await rejects(
+        mpi,
+        comm.Reduce_scatter(
+          new Int32Array(n),
+          new Int32Array(1),
+          range(n).map(() => 1),
+          op,
+        ),
+        "ERR_TSMPI_OP",
+        `Reduce_scatter ${name} of single elements`,
+      );
     }
   },
 
@@ -382,8 +512,18 @@ export const cases: Record<string, Case> = {
     const n = comm.size;
     const me = comm.rank;
     const factors = (r: number) => [0x7fffffff - r, 0x12345 + r * 0x1001, 65537 * (r + 1), 3 + r];
-    for (const [K, bits] of [[Int32Array, "asIntN"], [Uint32Array, "asUintN"]] as const) {
-      const want = make(K, 4, (i) => Number(BigInt[bits](32, range(n).reduce((p, r) => p * BigInt(factors(r)[i]!), 1n))));
+    for (const [K, bits] of [
+      [Int32Array, "asIntN"],
+      [Uint32Array, "asUintN"],
+    ] as const) {
+      const want = make(K, 4, (i) =>
+        Number(
+          BigInt[bits](
+            32,
+            range(n).reduce((p, r) => p * BigInt(factors(r)[i]!), 1n),
+          ),
+        ),
+      );
       const got = new K(4);
       await comm.Allreduce(K.from(factors(me)), got, mpi.Op.PROD);
       same(got, want, `Allreduce PROD on ${K.name}`);
@@ -400,20 +540,46 @@ export const cases: Record<string, Case> = {
       const at = (v: unknown) => (me === root ? v : undefined);
       same(await comm.reduce(String(me), SUM, root), at(digits), `reduce SUM of strings to ${root}`);
       same(await comm.reduce([me, [me]], SUM, root), at(range(n).flatMap((r) => [r, [r]])), `reduce SUM of lists to ${root}`);
-      same(await comm.reduce(2n ** 64n * BigInt(me), SUM, root), at(2n ** 64n * BigInt((n * (n - 1)) / 2)), `reduce SUM of BigInts to ${root}`);
+      same(
+        await comm.reduce(2n ** 64n * BigInt(me), SUM, root),
+        at(2n ** 64n * BigInt((n * (n - 1)) / 2)),
+        `reduce SUM of BigInts to ${root}`,
+      );
     }
     same(await comm.allreduce(String(me), SUM), digits, "allreduce SUM of strings");
     same(await comm.allreduce([me], SUM), range(n), "allreduce SUM of lists");
     same(await comm.scan(String(me), SUM), digits.slice(0, me + 1), "scan SUM of strings");
     same(await comm.exscan([me], SUM), me === 0 ? undefined : range(me), "exscan SUM of lists");
-    same(await comm.allreduce(me + 1, PROD), range(n).reduce((p, r) => p * (r + 1), 1), "allreduce PROD");
+    same(
+      await comm.allreduce(me + 1, PROD),
+      range(n).reduce((p, r) => p * (r + 1), 1),
+      "allreduce PROD",
+    );
     const letter = (r: number) => String.fromCharCode(97 + ((r * 5) % n)) + "x".repeat(r % 2);
     same(await comm.allreduce(letter(me), MAX), range(n).map(letter).sort().at(-1), "allreduce MAX of strings");
     same(await comm.allreduce(letter(me), MIN), range(n).map(letter).sort()[0], "allreduce MIN of strings");
     const bits = (r: number) => (r * 37 + 5) & 0xff;
-    same(await comm.allreduce(bits(me), BAND), range(n).map(bits).reduce((a, b) => a & b), "allreduce BAND");
-    same(await comm.allreduce(bits(me), BOR), range(n).map(bits).reduce((a, b) => a | b), "allreduce BOR");
-    same(await comm.allreduce(bits(me), BXOR), range(n).map(bits).reduce((a, b) => a ^ b), "allreduce BXOR");
+    same(
+      await comm.allreduce(bits(me), BAND),
+      range(n)
+        .map(bits)
+        .reduce((a, b) => a & b),
+      "allreduce BAND",
+    );
+    same(
+      await comm.allreduce(bits(me), BOR),
+      range(n)
+        .map(bits)
+        .reduce((a, b) => a | b),
+      "allreduce BOR",
+    );
+    same(
+      await comm.allreduce(bits(me), BXOR),
+      range(n)
+        .map(bits)
+        .reduce((a, b) => a ^ b),
+      "allreduce BXOR",
+    );
     same(await comm.allreduce(me, mpi.Op.REPLACE), n - 1, "allreduce REPLACE: the highest rank's value");
     same(await comm.allreduce(me + 10, mpi.Op.NO_OP), 10, "allreduce NO_OP: rank 0's value");
   },
@@ -518,18 +684,32 @@ export const cases: Record<string, Case> = {
     const holes = (r: number) => (r === 1 ? "" : r === 2 ? 0 : truthy(r)); // falsy at ranks 1 and 2
     const lows = (r: number) => (r === 0 ? 0 : r === 1 ? null : truthy(r)); // falsy at ranks 0 and 1
     // A fold over one value is that value; over more, the ops coerce to booleans.
-    const fold = (f: (a: unknown, b: unknown) => unknown, g: (r: number) => unknown, ranks: number[]) => ranks.map(g).reduce((a, b) => f(a, b));
+    const fold = (f: (a: unknown, b: unknown) => unknown, g: (r: number) => unknown, ranks: number[]) =>
+      ranks.map(g).reduce((a, b) => f(a, b));
     const and = (a: unknown, b: unknown) => Boolean(a) && Boolean(b);
     const or = (a: unknown, b: unknown) => Boolean(a) || Boolean(b);
     const xor = (a: unknown, b: unknown) => Boolean(a) !== Boolean(b);
     same(await comm.allreduce(truthy(me), LAND), fold(and, truthy, range(n)), "LAND of truthy values");
     same(await comm.allreduce(holes(me), LAND), fold(and, holes, range(n)), "LAND with falsy values");
     same(await comm.allreduce(lows(me), LOR), fold(or, lows, range(n)), "LOR");
-    same(await comm.allreduce(me === 0 ? 0 : "", LOR), fold(or, (r) => (r === 0 ? 0 : ""), range(n)), "LOR of falsy values");
-    for (const root of range(n)) same(await comm.reduce(holes(me), LAND, root), me === root ? fold(and, holes, range(n)) : undefined, `reduce LAND to ${root}`);
+    same(
+      await comm.allreduce(me === 0 ? 0 : "", LOR),
+      fold(or, (r) => (r === 0 ? 0 : ""), range(n)),
+      "LOR of falsy values",
+    );
+    for (const root of range(n))
+      same(await comm.reduce(holes(me), LAND, root), me === root ? fold(and, holes, range(n)) : undefined, `reduce LAND to ${root}`);
     same(await comm.scan(lows(me), LOR), fold(or, lows, range(me + 1)), "scan LOR");
-    same(await comm.allreduce(me % 3 === 0, LXOR), fold(xor, (r) => r % 3 === 0, range(n)), "LXOR of booleans");
-    same(await comm.allreduce(me % 3 === 0 ? "yes" : 0, LXOR), fold(xor, (r) => (r % 3 === 0 ? "yes" : 0), range(n)), "LXOR of other values");
+    same(
+      await comm.allreduce(me % 3 === 0, LXOR),
+      fold(xor, (r) => r % 3 === 0, range(n)),
+      "LXOR of booleans",
+    );
+    same(
+      await comm.allreduce(me % 3 === 0 ? "yes" : 0, LXOR),
+      fold(xor, (r) => (r % 3 === 0 ? "yes" : 0), range(n)),
+      "LXOR of other values",
+    );
     if (n > 1) assert.equal(typeof (await comm.allreduce(truthy(me), LOR)), "boolean");
   },
 
@@ -552,7 +732,10 @@ export const cases: Record<string, Case> = {
     assert.notEqual(await comm.scan(value, mpi.Op.REPLACE), value, "scan returns a copy");
     assert.notEqual(await comm.bcast(value, me), value, "bcast returns a copy");
     const zeros = await comm.allgather(await comm.allreduce(me === 0 ? -0 : 0, mpi.Op.MIN));
-    assert.ok(zeros.every((z) => Object.is(z, zeros[0])), `every rank gets the identical result, got ${zeros.map((z) => (Object.is(z, -0) ? "-0" : z))}`);
+    assert.ok(
+      zeros.every((z) => Object.is(z, zeros[0])),
+      `every rank gets the identical result, got ${zeros.map((z) => (Object.is(z, -0) ? "-0" : z))}`,
+    );
   },
 
   async "v-variants place blocks by counts and displacements: zero counts, gaps, reversed order"({ comm }) {
@@ -562,10 +745,16 @@ export const cases: Record<string, Case> = {
       const counts = range(n).map(f);
       for (const how of ["packed", "gaps", "reversed"] as const) {
         const { displs, length } = layout(counts, how);
-        const vbuf = (a: TypedArray): [TypedArray, number[]] | [TypedArray, number[], number[]] => (how === "packed" ? [a, counts] : [a, counts, displs]);
+        const vbuf = (a: TypedArray): [TypedArray, number[]] | [TypedArray, number[], number[]] =>
+          how === "packed" ? [a, counts] : [a, counts, displs];
         for (const K of [Int32Array, Float64Array, BigInt64Array] as const) {
           const what = `${K.name}, counts ${pattern}, ${how}`;
-          const gatheredAll = placed(K, length, displs, range(n).map((r) => vblock(r, 0, counts[r]!)));
+          const gatheredAll = placed(
+            K,
+            length,
+            displs,
+            range(n).map((r) => vblock(r, 0, counts[r]!)),
+          );
           const mine = make(K, counts[me]!, (k) => vblock(me, 0, counts[me]!)[k]!);
           for (const root of range(n)) {
             const at = me === root ? sentinels(K, length) : null;
@@ -586,10 +775,24 @@ export const cases: Record<string, Case> = {
     const recvCounts = range(n).map((j) => (j + me) % 3);
     const s = layout(sendCounts, "reversed");
     const r = layout(recvCounts, "gaps");
-    const send = placed(Int16Array, s.length, s.displs, range(n).map((j) => vblock(me, j, sendCounts[j]!)));
+    const send = placed(
+      Int16Array,
+      s.length,
+      s.displs,
+      range(n).map((j) => vblock(me, j, sendCounts[j]!)),
+    );
     const recv = sentinels(Int16Array, r.length);
     await comm.Alltoallv([send, sendCounts, s.displs], [recv, recvCounts, r.displs]);
-    same(recv, placed(Int16Array, r.length, r.displs, range(n).map((j) => vblock(j, me, recvCounts[j]!))), "Alltoallv");
+    same(
+      recv,
+      placed(
+        Int16Array,
+        r.length,
+        r.displs,
+        range(n).map((j) => vblock(j, me, recvCounts[j]!)),
+      ),
+      "Alltoallv",
+    );
   },
 
   async "IN_PLACE: Allreduce, Reduce at the root, Scan, Exscan, Allgather, Gather at the root"({ comm, mpi }) {
@@ -612,7 +815,12 @@ export const cases: Record<string, Case> = {
       all.set([me, -me], 2 * me);
       if (me === root) await comm.Gather(mpi.IN_PLACE, all, root);
       else await comm.Gather(Int16Array.of(me, -me), null, root);
-      if (me === root) same(all, make(Int16Array, 2 * n, (i) => (i % 2 ? -(i >> 1) : i >> 1)), `Gather IN_PLACE at ${root}`);
+      if (me === root)
+        same(
+          all,
+          make(Int16Array, 2 * n, (i) => (i % 2 ? -(i >> 1) : i >> 1)),
+          `Gather IN_PLACE at ${root}`,
+        );
     }
     const scan = mine();
     await comm.Scan(mpi.IN_PLACE, scan, mpi.Op.SUM);
@@ -623,7 +831,11 @@ export const cases: Record<string, Case> = {
     const all = sentinels(Float32Array, 3 * n);
     all.set([me, me + 0.5, -me], 3 * me);
     await comm.Allgather(mpi.IN_PLACE, all);
-    same(all, make(Float32Array, 3 * n, (i) => [Math.floor(i / 3), Math.floor(i / 3) + 0.5, -Math.floor(i / 3)][i % 3]!), "Allgather IN_PLACE");
+    same(
+      all,
+      make(Float32Array, 3 * n, (i) => [Math.floor(i / 3), Math.floor(i / 3) + 0.5, -Math.floor(i / 3)][i % 3]!),
+      "Allgather IN_PLACE",
+    );
   },
 
   async "IN_PLACE: Scatter(v) and Gatherv at the root, Allgatherv, Alltoall(v), Reduce_scatter(_block)"({ comm, mpi }) {
@@ -639,10 +851,25 @@ export const cases: Record<string, Case> = {
       const part = sentinels(Int32Array, 2);
       if (me === root) await comm.Scatter(whole, mpi.IN_PLACE, root);
       else await comm.Scatter(null, part, root);
-      if (me === root) same(whole, make(Int32Array, 2 * n, (i) => 10 * i + root), `Scatter IN_PLACE at ${root}: sendbuf unchanged`);
-      else same(part, make(Int32Array, 2, (i) => 10 * (2 * me + i) + root), `Scatter IN_PLACE at ${root}`);
+      if (me === root)
+        same(
+          whole,
+          make(Int32Array, 2 * n, (i) => 10 * i + root),
+          `Scatter IN_PLACE at ${root}: sendbuf unchanged`,
+        );
+      else
+        same(
+          part,
+          make(Int32Array, 2, (i) => 10 * (2 * me + i) + root),
+          `Scatter IN_PLACE at ${root}`,
+        );
       // Scatterv
-      const v = placed(Int32Array, total, displs, range(n).map((r) => blockOf(r, counts[r]!)));
+      const v = placed(
+        Int32Array,
+        total,
+        displs,
+        range(n).map((r) => blockOf(r, counts[r]!)),
+      );
       const got = sentinels(Int32Array, counts[me]!);
       if (me === root) await comm.Scatterv([v, counts, displs], mpi.IN_PLACE, root);
       else await comm.Scatterv(null, got, root);
@@ -652,44 +879,98 @@ export const cases: Record<string, Case> = {
       gathered.set(blockOf(me, counts[me]!), displs[me]!);
       if (me === root) await comm.Gatherv(mpi.IN_PLACE, [gathered, counts, displs], root);
       else await comm.Gatherv(blockOf(me, counts[me]!), null, root);
-      if (me === root) same(gathered, placed(Int32Array, total, displs, range(n).map((r) => blockOf(r, counts[r]!))), `Gatherv IN_PLACE at ${root}`);
+      if (me === root)
+        same(
+          gathered,
+          placed(
+            Int32Array,
+            total,
+            displs,
+            range(n).map((r) => blockOf(r, counts[r]!)),
+          ),
+          `Gatherv IN_PLACE at ${root}`,
+        );
     }
     const allv = sentinels(Int32Array, total);
     allv.set(blockOf(me, counts[me]!), displs[me]!);
     await comm.Allgatherv(mpi.IN_PLACE, [allv, counts, displs]);
-    same(allv, placed(Int32Array, total, displs, range(n).map((r) => blockOf(r, counts[r]!))), "Allgatherv IN_PLACE");
+    same(
+      allv,
+      placed(
+        Int32Array,
+        total,
+        displs,
+        range(n).map((r) => blockOf(r, counts[r]!)),
+      ),
+      "Allgatherv IN_PLACE",
+    );
     // Alltoall: recvbuf is what is sent; block j goes to rank j, block i comes from rank i
     const a2a = make(Int32Array, 2 * n, (i) => 1000 * me + i);
     await comm.Alltoall(mpi.IN_PLACE, a2a);
-    same(a2a, make(Int32Array, 2 * n, (i) => 1000 * Math.floor(i / 2) + 2 * me + (i % 2)), "Alltoall IN_PLACE");
+    same(
+      a2a,
+      make(Int32Array, 2 * n, (i) => 1000 * Math.floor(i / 2) + 2 * me + (i % 2)),
+      "Alltoall IN_PLACE",
+    );
     // Alltoallv: recvbuf's own counts and displacements say what is sent (so the exchange must
     // be symmetric: rank i's count for j is rank j's count for i)
     const pair = (i: number, j: number) => ((i + j) % 3) + 1;
     const myCounts = range(n).map((j) => pair(me, j));
     const myDispls = myCounts.map((_, j) => myCounts.slice(0, j).reduce((a, b) => a + b, 0) + 2 * j);
     const myTotal = myDispls[n - 1]! + myCounts[n - 1]! + 2;
-    const a2av = placed(Int32Array, myTotal, myDispls, range(n).map((j) => make(Int32Array, myCounts[j]!, (i) => 1000 * me + 10 * j + i)));
+    const a2av = placed(
+      Int32Array,
+      myTotal,
+      myDispls,
+      range(n).map((j) => make(Int32Array, myCounts[j]!, (i) => 1000 * me + 10 * j + i)),
+    );
     await comm.Alltoallv(mpi.IN_PLACE, [a2av, myCounts, myDispls]);
-    same(a2av, placed(Int32Array, myTotal, myDispls, range(n).map((j) => make(Int32Array, myCounts[j]!, (i) => 1000 * j + 10 * me + i))), "Alltoallv IN_PLACE");
+    same(
+      a2av,
+      placed(
+        Int32Array,
+        myTotal,
+        myDispls,
+        range(n).map((j) => make(Int32Array, myCounts[j]!, (i) => 1000 * j + 10 * me + i)),
+      ),
+      "Alltoallv IN_PLACE",
+    );
     // Reduce_scatter_block / Reduce_scatter: recvbuf holds the operand, the result lands at its start
     const rsb = make(Float64Array, 3 * n, (i) => i * (me + 1));
     await comm.Reduce_scatter_block(mpi.IN_PLACE, rsb, mpi.Op.SUM);
-    same(rsb.subarray(0, 3), make(Float64Array, 3, (i) => (3 * me + i) * ((n * (n + 1)) / 2)), "Reduce_scatter_block IN_PLACE");
+    same(
+      rsb.subarray(0, 3),
+      make(Float64Array, 3, (i) => (3 * me + i) * ((n * (n + 1)) / 2)),
+      "Reduce_scatter_block IN_PLACE",
+    );
     const sum = counts.reduce((a, b) => a + b, 0);
     const rs = make(Float64Array, sum, (i) => i + me);
     await comm.Reduce_scatter(mpi.IN_PLACE, rs, counts, mpi.Op.SUM);
     const off = counts.slice(0, me).reduce((a, b) => a + b, 0);
-    same(rs.subarray(0, counts[me]), make(Float64Array, counts[me]!, (i) => n * (off + i) + (n * (n - 1)) / 2), "Reduce_scatter IN_PLACE");
+    same(
+      rs.subarray(0, counts[me]),
+      make(Float64Array, counts[me]!, (i) => n * (off + i) + (n * (n - 1)) / 2),
+      "Reduce_scatter IN_PLACE",
+    );
   },
 
   async "Reduce leaves a non-root's recvbuf untouched at every root, for commutative and non-commutative ops"({ comm, mpi }) {
     const n = comm.size;
     const me = comm.rank;
     for (const root of range(n)) {
-      for (const [name, op] of [["SUM", mpi.Op.SUM], ["REPLACE", mpi.Op.REPLACE], ["append", mpi.Op.create(appendDigits)]] as const) {
+      for (const [name, op] of [
+        ["SUM", mpi.Op.SUM],
+        ["REPLACE", mpi.Op.REPLACE],
+        ["append", mpi.Op.create(appendDigits)],
+      ] as const) {
         const recv = new Float64Array(6).fill(SENTINEL);
         await comm.Reduce(digitPairs(me, 3), recv, op, root);
-        const want = name === "SUM" ? Float64Array.from(range(6), (i) => range(n).reduce((s, r) => s + digitPairs(r, 3)[i]!, 0)) : name === "REPLACE" ? digitPairs(n - 1, 3) : appended(range(n), 3);
+        const want =
+          name === "SUM"
+            ? Float64Array.from(range(6), (i) => range(n).reduce((s, r) => s + digitPairs(r, 3)[i]!, 0))
+            : name === "REPLACE"
+              ? digitPairs(n - 1, 3)
+              : appended(range(n), 3);
         same(recv, me === root ? want : new Float64Array(6).fill(SENTINEL), `Reduce ${name} to ${root}`);
       }
     }
@@ -702,8 +983,17 @@ export const cases: Record<string, Case> = {
       const root = len % n;
       const bc = me === root ? make(Float64Array, len, (i) => i + 0.5) : sentinels(Float64Array, len);
       await comm.Bcast(bc, root);
-      same(bc, make(Float64Array, len, (i) => i + 0.5), `Bcast of ${len}`);
-      for (const [K, name] of [[Int32Array, "SUM"], [Float32Array, "MAX"], [Int16Array, "PROD"], [Uint8Array, "BOR"]] as const) {
+      same(
+        bc,
+        make(Float64Array, len, (i) => i + 0.5),
+        `Bcast of ${len}`,
+      );
+      for (const [K, name] of [
+        [Int32Array, "SUM"],
+        [Float32Array, "MAX"],
+        [Int16Array, "PROD"],
+        [Uint8Array, "BOR"],
+      ] as const) {
         const what = `${name} on ${K.name} × ${len}`;
         const out = sentinels(K, len);
         await comm.Allreduce(operands(K, name, me, len), out, mpi.Op[name]);
@@ -720,11 +1010,22 @@ export const cases: Record<string, Case> = {
       const total = counts.reduce((a, b) => a + b, 0);
       const part = sentinels(Int32Array, counts[me]! + 1);
       await comm.Reduce_scatter(operands(Int32Array, "SUM", me, total), part, counts, mpi.Op.SUM);
-      same(part.subarray(0, counts[me]), reduced(Int32Array, "SUM", range(n), total).slice(offset, offset + counts[me]!), `Reduce_scatter counts ${counts}`);
+      same(
+        part.subarray(0, counts[me]),
+        reduced(Int32Array, "SUM", range(n), total).slice(offset, offset + counts[me]!),
+        `Reduce_scatter counts ${counts}`,
+      );
       same(part[counts[me]!], SENTINEL, "Reduce_scatter writes only its count");
       const all = sentinels(Float64Array, n * len);
-      await comm.Allgather(make(Float64Array, len, (i) => me * 1000 + i), all);
-      same(all, make(Float64Array, n * len, (i) => Math.floor(i / Math.max(len, 1)) * 1000 + (i % Math.max(len, 1))), `Allgather of ${len}`);
+      await comm.Allgather(
+        make(Float64Array, len, (i) => me * 1000 + i),
+        all,
+      );
+      same(
+        all,
+        make(Float64Array, n * len, (i) => Math.floor(i / Math.max(len, 1)) * 1000 + (i % Math.max(len, 1))),
+        `Allgather of ${len}`,
+      );
     }
   },
 
@@ -837,7 +1138,11 @@ export const cases: Record<string, Case> = {
       const B = comm.Bcast(buf, 0);
       const out = new Int32Array(2);
       const A = comm.Allreduce(Int32Array.of(me, 1), out, mpi.Op.SUM);
-      const order = [[0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [2, 0, 4, 1, 3]][(me + round) % 3]!;
+      const order = [
+        [0, 1, 2, 3, 4],
+        [4, 3, 2, 1, 0],
+        [2, 0, 4, 1, 3],
+      ][(me + round) % 3]!;
       const promises: Promise<unknown>[] = [b, a, g, B, A];
       const results: unknown[] = [];
       for (const i of order) results[i] = await promises[i];
@@ -867,9 +1172,19 @@ export const cases: Record<string, Case> = {
     }
     const buf = me === n - 1 ? Float64Array.of(1.5, 2.5) : new Float64Array(2);
     const out = new Int32Array(3);
-    const reqs = [comm.Ibarrier(), comm.Ibcast(buf, n - 1), comm.Iallreduce(Int32Array.of(me, 1, -me), out, mpi.Op.SUM), comm.iallreduce(me, mpi.Op.MAX), comm.ibcast(me === 0 ? "hi" : null, 0), comm.ibarrier()] as const;
+    const reqs = [
+      comm.Ibarrier(),
+      comm.Ibcast(buf, n - 1),
+      comm.Iallreduce(Int32Array.of(me, 1, -me), out, mpi.Op.SUM),
+      comm.iallreduce(me, mpi.Op.MAX),
+      comm.ibcast(me === 0 ? "hi" : null, 0),
+      comm.ibarrier(),
+    ] as const;
     same(await mpi.Request.waitall(reqs), [undefined, undefined, undefined, n - 1, "hi", undefined], "waitall values");
-    assert.ok(reqs.every((r) => r.test()), "every request tests complete");
+    assert.ok(
+      reqs.every((r) => r.test()),
+      "every request tests complete",
+    );
     same(buf, Float64Array.of(1.5, 2.5), "Ibcast");
     same(out, Int32Array.of((n * (n - 1)) / 2, n, -(n * (n - 1)) / 2), "Iallreduce");
   },
@@ -880,10 +1195,16 @@ export const cases: Record<string, Case> = {
     const me = comm.rank;
     const color = me % 2;
     const part = (await comm.split(color, -me))!;
-    const members = range(n).filter((r) => r % 2 === color).reverse(); // keys -r: descending rank
+    const members = range(n)
+      .filter((r) => r % 2 === color)
+      .reverse(); // keys -r: descending rank
     same([part.size, part.rank], [members.length, members.indexOf(me)], "size and rank in the part");
     same(await part.allgather(me), members, "members ordered by key");
-    same(await part.allreduce(me, mpi.Op.SUM), members.reduce((a, b) => a + b, 0), "allreduce on the part");
+    same(
+      await part.allreduce(me, mpi.Op.SUM),
+      members.reduce((a, b) => a + b, 0),
+      "allreduce on the part",
+    );
     const tied = (await comm.split(0, me % 2))!; // equal keys keep the parent's order
     same(await tied.allgather(me), [...range(n).filter((r) => r % 2 === 0), ...range(n).filter((r) => r % 2 === 1)], "ties broken by rank");
     const none = await comm.split(me === 0 ? mpi.UNDEFINED : 1, 0);
@@ -919,8 +1240,15 @@ export const cases: Record<string, Case> = {
     await rejects(mpi, dup.Bcast(new Int8Array(1), 0), "ERR_TSMPI_COMM", "Bcast after free");
     await rejects(mpi, dup.send(1, 0), "ERR_TSMPI_COMM", "send after free");
     await rejects(mpi, dup.split(0), "ERR_TSMPI_COMM", "split after free");
-    assert.throws(() => dup.dup(), (e) => e instanceof mpi.TsmpiError && e.code === "ERR_TSMPI_COMM");
-    for (const fixed of [mpi.COMM_WORLD, mpi.COMM_SELF]) assert.throws(() => fixed.free(), (e) => e instanceof mpi.TsmpiError && e.code === "ERR_TSMPI_COMM");
+    assert.throws(
+      () => dup.dup(),
+      (e) => e instanceof mpi.TsmpiError && e.code === "ERR_TSMPI_COMM",
+    );
+    for (const fixed of [mpi.COMM_WORLD, mpi.COMM_SELF])
+      assert.throws(
+        () => fixed.free(),
+        (e) => e instanceof mpi.TsmpiError && e.code === "ERR_TSMPI_COMM",
+      );
     same(await comm.allreduce(1, mpi.Op.SUM), comm.size, "the parent still works");
   },
 
@@ -952,16 +1280,32 @@ export const cases: Record<string, Case> = {
     for (const root of range(n)) {
       const at = async (code: string, call: () => Promise<unknown>, what: string) => {
         const all = await comm.allgather(await outcome(mpi, call()));
-        same(all, range(n).map(() => code), `${what} at root ${root}`);
+        same(
+          all,
+          range(n).map(() => code),
+          `${what} at root ${root}`,
+        );
       };
       await at("ERR_TSMPI_COUNT", () => comm.scatter(me === root ? range(n + 1) : null, root), "a scatter list one too long");
       await at("ERR_TSMPI_COUNT", () => comm.scatter(me === root ? [] : null, root), "an empty scatter list");
       await at("ERR_TSMPI_TYPE", () => comm.scatter(me === root ? ("abc" as never) : null, root), "a scatter list that is a string");
-      await at("ERR_TSMPI_COUNT", () => comm.Scatter(me === root ? new Int32Array(2 * n + 1) : null, new Int32Array(2), root), "a Scatter sendbuf one too long");
-      await at("ERR_TSMPI_COUNT", () => comm.Scatterv(me === root ? [new Int32Array(n), range(n + 1).map(() => 1)] : null, new Int32Array(1), root), "Scatterv counts one too many");
+      await at(
+        "ERR_TSMPI_COUNT",
+        () => comm.Scatter(me === root ? new Int32Array(2 * n + 1) : null, new Int32Array(2), root),
+        "a Scatter sendbuf one too long",
+      );
+      await at(
+        "ERR_TSMPI_COUNT",
+        () => comm.Scatterv(me === root ? [new Int32Array(n), range(n + 1).map(() => 1)] : null, new Int32Array(1), root),
+        "Scatterv counts one too many",
+      );
     }
     const all = await comm.allgather(await outcome(mpi, comm.alltoall(me === n - 1 ? range(n + 2) : range(n))));
-    same(all, range(n).map(() => "ERR_TSMPI_COUNT"), "an alltoall list too long on the last rank");
+    same(
+      all,
+      range(n).map(() => "ERR_TSMPI_COUNT"),
+      "an alltoall list too long on the last rank",
+    );
   },
 
   async "mismatched buffer sizes across ranks: some rank rejects, nobody hangs, the communicator stays usable"(t) {
@@ -972,21 +1316,52 @@ export const cases: Record<string, Case> = {
     for (const root of range(n)) {
       for (const delta of [1, -1]) {
         const other = me === (root + 1) % n && n > 1;
-        await settlesEverywhere(t, () => comm.Bcast(new Float64Array(other ? 6 + delta : 6), root), `Bcast from ${root}, the next rank with ${delta} elements more`);
-        await settlesEverywhere(t, () => comm.Bcast(new Float64Array(me === root && n > 1 ? 6 + delta : 6), root), `Bcast from ${root} with ${delta} elements more at the root`);
+        await settlesEverywhere(
+          t,
+          () => comm.Bcast(new Float64Array(other ? 6 + delta : 6), root),
+          `Bcast from ${root}, the next rank with ${delta} elements more`,
+        );
+        await settlesEverywhere(
+          t,
+          () => comm.Bcast(new Float64Array(me === root && n > 1 ? 6 + delta : 6), root),
+          `Bcast from ${root} with ${delta} elements more at the root`,
+        );
       }
     }
     for (const delta of [1, -1]) {
       for (const len of [1, 2 * n + 1, 700]) {
         const mine = odd(me) ? len + delta : len;
-        await settlesEverywhere(t, () => comm.Allreduce(new Int32Array(mine), new Int32Array(mine), mpi.Op.SUM), `Allreduce of ${len}, one rank ${delta}`);
-        await settlesEverywhere(t, () => comm.Allgather(new Float32Array(mine), new Float32Array(n * mine)), `Allgather of ${len}, one rank ${delta}`);
-        await settlesEverywhere(t, () => comm.Reduce(new Int32Array(mine), new Int32Array(mine), mpi.Op.SUM, n - 1), `Reduce of ${len}, one rank ${delta}`);
-        await settlesEverywhere(t, () => comm.Scan(new Int32Array(mine), new Int32Array(mine), mpi.Op.SUM), `Scan of ${len}, one rank ${delta}`);
+        await settlesEverywhere(
+          t,
+          () => comm.Allreduce(new Int32Array(mine), new Int32Array(mine), mpi.Op.SUM),
+          `Allreduce of ${len}, one rank ${delta}`,
+        );
+        await settlesEverywhere(
+          t,
+          () => comm.Allgather(new Float32Array(mine), new Float32Array(n * mine)),
+          `Allgather of ${len}, one rank ${delta}`,
+        );
+        await settlesEverywhere(
+          t,
+          () => comm.Reduce(new Int32Array(mine), new Int32Array(mine), mpi.Op.SUM, n - 1),
+          `Reduce of ${len}, one rank ${delta}`,
+        );
+        await settlesEverywhere(
+          t,
+          () => comm.Scan(new Int32Array(mine), new Int32Array(mine), mpi.Op.SUM),
+          `Scan of ${len}, one rank ${delta}`,
+        );
       }
     }
     // a kind of another element size on one rank is a size mismatch too
-    await settlesEverywhere(t, () => (odd(me) ? comm.Allreduce(new Float32Array(4), new Float32Array(4), mpi.Op.SUM) : comm.Allreduce(new Float64Array(4), new Float64Array(4), mpi.Op.SUM)), "Allreduce, one rank Float32Array");
+    await settlesEverywhere(
+      t,
+      () =>
+        odd(me)
+          ? comm.Allreduce(new Float32Array(4), new Float32Array(4), mpi.Op.SUM)
+          : comm.Allreduce(new Float64Array(4), new Float64Array(4), mpi.Op.SUM),
+      "Allreduce, one rank Float32Array",
+    );
   },
 
   async "an op that throws on one rank fails the call there and, without a hang, on every rank waiting for it"({ comm, mpi }) {
@@ -1000,8 +1375,15 @@ export const cases: Record<string, Case> = {
     // in scan); a rank that waits for a thrower rejects with ERR_TSMPI_OP, or throws itself when
     // it got that far first; nobody hangs, and nobody completes who needed a result from a thrower.
     const check = (all: string[], what: string, noneOk = false) => {
-      assert.ok(all.every((o) => o === "ok" || o === "ERR_TSMPI_OP" || o.startsWith("RangeError")), `${what}: ${all}`);
-      if (n > 1) assert.ok(all.some((o) => o.startsWith("RangeError")), `${what}: the op never threw: ${all}`);
+      assert.ok(
+        all.every((o) => o === "ok" || o === "ERR_TSMPI_OP" || o.startsWith("RangeError")),
+        `${what}: ${all}`,
+      );
+      if (n > 1)
+        assert.ok(
+          all.some((o) => o.startsWith("RangeError")),
+          `${what}: the op never threw: ${all}`,
+        );
       if (n > 1 && noneOk) assert.ok(!all.includes("ok"), `${what}: a rank completed: ${all}`);
     };
     for (const root of range(n)) {
@@ -1029,9 +1411,17 @@ export const cases: Record<string, Case> = {
       await rejects(mpi, comm.Allreduce(a, a.slice(), op), "ERR_TSMPI_OP", `Allreduce, ${what}`);
       await rejects(mpi, comm.Reduce(a, a.slice(), op, 0), "ERR_TSMPI_OP", `Reduce, ${what}`);
       await rejects(mpi, comm.Exscan(a, a.slice(), op), "ERR_TSMPI_OP", `Exscan, ${what}`);
-      await rejects(mpi, comm.Reduce_scatter_block(new Float64Array(n), new Float64Array(1), op), "ERR_TSMPI_OP", `Reduce_scatter_block, ${what}`);
+      await rejects(
+        mpi,
+        comm.Reduce_scatter_block(new Float64Array(n), new Float64Array(1), op),
+        "ERR_TSMPI_OP",
+        `Reduce_scatter_block, ${what}`,
+      );
     }
-    assert.throws(() => mpi.Op.create("a + b" as never), (e) => e instanceof mpi.TsmpiError && e.code === "ERR_TSMPI_ARG");
+    assert.throws(
+      () => mpi.Op.create("a + b" as never),
+      (e) => e instanceof mpi.TsmpiError && e.code === "ERR_TSMPI_ARG",
+    );
     const wrong: Record<string, [string, () => Promise<unknown>]> = {
       "Allreduce Float64Array into Int32Array": ["ERR_TSMPI_TYPE", () => comm.Allreduce(a, new Int32Array(2), mpi.Op.SUM)],
       "Allreduce of a plain array": ["ERR_TSMPI_TYPE", () => comm.Allreduce([1, 2] as never, a, mpi.Op.SUM)],
@@ -1041,17 +1431,37 @@ export const cases: Record<string, Case> = {
       "Allgather into a recvbuf of the wrong length": ["ERR_TSMPI_COUNT", () => comm.Allgather(a, new Float64Array(2 * n + 1))],
       "Alltoall of mixed kinds": ["ERR_TSMPI_TYPE", () => comm.Alltoall(new Int8Array(n), new Uint8Array(n))],
       "Scan of mixed kinds": ["ERR_TSMPI_TYPE", () => comm.Scan(a, new Float32Array(2), mpi.Op.SUM)],
-      "Reduce_scatter_block with a sendbuf of the wrong length": ["ERR_TSMPI_COUNT", () => comm.Reduce_scatter_block(new Float64Array(n + 1), new Float64Array(1), mpi.Op.SUM)],
-      "Reduce_scatter with negative counts": ["ERR_TSMPI_COUNT", () => comm.Reduce_scatter(a, a.slice(), range(n).map(() => -1), mpi.Op.SUM)],
-      "Allgatherv with a block outside the array": ["ERR_TSMPI_COUNT", () => comm.Allgatherv(new Float64Array(1), [new Float64Array(n), range(n).map(() => 1), range(n).map(() => n)])],
+      "Reduce_scatter_block with a sendbuf of the wrong length": [
+        "ERR_TSMPI_COUNT",
+        () => comm.Reduce_scatter_block(new Float64Array(n + 1), new Float64Array(1), mpi.Op.SUM),
+      ],
+      "Reduce_scatter with negative counts": [
+        "ERR_TSMPI_COUNT",
+        () =>
+          comm.Reduce_scatter(
+            a,
+            a.slice(),
+            range(n).map(() => -1),
+            mpi.Op.SUM,
+          ),
+      ],
+      "Allgatherv with a block outside the array": [
+        "ERR_TSMPI_COUNT",
+        () => comm.Allgatherv(new Float64Array(1), [new Float64Array(n), range(n).map(() => 1), range(n).map(() => n)]),
+      ],
       "Reduce with IN_PLACE and a null recvbuf": ["ERR_TSMPI_TYPE", () => comm.Reduce(mpi.IN_PLACE, null, mpi.Op.SUM, 0)],
     };
     for (const [what, [code, call]] of Object.entries(wrong)) await rejects(mpi, call(), code, what);
     // wrong kinds at the root only: the root rejects, the others reject too or complete (leaves of the tree cannot know)
     for (const root of range(n)) {
-      const all = await comm.allgather(await outcome(mpi, comm.Gather(new Int8Array(2), comm.rank === root ? new Uint8Array(2 * n) : null, root)));
+      const all = await comm.allgather(
+        await outcome(mpi, comm.Gather(new Int8Array(2), comm.rank === root ? new Uint8Array(2 * n) : null, root)),
+      );
       assert.equal(all[root], "ERR_TSMPI_TYPE", `Gather of mixed kinds at root ${root}`);
-      assert.ok(all.every((o) => o === "ok" || o === "ERR_TSMPI_TYPE"), `Gather of mixed kinds at root ${root}: ${all}`);
+      assert.ok(
+        all.every((o) => o === "ok" || o === "ERR_TSMPI_TYPE"),
+        `Gather of mixed kinds at root ${root}: ${all}`,
+      );
     }
   },
 };

@@ -16,7 +16,19 @@ type Mpi = CaseContext["mpi"];
 type Comm = CaseContext["comm"];
 type Kind = (typeof KINDS)[number];
 
-const KINDS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array] as const;
+const KINDS = [
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+] as const;
 const SENTINEL = -7;
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -70,13 +82,20 @@ function contents(mpi: Mpi, arg: unknown): unknown {
  * and asserts that every array ends, and `call` returns, as in the host run.
  */
 // biome-ignore lint/suspicious/noExplicitAny: each case's `call` hands its `bufs` (host or device, arrays, tuples, IN_PLACE) to a different tsmpi call; no one type fits them all
-async function mirror({ mpi, comm }: CaseContext, what: string, make: () => unknown[], call: (bufs: any[]) => Promise<unknown>): Promise<void> {
+async function mirror(
+  { mpi, comm }: CaseContext,
+  what: string,
+  make: () => unknown[],
+  call: (bufs: any[]) => Promise<unknown>,
+): Promise<void> {
   const reference = make();
   const expected = await call(reference);
   for (const [placement, device] of Object.entries(PLACEMENTS)) {
     const bufs = make().map((arg, i) => (device(i, comm.rank) ? onDevice(mpi, arg) : arg));
     const got = await call(bufs);
-    bufs.forEach((arg, i) => assert.deepEqual(contents(mpi, arg), contents(mpi, reference[i]), `${what}, ${placement}: argument ${i} differs from the host run`));
+    bufs.forEach((arg, i) =>
+      assert.deepEqual(contents(mpi, arg), contents(mpi, reference[i]), `${what}, ${placement}: argument ${i} differs from the host run`),
+    );
     assert.deepEqual(got, expected, `${what}, ${placement}: the result differs from the host run`);
     for (const arg of bufs) {
       const array = arrayIn(arg);
@@ -86,7 +105,11 @@ async function mirror({ mpi, comm }: CaseContext, what: string, make: () => unkn
 }
 
 /** A receive's status as `[source, tag, count]`. */
-async function received(mpi: Mpi, receive: (status: InstanceType<Mpi["Status"]>) => Promise<unknown>, ...others: Promise<unknown>[]): Promise<number[]> {
+async function received(
+  mpi: Mpi,
+  receive: (status: InstanceType<Mpi["Status"]>) => Promise<unknown>,
+  ...others: Promise<unknown>[]
+): Promise<number[]> {
   const st = new mpi.Status();
   await Promise.all([receive(st), ...others]);
   return [st.source, st.tag, st.count];
@@ -131,18 +154,30 @@ export const cases: Record<string, Case> = {
       await mirror(t, `Send/Recv ${K.name}`, make, ([s, r]) => received(mpi, (st) => comm.Recv(r, left, 1, st), comm.Send(s, right, 1)));
     }
     const make = () => [series(comm.rank, Float64Array, 6), sentinels(Float64Array, 6)];
-    await mirror(t, "Isend/Irecv", make, ([s, r]) => received(mpi, (st) => comm.Irecv(r, left, 2).wait(st), comm.Isend(s, right, 2).wait()));
+    await mirror(t, "Isend/Irecv", make, ([s, r]) =>
+      received(mpi, (st) => comm.Irecv(r, left, 2).wait(st), comm.Isend(s, right, 2).wait()),
+    );
     await mirror(t, "Ssend/Recv", make, ([s, r]) => received(mpi, (st) => comm.Recv(r, left, 3, st), comm.Ssend(s, right, 3)));
-    await mirror(t, "Issend/Irecv", make, ([s, r]) => received(mpi, (st) => comm.Irecv(r, left, 4).wait(st), comm.Issend(s, right, 4).wait()));
+    await mirror(t, "Issend/Irecv", make, ([s, r]) =>
+      received(mpi, (st) => comm.Irecv(r, left, 4).wait(st), comm.Issend(s, right, 4).wait()),
+    );
   },
 
   async "[array, count]: a Recv of 3 elements into 10 writes only the first 3 device elements"(t) {
     const { comm, mpi } = t;
     const { right, left } = ring(comm);
     const make = () => [[series(comm.rank, Int32Array, 8), 3], sentinels(Int32Array, 10)];
-    await mirror(t, "Send [array, 3] / Recv 10", make, ([s, r]) => received(mpi, (st) => comm.Recv(r, left, 5, st), comm.Send(s, right, 5)));
-    await mirror(t, "Send [array, 3] / Recv [array, 6]", () => [[series(comm.rank, Int32Array, 8), 3], [sentinels(Int32Array, 10), 6]], ([s, r]) =>
-      received(mpi, (st) => comm.Recv(r, left, 6, st), comm.Send(s, right, 6)),
+    await mirror(t, "Send [array, 3] / Recv 10", make, ([s, r]) =>
+      received(mpi, (st) => comm.Recv(r, left, 5, st), comm.Send(s, right, 5)),
+    );
+    await mirror(
+      t,
+      "Send [array, 3] / Recv [array, 6]",
+      () => [
+        [series(comm.rank, Int32Array, 8), 3],
+        [sentinels(Int32Array, 10), 6],
+      ],
+      ([s, r]) => received(mpi, (st) => comm.Recv(r, left, 6, st), comm.Send(s, right, 6)),
     );
     const d = mpi.DeviceArray.from(sentinels(Float32Array, 10));
     const st = new mpi.Status();
@@ -158,21 +193,45 @@ export const cases: Record<string, Case> = {
     const { right, left } = ring(comm);
     const make = () => [series(comm.rank, Float64Array, 5), sentinels(Float64Array, 7)];
     await mirror(t, "Sendrecv", make, ([s, r]) => received(mpi, (st) => comm.Sendrecv(s, right, 8, r, left, 8, st)));
-    await mirror(t, "Sendrecv [array, count]", () => [[series(comm.rank, Uint16Array, 5), 2], [sentinels(Uint16Array, 7), 4]], ([s, r]) =>
-      received(mpi, (st) => comm.Sendrecv(s, right, 9, r, left, 9, st)),
+    await mirror(
+      t,
+      "Sendrecv [array, count]",
+      () => [
+        [series(comm.rank, Uint16Array, 5), 2],
+        [sentinels(Uint16Array, 7), 4],
+      ],
+      ([s, r]) => received(mpi, (st) => comm.Sendrecv(s, right, 9, r, left, 9, st)),
     );
-    await mirror(t, "Sendrecv_replace", () => [series(comm.rank, BigInt64Array, 4)], ([b]) => received(mpi, (st) => comm.Sendrecv_replace(b, right, 10, left, 10, st)));
-    await mirror(t, "Sendrecv_replace [array, count]", () => [[series(comm.rank, Int8Array, 6), 4]], ([b]) => received(mpi, (st) => comm.Sendrecv_replace(b, right, 11, left, 11, st)));
+    await mirror(
+      t,
+      "Sendrecv_replace",
+      () => [series(comm.rank, BigInt64Array, 4)],
+      ([b]) => received(mpi, (st) => comm.Sendrecv_replace(b, right, 10, left, 10, st)),
+    );
+    await mirror(
+      t,
+      "Sendrecv_replace [array, count]",
+      () => [[series(comm.rank, Int8Array, 6), 4]],
+      ([b]) => received(mpi, (st) => comm.Sendrecv_replace(b, right, 11, left, 11, st)),
+    );
   },
 
   async "a large DeviceArray (2.4 MB, sent in pieces) through Send/Recv and Allreduce"(t) {
     const { comm, mpi } = t;
     const { right, left } = ring(comm);
     const n = 300_000;
-    await mirror(t, "large Send/Recv", () => [series(comm.rank, Float64Array, n), sentinels(Float64Array, n)], ([s, r]) =>
-      received(mpi, (st) => comm.Recv(r, left, 12, st), comm.Send(s, right, 12)),
+    await mirror(
+      t,
+      "large Send/Recv",
+      () => [series(comm.rank, Float64Array, n), sentinels(Float64Array, n)],
+      ([s, r]) => received(mpi, (st) => comm.Recv(r, left, 12, st), comm.Send(s, right, 12)),
     );
-    await mirror(t, "large Allreduce", () => [series(comm.rank, Float64Array, n), sentinels(Float64Array, n)], ([s, r]) => comm.Allreduce(s, r, mpi.Op.SUM));
+    await mirror(
+      t,
+      "large Allreduce",
+      () => [series(comm.rank, Float64Array, n), sentinels(Float64Array, n)],
+      ([s, r]) => comm.Allreduce(s, r, mpi.Op.SUM),
+    );
   },
 
   async "DeviceArray and host messages keep their order; PROC_NULL moves nothing; a cancelled Irecv leaves the array alone"({ comm, mpi }) {
@@ -206,28 +265,80 @@ export const cases: Record<string, Case> = {
     const me = comm.rank;
     for (const root of range(n)) {
       const at = `at root ${root}`;
-      await mirror(t, `Bcast ${at}`, () => [me === root ? series(comm.rank, Float32Array, 5) : sentinels(Float32Array, 5)], ([b]) => comm.Bcast(b, root));
-      await mirror(t, `Bcast [array, count] ${at}`, () => [[me === root ? series(comm.rank, Int16Array, 6) : sentinels(Int16Array, 6), 4]], ([b]) => comm.Bcast(b, root));
-      await mirror(t, `Ibcast ${at}`, () => [me === root ? series(comm.rank, Float64Array, 3) : sentinels(Float64Array, 3)], ([b]) => comm.Ibcast(b, root).wait());
+      await mirror(
+        t,
+        `Bcast ${at}`,
+        () => [me === root ? series(comm.rank, Float32Array, 5) : sentinels(Float32Array, 5)],
+        ([b]) => comm.Bcast(b, root),
+      );
+      await mirror(
+        t,
+        `Bcast [array, count] ${at}`,
+        () => [[me === root ? series(comm.rank, Int16Array, 6) : sentinels(Int16Array, 6), 4]],
+        ([b]) => comm.Bcast(b, root),
+      );
+      await mirror(
+        t,
+        `Ibcast ${at}`,
+        () => [me === root ? series(comm.rank, Float64Array, 3) : sentinels(Float64Array, 3)],
+        ([b]) => comm.Ibcast(b, root).wait(),
+      );
       // non-roots pass a send array too: it is ignored there, and must stay as it is
-      await mirror(t, `Scatter ${at}`, () => [series(comm.rank, Int32Array, 2 * n), sentinels(Int32Array, 2)], ([s, r]) => comm.Scatter(s, r, root));
-      await mirror(t, `Gather ${at}`, () => [series(comm.rank, Int32Array, 2), sentinels(Int32Array, 2 * n)], ([s, r]) => comm.Gather(s, r, root));
-      await mirror(t, `Gather IN_PLACE ${at}`, () => [me === root ? mpi.IN_PLACE : series(comm.rank, Int32Array, 2), series(comm.rank, Int32Array, 2 * n, 1)], ([s, r]) =>
-        comm.Gather(s, r, root),
+      await mirror(
+        t,
+        `Scatter ${at}`,
+        () => [series(comm.rank, Int32Array, 2 * n), sentinels(Int32Array, 2)],
+        ([s, r]) => comm.Scatter(s, r, root),
       );
-      await mirror(t, `Reduce ${at}`, () => [series(comm.rank, Float64Array, 4), sentinels(Float64Array, 4)], ([s, r]) => comm.Reduce(s, r, mpi.Op.SUM, root));
-      await mirror(t, `Reduce MAX [array, count] ${at}`, () => [[series(comm.rank, Int32Array, 6), 3], [sentinels(Int32Array, 5), 3]], ([s, r]) =>
-        comm.Reduce(s, r, mpi.Op.MAX, root),
+      await mirror(
+        t,
+        `Gather ${at}`,
+        () => [series(comm.rank, Int32Array, 2), sentinels(Int32Array, 2 * n)],
+        ([s, r]) => comm.Gather(s, r, root),
       );
-      await mirror(t, `Reduce IN_PLACE ${at}`, () => [me === root ? mpi.IN_PLACE : series(comm.rank, Int32Array, 3), series(comm.rank, Int32Array, 3)], ([s, r]) =>
-        comm.Reduce(s, r, mpi.Op.SUM, root),
+      await mirror(
+        t,
+        `Gather IN_PLACE ${at}`,
+        () => [me === root ? mpi.IN_PLACE : series(comm.rank, Int32Array, 2), series(comm.rank, Int32Array, 2 * n, 1)],
+        ([s, r]) => comm.Gather(s, r, root),
+      );
+      await mirror(
+        t,
+        `Reduce ${at}`,
+        () => [series(comm.rank, Float64Array, 4), sentinels(Float64Array, 4)],
+        ([s, r]) => comm.Reduce(s, r, mpi.Op.SUM, root),
+      );
+      await mirror(
+        t,
+        `Reduce MAX [array, count] ${at}`,
+        () => [
+          [series(comm.rank, Int32Array, 6), 3],
+          [sentinels(Int32Array, 5), 3],
+        ],
+        ([s, r]) => comm.Reduce(s, r, mpi.Op.MAX, root),
+      );
+      await mirror(
+        t,
+        `Reduce IN_PLACE ${at}`,
+        () => [me === root ? mpi.IN_PLACE : series(comm.rank, Int32Array, 3), series(comm.rank, Int32Array, 3)],
+        ([s, r]) => comm.Reduce(s, r, mpi.Op.SUM, root),
       );
       // v-variants with gaps between the blocks: the gaps keep their contents
       const counts = range(n).map((r) => r + 1);
       const displs = range(n).map((r) => r * (n + 2));
       const span = n * (n + 2);
-      await mirror(t, `Scatterv ${at}`, () => [[series(comm.rank, Uint32Array, span), counts, displs], sentinels(Uint32Array, me + 1)], ([s, r]) => comm.Scatterv(s, r, root));
-      await mirror(t, `Gatherv ${at}`, () => [series(comm.rank, Uint32Array, me + 1), [sentinels(Uint32Array, span), counts, displs]], ([s, r]) => comm.Gatherv(s, r, root));
+      await mirror(
+        t,
+        `Scatterv ${at}`,
+        () => [[series(comm.rank, Uint32Array, span), counts, displs], sentinels(Uint32Array, me + 1)],
+        ([s, r]) => comm.Scatterv(s, r, root),
+      );
+      await mirror(
+        t,
+        `Gatherv ${at}`,
+        () => [series(comm.rank, Uint32Array, me + 1), [sentinels(Uint32Array, span), counts, displs]],
+        ([s, r]) => comm.Gatherv(s, r, root),
+      );
     }
     // explicitly: a non-root's Reduce receive DeviceArray is never written
     const recv = mpi.DeviceArray.from(sentinels(Float64Array, 3));
@@ -235,47 +346,131 @@ export const cases: Record<string, Case> = {
     if (me !== n - 1) assert.deepEqual(recv.toHost(), sentinels(Float64Array, 3));
   },
 
-  async "Allgather, Alltoall, Allreduce, Iallreduce, Reduce_scatter_block, Reduce_scatter, Scan, Exscan, Allgatherv, Alltoallv; IN_PLACE"(t) {
+  async "Allgather, Alltoall, Allreduce, Iallreduce, Reduce_scatter_block, Reduce_scatter, Scan, Exscan, Allgatherv, Alltoallv; IN_PLACE"(
+    t,
+  ) {
     const { comm, mpi } = t;
     const n = comm.size;
     const me = comm.rank;
     const { SUM, MAX, PROD } = mpi.Op;
-    await mirror(t, "Allgather", () => [series(comm.rank, Float32Array, 3), sentinels(Float32Array, 3 * n)], ([s, r]) => comm.Allgather(s, r));
-    await mirror(t, "Allgather IN_PLACE", () => [mpi.IN_PLACE, series(comm.rank, Float32Array, 3 * n)], ([s, r]) => comm.Allgather(s, r));
-    await mirror(t, "Alltoall", () => [series(comm.rank, Int16Array, 2 * n), sentinels(Int16Array, 2 * n)], ([s, r]) => comm.Alltoall(s, r));
+    await mirror(
+      t,
+      "Allgather",
+      () => [series(comm.rank, Float32Array, 3), sentinels(Float32Array, 3 * n)],
+      ([s, r]) => comm.Allgather(s, r),
+    );
+    await mirror(
+      t,
+      "Allgather IN_PLACE",
+      () => [mpi.IN_PLACE, series(comm.rank, Float32Array, 3 * n)],
+      ([s, r]) => comm.Allgather(s, r),
+    );
+    await mirror(
+      t,
+      "Alltoall",
+      () => [series(comm.rank, Int16Array, 2 * n), sentinels(Int16Array, 2 * n)],
+      ([s, r]) => comm.Alltoall(s, r),
+    );
     for (const K of KINDS) {
-      await mirror(t, `Allreduce SUM ${K.name}`, () => [series(comm.rank, K, 5), sentinels(K, 5)], ([s, r]) => comm.Allreduce(s, r, SUM));
+      await mirror(
+        t,
+        `Allreduce SUM ${K.name}`,
+        () => [series(comm.rank, K, 5), sentinels(K, 5)],
+        ([s, r]) => comm.Allreduce(s, r, SUM),
+      );
     }
-    await mirror(t, "Allreduce MAX [array, count]", () => [[series(comm.rank, Int32Array, 7), 4], [sentinels(Int32Array, 6), 4]], ([s, r]) => comm.Allreduce(s, r, MAX));
-    await mirror(t, "Allreduce IN_PLACE", () => [mpi.IN_PLACE, series(comm.rank, Float64Array, 4)], ([s, r]) => comm.Allreduce(s, r, SUM));
-    await mirror(t, "Iallreduce", () => [series(comm.rank, Float64Array, 4), sentinels(Float64Array, 4)], ([s, r]) => comm.Iallreduce(s, r, PROD).wait());
-    await mirror(t, "Reduce_scatter_block", () => [series(comm.rank, Int32Array, 2 * n), sentinels(Int32Array, 2)], ([s, r]) => comm.Reduce_scatter_block(s, r, SUM));
+    await mirror(
+      t,
+      "Allreduce MAX [array, count]",
+      () => [
+        [series(comm.rank, Int32Array, 7), 4],
+        [sentinels(Int32Array, 6), 4],
+      ],
+      ([s, r]) => comm.Allreduce(s, r, MAX),
+    );
+    await mirror(
+      t,
+      "Allreduce IN_PLACE",
+      () => [mpi.IN_PLACE, series(comm.rank, Float64Array, 4)],
+      ([s, r]) => comm.Allreduce(s, r, SUM),
+    );
+    await mirror(
+      t,
+      "Iallreduce",
+      () => [series(comm.rank, Float64Array, 4), sentinels(Float64Array, 4)],
+      ([s, r]) => comm.Iallreduce(s, r, PROD).wait(),
+    );
+    await mirror(
+      t,
+      "Reduce_scatter_block",
+      () => [series(comm.rank, Int32Array, 2 * n), sentinels(Int32Array, 2)],
+      ([s, r]) => comm.Reduce_scatter_block(s, r, SUM),
+    );
     const counts = range(n).map((r) => (r % 2) + 1);
     const total = counts.reduce((a, b) => a + b, 0);
     // a receive array longer than this rank's count: the rest keeps its contents
-    await mirror(t, "Reduce_scatter", () => [series(comm.rank, Int32Array, total), sentinels(Int32Array, 3)], ([s, r]) => comm.Reduce_scatter(s, r, counts, SUM));
-    await mirror(t, "Scan", () => [series(comm.rank, Float64Array, 3), sentinels(Float64Array, 3)], ([s, r]) => comm.Scan(s, r, SUM));
-    await mirror(t, "Scan IN_PLACE", () => [mpi.IN_PLACE, series(comm.rank, Float64Array, 3)], ([s, r]) => comm.Scan(s, r, MAX));
+    await mirror(
+      t,
+      "Reduce_scatter",
+      () => [series(comm.rank, Int32Array, total), sentinels(Int32Array, 3)],
+      ([s, r]) => comm.Reduce_scatter(s, r, counts, SUM),
+    );
+    await mirror(
+      t,
+      "Scan",
+      () => [series(comm.rank, Float64Array, 3), sentinels(Float64Array, 3)],
+      ([s, r]) => comm.Scan(s, r, SUM),
+    );
+    await mirror(
+      t,
+      "Scan IN_PLACE",
+      () => [mpi.IN_PLACE, series(comm.rank, Float64Array, 3)],
+      ([s, r]) => comm.Scan(s, r, MAX),
+    );
     // rank 0's Exscan receive array is untouched (and, with IN_PLACE, its operand)
-    await mirror(t, "Exscan", () => [series(comm.rank, Int32Array, 3), sentinels(Int32Array, 3)], ([s, r]) => comm.Exscan(s, r, SUM));
-    await mirror(t, "Exscan IN_PLACE", () => [mpi.IN_PLACE, series(comm.rank, Int32Array, 3)], ([s, r]) => comm.Exscan(s, r, SUM));
+    await mirror(
+      t,
+      "Exscan",
+      () => [series(comm.rank, Int32Array, 3), sentinels(Int32Array, 3)],
+      ([s, r]) => comm.Exscan(s, r, SUM),
+    );
+    await mirror(
+      t,
+      "Exscan IN_PLACE",
+      () => [mpi.IN_PLACE, series(comm.rank, Int32Array, 3)],
+      ([s, r]) => comm.Exscan(s, r, SUM),
+    );
     const vcounts = range(n).map((r) => r + 1);
     const vdispls = range(n).map((r) => r * (n + 2));
     const span = n * (n + 2);
-    await mirror(t, "Allgatherv", () => [series(comm.rank, Float64Array, me + 1), [sentinels(Float64Array, span), vcounts, vdispls]], ([s, r]) => comm.Allgatherv(s, r));
+    await mirror(
+      t,
+      "Allgatherv",
+      () => [series(comm.rank, Float64Array, me + 1), [sentinels(Float64Array, span), vcounts, vdispls]],
+      ([s, r]) => comm.Allgatherv(s, r),
+    );
     // rank r sends (r + j) % 3 elements to rank j, with gaps on both sides
     const sendCounts = range(n).map((j) => (me + j) % 3);
     const recvCounts = range(n).map((i) => (i + me) % 3);
     const gapped = (c: number[]) => c.map((_, i) => i * 4);
-    await mirror(t, "Alltoallv", () => [[series(comm.rank, Int8Array, 4 * n), sendCounts, gapped(sendCounts)], [sentinels(Int8Array, 4 * n), recvCounts, gapped(recvCounts)]], ([s, r]) =>
-      comm.Alltoallv(s, r),
+    await mirror(
+      t,
+      "Alltoallv",
+      () => [
+        [series(comm.rank, Int8Array, 4 * n), sendCounts, gapped(sendCounts)],
+        [sentinels(Int8Array, 4 * n), recvCounts, gapped(recvCounts)],
+      ],
+      ([s, r]) => comm.Alltoallv(s, r),
     );
   },
 
   async "errors keep their codes: ERR_TSMPI_TRUNCATE, ERR_TSMPI_COUNT, ERR_TSMPI_TYPE, ERR_TSMPI_ARG after free()"({ comm, mpi }) {
     const { right, left } = ring(comm);
     const small = mpi.DeviceArray.from(sentinels(Float64Array, 3));
-    const [sent, got] = await Promise.all([outcome(mpi, comm.Send(series(comm.rank, Float64Array, 5), right, 15)), outcome(mpi, comm.Recv(small, left, 15))]);
+    const [sent, got] = await Promise.all([
+      outcome(mpi, comm.Send(series(comm.rank, Float64Array, 5), right, 15)),
+      outcome(mpi, comm.Recv(small, left, 15)),
+    ]);
     assert.deepEqual([sent, got], ["ok", "ERR_TSMPI_TRUNCATE"]);
     assert.deepEqual(small.toHost(), sentinels(Float64Array, 3), "a truncated receive writes nothing");
     const d = mpi.DeviceArray.from(new Float64Array(10));
@@ -302,20 +497,36 @@ export const cases: Record<string, Case> = {
     const freed = mpi.DeviceArray.from(new Int32Array(4));
     freed.free();
     const mine = () => (last ? freed : mpi.DeviceArray.from(new Int32Array(4)));
-    assert.deepEqual(await outcomes(t, () => comm.Allreduce(mine(), mpi.cuda.empty(Int32Array, 4), mpi.Op.SUM)), range(n).map(() => "ERR_TSMPI_ARG"), "Allreduce, last rank's send array freed");
+    assert.deepEqual(
+      await outcomes(t, () => comm.Allreduce(mine(), mpi.cuda.empty(Int32Array, 4), mpi.Op.SUM)),
+      range(n).map(() => "ERR_TSMPI_ARG"),
+      "Allreduce, last rank's send array freed",
+    );
     for (const root of range(n)) {
       const isRoot = comm.rank === root;
       const buf = mpi.DeviceArray.from(new Float64Array(4));
-      assert.deepEqual(await outcomes(t, () => comm.Bcast(isRoot ? [buf, 5] : buf, root)), range(n).map(() => "ERR_TSMPI_COUNT"), `Bcast, root ${root} count too large`);
+      assert.deepEqual(
+        await outcomes(t, () => comm.Bcast(isRoot ? [buf, 5] : buf, root)),
+        range(n).map(() => "ERR_TSMPI_COUNT"),
+        `Bcast, root ${root} count too large`,
+      );
       const recv = isRoot ? mpi.cuda.empty(Int32Array, 4 * n) : null;
       const send = last ? freed : mpi.DeviceArray.from(new Int32Array(4));
       const all = await outcomes(t, () => comm.Gather(send, recv, root));
       assert.equal(all[n - 1], "ERR_TSMPI_ARG", `Gather at root ${root}: ${all}`);
-      assert.ok(all.every((o) => o === "ok" || o === "ERR_TSMPI_ARG") && (n === 1 || all[root] === "ERR_TSMPI_ARG"), `Gather at root ${root}: ${all}`);
+      assert.ok(
+        all.every((o) => o === "ok" || o === "ERR_TSMPI_ARG") && (n === 1 || all[root] === "ERR_TSMPI_ARG"),
+        `Gather at root ${root}: ${all}`,
+      );
     }
     // one rank's DeviceArray one element longer: somebody rejects, nobody hangs
-    const sizes = await outcomes(t, () => comm.Allreduce(mpi.cuda.empty(Float32Array, last && n > 1 ? 6 : 5), mpi.cuda.empty(Float32Array, last && n > 1 ? 6 : 5), mpi.Op.SUM));
-    assert.ok(sizes.every((o) => o === "ok" || o.startsWith("ERR_TSMPI_")) && (n === 1 || sizes.some((o) => o !== "ok")), `Allreduce of mismatched lengths: ${sizes}`);
+    const sizes = await outcomes(t, () =>
+      comm.Allreduce(mpi.cuda.empty(Float32Array, last && n > 1 ? 6 : 5), mpi.cuda.empty(Float32Array, last && n > 1 ? 6 : 5), mpi.Op.SUM),
+    );
+    assert.ok(
+      sizes.every((o) => o === "ok" || o.startsWith("ERR_TSMPI_")) && (n === 1 || sizes.some((o) => o !== "ok")),
+      `Allreduce of mismatched lengths: ${sizes}`,
+    );
     assert.equal(await comm.allreduce(1, mpi.Op.SUM), n, "the communicator still works");
   },
 
@@ -324,7 +535,12 @@ export const cases: Record<string, Case> = {
     const n = comm.size;
     const { right, left } = ring(comm);
     const d = mpi.DeviceArray.from(new Float64Array([1, 2]));
-    const every = (all: string[], what: string) => assert.deepEqual(all, range(n).map(() => "ERR_TSMPI_TYPE"), what);
+    const every = (all: string[], what: string) =>
+      assert.deepEqual(
+        all,
+        range(n).map(() => "ERR_TSMPI_TYPE"),
+        what,
+      );
     for (const [name, call] of Object.entries({
       send: () => comm.send(d, right, 17),
       isend: () => comm.isend(d, right, 17),

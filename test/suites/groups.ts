@@ -181,7 +181,10 @@ export const cases: Record<string, Case> = {
     assert.deepEqual(g.Range_incl([[n - 1, 0, -1]]).Translate_ranks(null, g), range(n).reverse());
     assert.equal(mpi.Group.Compare(g.Range_excl([[n - 1, 0, -2]]), g.Excl(range(n).filter((r) => (n - 1 - r) % 2 === 0))), mpi.IDENT);
     // translating to a subgroup: UNDEFINED for the others
-    assert.deepEqual(g.Translate_ranks(null, evens), range(n).map((r) => (r % 2 === 0 ? r / 2 : mpi.UNDEFINED)));
+    assert.deepEqual(
+      g.Translate_ranks(null, evens),
+      range(n).map((r) => (r % 2 === 0 ? r / 2 : mpi.UNDEFINED)),
+    );
   },
   async "group: bad input throws TsmpiError with a code"(t) {
     const { mpi, comm } = t;
@@ -227,7 +230,10 @@ export const cases: Record<string, Case> = {
     req.wait();
     const right = (comm.rank + 1) % comm.size;
     const left = (comm.rank - 1 + comm.size) % comm.size;
-    const [a, b] = await Promise.all([c.sendrecv(`dup ${comm.rank}`, right, 3, left, 3), comm.sendrecv(`parent ${comm.rank}`, right, 3, left, 3)]);
+    const [a, b] = await Promise.all([
+      c.sendrecv(`dup ${comm.rank}`, right, 3, left, 3),
+      comm.sendrecv(`parent ${comm.rank}`, right, 3, left, 3),
+    ]);
     assert.equal(a, `dup ${left}`);
     assert.equal(b, `parent ${left}`);
     c.Free();
@@ -287,7 +293,10 @@ export const cases: Record<string, Case> = {
       assert.ok(sub);
       assert.equal(sub.size, Math.ceil(comm.size / 2));
       assert.equal(sub.rank, comm.rank / 2);
-      assert.deepEqual(await sub.allgather(comm.rank), range(comm.size).filter((r) => r % 2 === 0));
+      assert.deepEqual(
+        await sub.allgather(comm.rank),
+        range(comm.size).filter((r) => r % 2 === 0),
+      );
       sub.Free();
     }
     // the group's order is the new communicator's order
@@ -297,7 +306,10 @@ export const cases: Record<string, Case> = {
     // disjoint groups at once (MPI 2.2): each rank passes the group it is in
     const mine = comm.group.Range_incl([[comm.rank % 2, comm.size - 1, 2]]);
     const part = comm.Create(mine)!;
-    assert.deepEqual(await part.allgather(comm.rank), range(comm.size).filter((r) => r % 2 === comm.rank % 2));
+    assert.deepEqual(
+      await part.allgather(comm.rank),
+      range(comm.size).filter((r) => r % 2 === comm.rank % 2),
+    );
     assert.equal(comm.Create(mpi.GROUP_EMPTY), null);
     assert.throws(() => comm.Create(1 as never), { code: "ERR_TSMPI_ARG" });
   },
@@ -308,8 +320,18 @@ export const cases: Record<string, Case> = {
       const a = comm.Create_group(evens, 5);
       const b = comm.Create_group(evens, 5); // a second call with one tag: another context
       const [x, y] = await Promise.all([a.allgather(`a${comm.rank}`), b.allgather(`b${comm.rank}`)]);
-      assert.deepEqual(x, range(comm.size).filter((r) => r % 2 === 0).map((r) => `a${r}`));
-      assert.deepEqual(y, range(comm.size).filter((r) => r % 2 === 0).map((r) => `b${r}`));
+      assert.deepEqual(
+        x,
+        range(comm.size)
+          .filter((r) => r % 2 === 0)
+          .map((r) => `a${r}`),
+      );
+      assert.deepEqual(
+        y,
+        range(comm.size)
+          .filter((r) => r % 2 === 0)
+          .map((r) => `b${r}`),
+      );
     }
     // the odd ranks did not call it, and the parent still works for all
     assert.equal(await comm.allreduce(1), comm.size);

@@ -97,7 +97,7 @@ export const cases: Record<string, Case> = {
     assert.ok(inter instanceof mpi.Comm);
     assert.ok(!(intra instanceof mpi.Intercomm));
   }),
-  "testLocalGroupSizeRank": each(async ({ inter }) => {
+  testLocalGroupSizeRank: each(async ({ inter }) => {
     const local = inter.Get_group();
     assert.equal(local.size, inter.Get_size());
     assert.equal(local.size, inter.size);
@@ -105,20 +105,20 @@ export const cases: Record<string, Case> = {
     assert.equal(local.rank, inter.rank);
     local.Free();
   }),
-  "testRemoteGroupSize": each(async ({ inter }) => {
+  testRemoteGroupSize: each(async ({ inter }) => {
     const remote = inter.Get_remote_group();
     assert.equal(remote.size, inter.Get_remote_size());
     assert.equal(remote.size, inter.remote_size);
     remote.Free();
   }),
-  "testMerge": each(async ({ base, inter }) => {
+  testMerge: each(async ({ base, inter }) => {
     const high = !(base.rank < Math.floor(base.size / 2));
     const intra = await inter.Merge(high);
     assert.equal(intra.size, base.size);
     assert.equal(intra.rank, base.rank);
     intra.Free();
   }),
-  "testSplit": each(async ({ mpi, inter: base }) => {
+  testSplit: each(async ({ mpi, inter: base }) => {
     let comm = (await base.Split(42, 42))!;
     assert.equal(comm.Get_rank(), base.Get_rank());
     assert.equal(comm.Get_size(), base.Get_size());
@@ -134,7 +134,7 @@ export const cases: Record<string, Case> = {
       comm.Free();
     }
   }),
-  "testPyProps": each(async ({ mpi, inter: comm }) => {
+  testPyProps: each(async ({ mpi, inter: comm }) => {
     assert.equal(comm.rank, comm.Get_rank());
     assert.equal(comm.size, comm.Get_size());
     assert.equal(comm.remote_size, comm.Get_remote_size());
@@ -188,7 +188,8 @@ export const cases: Record<string, Case> = {
       for (const color of [0, 1]) {
         if (COLOR === color) {
           for (const root of range(size)) {
-            const rmess = root === rank ? await inter.scatter(new Array(rsize).fill(smess), mpi.ROOT) : await inter.scatter(null, mpi.PROC_NULL);
+            const rmess =
+              root === rank ? await inter.scatter(new Array(rsize).fill(smess), mpi.ROOT) : await inter.scatter(null, mpi.PROC_NULL);
             assert.equal(rmess, undefined);
           }
         } else {
@@ -202,7 +203,8 @@ export const cases: Record<string, Case> = {
   }),
   "obj: testAlltoall": each(async ({ inter }) => {
     const rsize = inter.remote_size;
-    for (const smess of [...messages, messages]) assert.deepEqual(await inter.alltoall(new Array(rsize).fill(smess)), new Array(rsize).fill(smess));
+    for (const smess of [...messages, messages])
+      assert.deepEqual(await inter.alltoall(new Array(rsize).fill(smess)), new Array(rsize).fill(smess));
   }),
   "obj: testReduce": each(async ({ mpi, COLOR, inter }) => {
     const { rank, size, remote_size: rsize } = inter;
@@ -213,8 +215,16 @@ export const cases: Record<string, Case> = {
           for (const root of range(size)) {
             if (root === rank) {
               const value = await inter.reduce(null, op, mpi.ROOT);
-              if (op === Op.SUM) assert.equal(value, range(rsize).reduce((a, b) => a + b, 0));
-              else if (op === Op.PROD) assert.equal(value, range(rsize).reduce((a, b) => a * b, 1));
+              if (op === Op.SUM)
+                assert.equal(
+                  value,
+                  range(rsize).reduce((a, b) => a + b, 0),
+                );
+              else if (op === Op.PROD)
+                assert.equal(
+                  value,
+                  range(rsize).reduce((a, b) => a * b, 1),
+                );
               else if (op === Op.MAX) assert.equal(value, rsize - 1);
               else assert.equal(value, 0);
             } else {
@@ -234,8 +244,16 @@ export const cases: Record<string, Case> = {
     const { Op } = mpi;
     for (const op of [Op.SUM, Op.MAX, Op.MIN, Op.PROD]) {
       const value = await inter.allreduce(rank, op);
-      if (op === Op.SUM) assert.equal(value, range(rsize).reduce((a, b) => a + b, 0));
-      else if (op === Op.PROD) assert.equal(value, range(rsize).reduce((a, b) => a * b, 1));
+      if (op === Op.SUM)
+        assert.equal(
+          value,
+          range(rsize).reduce((a, b) => a + b, 0),
+        );
+      else if (op === Op.PROD)
+        assert.equal(
+          value,
+          range(rsize).reduce((a, b) => a * b, 1),
+        );
       else if (op === Op.MAX) assert.equal(value, rsize - 1);
       else assert.equal(value, 0);
     }
@@ -428,31 +446,38 @@ export const cases: Record<string, Case> = {
     assert.throws(() => inter.irecv(rsize), { code: "ERR_TSMPI_RANK" });
     assert.throws(() => inter.isend(1, mpi.ROOT), { code: "ERR_TSMPI_RANK" });
   }),
-  "p2p: an intercomm's messages never match its parents', its dup's or the merged comm's": each(async ({ mpi, base, COLOR, intra, inter }) => {
-    const merged = await inter.Merge(COLOR === 1);
-    const dup = inter.dup();
-    // rank 0 of each group sends to remote rank 0 on every communicator with one tag
-    if (inter.rank === 0) {
-      const peerInBase = COLOR === 0 ? Math.floor(base.size / 2) : 0;
-      await dup.send("dup", 0, 9);
-      await inter.send("inter", 0, 9);
-      await base.send("base", peerInBase, 9);
-      await merged.send("merged", peerInBase, 9);
-      if (intra.size > 1) await intra.send("intra", 1, 9);
-      assert.equal(await merged.recv(mpi.ANY_SOURCE, 9), "merged");
-      assert.equal(await base.recv(mpi.ANY_SOURCE, 9), "base");
-      assert.equal(await inter.recv(mpi.ANY_SOURCE, 9), "inter");
-      assert.equal(await dup.recv(mpi.ANY_SOURCE, 9), "dup");
-    }
-    if (inter.rank === 1) assert.equal(await intra.recv(0, 9), "intra");
-    dup.Free();
-    merged.Free();
-  }),
+  "p2p: an intercomm's messages never match its parents', its dup's or the merged comm's": each(
+    async ({ mpi, base, COLOR, intra, inter }) => {
+      const merged = await inter.Merge(COLOR === 1);
+      const dup = inter.dup();
+      // rank 0 of each group sends to remote rank 0 on every communicator with one tag
+      if (inter.rank === 0) {
+        const peerInBase = COLOR === 0 ? Math.floor(base.size / 2) : 0;
+        await dup.send("dup", 0, 9);
+        await inter.send("inter", 0, 9);
+        await base.send("base", peerInBase, 9);
+        await merged.send("merged", peerInBase, 9);
+        if (intra.size > 1) await intra.send("intra", 1, 9);
+        assert.equal(await merged.recv(mpi.ANY_SOURCE, 9), "merged");
+        assert.equal(await base.recv(mpi.ANY_SOURCE, 9), "base");
+        assert.equal(await inter.recv(mpi.ANY_SOURCE, 9), "inter");
+        assert.equal(await dup.recv(mpi.ANY_SOURCE, 9), "dup");
+      }
+      if (inter.rank === 1) assert.equal(await intra.recv(0, 9), "intra");
+      dup.Free();
+      merged.Free();
+    },
+  ),
   "Merge: high puts a group last; the same high on both keeps the lower world ranks first": each(async ({ mpi, base, COLOR, inter }) => {
     const size = base.size;
     const half = Math.floor(size / 2);
     const world = mpi.COMM_WORLD.rank;
-    for (const [high, firstColor] of [[COLOR === 0, 1], [COLOR === 1, 0], [false, 0], [true, 0]] as const) {
+    for (const [high, firstColor] of [
+      [COLOR === 0, 1],
+      [COLOR === 1, 0],
+      [false, 0],
+      [true, 0],
+    ] as const) {
       const m = await inter.Merge(high);
       assert.equal(m.size, size);
       assert.equal(m.is_inter, false);
@@ -501,8 +526,12 @@ export const cases: Record<string, Case> = {
   "split: colors pick members on both sides; UNDEFINED and one-sided colors give null": each(async ({ mpi, COLOR, inter }) => {
     // even local ranks take color 0, odd ones color 1, ordered by descending key
     const s = await inter.split(inter.rank % 2, -inter.rank);
-    const mine = range(inter.size).filter((r) => r % 2 === inter.rank % 2).reverse();
-    const theirs = range(inter.remote_size).filter((r) => r % 2 === inter.rank % 2).reverse();
+    const mine = range(inter.size)
+      .filter((r) => r % 2 === inter.rank % 2)
+      .reverse();
+    const theirs = range(inter.remote_size)
+      .filter((r) => r % 2 === inter.rank % 2)
+      .reverse();
     if (theirs.length === 0) {
       assert.equal(s, mpi.COMM_NULL);
     } else {

@@ -55,7 +55,19 @@ const basic: unknown[] = [null, true, false, -7, 0, 7, 2 ** 31, -(2n ** 63n) + 1
 const messages: unknown[] = [...basic, [...basic], Object.fromEntries(basic.map((v, k) => [`k${k}`, v]))];
 messages.push([...messages]);
 
-const KINDS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array] as const;
+const KINDS = [
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+] as const;
 type Kind = (typeof KINDS)[number];
 const isBig = (K: Kind): boolean => K === BigInt64Array || K === BigUint64Array;
 /** mpi4py's `array(v, typecode, n)`: n elements of value v. */
@@ -80,7 +92,8 @@ export const cases: Record<string, Case> = {
   async "ngh obj: testNeighborAlltoall"({ mpi, comm }) {
     for (const topo of topoComms(comm)) {
       const [rsize, ssize] = neighborsCount(mpi, topo);
-      for (const smess of messages) assert.deepEqual(await topo.neighbor_alltoall(new Array(ssize).fill(smess)), new Array(rsize).fill(smess));
+      for (const smess of messages)
+        assert.deepEqual(await topo.neighbor_alltoall(new Array(ssize).fill(smess)), new Array(rsize).fill(smess));
       topo.Free();
     }
   },
@@ -135,7 +148,10 @@ export const cases: Record<string, Case> = {
   },
 
   // ------------------------------------------------------------ beyond mpi4py's tests
-  async "cart: block 2d comes from the -1 neighbour's +1 block, block 2d+1 from the +1 neighbour's -1 block (dims of 1 and 2 too)"({ mpi, comm }) {
+  async "cart: block 2d comes from the -1 neighbour's +1 block, block 2d+1 from the +1 neighbour's -1 block (dims of 1 and 2 too)"({
+    mpi,
+    comm,
+  }) {
     for (const ndim of [1, 2, 3]) {
       const dims = mpi.Compute_dims(comm.size, ndim);
       const cart = comm.Create_cart(dims, true)!;
@@ -167,7 +183,10 @@ export const cases: Record<string, Case> = {
     assert.deepEqual(fromObj, [left === mpi.PROC_NULL ? undefined : left, right === mpi.PROC_NULL ? undefined : right]);
     const recv = new Float64Array(4).fill(-7);
     await cart.Neighbor_allgather(new Float64Array([comm.rank, comm.rank + 0.5]), recv);
-    assert.deepEqual(Array.from(recv), [...(left === mpi.PROC_NULL ? [-7, -7] : [left, left + 0.5]), ...(right === mpi.PROC_NULL ? [-7, -7] : [right, right + 0.5])]);
+    assert.deepEqual(Array.from(recv), [
+      ...(left === mpi.PROC_NULL ? [-7, -7] : [left, left + 0.5]),
+      ...(right === mpi.PROC_NULL ? [-7, -7] : [right, right + 0.5]),
+    ]);
     const recv2 = new Int16Array(2).fill(-7);
     await cart.Ineighbor_alltoall(new Int16Array([10 + comm.rank, 20 + comm.rank]), recv2).wait();
     assert.deepEqual(Array.from(recv2), [left === mpi.PROC_NULL ? -7 : 20 + left, right === mpi.PROC_NULL ? -7 : 10 + right]);
@@ -177,8 +196,14 @@ export const cases: Record<string, Case> = {
     const rank = comm.rank;
     if (size < 3) return; // below 3 ranks the ring's two neighbours are one rank: blocks are told apart only by order
     const [, graph, dist] = topoComms(comm);
-    assert.deepEqual(await graph.neighbor_alltoall(graph.neighbors.map((n) => `${rank}>${n}`)), graph.neighbors.map((n) => `${n}>${rank}`));
-    assert.deepEqual(await dist.neighbor_alltoall([`${rank}>+1`, `${rank}>+2`]), [`${mod(rank - 2, size)}>+2`, `${mod(rank - 1, size)}>+1`]);
+    assert.deepEqual(
+      await graph.neighbor_alltoall(graph.neighbors.map((n) => `${rank}>${n}`)),
+      graph.neighbors.map((n) => `${n}>${rank}`),
+    );
+    assert.deepEqual(await dist.neighbor_alltoall([`${rank}>+1`, `${rank}>+2`]), [
+      `${mod(rank - 2, size)}>+2`,
+      `${mod(rank - 1, size)}>+1`,
+    ]);
     // block i to destination i has i+1 elements; the -2 source sends 2 here, the -1 source 1
     const send = new Float32Array([rank, rank + 0.25, rank + 0.5]);
     const recv = new Float32Array(5).fill(-1);
@@ -200,8 +225,14 @@ export const cases: Record<string, Case> = {
     const recv = new Float64Array(2 * m).fill(-1);
     await cart.Neighbor_alltoall(send, recv);
     const [minus, plus] = cart.Shift(0, 1);
-    assert.ok(recv.subarray(0, m).every((v) => v === minus + 0.75), "block 0: the -1 neighbour's +1 block");
-    assert.ok(recv.subarray(m).every((v) => v === plus + 0.25), "block 1: the +1 neighbour's -1 block");
+    assert.ok(
+      recv.subarray(0, m).every((v) => v === minus + 0.75),
+      "block 0: the -1 neighbour's +1 block",
+    );
+    assert.ok(
+      recv.subarray(m).every((v) => v === plus + 0.25),
+      "block 1: the +1 neighbour's -1 block",
+    );
     const all = new Float64Array(4 * m).fill(-1);
     await cart.Neighbor_allgather(send, all);
     assert.equal(all[0], minus + 0.25);

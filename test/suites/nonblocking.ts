@@ -14,7 +14,6 @@ import assert from "node:assert/strict";
 import type { Prequest, Request } from "tsmpi";
 import type { AnyTypedArray, Case } from "./types.js";
 
-
 const KINDS = [Int8Array, Int32Array, Float32Array, Float64Array, BigInt64Array] as const;
 type Kind = (typeof KINDS)[number];
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -47,7 +46,13 @@ const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
  * request made once (inactive: `test()` true at once), then started and waited twice, `reset()`
  * before each start and `check()` after each.
  */
-async function exercise(mode: Mode, reset: () => void, nb: () => Request<unknown>, init: () => Prequest<unknown>, check: () => void): Promise<void> {
+async function exercise(
+  mode: Mode,
+  reset: () => void,
+  nb: () => Request<unknown>,
+  init: () => Prequest<unknown>,
+  check: () => void,
+): Promise<void> {
   if (mode === "nonblocking") {
     reset();
     await nb().wait();
@@ -67,12 +72,24 @@ async function exercise(mode: Mode, reset: () => void, nb: () => Request<unknown
 
 const OPS = ["SUM", "PROD", "MAX", "MIN"] as const;
 const fold = (op: (typeof OPS)[number], xs: number[]): number =>
-  op === "SUM" ? xs.reduce((a, b) => a + b, 0) : op === "PROD" ? xs.reduce((a, b) => a * b, 1) : op === "MAX" ? Math.max(...xs) : Math.min(...xs);
+  op === "SUM"
+    ? xs.reduce((a, b) => a + b, 0)
+    : op === "PROD"
+      ? xs.reduce((a, b) => a * b, 1)
+      : op === "MAX"
+        ? Math.max(...xs)
+        : Math.min(...xs);
 
 export const cases: Record<string, Case> = {
   async "Ibarrier / Barrier_init (testBarrier)"({ comm }) {
     await comm.Ibarrier().wait();
-    await exercise("persistent", () => {}, () => comm.Ibarrier(), () => comm.Barrier_init(), () => {});
+    await exercise(
+      "persistent",
+      () => {},
+      () => comm.Ibarrier(),
+      () => comm.Barrier_init(),
+      () => {},
+    );
   },
 
   async "Ibcast / Bcast_init at every root, every kind (testBcast)"({ comm }) {
@@ -81,7 +98,13 @@ export const cases: Record<string, Case> = {
       for (const K of KINDS)
         for (const root of range(size)) {
           const buf = make(K, root, () => -1);
-          await exercise(mode, () => fill(buf, () => (rank === root ? root : -1)), () => comm.Ibcast(buf, root), () => comm.Bcast_init(buf, root), () => expect(buf, () => root, `${mode} ${K.name} root ${root}`));
+          await exercise(
+            mode,
+            () => fill(buf, () => (rank === root ? root : -1)),
+            () => comm.Ibcast(buf, root),
+            () => comm.Bcast_init(buf, root),
+            () => expect(buf, () => root, `${mode} ${K.name} root ${root}`),
+          );
         }
   },
 
@@ -92,10 +115,22 @@ export const cases: Record<string, Case> = {
         for (const root of range(size)) {
           const sbuf = make(K, root + 1, () => root);
           const rbuf = rank === root ? make(K, size * (root + 1), () => -1) : null;
-          await exercise(mode, () => rbuf && fill(rbuf, () => -1), () => comm.Igather(sbuf, rbuf, root), () => comm.Gather_init(sbuf, rbuf, root), () => rbuf && expect(rbuf, () => root, `${mode} Gather ${K.name} root ${root}`));
+          await exercise(
+            mode,
+            () => rbuf && fill(rbuf, () => -1),
+            () => comm.Igather(sbuf, rbuf, root),
+            () => comm.Gather_init(sbuf, rbuf, root),
+            () => rbuf && expect(rbuf, () => root, `${mode} Gather ${K.name} root ${root}`),
+          );
           const ssrc = rank === root ? make(K, size * size, (i) => Math.floor(i / size) + root) : null;
           const sdst = make(K, size, () => -1);
-          await exercise(mode, () => fill(sdst, () => -1), () => comm.Iscatter(ssrc, sdst, root), () => comm.Scatter_init(ssrc, sdst, root), () => expect(sdst, () => rank + root, `${mode} Scatter ${K.name} root ${root}`));
+          await exercise(
+            mode,
+            () => fill(sdst, () => -1),
+            () => comm.Iscatter(ssrc, sdst, root),
+            () => comm.Scatter_init(ssrc, sdst, root),
+            () => expect(sdst, () => rank + root, `${mode} Scatter ${K.name} root ${root}`),
+          );
         }
   },
 
@@ -106,10 +141,22 @@ export const cases: Record<string, Case> = {
         for (const n of [1, 3]) {
           const sbuf = make(K, n, (i) => rank + i);
           const rbuf = make(K, size * n, () => -1);
-          await exercise(mode, () => fill(rbuf, () => -1), () => comm.Iallgather(sbuf, rbuf), () => comm.Allgather_init(sbuf, rbuf), () => expect(rbuf, (i) => Math.floor(i / n) + (i % n), `${mode} Allgather ${K.name}`));
+          await exercise(
+            mode,
+            () => fill(rbuf, () => -1),
+            () => comm.Iallgather(sbuf, rbuf),
+            () => comm.Allgather_init(sbuf, rbuf),
+            () => expect(rbuf, (i) => Math.floor(i / n) + (i % n), `${mode} Allgather ${K.name}`),
+          );
           const abuf = make(K, size * n, (i) => rank * 10 + Math.floor(i / n));
           const bbuf = make(K, size * n, () => -1);
-          await exercise(mode, () => fill(bbuf, () => -1), () => comm.Ialltoall(abuf, bbuf), () => comm.Alltoall_init(abuf, bbuf), () => expect(bbuf, (i) => Math.floor(i / n) * 10 + rank, `${mode} Alltoall ${K.name}`));
+          await exercise(
+            mode,
+            () => fill(bbuf, () => -1),
+            () => comm.Ialltoall(abuf, bbuf),
+            () => comm.Alltoall_init(abuf, bbuf),
+            () => expect(bbuf, (i) => Math.floor(i / n) * 10 + rank, `${mode} Alltoall ${K.name}`),
+          );
         }
   },
 
@@ -119,34 +166,70 @@ export const cases: Record<string, Case> = {
       for (const K of KINDS)
         for (const op of OPS) {
           const sbuf = make(K, size, (i) => i);
-          const want = (i: number): number => fold(op, range(size).map(() => i));
+          const want = (i: number): number =>
+            fold(
+              op,
+              range(size).map(() => i),
+            );
           for (const root of range(size)) {
             const rbuf = make(K, size, () => -1);
-            await exercise(mode, () => fill(rbuf, () => -1), () => comm.Ireduce(sbuf, rbuf, mpi.Op[op], root), () => comm.Reduce_init(sbuf, rbuf, mpi.Op[op], root), () =>
-              expect(rbuf, rank === root ? want : () => -1, `${mode} Reduce ${op} ${K.name} root ${root}`),
+            await exercise(
+              mode,
+              () => fill(rbuf, () => -1),
+              () => comm.Ireduce(sbuf, rbuf, mpi.Op[op], root),
+              () => comm.Reduce_init(sbuf, rbuf, mpi.Op[op], root),
+              () => expect(rbuf, rank === root ? want : () => -1, `${mode} Reduce ${op} ${K.name} root ${root}`),
             );
           }
           const rbuf = make(K, size, () => -1);
-          await exercise(mode, () => fill(rbuf, () => -1), () => comm.Iallreduce(sbuf, rbuf, mpi.Op[op]), () => comm.Allreduce_init(sbuf, rbuf, mpi.Op[op]), () => expect(rbuf, want, `${mode} Allreduce ${op} ${K.name}`));
+          await exercise(
+            mode,
+            () => fill(rbuf, () => -1),
+            () => comm.Iallreduce(sbuf, rbuf, mpi.Op[op]),
+            () => comm.Allreduce_init(sbuf, rbuf, mpi.Op[op]),
+            () => expect(rbuf, want, `${mode} Allreduce ${op} ${K.name}`),
+          );
         }
   },
 
-  async "Ireduce_scatter / Reduce_scatter_init, Ireduce_scatter_block / Reduce_scatter_block_init (testReduceScatter, testReduceScatterBlock)"({ comm, mpi }) {
+  async "Ireduce_scatter / Reduce_scatter_init, Ireduce_scatter_block / Reduce_scatter_block_init (testReduceScatter, testReduceScatterBlock)"({
+    comm,
+    mpi,
+  }) {
     const { rank, size } = comm;
     for (const mode of MODES)
       for (const K of KINDS)
         for (const op of OPS) {
           const rcnt = range(size).map((i) => i + 1);
-          const sbuf = make(K, rcnt.reduce((a, b) => a + b, 0), () => rank + 1);
+          const sbuf = make(
+            K,
+            rcnt.reduce((a, b) => a + b, 0),
+            () => rank + 1,
+          );
           const rbuf = make(K, rank + 1, () => -1);
-          const want = fold(op, range(size).map((r) => r + 1));
-          await exercise(mode, () => fill(rbuf, () => -1), () => comm.Ireduce_scatter(sbuf, rbuf, rcnt, mpi.Op[op]), () => comm.Reduce_scatter_init(sbuf, rbuf, rcnt, mpi.Op[op]), () => expect(rbuf, () => want, `${mode} Reduce_scatter ${op} ${K.name}`));
+          const want = fold(
+            op,
+            range(size).map((r) => r + 1),
+          );
+          await exercise(
+            mode,
+            () => fill(rbuf, () => -1),
+            () => comm.Ireduce_scatter(sbuf, rbuf, rcnt, mpi.Op[op]),
+            () => comm.Reduce_scatter_init(sbuf, rbuf, rcnt, mpi.Op[op]),
+            () => expect(rbuf, () => want, `${mode} Reduce_scatter ${op} ${K.name}`),
+          );
           for (const n of range(size).map((i) => i + 1)) {
             const v = (r: number): number => (op === "PROD" ? r + 1 : r);
             const bs = make(K, n * size, () => v(rank));
             const br = make(K, n, () => -1);
             const bwant = fold(op, range(size).map(v));
-            await exercise(mode, () => fill(br, () => -1), () => comm.Ireduce_scatter_block(bs, br, mpi.Op[op]), () => comm.Reduce_scatter_block_init(bs, br, mpi.Op[op]), () => expect(br, () => bwant, `${mode} Reduce_scatter_block ${op} ${K.name} n=${n}`));
+            await exercise(
+              mode,
+              () => fill(br, () => -1),
+              () => comm.Ireduce_scatter_block(bs, br, mpi.Op[op]),
+              () => comm.Reduce_scatter_block_init(bs, br, mpi.Op[op]),
+              () => expect(br, () => bwant, `${mode} Reduce_scatter_block ${op} ${K.name} n=${n}`),
+            );
           }
         }
   },
@@ -158,9 +241,39 @@ export const cases: Record<string, Case> = {
         for (const op of OPS) {
           const sbuf = make(K, size, (i) => i);
           const rbuf = make(K, size, () => 0);
-          await exercise(mode, () => fill(rbuf, () => 0), () => comm.Iscan(sbuf, rbuf, mpi.Op[op]), () => comm.Scan_init(sbuf, rbuf, mpi.Op[op]), () => expect(rbuf, (i) => fold(op, range(rank + 1).map(() => i)), `${mode} Scan ${op} ${K.name}`));
-          await exercise(mode, () => fill(rbuf, () => -1), () => comm.Iexscan(sbuf, rbuf, mpi.Op[op]), () => comm.Exscan_init(sbuf, rbuf, mpi.Op[op]), () =>
-            expect(rbuf, rank === 0 ? () => -1 : (i) => fold(op, range(rank).map(() => i)), `${mode} Exscan ${op} ${K.name}`),
+          await exercise(
+            mode,
+            () => fill(rbuf, () => 0),
+            () => comm.Iscan(sbuf, rbuf, mpi.Op[op]),
+            () => comm.Scan_init(sbuf, rbuf, mpi.Op[op]),
+            () =>
+              expect(
+                rbuf,
+                (i) =>
+                  fold(
+                    op,
+                    range(rank + 1).map(() => i),
+                  ),
+                `${mode} Scan ${op} ${K.name}`,
+              ),
+          );
+          await exercise(
+            mode,
+            () => fill(rbuf, () => -1),
+            () => comm.Iexscan(sbuf, rbuf, mpi.Op[op]),
+            () => comm.Exscan_init(sbuf, rbuf, mpi.Op[op]),
+            () =>
+              expect(
+                rbuf,
+                rank === 0
+                  ? () => -1
+                  : (i) =>
+                      fold(
+                        op,
+                        range(rank).map(() => i),
+                      ),
+                `${mode} Exscan ${op} ${K.name}`,
+              ),
           );
         }
   },
@@ -177,20 +290,40 @@ export const cases: Record<string, Case> = {
             const rarr = make(K, size * size, () => -1);
             const rv = rank === root ? ([rarr, counts, displs] as [AnyTypedArray, number[], number[]]) : null;
             const row = (i: number): number => (i % size < count ? root : -1);
-            await exercise(mode, () => fill(rarr, () => -1), () => comm.Igatherv(sbuf, rv, root), () => comm.Gatherv_init(sbuf, rv, root), () => rv && expect(rarr, row, `${mode} Gatherv root ${root} count ${count}`));
+            await exercise(
+              mode,
+              () => fill(rarr, () => -1),
+              () => comm.Igatherv(sbuf, rv, root),
+              () => comm.Gatherv_init(sbuf, rv, root),
+              () => rv && expect(rarr, row, `${mode} Gatherv root ${root} count ${count}`),
+            );
             const src = make(K, size * size, () => root);
             const sv = rank === root ? ([src, counts, displs] as [AnyTypedArray, number[], number[]]) : null;
             const dst = make(K, size, () => -1);
-            await exercise(mode, () => fill(dst, () => -1), () => comm.Iscatterv(sv, [dst, count], root), () => comm.Scatterv_init(sv, [dst, count], root), () => expect(dst, (i) => (i < count ? root : -1), `${mode} Scatterv root ${root} count ${count}`));
+            await exercise(
+              mode,
+              () => fill(dst, () => -1),
+              () => comm.Iscatterv(sv, [dst, count], root),
+              () => comm.Scatterv_init(sv, [dst, count], root),
+              () => expect(dst, (i) => (i < count ? root : -1), `${mode} Scatterv root ${root} count ${count}`),
+            );
             const all = make(K, size * size, () => -1);
             const mine = make(K, count, () => rank);
-            await exercise(mode, () => fill(all, () => -1), () => comm.Iallgatherv(mine, [all, counts, displs]), () => comm.Allgatherv_init(mine, [all, counts, displs]), () =>
-              expect(all, (i) => (i % size < count ? Math.floor(i / size) : -1), `${mode} Allgatherv count ${count}`),
+            await exercise(
+              mode,
+              () => fill(all, () => -1),
+              () => comm.Iallgatherv(mine, [all, counts, displs]),
+              () => comm.Allgatherv_init(mine, [all, counts, displs]),
+              () => expect(all, (i) => (i % size < count ? Math.floor(i / size) : -1), `${mode} Allgatherv count ${count}`),
             );
             const a2a = make(K, size * size, (i) => rank * 100 + Math.floor(i / size));
             const b2b = make(K, size * size, () => -1);
-            await exercise(mode, () => fill(b2b, () => -1), () => comm.Ialltoallv([a2a, counts, displs], [b2b, counts, displs]), () => comm.Alltoallv_init([a2a, counts, displs], [b2b, counts, displs]), () =>
-              expect(b2b, (i) => (i % size < count ? Math.floor(i / size) * 100 + rank : -1), `${mode} Alltoallv count ${count}`),
+            await exercise(
+              mode,
+              () => fill(b2b, () => -1),
+              () => comm.Ialltoallv([a2a, counts, displs], [b2b, counts, displs]),
+              () => comm.Alltoallv_init([a2a, counts, displs], [b2b, counts, displs]),
+              () => expect(b2b, (i) => (i % size < count ? Math.floor(i / size) * 100 + rank : -1), `${mode} Alltoallv count ${count}`),
             );
           }
   },
@@ -202,24 +335,81 @@ export const cases: Record<string, Case> = {
         const g = make(Float64Array, size * 2, () => -1);
         const s = make(Float64Array, 2, () => root);
         const send = rank === root ? mpi.IN_PLACE : s;
-        await exercise(mode, () => fill(g, (i) => (rank === root && Math.floor(i / 2) === root ? root : -1)), () => comm.Igather(send, rank === root ? g : null, root), () => comm.Gather_init(send, rank === root ? g : null, root), () => rank === root && expect(g, () => root, `${mode} Gather IN_PLACE`));
+        await exercise(
+          mode,
+          () => fill(g, (i) => (rank === root && Math.floor(i / 2) === root ? root : -1)),
+          () => comm.Igather(send, rank === root ? g : null, root),
+          () => comm.Gather_init(send, rank === root ? g : null, root),
+          () => rank === root && expect(g, () => root, `${mode} Gather IN_PLACE`),
+        );
         const sc = make(Int32Array, size * 3, (i) => Math.floor(i / 3));
         const recv = rank === root ? mpi.IN_PLACE : make(Int32Array, 3, () => -1);
-        await exercise(mode, () => fill(sc, (i) => Math.floor(i / 3)), () => comm.Iscatter(rank === root ? sc : null, recv, root), () => comm.Scatter_init(rank === root ? sc : null, recv, root), () => recv !== mpi.IN_PLACE && expect(recv, () => rank, `${mode} Scatter IN_PLACE`));
+        await exercise(
+          mode,
+          () => fill(sc, (i) => Math.floor(i / 3)),
+          () => comm.Iscatter(rank === root ? sc : null, recv, root),
+          () => comm.Scatter_init(rank === root ? sc : null, recv, root),
+          () => recv !== mpi.IN_PLACE && expect(recv, () => rank, `${mode} Scatter IN_PLACE`),
+        );
       }
       const ag = make(Int32Array, size * 2, () => -1);
-      await exercise(mode, () => fill(ag, (i) => (Math.floor(i / 2) === rank ? rank : -1)), () => comm.Iallgather(mpi.IN_PLACE, ag), () => comm.Allgather_init(mpi.IN_PLACE, ag), () => expect(ag, (i) => Math.floor(i / 2), `${mode} Allgather IN_PLACE`));
+      await exercise(
+        mode,
+        () => fill(ag, (i) => (Math.floor(i / 2) === rank ? rank : -1)),
+        () => comm.Iallgather(mpi.IN_PLACE, ag),
+        () => comm.Allgather_init(mpi.IN_PLACE, ag),
+        () => expect(ag, (i) => Math.floor(i / 2), `${mode} Allgather IN_PLACE`),
+      );
       const ar = make(Float64Array, 3, () => 0);
-      await exercise(mode, () => fill(ar, (i) => rank + i), () => comm.Iallreduce(mpi.IN_PLACE, ar, mpi.Op.SUM), () => comm.Allreduce_init(mpi.IN_PLACE, ar, mpi.Op.SUM), () => expect(ar, (i) => (size * (size - 1)) / 2 + size * i, `${mode} Allreduce IN_PLACE`));
+      await exercise(
+        mode,
+        () => fill(ar, (i) => rank + i),
+        () => comm.Iallreduce(mpi.IN_PLACE, ar, mpi.Op.SUM),
+        () => comm.Allreduce_init(mpi.IN_PLACE, ar, mpi.Op.SUM),
+        () => expect(ar, (i) => (size * (size - 1)) / 2 + size * i, `${mode} Allreduce IN_PLACE`),
+      );
       const rd = make(Int32Array, 2, () => 0);
-      await exercise(mode, () => fill(rd, () => rank + 1), () => comm.Ireduce(rank === 0 ? mpi.IN_PLACE : rd, rank === 0 ? rd : null, mpi.Op.PROD, 0), () => comm.Reduce_init(rank === 0 ? mpi.IN_PLACE : rd, rank === 0 ? rd : null, mpi.Op.PROD, 0), () => expect(rd, () => (rank === 0 ? fold("PROD", range(size).map((r) => r + 1)) : rank + 1), `${mode} Reduce IN_PLACE`));
+      await exercise(
+        mode,
+        () => fill(rd, () => rank + 1),
+        () => comm.Ireduce(rank === 0 ? mpi.IN_PLACE : rd, rank === 0 ? rd : null, mpi.Op.PROD, 0),
+        () => comm.Reduce_init(rank === 0 ? mpi.IN_PLACE : rd, rank === 0 ? rd : null, mpi.Op.PROD, 0),
+        () =>
+          expect(
+            rd,
+            () =>
+              rank === 0
+                ? fold(
+                    "PROD",
+                    range(size).map((r) => r + 1),
+                  )
+                : rank + 1,
+            `${mode} Reduce IN_PLACE`,
+          ),
+      );
       const sn = make(Int32Array, 2, () => 0);
-      await exercise(mode, () => fill(sn, () => rank), () => comm.Iscan(mpi.IN_PLACE, sn, mpi.Op.SUM), () => comm.Scan_init(mpi.IN_PLACE, sn, mpi.Op.SUM), () => expect(sn, () => (rank * (rank + 1)) / 2, `${mode} Scan IN_PLACE`));
+      await exercise(
+        mode,
+        () => fill(sn, () => rank),
+        () => comm.Iscan(mpi.IN_PLACE, sn, mpi.Op.SUM),
+        () => comm.Scan_init(mpi.IN_PLACE, sn, mpi.Op.SUM),
+        () => expect(sn, () => (rank * (rank + 1)) / 2, `${mode} Scan IN_PLACE`),
+      );
       const ex = make(Int32Array, 2, () => 0);
-      await exercise(mode, () => fill(ex, () => rank), () => comm.Iexscan(mpi.IN_PLACE, ex, mpi.Op.SUM), () => comm.Exscan_init(mpi.IN_PLACE, ex, mpi.Op.SUM), () => rank > 0 && expect(ex, () => (rank * (rank - 1)) / 2, `${mode} Exscan IN_PLACE`));
+      await exercise(
+        mode,
+        () => fill(ex, () => rank),
+        () => comm.Iexscan(mpi.IN_PLACE, ex, mpi.Op.SUM),
+        () => comm.Exscan_init(mpi.IN_PLACE, ex, mpi.Op.SUM),
+        () => rank > 0 && expect(ex, () => (rank * (rank - 1)) / 2, `${mode} Exscan IN_PLACE`),
+      );
       const rsb = make(Int32Array, size * 2, () => 0);
-      await exercise(mode, () => fill(rsb, (i) => rank + i), () => comm.Ireduce_scatter_block(mpi.IN_PLACE, rsb, mpi.Op.SUM), () => comm.Reduce_scatter_block_init(mpi.IN_PLACE, rsb, mpi.Op.SUM), () =>
-        expect(rsb.subarray(0, 2), (i) => (size * (size - 1)) / 2 + size * (rank * 2 + i), `${mode} Reduce_scatter_block IN_PLACE`),
+      await exercise(
+        mode,
+        () => fill(rsb, (i) => rank + i),
+        () => comm.Ireduce_scatter_block(mpi.IN_PLACE, rsb, mpi.Op.SUM),
+        () => comm.Reduce_scatter_block_init(mpi.IN_PLACE, rsb, mpi.Op.SUM),
+        () => expect(rsb.subarray(0, 2), (i) => (size * (size - 1)) / 2 + size * (rank * 2 + i), `${mode} Reduce_scatter_block IN_PLACE`),
       );
     }
   },
@@ -242,7 +432,11 @@ export const cases: Record<string, Case> = {
     const check = (what: string): void => {
       for (let j = 0; j < size; j++) {
         const block = Array.from(rview.subarray(4 + j * 8, 4 + j * 8 + 8));
-        assert.deepEqual(block, [...range(rank + 1).map((k) => j * 100 + rank * 10 + k), ...new Array(7 - rank).fill(-1)], `${what}: block from rank ${j}`);
+        assert.deepEqual(
+          block,
+          [...range(rank + 1).map((k) => j * 100 + rank * 10 + k), ...new Array(7 - rank).fill(-1)],
+          `${what}: block from rank ${j}`,
+        );
       }
       assert.deepEqual(Array.from(rview.subarray(0, 4)), [-1, -1, -1, -1], `${what}: bytes before the first block untouched`);
     };
@@ -252,31 +446,79 @@ export const cases: Record<string, Case> = {
       reset();
       await comm.Alltoallw(sb, rb);
       check("Alltoallw");
-      for (const mode of MODES) await exercise(mode, reset, () => comm.Ialltoallw(sb, rb), () => comm.Alltoallw_init(sb, rb), () => check(`${mode} Alltoallw`));
+      for (const mode of MODES)
+        await exercise(
+          mode,
+          reset,
+          () => comm.Ialltoallw(sb, rb),
+          () => comm.Alltoallw_init(sb, rb),
+          () => check(`${mode} Alltoallw`),
+        );
     }
     // kinds differ between sender and receiver: bytes move (one Float64 = two Int32)
     const f = Float64Array.from(range(size), (i) => rank + i / 4);
     const got = new Int32Array(2 * size).fill(-1);
-    await comm.Ialltoallw([f, new Array(size).fill(1), range(size).map((i) => 8 * i), Float64Array], [got, new Array(size).fill(2), range(size).map((j) => 8 * j), Int32Array]).wait();
-    assert.deepEqual(Array.from(new Float64Array(got.buffer)), range(size).map((j) => j + rank / 4), "Float64 blocks received as Int32 pairs");
+    await comm
+      .Ialltoallw(
+        [f, new Array(size).fill(1), range(size).map((i) => 8 * i), Float64Array],
+        [got, new Array(size).fill(2), range(size).map((j) => 8 * j), Int32Array],
+      )
+      .wait();
+    assert.deepEqual(
+      Array.from(new Float64Array(got.buffer)),
+      range(size).map((j) => j + rank / 4),
+      "Float64 blocks received as Int32 pairs",
+    );
     // IN_PLACE: recvbuf's blocks are sent
     const ip = Float32Array.from(range(size), (j) => rank * 10 + j);
     await comm.Ialltoallw(mpi.IN_PLACE, [ip, new Array(size).fill(1), range(size).map((j) => 4 * j), Float32Array]).wait();
-    assert.deepEqual(Array.from(ip), range(size).map((j) => j * 10 + rank), "Alltoallw IN_PLACE");
+    assert.deepEqual(
+      Array.from(ip),
+      range(size).map((j) => j * 10 + rank),
+      "Alltoallw IN_PLACE",
+    );
   },
 
-  async "object tier: ibarrier, ibcast, igather, iscatter, iallgather, ialltoall, ireduce, iallreduce, iscan, iexscan (test_cco_obj.py bodies)"({ comm, mpi }) {
+  async "object tier: ibarrier, ibcast, igather, iscatter, iallgather, ialltoall, ireduce, iallreduce, iscan, iexscan (test_cco_obj.py bodies)"({
+    comm,
+    mpi,
+  }) {
     const { rank, size } = comm;
     await comm.ibarrier().wait();
     for (const root of range(size)) {
       const msg = { root, list: [root, "x", [1n, 2n]], arr: Float64Array.of(root) };
       assert.deepEqual(await comm.ibcast(rank === root ? msg : null, root).wait(), msg, `ibcast root ${root}`);
-      assert.deepEqual(await comm.igather({ r: rank }, root).wait(), rank === root ? range(size).map((r) => ({ r })) : undefined, `igather root ${root}`);
-      assert.deepEqual(await comm.iscatter(rank === root ? range(size).map((r) => [r, root]) : null, root).wait(), [rank, root], `iscatter root ${root}`);
-      assert.equal(await comm.ireduce(rank + 1, mpi.Op.PROD, root).wait(), rank === root ? fold("PROD", range(size).map((r) => r + 1)) : undefined, `ireduce root ${root}`);
+      assert.deepEqual(
+        await comm.igather({ r: rank }, root).wait(),
+        rank === root ? range(size).map((r) => ({ r })) : undefined,
+        `igather root ${root}`,
+      );
+      assert.deepEqual(
+        await comm.iscatter(rank === root ? range(size).map((r) => [r, root]) : null, root).wait(),
+        [rank, root],
+        `iscatter root ${root}`,
+      );
+      assert.equal(
+        await comm.ireduce(rank + 1, mpi.Op.PROD, root).wait(),
+        rank === root
+          ? fold(
+              "PROD",
+              range(size).map((r) => r + 1),
+            )
+          : undefined,
+        `ireduce root ${root}`,
+      );
     }
-    assert.deepEqual(await comm.iallgather(`r${rank}`).wait(), range(size).map((r) => `r${r}`), "iallgather");
-    assert.deepEqual(await comm.ialltoall(range(size).map((i) => [rank, i])).wait(), range(size).map((j) => [j, rank]), "ialltoall");
+    assert.deepEqual(
+      await comm.iallgather(`r${rank}`).wait(),
+      range(size).map((r) => `r${r}`),
+      "iallgather",
+    );
+    assert.deepEqual(
+      await comm.ialltoall(range(size).map((i) => [rank, i])).wait(),
+      range(size).map((j) => [j, rank]),
+      "ialltoall",
+    );
     assert.equal(await comm.iallreduce(rank, mpi.Op.MAX).wait(), size - 1, "iallreduce");
     assert.equal(await comm.iscan(rank + 1, mpi.Op.SUM).wait(), ((rank + 1) * (rank + 2)) / 2, "iscan");
     assert.equal(await comm.iexscan(rank + 1, mpi.Op.SUM).wait(), rank === 0 ? undefined : (rank * (rank + 1)) / 2, "iexscan");
@@ -289,7 +531,13 @@ export const cases: Record<string, Case> = {
     const { rank, size } = comm;
     const out = new Int32Array(2);
     const ag = new Float64Array(size);
-    const make = (): Request<unknown>[] => [comm.Iallreduce(Int32Array.of(rank, 1), out, mpi.Op.SUM), comm.iallgather(rank), comm.Iallgather(Float64Array.of(rank), ag), comm.ibarrier(), comm.ialltoall(range(size))];
+    const make = (): Request<unknown>[] => [
+      comm.Iallreduce(Int32Array.of(rank, 1), out, mpi.Op.SUM),
+      comm.iallgather(rank),
+      comm.Iallgather(Float64Array.of(rank), ag),
+      comm.ibarrier(),
+      comm.ialltoall(range(size)),
+    ];
     const check = (values: unknown[], what: string): void => {
       assert.deepEqual(Array.from(out), [(size * (size - 1)) / 2, size], `${what}: Iallreduce`);
       assert.deepEqual(values[1], range(size), `${what}: iallgather`);
@@ -356,7 +604,10 @@ export const cases: Record<string, Case> = {
     check(values, "testsome");
   },
 
-  async "overlap: a nonblocking or started persistent collective completes while the rank computes, awaiting nothing but event-loop turns"({ comm, mpi }) {
+  async "overlap: a nonblocking or started persistent collective completes while the rank computes, awaiting nothing but event-loop turns"({
+    comm,
+    mpi,
+  }) {
     const { rank, size } = comm;
     const out = new Float64Array(1);
     const persistent = comm.Allreduce_init(Float64Array.of(rank), out, mpi.Op.SUM);
@@ -391,7 +642,10 @@ export const cases: Record<string, Case> = {
     persistent.Free();
   },
 
-  async "persistent collectives: started in different orders on different ranks, Startall with Request.waitall, reused many times"({ comm, mpi }) {
+  async "persistent collectives: started in different orders on different ranks, Startall with Request.waitall, reused many times"({
+    comm,
+    mpi,
+  }) {
     const { rank, size } = comm;
     const b = new Int32Array(2);
     const s = new Float64Array(1);
@@ -432,8 +686,14 @@ export const cases: Record<string, Case> = {
       await mpi.Request.waitall([ar, bc]);
       const want = (i: number): number => (size * (size - 1)) / 2 + size * (round + (i % 7));
       for (const i of [0, 1, 6, 7, n >> 1, n - 1]) assert.equal(r[i], want(i), `round ${round}: Allreduce_init r[${i}]`);
-      assert.ok(r.every((v, i) => v === want(i)), `round ${round}: Allreduce_init`);
-      assert.ok(b.every((v) => v === round + 0.5), `round ${round}: Bcast_init`);
+      assert.ok(
+        r.every((v, i) => v === want(i)),
+        `round ${round}: Allreduce_init`,
+      );
+      assert.ok(
+        b.every((v) => v === round + 0.5),
+        `round ${round}: Bcast_init`,
+      );
     }
     ar.Free();
     bc.Free();
@@ -441,8 +701,14 @@ export const cases: Record<string, Case> = {
 
   async "persistent collectives: bad arguments at init and at start; Start on an active request"({ comm, mpi }) {
     const { size } = comm;
-    assert.throws(() => comm.Bcast_init(new Int32Array(1), size), (e: unknown) => e instanceof mpi.TsmpiError && e.code === "ERR_TSMPI_ROOT");
-    assert.throws(() => comm.Reduce_init(new Int32Array(1), new Int32Array(1), mpi.Op.SUM, -5), (e: { code?: string }) => e.code === "ERR_TSMPI_ROOT");
+    assert.throws(
+      () => comm.Bcast_init(new Int32Array(1), size),
+      (e: unknown) => e instanceof mpi.TsmpiError && e.code === "ERR_TSMPI_ROOT",
+    );
+    assert.throws(
+      () => comm.Reduce_init(new Int32Array(1), new Int32Array(1), mpi.Op.SUM, -5),
+      (e: { code?: string }) => e.code === "ERR_TSMPI_ROOT",
+    );
     // wrong length: every rank's round fails alike (checked inside the call)
     const bad = comm.Allgather_init(new Int32Array(2), new Int32Array(2 * size + 1));
     bad.Start();
@@ -450,18 +716,31 @@ export const cases: Record<string, Case> = {
     bad.Free();
     const p = comm.Barrier_init();
     p.Start();
-    assert.throws(() => p.Start(), (e: { code?: string }) => e.code === "ERR_TSMPI_REQUEST");
+    assert.throws(
+      () => p.Start(),
+      (e: { code?: string }) => e.code === "ERR_TSMPI_REQUEST",
+    );
     await p.wait();
     p.Free();
-    assert.throws(() => p.Start(), (e: { code?: string }) => e.code === "ERR_TSMPI_REQUEST", "Start after Free");
+    assert.throws(
+      () => p.Start(),
+      (e: { code?: string }) => e.code === "ERR_TSMPI_REQUEST",
+      "Start after Free",
+    );
   },
 
   async "Alltoallw: bad blocks and types fail with ERR_TSMPI_COUNT / ERR_TSMPI_TYPE on every rank"({ comm, mpi }) {
     const { size } = comm;
     const ones = new Array<number>(size).fill(1);
     const zeros = new Array<number>(size).fill(0);
-    const good = [new Int32Array(size), ones, Array.from({ length: size }, (_, i) => 4 * i), Int32Array] as [Int32Array, number[], number[], Int32ArrayConstructor];
-    const code = async (p: Promise<unknown>, c: string): Promise<void> => assert.rejects(p, (e: unknown) => e instanceof mpi.TsmpiError && e.code === c, c);
+    const good = [new Int32Array(size), ones, Array.from({ length: size }, (_, i) => 4 * i), Int32Array] as [
+      Int32Array,
+      number[],
+      number[],
+      Int32ArrayConstructor,
+    ];
+    const code = async (p: Promise<unknown>, c: string): Promise<void> =>
+      assert.rejects(p, (e: unknown) => e instanceof mpi.TsmpiError && e.code === c, c);
     await code(comm.Ialltoallw(good, [new Int32Array(size), ones, zeros.map(() => 4 * size), Int32Array]).wait(), "ERR_TSMPI_COUNT");
     await code(comm.Ialltoallw(good, [new Int32Array(size), ones, zeros, Array as never]).wait(), "ERR_TSMPI_TYPE");
     await code(comm.Alltoallw(good, [new Int32Array(size), ones.slice(1), zeros, Int32Array]), "ERR_TSMPI_COUNT");

@@ -9,13 +9,32 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tick = () => new Promise((r) => setImmediate(r));
 const ring = ({ comm }: CaseContext) => ({ right: (comm.rank + 1) % comm.size, left: (comm.rank - 1 + comm.size) % comm.size });
 
-const KINDS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array] as const;
+const KINDS = [
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+] as const;
 
 function sample(Kind: (typeof KINDS)[number], n: number, seed: number): AnyTypedArray {
   const a = new Kind(n) as AnyTypedArray;
   for (let i = 0; i < n; i++) {
     const v = (i * 37 + seed * 11) % 120;
-    a[i] = Kind === BigInt64Array ? BigInt(v) - 60n : Kind === BigUint64Array ? BigInt(v) * 1234567890123n : Kind === Float32Array || Kind === Float64Array ? v / 4 - 7 : v;
+    a[i] =
+      Kind === BigInt64Array
+        ? BigInt(v) - 60n
+        : Kind === BigUint64Array
+          ? BigInt(v) * 1234567890123n
+          : Kind === Float32Array || Kind === Float64Array
+            ? v / 4 - 7
+            : v;
   }
   return a;
 }
@@ -36,7 +55,10 @@ export const cases: Record<string, Case> = {
     const { comm } = t;
     const { right, left } = ring(t);
     const value = (r: number) => ({
-      map: new Map<unknown, unknown>([[1, "a"], ["k", { r }]]),
+      map: new Map<unknown, unknown>([
+        [1, "a"],
+        ["k", { r }],
+      ]),
       set: new Set([1, "x", r]),
       date: new Date(1_700_000_000_000 + r),
       big: 2n ** 100n + BigInt(r),
@@ -108,7 +130,10 @@ export const cases: Record<string, Case> = {
       await mpi.Request.waitall(reqs);
       assert.deepEqual(exact, sample(Kind, 50, left));
       assert.deepEqual(bigger.subarray(0, 20), sample(Kind, 50, left).subarray(0, 20));
-      assert.ok([...bigger.subarray(20)].every((x: unknown) => x === 9 || x === 9n), "elements past the message stay untouched");
+      assert.ok(
+        [...bigger.subarray(20)].every((x: unknown) => x === 9 || x === 9n),
+        "elements past the message stay untouched",
+      );
     }
   },
 
@@ -160,7 +185,10 @@ export const cases: Record<string, Case> = {
       assert.equal(v.from, st.source);
       seen.add(st.source);
     }
-    assert.deepEqual([...seen].sort(), Array.from({ length: comm.size }, (_, i) => i));
+    assert.deepEqual(
+      [...seen].sort(),
+      Array.from({ length: comm.size }, (_, i) => i),
+    );
     await mpi.Request.waitall(sends);
   },
 
@@ -293,7 +321,10 @@ export const cases: Record<string, Case> = {
     await comm.send(25, right, 25);
     const [idx, vals] = await mpi.Request.waitsome(reqs);
     assert.ok(idx!.length >= 1 && idx!.every((k) => k === 1 || k === 2));
-    assert.deepEqual(vals, idx!.map((k) => 23 + k));
+    assert.deepEqual(
+      vals,
+      idx!.map((k) => 23 + k),
+    );
     while (!reqs[1]!.test() || !reqs[2]!.test()) await tick();
     await comm.barrier(); // tag 23 only after every rank's waitsome above
     await comm.send(23, right, 23);
@@ -386,7 +417,11 @@ export const cases: Record<string, Case> = {
       out.fill(-1);
       const got = new Int32Array(n);
       await comm.Recv(got, left, 35);
-      assert.deepEqual(got, Int32Array.from({ length: n }, (_, i) => i * 3 + left), `${n} elements`);
+      assert.deepEqual(
+        got,
+        Int32Array.from({ length: n }, (_, i) => i * 3 + left),
+        `${n} elements`,
+      );
     }
   },
 
@@ -442,7 +477,10 @@ export const cases: Record<string, Case> = {
     await assert.rejects(comm.Send(new DataView(new ArrayBuffer(8)) as never, 0), codeIs(mpi, "ERR_TSMPI_TYPE"));
     await assert.rejects(comm.Send([new Float64Array(2), 3], 0), codeIs(mpi, "ERR_TSMPI_COUNT"));
     await assert.rejects(comm.Recv("nope" as never, 0), codeIs(mpi, "ERR_TSMPI_TYPE"));
-    await assert.rejects(comm.send(() => 1, 0), codeIs(mpi, "ERR_TSMPI_TYPE"));
+    await assert.rejects(
+      comm.send(() => 1, 0),
+      codeIs(mpi, "ERR_TSMPI_TYPE"),
+    );
     await assert.rejects(comm.send({ nested: [1, function named() {}] }, 0), codeIs(mpi, "ERR_TSMPI_TYPE"));
     await assert.rejects(comm.send(Symbol("s"), 0), codeIs(mpi, "ERR_TSMPI_TYPE"));
     assert.throws(() => comm.isend(1, n + 3), codeIs(mpi, "ERR_TSMPI_RANK"));

@@ -158,7 +158,10 @@ export const cases: Record<string, Case> = {
         if (i % 2) {
           while (!mpi.Request.testall(reqs)[0]) await turn();
         } else await mpi.Request.waitall(reqs);
-        assert.ok(inn.every((v) => v === source * 1000 + i), `n=${n} round ${i}: got ${inn[0]}..${inn[n - 1]}`);
+        assert.ok(
+          inn.every((v) => v === source * 1000 + i),
+          `n=${n} round ${i}: got ${inn[0]}..${inn[n - 1]}`,
+        );
       }
       for (const r of reqs) r.Free();
     }
@@ -194,15 +197,27 @@ export const cases: Record<string, Case> = {
     const a = comm.Recv_init(buf, rank, 8);
     const b = comm.Recv_init(new Int32Array(1), rank, 9);
     a.Start();
-    assert.throws(() => a.Start(), (e: unknown) => e instanceof mpi.TsmpiError && e.code === "ERR_TSMPI_REQUEST");
-    assert.throws(() => mpi.Prequest.Startall([b, a]), (e: { code?: string }) => e.code === "ERR_TSMPI_REQUEST");
+    assert.throws(
+      () => a.Start(),
+      (e: unknown) => e instanceof mpi.TsmpiError && e.code === "ERR_TSMPI_REQUEST",
+    );
+    assert.throws(
+      () => mpi.Prequest.Startall([b, a]),
+      (e: { code?: string }) => e.code === "ERR_TSMPI_REQUEST",
+    );
     assert.equal(b.active, false, "Startall started nothing");
-    assert.throws(() => mpi.Prequest.Startall([b, {} as never]), (e: { code?: string }) => e.code === "ERR_TSMPI_ARG");
+    assert.throws(
+      () => mpi.Prequest.Startall([b, {} as never]),
+      (e: { code?: string }) => e.code === "ERR_TSMPI_ARG",
+    );
     await comm.Send(Int32Array.of(42), rank, 8);
     await a.wait();
     assert.equal(buf[0], 42);
     b.Free();
-    assert.throws(() => b.Start(), (e: { code?: string }) => e.code === "ERR_TSMPI_REQUEST");
+    assert.throws(
+      () => b.Start(),
+      (e: { code?: string }) => e.code === "ERR_TSMPI_REQUEST",
+    );
     a.Free();
   },
 

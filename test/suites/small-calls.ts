@@ -61,7 +61,15 @@ export const cases: Record<string, Case> = {
       const acc = new Float64Array([size, 9 - (size - 1)]);
       for (let r = size - 2; r >= 0; r--) op.Reduce_local(new Float64Array([r + 1, 9 - r]), acc);
       assert.deepEqual(Array.from(all), Array.from(acc), "Allreduce vs Reduce_local");
-      assert.equal(all[0], Number(range(size).map((r) => r + 1).join("")), "1, 2, ... in rank order");
+      assert.equal(
+        all[0],
+        Number(
+          range(size)
+            .map((r) => r + 1)
+            .join(""),
+        ),
+        "1, 2, ... in rank order",
+      );
       const root = new Float64Array(2).fill(-1);
       await comm.Reduce(mine, root, op, 0);
       if (rank === 0) assert.deepEqual(Array.from(root), Array.from(acc), "Reduce at the root");

@@ -35,7 +35,9 @@ export const cases: Record<string, Case> = {
     const dist = await mpi.COMM_SELF.Create_dist_graph([], [], []);
     assert.ok(dist instanceof mpi.Distgraphcomm && !(dist instanceof mpi.Graphcomm));
     dist.Free();
-    assert.throws(() => mpi.COMM_SELF.Create_dist_graph_adjacent([0], [0], mpi.WEIGHTS_EMPTY, mpi.WEIGHTS_EMPTY), { code: "ERR_TSMPI_ARG" });
+    assert.throws(() => mpi.COMM_SELF.Create_dist_graph_adjacent([0], [0], mpi.WEIGHTS_EMPTY, mpi.WEIGHTS_EMPTY), {
+      code: "ERR_TSMPI_ARG",
+    });
   },
 
   // ------------------------------------------------------------ BaseTestTopo
@@ -242,10 +244,16 @@ export const cases: Record<string, Case> = {
     assert.deepEqual(row.dims, [cols]);
     assert.deepEqual(row.periods, [false]);
     assert.equal(row.rank, c);
-    assert.deepEqual(await row.allgather(comm.rank), range(cols).map((k) => r * cols + k));
+    assert.deepEqual(
+      await row.allgather(comm.rank),
+      range(cols).map((k) => r * cols + k),
+    );
     const col = cart.Sub([true, false]);
     assert.deepEqual(col.coords, [r]);
-    assert.deepEqual(await col.allgather(comm.rank), range(rows).map((k) => k * cols + c));
+    assert.deepEqual(
+      await col.allgather(comm.rank),
+      range(rows).map((k) => k * cols + c),
+    );
     const none = cart.Sub([false, false]);
     assert.equal(none.size, 1);
     assert.equal(none.dim, 0);
@@ -280,18 +288,32 @@ export const cases: Record<string, Case> = {
     assert.throws(() => comm.Create_graph([1], [0, 0]), { code: "ERR_TSMPI_ARG" });
     assert.throws(() => comm.Create_graph([1], [1]), { code: "ERR_TSMPI_RANK" });
     // one node more than ranks (an index not starting at 0, so not read as mpi4py's CSR form)
-    assert.throws(() => comm.Create_graph(range(comm.size + 1).map((i) => i + 1), new Array<number>(comm.size + 1).fill(0)), { code: "ERR_TSMPI_ARG" });
+    assert.throws(
+      () =>
+        comm.Create_graph(
+          range(comm.size + 1).map((i) => i + 1),
+          new Array<number>(comm.size + 1).fill(0),
+        ),
+      { code: "ERR_TSMPI_ARG" },
+    );
   },
   async "dist graph: each rank learns the edges others named, with weights, in a fixed order"({ mpi, comm }) {
     const size = comm.size;
     const rank = comm.rank;
     // rank 0 names every edge r -> r+1 (weight 10 r), the others name none
     const all = range(size);
-    const g = await comm.Create_dist_graph(rank === 0 ? all : [], rank === 0 ? all.map(() => 1) : [], rank === 0 ? all.map((r) => mod(r + 1, size)) : [], rank === 0 ? all.map((r) => 10 * r) : []);
+    const g = await comm.Create_dist_graph(
+      rank === 0 ? all : [],
+      rank === 0 ? all.map(() => 1) : [],
+      rank === 0 ? all.map((r) => mod(r + 1, size)) : [],
+      rank === 0 ? all.map((r) => 10 * r) : [],
+    );
     assert.deepEqual(g.Get_dist_neighbors(), [[mod(rank - 1, size)], [mod(rank + 1, size)], [[10 * mod(rank - 1, size)], [10 * rank]]]);
     assert.deepEqual(await g.neighbor_alltoall([`${rank}>`]), [`${mod(rank - 1, size)}>`]);
     // bad arguments on one rank fail the call on every rank
-    await assert.rejects(comm.Create_dist_graph(rank === 0 ? [0] : [], rank === 0 ? [2] : [], rank === 0 ? [0] : []), { code: "ERR_TSMPI_ARG" });
+    await assert.rejects(comm.Create_dist_graph(rank === 0 ? [0] : [], rank === 0 ? [2] : [], rank === 0 ? [0] : []), {
+      code: "ERR_TSMPI_ARG",
+    });
     await assert.rejects(comm.Create_dist_graph([0], [1], [size]), { code: "ERR_TSMPI_RANK" });
     assert.throws(() => comm.Create_dist_graph_adjacent([size], []), { code: "ERR_TSMPI_RANK" });
     assert.throws(() => comm.Create_dist_graph_adjacent([0], [], [1, 2]), { code: "ERR_TSMPI_ARG" });
