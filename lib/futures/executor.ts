@@ -25,9 +25,11 @@
  * reason (`ERR_TSMPI_BROKEN`; `ERR_TSMPI_LAUNCH` when no worker could start), and so does every
  * later call; `shutdown` still resolves.
  *
- * Not supported yet: cancelling a single future (`Future.cancel`); cancelling the quick chunks
- * a worker holds behind the one it runs (they run); `as_completed`/`wait` helpers (use
- * `Promise.race`/`Promise.all` on `submit`'s promises); keyword arguments.
+ * `submit` returns a `Future` (`future.ts`): `cancel()` takes a task off the queue; once dealt
+ * to a worker it runs. `wait`/`asCompleted` (`wait.ts`) wait on futures of any executors.
+ *
+ * Not supported yet: cancelling a running task, or the quick chunks a worker holds behind the
+ * one it runs (they run); keyword arguments.
  *
  * @module
  */
@@ -45,7 +47,8 @@ import {
   type ShutdownOptions,
 } from "./options.js";
 import type { OpenMessage } from "./protocol.js";
-import { Scheduler, type WorkerLink } from "./scheduler.js";
+import { Future } from "./future.js";
+import { Scheduler, type Chunk, type WorkerLink } from "./scheduler.js";
 import { taskName, type TaskFunction } from "./tasks.js";
 
 export { AsyncResult } from "./async-result.js";
@@ -56,6 +59,13 @@ export type { WorkerLink } from "./scheduler.js";
 // biome-ignore lint/correctness/useYield: it exists to reject its first next(), so it never yields
 async function* failing<T>(err: unknown): AsyncGenerator<T> {
   throw err;
+}
+
+/** A future that failed at once (a refused submit): it rejects when awaited, as `submit`'s promise did. */
+function failedFuture<T>(err: Error): Future<T> {
+  const f = new Future<T>();
+  f.setException(err);
+  return f;
 }
 
 /** Executors alive in this process, shut down when it has nothing else to do (as concurrent.futures joins its pools at exit). */
@@ -185,7 +195,9 @@ export abstract class Executor {
   /**
    * Runs `fn(...args)` on a worker (`Executor.submit`).
    * @param fn an exported function of a task module (see the README, "Task pools").
-   * @returns a promise of the result; rejects with the task's error (remote stack included),
+   * @returns a {@link Future} of the result (awaitable, as a promise): cancel it before it
+   *   runs, poll it, wait for it with a timeout, or pass it to `wait`/`asCompleted`. It rejects
+   *   with the task's error (remote stack included),
    *   `ERR_TSMPI_TYPE` when an argument or the result cannot be serialized,
    *   `ERR_TSMPI_SHUTDOWN` after shutdown, `ERR_TSMPI_CANCELLED` when cancelled by
    *   `shutdown({ cancelFutures: true })`, `ERR_TSMPI_WORKER_LOST` when its worker died,
@@ -193,25 +205,39 @@ export abstract class Executor {
    * @example
    * ```ts
    * const yes = await pool.submit(isPrime, 97n);
+   * const f = pool.submit(isPrime, 101n);
+   * if (!f.cancel()) console.log(await f.result(10));
    * ```
    */
-  submit<F extends TaskFunction>(fn: F, ...args: Parameters<F>): Promise<Awaited<ReturnType<F>>> {
+  submit<F extends TaskFunction>(fn: F, ...args: Parameters<F>): Future<Awaited<ReturnType<F>>> {
     let name: string;
     try {
       name = taskName(fn);
     } catch (err) {
-      return Promise.reject(err);
+      return failedFuture(err as Error);
     }
-    if (this.#s.isBroken) return Promise.reject(this.#s.brokenError());
-    if (this.isShutdown) return Promise.reject(this.#refusal("submit()"));
-    return new Promise((resolve, reject) => {
-      this.#s.enqueue(name, { a: [args] }, 1, (values, err) => (err ? reject(err) : resolve(values[0] as Awaited<ReturnType<F>>)));
+    if (this.#s.isBroken) return failedFuture(this.#s.brokenError());
+    if (this.isShutdown) return failedFuture(this.#refusal("submit()"));
+    let chunk: Chunk | undefined;
+    const future = new Future<Awaited<ReturnType<F>>>(() => {
+      if (chunk) this.#s.cancel([chunk], "cancelled by Future.cancel() before it started");
     });
+    const settle = (values: unknown[], err?: Error): void => {
+      if (!err) future.setResult(values[0] as Awaited<ReturnType<F>>);
+      // Cancelled in the queue (shutdown({ cancelFutures })): the future is cancelled, as CPython's.
+      else if (err instanceof TsmpiError && err.code === "ERR_TSMPI_CANCELLED" && future.state !== "RUNNING") future.cancel(err.message);
+      else if (!future.done()) future.setException(err);
+    };
+    const onRun = (): void => {
+      if (future.state === "PENDING") future.setRunningOrNotifyCancel();
+    };
+    chunk = this.#s.enqueue(name, { a: [args] }, 1, settle, true, onRun);
+    return future;
   }
 
   /** `Pool.apply`: `submit(fn, ...args)` with the arguments as an array. */
   apply<F extends TaskFunction>(fn: F, args: Parameters<F> | [] = []): Promise<Awaited<ReturnType<F>>> {
-    return this.submit(fn, ...(args as Parameters<F>));
+    return this.submit(fn, ...(args as Parameters<F>)).result();
   }
 
   /**

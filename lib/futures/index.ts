@@ -8,6 +8,8 @@
  *   the executor, the other ranks serve and get `null`.
  * - `tsmpirun -n 5 -m tsmpi/futures script.ts`: rank 0 runs the script, ranks 1-4 are workers.
  *
+ * `submit` returns a {@link Future}; {@link wait} and {@link asCompleted} wait on many.
+ *
  * Tasks are exported functions of ES modules, found by name on the workers (no source code
  * travels): see `tasks.ts` and the README section "Task pools".
  *
@@ -30,6 +32,17 @@ import { isWorkerProcess } from "./tasks.js";
 import { worldWorkers } from "./world.js";
 
 export { Executor, AsyncResult, type MapOptions, type ShutdownOptions, type ExecutorOptions, type FirstArg } from "./executor.js";
+export { Future, type FutureState, type DoneCallback } from "./future.js";
+export {
+  wait,
+  asCompleted,
+  FIRST_COMPLETED,
+  FIRST_EXCEPTION,
+  ALL_COMPLETED,
+  type ReturnWhen,
+  type DoneAndNotDone,
+  type CompletedFuture,
+} from "./wait.js";
 export { PoolExecutor, defaultWorkers, type PoolExecutorOptions } from "./pool-executor.js";
 export { CommExecutor, type CommExecutorOptions } from "./comm-executor.js";
 export { isMainModule, type TaskFunction } from "./tasks.js";

@@ -9,7 +9,8 @@
  * the compute times workers report per function): quick tasks then never wait a round trip, and
  * no task waits behind a slow or not yet measured one while another worker could take it.
  *
- * A chunk moves `queued` → `sent` → `done`; a worker that dies sends the chunks it held and
+ * A chunk moves `queued` → `sent` (its `onRun` called: a submitted task's future is then
+ * running, as CPython's process pool marks a future running once in its call queue) → `done`; a worker that dies sends the chunks it held and
  * had not started back to the front of the queue (`lost`), and its running ones fail.
  *
  * @module
@@ -54,6 +55,8 @@ export interface Chunk {
   state: "queued" | "sent" | "done";
   /** Why it was cancelled while it sat on a worker behind another message (it is if it comes back to the queue). */
   cancel?: string;
+  /** Called when the chunk is dealt to a worker (a submitted task's future then runs). */
+  onRun?: () => void;
 }
 
 /** A message of chunks sent to a worker and not answered yet. */
@@ -222,9 +225,12 @@ export class Scheduler {
     this.#failQueued(err);
   }
 
-  /** Queues a chunk; with `dispatch` false the caller dispatches once after queueing many (full first batches). */
-  enqueue(f: string, items: { a?: unknown[][]; x?: unknown[] }, n: number, settle: Settle, dispatch = true): Chunk {
-    const chunk: Chunk = { id: this.#nextChunk++, f, ...items, n, settle, state: "queued" };
+  /**
+   * Queues a chunk; with `dispatch` false the caller dispatches once after queueing many (full
+   * first batches); `onRun` is called when it is dealt to a worker.
+   */
+  enqueue(f: string, items: { a?: unknown[][]; x?: unknown[] }, n: number, settle: Settle, dispatch = true, onRun?: () => void): Chunk {
+    const chunk: Chunk = { id: this.#nextChunk++, f, ...items, n, settle, state: "queued", onRun };
     this.#outstanding++;
     if (this.#broken) {
       this.#finish(chunk, [], this.brokenError());
@@ -363,7 +369,10 @@ export class Scheduler {
       );
       return;
     }
-    for (const chunk of batch) chunk.state = "sent";
+    for (const chunk of batch) {
+      chunk.state = "sent";
+      chunk.onRun?.();
+    }
     w.sent.push({ chunks: batch, work });
     if (!w.pumping) void this.#pump(w);
   }
