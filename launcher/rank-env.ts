@@ -28,12 +28,18 @@ export interface EnvOptions extends AgentOptions {
   iface?: string;
   insecure?: boolean;
   heartbeatTimeout?: number;
+  /** `Comm.Spawn`'s parents joining after the ranks (`TSMPI_SPAWN_PARENTS`, see `job.ts`). */
+  spawners?: number;
 }
 
 /** Variables every rank gets. */
 export function commonEnv(opts: EnvOptions, job: JobFacts): Record<string, string> {
   const { plan, iface } = opts;
+  // (Only tsmpirun started by the allocation's script: in a step, as a spawn's, SLURM_NTASKS is the step's.)
+  const tasks = process.env.SLURM_STEP_ID === undefined ? Number(process.env.SLURM_NTASKS) : NaN;
   return {
+    // In an allocation, its tasks (MPI_UNIVERSE_SIZE; a rank's SLURM_NTASKS counts only its step), unless -usize gave one.
+    ...(plan.mode === "slurm" && Number.isInteger(tasks) && tasks > 0 ? { TSMPI_UNIVERSE_SIZE: String(tasks) } : {}),
     ...opts.env,
     TSMPI_SIZE: String(job.size),
     TSMPI_COORD: job.coordinator,
@@ -43,6 +49,8 @@ export function commonEnv(opts: EnvOptions, job: JobFacts): Record<string, strin
     TSMPI_TCP: plan.mode === "local" || (plan.mode === "slurm" && plan.nodes.length < 2) ? "0" : "1",
     ...(opts.insecure ? { TSMPI_INSECURE: "1" } : {}),
     ...(iface ? { TSMPI_IFACE: iface } : {}),
+    // Spawned children leave their parents out of COMM_WORLD; ranks on other hosts do not inherit it.
+    ...(opts.spawners !== undefined ? { TSMPI_SPAWN_PARENTS: String(opts.spawners) } : {}),
     // The hosts given and their slots (the MPI universe), where a PoolExecutor places its workers.
     ...(plan.mode !== "slurm" && plan.universe?.length
       ? { TSMPI_UNIVERSE: plan.universe.map((u) => `${u.host}:${u.slots}`).join(",") }

@@ -25,8 +25,12 @@
  * children's has: the root's process waits for it after its script finished, as mpirun waits for
  * every job it spawned; the other parents exit once disconnected.
  *
- * Not supported yet: children on other hosts (every rank of the spawning communicator must be on
- * one host; the children start there, whatever `--host` or SLURM gave), `MPI_Info` keys,
+ * Where the children run ({@link placementOf}): on the free slots of the job's hosts (over ssh),
+ * through srun inside an allocation with free tasks, or here; the parents join from the root's host,
+ * where the children's tsmpirun runs (its coordinator listens on TCP when children are remote).
+ *
+ * Not supported yet: spawning from ranks on several hosts (every rank of the spawning
+ * communicator must be on one host), `MPI_Info` keys (`host`, `wdir`, ...),
  * `MPI_Comm_accept`/`connect`/`join`.
  *
  * @module
@@ -38,6 +42,7 @@ import { numberSetting } from "./config.js";
 import { TsmpiError, describeValue, type TsmpiErrorCode } from "./errors.js";
 import { Intercomm } from "./intercomm.js";
 import type { Runtime } from "./job/runtime.js";
+import { countHosts, freeSlots, freeTasks, hostArgs, SRUN_PLACEMENT } from "./job/slots.js";
 import { SpawnedJob, attachSpawner, type SpawnerJoin } from "./job/spawn.js";
 
 /** Context id of the intercommunicator between parents and children, in the children's job (its collectives use id + 1). */
@@ -207,17 +212,43 @@ async function implicitDisconnect(inter: Intercomm, leave: () => Promise<void>):
   await leave();
 }
 
+/** The size of this process's `COMM_WORLD` (set by {@link spawnedWorld}): the slots its ranks hold. */
+let worldSize = 1;
+
+/**
+ * Where the children go (the rule of `job/slots.ts`, as a PoolExecutor's workers): on the free
+ * slots of the hosts given to tsmpirun (the slots after `COMM_WORLD`'s; children beyond them on
+ * this host), else through srun when the SLURM allocation has tasks beyond `COMM_WORLD`'s, else
+ * here. Gives tsmpirun's job arguments, and each command's (`--host`, so that the parts of a
+ * `Spawn_multiple` take the slots in rank order).
+ */
+function placementOf(counts: readonly number[]): { job: string[]; parts: string[][] } {
+  const free = freeSlots(worldSize);
+  if (free.length > 0) {
+    const hosts = Array.from({ length: counts.reduce((a, b) => a + b, 0) }, (_, i) => free[i] ?? "localhost");
+    // Each command names its hosts with the slots the whole spawn takes there, so that tsmpirun,
+    // which fills the parts' slots part after part, gives each its own in rank order.
+    const total = countHosts(hosts);
+    const starts = counts.map((_, k) => counts.slice(0, k).reduce((a, b) => a + b, 0));
+    return { job: [], parts: counts.map((n, k) => hostArgs(hosts.slice(starts[k], starts[k]! + n), total)) };
+  }
+  const parts = counts.map(() => []);
+  if ((freeTasks(worldSize) ?? 0) > 0) return { job: [...SRUN_PLACEMENT], parts };
+  return { job: ["--launcher", "local"], parts };
+}
+
 /** The root's part: checks, starts tsmpirun, and waits for its join line. */
 async function launch(req: SpawnRequest, comm: Comm, rt: Runtime, link: Link, root: number): Promise<Told> {
   try {
     const apps = checkApps(req);
     // Several commands run as the parts of one MPMD line, each child's APPNUM its command's index.
-    const parts = apps.map((a) => ({ count: a.maxprocs, program: [...programOf(a.command), ...a.args] }));
+    const place = placementOf(apps.map((a) => a.maxprocs));
+    const parts = apps.map((a, k) => ({ count: a.maxprocs, program: [...programOf(a.command), ...a.args], placement: place.parts[k] }));
     const np = apps.reduce((n, a) => n + a.maxprocs, 0);
     const job = SpawnedJob.start(
       {
         name: `Spawn of ${apps.map((a) => a.command).join(", ")}`,
-        placement: ["--launcher", "local"],
+        placement: place.job,
         count: np,
         program: parts[0]!.program,
         parts,
@@ -297,8 +328,10 @@ async function disconnect(comm: Comm): Promise<void> {
  */
 export function spawnedWorld(rt: Runtime): { size: number; parent: Intercomm | null } {
   const parents = rt.mode === "tsmpirun" ? numberSetting("TSMPI_SPAWN_PARENTS") : undefined;
+  worldSize = rt.size;
   if (parents === undefined || parents >= rt.size) return { size: rt.size, parent: null };
   const size = rt.size - parents;
+  worldSize = size;
   const group = Array.from({ length: size }, (_, i) => i);
   const remote = Array.from({ length: parents }, (_, i) => size + i);
   const parent = new Intercomm({ rt, ctx: SPAWN_CONTEXT, rank: rt.rank, group }, remote);

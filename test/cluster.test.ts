@@ -761,6 +761,37 @@ describe("cluster rig: fake ssh hosts + SLURM", function () {
         ["ok hosts 0 node1", "ok hosts 1 node2"],
       );
     });
+    it("tsmpirun -n 1 --host node1:1,node2:2: the children take the free slots on node2 (over ssh from node1); a Spawn_multiple's child beyond them runs on node1", async function () {
+      const r = await tsmpirun(["-n", "1", "--host", "node1:1,node2:2", ...MARK, fixture("spawn.js"), "remote"], { timeoutMs: 120_000 });
+      await checkJob(r, 0, 5000);
+      const out = JSON.parse(
+        r.stdout
+          .split("\n")
+          .filter((l) => l.startsWith('{"parent"'))
+          .pop()!,
+      );
+      if (rig!.ownHostnames)
+        assert.deepEqual(
+          { ...out, steps: undefined },
+          { parent: "node1", spawned: ["node2", "node2"], multiple: ["node2", "node2", "node1"], steps: undefined },
+        );
+      else assert.equal(out.multiple.length, 3);
+    });
+    it("salloc -N 2 -n 4 tsmpirun -n 1: the children start with srun, in a step of their own, on the allocation's nodes", async function () {
+      const r = await salloc(["-N", "2", "-n", "4"], ["-n", "1", fixture("spawn.js"), "remote"], 120_000);
+      await checkJob(r, 0, 5000);
+      const out = JSON.parse(
+        r.stdout
+          .split("\n")
+          .map((l) => l.replace(/^\[\d+\] /, ""))
+          .filter((l) => l.startsWith('{"parent"'))
+          .pop()!,
+      );
+      assert.equal(out.spawned.length, 2);
+      assert.equal(out.multiple.length, 3);
+      for (const step of out.steps.children) assert.notEqual(step, out.steps.parent, JSON.stringify(out.steps));
+      if (rig!.ownHostnames) for (const h of [...out.spawned, ...out.multiple]) assert.ok(["node1", "node2"].includes(h), h);
+    });
   });
 
   describe("tsmpi/futures: a PoolExecutor's workers over ssh hosts and through srun", function () {

@@ -12,8 +12,8 @@
  *   own ranks fill first are skipped), through `srun` inside a SLURM allocation, else here.
  *
  * Default worker count: `maxWorkers`, else `TSMPI_FUTURES_MAX_WORKERS`, else the universe's
- * free slots (hosts given to tsmpirun: their slots less this job's ranks; a SLURM allocation:
- * `SLURM_NTASKS` less this job's ranks), else `os.availableParallelism()`.
+ * free slots (`lib/job/slots.ts`: hosts given to tsmpirun, their slots less this job's ranks; a
+ * SLURM allocation, `SLURM_NTASKS` less this job's ranks), else `os.availableParallelism()`.
  *
  * Lifetime: workers start at the first task, or with `bootup()`; `shutdown()` stops them.
  * A worker's job ends with its parent even when the parent is killed (its coordinator sees
@@ -43,6 +43,7 @@ import { numberSetting } from "../config.js";
 import { TsmpiError, describeValue } from "../errors.js";
 import { COMM_WORLD, localRank } from "../index.js";
 import { WORLD_CONTEXT } from "../job/runtime.js";
+import { freeSlots, freeTasks, SRUN_PLACEMENT } from "../job/slots.js";
 import { SpawnedJob, packageFile } from "../job/spawn.js";
 import { CommLink, placesOf, splitTasks } from "./comm-executor.js";
 import { Executor, type WorkerLink, type ExecutorOptions } from "./executor.js";
@@ -78,24 +79,13 @@ function positiveInt(value: unknown, name: string): number {
   return n;
 }
 
-/** The hosts given to tsmpirun, one entry per slot, less the slots this job's ranks fill. */
-function freeSlots(): string[] {
-  const universe = process.env.TSMPI_UNIVERSE;
-  if (!universe) return [];
-  const slots = universe.split(",").flatMap((item) => {
-    const [host, n] = item.split(":");
-    return new Array<string>(Math.max(1, Number(n) || 1)).fill(host!);
-  });
-  return slots.slice(Math.min(COMM_WORLD.size, slots.length));
-}
-
 /** The default worker count (see the module notes). */
 export function defaultWorkers(): number {
   const workers = numberSetting("TSMPI_FUTURES_MAX_WORKERS");
   if (workers !== undefined) return workers;
-  if (process.env.TSMPI_UNIVERSE) return Math.max(1, freeSlots().length);
-  const tasks = Number(process.env.SLURM_NTASKS);
-  if (process.env.SLURM_JOB_ID && Number.isInteger(tasks) && tasks > 0) return Math.max(1, tasks - COMM_WORLD.size);
+  if (process.env.TSMPI_UNIVERSE) return Math.max(1, freeSlots(COMM_WORLD.size).length);
+  const tasks = freeTasks(COMM_WORLD.size);
+  if (tasks !== undefined) return Math.max(1, tasks);
   return os.availableParallelism();
 }
 
@@ -196,8 +186,8 @@ export class PoolExecutor extends Executor {
 
   /** Where the next worker goes: `--host` arguments for tsmpirun. */
   #placement(): string[] {
-    if (process.env.SLURM_JOB_ID) return ["--launcher", "slurm", "--oversubscribe"];
-    const slots = freeSlots();
+    if (process.env.SLURM_JOB_ID) return [...SRUN_PLACEMENT];
+    const slots = freeSlots(COMM_WORLD.size);
     if (slots.length === 0) return [];
     return ["--host", `${slots[this.#placeNext++ % slots.length]}:1`];
   }

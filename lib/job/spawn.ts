@@ -1,6 +1,6 @@
 /**
  * Spawning a job and joining it as its parent, as `MPI_Comm_spawn` does: `tsmpirun` starts the
- * children (here, on a host given to it, or through srun) and this process joins their job as
+ * children (here, on hosts given to it, or through srun: see `slots.ts`) and this process joins their job as
  * its last rank. What it takes: where the children go (tsmpirun's placement arguments), their
  * program and environment; what it gives: this process's runtime in the children's job, once
  * joined, and the end of the job (tsmpirun's exit, or the runtime losing the job).
@@ -45,6 +45,7 @@ import { config, numberSetting } from "../config.js";
 import { TsmpiError } from "../errors.js";
 import { waitPolicy } from "../transport/polling.js";
 import { Runtime } from "./runtime.js";
+import { universeSlots } from "./slots.js";
 
 /** What tsmpirun writes on `TSMPI_SPAWN_FD` for the process that spawned it to join the job as its last rank. */
 export interface SpawnerJoin {
@@ -69,9 +70,9 @@ export interface SpawnOptions {
   program: readonly string[];
   /**
    * Several programs (`Spawn_multiple`): each with its number of children, in rank order, instead
-   * of `count` and `program` (then their sum and the first).
+   * of `count` and `program` (then their sum and the first), and its own placement (`--host`).
    */
-  parts?: readonly { count: number; program: readonly string[] }[];
+  parts?: readonly { count: number; program: readonly string[]; placement?: readonly string[] }[];
   /** Extra environment variables for the children (tsmpirun's `-x`). */
   env: Readonly<Record<string, string>>;
   /**
@@ -97,8 +98,8 @@ export interface SpawnOptions {
 export function universeSize(): number {
   const set = numberSetting("TSMPI_UNIVERSE_SIZE");
   if (set !== undefined) return set;
-  const hosts = process.env.TSMPI_UNIVERSE;
-  if (hosts) return hosts.split(",").reduce((n, item) => n + Math.max(1, Number(item.split(":")[1]) || 1), 0);
+  const slots = universeSlots().length;
+  if (slots > 0) return slots;
   const tasks = Number(process.env.SLURM_NTASKS);
   if (process.env.SLURM_JOB_ID && Number.isInteger(tasks) && tasks > 0) return tasks;
   return os.availableParallelism();
@@ -121,6 +122,11 @@ function launcherArgv(): string[] {
   return FROM_SOURCE ? [process.execPath, "--import", import.meta.resolve("tsx"), cli] : [process.execPath, cli];
 }
 
+/** Whether every child starts on this host (no placement given, for the job or a part). */
+function allHere(opts: SpawnOptions): boolean {
+  return opts.placement.length === 0 && !(opts.parts ?? []).some((p) => (p.placement ?? []).length > 0);
+}
+
 /** The children's environment: this process's, less what belongs to its own job. */
 function childEnv(opts: SpawnOptions): NodeJS.ProcessEnv {
   // Children here: each shares the host with this process's ranks and its other children, so
@@ -128,7 +134,7 @@ function childEnv(opts: SpawnOptions): NodeJS.ProcessEnv {
   const wait = waitPolicy(opts.ranksHere);
   // Not bound to a core: each child is a rank 0 of its own job, so all would take the first one.
   const env: NodeJS.ProcessEnv = { ...process.env, TSMPI_SPAWN_FD: "3", TSMPI_BIND: "0" };
-  if (opts.placement.length === 0 && process.env.TSMPI_SPIN_US === undefined) {
+  if (allHere(opts) && process.env.TSMPI_SPIN_US === undefined) {
     env.TSMPI_SPIN_US = String(wait.spinUs);
     if (wait.mode === "yield") env.TSMPI_SPIN_MODE = "yield";
   }
@@ -187,9 +193,9 @@ export class SpawnedJob {
     const args = [...launcherArgv(), ...opts.placement];
     const exported = Object.entries(opts.env).flatMap(([k, v]) => ["-x", `${k}=${v}`]);
     // Each part of an MPMD line takes its own -x (those before the first program are part 1's).
-    for (const [i, part] of (opts.parts ?? [{ count: opts.count, program: opts.program }]).entries()) {
+    for (const [i, part] of (opts.parts ?? [{ count: opts.count, program: opts.program, placement: [] }]).entries()) {
       if (i > 0) args.push(":");
-      args.push("-n", String(part.count), ...exported, ...part.program);
+      args.push("-n", String(part.count), ...(part.placement ?? []), ...exported, ...part.program);
     }
     // Our end of its stdin stays open for as long as we live: its close tells tsmpirun we are gone.
     const child = spawn(args[0]!, args.slice(1), { stdio: ["pipe", "inherit", "inherit", "pipe"], env: childEnv(opts) });
@@ -286,7 +292,7 @@ export class SpawnedJob {
     try {
       const join = await this.joinLine;
       if (this.#ended) throw new TsmpiError("ERR_TSMPI_LAUNCH", `${this.opts.name}'s job ended before the worker started`);
-      const localSize = this.opts.placement.length === 0 ? this.opts.ranksHere : 1;
+      const localSize = allHere(this.opts) ? this.opts.ranksHere : 1;
       const attaching = attachSpawner(join, this.opts.parentRank ?? 0, localSize, (code, why) => this.end(why, code));
       attaching.then(
         (rt) => {
