@@ -25,7 +25,7 @@ if (!Number.isInteger(n) || n < comm.size)
   throw new Error(`grid size must be an integer >= the number of ranks (${comm.size}), got ${process.argv[2]}`);
 const width = n + 2; // one boundary column (held at 0) on each side of the n interior columns
 
-const SOURCE = String.raw`
+const SOURCE = `
 extern "C" __global__ void step(const double* u, const double* above, const double* below, double* next,
                                 double* firstRow, double* lastRow, double* change, int rows, int width) {
   int j = blockIdx.x * blockDim.x + threadIdx.x + 1;  // interior column, 1..width-2

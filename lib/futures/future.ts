@@ -294,9 +294,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** Awaiting a future awaits its result (rejects as `result()` does). */
   // biome-ignore lint/suspicious/noThenProperty: a Future is a thenable on purpose, so that `await pool.submit(...)` keeps working
-  // biome-ignore lint/suspicious/noExplicitAny: as Promise's own typing, so handlers written for promises (`(e: Error) => ...`) fit
   then<R1 = T, R2 = never>(
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    // biome-ignore lint/suspicious/noExplicitAny: as Promise's own typing, so handlers written for promises (`(e: Error) => ...`) fit
     onrejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     return this.#asPromise().then(onfulfilled, onrejected);
