@@ -63,6 +63,12 @@ export abstract class CommP2P extends CommBase {
     return req;
   }
 
+  /** A buffer-tier send: `buf` (a typed array, `[array, count]` or a DeviceArray, copied to the host now) checked, then {@link #isend}. */
+  #isendBuffer(buf: BufferArg, dest: number, tag: number, mode: Mode, what: string): Request<void> {
+    const data = checkBuffer(hostSendBuffer(buf), "buf");
+    return this.#isend(() => bufferPayload(data), dest, tag, mode, what);
+  }
+
   /** @internal Takes room for a buffered message of `size` bytes (this communicator's buffer, else the process's); returns what gives it back. */
   protected _takeBuffered(size: number, what: string): () => void {
     return takeBuffered(this.#buffer, size, what);
@@ -114,8 +120,7 @@ export abstract class CommP2P extends CommBase {
    * copied to the host now, once the GPU work enqueued before has finished.
    */
   Isend(buf: BufferArg, dest: number, tag = 0): Request<void> {
-    const data = checkBuffer(hostSendBuffer(buf), "buf");
-    return this.#isend(() => bufferPayload(data), dest, tag, "standard", "Isend");
+    return this.#isendBuffer(buf, dest, tag, "standard", "Isend");
   }
 
   /** Synchronous {@link Send} (`MPI_Ssend`): resolves once the receiver matched it and has the data. */
@@ -125,8 +130,7 @@ export abstract class CommP2P extends CommBase {
 
   /** Nonblocking {@link Ssend}. */
   Issend(buf: BufferArg, dest: number, tag = 0): Request<void> {
-    const data = checkBuffer(hostSendBuffer(buf), "buf");
-    return this.#isend(() => bufferPayload(data), dest, tag, "synchronous", "Issend");
+    return this.#isendBuffer(buf, dest, tag, "synchronous", "Issend");
   }
 
   /**
@@ -162,8 +166,7 @@ export abstract class CommP2P extends CommBase {
 
   /** Nonblocking {@link Bsend} (`MPI_Ibsend`): the request is already complete. */
   Ibsend(buf: BufferArg, dest: number, tag = 0): Request<void> {
-    const data = checkBuffer(hostSendBuffer(buf), "buf");
-    return this.#isend(() => bufferPayload(data), dest, tag, "buffered", "Ibsend");
+    return this.#isendBuffer(buf, dest, tag, "buffered", "Ibsend");
   }
 
   /**
@@ -176,8 +179,7 @@ export abstract class CommP2P extends CommBase {
 
   /** Nonblocking {@link Rsend} (`MPI_Irsend`). */
   Irsend(buf: BufferArg, dest: number, tag = 0): Request<void> {
-    const data = checkBuffer(hostSendBuffer(buf), "buf");
-    return this.#isend(() => bufferPayload(data), dest, tag, "standard", "Irsend");
+    return this.#isendBuffer(buf, dest, tag, "standard", "Irsend");
   }
 
   // ------------------------------------------------------------- receives

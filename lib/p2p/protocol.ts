@@ -32,7 +32,7 @@
  * messages per sender wait for their bytes (`arrivals.ts`). Turning a matched message into a
  * value or an array is `receive.ts`'s; matching it to a receive, `matching.ts`'s.
  *
- * Size: about 650 lines because the protocol is one state machine: sends, acks,
+ * Size: about 630 lines because the protocol is one state machine: sends, acks,
  * incoming frames and finishing all read and change the same per-message tables (loans, acks
  * awaited, undelivered messages, finished peers). What has its own state already left
  * (`arrivals.ts`, `peer-memory.ts`, `receive.ts`); splitting the rest would make those tables
@@ -254,21 +254,7 @@ export class PointToPoint {
   /** Copies a single-copy message's bytes from the sender into `target`; on failure asks for them. */
   private fetch(msg: InMsg, address: bigint, target: Uint8Array | undefined): boolean {
     if (!this.local.read(msg.wsrc, address, msg.total, target)) {
-      const h: Header = {
-        kind: KIND_RESEND,
-        flags: 0,
-        dtype: 0,
-        algo: 0,
-        src: 0,
-        tag: 0,
-        wsrc: this.rank,
-        ctx: 0,
-        seq: msg.seq,
-        total: 0,
-        token0: this.token0,
-        token1: this.token1,
-      };
-      this.emit(msg.wsrc, [encodeHeader(h)]);
+      this.emit(msg.wsrc, [this.control(KIND_RESEND, 0, msg.seq, 0)]);
       return false;
     }
     this.arrivals.untrack(msg);
@@ -335,21 +321,26 @@ export class PointToPoint {
       this.ack(msg.seq, false);
       return;
     }
+    this.emit(msg.wsrc, [this.control(KIND_ACK, flag, msg.seq, 0)]);
+  }
+
+  /** A control frame (ACK, RESEND, BYE): a header alone, from this rank, with the job's token. */
+  private control(kind: number, flags: number, seq: number, total: number): Buffer {
     const h: Header = {
-      kind: KIND_ACK,
-      flags: flag,
+      kind,
+      flags,
       dtype: 0,
       algo: 0,
       src: 0,
       tag: 0,
       wsrc: this.rank,
       ctx: 0,
-      seq: msg.seq,
-      total: 0,
+      seq,
+      total,
       token0: this.token0,
       token1: this.token1,
     };
-    this.emit(msg.wsrc, [encodeHeader(h)]);
+    return encodeHeader(h);
   }
 
   /**
@@ -393,21 +384,7 @@ export class PointToPoint {
     for (let r = 0; r < this.worldSize; r++) if (t.nearby?.(r)) to.add(r);
     for (const r of to) {
       if (r === this.rank || this.finished.has(r)) continue;
-      const h: Header = {
-        kind: KIND_BYE,
-        flags: 0,
-        dtype: 0,
-        algo: 0,
-        src: 0,
-        tag: 0,
-        wsrc: this.rank,
-        ctx: 0,
-        seq: 0,
-        total: this.matchedFrom[r] ?? 0,
-        token0: this.token0,
-        token1: this.token1,
-      };
-      t.send(r, [encodeHeader(h)]);
+      t.send(r, [this.control(KIND_BYE, 0, 0, this.matchedFrom[r] ?? 0)]);
     }
   }
 

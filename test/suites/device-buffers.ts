@@ -11,24 +11,13 @@
 import assert from "node:assert/strict";
 import type { DeviceArray } from "tsmpi";
 import type { AnyTypedArray, Case, CaseContext } from "./types.js";
+import { ALL_KINDS } from "./types.js";
 
 type Mpi = CaseContext["mpi"];
 type Comm = CaseContext["comm"];
 type Kind = (typeof KINDS)[number];
 
-const KINDS = [
-  Int8Array,
-  Uint8Array,
-  Uint8ClampedArray,
-  Int16Array,
-  Uint16Array,
-  Int32Array,
-  Uint32Array,
-  Float32Array,
-  Float64Array,
-  BigInt64Array,
-  BigUint64Array,
-] as const;
+const KINDS = ALL_KINDS;
 const SENTINEL = -7;
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);

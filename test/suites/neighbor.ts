@@ -10,6 +10,7 @@
  */
 import assert from "node:assert/strict";
 import type { AnyTypedArray, Case, CaseContext } from "./types.js";
+import { ALL_KINDS } from "./types.js";
 
 type Mpi = CaseContext["mpi"];
 type Comm = CaseContext["comm"];
@@ -55,19 +56,7 @@ const basic: unknown[] = [null, true, false, -7, 0, 7, 2 ** 31, -(2n ** 63n) + 1
 const messages: unknown[] = [...basic, [...basic], Object.fromEntries(basic.map((v, k) => [`k${k}`, v]))];
 messages.push([...messages]);
 
-const KINDS = [
-  Int8Array,
-  Uint8Array,
-  Uint8ClampedArray,
-  Int16Array,
-  Uint16Array,
-  Int32Array,
-  Uint32Array,
-  Float32Array,
-  Float64Array,
-  BigInt64Array,
-  BigUint64Array,
-] as const;
+const KINDS = ALL_KINDS;
 type Kind = (typeof KINDS)[number];
 const isBig = (K: Kind): boolean => K === BigInt64Array || K === BigUint64Array;
 /** mpi4py's `array(v, typecode, n)`: n elements of value v. */

@@ -4,24 +4,13 @@
  */
 import assert from "node:assert/strict";
 import type { AnyTypedArray, Case, CaseContext } from "./types.js";
+import { ALL_KINDS } from "./types.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tick = () => new Promise((r) => setImmediate(r));
 const ring = ({ comm }: CaseContext) => ({ right: (comm.rank + 1) % comm.size, left: (comm.rank - 1 + comm.size) % comm.size });
 
-const KINDS = [
-  Int8Array,
-  Uint8Array,
-  Uint8ClampedArray,
-  Int16Array,
-  Uint16Array,
-  Int32Array,
-  Uint32Array,
-  Float32Array,
-  Float64Array,
-  BigInt64Array,
-  BigUint64Array,
-] as const;
+const KINDS = ALL_KINDS;
 
 function sample(Kind: (typeof KINDS)[number], n: number, seed: number): AnyTypedArray {
   const a = new Kind(n) as AnyTypedArray;

@@ -31,3 +31,18 @@ export interface CaseResult {
  * are numbers, or BigInts for the 64-bit kinds.
  */
 export type AnyTypedArray = Tsmpi.TypedArray & { [i: number]: number | bigint };
+
+/** Every typed-array kind, in the serializer's order (the suites that run over all of them). */
+export const ALL_KINDS = [
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+] as const;
